@@ -1,0 +1,111 @@
+"""The one explicit, size-bounded piece of shared state a run carries.
+
+Stages that need to know something learnt elsewhere in the capture (which side is the
+device, what a DNS answer said, which uid belongs to which package, TLS key logs) read it
+from here instead of from globals. Every map is capped so memory is bounded by what is
+live, not by the size of the capture.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from phonehome.model.anomaly import Anomalies
+
+PASSIVE_DNS_CAP = 200_000
+UID_MAP_CAP = 100_000
+
+
+@dataclass
+class DeviceSelector:
+    """Which end of the traffic is the device under study.
+
+    With neither ``ips`` nor ``macs`` set, the device is inferred per flow: the side that
+    opens connections / sends DNS queries from a private or local address. With either
+    set, flows of other hosts are dropped and counted (``device.other_host``).
+    """
+
+    ips: frozenset[bytes] = frozenset()
+    macs: frozenset[bytes] = frozenset()
+
+    @property
+    def explicit(self) -> bool:
+        return bool(self.ips or self.macs)
+
+
+class PassiveDns:
+    """Time-aware IP -> names map from the capture's own DNS answers.
+
+    ``lookup(ip, t)`` returns the names whose answer was seen at or before ``t`` (the one in
+    force when a connection opened), most recent first; answers after ``t`` are used only
+    when nothing earlier exists (captures often start mid-session).
+    """
+
+    def __init__(self, cap: int = PASSIVE_DNS_CAP) -> None:
+        self._cap = cap
+        self._map: OrderedDict[str, list[tuple[float, str]]] = OrderedDict()
+
+    def add(self, ip: str, name: str, t: float) -> None:
+        entries = self._map.get(ip)
+        if entries is None:
+            entries = []
+            self._map[ip] = entries
+            if len(self._map) > self._cap:
+                self._map.popitem(last=False)
+        else:
+            self._map.move_to_end(ip)
+        for i, (_, n) in enumerate(entries):
+            if n == name:
+                del entries[i]
+                break
+        bisect.insort(entries, (t, name))
+        if len(entries) > 16:
+            del entries[0]
+
+    def lookup(self, ip: str, t: float | None = None) -> list[str]:
+        entries = self._map.get(ip)
+        if not entries:
+            return []
+        if t is None:
+            return [n for _, n in reversed(entries)]
+        before = [n for ts, n in reversed(entries) if ts <= t]
+        return before or [n for _, n in entries]
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+
+@dataclass
+class Stats:
+    inputs: int = 0
+    frames: int = 0
+    packets: int = 0
+    flows: int = 0
+    messages: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class Context:
+    """Shared state of one run. Create one per scan/flows invocation."""
+
+    anomalies: Anomalies = field(default_factory=Anomalies)
+    device: DeviceSelector = field(default_factory=DeviceSelector)
+    dns: PassiveDns = field(default_factory=PassiveDns)
+    uid_map: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    """PCAPdroid uid -> package names (a shared uid maps to several)."""
+    uid_names: dict[int, str] = field(default_factory=dict)
+    """PCAPdroid uid -> app display name, where known."""
+    keylogs: list[bytes] = field(default_factory=list)
+    """TLS key log lines from pcapng Decryption Secrets Blocks. Secret: never written out."""
+    stats: Stats = field(default_factory=Stats)
+
+    def add_uid(self, uid: int, packages: tuple[str, ...], name: str | None = None) -> None:
+        if uid not in self.uid_map and len(self.uid_map) >= UID_MAP_CAP:
+            return
+        merged = tuple(dict.fromkeys(self.uid_map.get(uid, ()) + packages))
+        self.uid_map[uid] = merged
+        if name:
+            self.uid_names[uid] = name

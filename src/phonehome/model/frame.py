@@ -1,0 +1,98 @@
+"""Per-packet records on the hot path.
+
+These are slotted, mutable classes rather than frozen dataclasses: a 200 MB capture holds
+hundreds of thousands of packets and object creation dominates the cost of a pure-Python
+decoder. Addresses stay as packed bytes here; they become strings at the message level.
+"""
+
+from __future__ import annotations
+
+
+class Frame:
+    """One captured link-layer frame as read from a capture file.
+
+    ``number`` is 1-based within its input (what Wireshark calls frame.number).
+    ``uid`` is the app uid from a PCAPdroid trailer or ``u-<uid>`` comment, else None.
+    """
+
+    __slots__ = ("caplen", "comment", "data", "iface", "input", "linktype", "number", "ts",
+                 "uid", "wirelen")
+
+    def __init__(
+        self,
+        number: int,
+        ts: float,
+        linktype: int,
+        data: bytes,
+        wirelen: int,
+        input: int = 0,
+        iface: int = 0,
+        uid: int | None = None,
+        comment: str | None = None,
+    ) -> None:
+        self.number = number
+        self.ts = ts
+        self.linktype = linktype
+        self.data = data
+        self.caplen = len(data)
+        self.wirelen = wirelen
+        self.input = input
+        self.iface = iface
+        self.uid = uid
+        self.comment = comment
+
+
+class Packet:
+    """A decoded IP packet carrying TCP or UDP (after link layer, IP and defragmentation).
+
+    ``src``/``dst`` are packed addresses (4 or 16 bytes). ``payload`` is the transport
+    payload. ``flags`` and ``seq`` are meaningful for TCP only. ``src_mac``/``dst_mac``
+    are the Ethernet addresses when the link layer had them (used to pick the device).
+    """
+
+    __slots__ = ("ack", "dst", "dst_mac", "dport", "flags", "frame", "input", "payload", "proto",
+                 "seq", "sport", "src", "src_mac", "truncated", "ts", "uid")
+
+    def __init__(
+        self,
+        frame: int,
+        ts: float,
+        src: bytes,
+        dst: bytes,
+        proto: int,
+        sport: int,
+        dport: int,
+        payload: bytes,
+        seq: int = 0,
+        ack: int = 0,
+        flags: int = 0,
+        src_mac: bytes | None = None,
+        dst_mac: bytes | None = None,
+        uid: int | None = None,
+        input: int = 0,
+        truncated: bool = False,
+    ) -> None:
+        self.frame = frame
+        self.ts = ts
+        self.src = src
+        self.dst = dst
+        self.proto = proto
+        self.sport = sport
+        self.dport = dport
+        self.payload = payload
+        self.seq = seq
+        self.ack = ack
+        self.flags = flags
+        self.src_mac = src_mac
+        self.dst_mac = dst_mac
+        self.uid = uid
+        self.input = input
+        self.truncated = truncated
+
+
+# TCP flag bits
+FIN = 0x01
+SYN = 0x02
+RST = 0x04
+PSH = 0x08
+ACK = 0x10

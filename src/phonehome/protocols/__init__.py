@@ -1,0 +1,1 @@
+"""Application protocol parsers: pure functions and per-flow sessions over bytes."""

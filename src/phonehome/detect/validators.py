@@ -1,0 +1,57 @@
+"""Checks and normal forms shared by the profile loader and the detectors.
+
+Pure functions over strings, no tables: the ones that need reference data (MCC/MNC,
+TAC, OUI) live in :mod:`phonehome.refdata`.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NON_HEX = re.compile(r"[^0-9a-fA-F]")
+
+
+def luhn_ok(digits: str) -> bool:
+    """Luhn (mod 10) check, as used by IMEI and ICCID check digits."""
+    if not digits.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def luhn_digit(body: str) -> str:
+    """The check digit that makes ``body + digit`` Luhn-valid."""
+    for d in "0123456789":
+        if luhn_ok(body + d):
+            return d
+    raise ValueError(body)  # unreachable for a digit string
+
+
+def imei_ok(value: str) -> bool:
+    return len(value) == 15 and luhn_ok(value)
+
+
+def iccid_ok(value: str) -> bool:
+    """ICCID: 18-20 digits starting 89, Luhn over all digits; a trailing F is padding."""
+    v = value.upper().rstrip("F")
+    return 18 <= len(v) <= 20 and v.startswith("89") and luhn_ok(v)
+
+
+def normal_mac(value: str) -> str | None:
+    """``aa:bb:cc:dd:ee:ff`` for any of the usual spellings, else None."""
+    hexdigits = _NON_HEX.sub("", value)
+    if len(hexdigits) != 12 or len(value) not in (12, 14, 17):
+        return None
+    h = hexdigits.lower()
+    return ":".join(h[i : i + 2] for i in range(0, 12, 2))
+
+
+def digits_only(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())

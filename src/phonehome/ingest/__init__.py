@@ -11,12 +11,15 @@ Adding a format is one module with ``sniff``/``read`` functions and one line in
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import hashlib
 import io
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 from phonehome.context import Context
 from phonehome.errors import InputError
@@ -57,7 +60,26 @@ class Capture:
     index: int
     format: InputFormat
     stream: BinaryIO
-    compressed: bool
+    hasher: _HashingReader
+    gz: _SafeGzip | None = None
+
+    @property
+    def compressed(self) -> bool:
+        return self.gz is not None
+
+    @property
+    def damage(self) -> str | None:
+        """Why reading stopped early at the container level (damaged gzip), if it did."""
+        return self.gz.damage if self.gz is not None else None
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the file as stored (compressed bytes for .gz); complete after close."""
+        return self.hasher.sha256.hexdigest()
+
+    @property
+    def size(self) -> int:
+        return self.hasher.size
 
     def frames(self, ctx: Context) -> Iterator[Frame]:
         assert self.format.kind == "frames"
@@ -68,14 +90,77 @@ class Capture:
         return self.format.read(self.stream, self.index, ctx, self.path)  # type: ignore[return-value]
 
     def close(self) -> None:
-        if self.stream is not sys.stdin.buffer:
-            self.stream.close()
+        if not self.hasher.closed:
+            with contextlib.suppress(OSError):
+                self.hasher.drain()
+        self.stream.close()
+        self.hasher.close()
+
+
+class _HashingReader(io.RawIOBase):
+    """Hashes every byte as it is read, so an input's SHA-256 costs no second pass
+    (and works for standard input, which cannot be read twice)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._raw.read(len(b))
+        n = len(data)
+        b[:n] = data
+        self.sha256.update(data)
+        self.size += n
+        return n
+
+    def drain(self) -> None:
+        """Hash what the parser left unread so the digest covers the whole file."""
+        while True:
+            data = self._raw.read(1 << 20)
+            if not data:
+                return
+            self.sha256.update(data)
+            self.size += len(data)
+
+    def close(self) -> None:
+        if self._raw is not sys.stdin.buffer:
+            self._raw.close()
+        super().close()
+
+
+class _SafeGzip(io.RawIOBase):
+    """Gzip decompression that turns damage (truncation, bad CRC, garbage) into end of
+    data plus a flag, so a damaged ``.gz`` behaves like a truncated capture: what was
+    readable is processed and the damage is counted, never a traceback."""
+
+    def __init__(self, compressed: BinaryIO) -> None:
+        self._gz = gzip.GzipFile(fileobj=compressed, mode="rb")
+        self.damage: str | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self.damage is not None:
+            return 0
+        try:
+            data = self._gz.read(len(b))
+        except (OSError, EOFError, zlib.error) as e:
+            self.damage = str(e) or type(e).__name__
+            return 0
+        n = len(data)
+        b[:n] = data
+        return n
 
 
 def _peekable(raw: BinaryIO) -> io.BufferedReader:
     if isinstance(raw, io.BufferedReader):
         return raw
-    return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[type-var]
+    return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
 
 
 def open_capture(path: str, index: int = 0) -> Capture:
@@ -95,24 +180,27 @@ def open_capture(path: str, index: int = 0) -> Capture:
         raise InputError(path, "is a directory, not a capture file") from None
     except OSError as e:
         raise InputError(path, e.strerror or str(e)) from None
-    stream = _peekable(raw)
+    hasher = _HashingReader(raw)
+    stream = _peekable(hasher)  # type: ignore[arg-type]
     try:
         head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
     except OSError as e:
         raise InputError(path, e.strerror or str(e)) from None
-    compressed = False
+    gz: _SafeGzip | None = None
     if head[:2] == b"\x1f\x8b":
-        compressed = True
-        stream = _peekable(gzip.GzipFile(fileobj=stream, mode="rb"))  # type: ignore[arg-type]
-        try:
-            head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
-            raise InputError(path, f"damaged gzip data ({e})") from None
+        gz = _SafeGzip(stream)
+        stream = _peekable(gz)  # type: ignore[arg-type]
+        head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+        if gz.damage is not None and not head:
+            hasher.close()
+            raise InputError(path, f"damaged gzip data ({gz.damage})")
     if not head:
+        hasher.close()
         raise InputError(path, "empty file")
     for fmt in _formats():
         if fmt.sniff(head):
-            return Capture(path, index, fmt, stream, compressed)
+            return Capture(path, index, fmt, stream, hasher, gz)
+    hasher.close()
     raise InputError(
         path, "not a recognised capture (expected pcap, pcapng, HAR or mitmproxy flows)"
     )

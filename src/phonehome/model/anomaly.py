@@ -26,10 +26,15 @@ class Anomaly:
 class Anomalies:
     counts: Counter[str] = field(default_factory=Counter)
     samples: list[Anomaly] = field(default_factory=list)
+    per_input: dict[int, Counter[str]] = field(default_factory=dict)
 
     def add(self, kind: str, input: int = 0, frame: int | None = None, detail: str = "") -> None:
         n = self.counts[kind] + 1
         self.counts[kind] = n
+        c = self.per_input.get(input)
+        if c is None:
+            c = self.per_input[input] = Counter()
+        c[kind] += 1
         if n <= SAMPLES_PER_KIND:
             self.samples.append(Anomaly(kind, input, frame, detail))
 
@@ -37,5 +42,4 @@ class Anomalies:
         return sum(self.counts.values())
 
     def by_input(self, input: int) -> Counter[str]:
-        """Counts for one input, from the samples (exact while a kind has few hits)."""
-        return Counter(a.kind for a in self.samples if a.input == input)
+        return self.per_input.get(input, Counter())

@@ -1,0 +1,174 @@
+"""Occurrences -> findings: aggregation, identity and the per-message dedupe.
+
+A finding aggregates the occurrences of one value of one identifier sent by one app to
+one destination (host, port, protocol) at one place (``where``) in one encoding chain.
+That tuple is its identity across scans (diffs, baselines). Counts and time statistics
+cover every occurrence; ``times`` and ``evidence`` keep at most ``KEEP`` entries so
+memory does not grow with the capture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from phonehome.model.field import Match
+from phonehome.model.message import AppLabel, Message
+
+KEEP = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    input: int
+    frame: int
+    community_id: str
+    filter: str
+
+
+@dataclass
+class Finding:
+    detector: str
+    identifier: str
+    value: str
+    """Raw value: kept in memory only; outputs redact it (see :mod:`phonehome.privacy`)."""
+    profile_match: bool
+    confidence: float
+    encoding: tuple[str, ...]
+    where: str
+    protocol: str
+    readability: str
+    host: str
+    port: int
+    app: AppLabel | None
+    form: str
+    ips: list[str] = field(default_factory=list)
+    count: int = 0
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    times: list[float] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+
+    @property
+    def identity(self) -> tuple[object, ...]:
+        app = (self.app.uid, self.app.packages) if self.app else None
+        return (self.identifier, self.value, app, self.host, self.port, self.protocol,
+                self.where, self.encoding)
+
+
+def destination_host(msg: Message, match: Match) -> str:
+    """Who received the data. For a DNS query name, the registrable domain of the name:
+    its authoritative servers receive the data, not the resolver."""
+    if msg.protocol == "dns" and match.field.where.startswith("dns.qname"):
+        from phonehome.refdata import registrable_domain
+
+        name = msg.host or ""
+        return registrable_domain(name) or name
+    return msg.host or msg.dst.ip
+
+
+def best_matches(matches: list[Match]) -> list[Match]:
+    """Keep, per (identifier, value), the matches found in the most decoded fields.
+
+    The raw body and its decoded JSON are both scanned (a value split by Base64 line
+    breaks is only whole after decoding), so one value is often found at several depths
+    of the same place; the deepest, most specific one is the evidence worth reporting.
+    """
+    if len(matches) < 2:
+        return matches
+    groups: dict[tuple[str, str], list[Match]] = {}
+    for m in matches:
+        groups.setdefault((m.identifier, m.value), []).append(m)
+    out: list[Match] = []
+    for group in groups.values():
+        if len(group) == 1:
+            out.extend(group)
+            continue
+        for m in group:
+            if not any(_deeper(o, m) for o in group if o is not m):
+                out.append(m)
+    # One match per (identifier, value, where, encoding): a value twice in one field.
+    seen: set[tuple[str, str, str, tuple[str, ...]]] = set()
+    uniq: list[Match] = []
+    for m in out:
+        k = (m.identifier, m.value, m.field.where, m.field.encoding)
+        if k not in seen:
+            seen.add(k)
+            uniq.append(m)
+    return uniq
+
+
+def _part(where: str) -> str:
+    return where.split(":", 1)[0]
+
+
+def _deeper(a: Match, b: Match) -> bool:
+    """True when ``a`` is the same occurrence as ``b`` seen through more decoding."""
+    fa, fb = a.field, b.field
+    if _part(fa.where) != _part(fb.where):
+        return False
+    if fb.where != _part(fb.where) and not fa.where.startswith(fb.where):
+        return False  # b is already at a specific path that a does not extend
+    da, db = len(fa.encoding), len(fb.encoding)
+    if da != db:
+        return da > db
+    if len(fa.where) != len(fb.where):
+        return len(fa.where) > len(fb.where)
+    # Same place, same depth: prefer a profile match, then the plainer form.
+    if a.profile_match != b.profile_match:
+        return a.profile_match
+    return (a.form == "plain") and (b.form != "plain")
+
+
+class Aggregator:
+    """Streams occurrences into findings keyed by their identity."""
+
+    def __init__(self, community_id: object | None = None) -> None:
+        self.findings: dict[tuple[object, ...], Finding] = {}
+
+    def add(self, msg: Message, matches: list[Match]) -> None:
+        for m in best_matches(matches):
+            self._add_one(msg, m)
+
+    def _add_one(self, msg: Message, m: Match) -> None:
+        host = destination_host(msg, m)
+        port = msg.dst.port
+        key = (m.identifier, m.value,
+               (msg.app.uid, msg.app.packages) if msg.app else None,
+               host, port, msg.protocol, m.field.where, m.field.encoding)
+        f = self.findings.get(key)
+        if f is None:
+            f = Finding(
+                detector=m.detector, identifier=m.identifier, value=m.value,
+                profile_match=m.profile_match, confidence=m.confidence,
+                encoding=m.field.encoding, where=m.field.where, protocol=msg.protocol,
+                readability=msg.readability, host=host, port=port, app=msg.app, form=m.form,
+                first_seen=msg.time, last_seen=msg.time,
+            )
+            self.findings[key] = f
+        f.count += 1
+        f.confidence = max(f.confidence, m.confidence)
+        f.profile_match = f.profile_match or m.profile_match
+        if msg.time < f.first_seen:
+            f.first_seen = msg.time
+        if msg.time > f.last_seen:
+            f.last_seen = msg.time
+        if msg.dst.ip not in f.ips and len(f.ips) < 64:
+            f.ips.append(msg.dst.ip)
+        if len(f.times) < KEEP:
+            f.times.append(msg.time)
+        if len(f.evidence) < KEEP:
+            f.evidence.append(_evidence(msg))
+
+    def results(self) -> list[Finding]:
+        return sorted(self.findings.values(),
+                      key=lambda f: (f.host, f.identifier, f.where, f.first_seen))
+
+
+def _evidence(msg: Message) -> Evidence:
+    from phonehome.net.community_id import community_id
+
+    key = msg.flow
+    cid = community_id(key.transport, key.client.ip, key.client.port,
+                       key.server.ip, key.server.port)
+    filt = f"frame.number == {msg.frame}"
+    return Evidence(msg.input, msg.frame, cid, filt)

@@ -1,0 +1,215 @@
+"""From capture files to messages: ingest -> link/IP -> flows/reassembly -> protocols.
+
+Each stage is an iterator; this module only wires them and adds the common message
+header (direction, readability, host, app) that needs flow-level knowledge. It keeps a
+bounded per-flow cache of that header so a message costs one dict lookup here.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from phonehome.context import Context
+from phonehome.ingest import Capture, open_capture
+from phonehome.model.message import (
+    AppLabel,
+    DnsMessage,
+    Endpoint,
+    FlowKey,
+    HttpRequest,
+    Message,
+    MqttMessage,
+    QuicInitial,
+    RawPayload,
+    Readability,
+    TlsClientHello,
+)
+
+FLOW_CACHE_CAP = 100_000
+
+_PROTOCOL: dict[type, str] = {
+    HttpRequest: "http",
+    DnsMessage: "dns",
+    TlsClientHello: "tls",
+    QuicInitial: "quic",
+    MqttMessage: "mqtt",
+}
+_ENCRYPTED = frozenset({"tls", "quic"})
+
+
+def protocol_of(content: object, transport: str) -> str:
+    """``http dns tls quic mqtt`` for parsed content, the transport for raw payloads."""
+    if isinstance(content, RawPayload):
+        return transport
+    p = _PROTOCOL.get(type(content))
+    return p if p is not None else "http"  # HttpResponse is the only other content type
+
+
+@dataclass(slots=True)
+class _FlowHeader:
+    key: FlowKey
+    device_is_client: bool
+    host: str | None
+    app: AppLabel | None
+
+
+def open_all(paths: list[str]) -> list[Capture]:
+    """Open and sniff every input first, so a bad argument fails before any work."""
+    captures: list[Capture] = []
+    try:
+        for i, p in enumerate(paths):
+            captures.append(open_capture(p, i))
+    except BaseException:
+        for c in captures:
+            c.close()
+        raise
+    return captures
+
+
+def iter_messages(
+    captures: list[Capture],
+    ctx: Context,
+    on_input: Callable[[Capture], None] | None = None,
+) -> Iterator[Message]:
+    """All messages of all inputs, input by input, in capture order within an input."""
+    for cap in captures:
+        ctx.stats.inputs += 1
+        if on_input is not None:
+            on_input(cap)
+        try:
+            if cap.format.kind == "messages":
+                for msg in cap.messages(ctx):
+                    ctx.stats.messages += 1
+                    yield msg
+            else:
+                yield from _frame_messages(cap, ctx)
+        finally:
+            cap.close()
+
+
+def _frame_messages(cap: Capture, ctx: Context) -> Iterator[Message]:
+    # Imported here: the packet stack is only needed for pcap/pcapng inputs.
+    from phonehome.net.addr import ntop
+    from phonehome.net.flows import Flow, FlowTable
+    from phonehome.net.link import Decoder
+    from phonehome.protocols.base import Parsed, Session
+    from phonehome.protocols.tcp import TcpSession
+    from phonehome.protocols.udp import UdpSession
+
+    index = cap.index
+
+    def new_session(flow: Flow) -> Session:
+        if flow.transport == "tcp":
+            return TcpSession(ctx, index, flow.sport)
+        return UdpSession(ctx, index, flow.cport, flow.sport)
+
+    decoder = Decoder(ctx)
+    table = FlowTable(ctx, new_session)
+    headers: OrderedDict[int, _FlowHeader] = OrderedDict()
+    dns = ctx.dns
+    stats = ctx.stats
+
+    def header_for(flow: Flow) -> _FlowHeader:
+        h = headers.get(flow.id)
+        if h is not None:
+            return h
+        client = Endpoint(ntop(flow.client), flow.cport)
+        server = Endpoint(ntop(flow.server), flow.sport)
+        names = dns.lookup(server.ip, flow.start)
+        app = None
+        if flow.uid is not None:
+            app = AppLabel(
+                flow.uid, ctx.uid_map.get(flow.uid, ()), "pcapdroid", ctx.uid_names.get(flow.uid)
+            )
+        h = _FlowHeader(
+            FlowKey(flow.transport, client, server),  # type: ignore[arg-type]
+            flow.device_is_client,
+            names[0] if names else None,
+            app,
+        )
+        headers[flow.id] = h
+        stats.flows += 1
+        if len(headers) > FLOW_CACHE_CAP:
+            headers.popitem(last=False)
+        return h
+
+    def to_message(flow: Flow, parsed: Parsed) -> Message:
+        h = header_for(flow)
+        content = parsed.content
+        proto = protocol_of(content, flow.transport)
+        # The best name for the remote side, learnt from the flow's own first words.
+        if isinstance(content, HttpRequest):
+            host = content.host
+            if host:
+                h.host = _strip_port(host)
+        elif isinstance(content, TlsClientHello):
+            if content.sni:
+                h.host = content.sni
+        elif isinstance(content, QuicInitial):
+            if content.hello is not None and content.hello.sni:
+                h.host = content.hello.sni
+        elif isinstance(content, DnsMessage) and content.response:
+            _learn_dns(ctx, content, parsed.time)
+        key = h.key
+        from_device = parsed.from_client == h.device_is_client
+        if parsed.from_client:
+            src, dst = key.client, key.server
+        else:
+            src, dst = key.server, key.client
+        readability: Readability = "encrypted" if proto in _ENCRYPTED else "cleartext"
+        host_hint = h.host
+        if isinstance(content, DnsMessage) and content.questions:
+            host_hint = content.questions[0][0]
+        stats.messages += 1
+        return Message(
+            time=parsed.time,
+            input=index,
+            frame=parsed.frame,
+            flow_id=flow.id,
+            flow=key,
+            src=src,
+            dst=dst,
+            direction="out" if from_device else "in",
+            protocol=proto,
+            readability=readability,
+            content=content,
+            host=host_hint,
+            app=h.app,
+        )
+
+    for frame in cap.frames(ctx):
+        stats.frames += 1
+        stats.bytes += frame.caplen
+        pkt = decoder.decode(frame)
+        if pkt is None:
+            continue
+        stats.packets += 1
+        out = table.process(pkt)
+        if out:
+            for flow, parsed in out:
+                yield to_message(flow, parsed)
+    for flow, parsed in table.flush():
+        yield to_message(flow, parsed)
+
+
+def _strip_port(host: str) -> str:
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    if host.count(":") == 1:
+        return host.split(":", 1)[0]
+    return host
+
+
+def _learn_dns(ctx: Context, msg: DnsMessage, t: float) -> None:
+    """Passive DNS: map each answered address to the name the device asked for."""
+    if not msg.questions:
+        return
+    asked = msg.questions[0][0]
+    for ans in msg.answers:
+        if ans.rtype in ("A", "AAAA"):
+            # The asked name is added last so that lookups prefer it to a CNAME target.
+            if ans.name != asked:
+                ctx.dns.add(ans.value, ans.name, t)
+            ctx.dns.add(ans.value, asked, t)

@@ -1,11 +1,245 @@
-"""Command-line entry point (filled in by the pipeline work)."""
+"""Command-line entry point.
+
+Exit codes (documented in docs/cli.md): 0 = ran, nothing found; 1 = ``scan`` reported
+findings; 2 = usage or input error (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from phonehome import __version__
+from phonehome.context import Context, DeviceSelector
+from phonehome.errors import PhonehomeError, UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def fail(message: str) -> None:
+    click.echo(f"phonehome: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def device_options(f: F) -> F:
+    f = click.option(
+        "--device-mac", "device_macs", multiple=True, metavar="MAC",
+        help="The device's MAC address (repeatable). Flows of other hosts are dropped and "
+             "counted. Survives DHCP and IPv6 privacy addresses, unlike --device-ip.",
+    )(f)
+    f = click.option(
+        "--device-ip", "device_ips", multiple=True, metavar="IP",
+        help="The device's IP address (repeatable). Flows of other hosts are dropped and "
+             "counted. Default: the side that opens connections from a private address.",
+    )(f)
+    return f
+
+
+def make_context(device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> Context:
+    from phonehome.net.addr import parse_ip, parse_mac
+
+    try:
+        ips = frozenset(parse_ip(s) for s in device_ips)
+        macs = frozenset(parse_mac(s) for s in device_macs)
+    except ValueError as e:
+        raise UsageError(f"bad --device-ip/--device-mac value: {e}") from None
+    return Context(device=DeviceSelector(ips=ips, macs=macs))
+
+
+class Group(click.Group):
+    """Turns PhonehomeError anywhere below into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PhonehomeError as e:
+            fail(str(e))
+        except KeyboardInterrupt:
+            click.echo("phonehome: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(EXIT_CLEAN)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="phonehome")
 def main() -> None:
-    """Find out what a phone or IoT device tells the world."""
+    """Find out what a phone or IoT device tells the world.
+
+    Reads captures (pcap, pcapng incl. PCAPdroid, HAR, mitmproxy flows), finds the
+    device's personal identifiers in what it sent, and says where they went.
+    """
+
+
+@main.command()
+@click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text",
+              show_default=True, help="One line per message, or one JSON object per line.")
+@device_options
+def flows(captures: tuple[str, ...], fmt: str, device_ips: tuple[str, ...],
+          device_macs: tuple[str, ...]) -> None:
+    """List the application messages in captures, like a small tshark.
+
+    CAPTURE may be '-' for a classic pcap on standard input
+    (tcpdump -w - | phonehome flows -). Ends with counts of packets, flows, messages
+    and anomalies by kind (on stderr for jsonl, so stdout stays pure JSON lines).
+    """
+    from phonehome.flowlist import to_json, to_text
+    from phonehome.pipeline import iter_messages, open_all
+
+    ctx = make_context(device_ips, device_macs)
+    caps = open_all(list(captures))
+    render = to_json if fmt == "jsonl" else to_text
+    out = sys.stdout
+    write = out.write
+    for msg in iter_messages(caps, ctx):
+        write(render(msg))
+        write("\n")
+    for cap in caps:
+        if cap.damage:
+            ctx.anomalies.add("gzip.damaged", cap.index, None, cap.damage)
+    s = ctx.stats
+    line = (f"{s.inputs} input(s), {s.frames} frames, {s.packets} packets, {s.flows} flows, "
+            f"{s.messages} messages, {ctx.anomalies.total()} anomalies")
+    kinds = ", ".join(f"{k}={v}" for k, v in sorted(ctx.anomalies.counts.items()))
+    summary = line + (f" ({kinds})" if kinds else "")
+    if fmt == "jsonl":
+        click.echo(summary, err=True)
+    else:
+        write(summary + "\n")
+
+
+@main.command()
+@click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")
+@click.option("--device", "device_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Device profile (TOML) with the values to look for (docs/profile.md).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to this file (mode 0600) instead of standard output.")
+@click.option("--reveal", is_flag=True,
+              help="Show raw identifier values instead of redacted ones (the output says so).")
+@device_options
+def scan(captures: tuple[str, ...], device_file: Path | None, fmt: str, output: Path | None,
+         reveal: bool, device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> None:
+    """Find the device's personal identifiers in what it sent.
+
+    Exit code 0 when nothing was found, 1 when findings were reported, 2 for usage or
+    input errors, so it can gate a CI pipeline.
+    """
+    result_findings = _scan_and_report(captures, device_file, fmt, output, reveal,
+                                       device_ips, device_macs)
+    sys.exit(EXIT_FINDINGS if result_findings else EXIT_CLEAN)
+
+
+def _scan_and_report(captures: tuple[str, ...], device_file: Path | None, fmt: str,
+                     output: Path | None, reveal: bool, device_ips: tuple[str, ...],
+                     device_macs: tuple[str, ...]) -> int:
+    from phonehome.pipeline import open_all
+    from phonehome.privacy import ValueIds, installation_key, write_private
+    from phonehome.report import FORMATS
+    from phonehome.report.view import build_view
+    from phonehome.scan import run_scan
+
+    profile = None
+    if device_file is not None:
+        from phonehome.detect.profile import load_profile
+
+        profile, warnings = load_profile(device_file)
+        for w in warnings:
+            click.echo(f"phonehome: warning: {w}", err=True)
+    ctx = make_context(device_ips, device_macs)
+    caps = open_all(list(captures))
+    result = run_scan(caps, profile, ctx)
+    view = build_view(result, ValueIds(installation_key()), reveal=reveal)
+    color = output is None and sys.stdout.isatty()
+    text = FORMATS[fmt](view, color)
+    if output is not None:
+        write_private(output, text.encode())
+    else:
+        sys.stdout.write(text)
+    return len(result.findings)
+
+
+@main.command()
+@click.argument("scenario", metavar="SCENARIO")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Capture file to write; ground truth, profile and events go beside it.")
+@click.option("--size", "size_mb", type=float, help="Target size in MB (bench scenario).")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--pcapng", is_flag=True, help="Write pcapng instead of classic pcap.")
+def simulate(scenario: str, output: Path, size_mb: float | None, seed: int, pcapng: bool) -> None:
+    """Write a byte-valid simulated capture (nokia7plus, encodings, bench).
+
+    Beside FILE: FILE.truth.json (every leak and decoy), FILE.device.toml (the device
+    profile) and FILE.events.csv (unlocks, screen on, boot ...).
+    """
+    from phonehome import simulate as sim
+
+    if scenario not in sim.SCENARIOS:
+        raise UsageError(
+            f"unknown scenario {scenario!r}; choose one of: {', '.join(sorted(sim.SCENARIOS))}"
+        )
+    res = sim.run(scenario, output, seed=seed, size_mb=size_mb, pcapng=pcapng)
+    for p in res.paths:
+        click.echo(str(p))
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def data(ctx: click.Context) -> None:
+    """Show the bundled reference data sets (date, source, licence)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from phonehome.refdata import datasets
+
+    for d in datasets():
+        click.echo(f"{d.name:<18} {d.rows:>8} rows  {d.date:<12} {d.licence:<16} {d.source}")
+
+
+@data.command("update")
+@click.option("--dest", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory to write to (default: the installed package's data directory).")
+def data_update(dest: Path | None) -> None:
+    """Rebuild the data files from the installed Debian packages and bundled copies."""
+    from phonehome.databuild import rebuild
+
+    for p in rebuild(dest) if dest else rebuild():
+        click.echo(str(p))
+
+
+@main.command()
+@click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write the sample and reports (default: the phonehome data dir).")
+def demo(workdir: Path | None) -> None:
+    """Simulate a Nokia 7 Plus day and scan it: the 2018 China Telecom case in one command."""
+    from phonehome import simulate as sim
+    from phonehome.privacy import home_dir, private_files
+
+    workdir = workdir or home_dir() / "demo"
+    with private_files():
+        workdir.mkdir(parents=True, exist_ok=True)
+    capture = workdir / "nokia7plus.pcap"
+    res = sim.run("nokia7plus", capture, seed=1)
+    profile = capture.with_name("nokia7plus.device.toml")
+    report = workdir / "nokia7plus.report.json"
+    click.echo(f"Simulated a day of a Nokia 7 Plus's traffic: {capture}")
+    click.echo("")
+    _scan_and_report((str(capture),), profile, "text", None, False, (), ())
+    _scan_and_report((str(capture),), profile, "json", report, False, (), ())
+    click.echo(f"JSON report: {report}")
+    click.echo(f"Ground truth of the simulation: {res.paths[1]}")
+    click.echo("")
+    click.echo("Scan your own capture (pcap, pcapng, PCAPdroid, HAR, mitmproxy):")
+    click.echo("  phonehome scan YOUR.pcap --device your-phone.toml")
+    click.echo(f"  (profile format: see {profile})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""``phonehome flows``: list messages like a small tshark, one line or JSON object each.
+
+This is a dissector view: like tshark it prints what the capture contains, including
+URLs and names as sent. Use ``phonehome scan`` for redacted findings.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from phonehome.model.message import (
+    DnsMessage,
+    HttpRequest,
+    HttpResponse,
+    Message,
+    MqttMessage,
+    QuicInitial,
+    RawPayload,
+    TlsClientHello,
+    header,
+)
+
+
+def content_fields(msg: Message) -> dict[str, Any]:
+    c = msg.content
+    if isinstance(c, HttpRequest):
+        return {"method": c.method, "uri": c.target, "http_host": c.host,
+                "content_type": header(c.headers, "content-type"),
+                "user_agent": header(c.headers, "user-agent"), "body_len": len(c.body)}
+    if isinstance(c, HttpResponse):
+        return {"status": c.status, "content_type": header(c.headers, "content-type"),
+                "body_len": len(c.body)}
+    if isinstance(c, DnsMessage):
+        return {"dns_id": c.id, "response": c.response, "qnames": [q[0] for q in c.questions],
+                "qtypes": [q[1] for q in c.questions],
+                "answers": [[a.name, a.rtype, a.value] for a in c.answers]}
+    if isinstance(c, TlsClientHello):
+        return {"sni": c.sni, "alpn": list(c.alpn), "tls_version": c.version, "ech": c.ech}
+    if isinstance(c, QuicInitial):
+        h = c.hello
+        return {"quic_version": c.version, "dcid": c.dcid, "sni": h.sni if h else None,
+                "alpn": list(h.alpn) if h else []}
+    if isinstance(c, MqttMessage):
+        return {"mqtt_type": c.packet_type, "client_id": c.client_id, "topic": c.topic,
+                "payload_len": len(c.payload)}
+    assert isinstance(c, RawPayload)
+    return {"length": len(c.data), "truncated": c.truncated}
+
+
+def to_json(msg: Message) -> str:
+    d: dict[str, Any] = {
+        "time": datetime.fromtimestamp(msg.time, UTC).isoformat(timespec="microseconds"),
+        "input": msg.input, "frame": msg.frame, "flow": msg.flow_id,
+        "transport": msg.flow.transport, "src": msg.src.ip, "sport": msg.src.port,
+        "dst": msg.dst.ip, "dport": msg.dst.port, "direction": msg.direction,
+        "protocol": msg.protocol, "readability": msg.readability, "host": msg.host,
+        "app": list(msg.app.packages) if msg.app else None,
+    }
+    d.update(content_fields(msg))
+    return json.dumps(d, ensure_ascii=False)
+
+
+def summary(msg: Message) -> str:
+    c = msg.content
+    if isinstance(c, HttpRequest):
+        return f"{c.method} {c.url}  ({len(c.body)} bytes)"
+    if isinstance(c, HttpResponse):
+        return f"{c.status} {c.reason}  ({len(c.body)} bytes)"
+    if isinstance(c, DnsMessage):
+        qs = " ".join(f"{t} {n}" for n, t in c.questions)
+        if not c.response:
+            return f"query {qs}"
+        ans = " ".join(f"{a.rtype} {a.value}" for a in c.answers[:4])
+        return f"response {qs} -> {ans or 'rcode ' + str(c.rcode)}"
+    if isinstance(c, TlsClientHello):
+        return f"ClientHello sni={c.sni} alpn={','.join(c.alpn)} {c.version}"
+    if isinstance(c, QuicInitial):
+        sni = c.hello.sni if c.hello else None
+        return f"Initial {c.version} sni={sni}"
+    if isinstance(c, MqttMessage):
+        if c.packet_type == "CONNECT":
+            return f"CONNECT client_id={c.client_id}"
+        return f"PUBLISH {c.topic} ({len(c.payload)} bytes)"
+    assert isinstance(c, RawPayload)
+    return f"{len(c.data)} bytes{' (truncated)' if c.truncated else ''}"
+
+
+def to_text(msg: Message) -> str:
+    t = datetime.fromtimestamp(msg.time, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    arrow = "->" if msg.direction == "out" else "<-"
+    dev, peer = (msg.src, msg.dst) if msg.direction == "out" else (msg.dst, msg.src)
+    app = f" [{','.join(msg.app.packages) or msg.app.uid}]" if msg.app else ""
+    host = f" {msg.host}" if msg.host and msg.protocol != "dns" else ""
+    return (f"{t} {msg.frame:>7} {dev.ip}:{dev.port} {arrow} {peer.ip}:{peer.port}{host} "
+            f"{msg.protocol.upper():<4} {summary(msg)}{app}")

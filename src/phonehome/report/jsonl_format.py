@@ -1,0 +1,15 @@
+"""``--format jsonl``: one finding per line, each with the scan's schema and inputs'
+hashes repeated, so lines can be grepped, streamed and concatenated across scans."""
+
+from __future__ import annotations
+
+import json
+
+from phonehome.report.view import ScanView
+
+
+def render(view: ScanView, color: bool = False) -> str:
+    d = view.doc
+    head = {"schema": d["schema"], "inputs": [i["sha256"] for i in d["inputs"]]}
+    lines = [json.dumps({**head, **f}, ensure_ascii=False) for f in d["findings"]]
+    return "".join(line + "\n" for line in lines)

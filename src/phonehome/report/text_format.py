@@ -1,0 +1,104 @@
+"""``--format text``: what a person reads in ten seconds, then the detail.
+
+First the verdict per destination (which identifiers, to whom, in clear or not, how
+often), then one line per finding, then what was not inspected and the inputs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from typing import Any
+
+from phonehome.report.view import ScanView
+
+NAMES = {
+    "imei": "IMEI", "meid": "MEID", "imsi": "IMSI", "iccid": "ICCID", "msisdn": "phone number",
+    "serial": "serial number", "android_id": "Android ID", "ad_id": "advertising ID",
+    "mac": "MAC address", "email": "email", "location": "location", "cell_id": "cell ID",
+}
+ORDER = list(NAMES)
+
+
+def _style(color: bool) -> tuple[str, str, str, str]:
+    if not color or os.environ.get("NO_COLOR"):
+        return "", "", "", ""
+    return "\033[1m", "\033[31m", "\033[33m", "\033[0m"
+
+
+def _list(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def render(view: ScanView, color: bool = False) -> str:
+    bold, red, yellow, reset = _style(color)
+    d = view.doc
+    out: list[str] = []
+    by_dest: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
+    for f in d["findings"]:
+        by_dest[(f["host"], f["port"], f["protocol"])].append(f)
+
+    if view.revealed:
+        out.append(f"{yellow}RAW VALUES SHOWN (--reveal): this output contains personal data."
+                   f"{reset}")
+    if not by_dest:
+        out.append(f"{bold}No personal identifiers found in what the device sent.{reset}")
+    else:
+        ids_total = {f["identifier"] for f in d["findings"]}
+        out.append(f"{bold}{len(ids_total)} kind(s) of personal identifier left the device, "
+                   f"to {len(by_dest)} destination(s).{reset}")
+    # Verdict lines, most sensitive destinations first (cleartext, then more identifiers).
+    def rank(item: tuple[tuple[str, int, str], list[dict[str, Any]]]) -> tuple[int, int]:
+        fs = item[1]
+        clear = any(f["readability"] == "cleartext" for f in fs)
+        return (0 if clear else 1, -len({f["identifier"] for f in fs}))
+
+    dests = sorted(by_dest.items(), key=rank)
+    for (host, port, proto), fs in dests:
+        ids = sorted({f["identifier"] for f in fs}, key=ORDER.index)
+        readab = {f["readability"] for f in fs}
+        if "cleartext" in readab:
+            how = f"{red}in CLEAR TEXT{reset}"
+        elif "decrypted" in readab:
+            how = "encrypted on the wire (seen decrypted)"
+        else:
+            how = "encrypted"
+        times = max(f["count"] for f in fs)
+        first = min(f["first_seen"] for f in fs)
+        last = max(f["last_seen"] for f in fs)
+        apps = sorted({p for f in fs if f["app"] for p in f["app"]["packages"]})
+        app = f" by {', '.join(apps)}" if apps else ""
+        out.append(
+            f"  {bold}{_list([NAMES[i] for i in ids])}{reset} sent {how} to {bold}{host}{reset}"
+            f" ({proto}/{port}){app}: {times} time(s), {first[:16]} .. {last[:16]} UTC"
+        )
+    if by_dest:
+        out.append("")
+        out.append(f"{bold}Findings{reset}")
+        for (host, port, proto), fs in dests:
+            out.append(f"{host}:{port} ({proto})")
+            for f in sorted(fs, key=lambda f: (ORDER.index(f["identifier"]), f["where"])):
+                enc = ">".join(f["encoding"]) or "plain"
+                tag = "profile" if f["profile_match"] else f"pattern {f['confidence']:.2f}"
+                out.append(
+                    f"  {NAMES[f['identifier']]:<14} {f['value_redacted']:<22} x{f['count']:<5} "
+                    f"{f['where']}  [{enc}]  {f['detector']} ({tag})"
+                )
+    ni = d.get("not_inspected") or []
+    if ni:
+        out.append("")
+        shown = ", ".join(f"{x['host']} x{x['hellos']}" for x in ni[:8])
+        more = f", and {len(ni) - 8} more" if len(ni) > 8 else ""
+        out.append(f"Not inspected (encrypted, contents unseen): {len(ni)} destination(s): "
+                   f"{shown}{more}. Decrypted traffic (HAR, mitmproxy flows) would show more.")
+    out.append("")
+    for i in d["inputs"]:
+        an = sum(i["anomalies"].values())
+        out.append(f"Input {i['path']}: {i['format']}, {i['packets']} packets, "
+                   f"{i['messages']} messages, {an} anomalies, sha256 {i['sha256'][:16]}…")
+    if d["anomalies"]:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(d["anomalies"].items()))
+        out.append(f"Anomalies: {kinds}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,117 @@
+"""The scan: messages -> fields -> matches -> findings, in one streaming pass.
+
+Only outgoing messages are examined: data the server sent to the device is not a leak.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from phonehome import __version__
+from phonehome.context import Context
+from phonehome.findings import Aggregator, Finding
+from phonehome.ingest import Capture
+from phonehome.model.profile import DeviceProfile
+from phonehome.pipeline import iter_messages
+
+
+@dataclass
+class InputSummary:
+    path: str
+    sha256: str = ""
+    size: int = 0
+    format: str = ""
+    packets: int = 0
+    messages: int = 0
+    anomalies: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ScanResult:
+    tool_version: str
+    started: float
+    finished: float
+    inputs: list[InputSummary]
+    device_name: str | None
+    profile: DeviceProfile | None
+    findings: list[Finding]
+    anomalies: dict[str, int]
+    stats: dict[str, int]
+    encrypted_flows: dict[str, int] = field(default_factory=dict)
+    """Destinations (host or IP) reached only through TLS/QUIC -> number of hellos: what
+    was not inspected."""
+
+
+def run_scan(
+    captures: list[Capture],
+    profile: DeviceProfile | None,
+    ctx: Context | None = None,
+    progress: Callable[[Capture], None] | None = None,
+) -> ScanResult:
+    from phonehome.detect import Engine
+    from phonehome.extract import fields as extract_fields
+
+    ctx = ctx or Context()
+    engine = Engine(profile)
+    agg = Aggregator()
+    summaries = [InputSummary(c.path, format=c.format.name) for c in captures]
+    started = time.time()
+    encrypted: dict[str, int] = {}
+    current: list[int] = [-1]
+    marks: dict[int, tuple[int, int]] = {}
+
+    def on_input(cap: Capture) -> None:
+        _close_input(current[0])
+        current[0] = cap.index
+        marks[cap.index] = (ctx.stats.packets, ctx.stats.messages)
+        if progress is not None:
+            progress(cap)
+
+    def _close_input(i: int) -> None:
+        if i < 0:
+            return
+        p0, m0 = marks[i]
+        s = summaries[i]
+        s.packets = ctx.stats.packets - p0
+        s.messages = ctx.stats.messages - m0
+
+    for msg in iter_messages(captures, ctx, on_input):
+        if msg.direction != "out":
+            continue
+        if msg.readability == "encrypted":
+            name = msg.host or msg.dst.ip
+            encrypted[name] = encrypted.get(name, 0) + 1
+        matches = []
+        for f in extract_fields(msg):
+            found = engine.scan(f)
+            if found:
+                matches.extend(found)
+        if matches:
+            agg.add(msg, matches)
+    _close_input(current[0])
+    for cap, s in zip(captures, summaries, strict=True):
+        s.sha256 = cap.sha256
+        s.size = cap.size
+        if cap.damage:
+            ctx.anomalies.add("gzip.damaged", cap.index, None, cap.damage)
+        s.anomalies = dict(ctx.anomalies.by_input(cap.index))
+    findings = agg.results()
+    # A host reached in clear as well is not "only encrypted".
+    for f in findings:
+        encrypted.pop(f.host, None)
+    st = ctx.stats
+    return ScanResult(
+        tool_version=__version__,
+        started=started,
+        finished=time.time(),
+        inputs=summaries,
+        device_name=profile.name if profile else None,
+        profile=profile,
+        findings=findings,
+        anomalies=dict(ctx.anomalies.counts),
+        stats={"inputs": st.inputs, "frames": st.frames, "packets": st.packets,
+               "flows": st.flows, "messages": st.messages, "bytes": st.bytes},
+        encrypted_flows=encrypted,
+    )

@@ -1,0 +1,239 @@
+"""DNS wire format (RFC 1035), also used by mDNS (RFC 6762) and LLMNR (RFC 4795).
+
+Query names are a classic place for identifiers to leave a device (tracking subdomains,
+base32 or hex labels), so names are kept exactly as sent: no lower-casing, no IDNA
+decoding, only the trailing dot is dropped. Counts and name lengths are bounded so a
+hostile packet costs at most a few hundred small objects.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from phonehome.model.message import DnsAnswer, DnsMessage
+
+HEADER_LEN = 12
+MAX_QUESTIONS = 32
+"""Questions parsed per message; the rest are ignored (real DNS has 1, mDNS a handful)."""
+MAX_ANSWERS = 128
+"""Answer records parsed per message; the rest are ignored."""
+MAX_NAME_WIRE = 255
+"""RFC 1035 limit on a name's wire length; also bounds the work per name."""
+MAX_POINTERS = 32
+"""Compression pointers followed per name; loops are also cut by 'pointers go backwards'."""
+MAX_HEX_VALUE = 128
+"""RDATA bytes kept (as hex) for record types with no textual form."""
+
+_TYPE_A = 1
+_TYPE_NS = 2
+_TYPE_CNAME = 5
+_TYPE_PTR = 12
+_TYPE_TXT = 16
+_TYPE_AAAA = 28
+_TYPE_SRV = 33
+_NAMED_TYPES = {_TYPE_A: "A", _TYPE_CNAME: "CNAME", _TYPE_AAAA: "AAAA"}
+_NAME_VALUED = frozenset({_TYPE_NS, _TYPE_CNAME, _TYPE_PTR})
+_OPCODES_SEEN = frozenset({0, 1, 2, 4, 5})
+"""QUERY, IQUERY, STATUS, NOTIFY, UPDATE: any other opcode is a sign of non-DNS bytes."""
+_CLASSES_SEEN = frozenset({1, 3, 254, 255})
+"""IN, CH, NONE, ANY (after removing the mDNS unicast-response / cache-flush bit)."""
+
+_HEADER = struct.Struct("!HHHHHH")
+_QUESTION_TAIL = struct.Struct("!HH")
+_RR_TAIL = struct.Struct("!HHIH")
+
+
+class DnsError(ValueError):
+    """The bytes are not a well-formed DNS message."""
+
+
+def type_name(rtype: int) -> str:
+    """``A``, ``AAAA``, ``CNAME``; every other type by number (``TYPE65``), as the model says."""
+    return _NAMED_TYPES.get(rtype) or f"TYPE{rtype}"
+
+
+def _decode_label(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def read_name(data: bytes, offset: int) -> tuple[str, int]:
+    """The name at ``offset`` and the offset just after it in the original position.
+
+    A pointer must point strictly before the start of the piece of name that holds it:
+    every encoder works this way, and since each jump then lands lower than the last,
+    loops are impossible; the jump cap is a second guard.
+    """
+    labels: list[str] = []
+    wire = 0
+    jumps = 0
+    end = -1
+    pos = offset
+    segment = offset
+    n = len(data)
+    while True:
+        if pos >= n:
+            raise DnsError(f"name runs past the end at {pos}")
+        length = data[pos]
+        kind = length & 0xC0
+        if kind == 0xC0:
+            if pos + 1 >= n:
+                raise DnsError(f"truncated compression pointer at {pos}")
+            target = ((length & 0x3F) << 8) | data[pos + 1]
+            if end < 0:
+                end = pos + 2
+            if target >= segment:
+                raise DnsError(f"forward or looping compression pointer at {pos}")
+            jumps += 1
+            if jumps > MAX_POINTERS:
+                raise DnsError("too many compression pointers")
+            pos = segment = target
+            continue
+        if kind:
+            raise DnsError(f"unsupported label type 0x{length:02x} at {pos}")
+        if length == 0:
+            if end < 0:
+                end = pos + 1
+            return ".".join(labels), end
+        wire += length + 1
+        if wire > MAX_NAME_WIRE:
+            raise DnsError("name longer than 255 bytes")
+        start = pos + 1
+        pos = start + length
+        if pos > n:
+            raise DnsError(f"label runs past the end at {start}")
+        labels.append(_decode_label(data[start:pos]))
+
+
+def _txt_value(rdata: bytes) -> str:
+    """TXT strings joined by a space: mDNS TXT records carry ``key=value`` device details."""
+    parts: list[str] = []
+    pos = 0
+    while pos < len(rdata):
+        size = rdata[pos]
+        parts.append(_decode_label(rdata[pos + 1 : pos + 1 + size]))
+        pos += 1 + size
+    return " ".join(parts)
+
+
+def _rdata_value(data: bytes, rtype: int, start: int, rdlen: int) -> str:
+    rdata = data[start : start + rdlen]
+    if rtype == _TYPE_A and rdlen == 4:
+        return socket.inet_ntop(socket.AF_INET, rdata)
+    if rtype == _TYPE_AAAA and rdlen == 16:
+        return socket.inet_ntop(socket.AF_INET6, rdata)
+    if rtype in _NAME_VALUED:
+        return read_name(data, start)[0]
+    if rtype == _TYPE_SRV and rdlen >= 7:
+        prio, weight, port = struct.unpack_from("!HHH", data, start)
+        return f"{prio} {weight} {port} {read_name(data, start + 6)[0]}"
+    if rtype == _TYPE_TXT:
+        return _txt_value(rdata)
+    return rdata[:MAX_HEX_VALUE].hex()
+
+
+def parse_lenient(data: bytes) -> tuple[DnsMessage, str | None]:
+    """Parse what can be parsed: header and questions must be sound, answers may be cut.
+
+    Returns the message and, when the answer section was damaged (snap length, a bad
+    record), a description of the damage so the caller can count an anomaly while still
+    keeping the query name.
+    """
+    if len(data) < HEADER_LEN:
+        raise DnsError(f"{len(data)} bytes is shorter than a DNS header")
+    ident, flags, qdcount, ancount, _nscount, _arcount = _HEADER.unpack_from(data, 0)
+    pos = HEADER_LEN
+    questions: list[tuple[str, str]] = []
+    for _ in range(min(qdcount, MAX_QUESTIONS)):
+        name, pos = read_name(data, pos)
+        if pos + 4 > len(data):
+            raise DnsError("truncated question")
+        qtype, _qclass = _QUESTION_TAIL.unpack_from(data, pos)
+        pos += 4
+        questions.append((name, type_name(qtype)))
+    if qdcount > MAX_QUESTIONS and ancount:
+        # Skipping the ignored questions would mean parsing them anyway; stop here.
+        ancount = 0
+    answers: list[DnsAnswer] = []
+    problem: str | None = None
+    try:
+        for _ in range(min(ancount, MAX_ANSWERS)):
+            name, pos = read_name(data, pos)
+            if pos + 10 > len(data):
+                raise DnsError("truncated resource record")
+            rtype, _rclass, ttl, rdlen = _RR_TAIL.unpack_from(data, pos)
+            pos += 10
+            if pos + rdlen > len(data):
+                raise DnsError("resource record data runs past the end")
+            answers.append(
+                DnsAnswer(name, type_name(rtype), _rdata_value(data, rtype, pos, rdlen), ttl)
+            )
+            pos += rdlen
+    except DnsError as exc:
+        problem = str(exc)
+    message = DnsMessage(
+        id=ident,
+        response=bool(flags & 0x8000),
+        rcode=flags & 0x000F,
+        questions=tuple(questions),
+        answers=tuple(answers),
+    )
+    return message, problem
+
+
+def parse(data: bytes) -> DnsMessage:
+    """Strict parse: any damage, in the answers too, raises :class:`DnsError`."""
+    message, problem = parse_lenient(data)
+    if problem is not None:
+        raise DnsError(problem)
+    return message
+
+
+def looks_like_dns(data: bytes) -> bool:
+    """Cheap content check so DNS is recognised on any port (mDNS, LLMNR, odd resolvers).
+
+    A query must carry 1..few questions whose first one parses with a known class; an
+    mDNS announcement has no question, so then the first answer record must parse.
+    """
+    if len(data) < HEADER_LEN + 5:
+        return False
+    _ident, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(data, 0)
+    if (flags >> 11) & 0xF not in _OPCODES_SEEN:
+        return False
+    if ancount + nscount + arcount > 512:
+        return False
+    try:
+        if 1 <= qdcount <= MAX_QUESTIONS:
+            name_end = read_name(data, HEADER_LEN)[1]
+            if name_end + 4 > len(data):
+                return False
+            _qtype, qclass = _QUESTION_TAIL.unpack_from(data, name_end)
+            return (qclass & 0x7FFF) in _CLASSES_SEEN
+        if qdcount == 0 and 1 <= ancount <= MAX_ANSWERS and flags & 0x8000:
+            name_end = read_name(data, HEADER_LEN)[1]
+            if name_end + 10 > len(data):
+                return False
+            _rtype, rclass, _ttl, rdlen = _RR_TAIL.unpack_from(data, name_end)
+            return (rclass & 0x7FFF) in _CLASSES_SEEN and name_end + 10 + rdlen <= len(data)
+    except DnsError:
+        return False
+    return False
+
+
+def split_tcp(buf: bytes) -> tuple[list[bytes], int]:
+    """DNS over TCP (RFC 1035 4.2.2): complete length-prefixed messages and bytes used.
+
+    The caller keeps ``buf[used:]`` and calls again when more stream bytes arrive.
+    """
+    messages: list[bytes] = []
+    pos = 0
+    while pos + 2 <= len(buf):
+        size = int.from_bytes(buf[pos : pos + 2], "big")
+        if pos + 2 + size > len(buf):
+            break
+        messages.append(buf[pos + 2 : pos + 2 + size])
+        pos += 2 + size
+    return messages, pos

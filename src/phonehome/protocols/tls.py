@@ -1,0 +1,201 @@
+"""TLS ClientHello (RFC 8446 4.1.2): the one cleartext message of an HTTPS connection.
+
+Only what tells where the device connects and how is kept: the server name, the
+offered application protocols, the highest offered version and whether Encrypted
+Client Hello hid the real name. The same parser serves TLS over TCP (records) and QUIC
+(CRYPTO frames carry the bare handshake message).
+"""
+
+from __future__ import annotations
+
+from phonehome.model.message import TlsClientHello
+
+HANDSHAKE_CLIENT_HELLO = 1
+CONTENT_HANDSHAKE = 0x16
+MAX_HELLO = 65536
+"""A ClientHello bigger than this is refused (real ones with post-quantum key shares are
+under 2 KiB; the cap keeps a hostile stream from being buffered without end)."""
+MAX_RECORD = 16384 + 2048
+"""Largest TLSPlaintext/TLSCiphertext record (RFC 8446 5.1/5.2)."""
+
+EXT_SERVER_NAME = 0
+EXT_ALPN = 16
+EXT_SUPPORTED_VERSIONS = 43
+EXT_ENCRYPTED_CLIENT_HELLO = 0xFE0D
+
+_VERSION_NAMES = {
+    0x0300: "SSL 3.0",
+    0x0301: "TLS 1.0",
+    0x0302: "TLS 1.1",
+    0x0303: "TLS 1.2",
+    0x0304: "TLS 1.3",
+}
+
+
+class TlsError(ValueError):
+    """The bytes are not a (well-formed) TLS ClientHello."""
+
+
+def is_grease(value: int) -> bool:
+    """RFC 8701 reserved values 0x0a0a, 0x1a1a ... 0xfafa, sent to keep servers tolerant."""
+    return (value & 0x0F0F) == 0x0A0A and (value >> 8) == (value & 0xFF)
+
+
+def version_name(value: int) -> str:
+    return _VERSION_NAMES.get(value) or f"0x{value:04x}"
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+class _Reader:
+    """Bounds-checked cursor over one byte string; every overrun is a TlsError."""
+
+    __slots__ = ("data", "end", "pos")
+
+    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
+        self.data = data
+        self.pos = pos
+        self.end = len(data) if end is None else end
+
+    def take(self, size: int) -> bytes:
+        stop = self.pos + size
+        if stop > self.end:
+            raise TlsError(f"field of {size} bytes runs past the end at {self.pos}")
+        chunk = self.data[self.pos : stop]
+        self.pos = stop
+        return chunk
+
+    def uint(self, size: int) -> int:
+        return int.from_bytes(self.take(size), "big")
+
+    def vector(self, length_size: int) -> _Reader:
+        """A sub-reader over a length-prefixed vector; the cursor moves past it."""
+        size = self.uint(length_size)
+        start = self.pos
+        self.take(size)
+        return _Reader(self.data, start, start + size)
+
+    def left(self) -> int:
+        return self.end - self.pos
+
+
+def _server_name(ext: _Reader) -> str | None:
+    names = ext.vector(2)
+    while names.left():
+        name_type = names.uint(1)
+        name = names.vector(2)
+        if name_type == 0:
+            return _decode(name.take(name.left())).rstrip(".")
+    return None
+
+
+def _alpn(ext: _Reader) -> tuple[str, ...]:
+    protocols = ext.vector(2)
+    found: list[str] = []
+    while protocols.left():
+        proto = protocols.vector(1)
+        found.append(_decode(proto.take(proto.left())))
+    return tuple(found)
+
+
+def _highest_version(ext: _Reader) -> int | None:
+    versions = ext.vector(1)
+    best: int | None = None
+    while versions.left() >= 2:
+        value = versions.uint(2)
+        if not is_grease(value) and (best is None or value > best):
+            best = value
+    return best
+
+
+def parse_client_hello(handshake: bytes) -> TlsClientHello:
+    """Parse one handshake message (4-byte handshake header first) holding a ClientHello."""
+    if len(handshake) < 4:
+        raise TlsError("shorter than a handshake header")
+    if handshake[0] != HANDSHAKE_CLIENT_HELLO:
+        raise TlsError(f"handshake type {handshake[0]} is not ClientHello")
+    length = int.from_bytes(handshake[1:4], "big")
+    if length > MAX_HELLO:
+        raise TlsError(f"ClientHello of {length} bytes is over the {MAX_HELLO} byte limit")
+    if 4 + length > len(handshake):
+        raise TlsError(f"ClientHello of {length} bytes is cut at {len(handshake) - 4}")
+    body = _Reader(handshake, 4, 4 + length)
+    legacy_version = body.uint(2)
+    if legacy_version >> 8 != 3:
+        raise TlsError(f"legacy_version 0x{legacy_version:04x} is not TLS")
+    body.take(32)  # random
+    body.vector(1)  # legacy_session_id
+    suites = body.vector(2)
+    if suites.left() % 2 or not suites.left():
+        raise TlsError("malformed cipher_suites")
+    body.vector(1)  # legacy_compression_methods
+    sni: str | None = None
+    alpn: tuple[str, ...] = ()
+    offered: int | None = None
+    ech = False
+    if body.left():
+        extensions = body.vector(2)
+        while extensions.left():
+            ext_type = extensions.uint(2)
+            ext = extensions.vector(2)
+            if ext_type == EXT_SERVER_NAME:
+                sni = _server_name(ext)
+            elif ext_type == EXT_ALPN:
+                alpn = _alpn(ext)
+            elif ext_type == EXT_SUPPORTED_VERSIONS:
+                offered = _highest_version(ext)
+            elif ext_type == EXT_ENCRYPTED_CLIENT_HELLO:
+                ech = True
+    version = version_name(offered if offered is not None else legacy_version)
+    return TlsClientHello(sni=sni, alpn=alpn, version=version, ech=ech)
+
+
+def looks_like_client_hello(buf: bytes) -> bool:
+    """Cheap check on the first bytes of a TCP stream: a handshake record opening a
+    ClientHello. Works on as little as one byte (then it only says 'maybe')."""
+    if not buf or buf[0] != CONTENT_HANDSHAKE:
+        return False
+    if len(buf) > 1 and buf[1] != 3:
+        return False
+    if len(buf) > 2 and buf[2] > 4:
+        return False
+    return len(buf) <= 5 or buf[5] == HANDSHAKE_CLIENT_HELLO
+
+
+def parse_client_hello_records(buf: bytes) -> TlsClientHello | None:
+    """The ClientHello from a client's stream bytes, taken from the start of the stream.
+
+    Handshake records are unwrapped and their fragments joined, since a large hello
+    (post-quantum key shares, padding) spans several records. Returns None while more
+    bytes are needed; raises :class:`TlsError` when the stream is not a TLS ClientHello.
+    """
+    handshake = bytearray()
+    pos = 0
+    n = len(buf)
+    while pos < n:
+        if buf[pos] != CONTENT_HANDSHAKE:
+            raise TlsError(f"record type {buf[pos]} before the ClientHello was complete")
+        if pos + 1 < n and buf[pos + 1] != 3:
+            raise TlsError(f"record version major {buf[pos + 1]} is not TLS")
+        if pos + 5 > n:
+            return None
+        size = int.from_bytes(buf[pos + 3 : pos + 5], "big")
+        if size == 0 or size > MAX_RECORD:
+            raise TlsError(f"handshake record of {size} bytes")
+        # A partly received record is plaintext too: use what is there.
+        handshake += buf[pos + 5 : min(pos + 5 + size, n)]
+        pos += 5 + size
+        if len(handshake) >= 4:
+            if handshake[0] != HANDSHAKE_CLIENT_HELLO:
+                raise TlsError(f"first handshake message has type {handshake[0]}")
+            length = int.from_bytes(handshake[1:4], "big")
+            if length > MAX_HELLO:
+                raise TlsError(f"ClientHello of {length} bytes is over the limit")
+            if len(handshake) >= 4 + length:
+                return parse_client_hello(bytes(handshake[: 4 + length]))
+    return None

@@ -1,0 +1,39 @@
+"""Community ID v1 flow hashes.
+
+Zeek, Suricata, Arkime and Wireshark can all print this hash for a flow, so putting it
+next to our findings lets a user pivot from a phonehome report to the same connection in
+their other tools. Specification: github.com/corelight/community-id-spec.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import struct
+
+from phonehome.net.addr import parse_ip
+
+_PROTOCOLS = {"tcp": 6, "udp": 17, "sctp": 132}
+
+
+def community_id(
+    transport: str, src_ip: str, sport: int, dst_ip: str, dport: int, seed: int = 0
+) -> str:
+    """``"1:" + base64(sha1(seed, ordered endpoints, proto, ports))`` for a port-based flow.
+
+    The endpoints are put in a canonical order (smaller address first, or smaller port
+    when the addresses are equal) so both directions of a flow give the same hash.
+    """
+    proto = _PROTOCOLS.get(transport.lower())
+    if proto is None:
+        raise ValueError(f"community id: unsupported transport {transport!r}")
+    a = parse_ip(src_ip)
+    b = parse_ip(dst_ip)
+    if len(a) != len(b):
+        raise ValueError("community id: mixed IPv4 and IPv6 endpoints")
+    if not 0 <= sport <= 0xFFFF or not 0 <= dport <= 0xFFFF or not 0 <= seed <= 0xFFFF:
+        raise ValueError("community id: port or seed out of range")
+    if (b, dport) < (a, sport):
+        a, b, sport, dport = b, a, dport, sport
+    data = struct.pack("!H", seed) + a + b + struct.pack("!BBHH", proto, 0, sport, dport)
+    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")

@@ -1,0 +1,171 @@
+"""Link layers: the first step from a captured frame to a :class:`Packet`.
+
+Phones and IoT devices are captured in many ways: Ethernet or Wi-Fi bridged to Ethernet
+on a router (often with VLAN tags), ``tcpdump -i any`` on Android/Linux (cooked SLL/SLL2),
+PCAPdroid or a VPN app (raw IP), macOS/BSD loopback and tunnels (null/loop). Each is a
+few bytes to skip before the IP header, so they share one small dispatcher.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from phonehome.context import Context
+from phonehome.model.frame import Frame, Packet
+from phonehome.net.ip import IpDecoder
+
+LINKTYPE_NULL = 0
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW_BSD12 = 12
+LINKTYPE_RAW_BSD14 = 14
+LINKTYPE_RAW = 101
+LINKTYPE_LOOP = 108
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+
+ETH_IPV4 = 0x0800
+ETH_IPV6 = 0x86DD
+ETH_VLAN_TAGS = frozenset((0x8100, 0x88A8, 0x9100))
+ETH_PPPOE_SESSION = 0x8864
+PPP_IPV4 = 0x0021
+PPP_IPV6 = 0x0057
+
+# BSD address family values for IPv6 differ per OS: NetBSD/OpenBSD 24, FreeBSD 28,
+# macOS 30. IPv4 is 2 everywhere.
+AF_INET = 2
+AF_INET6 = frozenset((24, 28, 30))
+
+MAX_VLAN_TAGS = 8
+
+_unpack_h = struct.Struct("!H").unpack_from
+
+
+class Decoder:
+    """Frame -> Packet for TCP/UDP over IPv4/IPv6, or None.
+
+    Frames that are not IP (ARP, LLDP, ...) and IP datagrams that carry neither TCP nor
+    UDP are routine: they are counted in ``non_ip`` / ``other_transport``, not reported.
+    Damaged headers are anomalies. An unknown link type is reported once per type.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self._anomalies = ctx.anomalies
+        self.ip = IpDecoder(ctx)
+        self.non_ip = 0
+        self.unsupported_linktype = 0
+        self._warned_linktypes: set[int] = set()
+
+    @property
+    def other_transport(self) -> int:
+        return self.ip.other_transport
+
+    def decode(self, frame: Frame) -> Packet | None:
+        lt = frame.linktype
+        data = frame.data
+        if lt == LINKTYPE_ETHERNET:
+            if len(data) < 14:
+                self._truncated(frame, "Ethernet", 14)
+                return None
+            etype = _unpack_h(data, 12)[0]
+            off = 14
+            tags = 0
+            while etype in ETH_VLAN_TAGS:
+                tags += 1
+                if off + 4 > len(data) or tags > MAX_VLAN_TAGS:
+                    self._truncated(frame, "VLAN tag", off + 4)
+                    return None
+                etype = _unpack_h(data, off + 2)[0]
+                off += 4
+            if etype == ETH_PPPOE_SESSION:
+                if off + 8 > len(data):
+                    self._truncated(frame, "PPPoE", off + 8)
+                    return None
+                ppp = _unpack_h(data, off + 6)[0]
+                etype = ETH_IPV4 if ppp == PPP_IPV4 else ETH_IPV6 if ppp == PPP_IPV6 else 0
+                off += 8
+            return self._ether(etype, data, off, frame, data[6:12], data[0:6])
+        if lt == LINKTYPE_LINUX_SLL:
+            if len(data) < 16:
+                self._truncated(frame, "Linux SLL", 16)
+                return None
+            src_mac = data[6:12] if data[2:6] == b"\x00\x01\x00\x06" else None
+            return self._ether(_unpack_h(data, 14)[0], data, 16, frame, src_mac, None)
+        if lt == LINKTYPE_LINUX_SLL2:
+            if len(data) < 20:
+                self._truncated(frame, "Linux SLL2", 20)
+                return None
+            src_mac = data[12:18] if data[8:10] == b"\x00\x01" and data[11] == 6 else None
+            return self._ether(_unpack_h(data, 0)[0], data, 20, frame, src_mac, None)
+        if lt in (LINKTYPE_RAW, LINKTYPE_RAW_BSD12, LINKTYPE_RAW_BSD14):
+            return self._raw(data, 0, frame)
+        if lt in (LINKTYPE_NULL, LINKTYPE_LOOP):
+            if len(data) < 4:
+                self._truncated(frame, "loopback", 4)
+                return None
+            # The family is in the capturing host's byte order (null) or network order
+            # (loop), and captures move between hosts: a value above 0xffff can only be
+            # the other byte order.
+            af = int.from_bytes(data[0:4], "little")
+            if af > 0xFFFF:
+                af = int.from_bytes(data[0:4], "big")
+            if af == AF_INET:
+                return self.ip.ipv4(data, 4, frame, None, None)
+            if af in AF_INET6:
+                return self.ip.ipv6(data, 4, frame, None, None)
+            self.non_ip += 1
+            return None
+        if lt == LINKTYPE_IPV4:
+            return self.ip.ipv4(data, 0, frame, None, None)
+        if lt == LINKTYPE_IPV6:
+            return self.ip.ipv6(data, 0, frame, None, None)
+        self.unsupported_linktype += 1
+        if lt not in self._warned_linktypes:
+            self._warned_linktypes.add(lt)
+            self._anomalies.add(
+                "link.unsupported", frame.input, frame.number, f"link type {lt} not decoded"
+            )
+        return None
+
+    def flush(self) -> None:
+        """End of input: report IP datagrams whose fragments never all arrived."""
+        self.ip.defrag.flush()
+
+    def _ether(
+        self,
+        etype: int,
+        data: bytes,
+        off: int,
+        frame: Frame,
+        src_mac: bytes | None,
+        dst_mac: bytes | None,
+    ) -> Packet | None:
+        if etype == ETH_IPV4:
+            return self.ip.ipv4(data, off, frame, src_mac, dst_mac)
+        if etype == ETH_IPV6:
+            return self.ip.ipv6(data, off, frame, src_mac, dst_mac)
+        self.non_ip += 1
+        return None
+
+    def _raw(self, data: bytes, off: int, frame: Frame) -> Packet | None:
+        if len(data) <= off:
+            self._truncated(frame, "raw IP", off + 1)
+            return None
+        version = data[off] >> 4
+        if version == 4:
+            return self.ip.ipv4(data, off, frame, None, None)
+        if version == 6:
+            return self.ip.ipv6(data, off, frame, None, None)
+        self._anomalies.add(
+            "ip.bad_version", frame.input, frame.number, f"raw IP frame with version {version}"
+        )
+        return None
+
+    def _truncated(self, frame: Frame, what: str, need: int) -> None:
+        self._anomalies.add(
+            "link.truncated",
+            frame.input,
+            frame.number,
+            f"{what} header needs {need} bytes, frame has {len(frame.data)}",
+        )

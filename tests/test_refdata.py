@@ -39,8 +39,16 @@ def test_mcc_mnc_miss(imsi: str) -> None:
 
 @pytest.mark.parametrize(
     ("mcc", "ok", "country"),
-    [("242", True, "NO"), ("460", True, "CN"), ("234", True, "GB"), ("250", True, "RU")]
-    + [("999", False, None), ("24", False, None), ("0242", False, None), ("abc", False, None)],
+    [
+        ("242", True, "NO"),
+        ("460", True, "CN"),
+        ("234", True, "GB"),
+        ("250", True, "RU"),
+        ("999", False, None),
+        ("24", False, None),
+        ("0242", False, None),
+        ("abc", False, None),
+    ],
 )
 def test_valid_mcc_and_country(mcc: str, ok: bool, country: str | None) -> None:
     assert refdata.valid_mcc(mcc) is ok

@@ -1,0 +1,153 @@
+"""Classic libpcap capture files (``tcpdump -w``), read as a stream.
+
+The reader never seeks and never holds more than one chunk plus one record, so it works
+on standard input (``tcpdump -w - | phonehome flows -``) and on files larger than memory.
+Record headers are unpacked straight from the chunk buffer: this loop is the hot path.
+
+Decisions worth knowing:
+
+* Both byte orders, microsecond (``a1b2c3d4``) and nanosecond (``a1b23c4d``) magics.
+  The upper bits of the link-type field (FCS length, reserved) are masked off.
+* A record shorter than its original length (cut by the snaplen) is delivered as is and
+  not counted here: ``Frame.caplen < Frame.wirelen`` tells the network layer, which marks
+  the packet truncated.
+* A record length beyond what any writer produces (256 KiB, libpcap's own limit, or the
+  header's snaplen when that is larger but still plausible) means the file is damaged or
+  not a capture past this point: ``pcap.bad_record_length``, and reading stops, since a
+  classic pcap has no marker to resynchronise on.
+* A file that ends inside a record header or body: ``pcap.truncated_record``.
+* On Ethernet captures, frames carrying a PCAPdroid trailer are returned without it and
+  with ``Frame.uid`` set (see :mod:`phonehome.ingest.pcapdroid`).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from phonehome.context import Context
+from phonehome.errors import InputError
+from phonehome.ingest import pcapdroid
+from phonehome.model import Frame
+
+CHUNK_SIZE = 1 << 20
+MAX_RECORD = 256 * 1024
+MAX_SNAPLEN = 16 * 1024 * 1024
+LINKTYPE_ETHERNET = 1
+_LINKTYPE_MASK = 0x03FFFFFF
+_GLOBAL_HEADER_LEN = 24
+_RECORD_HEADER_LEN = 16
+_TRAILER_MIN_FRAME = pcapdroid.ETHER_HEADER_LEN + pcapdroid.TRAILER_LEN
+
+# magic as it appears on disk -> (struct byte order, fractional units per second)
+_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1_000_000),
+    b"\xa1\xb2\xc3\xd4": (">", 1_000_000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1_000_000_000),
+    b"\xa1\xb2\x3c\x4d": (">", 1_000_000_000),
+}
+
+
+def sniff(head: bytes) -> bool:
+    return head[:4] in _MAGICS
+
+
+def read(stream: BinaryIO, input: int, ctx: Context, path: str) -> Iterator[Frame]:
+    header = read_up_to(stream, _GLOBAL_HEADER_LEN)
+    if len(header) < 4 or header[:4] not in _MAGICS:
+        raise InputError(path, "not a pcap file (bad magic number)")
+    if len(header) < _GLOBAL_HEADER_LEN:
+        raise InputError(path, f"truncated pcap header ({len(header)} of 24 bytes)")
+    endian, units = _MAGICS[header[:4]]
+    snaplen, network = struct.unpack_from(endian + "II", header, 16)
+    linktype = network & _LINKTYPE_MASK
+    limit = snaplen if MAX_RECORD < snaplen <= MAX_SNAPLEN else MAX_RECORD
+    check_trailer = linktype == LINKTYPE_ETHERNET
+    yield from _records(stream, input, ctx, endian, units, linktype, limit, check_trailer)
+
+
+def _records(
+    stream: BinaryIO,
+    input: int,
+    ctx: Context,
+    endian: str,
+    units: int,
+    linktype: int,
+    limit: int,
+    check_trailer: bool,
+) -> Iterator[Frame]:
+    unpack = struct.Struct(endian + "IIII").unpack_from
+    magic = pcapdroid.TRAILER_MAGIC
+    trailer_min = _TRAILER_MIN_FRAME
+    tail = pcapdroid.TRAILER_LEN
+    seen_apps: set[tuple[int, str | None]] = set()
+    buf = b""
+    pos = 0
+    number = 0
+    eof = False
+    while True:
+        end = len(buf)
+        while pos + _RECORD_HEADER_LEN <= end:
+            sec, frac, incl, orig = unpack(buf, pos)
+            if incl > limit:
+                ctx.anomalies.add(
+                    "pcap.bad_record_length",
+                    input,
+                    number + 1,
+                    f"record claims {incl} bytes (limit {limit}); stopped reading",
+                )
+                return
+            start = pos + _RECORD_HEADER_LEN
+            stop = start + incl
+            if stop > end:
+                break
+            number += 1
+            pos = stop
+            frame = Frame(number, sec + frac / units, linktype, buf[start:stop], orig, input)
+            if check_trailer and incl >= trailer_min and buf.startswith(magic, stop - tail):
+                _apply_trailer(frame, ctx, input, seen_apps)
+            yield frame
+        if eof:
+            if pos < end:
+                ctx.anomalies.add(
+                    "pcap.truncated_record",
+                    input,
+                    number + 1,
+                    f"file ends {end - pos} bytes into a record",
+                )
+            return
+        chunk = stream.read(CHUNK_SIZE)
+        eof = not chunk
+        buf = buf[pos:] + chunk
+        pos = 0
+
+
+def _apply_trailer(
+    frame: Frame, ctx: Context, input: int, seen_apps: set[tuple[int, str | None]]
+) -> None:
+    stripped = pcapdroid.strip_trailer(frame.data)
+    if stripped is None:
+        return
+    data, uid, name = stripped
+    frame.wirelen = max(len(data), frame.wirelen - (frame.caplen - len(data)))
+    frame.data = data
+    frame.caplen = len(data)
+    frame.uid = uid
+    if uid is not None and (uid, name) not in seen_apps and len(seen_apps) < 10_000:
+        seen_apps.add((uid, name))
+        packages = (name,) if name and pcapdroid.looks_like_package(name) else ()
+        ctx.add_uid(uid, packages, name)
+
+
+def read_up_to(stream: BinaryIO, size: int) -> bytes:
+    """Read ``size`` bytes unless the stream ends first (pipes may return short reads)."""
+    parts: list[bytes] = []
+    missing = size
+    while missing > 0:
+        part = stream.read(missing)
+        if not part:
+            break
+        parts.append(part)
+        missing -= len(part)
+    return b"".join(parts)

@@ -1,0 +1,137 @@
+"""Speed and memory of ``phonehome flows`` / ``phonehome scan`` against tshark.
+
+Generates the bench corpus with the project's own simulator (fixed, documented mix: see
+docs/simulator.md), then for each size runs
+
+  tshark -2 -r FILE -T fields -e http.request.uri -e http.host -e dns.qry.name
+         -e tls.handshake.extensions_server_name
+  phonehome flows --format jsonl FILE
+  phonehome scan --device FILE.device.toml --format json FILE
+
+and prints wall time, the tshark/phonehome ratio and the peak RSS of each process (from
+``wait4``, so only that child is measured). It also checks that phonehome printed at
+least what tshark printed: the same multisets of request URIs, hosts, DNS names and SNIs.
+
+Usage: python benchmarks/speed.py [--sizes 50,200,400] [--no-scan]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+WORK = Path(__file__).resolve().parent / "_work"
+TSHARK_FIELDS = ["http.request.uri", "http.host", "dns.qry.name",
+                 "tls.handshake.extensions_server_name"]
+
+
+def measure(cmd: list[str], stdout_path: Path) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS MiB, exit code) of one child process."""
+    with open(stdout_path, "wb") as out:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss / 1024, p.returncode
+
+
+def ensure_corpus(size: int) -> Path:
+    WORK.mkdir(exist_ok=True)
+    path = WORK / f"bench-{size}.pcap"
+    if not path.exists():
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "phonehome.cli", "simulate", "bench", "--size",
+                        str(size), "-o", str(path)], check=True, stdout=subprocess.DEVNULL)
+        print(f"generated {path.name}: {path.stat().st_size / 1e6:.0f} MB in "
+              f"{time.perf_counter() - t0:.1f} s")
+    return path
+
+
+def tshark_sets(out: Path) -> dict[str, Counter[str]]:
+    sets: dict[str, Counter[str]] = {f: Counter() for f in TSHARK_FIELDS}
+    for line in out.read_text(errors="replace").splitlines():
+        cols = line.split("\t")
+        for name, col in zip(TSHARK_FIELDS, cols, strict=False):
+            for v in col.split(",") if col else ():
+                sets[name][v] += 1
+    return sets
+
+
+def phonehome_sets(out: Path) -> dict[str, Counter[str]]:
+    sets: dict[str, Counter[str]] = {f: Counter() for f in TSHARK_FIELDS}
+    with open(out, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            d = json.loads(line)
+            if d.get("method") is not None and d["protocol"] == "http":
+                sets["http.request.uri"][d["uri"]] += 1
+                if d.get("http_host"):
+                    sets["http.host"][d["http_host"]] += 1
+            for q in d.get("qnames") or ():
+                sets["dns.qry.name"][q] += 1
+            if d.get("sni"):
+                sets["tls.handshake.extensions_server_name"][d["sni"]] += 1
+    return sets
+
+
+def compare(ts: dict[str, Counter[str]], ph: dict[str, Counter[str]]) -> bool:
+    ok = True
+    for name in TSHARK_FIELDS:
+        missing = ts[name] - ph[name]
+        agree = "agree" if not missing else f"MISSING {sum(missing.values())}"
+        print(f"    {name:<40} tshark {sum(ts[name].values()):>8}  phonehome "
+              f"{sum(ph[name].values()):>8}  {agree}")
+        if missing:
+            ok = False
+            print(f"      e.g. {list(missing.items())[:3]}")
+    return ok
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="50,200,400")
+    ap.add_argument("--no-scan", action="store_true")
+    args = ap.parse_args()
+    tshark = shutil.which("tshark")
+    ph = [sys.executable, "-m", "phonehome.cli"]
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+    all_ok = True
+    for size in (int(s) for s in args.sizes.split(",")):
+        path = ensure_corpus(size)
+        mb = path.stat().st_size / 1e6
+        print(f"\n== {path.name} ({mb:.0f} MB)")
+        f_wall, f_rss, f_rc = measure([*ph, "flows", "--format", "jsonl", str(path)],
+                                      WORK / "flows.out")
+        print(f"  phonehome flows: {f_wall:6.1f} s  {mb / f_wall:6.1f} MB/s  peak RSS "
+              f"{f_rss:6.0f} MiB  (exit {f_rc})")
+        if not args.no_scan:
+            profile = path.with_name(path.stem + ".device.toml")
+            s_wall, s_rss, s_rc = measure([*ph, "scan", "--device", str(profile), "--format",
+                                           "json", str(path)], WORK / "scan.out")
+            print(f"  phonehome scan:  {s_wall:6.1f} s  {mb / s_wall:6.1f} MB/s  peak RSS "
+                  f"{s_rss:6.0f} MiB  (exit {s_rc})")
+        if tshark:
+            cmd = [tshark, "-2", "-r", str(path), "-T", "fields"]
+            for f in TSHARK_FIELDS:
+                cmd += ["-e", f]
+            t_wall, t_rss, _ = measure(cmd, WORK / "tshark.out")
+            print(f"  tshark -2:       {t_wall:6.1f} s  {mb / t_wall:6.1f} MB/s  peak RSS "
+                  f"{t_rss:6.0f} MiB")
+            print(f"  ratio flows: {t_wall / f_wall:.2f}x faster than tshark")
+            if not args.no_scan:
+                print(f"  ratio scan:  {t_wall / s_wall:.2f}x faster than tshark")
+            all_ok &= compare(tshark_sets(WORK / "tshark.out"), phonehome_sets(WORK / "flows.out"))
+        else:
+            print("  tshark not installed: no ratio (apt-get install tshark)")
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""What every detector shares: the interface the engine calls and the boundary checks.
+
+Most false positives of identifier detectors come from two places: a value-shaped run
+that is only part of a longer number or hash, and a generic value under a key that means
+something else. The helpers here handle both once, for every detector.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from phonehome.model.field import Field, Match
+from phonehome.model.profile import DeviceProfile
+
+_KEY_NOISE = re.compile(r"[^a-z0-9]")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_DIGITS = frozenset("0123456789")
+
+
+class Detector:
+    """A pattern detector: finds one identifier without knowing the device.
+
+    Subclasses set the class attributes and implement :meth:`scan`. The constructor takes
+    the profile so detectors that need the home country (phone numbers) can read it.
+    """
+
+    id: ClassVar[str]
+    """Stable id reported in every Match, e.g. ``PH-IMEI``; never changes once released."""
+    identifier: ClassVar[str]
+    name: ClassVar[str]
+
+    def __init__(self, profile: DeviceProfile | None = None) -> None:
+        self.profile = profile
+
+    def scan(self, field: Field) -> list[Match]:
+        raise NotImplementedError
+
+    def match(self, field: Field, value: str, start: int, end: int, confidence: float) -> Match:
+        return Match(
+            self.id, self.identifier, value, start, end, confidence, False, field, "pattern"
+        )
+
+
+def norm_key(key: str | None) -> str:
+    """``IMEI1``, ``device_id``, ``X-Device-Id`` -> ``imei1``, ``deviceid``, ``xdeviceid``."""
+    return _KEY_NOISE.sub("", key.lower()) if key else ""
+
+
+def key_is(field: Field, keys: re.Pattern[str]) -> bool:
+    """The field's key, normalised, matches ``keys`` in full."""
+    return keys.fullmatch(norm_key(field.key)) is not None
+
+
+def sibling(field: Field, keys: re.Pattern[str]) -> str | None:
+    """Value of the first sibling whose normalised key matches ``keys``."""
+    for k, v in field.siblings:
+        if keys.fullmatch(norm_key(k)):
+            return v
+    return None
+
+
+def in_hex_run(text: str, start: int, end: int) -> bool:
+    """A hex value (hash, Android ID, MAC without separators) touching another hex char is
+    part of a longer hex string, not the value."""
+    return (start > 0 and text[start - 1] in _HEX) or (end < len(text) and text[end] in _HEX)
+
+
+def in_number_run(text: str, start: int, end: int) -> bool:
+    """A digit value is not a whole token when the run goes on: another digit beside it,
+    or a hex run beside it that holds a digit or two or more letters (``a1b2`` + IMEI is
+    a hex string; ``ID`` + IMEI is a label)."""
+    return _continues(text, start - 1, -1) or _continues(text, end, 1)
+
+
+def _continues(text: str, i: int, step: int) -> bool:
+    if i < 0 or i >= len(text):
+        return False
+    ch = text[i]
+    if ch in _DIGITS:
+        return True
+    if ch not in _HEX:
+        return False
+    run = 0
+    while 0 <= i < len(text) and text[i] in _HEX and run < 64:
+        if text[i] in _DIGITS:
+            return True
+        run += 1
+        i += step
+    return run >= 2

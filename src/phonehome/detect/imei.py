@@ -1,0 +1,50 @@
+"""IMEI: 15 digits with a Luhn check digit and a GSMA reporting-body prefix.
+
+A Luhn check alone passes one random number in ten, so the first two digits must also name
+a reporting body (the issuer of the TAC). That set has no 15-19, so millisecond and
+microsecond epoch times (``1[5-9]...``) never pass. The TAC itself is not looked up: TAC
+tables are incomplete and an unknown model is no reason to miss an IMEI. IMEISV (14-digit
+body + 2-digit software version, no check digit) is accepted only under an IMEI-like key.
+"""
+
+from __future__ import annotations
+
+import re
+
+from phonehome.detect.base import Detector, in_number_run, key_is
+from phonehome.detect.validators import luhn_digit, luhn_ok
+from phonehome.model.field import Field, Match
+
+REPORTING_BODIES = frozenset("01 10 30 33 35 44 45 49 50 51 52 53 54 86 91 98 99".split())
+"""GSMA reporting-body identifiers (first two TAC digits); 00 is test IMEIs, left out."""
+
+IMEI_KEYS = re.compile(r"x?(device)?(imei(sv)?\d*|deviceid\d*|meid)")
+_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{15,16}(?![0-9])")
+
+
+def plausible_imei(digits: str) -> bool:
+    return len(digits) == 15 and digits[:2] in REPORTING_BODIES and luhn_ok(digits)
+
+
+class ImeiDetector(Detector):
+    id = "PH-IMEI"
+    identifier = "imei"
+    name = "IMEI"
+
+    def scan(self, field: Field) -> list[Match]:
+        text = field.text
+        keyed = key_is(field, IMEI_KEYS)
+        found: list[Match] = []
+        for m in _CANDIDATE.finditer(text):
+            digits = m.group()
+            if in_number_run(text, m.start(), m.end()):
+                continue
+            if len(digits) == 15:
+                if plausible_imei(digits):
+                    found.append(
+                        self.match(field, digits, m.start(), m.end(), 0.95 if keyed else 0.7)
+                    )
+            elif keyed and digits[:2] in REPORTING_BODIES:
+                body = digits[:14]
+                found.append(self.match(field, body + luhn_digit(body), m.start(), m.end(), 0.85))
+        return found

@@ -1,0 +1,298 @@
+"""Known values: the device profile's own identifiers, in every form an app may send them.
+
+Apps rarely send an identifier as written on the box. For each profile value this module
+lists its spellings (case, MAC separators, the IMEI's 14-digit body, national and
+international phone numbers) and, for each spelling, the encodings seen in the wild:
+URL-encoding, hex of the ASCII, MD5/SHA-1/SHA-256/SHA-512 hex, and Base64 at all three
+byte alignments so the value is found inside a longer Base64 string. All of them go into
+one compiled multi-pattern matcher, so a field is scanned once however many values the
+profile holds. Locations are numbers near a position, not literals, and are compared
+numerically.
+
+Digit and hex spellings match only as whole tokens (see :mod:`phonehome.detect.base`):
+the IMEI's body inside some other 15-digit number is not the IMEI.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import math
+import re
+from typing import Literal, NamedTuple
+from urllib.parse import quote
+
+import phonenumbers
+
+from phonehome.detect.base import Detector, in_hex_run, in_number_run, key_is, sibling
+from phonehome.detect.location import LAT_KEYS, LON_KEYS, decimals, distance_m
+from phonehome.detect.matcher import Backend, Matcher
+from phonehome.detect.validators import digits_only, normal_mac
+from phonehome.model.field import Field, Match
+from phonehome.model.profile import DeviceProfile, Location
+
+Rule = Literal["digits", "hex", "mac", "alnum", "email", "none"]
+"""How a hit must be bounded to count (see :func:`whole_token`)."""
+
+ENCODE_MIN_LEN = 6
+"""Shorter spellings (a 5-digit cell id) are matched plain only: their encodings are a
+handful of characters that turn up by chance inside any long Base64 or hex blob."""
+BASE64_MIN_LEN = 8
+HASHES = ("md5", "sha1", "sha256", "sha512")
+SCALES = ((1e6, "scaled-1e6"), (1e7, "scaled-1e7"))
+MAX_NUMBERS = 256
+"""Numbers per field considered for location pairs: bounds the work on huge bodies."""
+PAIR_GAP = 24
+"""Most characters between the two numbers of a pair (``,"lon":`` in JSON is 8)."""
+
+_HEXCHARS = frozenset("0123456789abcdefABCDEF")
+_UUIDCHARS = _HEXCHARS | {"-"}
+_EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+_NUMBER = re.compile(r"(?<![0-9.])-?(?:[0-9]{1,3}\.[0-9]{2,}|[0-9]{7,10})(?![0-9.])")
+
+
+class Target(NamedTuple):
+    """What a matcher hit stands for."""
+
+    identifier: str
+    value: str
+    form: str
+    rule: Rule
+
+
+def normal_value(identifier: str, raw: str, region: str | None) -> str | None:
+    """The normal form a Match reports (the same one the pattern detectors produce)."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    if identifier in ("imei", "imsi"):
+        return digits_only(raw) or None
+    if identifier == "iccid":
+        return raw.upper().rstrip("F") or None
+    if identifier == "mac":
+        return normal_mac(raw)
+    if identifier == "email":
+        return raw.lower()
+    if identifier in ("android_id", "ad_id"):
+        return raw.lower()
+    if identifier == "meid":
+        return raw.upper()
+    if identifier == "msisdn":
+        return _e164(raw, region) or raw
+    return raw
+
+
+def _e164(raw: str, region: str | None) -> str | None:
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def spellings(identifier: str, value: str) -> list[tuple[str, str]]:
+    """(spelling, form) pairs of one normal value, case variants included (hashes and
+    Base64 differ by case even where the plain match is case-insensitive)."""
+    out: list[tuple[str, str]] = [
+        (value, "plain"),
+        (value.lower(), "plain"),
+        (value.upper(), "plain"),
+    ]
+    if identifier == "imei" and len(value) == 15:
+        out.append((value[:14], "imei-body"))
+    elif identifier == "mac":
+        h = value.replace(":", "")
+        for s in (value, value.replace(":", "-"), h, f"{h[:4]}.{h[4:8]}.{h[8:]}"):
+            out += [(s, "plain"), (s.upper(), "plain")]
+    elif identifier == "ad_id":
+        out += [(value.replace("-", ""), "plain"), (value.replace("-", "").upper(), "plain")]
+    elif identifier == "msisdn":
+        out += _phone_spellings(value)
+    return list(dict.fromkeys(out))
+
+
+def _phone_spellings(value: str) -> list[tuple[str, str]]:
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return []
+    international = value.lstrip("+")
+    national = phonenumbers.national_significant_number(number)
+    trunk = digits_only(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
+    return [
+        (international, "international"),
+        ("00" + international, "international"),
+        (national, "national"),
+        (trunk, "national"),
+    ]
+
+
+def rule_for(identifier: str, spelling: str) -> Rule:
+    if identifier == "email":
+        return "email"
+    if spelling.lstrip("+").isdigit():
+        return "digits"
+    if identifier == "mac" and not spelling.isalnum():
+        return "mac"
+    if all(ch in _UUIDCHARS for ch in spelling):
+        return "hex"
+    return "alnum" if spelling.isalnum() else "none"
+
+
+def base64_fragments(data: bytes) -> list[str]:
+    """The Base64 of ``data`` as it reads inside a longer Base64 string, at each of the
+    three byte alignments, without the edge characters that depend on neighbouring bytes."""
+    out = []
+    for shift, skip in ((0, 0), (1, 2), (2, 3)):
+        encoded = base64.b64encode(b"\0" * shift + data).decode("ascii")
+        stable_end = (shift + len(data)) * 8 // 6
+        out.append(encoded[skip:stable_end])
+    return out
+
+
+def targets(profile: DeviceProfile) -> tuple[list[tuple[str, Target]], list[tuple[str, Target]]]:
+    """(caseless patterns, case-sensitive patterns) for every value of the profile."""
+    caseless: list[tuple[str, Target]] = []
+    exact: list[tuple[str, Target]] = []
+    for identifier, raws in profile.values.items():
+        for raw in raws:
+            value = normal_value(identifier, raw, profile.home_country)
+            if value is None:
+                continue
+            for spelling, form in spellings(identifier, value):
+                rule = rule_for(identifier, spelling)
+                caseless.append((spelling, Target(identifier, value, form, rule)))
+                url = quote(spelling, safe="")
+                if url != spelling:
+                    caseless.append((url, Target(identifier, value, "urlencoded", rule)))
+                data = spelling.encode("utf-8")
+                for name in HASHES:
+                    digest = hashlib.new(name, data).hexdigest()
+                    caseless.append((digest, Target(identifier, value, name, "hex")))
+                if len(spelling) < ENCODE_MIN_LEN:
+                    continue
+                caseless.append((data.hex(), Target(identifier, value, "hex", "none")))
+                for fragment in base64_fragments(data):
+                    if len(fragment) < BASE64_MIN_LEN:
+                        continue
+                    exact.append((fragment, Target(identifier, value, "base64", "none")))
+                    urlsafe = fragment.replace("+", "-").replace("/", "_")
+                    if urlsafe != fragment:
+                        exact.append((urlsafe, Target(identifier, value, "base64url", "none")))
+    return caseless, exact
+
+
+def whole_token(text: str, start: int, end: int, rule: Rule) -> bool:
+    if rule == "none":
+        return True
+    if rule == "digits":
+        return not in_number_run(text, start, end)
+    if rule == "hex":
+        return not in_hex_run(text, start, end)
+    before = text[start - 1] if start > 0 else ""
+    after = text[end] if end < len(text) else ""
+    if rule == "mac":
+        if in_hex_run(text, start, end):
+            return False
+        beyond_before = text[start - 2] if start > 1 else ""
+        beyond_after = text[end + 1] if end + 1 < len(text) else ""
+        return not (
+            (before in (":", "-") and beyond_before in _HEXCHARS)
+            or (after in (":", "-") and beyond_after in _HEXCHARS)
+        )
+    if rule == "alnum":
+        return not (before.isascii() and before.isalnum()) and not (
+            after.isascii() and after.isalnum()
+        )
+    # email: the local part may not go on to the left, the domain not to the right
+    beyond_after = text[end + 1] if end + 1 < len(text) else ""
+    return not (
+        before in _EMAIL_LOCAL
+        or after.isalnum()
+        or after == "-"
+        or (after == "." and beyond_after.isalnum())
+    )
+
+
+class KnownValues(Detector):
+    """Finds the profile's values; every Match has ``profile_match=True``."""
+
+    id = "PH-KNOWN"
+    identifier = "*"
+    name = "known device values"
+
+    def __init__(
+        self, profile: DeviceProfile | None = None, backend: Backend | None = None
+    ) -> None:
+        super().__init__(profile)
+        caseless, exact = targets(profile) if profile else ([], [])
+        self._caseless = Matcher(caseless, caseless=True, backend=backend)
+        self._exact = Matcher(exact, backend=backend)
+        self.locations: tuple[Location, ...] = profile.locations if profile else ()
+
+    @property
+    def active(self) -> bool:
+        return bool(len(self._caseless) or self.locations)
+
+    def scan(self, field: Field) -> list[Match]:
+        text = field.text
+        found: list[Match] = []
+        seen: set[tuple[int, int, str, str]] = set()
+        for matcher in (self._caseless, self._exact):
+            for start, end, t in matcher.scan(text):
+                key = (start, end, t.identifier, t.value)
+                if key in seen or not whole_token(text, start, end, t.rule):
+                    continue
+                seen.add(key)
+                found.append(
+                    Match(self.id, t.identifier, t.value, start, end, 1.0, True, field, t.form)
+                )
+        if self.locations:
+            found += self._scan_locations(field)
+        return found
+
+    def _scan_locations(self, field: Field) -> list[Match]:
+        found: list[Match] = []
+        if key_is(field, LAT_KEYS):
+            lon = sibling(field, LON_KEYS)
+            text = field.text.strip()
+            if lon is not None and _NUMBER.fullmatch(text) and _NUMBER.fullmatch(lon.strip()):
+                start = field.text.index(text)
+                hit = self._near(text, lon.strip())
+                if hit is not None:
+                    found.append(self._match(field, hit, start, start + len(text)))
+            return found
+        numbers = itertools.islice(_NUMBER.finditer(field.text), MAX_NUMBERS)
+        for a, b in itertools.pairwise(numbers):
+            if b.start() - a.end() > PAIR_GAP:
+                continue
+            hit = self._near(a.group(), b.group()) or self._near(b.group(), a.group())
+            if hit is not None:
+                found.append(self._match(field, hit, a.start(), b.end()))
+        return found
+
+    def _match(self, field: Field, hit: tuple[Location, str], start: int, end: int) -> Match:
+        loc, form = hit
+        return Match(
+            self.id, "location", f"{loc.lat},{loc.lon}", start, end, 1.0, True, field, form
+        )
+
+    def _near(self, lat_text: str, lon_text: str) -> tuple[Location, str] | None:
+        """The profile location (and form) a lat/lon pair of number strings points at."""
+        if ("." in lat_text) != ("." in lon_text):
+            return None
+        if "." in lat_text:
+            readings = [(float(lat_text), float(lon_text), "plain")]
+            places = min(decimals(lat_text), decimals(lon_text))
+        else:
+            readings = [(int(lat_text) / s, int(lon_text) / s, f) for s, f in SCALES]
+            places = 6
+        rounding = 0.5 * 10.0**-places * 111_320.0 * math.sqrt(2)
+        for lat, lon, form in readings:
+            if abs(lat) > 90 or abs(lon) > 180:
+                continue
+            for loc in self.locations:
+                if distance_m(lat, lon, loc.lat, loc.lon) <= loc.radius_m + rounding:
+                    return loc, form
+        return None

@@ -1,0 +1,173 @@
+"""One compiled multi-pattern search for many literal strings.
+
+The known-value detector looks for hundreds of spellings of a profile's values (every
+encoding and hash of every variant) in every field. A Python loop over patterns would
+scan the text hundreds of times; a multi-pattern automaton scans it once. Three engines
+give the same answers, fastest first: hyperscan (SIMD, x86_64 wheels only),
+pyahocorasick (a C automaton, everywhere), and a regular expression as the last resort.
+
+Results are every occurrence of every pattern, overlapping ones included, as
+``(start, end, tag)`` in ``str`` offsets, sorted by start, end and pattern order. A
+pattern given with several tags is reported once per tag.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Generic, Literal, TypeVar
+
+T = TypeVar("T")
+
+Backend = Literal["hyperscan", "ahocorasick", "regex"]
+BACKENDS: tuple[Backend, ...] = ("hyperscan", "ahocorasick", "regex")
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """Lower-case A-Z only, so string offsets never move (``"İ".lower()`` has two chars)."""
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+
+
+def available_backends() -> list[Backend]:
+    found: list[Backend] = []
+    try:
+        import hyperscan  # noqa: F401
+
+        found.append("hyperscan")
+    except ImportError:
+        pass
+    try:
+        import ahocorasick  # noqa: F401
+
+        found.append("ahocorasick")
+    except ImportError:
+        pass
+    found.append("regex")
+    return found
+
+
+# A search function returns (start, end, pattern index) for every occurrence, unsorted.
+_Search = Callable[[str], list[tuple[int, int, int]]]
+
+
+class Matcher(Generic[T]):
+    """``Matcher([(pattern, tag), ...]).scan(text) -> [(start, end, tag), ...]``.
+
+    ``caseless`` folds ASCII letters only (hex digits, hashes); Base64 must stay
+    case-sensitive and goes into its own matcher. ``backend`` forces one engine (tests
+    and benchmarks); by default the fastest installed one is used.
+    """
+
+    def __init__(
+        self,
+        patterns: Sequence[tuple[str, T]],
+        caseless: bool = False,
+        backend: Backend | None = None,
+    ) -> None:
+        self.caseless = caseless
+        index: dict[str, int] = {}
+        self._tags: list[list[T]] = []
+        for pattern, tag in patterns:
+            if not pattern:
+                continue
+            key = ascii_lower(pattern) if caseless else pattern
+            i = index.setdefault(key, len(index))
+            if i == len(self._tags):
+                self._tags.append([])
+            self._tags[i].append(tag)
+        self._patterns = list(index)
+        self.backend: Backend = backend or available_backends()[0]
+        self._search: _Search | None = None
+        if self._patterns:
+            builders = {"hyperscan": _hyperscan, "ahocorasick": _ahocorasick, "regex": _regex}
+            self._search = builders[self.backend](self._patterns)
+
+    def __len__(self) -> int:
+        return len(self._patterns)
+
+    def scan(self, text: str) -> list[tuple[int, int, T]]:
+        if self._search is None or not text:
+            return []
+        hits = self._search(ascii_lower(text) if self.caseless else text)
+        hits.sort()
+        return [(s, e, tag) for s, e, i in hits for tag in self._tags[i]]
+
+
+def _hyperscan(patterns: list[str]) -> _Search:
+    import hyperscan
+
+    encoded = [p.encode("utf-8", "surrogatepass") for p in patterns]
+    lengths = [len(p) for p in encoded]
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(
+        expressions=encoded,
+        ids=list(range(len(encoded))),
+        elements=len(encoded),
+        flags=0,
+        literal=True,
+    )
+    scratch = hyperscan.Scratch(db)
+
+    def search(text: str) -> list[tuple[int, int, int]]:
+        data = text.encode("utf-8", "surrogatepass")
+        hits: list[tuple[int, int, int]] = []
+
+        def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+            hits.append((to - lengths[i], to, i))
+
+        db.scan(data, match_event_handler=on_match, scratch=scratch)
+        if hits and len(data) != len(text):
+            hits = _to_char_offsets(data, hits)
+        return hits
+
+    return search
+
+
+def _to_char_offsets(data: bytes, hits: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Byte offsets in UTF-8 -> string offsets (only for text that is not pure ASCII)."""
+    char_at: dict[int, int] = {}
+    for s, e, _ in hits:
+        char_at[s] = char_at[e] = 0
+    pos = chars = 0
+    for b in sorted(char_at):
+        chars += len(data[pos:b].decode("utf-8", "surrogatepass"))
+        char_at[b] = chars
+        pos = b
+    return [(char_at[s], char_at[e], i) for s, e, i in hits]
+
+
+def _ahocorasick(patterns: list[str]) -> _Search:
+    import ahocorasick
+
+    automaton = ahocorasick.Automaton()
+    for i, p in enumerate(patterns):
+        automaton.add_word(p, (i, len(p)))
+    automaton.make_automaton()
+
+    def search(text: str) -> list[tuple[int, int, int]]:
+        return [(end + 1 - n, end + 1, i) for end, (i, n) in automaton.iter(text)]
+
+    return search
+
+
+def _regex(patterns: list[str]) -> _Search:
+    """A lookahead alternation, longest pattern first, finds the longest pattern at each
+    position; every shorter pattern that also matches there is a prefix of it."""
+    order = sorted(range(len(patterns)), key=lambda i: -len(patterns[i]))
+    position = {patterns[i]: i for i in order}
+    rx = re.compile("(?=(" + "|".join(re.escape(patterns[i]) for i in order) + "))", re.DOTALL)
+    prefixes: dict[str, list[int]] = {
+        p: [position[p[:n]] for n in range(1, len(p) + 1) if p[:n] in position] for p in patterns
+    }
+
+    def search(text: str) -> list[tuple[int, int, int]]:
+        hits: list[tuple[int, int, int]] = []
+        for m in rx.finditer(text):
+            start = m.start()
+            for i in prefixes[m.group(1)]:
+                hits.append((start, start + len(patterns[i]), i))
+        return hits
+
+    return search

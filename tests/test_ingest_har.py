@@ -1,0 +1,311 @@
+"""HAR reader: real archives from Chrome, Firefox and Charles, and hand-built edge cases."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from phonehome.context import Context
+from phonehome.errors import InputError
+from phonehome.ingest import har
+from phonehome.model import HttpRequest, HttpResponse, Message
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "har"
+
+
+def fixture(name: str) -> Path:
+    path = FIXTURES / name
+    if not path.is_file():
+        pytest.skip(f"shared HAR fixture {path} absent")
+    return path
+
+
+def entry(url: str = "http://example.com/", **over: Any) -> dict[str, Any]:
+    """A minimal valid HAR 1.2 entry; keyword arguments replace or add keys."""
+    e: dict[str, Any] = {
+        "startedDateTime": "2023-03-29T17:37:42.482-07:00",
+        "time": 12,
+        "request": {
+            "method": "GET",
+            "url": url,
+            "httpVersion": "HTTP/1.1",
+            "headers": [{"name": "User-Agent", "value": "test/1.0"}],
+            "cookies": [],
+            "queryString": [],
+        },
+        "response": {
+            "status": 200,
+            "statusText": "OK",
+            "httpVersion": "HTTP/1.1",
+            "headers": [],
+            "cookies": [],
+            "content": {"size": 2, "mimeType": "text/plain", "text": "ok"},
+        },
+    }
+    e.update(over)
+    return e
+
+
+def har_bytes(*entries: Any) -> bytes:
+    doc = {"log": {"version": "1.2", "creator": {"name": "t", "version": "1"}}}
+    doc["log"]["entries"] = list(entries)
+    return json.dumps(doc).encode()
+
+
+def read(data: bytes, ctx: Context | None = None) -> list[Message]:
+    return list(har.read(io.BytesIO(data), 0, ctx or Context(), "test.har"))
+
+
+def requests(msgs: list[Message]) -> list[HttpRequest]:
+    return [m.content for m in msgs if isinstance(m.content, HttpRequest)]
+
+
+def responses(msgs: list[Message]) -> list[HttpResponse]:
+    return [m.content for m in msgs if isinstance(m.content, HttpResponse)]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b'{"log": {"version": "1.2"',
+        b'\xef\xbb\xbf{\n  "log": {\n',
+        b'  \r\n\t{\n\t"log"\t:\n{}}',
+        har_bytes(entry())[:100],
+    ],
+)
+def test_sniff_hit(head: bytes) -> None:
+    assert har.sniff(head)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00",  # pcap
+        b"\x0a\x0d\x0d\x0a\x1c\x00\x00\x00",  # pcapng
+        b'{"logs": {}}',
+        b'{"version": 1, "log": {}}',
+        b'{"log": 1}',
+        b'[{"log": {}}]',
+        b"123:4:type;4:http;}",  # tnetstring
+        b"",
+    ],
+)
+def test_sniff_miss(head: bytes) -> None:
+    assert not har.sniff(head)
+
+
+@pytest.mark.parametrize(
+    ("name", "n_requests", "n_responses"),
+    [
+        ("charles.har", 1, 1),
+        ("chrome.har", 3, 2),  # one request failed offline: status 0, no response
+        ("firefox.har", 14, 14),
+        ("postdata.har", 1, 1),
+        ("with-bom.har", 1, 1),
+    ],
+)
+def test_real_fixtures_read(name: str, n_requests: int, n_responses: int) -> None:
+    path = fixture(name)
+    ctx = Context()
+    data = path.read_bytes()
+    assert har.sniff(data[:4096])
+    msgs = read(data, ctx)
+    assert len(requests(msgs)) == n_requests
+    assert len(responses(msgs)) == n_responses
+    assert not ctx.anomalies.counts
+    for m in msgs:
+        assert m.readability == "decrypted" and m.protocol == "http" and m.app is None
+        assert m.host and m.time > 1.6e9
+        assert (m.direction == "out") == isinstance(m.content, HttpRequest)
+    first = msgs[0]
+    assert first.frame == 1 and first.direction == "out"
+    assert first.flow.client.ip == "0.0.0.0" and first.flow.server.port == 443
+
+
+def test_postdata_body_and_bom_file_agree() -> None:
+    plain = read(fixture("postdata.har").read_bytes())
+    bom = read(fixture("with-bom.har").read_bytes())
+    req = requests(plain)[0]
+    assert req.method == "POST"
+    body = json.loads(req.body)
+    assert body["metadata"]["domain"] == "reqbin.com"
+    assert requests(bom)[0].body == req.body
+    assert plain[0].flow.server.ip == "99.83.181.31"
+
+
+def test_base64_response_bodies_are_decoded() -> None:
+    chrome = read(fixture("chrome.har").read_bytes())
+    png = [r for r in responses(chrome) if r.body.startswith(b"\x89PNG\r\n\x1a\n")]
+    assert len(png) == 1
+    firefox = read(fixture("firefox.har").read_bytes())
+    icons = [r for r in responses(firefox) if r.body.startswith(b"\x00\x00\x01\x00")]
+    assert len(icons) == 1  # favicon.ico, stored base64
+
+
+def test_charles_time_and_server() -> None:
+    msgs = read(fixture("charles.har").read_bytes())
+    # 2023-03-29T17:37:42.482-07:00
+    assert msgs[0].time == pytest.approx(1680136662.482)
+    assert msgs[0].flow.server.ip == "13.35.121.50"
+    assert msgs[1].src == msgs[0].dst and msgs[1].direction == "in"
+
+
+def test_firefox_http3_is_udp() -> None:
+    msgs = read(fixture("firefox.har").read_bytes())
+    assert msgs[0].content.version == "HTTP/3"  # type: ignore[union-attr]
+    assert msgs[0].flow.transport == "udp"
+
+
+def test_form_params_rebuilt_and_query_appended() -> None:
+    e = entry("http://h.example:8080/p")
+    e["request"]["method"] = "POST"
+    e["request"]["postData"] = {
+        "mimeType": "application/x-www-form-urlencoded",
+        "params": [{"name": "imei", "value": "356759041234567"}, {"name": "a b", "value": "&"}],
+    }
+    e["request"]["queryString"] = [{"name": "q", "value": "1 2"}]
+    msgs = read(har_bytes(e))
+    req = requests(msgs)[0]
+    assert req.body == b"imei=356759041234567&a+b=%26"
+    assert req.target == "http://h.example:8080/p?q=1+2"
+    assert msgs[0].flow.server.port == 8080 and msgs[0].flow.server.ip == "0.0.0.0"
+    assert msgs[0].host == "h.example"
+
+
+def test_query_in_url_is_not_duplicated() -> None:
+    e = entry("https://h.example/p?imei=1#frag")
+    e["request"]["queryString"] = [{"name": "imei", "value": "1"}]
+    assert requests(read(har_bytes(e)))[0].target == "https://h.example/p?imei=1"
+
+
+def test_cookies_become_a_header_only_when_missing() -> None:
+    e = entry()
+    e["request"]["cookies"] = [{"name": "sid", "value": "x1"}, {"name": "u", "value": "2"}]
+    assert ("Cookie", "sid=x1; u=2") in requests(read(har_bytes(e)))[0].headers
+    e["request"]["headers"].append({"name": "cookie", "value": "sid=x1"})
+    headers = requests(read(har_bytes(e)))[0].headers
+    assert [h for h in headers if h[0].lower() == "cookie"] == [("cookie", "sid=x1")]
+
+
+def test_connections_share_flow_ids() -> None:
+    a = entry(serverIPAddress="[2001:db8::1]", connection="77")
+    b = entry(serverIPAddress="[2001:db8::1]", connection="77")
+    c = entry(serverIPAddress="192.0.2.1")
+    d = entry(serverIPAddress="192.0.2.1")
+    msgs = read(har_bytes(a, b, c, d))
+    outs = [m for m in msgs if m.direction == "out"]
+    assert [m.flow_id for m in outs] == [1, 1, 2, 3]
+    assert [m.frame for m in outs] == [1, 2, 3, 4]
+    assert outs[0].flow.server.ip == "2001:db8::1"
+
+
+def test_response_codings_recorded_and_body_kept() -> None:
+    e = entry()
+    e["response"]["headers"] = [{"name": "Content-Encoding", "value": "gzip"}]
+    resp = responses(read(har_bytes(e)))[0]
+    assert resp.body == b"ok" and resp.encodings == ("gzip",)
+
+
+def test_bodies_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(har, "MAX_BODY", 10)
+    e = entry()
+    e["request"]["postData"] = {"mimeType": "text/plain", "text": "x" * 50}
+    e["response"]["content"] = {
+        "mimeType": "application/octet-stream",
+        "encoding": "base64",
+        "text": base64.b64encode(b"y" * 300).decode(),
+    }
+    msgs = read(har_bytes(e))
+    req, resp = requests(msgs)[0], responses(msgs)[0]
+    assert req.body == b"x" * 10 and req.body_truncated
+    assert resp.body == b"y" * 10 and resp.body_truncated
+
+
+def test_bad_time_is_counted_and_entry_kept() -> None:
+    ctx = Context()
+    msgs = read(har_bytes(entry(startedDateTime="yesterday")), ctx)
+    assert len(msgs) == 2 and msgs[0].time == 0.0
+    assert ctx.anomalies.counts["har.bad_time"] == 1
+
+
+def _broken(kind: str) -> Any:
+    e = entry()
+    if kind == "not-object":
+        return ["GET", "/"]
+    if kind == "no-request":
+        del e["request"]
+    elif kind == "no-host":
+        e["request"]["url"] = "/relative"
+    elif kind == "headers-not-list":
+        e["request"]["headers"] = "User-Agent: x"
+    elif kind == "header-without-name":
+        e["request"]["headers"] = [{"value": "x"}]
+    elif kind == "bad-base64":
+        e["response"]["content"] = {"encoding": "base64", "text": "abcde"}
+    elif kind == "status-string":
+        e["response"]["status"] = "200"
+    elif kind == "bad-port":
+        e["request"]["url"] = "http://h.example:99999/"
+    return e
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "not-object",
+        "no-request",
+        "no-host",
+        "headers-not-list",
+        "header-without-name",
+        "bad-base64",
+        "status-string",
+        "bad-port",
+    ],
+)
+def test_malformed_entry_is_counted_and_skipped(kind: str) -> None:
+    ctx = Context()
+    msgs = read(har_bytes(_broken(kind), entry("http://good.example/")), ctx)
+    assert ctx.anomalies.counts["har.bad_entry"] == 1
+    assert [m.host for m in msgs] == ["good.example", "good.example"]
+    assert ctx.anomalies.samples[0].frame == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b'{"log": {"entries": [', "invalid JSON"),
+        (b'{"log": {"entries": []}}\xff', "UTF-8"),
+        (b'{"log": {"version": "1.2"}}', "log.entries"),
+        (b'{"log": []}', "no top-level log"),
+        (b"[1, 2]", "no top-level log"),
+        (b'{"log": {"entries": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}", "deeply"),
+    ],
+)
+def test_unreadable_file_is_input_error(data: bytes, reason: str) -> None:
+    with pytest.raises(InputError, match=reason):
+        read(data)
+
+
+def test_oversized_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(har, "MAX_FILE", 100)
+    with pytest.raises(InputError, match="larger than"):
+        read(har_bytes(entry(), entry()))
+
+
+def test_registry_opens_gzipped_har(tmp_path: Path) -> None:
+    from phonehome.ingest import open_capture
+
+    path = tmp_path / "x.har.gz"
+    path.write_bytes(gzip.compress(b"\xef\xbb\xbf" + har_bytes(entry())))
+    cap = open_capture(str(path))
+    try:
+        assert cap.format.name == "har" and cap.compressed
+        assert len(list(cap.messages(Context()))) == 2
+    finally:
+        cap.close()

@@ -1,0 +1,619 @@
+"""Incremental HTTP/1.x parsing of one direction of a reassembled TCP stream.
+
+The flow table hands over whatever bytes the segments carried, so a request line can be
+split at any byte and several pipelined messages can share one segment. The parser keeps
+an unconsumed buffer and a list of (stream offset, time, frame) marks, one per feed, so
+each message is stamped with the packet where it *started*, like Wireshark's "request in".
+
+Message framing follows RFC 9112 section 6: chunked beats Content-Length; responses to
+HEAD, 1xx, 204 and 304 have no body; a response without length runs to the close. The
+response side cannot frame without the request methods, so the TCP session pushes them
+with :meth:`HttpStreamParser.expect`. After a CONNECT or an Upgrade request, the request
+side pauses until the response says whether the stream became a tunnel.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections import deque
+
+from phonehome.context import Context
+from phonehome.model.message import Headers, HttpRequest, HttpResponse
+from phonehome.protocols.bodies import SUPPORTED_ENCODINGS, decode_body, split_codings
+
+HttpMessage = HttpRequest | HttpResponse
+Output = list[tuple[float, int, HttpMessage]]
+
+MAX_HEADER = 64 << 10
+"""Largest header block (and trailer block) accepted; real servers stop at 8-64 KiB."""
+MAX_BODY = 8 << 20
+"""Body bytes kept per message; the rest is skipped without buffering."""
+MAX_HELD = 64 << 10
+"""Bytes held while paused (CONNECT/Upgrade pending) or after the parser stopped."""
+MAX_CHUNK_LINE = 4096
+MAX_METHOD_QUEUE = 1024
+
+METHODS: tuple[bytes, ...] = (
+    b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT", b"TRACE",
+    b"PROPFIND", b"PROPPATCH", b"MKCOL", b"COPY", b"MOVE", b"LOCK", b"UNLOCK", b"REPORT",
+    b"SEARCH", b"MKCALENDAR", b"PURGE", b"LINK", b"UNLINK",
+)  # fmt: skip
+"""Methods the recognisers accept (RFC 9110 plus the WebDAV/CalDAV ones seen on phones)."""
+
+_METHOD_SP = tuple(m + b" " for m in METHODS)
+_TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+_REQUEST_LINE = re.compile(rb"(" + _TCHAR + rb"+) +(\S+) +(HTTP/\d\.\d) *")
+_STATUS_LINE = re.compile(rb"(HTTP/\d\.\d) +(\d{3})(?: (.*))?")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_RESYNC_REQUEST = re.compile(rb"(?m)^(?:" + b"|".join(METHODS) + rb") \S{1,8192} HTTP/\d\.\d\r?\n")
+_RESYNC_RESPONSE = re.compile(rb"(?m)^HTTP/1\.[01] \d{3}[^\r\n]{0,1024}\r?\n")
+_RESYNC_KEEP = 8192
+
+# Parser states
+_START = 0  # waiting for a start line + header block
+_LENGTH = 1  # Content-Length body
+_CHUNK_SIZE_LINE = 2
+_CHUNK_DATA = 3
+_CHUNK_END = 4  # CRLF after chunk data
+_TRAILERS = 5
+_CLOSE = 6  # body runs to the end of the stream
+_RESYNC = 7  # after a gap: looking for the next start line
+_PAUSED = 8  # request side after CONNECT/Upgrade, waiting for the response
+_TUNNEL = 9  # no longer HTTP
+_STOPPED = 10  # malformed: the remainder is not parsed as HTTP
+_BODY_STATES = (_LENGTH, _CHUNK_SIZE_LINE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _CLOSE)
+
+
+def looks_like_http_request(head: bytes) -> bool:
+    """The stream starts with a known method and a space."""
+    return head.startswith(_METHOD_SP)
+
+
+def looks_like_http_response(head: bytes) -> bool:
+    return head.startswith(b"HTTP/1.")
+
+
+def may_become_http_request(head: bytes) -> bool:
+    """``head`` is too short to decide but is the beginning of a known method + space."""
+    return any(m.startswith(head) for m in _METHOD_SP if len(head) < len(m))
+
+
+class HttpStreamParser:
+    """One direction of an HTTP/1.x connection (``is_request`` = the client side).
+
+    ``feed`` returns the messages completed by the new bytes as ``(time, frame, message)``.
+    ``stopped`` (malformed stream) and ``tunnel`` (CONNECT accepted, 101) tell the session
+    to take the unparsed remainder with :meth:`take_rest` and handle it otherwise.
+    """
+
+    def __init__(
+        self, is_request: bool, ctx: Context, input: int, *, max_body: int = MAX_BODY
+    ) -> None:
+        self.is_request = is_request
+        self._ctx = ctx
+        self._input = input
+        self._max_body = max_body
+        self.methods: deque[str] = deque(maxlen=MAX_METHOD_QUEUE)
+        """Response side: methods of the requests not answered yet, oldest first."""
+        self.stopped = False
+        self.tunnel = False
+        self.paused = False
+        self._state = _START
+        self._buf = bytearray()
+        self._base = 0  # stream offset of _buf[0]
+        self._marks: list[tuple[int, float, int]] = []  # (stream offset, time, frame)
+        self._scan = 0  # header-end search resumes here
+        self._out: Output = []
+        self._last_frame: int | None = None
+        self._after_gap = False
+        self._reset_message()
+
+    def _reset_message(self) -> None:
+        self._time = 0.0
+        self._frame = 0
+        self._start: tuple[str, str, str] = ("", "", "")
+        self._headers: list[tuple[str, str]] = []
+        self._codings: list[str] = []
+        self._method = ""
+        self._body = bytearray()
+        self._truncated = False
+        self._remaining = 0
+        self._trailer_bytes = 0
+
+    # -- public -------------------------------------------------------------------------
+
+    def expect(self, method: str) -> None:
+        """Response side: a request with ``method`` was sent (framing depends on it)."""
+        self.methods.append(method)
+
+    def feed(self, data: bytes, time: float, frame: int) -> Output:
+        if not data:
+            return self._drain()
+        self._last_frame = frame
+        self._marks.append((self._base + len(self._buf), time, frame))
+        self._buf += data
+        if self._state in (_PAUSED, _TUNNEL, _STOPPED):
+            self._hold()
+        else:
+            self._run()
+        return self._drain()
+
+    def gap(self, size: int | None = None) -> None:
+        """Bytes of this direction were lost. Inside a body of known length the parser
+        stays in step (the body is marked truncated); elsewhere it emits what it has and
+        resynchronises at the next plausible start line (``http.resync``)."""
+        st = self._state
+        if st in (_LENGTH, _CHUNK_DATA) and size is not None and size <= self._remaining:
+            self._truncated = True
+            self._remaining -= size
+            if self._remaining == 0:
+                if st == _LENGTH:
+                    self._emit()
+                    self._state = _START
+                else:
+                    self._state = _CHUNK_END
+            return
+        if st == _CLOSE:
+            self._truncated = True
+            return
+        if st in (_TUNNEL, _STOPPED):
+            self._discard(len(self._buf))
+            return
+        if st == _PAUSED:
+            self._discard(len(self._buf))
+            self._after_gap = True
+            return
+        self._flush_partial()
+        self._discard(len(self._buf))
+        self._state = _RESYNC
+
+    def finish(self) -> Output:
+        """End of stream: a close-delimited body ends here; anything else half-done is
+        emitted as far as it got (``http.incomplete_message``)."""
+        st = self._state
+        if st == _CLOSE:
+            self._emit()
+            self._state = _START
+        elif st in (_START, *_BODY_STATES) and self._flush_partial():
+            self._anomaly("http.incomplete_message", "stream ended inside a message")
+        return self._drain()
+
+    def resume(self, tunnel: bool) -> Output:
+        """Request side, after the response to a CONNECT/Upgrade request: either the stream
+        is now a tunnel (:meth:`take_rest` gives the bytes sent so far) or HTTP goes on."""
+        if self._state != _PAUSED:
+            return self._drain()
+        self.paused = False
+        if tunnel:
+            self._state = _TUNNEL
+            self.tunnel = True
+            return self._drain()
+        self._state = _RESYNC if self._after_gap else _START
+        self._after_gap = False
+        self._run()
+        return self._drain()
+
+    def take_rest(self) -> tuple[bytes, float, int] | None:
+        """The unparsed bytes (after a stop, a tunnel switch or the end) and where they
+        started; the buffer is emptied."""
+        if not self._buf:
+            return None
+        time, frame = self._where(self._base)
+        rest = bytes(self._buf)
+        self._discard(len(self._buf))
+        return rest, time, frame
+
+    # -- machinery ----------------------------------------------------------------------
+
+    def _drain(self) -> Output:
+        out = self._out
+        self._out = []
+        return out
+
+    def _anomaly(self, kind: str, detail: str) -> None:
+        self._ctx.anomalies.add(kind, self._input, self._last_frame, detail)
+
+    def _hold(self) -> None:
+        if len(self._buf) > MAX_HELD:
+            del self._buf[MAX_HELD:]
+
+    def _where(self, offset: int) -> tuple[float, int]:
+        marks = self._marks
+        i = bisect_right(marks, offset, key=lambda m: m[0]) - 1
+        _, time, frame = marks[max(i, 0)]
+        return time, frame
+
+    def _discard(self, n: int) -> None:
+        del self._buf[:n]
+        self._base += n
+        self._scan = 0
+        marks = self._marks
+        i = bisect_right(marks, self._base, key=lambda m: m[0]) - 1
+        if i > 0:
+            del marks[:i]
+
+    def _stop(self, kind: str, detail: str) -> None:
+        self._anomaly(kind, detail)
+        self._state = _STOPPED
+        self.stopped = True
+        self._hold()
+
+    def _run(self) -> None:
+        while self._step():
+            pass
+
+    def _step(self) -> bool:
+        """Advance one state; False when more bytes are needed or parsing cannot go on."""
+        st = self._state
+        if st == _START:
+            return self._parse_head()
+        if st == _LENGTH:
+            return self._read_fixed(_START)
+        if st == _CHUNK_DATA:
+            return self._read_fixed(_CHUNK_END)
+        if st == _CHUNK_SIZE_LINE:
+            return self._parse_chunk_size()
+        if st == _CHUNK_END:
+            return self._parse_chunk_end()
+        if st == _TRAILERS:
+            return self._parse_trailer()
+        if st == _CLOSE:
+            if self._buf:
+                self._take_body(len(self._buf))
+            return False
+        if st == _RESYNC:
+            return self._resync()
+        return False
+
+    # -- head -------------------------------------------------------------------------
+
+    def _parse_head(self) -> bool:
+        buf = self._buf
+        skip = 0
+        while skip < len(buf) and buf[skip] in b"\r\n":
+            skip += 1
+        if skip:
+            self._discard(skip)
+        if not buf:
+            return False
+        end = self._find_head_end()
+        if end < 0:
+            if not self._plausible_prefix():
+                self._stop("http.bad_start_line", _excerpt(buf))
+            elif len(buf) > MAX_HEADER:
+                self._stop("http.header_too_large", f"over {MAX_HEADER} bytes without end")
+            return False
+        if end > MAX_HEADER:
+            self._stop("http.header_too_large", f"{end} bytes")
+            return False
+        lines = bytes(buf[:end]).split(b"\n")
+        start = _parse_start_line(lines[0].rstrip(b"\r"), self.is_request)
+        if start is None:
+            self._stop("http.bad_start_line", _excerpt(lines[0]))
+            return False
+        self._time, self._frame = self._where(self._base)
+        self._start = start
+        self._headers = []
+        for line in lines[1:]:
+            self._add_header_line(line.rstrip(b"\r"))
+        self._discard(end)
+        self._frame_body()
+        return True
+
+    def _find_head_end(self) -> int:
+        buf = self._buf
+        start = max(0, self._scan - 3)
+        a = buf.find(b"\n\r\n", start)
+        b = buf.find(b"\n\n", start)
+        if a < 0 and b < 0:
+            self._scan = len(buf)
+            return -1
+        if b < 0 or 0 <= a < b:
+            return a + 3
+        return b + 2
+
+    def _plausible_prefix(self) -> bool:
+        """Reject early a first line that cannot become a start line, instead of holding
+        up to 64 KiB of something that is not HTTP."""
+        buf = self._buf
+        nl = buf.find(b"\n")
+        line = bytes(buf[: nl if nl >= 0 else 64]).rstrip(b"\r")
+        if nl >= 0:
+            return _parse_start_line(line, self.is_request) is not None
+        if self.is_request:
+            sp = line.find(b" ")
+            token = line if sp < 0 else line[:sp]
+            return re.fullmatch(_TCHAR + rb"*", token) is not None and (sp >= 0 or len(line) < 32)
+        return b"HTTP/1."[: len(line)] == line[:7]
+
+    def _add_header_line(self, line: bytes) -> None:
+        if not line:
+            return
+        if line[0] in b" \t" and self._headers:
+            # obs-fold (RFC 9112 section 5.2): continuation of the previous value
+            name, value = self._headers[-1]
+            self._headers[-1] = (name, value + " " + line.strip(b" \t").decode("latin-1"))
+            return
+        colon = line.find(b":")
+        if colon <= 0:
+            self._anomaly("http.bad_header_line", _excerpt(line))
+            return
+        name = line[:colon].strip().decode("latin-1")
+        value = line[colon + 1 :].strip(b" \t").decode("latin-1")
+        self._headers.append((name, value))
+
+    def _values(self, name: str) -> list[str]:
+        return [v for k, v in self._headers if k.lower() == name]
+
+    def _frame_body(self) -> None:
+        """Decide how the body is delimited (RFC 9112 section 6.3) and emit bodiless
+        messages at once."""
+        te = split_codings(self._values("transfer-encoding"))
+        chunked = bool(te) and te[-1] == "chunked"
+        self._codings = split_codings(self._values("content-encoding"))
+        self._codings += [c for c in te if c != "chunked"]
+        if self.is_request:
+            self._frame_request_body(te, chunked)
+        else:
+            self._frame_response_body(te, chunked)
+
+    def _frame_request_body(self, te: list[str], chunked: bool) -> None:
+        method = self._start[0]
+        if method == "CONNECT" or self._is_upgrade():
+            self._emit()
+            self._state = _PAUSED
+            self.paused = True
+            self._hold()
+            return
+        if chunked:
+            self._state = _CHUNK_SIZE_LINE
+            return
+        if te:
+            self._emit()
+            self._stop("http.bad_transfer_encoding", ",".join(te))
+            return
+        length = self._content_length()
+        if length is None:
+            self._emit()
+            self._stop("http.bad_content_length", ",".join(self._values("content-length")))
+            return
+        self._start_fixed(length)
+
+    def _frame_response_body(self, te: list[str], chunked: bool) -> None:
+        status = int(self._start[1])
+        if 100 <= status < 200:
+            if status == 101:
+                self._pop_method()
+                self._emit()
+                self._become_tunnel()
+            else:
+                self._emit()
+            return
+        method = self._pop_method()
+        if method == "CONNECT" and 200 <= status < 300:
+            self._emit()
+            self._become_tunnel()
+            return
+        if method == "HEAD" or status in (204, 304):
+            self._emit()
+            return
+        if chunked:
+            self._state = _CHUNK_SIZE_LINE
+            return
+        length = None if te else self._content_length()
+        if length is None and self._values("content-length") and not te:
+            self._anomaly("http.bad_content_length", ",".join(self._values("content-length")))
+        if length is None:
+            self._state = _CLOSE
+            return
+        self._start_fixed(length)
+
+    def _pop_method(self) -> str:
+        self._method = self.methods.popleft() if self.methods else "GET"
+        return self._method
+
+    def _become_tunnel(self) -> None:
+        self._state = _TUNNEL
+        self.tunnel = True
+        self._hold()
+
+    def _is_upgrade(self) -> bool:
+        if not self._values("upgrade"):
+            return False
+        return "upgrade" in split_codings(self._values("connection"))
+
+    def _content_length(self) -> int | None:
+        """0 when absent; None when unusable (non-numeric or conflicting values)."""
+        values = {v.strip() for raw in self._values("content-length") for v in raw.split(",")}
+        if not values:
+            return 0
+        if len(values) != 1:
+            return None
+        (value,) = values
+        if not value.isdigit() or len(value) > 18:
+            return None
+        return int(value)
+
+    def _start_fixed(self, length: int) -> None:
+        if length == 0:
+            self._emit()
+            self._state = _START
+            return
+        self._remaining = length
+        self._state = _LENGTH
+
+    # -- body -------------------------------------------------------------------------
+
+    def _take_body(self, n: int) -> None:
+        room = self._max_body - len(self._body)
+        if room > 0:
+            self._body += self._buf[: min(n, room)]
+        if n > room:
+            self._truncated = True
+        self._discard(n)
+
+    def _read_fixed(self, next_state: int) -> bool:
+        n = min(len(self._buf), self._remaining)
+        if n == 0:
+            return False
+        self._take_body(n)
+        self._remaining -= n
+        if self._remaining:
+            return False
+        if next_state == _START:
+            self._emit()
+        self._state = next_state
+        return True
+
+    def _parse_chunk_size(self) -> bool:
+        buf = self._buf
+        nl = buf.find(b"\n")
+        if nl < 0:
+            if len(buf) > MAX_CHUNK_LINE:
+                self._bad_chunk("chunk size line too long")
+            return False
+        line = bytes(buf[:nl]).strip()
+        size_text = line.split(b";", 1)[0].strip()  # chunk extensions are ignored
+        if not _CHUNK_SIZE.fullmatch(size_text):
+            self._bad_chunk(_excerpt(line))
+            return False
+        self._discard(nl + 1)
+        size = int(size_text, 16)
+        if size == 0:
+            self._state = _TRAILERS
+        else:
+            self._remaining = size
+            self._state = _CHUNK_DATA
+        return True
+
+    def _parse_chunk_end(self) -> bool:
+        buf = self._buf
+        if buf.startswith(b"\r\n"):
+            self._discard(2)
+        elif buf.startswith(b"\n"):
+            self._discard(1)
+        elif buf == b"\r" or not buf:
+            return False
+        else:
+            self._anomaly("http.bad_chunk", "no CRLF after chunk data")
+        self._state = _CHUNK_SIZE_LINE
+        return True
+
+    def _parse_trailer(self) -> bool:
+        buf = self._buf
+        nl = buf.find(b"\n")
+        if nl < 0:
+            if self._trailer_bytes + len(buf) > MAX_HEADER:
+                self._emit()
+                self._stop("http.header_too_large", "trailers")
+            return False
+        line = bytes(buf[:nl]).rstrip(b"\r")
+        self._discard(nl + 1)
+        self._trailer_bytes += nl + 1
+        if not line:
+            self._emit()
+            self._state = _START
+            return True
+        if self._trailer_bytes > MAX_HEADER:
+            self._emit()
+            self._stop("http.header_too_large", "trailers")
+            return False
+        self._add_header_line(line)  # trailer fields are kept with the headers
+        return True
+
+    def _bad_chunk(self, detail: str) -> None:
+        self._truncated = True
+        self._emit()
+        self._stop("http.bad_chunk", detail)
+
+    # -- resync, partial messages, emission ---------------------------------------------
+
+    def _resync(self) -> bool:
+        buf = self._buf
+        pattern = _RESYNC_REQUEST if self.is_request else _RESYNC_RESPONSE
+        m = pattern.search(buf)
+        if m is not None:
+            self._anomaly("http.resync", f"skipped {m.start()} bytes")
+            self._discard(m.start())
+            self._state = _START
+            return True
+        # Only the last, unfinished line can still become a start line.
+        keep = len(buf) - (buf.rfind(b"\n") + 1)
+        if keep > _RESYNC_KEEP:
+            keep = 0
+        self._discard(len(buf) - keep)
+        return False
+
+    def _flush_partial(self) -> bool:
+        """Emit the message in progress (truncated) if its start line was seen."""
+        if self._state == _START:
+            buf = self._buf
+            if not buf:
+                return False
+            lines = bytes(buf[:MAX_HEADER]).split(b"\n")
+            if len(lines) < 2:
+                return False
+            start = _parse_start_line(lines[0].rstrip(b"\r"), self.is_request)
+            if start is None:
+                return False
+            self._time, self._frame = self._where(self._base)
+            self._start = start
+            self._headers = []
+            for line in lines[1:-1]:
+                self._add_header_line(line.rstrip(b"\r"))
+            self._discard(len(buf))
+            if not self.is_request:
+                self._pop_method()
+        elif self._state not in _BODY_STATES:
+            return False
+        self._truncated = True
+        self._emit()
+        self._state = _START
+        return True
+
+    def _emit(self) -> None:
+        body = bytes(self._body)
+        removed: tuple[str, ...] = ()
+        truncated = self._truncated
+        expected = [c for c in reversed(self._codings) if c != "identity"]
+        if body and expected:
+            body, removed, cut = decode_body(
+                body, self._codings, max_size=self._max_body, partial=truncated
+            )
+            truncated = truncated or cut
+            if len(removed) < len(expected) and not self._truncated:
+                failed = expected[len(removed)]
+                kind = (
+                    "http.bad_content_encoding"
+                    if failed in SUPPORTED_ENCODINGS
+                    else "http.unsupported_content_encoding"
+                )
+                self._anomaly(kind, failed)
+        headers: Headers = tuple(self._headers)
+        a, b, c = self._start
+        msg: HttpMessage
+        if self.is_request:
+            msg = HttpRequest(a, b, c, headers, body, truncated, removed)
+        else:
+            msg = HttpResponse(int(b), c, a, headers, body, truncated, removed)
+        self._out.append((self._time, self._frame, msg))
+        self._reset_message()
+
+
+def _parse_start_line(line: bytes, is_request: bool) -> tuple[str, str, str] | None:
+    """(method, target, version) or (version, status, reason), or None if malformed."""
+    if is_request:
+        m = _REQUEST_LINE.fullmatch(line)
+        if m is None:
+            return None
+        return (m[1].decode("ascii"), m[2].decode("latin-1"), m[3].decode("ascii"))
+    m = _STATUS_LINE.fullmatch(line)
+    if m is None:
+        return None
+    reason = (m[3] or b"").strip().decode("latin-1")
+    return (m[1].decode("ascii"), m[2].decode("ascii"), reason)
+
+
+def _excerpt(data: bytes | bytearray) -> str:
+    return bytes(data[:60]).decode("latin-1").encode("unicode_escape").decode("ascii")

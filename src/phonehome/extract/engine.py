@@ -1,0 +1,247 @@
+"""The recursive expansion of one value into Fields: structures, then decoders.
+
+Every value is yielded as a Field, then (within bounds) parsed as a structure (JSON,
+XML, form, protobuf, multipart) whose leaves are expanded in turn, or peeled by a decoder
+whose output is expanded in turn. The chain of structure and decoder names grows by one
+per layer; the ``where`` path grows by one ``>``-joined segment per structure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from phonehome.extract import decoders, form, jsonwalk, multipart, protobuf, xmlwalk
+from phonehome.extract.leaf import Leaf, Siblings
+from phonehome.extract.text import looks_binary, to_text
+from phonehome.model.anomaly import Anomalies
+from phonehome.model.field import Field
+
+MAX_CHAIN = 6
+"""Layers of structure + encoding, e.g. ``gzip > base64 > json > base64 > json`` is 5."""
+MAX_FIELDS = 20_000
+"""Fields from one message; beyond this the message is a flood, not a report."""
+MAX_DECODED = 16 << 20
+"""Bytes all decoders together may produce for one message."""
+MAX_STRUCTURE_INPUT = 4 << 20
+"""Largest text parsed as JSON/XML/form (bodies are already bounded upstream)."""
+
+_MEDIA_SKIP = (
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"RIFF",
+    b"%PDF",
+    b"PK\x03\x04",
+    b"\x00\x00\x00",
+)
+"""Media and archives: binary, but not where a device hides an identifier as protobuf."""
+
+
+LEAF = "leaf"
+"""Structure hint: yield the value as it is, do not look inside (the caller already did)."""
+
+
+class Budget:
+    """Per-message counters so a hostile message cannot make extraction unbounded."""
+
+    __slots__ = ("anomalies", "decoded", "fields", "frame", "input", "noted")
+
+    def __init__(self, anomalies: Anomalies | None, input: int, frame: int) -> None:
+        self.anomalies = anomalies
+        self.input = input
+        self.frame = frame
+        self.fields = 0
+        self.decoded = 0
+        self.noted: set[str] = set()
+
+    def note(self, kind: str, detail: str) -> None:
+        """Record a bound that cut extraction, once per kind and message."""
+        if kind in self.noted:
+            return
+        self.noted.add(kind)
+        if self.anomalies is not None:
+            self.anomalies.add(kind, self.input, self.frame, detail)
+
+
+def where(part: str, path: str) -> str:
+    return f"{part}:{path}" if path else part
+
+
+def _join(path: str, segment: str) -> str:
+    if not segment:
+        return path
+    return f"{path}>{segment}" if path else segment
+
+
+def expand(
+    budget: Budget,
+    part: str,
+    path: str,
+    chain: tuple[str, ...],
+    key: str | None,
+    siblings: Siblings,
+    text: str,
+    raw: bytes | None = None,
+    structure: str | None = None,
+) -> Iterator[Field]:
+    """Yield ``text`` as a Field and everything that can be decoded out of it.
+
+    ``raw`` is the value's bytes when it has them (bodies, payloads, decoded outputs):
+    binary decoders need bytes. ``structure`` is a hint from a Content-Type
+    (``form``, ``multipart;<boundary>``) for what sniffing cannot tell, or :data:`LEAF`.
+    """
+    if not text or text.isspace():
+        return
+    if budget.fields >= MAX_FIELDS:
+        budget.note("extract.field_limit", f"more than {MAX_FIELDS} fields in one message")
+        return
+    budget.fields += 1
+    yield Field(text, where(part, path), chain, key, siblings)
+    if structure == LEAF or jsonwalk.is_number(text):
+        return
+    if len(chain) >= MAX_CHAIN:
+        if _decodable(text):
+            budget.note("extract.depth_limit", f"more than {MAX_CHAIN} layers at {part}")
+        return
+    if raw is not None:
+        fmt = decoders.compressed(raw)
+        if fmt is not None:
+            result = decoders.inflate(raw, fmt)
+            if result is not None:
+                out, cut = result
+                if cut:
+                    budget.note("extract.decompress_limit", f"{fmt} output cut at {len(out)} bytes")
+                if _spend(budget, out):
+                    yield from expand(
+                        budget, part, path, (*chain, fmt), key, siblings, to_text(out), out
+                    )
+                return
+        if looks_binary(raw):
+            yield from _binary(budget, part, path, chain, key, siblings, raw)
+            return
+    found = _structure(budget, text, raw, structure)
+    if found is not None:
+        name, leaves = found
+        for segment, k, t, r, sib in leaves:
+            yield from expand(budget, part, _join(path, segment), (*chain, name), k, sib, t, r)
+        return
+    yield from _decoded(budget, part, path, chain, key, siblings, text)
+
+
+def _decodable(text: str) -> bool:
+    return (
+        jsonwalk.looks_like_json(text)
+        or decoders.url(text) is not None
+        or decoders.base64(text) is not None
+        or decoders.hex_text(text) is not None
+    )
+
+
+def _spend(budget: Budget, out: bytes) -> bool:
+    budget.decoded += len(out)
+    if budget.decoded > MAX_DECODED:
+        budget.note("extract.decoded_limit", f"decoders produced more than {MAX_DECODED} bytes")
+        return False
+    return True
+
+
+def _binary(
+    budget: Budget,
+    part: str,
+    path: str,
+    chain: tuple[str, ...],
+    key: str | None,
+    siblings: Siblings,
+    raw: bytes,
+) -> Iterator[Field]:
+    if raw.startswith(_MEDIA_SKIP) or len(raw) > decoders.MAX_INPUT:
+        return
+    parsed = protobuf.leaves(raw)
+    if parsed is not None:
+        for segment, k, t, r, sib in parsed[0]:
+            yield from expand(
+                budget, part, _join(path, segment), (*chain, "protobuf"), k, sib, t, r
+            )
+        return
+    inflated = decoders.raw_deflate(raw)
+    if inflated is not None and _spend(budget, inflated):
+        yield from expand(
+            budget, part, path, (*chain, "deflate"), key, siblings, to_text(inflated), inflated
+        )
+
+
+def _structure(
+    budget: Budget, text: str, raw: bytes | None, hint: str | None
+) -> tuple[str, list[Leaf]] | None:
+    if len(text) > MAX_STRUCTURE_INPUT:
+        budget.note("extract.size_limit", f"value of {len(text)} characters not parsed")
+        return None
+    if hint is not None and hint.startswith("multipart;") and raw is not None:
+        parts = multipart.leaves(raw, hint.partition(";")[2])
+        if parts is not None:
+            return "multipart", parts
+    if jsonwalk.looks_like_json(text):
+        doc = jsonwalk.parse(text)
+        if doc is jsonwalk.TOO_DEEP:
+            budget.note("extract.nesting_limit", "JSON nested too deep to parse")
+        elif doc is not None:
+            return "json", _bounded(budget, jsonwalk.walk(doc))
+    if xmlwalk.looks_like_xml(text):
+        root = xmlwalk.parse(text)
+        if root is not None:
+            return "xml", _bounded(budget, xmlwalk.walk(root))
+    if hint == "form" or form.looks_like_form(text):
+        return "form", form.leaves(form.pairs(text))
+    return None
+
+
+def _bounded(budget: Budget, walked: Iterator[Leaf | None]) -> list[Leaf]:
+    out: list[Leaf] = []
+    for leaf in walked:
+        if leaf is None:
+            budget.note("extract.nesting_limit", "structure nested deeper than the walker bound")
+        elif len(out) < MAX_FIELDS:
+            out.append(leaf)
+    return out
+
+
+def _decoded(
+    budget: Budget,
+    part: str,
+    path: str,
+    chain: tuple[str, ...],
+    key: str | None,
+    siblings: Siblings,
+    text: str,
+) -> Iterator[Field]:
+    if len(text) > decoders.MAX_INPUT:
+        budget.note("extract.size_limit", f"value of {len(text)} characters not decoded")
+        return
+    if len(text) >= 16:
+        tokens = decoders.jwt(text)
+        if tokens is not None:
+            for segment, token_part in tokens:
+                if _spend(budget, token_part):
+                    yield from expand(
+                        budget,
+                        part,
+                        _join(path, segment),
+                        (*chain, "jwt"),
+                        key,
+                        siblings,
+                        to_text(token_part),
+                        token_part,
+                    )
+            return
+    candidates: tuple[tuple[str, bytes | None], ...] = (
+        ("url", decoders.url(text)),
+        ("base64", decoders.base64(text)),
+        ("hex", decoders.hex_text(text)),
+    )
+    for name, out in candidates:
+        if out is None:
+            continue
+        decoded = to_text(out)
+        if decoded == text or not _spend(budget, out):
+            continue
+        yield from expand(budget, part, path, (*chain, name), key, siblings, decoded, out)

@@ -1,0 +1,114 @@
+"""The places of an HTTP request where data can hide: path, query, headers, cookies, body."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from phonehome.extract import form, multipart
+from phonehome.extract.engine import LEAF, Budget, expand
+from phonehome.extract.leaf import MAX_SIBLINGS, escape_segment, others, sibling_pair
+from phonehome.extract.text import to_text
+from phonehome.model.field import Field
+from phonehome.model.message import HttpRequest, header
+
+NOISE_HEADERS = frozenset(
+    {
+        "content-length",
+        "connection",
+        "proxy-connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "accept-encoding",
+        "content-encoding",
+        "expect",
+        "cache-control",
+        "pragma",
+        "accept",
+    }
+)
+"""Protocol mechanics whose values come from a small fixed vocabulary: never personal."""
+
+_AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
+
+
+def _path_and_query(req: HttpRequest) -> tuple[str, str | None]:
+    target = req.target
+    if req.method == "CONNECT" or target == "*":
+        return "", None
+    if "://" in target:
+        rest = target.split("://", 1)[1]
+        slash = rest.find("/")
+        question = rest.find("?")
+        if slash < 0 or (0 <= question < slash):
+            target = "/" + rest[question:] if question >= 0 else "/"
+        else:
+            target = rest[slash:]
+    target = target.partition("#")[0]
+    path, sep, query = target.partition("?")
+    return path, (query if sep else None)
+
+
+def request_fields(req: HttpRequest, budget: Budget) -> Iterator[Field]:
+    path, query = _path_and_query(req)
+    if path and path != "/":
+        yield from expand(budget, "http.path", "", (), None, (), path)
+        for i, segment in enumerate(s for s in path.split("/")[1:] if s):
+            yield from expand(budget, "http.path", f"segment[{i}]", (), None, (), segment)
+    if query:
+        # the pairs below are the structured view; a query without pairs may be one blob
+        hint = LEAF if "=" in query else None
+        yield from expand(budget, "http.query", "", (), None, (), query, None, hint)
+        for name, key, value, _, sib in form.leaves(form.pairs(query)):
+            yield from expand(budget, "http.query", escape_segment(name), (), key, sib, value)
+    yield from _headers(req, budget)
+    if req.body:
+        yield from _body(req, budget)
+
+
+def _headers(req: HttpRequest, budget: Budget) -> Iterator[Field]:
+    kept = [(k, v) for k, v in req.headers if k.lower() not in NOISE_HEADERS]
+    context = [sibling_pair(k, v) for k, v in kept if k.lower() != "cookie"][: MAX_SIBLINGS + 1]
+    slot = 0
+    for name, value in kept:
+        lname = name.lower()
+        if lname == "cookie":
+            yield from _cookies(value, budget)
+            continue
+        sib = others(context, slot if slot <= MAX_SIBLINGS else -1)
+        slot += 1
+        if lname in _AUTH_HEADERS:
+            # the scheme (Basic, Bearer) is protocol; the credentials are the data
+            scheme, space, credentials = value.strip().partition(" ")
+            if space and scheme.isalpha():
+                value = credentials.strip()
+        yield from expand(budget, "http.header", escape_segment(name), (), name, sib, value.strip())
+
+
+def _cookies(value: str, budget: Budget) -> Iterator[Field]:
+    pairs = form.cookie_pairs(value)
+    context = [sibling_pair(k, v) for k, v in pairs[: MAX_SIBLINGS + 1]]
+    for i, (name, v) in enumerate(pairs):
+        if not v:
+            continue
+        sib = others(context, i if i <= MAX_SIBLINGS else -1)
+        yield from expand(budget, "http.cookie", escape_segment(name), (), name or None, sib, v)
+
+
+def structure_hint(content_type: str | None) -> str | None:
+    """What the Content-Type says that sniffing cannot: form encoding, multipart boundary."""
+    if not content_type:
+        return None
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/x-www-form-urlencoded":
+        return "form"
+    if media.startswith("multipart/"):
+        marker = multipart.boundary(content_type)
+        return f"multipart;{marker}" if marker else None
+    return None
+
+
+def _body(req: HttpRequest, budget: Budget) -> Iterator[Field]:
+    hint = structure_hint(header(req.headers, "content-type"))
+    yield from expand(budget, "http.body", "", (), None, (), to_text(req.body), req.body, hint)

@@ -1,0 +1,489 @@
+"""The flow table: packets -> per-flow sessions -> parsed messages.
+
+One :class:`Flow` per TCP connection or UDP conversation, keyed by input and 5-tuple in
+both orientations so each packet costs one dict lookup. Memory is bounded by the number
+of live flows, never by the capture: flows expire after an idle time measured in capture
+time, the table evicts the least recently active flow beyond ``max_flows``, and each TCP
+direction buffers at most ``max_buffered_per_direction`` out-of-order bytes.
+
+Which side is the client: the sender of a SYN (or the receiver of a SYN-ACK). Without
+either, the side on a well-known service port, else the one on the higher port, else
+the first sender. Which side is the device: see :meth:`FlowTable._device_is_client`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+from phonehome.context import Context
+from phonehome.model.frame import ACK, FIN, RST, SYN, Packet
+from phonehome.net.addr import is_local, ntop
+from phonehome.net.tcp import Event, Stream
+from phonehome.protocols.base import Parsed, Session
+
+TCP = 6
+UDP = 17
+
+# Ports that identify the server side of a flow whose start was not captured.
+WELL_KNOWN_PORTS = frozenset(
+    (
+        20, 21, 22, 25, 53, 67, 69, 80, 110, 123, 137, 138, 143, 161, 389, 443, 465, 500,
+        514, 554, 587, 853, 993, 995, 1194, 1883, 1900, 3478, 4500, 5060, 5061, 5222, 5223,
+        5228, 5349, 5353, 5355, 5683, 5684, 8080, 8443, 8883, 9999,
+    )
+)  # fmt: skip
+
+CLOSED_LINGER = 60.0
+"""Seconds a finished TCP flow is kept so its trailing ACKs do not start a new flow."""
+
+SWEEP_INTERVAL = 1.0
+
+_NONE: tuple[tuple[Flow, Parsed], ...] = ()
+
+
+class _Ignored:
+    """Session of a flow that is dropped (another host's traffic): never fed."""
+
+    done = True
+
+    def data(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
+        return []
+
+    def gap(self, from_client: bool, size: int) -> None:
+        return None
+
+    def close(self) -> list[Parsed]:
+        return []
+
+
+IGNORED: Session = _Ignored()
+
+
+class Flow:
+    """One TCP connection or UDP conversation, oriented client -> server.
+
+    ``bytes`` counts transport payload bytes of both directions. ``c2s``/``s2c`` are the
+    TCP reassembly states (None for UDP and once the flow is closed).
+    """
+
+    __slots__ = (
+        "bytes",
+        "c2s",
+        "client",
+        "client_mac",
+        "closed",
+        "cport",
+        "device_is_client",
+        "dropped",
+        "id",
+        "input",
+        "keys",
+        "last",
+        "packets",
+        "s2c",
+        "server",
+        "server_mac",
+        "session",
+        "sport",
+        "start",
+        "syn_seq",
+        "transport",
+        "uid",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        transport: str,
+        client: bytes,
+        cport: int,
+        server: bytes,
+        sport: int,
+        start: float,
+        input: int,
+    ) -> None:
+        self.id = id
+        self.transport = transport
+        self.client = client
+        self.cport = cport
+        self.server = server
+        self.sport = sport
+        self.start = start
+        self.last = start
+        self.input = input
+        self.device_is_client = True
+        self.client_mac: bytes | None = None
+        self.server_mac: bytes | None = None
+        self.uid: int | None = None
+        self.packets = 0
+        self.bytes = 0
+        self.session: Session = IGNORED
+        self.dropped = False
+        self.closed = False
+        self.syn_seq = -1  # client ISN when the SYN was seen
+        self.c2s: Stream | None = None
+        self.s2c: Stream | None = None
+        self.keys: tuple[tuple[bytes, bytes, int, int, int, int], ...] = ()
+
+    def __repr__(self) -> str:
+        return (
+            f"Flow({self.id} {self.transport} {ntop(self.client)}:{self.cport} -> "
+            f"{ntop(self.server)}:{self.sport})"
+        )
+
+
+def _server_score(port: int) -> int:
+    if port in WELL_KNOWN_PORTS:
+        return 2
+    return 1 if port < 1024 else 0
+
+
+def _sender_is_client(sport: int, dport: int) -> bool:
+    """Guess for a flow whose opening was not seen; the sender wins ties."""
+    s, d = _server_score(sport), _server_score(dport)
+    if s != d:
+        return d > s
+    if sport != dport:
+        return sport > dport
+    return True
+
+
+class FlowTable:
+    """Feeds each flow's :class:`Session` and returns what it parsed.
+
+    Counters: ``closed_flows`` (sessions closed for any reason), ``dropped_other_host``,
+    ``evicted`` (over ``max_flows``), ``timed_out``, ``midstream``, ``port_reuse``,
+    ``no_flow`` (payload-less TCP packets of unknown connections, e.g. a lone ACK or RST,
+    which do not open a flow).
+    """
+
+    def __init__(
+        self,
+        ctx: Context,
+        session_factory: Callable[[Flow], Session],
+        *,
+        idle_timeout_tcp: float = 600.0,
+        idle_timeout_udp: float = 120.0,
+        max_flows: int = 100_000,
+        max_buffered_per_direction: int = 4 << 20,
+    ) -> None:
+        self._ctx = ctx
+        self._anomalies = ctx.anomalies
+        self._factory = session_factory
+        self.idle_timeout_tcp = idle_timeout_tcp
+        self.idle_timeout_udp = idle_timeout_udp
+        self.max_flows = max_flows
+        self.max_buffered = max_buffered_per_direction
+        self._flows: dict[tuple[bytes, bytes, int, int, int, int], Flow] = {}
+        # Least recently active first; closed TCP flows linger apart, not counted as live.
+        self._tcp: OrderedDict[int, Flow] = OrderedDict()
+        self._udp: OrderedDict[int, Flow] = OrderedDict()
+        self._closed: OrderedDict[int, Flow] = OrderedDict()
+        self._next_id = 1
+        self._now = float("-inf")
+        self._next_sweep = float("-inf")
+        self._pending: list[tuple[Flow, Parsed]] = []  # from sweeps and evictions
+        self.closed_flows = 0
+        self.dropped_other_host = 0
+        self.evicted = 0
+        self.timed_out = 0
+        self.midstream = 0
+        self.port_reuse = 0
+        self.no_flow = 0
+
+    @property
+    def live_flows(self) -> int:
+        return len(self._tcp) + len(self._udp)
+
+    def process(self, pkt: Packet) -> Sequence[tuple[Flow, Parsed]]:
+        """Account one packet; returns what the sessions parsed (usually nothing)."""
+        ts = pkt.ts
+        if ts > self._now:
+            self._now = ts
+            if ts >= self._next_sweep:
+                self._next_sweep = ts + SWEEP_INTERVAL
+                self._sweep(ts)
+        flow = self._flows.get((pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.input))
+        res = self._tcp_packet(flow, pkt) if pkt.proto == TCP else self._udp_packet(flow, pkt)
+        if self._pending:
+            out = self._pending
+            self._pending = []
+            out.extend(res)
+            return out
+        return res
+
+    def flush(self) -> list[tuple[Flow, Parsed]]:
+        """End of input: close every session, in flow order."""
+        out, self._pending = self._pending, []
+        for flow in sorted([*self._tcp.values(), *self._udp.values()], key=lambda f: f.id):
+            self._close(flow, out)
+        self._flows.clear()
+        self._tcp.clear()
+        self._udp.clear()
+        self._closed.clear()
+        return out
+
+    # -- TCP ---------------------------------------------------------------------------
+
+    def _tcp_packet(self, flow: Flow | None, pkt: Packet) -> Sequence[tuple[Flow, Parsed]]:
+        flags = pkt.flags
+        out: list[tuple[Flow, Parsed]] | None = None
+        if flow is not None and (flow.closed or flags & SYN):
+            if flags & (SYN | ACK) == SYN and pkt.seq != flow.syn_seq:
+                # A new connection on the same ports (or the first SYN of a flow that
+                # started midstream): the old one is over.
+                self.port_reuse += 1
+                out = []
+                self._remove(flow, out)
+                flow = None
+            elif flow.closed:
+                flow.last = pkt.ts
+                flow.packets += 1
+                return _NONE
+        if flow is None:
+            flow = self._new_tcp(pkt)
+            if flow is None:
+                return out or _NONE
+        elif flow.dropped:
+            flow.last = pkt.ts
+            flow.packets += 1
+            return out or _NONE
+        else:
+            self._touch(flow, pkt, self._tcp)
+        if flow.dropped:
+            return out or _NONE
+        from_client = pkt.src == flow.client and pkt.sport == flow.cport
+        st = flow.c2s if from_client else flow.s2c
+        other = flow.s2c if from_client else flow.c2s
+        assert st is not None and other is not None
+        session = flow.session
+        seq = pkt.seq
+        if flags & SYN:
+            seq = (seq + 1) & 0xFFFFFFFF
+            if not st.started:
+                st.start(seq)
+            if flags & ACK and not other.started:
+                other.start(pkt.ack)
+        elif not st.started:
+            st.start(seq)
+        payload = pkt.payload
+        if session.done:
+            if st.heap:
+                st.discard()
+        elif payload:
+            events = st.add(seq, payload, pkt.ts, pkt.frame)
+            if events:
+                out = self._deliver(flow, from_client, events, out)
+        if flags & ACK:
+            if not other.started:
+                other.start(pkt.ack)
+            elif (other.heap or other.fin > other.nxt) and not session.done:
+                events = other.acked(pkt.ack, pkt.ts, pkt.frame)
+                if events:
+                    out = self._deliver(flow, not from_client, events, out)
+        if flags & FIN:
+            st.set_fin((seq + len(payload)) & 0xFFFFFFFF)
+        if flags & RST or (
+            st.fin >= 0 and other.fin >= 0 and (session.done or (st.complete and other.complete))
+        ):
+            if out is None:
+                out = []
+            self._close(flow, out)
+            self._tcp.pop(flow.id, None)
+            self._closed[flow.id] = flow
+            if len(self._closed) > self.max_flows:
+                self._forget(next(iter(self._closed.values())))
+        return out or _NONE
+
+    def _new_tcp(self, pkt: Packet) -> Flow | None:
+        flags = pkt.flags
+        if flags & SYN:
+            sender_is_client = not flags & ACK
+        elif not pkt.payload:
+            self.no_flow += 1
+            return None
+        else:
+            sender_is_client = _sender_is_client(pkt.sport, pkt.dport)
+        flow = self._create(pkt, "tcp", sender_is_client, self._tcp)
+        if flags & (SYN | ACK) == SYN:
+            flow.syn_seq = pkt.seq
+        if flow.dropped:
+            return flow
+        flow.c2s = Stream(self.max_buffered, self._anomalies, pkt.input)
+        flow.s2c = Stream(self.max_buffered, self._anomalies, pkt.input)
+        if not flags & SYN:
+            self.midstream += 1
+            self._anomalies.add(
+                "tcp.midstream",
+                pkt.input,
+                pkt.frame,
+                f"{flow!r}: start not captured; parsed from the first byte seen",
+            )
+        return flow
+
+    def _deliver(
+        self,
+        flow: Flow,
+        from_client: bool,
+        events: list[Event],
+        out: list[tuple[Flow, Parsed]] | None,
+    ) -> list[tuple[Flow, Parsed]] | None:
+        session = flow.session
+        for item, time, frame in events:
+            if session.done:
+                break
+            if isinstance(item, int):
+                self._anomalies.add(
+                    "tcp.gap",
+                    flow.input,
+                    frame,
+                    f"{flow!r} {'client' if from_client else 'server'} side: "
+                    f"{item} bytes not captured",
+                )
+                session.gap(from_client, item)
+            else:
+                parsed = session.data(from_client, item, time, frame)
+                if parsed:
+                    if out is None:
+                        out = []
+                    for p in parsed:
+                        out.append((flow, p))
+        return out
+
+    # -- UDP ---------------------------------------------------------------------------
+
+    def _udp_packet(self, flow: Flow | None, pkt: Packet) -> Sequence[tuple[Flow, Parsed]]:
+        if flow is None:
+            flow = self._create(pkt, "udp", _sender_is_client(pkt.sport, pkt.dport), self._udp)
+        else:
+            self._touch(flow, pkt, self._udp)
+        session = flow.session
+        if session.done or not pkt.payload:
+            return _NONE
+        from_client = pkt.src == flow.client and pkt.sport == flow.cport
+        parsed = session.data(from_client, pkt.payload, pkt.ts, pkt.frame)
+        if not parsed:
+            return _NONE
+        return [(flow, p) for p in parsed]
+
+    # -- common ------------------------------------------------------------------------
+
+    def _touch(self, flow: Flow, pkt: Packet, lru: OrderedDict[int, Flow]) -> None:
+        flow.last = pkt.ts
+        flow.packets += 1
+        flow.bytes += len(pkt.payload)
+        if flow.uid is None and pkt.uid is not None:
+            flow.uid = pkt.uid
+        lru.move_to_end(flow.id)
+
+    def _create(
+        self, pkt: Packet, transport: str, sender_is_client: bool, lru: OrderedDict[int, Flow]
+    ) -> Flow:
+        if len(self._tcp) + len(self._udp) >= self.max_flows:
+            self._evict_one()
+        if sender_is_client:
+            flow = Flow(self._next_id, transport, pkt.src, pkt.sport, pkt.dst, pkt.dport,
+                        pkt.ts, pkt.input)  # fmt: skip
+            flow.client_mac, flow.server_mac = pkt.src_mac, pkt.dst_mac
+        else:
+            flow = Flow(self._next_id, transport, pkt.dst, pkt.dport, pkt.src, pkt.sport,
+                        pkt.ts, pkt.input)  # fmt: skip
+            flow.client_mac, flow.server_mac = pkt.dst_mac, pkt.src_mac
+        self._next_id += 1
+        flow.packets = 1
+        flow.bytes = len(pkt.payload)
+        flow.uid = pkt.uid
+        k1 = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.input)
+        k2 = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, pkt.input)
+        flow.keys = (k1, k2)
+        self._flows[k1] = flow
+        self._flows[k2] = flow
+        lru[flow.id] = flow
+        device = self._device_is_client(flow)
+        if device is None:
+            flow.dropped = True
+            self.dropped_other_host += 1
+            self._anomalies.add(
+                "device.other_host",
+                pkt.input,
+                pkt.frame,
+                f"{flow!r}: neither end is the selected device; flow ignored",
+            )
+        else:
+            flow.device_is_client = device
+            flow.session = self._factory(flow)
+        return flow
+
+    def _device_is_client(self, flow: Flow) -> bool | None:
+        """Which end is the device; None when the user named a device and it is neither.
+
+        Without a named device: the client, unless only the server is local (a service on
+        the device's own network, e.g. the phone running a server reached from outside).
+        """
+        dev = self._ctx.device
+        if dev.explicit:
+            if flow.client in dev.ips or flow.client_mac in dev.macs:
+                return True
+            if flow.server in dev.ips or flow.server_mac in dev.macs:
+                return False
+            return None
+        return not (is_local(flow.server) and not is_local(flow.client))
+
+    def _close(self, flow: Flow, out: list[tuple[Flow, Parsed]]) -> None:
+        """End the flow's session: give up holes, then let the session flush."""
+        if flow.closed:
+            return
+        flow.closed = True
+        if flow.dropped:
+            return
+        session = flow.session
+        if flow.c2s is not None and flow.s2c is not None and not session.done:
+            now = flow.last
+            for st, from_client in ((flow.c2s, True), (flow.s2c, False)):
+                events = st.finish(now, 0)
+                if events:
+                    self._deliver(flow, from_client, events, out)
+        flow.c2s = flow.s2c = None
+        self.closed_flows += 1
+        for p in session.close():
+            out.append((flow, p))
+
+    def _remove(self, flow: Flow, out: list[tuple[Flow, Parsed]]) -> None:
+        self._close(flow, out)
+        self._forget(flow)
+
+    def _forget(self, flow: Flow) -> None:
+        for k in flow.keys:
+            if self._flows.get(k) is flow:
+                del self._flows[k]
+        self._tcp.pop(flow.id, None)
+        self._udp.pop(flow.id, None)
+        self._closed.pop(flow.id, None)
+
+    def _evict_one(self) -> None:
+        candidates = [next(iter(lru.values())) for lru in (self._tcp, self._udp) if lru]
+        victim = min(candidates, key=lambda f: f.last)
+        self.evicted += 1
+        self._anomalies.add(
+            "flow.evicted",
+            victim.input,
+            None,
+            f"{victim!r}: more than {self.max_flows} live flows; least recently active closed",
+        )
+        self._remove(victim, self._pending)
+
+    def _sweep(self, now: float) -> None:
+        for lru, timeout in (
+            (self._tcp, self.idle_timeout_tcp),
+            (self._udp, self.idle_timeout_udp),
+            (self._closed, CLOSED_LINGER),
+        ):
+            limit = now - timeout
+            while lru:
+                flow = next(iter(lru.values()))
+                if flow.last > limit:
+                    break
+                if not flow.closed:
+                    self.timed_out += 1
+                self._remove(flow, self._pending)

@@ -17,7 +17,7 @@ from phonehome.model.field import Field, Match
 CELL_KEYS = re.compile(r"x?(sim\d*)?(cellid\d*|cellidentity|eci|nci|ecgi)")
 GENERIC_CELL_KEYS = re.compile(r"cid|ci")
 CELL_CONTEXT_KEYS = re.compile(r"(sim\d*)?(lac|tac|mcc|mnc)")
-_VALUE = re.compile(r"\s*((?:0[xX])?[0-9A-Fa-f]{1,10})\s*")
+_VALUE = re.compile(r"\s*((?:0[xX])?[0-9A-Fa-f]{1,11})\s*")
 _UNKNOWN = frozenset((0, 2**31 - 1, 2**32 - 1))
 
 

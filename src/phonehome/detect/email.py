@@ -1,4 +1,8 @@
-"""E-mail addresses: an RFC 5322-ish dot-atom local part, ``@``, a domain with a real TLD.
+"""E-mail addresses: a dot-atom local part, ``@``, a domain with a real TLD.
+
+The local part takes the characters addresses use in practice (letters, digits,
+``_ % + -`` and inner dots), not all of RFC 5322's: ``= & / ?`` would swallow the query
+string in front of an address.
 
 The TLD check (against the Public Suffix List bundled by ``publicsuffixlist``) removes
 the common look-alikes: ``icon@2x.png``, ``pkg@1.2.3``, ``user@localhost``.
@@ -17,7 +21,7 @@ from phonehome.model.field import Field, Match
 EMAIL_KEYS = re.compile(r"x?(user)?(e?mail(address)?\d*|login|username|account)")
 _CANDIDATE = re.compile(
     r"(?<![A-Za-z0-9._%+-])"
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*"
     r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})"
     r"(?![A-Za-z0-9-])(?!\.[A-Za-z0-9])"
 )

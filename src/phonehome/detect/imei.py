@@ -15,7 +15,8 @@ from phonehome.detect.base import Detector, in_number_run, key_is
 from phonehome.detect.validators import luhn_digit, luhn_ok
 from phonehome.model.field import Field, Match
 
-REPORTING_BODIES = frozenset("01 10 30 33 35 44 45 49 50 51 52 53 54 86 91 98 99".split())
+_BODIES = (1, 10, 30, 33, 35, 44, 45, 49, 50, 51, 52, 53, 54, 86, 91, 98, 99)
+REPORTING_BODIES = frozenset(f"{n:02d}" for n in _BODIES)
 """GSMA reporting-body identifiers (first two TAC digits); 00 is test IMEIs, left out."""
 
 IMEI_KEYS = re.compile(r"x?(device)?(imei(sv)?\d*|deviceid\d*|meid)")

@@ -1,0 +1,168 @@
+"""mitmproxy flow files (``mitmdump -w``, ``.mitm``) as decrypted HTTP messages.
+
+The file format is mitmproxy's own (tnetstring-serialised flow state, migrated between
+versions by mitmproxy), so it is read through ``mitmproxy.io.FlowReader`` rather than
+re-implemented. mitmproxy is an optional dependency, imported only when such a file is
+actually read; sniffing works without it.
+
+Tested with mitmproxy 11.0.2 (pyproject allows >=10.1,<12).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from phonehome.context import Context
+from phonehome.errors import InputError
+from phonehome.model import Endpoint, FlowKey, HttpRequest, HttpResponse, Message
+from phonehome.protocols.bodies import decode_body, split_codings
+
+if TYPE_CHECKING:
+    from mitmproxy import http
+
+MAX_BODY = 8 << 20
+"""Decoded bodies are cut here (flagged ``body_truncated``), as for captured HTTP."""
+
+NEEDS_MITMPROXY = (
+    "reading mitmproxy flows needs the optional dependency: pip install 'phonehome[mitm]'"
+)
+
+# A flow file is a sequence of tnetstring dicts: "<length>:" then the dict's items, each
+# key a tnetstring string "<n>:<key>;" (";" marks text, "," bytes). mitmproxy writes the
+# state dict's keys in reverse, so "version" and "type" come last, possibly past the sniff
+# window after a large body; the first key is one of the flow-state keys below.
+_SNIFF = re.compile(rb"\A(\d{1,12}):(\d{1,2}):([a-z_]{1,32})[;,]")
+_FLOW_KEYS = frozenset(
+    {
+        b"backup", b"client_conn", b"comment", b"error", b"id", b"intercepted", b"is_replay",
+        b"marked", b"messages", b"metadata", b"request", b"response", b"server_conn",
+        b"timestamp_created", b"type", b"version", b"websocket",
+    }
+)  # fmt: skip
+_UNKNOWN = "0.0.0.0"
+_HTTP3 = frozenset({"http/3", "http/3.0", "h3"})
+
+
+def sniff(head: bytes) -> bool:
+    """True for the start of a mitmproxy flow dump (no mitmproxy import needed)."""
+    m = _SNIFF.match(head)
+    if m is None or int(m.group(2)) != len(m.group(3)) or m.group(3) not in _FLOW_KEYS:
+        return False
+    # When the whole first flow is in view, its dict must close where its length says.
+    end = m.end(1) + 1 + int(m.group(1))
+    return end >= len(head) or head[end : end + 1] == b"}"
+
+
+def read(stream: BinaryIO, input: int, ctx: Context, path: str) -> Iterator[Message]:
+    try:
+        from mitmproxy import http
+        from mitmproxy.exceptions import FlowReadException
+        from mitmproxy.io import FlowReader
+    except ImportError:
+        raise InputError(path, NEEDS_MITMPROXY) from None
+
+    flows: dict[tuple[str, str], int] = {}
+    index = 0
+    try:
+        for flow in FlowReader(stream).stream():
+            index += 1
+            if not isinstance(flow, http.HTTPFlow):
+                ctx.anomalies.add("mitm.unsupported_flow", input, index, str(flow.type))
+                continue
+            try:
+                yield from _flow_messages(flow, index, input, ctx, flows)
+            except (AttributeError, TypeError, ValueError) as e:
+                ctx.anomalies.add("mitm.bad_flow", input, index, f"{type(e).__name__}: {e}")
+    except FlowReadException as e:
+        if index == 0:
+            raise InputError(path, f"not a readable mitmproxy flow file ({e})") from None
+        # A damaged or cut-off dump cannot be resynchronised: keep what was read.
+        ctx.anomalies.add("mitm.truncated", input, index + 1, str(e))
+
+
+def _flow_messages(
+    flow: http.HTTPFlow,
+    index: int,
+    input: int,
+    ctx: Context,
+    flows: dict[tuple[str, str], int],
+) -> Iterator[Message]:
+    req = flow.request
+    client = _endpoint(flow.client_conn.peername, 0)
+    server = _endpoint(flow.server_conn.peername, req.port)
+    transport = getattr(flow.client_conn, "transport_protocol", "tcp")
+    if req.http_version.lower() in _HTTP3:
+        transport = "udp"
+    key = FlowKey("udp" if transport == "udp" else "tcp", client, server)
+    flow_id = flows.setdefault((flow.client_conn.id, flow.server_conn.id), len(flows) + 1)
+    host = req.pretty_host or None
+
+    headers = _headers(req.headers.fields)
+    body, encodings, truncated = _body(req.raw_content, headers)
+    request = HttpRequest(
+        method=req.method,
+        target=req.authority if req.method == "CONNECT" else req.pretty_url,
+        version=req.http_version,
+        headers=headers,
+        body=body,
+        body_truncated=truncated,
+        encodings=encodings,
+    )
+    yield Message(
+        req.timestamp_start, input, index, flow_id, key, client, server, "out", "http",
+        "decrypted", request, host=host,
+    )  # fmt: skip
+
+    resp = flow.response
+    if resp is not None:
+        headers = _headers(resp.headers.fields)
+        body, encodings, truncated = _body(resp.raw_content, headers)
+        response = HttpResponse(
+            status=resp.status_code,
+            reason=resp.reason,
+            version=resp.http_version,
+            headers=headers,
+            body=body,
+            body_truncated=truncated,
+            encodings=encodings,
+        )
+        yield Message(
+            resp.timestamp_start, input, index, flow_id, key, server, client, "in", "http",
+            "decrypted", response, host=host,
+        )  # fmt: skip
+    if flow.websocket is not None and flow.websocket.messages:
+        ctx.anomalies.add(
+            "mitm.websocket_skipped", input, index, f"{len(flow.websocket.messages)} messages"
+        )
+
+
+def _endpoint(peer: Any, default_port: int) -> Endpoint:
+    if isinstance(peer, tuple) and len(peer) >= 2 and isinstance(peer[0], str):
+        return Endpoint(peer[0], int(peer[1]))
+    return Endpoint(_UNKNOWN, default_port)
+
+
+def _text(b: bytes) -> str:
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        return b.decode("latin-1")
+
+
+def _headers(fields: tuple[tuple[bytes, bytes], ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((_text(k), _text(v)) for k, v in fields)
+
+
+def _body(
+    raw: bytes | None, headers: tuple[tuple[str, str], ...]
+) -> tuple[bytes, tuple[str, ...], bool]:
+    """Undo Content-Encoding within bounds (mitmproxy's own decoding is unbounded)."""
+    if not raw:
+        return b"", (), False
+    codings = split_codings(v for k, v in headers if k.lower() == "content-encoding")
+    body, removed, truncated = decode_body(raw, codings, max_size=MAX_BODY)
+    if len(body) > MAX_BODY:
+        body, truncated = body[:MAX_BODY], True
+    return body, removed, truncated

@@ -34,6 +34,8 @@ _HEX = re.compile(r"(?:[0-9a-fA-F]{2}){6,}")
 _JWT = re.compile(r"(?:Bearer\s+)?(eyJ[A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.[A-Za-z0-9_-]*")
 
 MIN_BASE64 = 8
+SHORT_OUTPUT = 12
+_WORDISH = re.compile(rb"[A-Za-z0-9 _.:@,+=/-]+")
 
 
 def url(text: str) -> bytes | None:
@@ -66,9 +68,15 @@ def base64(text: str) -> bytes | None:
     if len(text) < MIN_BASE64:
         return None
     out = _b64decode(text)
-    if out is None or not (printable(out) or known_binary(out)):
+    if out is None:
         return None
-    return out
+    if len(out) < SHORT_OUTPUT:
+        # 6-11 random bytes are all printable about once in 400 tries; all word characters
+        # about once in 10,000
+        return out if _WORDISH.fullmatch(out) else None
+    if printable(out) or known_binary(out):
+        return out
+    return None
 
 
 def hex_text(text: str) -> bytes | None:
@@ -76,7 +84,7 @@ def hex_text(text: str) -> bytes | None:
     if len(text) > MAX_INPUT or _HEX.fullmatch(text) is None:
         return None
     out = bytes.fromhex(text)
-    if printable(out) or compressed(out) is not None:
+    if printable(out) or (compressed(out) is not None and known_binary(out)):
         return out
     return None
 
@@ -94,12 +102,21 @@ def compressed(data: bytes) -> str | None:
 
 def known_binary(data: bytes) -> bool:
     """A binary Base64 payload worth keeping: compressed, or protobuf with readable strings."""
-    if compressed(data) is not None:
-        return True
+    fmt = compressed(data)
+    if fmt is not None:
+        return _inflates(data, fmt)
     parsed = protobuf.leaves(data)
-    if parsed is not None and parsed[1] > 0:
+    if parsed is not None and parsed[1] >= max(4, len(data) // 4):
         return True
     return raw_deflate(data) is not None
+
+
+def _inflates(data: bytes, fmt: str) -> bool:
+    """A two-byte zlib header passes by chance once in ~500 tries: check the stream starts well."""
+    try:
+        return bool(zlib.decompressobj(_WBITS[fmt]).decompress(data, 256))
+    except zlib.error:
+        return False
 
 
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "zlib": zlib.MAX_WBITS, "deflate": -zlib.MAX_WBITS}
@@ -117,8 +134,8 @@ def inflate(data: bytes, fmt: str) -> tuple[bytes, bool] | None:
         out = inflater.decompress(data[:MAX_INPUT], limit)
     except zlib.error:
         return None
-    if fmt == "deflate" and not inflater.eof:
-        return None  # no magic number to go by: only a complete stream counts
+    if fmt == "deflate" and (not inflater.eof or inflater.unused_data):
+        return None  # no magic number to go by: only a stream that is all of the input counts
     if not out:
         return None
     return out, bool(inflater.unconsumed_tail)
@@ -127,7 +144,7 @@ def inflate(data: bytes, fmt: str) -> tuple[bytes, bool] | None:
 def raw_deflate(data: bytes) -> bytes | None:
     """Raw deflate (no header), accepted only if it ends cleanly and gives text."""
     result = inflate(data, "deflate")
-    if result is None or not printable(result[0][:4096]):
+    if result is None or len(result[0]) < MIN_BASE64 or not printable(result[0][:4096]):
         return None
     return result[0]
 

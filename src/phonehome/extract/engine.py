@@ -103,6 +103,14 @@ def expand(
         if _decodable(text):
             budget.note("extract.depth_limit", f"more than {MAX_CHAIN} layers at {part}")
         return
+    if structure is not None and structure.startswith("multipart;") and raw is not None:
+        parts = multipart.leaves(raw, structure.partition(";")[2])
+        if parts is not None:
+            for segment, k, t, r, sib in parts:
+                yield from expand(
+                    budget, part, _join(path, segment), (*chain, "multipart"), k, sib, t, r
+                )
+            return
     if raw is not None:
         fmt = decoders.compressed(raw)
         if fmt is not None:
@@ -119,7 +127,7 @@ def expand(
         if looks_binary(raw):
             yield from _binary(budget, part, path, chain, key, siblings, raw)
             return
-    found = _structure(budget, text, raw, structure)
+    found = _structure(budget, text, structure)
     if found is not None:
         name, leaves = found
         for segment, k, t, r, sib in leaves:
@@ -170,16 +178,10 @@ def _binary(
         )
 
 
-def _structure(
-    budget: Budget, text: str, raw: bytes | None, hint: str | None
-) -> tuple[str, list[Leaf]] | None:
+def _structure(budget: Budget, text: str, hint: str | None) -> tuple[str, list[Leaf]] | None:
     if len(text) > MAX_STRUCTURE_INPUT:
         budget.note("extract.size_limit", f"value of {len(text)} characters not parsed")
         return None
-    if hint is not None and hint.startswith("multipart;") and raw is not None:
-        parts = multipart.leaves(raw, hint.partition(";")[2])
-        if parts is not None:
-            return "multipart", parts
     if jsonwalk.looks_like_json(text):
         doc = jsonwalk.parse(text)
         if doc is jsonwalk.TOO_DEEP:

@@ -85,7 +85,8 @@ def _float_text(value: int, wire: int) -> str | None:
 
 
 def leaves(data: bytes) -> tuple[list[Leaf], int] | None:
-    """Leaves of a message and how many readable strings it holds; None if not protobuf."""
+    """Leaves of a message and how many bytes of readable strings it holds; None if not
+    protobuf. The string share is what tells a real message from bytes that parse by chance."""
     top = wire_fields(data)
     if top is None:
         return None
@@ -107,7 +108,7 @@ def _walk(fields: list[_Wire], prefix: str, depth: int, out: list[Leaf]) -> int:
         elif not value:
             continue
         elif printable(value):
-            strings += 1
+            strings += len(value)
             text = to_text(value)
         else:
             sub = wire_fields(value) if depth + 1 < MAX_NESTING else None

@@ -250,9 +250,10 @@ def _build_oui(dest: Path) -> DatasetInfo:
         "oui.csv.gz",
         f"Debian ieee-data {version}: oui.csv, mam.csv, oui36.csv, iab.csv",
         _ieee_date(),
-        "public domain (IEEE Registration Authority listing, per Debian's copyright file)",
+        "public domain",
         len(rows),
-        "MAC prefix (24, 28 or 36 bits) -> vendor. Locally administered (randomised) "
+        "MAC prefix (24, 28 or 36 bits) -> vendor. IEEE Registration Authority listing, "
+        "public domain per Debian's copyright file. Locally administered (randomised) "
         "addresses have no vendor.",
     )
 

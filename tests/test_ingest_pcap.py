@@ -165,7 +165,7 @@ def test_reads_from_a_pipe() -> None:
     thread = threading.Thread(target=writer)
     thread.start()
     with os.fdopen(read_fd, "rb", buffering=0) as r:
-        frames = list(pcap.read(r, 0, Context(), "-"))  # type: ignore[arg-type]
+        frames = list(pcap.read(r, 0, Context(), "-"))
     thread.join()
     assert [f.number for f in frames] == list(range(1, 501))
 

@@ -88,6 +88,7 @@ def _records(
     eof = False
     while True:
         end = len(buf)
+        want = CHUNK_SIZE
         while pos + _RECORD_HEADER_LEN <= end:
             sec, frac, incl, orig = unpack(buf, pos)
             if incl > limit:
@@ -101,6 +102,7 @@ def _records(
             start = pos + _RECORD_HEADER_LEN
             stop = start + incl
             if stop > end:
+                want = max(CHUNK_SIZE, stop - end)  # one read for a large record
                 break
             number += 1
             pos = stop
@@ -117,7 +119,7 @@ def _records(
                     f"file ends {end - pos} bytes into a record",
                 )
             return
-        chunk = stream.read(CHUNK_SIZE)
+        chunk = stream.read(want)
         eof = not chunk
         buf = buf[pos:] + chunk
         pos = 0

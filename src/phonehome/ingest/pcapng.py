@@ -96,6 +96,7 @@ def _blocks(stream: BinaryIO, input: int, ctx: Context, endian: str, buf: bytes)
     eof = False
     while True:
         end = len(buf)
+        want = CHUNK_SIZE
         while pos + 12 <= end:
             btype, blen = header(buf, pos)
             if btype == SHB:
@@ -121,6 +122,7 @@ def _blocks(stream: BinaryIO, input: int, ctx: Context, endian: str, buf: bytes)
                 return
             stop = pos + blen
             if stop > end:
+                want = max(CHUNK_SIZE, stop - end)  # one read for a large record
                 break
             if word(buf, stop - 4)[0] != blen:
                 ctx.anomalies.add(
@@ -197,7 +199,7 @@ def _blocks(stream: BinaryIO, input: int, ctx: Context, endian: str, buf: bytes)
                     _cut_short_detail(buf, pos, end, header),
                 )
             return
-        chunk = stream.read(CHUNK_SIZE)
+        chunk = stream.read(want)
         eof = not chunk
         buf = buf[pos:] + chunk
         pos = 0

@@ -8,7 +8,7 @@ per layer; the ``where`` path grows by one ``>``-joined segment per structure.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from phonehome.extract import decoders, form, jsonwalk, multipart, protobuf, xmlwalk
 from phonehome.extract.leaf import Leaf, Siblings
@@ -124,9 +124,12 @@ def expand(
                         budget, part, path, (*chain, fmt), key, siblings, to_text(out), out
                     )
                 return
-        if looks_binary(raw):
-            yield from _binary(budget, part, path, chain, key, siblings, raw)
-            return
+        control = looks_binary(raw)
+        if control or (len(text) == len(raw) and not raw.isascii()):
+            # control bytes, or bytes that are not UTF-8 (read as latin-1): maybe binary
+            handled = yield from _binary(budget, part, path, chain, key, siblings, raw)
+            if handled or control:
+                return
     found = _structure(budget, text, structure)
     if found is not None:
         name, leaves = found
@@ -161,21 +164,25 @@ def _binary(
     key: str | None,
     siblings: Siblings,
     raw: bytes,
-) -> Iterator[Field]:
+) -> Generator[Field, None, bool]:
+    """Protobuf or raw deflate; returns whether either recognised the bytes."""
     if raw.startswith(_MEDIA_SKIP) or len(raw) > decoders.MAX_INPUT:
-        return
+        return False
     parsed = protobuf.leaves(raw)
     if parsed is not None:
         for segment, k, t, r, sib in parsed[0]:
             yield from expand(
                 budget, part, _join(path, segment), (*chain, "protobuf"), k, sib, t, r
             )
-        return
+        return True
     inflated = decoders.raw_deflate(raw)
-    if inflated is not None and _spend(budget, inflated):
+    if inflated is None:
+        return False
+    if _spend(budget, inflated):
         yield from expand(
             budget, part, path, (*chain, "deflate"), key, siblings, to_text(inflated), inflated
         )
+    return True
 
 
 def _structure(budget: Budget, text: str, hint: str | None) -> tuple[str, list[Leaf]] | None:

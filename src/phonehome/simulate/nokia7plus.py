@@ -159,6 +159,8 @@ class Scene:
         self.events: list[tuple[int, str]] = []
         self.expected = Expected()
         self._txid = self.rng.randrange(0x10000)
+        self.last_dns_query = -1
+        """Frame reference of the latest DNS query (for leaks in query names)."""
 
     def finish(
         self, trace: Trace, out: Path, *, scenario: str, seed: int, pcapng: bool
@@ -195,6 +197,7 @@ class Scene:
             self.lan, t_us, name, answers, txid=self._txid, qtype=qtype, rtt_us=self.rtt(8), v6=v6
         )
         self.expected.dns_names.append(name)
+        self.last_dns_query = ex.request[0]
         return ex.t_us
 
     def http(
@@ -472,6 +475,11 @@ def build_day(scene: Scene) -> None:
         t = zzhc_registration(scene, u + rng.randrange(1_000_000, 5_000_000), split=i % 2 == 1)
         browse(scene, t + rng.randrange(200_000, 2_000_000), v6=i % 3 == 0)
         scene.event(u + rng.randrange(1, 12) * MINUTE, "screen_off")
+    # glances at notifications: the screen comes on without an unlock (no registration)
+    for _ in range(rng.randint(3, 5)):
+        g = day_start + rng.randrange(day_end - day_start)
+        scene.event(g, "screen_on")
+        scene.event(g + rng.randrange(5, 20) * SECOND, "screen_off")
     # beacons every 15 minutes, NTP every 6 hours, connectivity checks every 2 hours
     t = boot + 5 * MINUTE
     while t < START_US + 24 * HOUR - MINUTE:

@@ -1,0 +1,208 @@
+"""The ``bench`` scenario: a large mixed corpus for speed and memory measurements.
+
+The mix is fixed by bytes so that runs of different sizes stress the same code paths in
+the same proportions: 35 % HTTP with small bodies, 25 % HTTP with large bodies
+(50-500 KiB), 10 % DNS, 20 % TLS with application data, 10 % QUIC. Each flow is built
+whole and streamed straight to the file (flows follow each other in time), payloads are
+slices of templates made once, so generation costs little more than writing frames.
+A handful of leaks (the IMEI in a query string) are spread evenly through the corpus.
+"""
+
+from __future__ import annotations
+
+import random
+from array import array
+from pathlib import Path
+
+from phonehome.simulate import appproto, quic_build, tls_build
+from phonehome.simulate.nokia7plus import (
+    DEVICE_IP4,
+    DEVICE_IP6,
+    HOUR,
+    MINUTE,
+    SECOND,
+    START_US,
+    Phone,
+    Scene,
+    ip_str,
+    make_phone,
+)
+from phonehome.simulate.packets import FrameSink
+from phonehome.simulate.pcap_writer import PcapWriter
+from phonehome.simulate.truth import Generated, Leak
+
+MIX: tuple[tuple[str, float], ...] = (
+    ("http_small", 0.35),
+    ("http_large", 0.25),
+    ("dns", 0.10),
+    ("tls", 0.20),
+    ("quic", 0.10),
+)
+"""Share of captured bytes per kind of flow (documented in docs/simulator.md)."""
+
+LEAKS = 5
+DEFAULT_SIZE_MB = 50.0
+
+HOSTS = [f"cdn{i}.example.com" for i in range(16)] + [f"api{i}.example.net" for i in range(16)]
+"""Fictitious servers; addresses in 198.18.0.0/15 (benchmarking range, RFC 2544)."""
+
+
+def _host_ip(i: int) -> bytes:
+    return bytes([198, 18, i // 8, 10 + i % 8])
+
+
+class _TimedWriter:
+    """Streams frames to the capture and keeps each frame's timestamp (8 bytes a frame)
+    so the ground truth can give the time of any frame it cites."""
+
+    def __init__(self, writer: PcapWriter) -> None:
+        self.writer = writer
+        self.times = array("q")
+
+    def emit(self, ts_us: int, frame: bytes) -> int:
+        self.times.append(ts_us)
+        return self.writer.write(ts_us, frame)
+
+
+class _Corpus:
+    def __init__(self, scene: Scene, sink: FrameSink, rng: random.Random) -> None:
+        self.scene = scene
+        self.lan = scene.lan
+        self.sink = sink
+        self.rng = rng
+        self.filler = rng.randbytes(600 * 1024)
+        text = b"<html><head><title>Example</title></head><body>" + b"lorem ipsum " * 2000
+        self.text = text
+        self.hellos = {h: tls_build.tls_records(tls_build.client_hello(h)) for h in HOSTS[:8]}
+        self.quic_hellos = {h: tls_build.client_hello(h, ("h3",)) for h in HOSTS[8:12]}
+
+    def _host(self) -> tuple[str, bytes]:
+        i = self.rng.randrange(len(HOSTS))
+        return HOSTS[i], _host_ip(i)
+
+    def http(self, t: int, large: bool, leak: bool) -> int:
+        host, ip = self._host()
+        rng = self.rng
+        target = f"/assets/{rng.randrange(10**6)}.{'bin' if large else 'html'}"
+        if leak:
+            target = f"/v1/ping?imei={self.scene.phone.imei}&n={rng.randrange(1000)}"
+        req = appproto.http_request(
+            "GET", target, host, [("User-Agent", "okhttp/4.9.3"), ("Accept-Encoding", "gzip")]
+        )
+        if large:
+            n = rng.randrange(50 * 1024, 500 * 1024)
+            start = rng.randrange(len(self.filler) - n)
+            body, ctype = self.filler[start : start + n], "application/octet-stream"
+        else:
+            n = rng.randrange(300, 12_000)
+            body, ctype = self.text[:n], "text/html"
+        resp = appproto.http_response(200, "OK", [("Content-Type", ctype)], body)
+        ex = self.scene.http(t, ip, 80, req, resp, rtt_ms=20)
+        if leak:
+            self.scene.truth.leak(
+                Leak(
+                    "imei", self.scene.phone.imei, host, ip_str(ip), 80, "http", "http.query:imei"
+                ),
+                ex.request[-1],
+            )
+        return ex.t_us
+
+    def dns(self, t: int) -> int:
+        for _ in range(4):
+            i = self.rng.randrange(len(HOSTS))
+            t = self.scene.dns(t, HOSTS[i], [_host_ip(i)]) + self.rng.randrange(100, 5000)
+        return t
+
+    def tls(self, t: int) -> int:
+        i = self.rng.randrange(8)
+        host, ip = HOSTS[i], _host_ip(i)
+        conn = self.lan.tcp(t, ip, 443, rtt_us=20_000, isn=self.scene.isn())
+        conn.open()
+        conn.send(self.hellos[host])
+        conn.wait(20_000)
+        rand = self.filler[:32]
+        conn.send(
+            appproto.tls_server_flight(rand, b"", self.filler[32:64], (2800,)), from_client=False
+        )
+        conn.send(appproto.application_data(400, rand))
+        conn.wait(20_000)
+        left = self.rng.randrange(20_000, 200_000)
+        records = []
+        while left > 0:
+            n = min(left, 16_384)
+            start = self.rng.randrange(len(self.filler) - n)
+            records.append(b"\x17\x03\x03" + n.to_bytes(2, "big") + self.filler[start:][:n])
+            left -= n
+        conn.send(b"".join(records), from_client=False)
+        conn.close()
+        self.scene.expected.tls_snis.append(host)
+        return conn.t_us
+
+    def quic(self, t: int) -> int:
+        """A burst of QUIC connection attempts (client Initials, hellos in one or two
+        packets) that the network leaves unanswered. Server 1-RTT packets are left out:
+        without a real handshake tshark flags them as undecryptable."""
+        for _ in range(4):
+            i = self.rng.randrange(4)
+            host, ip = HOSTS[8 + i], _host_ip(8 + i)
+            port = self.lan.ephemeral_port()
+            dcid, scid = self.rng.randbytes(8), self.rng.randbytes(8)
+            packets = 1 + (self.rng.random() < 0.3)
+            for dgram in quic_build.client_initial_datagrams(
+                self.quic_hellos[host], dcid, scid, packets=packets
+            ):
+                self.lan.udp(t, True, ip, 443, port, dgram)
+                t += 150
+            self.scene.expected.quic_snis.append(host)
+            t += self.rng.randrange(2_000, 40_000)
+        return t
+
+
+def generate(out: Path, seed: int, size_mb: float | None, pcapng: bool) -> Generated:
+    target = int((size_mb if size_mb is not None else DEFAULT_SIZE_MB) * 1_000_000)
+    phone: Phone = make_phone(seed)
+    with PcapWriter(out, pcapng=pcapng) as writer:
+        sink = _TimedWriter(writer)
+        scene = Scene(phone, sink, seed)
+        rng = random.Random(f"bench/{seed}")
+        corpus = _Corpus(scene, sink, rng)
+        t = START_US + 9 * HOUR
+        scene.event(t - MINUTE, "boot")
+        scene.event(t - 30 * SECOND, "unlock")
+        done = dict.fromkeys((k for k, _ in MIX), 0)
+        leaks_done = 0
+        while writer.bytes < target:
+            total = writer.bytes + 1
+            kind = max(MIX, key=lambda m: m[1] * total - done[m[0]])[0]
+            # the k-th leak goes into the first small HTTP flow past k/LEAKS of the corpus
+            leak = (
+                kind == "http_small"
+                and leaks_done < LEAKS
+                and writer.bytes >= leaks_done * target / LEAKS
+            )
+            leaks_done += leak
+            before = writer.bytes
+            if kind == "http_small":
+                t = corpus.http(t, False, leak)
+            elif kind == "http_large":
+                t = corpus.http(t, True, False)
+            elif kind == "dns":
+                t = corpus.dns(t)
+            elif kind == "tls":
+                t = corpus.tls(t)
+            else:
+                t = corpus.quic(t)
+            done[kind] += writer.bytes - before
+            t += rng.randrange(1_000, 50_000)
+    times = sink.times
+    doc = scene.truth.to_json(
+        scenario="bench",
+        seed=seed,
+        capture=out.name,
+        device_ip=[ip_str(DEVICE_IP4), ip_str(DEVICE_IP6)],
+        device_mac=phone.mac_text,
+        resolve=lambda ref: (ref, times[ref - 1]),
+    )
+    return Generated(
+        doc, phone.profile(), scene.events, writer.frames, writer.bytes, scene.expected
+    )

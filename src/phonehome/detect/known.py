@@ -91,9 +91,9 @@ def _e164(raw: str, region: str | None) -> str | None:
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
-def spellings(identifier: str, value: str) -> list[tuple[str, str]]:
-    """(spelling, form) pairs of one normal value, case variants included (hashes and
-    Base64 differ by case even where the plain match is case-insensitive)."""
+def spellings(identifier: str, value: str, raw: str) -> list[tuple[str, str]]:
+    """(spelling, form) pairs of one value: as written, normal form and case variants
+    (hashes and Base64 differ by case even where the plain match is case-insensitive)."""
     out: list[tuple[str, str]] = [
         (value, "plain"),
         (value.lower(), "plain"),
@@ -109,7 +109,11 @@ def spellings(identifier: str, value: str) -> list[tuple[str, str]]:
         out += [(value.replace("-", ""), "plain"), (value.replace("-", "").upper(), "plain")]
     elif identifier == "msisdn":
         out += _phone_spellings(value)
-    return list(dict.fromkeys(out))
+    out.append((raw.strip(), "plain"))
+    first: dict[str, str] = {}
+    for spelling, form in out:
+        first.setdefault(spelling, form)
+    return list(first.items())
 
 
 def _phone_spellings(value: str) -> list[tuple[str, str]]:
@@ -160,7 +164,7 @@ def targets(profile: DeviceProfile) -> tuple[list[tuple[str, Target]], list[tupl
             value = normal_value(identifier, raw, profile.home_country)
             if value is None:
                 continue
-            for spelling, form in spellings(identifier, value):
+            for spelling, form in spellings(identifier, value, raw):
                 rule = rule_for(identifier, spelling)
                 caseless.append((spelling, Target(identifier, value, form, rule)))
                 url = quote(spelling, safe="")

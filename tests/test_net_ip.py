@@ -6,6 +6,8 @@ import pytest
 
 from phonehome.context import Context
 from phonehome.model.frame import Packet
+from phonehome.net import addr
+from phonehome.net.addr import NTOP_CACHE_CAP, is_local, ntop, parse_ip, parse_mac
 from phonehome.net.link import Decoder
 from tests.builders_net import (
     IP6_A,
@@ -186,3 +188,71 @@ def test_malformed_headers_become_anomalies(datagram: bytes, kind: str) -> None:
 def test_udp_length_trims_trailing_bytes() -> None:
     _, _, [pkt] = run([ipv4(udp(1, 2, b"abc", length=10) + b"zzz", proto=17)])
     assert pkt.payload == b"ab"
+
+
+# --- address helpers -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("packed", "text"),
+    [
+        (bytes([192, 168, 1, 10]), "192.168.1.10"),
+        (bytes(4), "0.0.0.0"),
+        (bytes.fromhex("20010db8000000000000000000000001"), "2001:db8::1"),
+        (bytes(10) + b"\xff\xff" + bytes([1, 2, 3, 4]), "::ffff:1.2.3.4"),
+    ],
+)
+def test_ntop_and_parse_ip_round_trip(packed: bytes, text: str) -> None:
+    assert ntop(packed) == text
+    assert ntop(packed) == text  # cached
+    assert parse_ip(text) == packed
+
+
+def test_ntop_cache_is_bounded() -> None:
+    for i in range(NTOP_CACHE_CAP + 10):
+        ntop(i.to_bytes(4, "big"))
+    assert len(addr._ntop_cache) <= NTOP_CACHE_CAP
+
+
+@pytest.mark.parametrize(
+    ("text", "local"),
+    [
+        ("10.1.2.3", True), ("172.16.0.1", True), ("172.31.255.255", True),
+        ("172.32.0.1", False), ("192.168.0.1", True), ("192.169.0.1", False),
+        ("100.64.0.1", True), ("100.127.255.255", True), ("100.128.0.1", False),
+        ("127.0.0.1", True), ("169.254.1.1", True), ("8.8.8.8", False),
+        ("93.184.216.34", False), ("::1", True), ("fe80::1", True), ("febf::1", True),
+        ("fec0::1", False), ("fd12:3456::1", True), ("fc00::1", True),
+        ("2a00:1450::1", False), ("::ffff:192.168.1.1", True), ("::ffff:8.8.8.8", False),
+    ],
+)  # fmt: skip
+def test_is_local(text: str, local: bool) -> None:
+    assert is_local(parse_ip(text)) is local
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "aa:bb:cc:dd:ee:ff",
+        "AA-BB-CC-DD-EE-FF",
+        "aabb.ccdd.eeff",
+        "AABBCCDDEEFF",
+        " aa:bb:cc:dd:ee:ff ",
+    ],
+)
+def test_parse_mac_spellings(text: str) -> None:
+    assert parse_mac(text) == bytes.fromhex("aabbccddeeff")
+
+
+@pytest.mark.parametrize(
+    "text", ["aa:bb:cc:dd:ee", "aa:bb:cc:dd:ee:fg", "aabbccddeeff00", "", "aa:bb:cc:dd:ee:ff:00"]
+)
+def test_parse_mac_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_mac(text)
+
+
+@pytest.mark.parametrize("text", ["300.1.1.1", "example.com", "", "1.2.3"])
+def test_parse_ip_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_ip(text)

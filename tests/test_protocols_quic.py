@@ -3,6 +3,11 @@ split and reordered hellos, coalesced packets, and damage that must never raise.
 
 from __future__ import annotations
 
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -399,3 +404,39 @@ def test_fuzz_damaged_rfc_packet_never_raises(position: int, flip: int) -> None:
 def test_fuzz_frames_in_valid_packets_never_raise(frames: bytes) -> None:
     for datagram in client_initial_datagrams(frames, DCID, SCID):
         QuicInitialTracker().feed(datagram)
+
+
+def _pcap_udp(datagrams: list[bytes]) -> bytes:
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
+    for i, datagram in enumerate(datagrams):
+        udp = struct.pack("!HHHH", 40000, 443, 8 + len(datagram), 0) + datagram
+        ip = (
+            struct.pack(
+                "!BBHHHBBH4s4s",
+                0x45, 0, 20 + len(udp), i, 0, 64, 17, 0, bytes((10, 0, 0, 2)), bytes((10, 0, 0, 1)),
+            )
+            + udp
+        )  # fmt: skip
+        frame = bytes(6) + bytes((2, 0, 0, 0, 0, 1)) + b"\x08\x00" + ip
+        out += struct.pack("<IIII", i, 0, len(frame), len(frame)) + frame
+    return out
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+@pytest.mark.parametrize("version", [1, 2])
+def test_tshark_decrypts_built_initials(tmp_path: Path, version: int) -> None:
+    """An independent QUIC implementation reads the builder's packets the same way."""
+    datagrams = client_initial_datagrams(
+        HELLO, DCID, SCID, version=version, packets=2, shuffle_frames=True
+    )
+    path = tmp_path / "quic.pcap"
+    path.write_bytes(_pcap_udp(datagrams))
+    cmd = ["tshark", "-r", str(path), "-T", "fields", "-E", "separator=|", "-e", "quic.version"]
+    cmd += ["-e", "tls.handshake.extensions_server_name", "-e", "tls.handshake.extensions_alpn_str"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
+    rows = [line.split("|") for line in out.strip().splitlines()]
+    wire = "0x00000001" if version == 1 else "0x6b3343cf"
+    assert [row[0] for row in rows] == [wire, wire]
+    _, results = _feed_all(datagrams)
+    assert results[0].hello is not None
+    assert [row[1:] for row in rows if row[1]] == [[results[0].hello.sni, "h3"]]

@@ -7,13 +7,9 @@ here can be cross-checked against Wireshark's reading.
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import struct
-import sys
-import types
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101
@@ -213,33 +209,3 @@ def pcapdroid_uid_map(
     name = app.encode()
     payload = struct.pack(endian + "HBBiBB", 1, 1, 0, uid, len(pkg), len(name)) + pkg + name
     return custom_block(PCAPDROID_PEN, payload, copyable=copyable, endian=endian)
-
-
-# --- registry ----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def capture_registry() -> Iterator[None]:
-    """Let ``open_capture`` run while sibling readers (HAR, mitmproxy) are not written yet.
-
-    A missing reader module is replaced, for the duration, by one that recognises
-    nothing; a present one is used as is.
-    """
-    added: list[str] = []
-    for name in ("har", "mitm"):
-        module = f"phonehome.ingest.{name}"
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            stub = types.ModuleType(module)
-            stub.sniff = lambda head: False  # type: ignore[attr-defined]
-            stub.read = lambda *args: iter(())  # type: ignore[attr-defined]
-            sys.modules[module] = stub
-            setattr(sys.modules["phonehome.ingest"], name, stub)
-            added.append(name)
-    try:
-        yield
-    finally:
-        for name in added:
-            del sys.modules[f"phonehome.ingest.{name}"]
-            delattr(sys.modules["phonehome.ingest"], name)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import tempfile
-from collections.abc import Iterator
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,15 +27,6 @@ from tests.builders_capture import (
     shb,
     spb,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _registry() -> Iterator[None]:
-    from tests.builders_capture import capture_registry
-
-    with capture_registry():
-        yield
-
 
 PACKET = ipv4_udp(b"payload")
 SEEDS = [

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,7 +20,6 @@ from phonehome.model import Frame
 from tests.builders_capture import (
     LINKTYPE_ETHERNET,
     LINKTYPE_RAW,
-    capture_registry,
     ethernet,
     ipv4_udp,
     pcap_file,
@@ -32,12 +30,6 @@ from tests.builders_capture import (
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 REAL = SHARED / "fixtures" / "real"
 TSHARK = shutil.which("tshark")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _registry() -> Iterator[None]:
-    with capture_registry():
-        yield
 
 
 def read_all(data: bytes, ctx: Context | None = None) -> list[Frame]:

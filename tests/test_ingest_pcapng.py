@@ -6,7 +6,6 @@ import io
 import shutil
 import struct
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from tests.builders_capture import (
     LINKTYPE_ETHERNET,
     LINKTYPE_RAW,
     block,
-    capture_registry,
     dsb,
     epb,
     ethernet,
@@ -38,12 +36,6 @@ TSHARK = shutil.which("tshark")
 RAW = ipv4_udp(b"raw packet")
 ETH = ethernet(ipv4_udp(b"ethernet frame"))
 T0 = 1_700_000_000
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _registry() -> Iterator[None]:
-    with capture_registry():
-        yield
 
 
 def read_all(data: bytes, ctx: Context | None = None) -> list[Frame]:

@@ -401,11 +401,12 @@ class HttpStreamParser:
         if chunked:
             self._state = _CHUNK_SIZE_LINE
             return
-        length = None if te else self._content_length()
-        if length is None and self._values("content-length") and not te:
-            self._anomaly("http.bad_content_length", ",".join(self._values("content-length")))
+        declared = self._values("content-length")
+        length = None if te or not declared else self._content_length()
+        if length is None and declared and not te:
+            self._anomaly("http.bad_content_length", ",".join(declared))
         if length is None:
-            self._state = _CLOSE
+            self._state = _CLOSE  # delimited by the end of the connection
             return
         self._start_fixed(length)
 

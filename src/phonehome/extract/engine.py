@@ -37,6 +37,8 @@ _MEDIA_SKIP = (
 """Media and archives: binary, but not where a device hides an identifier as protobuf."""
 
 
+SHORT = 8
+"""Below this many characters only percent-decoding can apply (Base64 needs 8, hex 12)."""
 LEAF = "leaf"
 """Structure hint: yield the value as it is, do not look inside (the caller already did)."""
 
@@ -99,6 +101,8 @@ def expand(
     yield Field(text, where(part, path), chain, key, siblings)
     if structure == LEAF or jsonwalk.is_number(text):
         return
+    if len(text) < SHORT and "%" not in text and raw is None:
+        return  # shorter than any Base64/hex/JSON worth opening: most values stop here
     if len(chain) >= MAX_CHAIN:
         if _decodable(text):
             budget.note("extract.depth_limit", f"more than {MAX_CHAIN} layers at {part}")

@@ -18,9 +18,9 @@ class Field:
     """The decoded text to search. Bytes that are not UTF-8 are decoded as latin-1 so
     every byte maps to one character and hex/Base64/digit patterns still line up."""
     where: str
-    """Place in the message, grammar ``<part>[:<path>]`` (see docs/scan-json.md), e.g.
-    ``http.query:imei``, ``http.body:$.data[0].IMEI1``, ``http.header:User-Agent``,
-    ``dns.qname:label[0]``, ``mqtt.payload``, ``raw.payload``."""
+    """Place in the message, grammar ``<part>[:<path>]`` (see docs/fields.md), e.g.
+    ``http.query:imei``, ``http.body:$.data>$.IMEI1``, ``http.header:User-Agent``,
+    ``dns.qname:label[0]``, ``mqtt.payload``, ``udp.payload``."""
     encoding: tuple[str, ...] = ()
     """Decoders applied, outermost first, e.g. ``("base64", "json")``."""
     key: str | None = None

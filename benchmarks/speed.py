@@ -28,8 +28,12 @@ from collections import Counter
 from pathlib import Path
 
 WORK = Path(__file__).resolve().parent / "_work"
-TSHARK_FIELDS = ["http.request.uri", "http.host", "dns.qry.name",
-                 "tls.handshake.extensions_server_name"]
+TSHARK_FIELDS = [
+    "http.request.uri",
+    "http.host",
+    "dns.qry.name",
+    "tls.handshake.extensions_server_name",
+]
 
 
 def measure(cmd: list[str], stdout_path: Path) -> tuple[float, float, int]:
@@ -48,10 +52,25 @@ def ensure_corpus(size: int) -> Path:
     path = WORK / f"bench-{size}.pcap"
     if not path.exists():
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "phonehome.cli", "simulate", "bench", "--size",
-                        str(size), "-o", str(path)], check=True, stdout=subprocess.DEVNULL)
-        print(f"generated {path.name}: {path.stat().st_size / 1e6:.0f} MB in "
-              f"{time.perf_counter() - t0:.1f} s")
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "phonehome.cli",
+                "simulate",
+                "bench",
+                "--size",
+                str(size),
+                "-o",
+                str(path),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        print(
+            f"generated {path.name}: {path.stat().st_size / 1e6:.0f} MB in "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
     return path
 
 
@@ -86,8 +105,10 @@ def compare(ts: dict[str, Counter[str]], ph: dict[str, Counter[str]]) -> bool:
     for name in TSHARK_FIELDS:
         missing = ts[name] - ph[name]
         agree = "agree" if not missing else f"MISSING {sum(missing.values())}"
-        print(f"    {name:<40} tshark {sum(ts[name].values()):>8}  phonehome "
-              f"{sum(ph[name].values()):>8}  {agree}")
+        print(
+            f"    {name:<40} tshark {sum(ts[name].values()):>8}  phonehome "
+            f"{sum(ph[name].values()):>8}  {agree}"
+        )
         if missing:
             ok = False
             print(f"      e.g. {list(missing.items())[:3]}")
@@ -107,23 +128,32 @@ def main() -> int:
         path = ensure_corpus(size)
         mb = path.stat().st_size / 1e6
         print(f"\n== {path.name} ({mb:.0f} MB)")
-        f_wall, f_rss, f_rc = measure([*ph, "flows", "--format", "jsonl", str(path)],
-                                      WORK / "flows.out")
-        print(f"  phonehome flows: {f_wall:6.1f} s  {mb / f_wall:6.1f} MB/s  peak RSS "
-              f"{f_rss:6.0f} MiB  (exit {f_rc})")
+        f_wall, f_rss, f_rc = measure(
+            [*ph, "flows", "--format", "jsonl", str(path)], WORK / "flows.out"
+        )
+        print(
+            f"  phonehome flows: {f_wall:6.1f} s  {mb / f_wall:6.1f} MB/s  peak RSS "
+            f"{f_rss:6.0f} MiB  (exit {f_rc})"
+        )
         if not args.no_scan:
             profile = path.with_name(path.stem + ".device.toml")
-            s_wall, s_rss, s_rc = measure([*ph, "scan", "--device", str(profile), "--format",
-                                           "json", str(path)], WORK / "scan.out")
-            print(f"  phonehome scan:  {s_wall:6.1f} s  {mb / s_wall:6.1f} MB/s  peak RSS "
-                  f"{s_rss:6.0f} MiB  (exit {s_rc})")
+            s_wall, s_rss, s_rc = measure(
+                [*ph, "scan", "--device", str(profile), "--format", "json", str(path)],
+                WORK / "scan.out",
+            )
+            print(
+                f"  phonehome scan:  {s_wall:6.1f} s  {mb / s_wall:6.1f} MB/s  peak RSS "
+                f"{s_rss:6.0f} MiB  (exit {s_rc})"
+            )
         if tshark:
             cmd = [tshark, "-2", "-r", str(path), "-T", "fields"]
             for f in TSHARK_FIELDS:
                 cmd += ["-e", f]
             t_wall, t_rss, _ = measure(cmd, WORK / "tshark.out")
-            print(f"  tshark -2:       {t_wall:6.1f} s  {mb / t_wall:6.1f} MB/s  peak RSS "
-                  f"{t_rss:6.0f} MiB")
+            print(
+                f"  tshark -2:       {t_wall:6.1f} s  {mb / t_wall:6.1f} MB/s  peak RSS "
+                f"{t_rss:6.0f} MiB"
+            )
             print(f"  ratio flows: {t_wall / f_wall:.2f}x faster than tshark")
             if not args.no_scan:
                 print(f"  ratio scan:  {t_wall / s_wall:.2f}x faster than tshark")

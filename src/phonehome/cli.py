@@ -29,14 +29,20 @@ def fail(message: str) -> None:
 
 def device_options(f: F) -> F:
     f = click.option(
-        "--device-mac", "device_macs", multiple=True, metavar="MAC",
+        "--device-mac",
+        "device_macs",
+        multiple=True,
+        metavar="MAC",
         help="The device's MAC address (repeatable). Flows of other hosts are dropped and "
-             "counted. Survives DHCP and IPv6 privacy addresses, unlike --device-ip.",
+        "counted. Survives DHCP and IPv6 privacy addresses, unlike --device-ip.",
     )(f)
     f = click.option(
-        "--device-ip", "device_ips", multiple=True, metavar="IP",
+        "--device-ip",
+        "device_ips",
+        multiple=True,
+        metavar="IP",
         help="The device's IP address (repeatable). Flows of other hosts are dropped and "
-             "counted. Default: the side that opens connections from a private address.",
+        "counted. Default: the side that opens connections from a private address.",
     )(f)
     return f
 
@@ -79,11 +85,18 @@ def main() -> None:
 
 @main.command()
 @click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")
-@click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text",
-              show_default=True, help="One line per message, or one JSON object per line.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "jsonl"]),
+    default="text",
+    show_default=True,
+    help="One line per message, or one JSON object per line.",
+)
 @device_options
-def flows(captures: tuple[str, ...], fmt: str, device_ips: tuple[str, ...],
-          device_macs: tuple[str, ...]) -> None:
+def flows(
+    captures: tuple[str, ...], fmt: str, device_ips: tuple[str, ...], device_macs: tuple[str, ...]
+) -> None:
     """List the application messages in captures, like a small tshark.
 
     CAPTURE may be '-' for a classic pcap on standard input
@@ -105,8 +118,10 @@ def flows(captures: tuple[str, ...], fmt: str, device_ips: tuple[str, ...],
         if cap.damage:
             ctx.anomalies.add("gzip.damaged", cap.index, None, cap.damage)
     s = ctx.stats
-    line = (f"{s.inputs} input(s), {s.frames} frames, {s.packets} packets, {s.flows} flows, "
-            f"{s.messages} messages, {ctx.anomalies.total()} anomalies")
+    line = (
+        f"{s.inputs} input(s), {s.frames} frames, {s.packets} packets, {s.flows} flows, "
+        f"{s.messages} messages, {ctx.anomalies.total()} anomalies"
+    )
     kinds = ", ".join(f"{k}={v}" for k, v in sorted(ctx.anomalies.counts.items()))
     summary = line + (f" ({kinds})" if kinds else "")
     if fmt == "jsonl":
@@ -117,30 +132,60 @@ def flows(captures: tuple[str, ...], fmt: str, device_ips: tuple[str, ...],
 
 @main.command()
 @click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")
-@click.option("--device", "device_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Device profile (TOML) with the values to look for (docs/profile.md).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text",
-              show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report to this file (mode 0600) instead of standard output.")
-@click.option("--reveal", is_flag=True,
-              help="Show raw identifier values instead of redacted ones (the output says so).")
+@click.option(
+    "--device",
+    "device_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Device profile (TOML) with the values to look for (docs/profile.md).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file (mode 0600) instead of standard output.",
+)
+@click.option(
+    "--reveal",
+    is_flag=True,
+    help="Show raw identifier values instead of redacted ones (the output says so).",
+)
 @device_options
-def scan(captures: tuple[str, ...], device_file: Path | None, fmt: str, output: Path | None,
-         reveal: bool, device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> None:
+def scan(
+    captures: tuple[str, ...],
+    device_file: Path | None,
+    fmt: str,
+    output: Path | None,
+    reveal: bool,
+    device_ips: tuple[str, ...],
+    device_macs: tuple[str, ...],
+) -> None:
     """Find the device's personal identifiers in what it sent.
 
     Exit code 0 when nothing was found, 1 when findings were reported, 2 for usage or
     input errors, so it can gate a CI pipeline.
     """
-    result_findings = _scan_and_report(captures, device_file, fmt, output, reveal,
-                                       device_ips, device_macs)
+    result_findings = _scan_and_report(
+        captures, device_file, fmt, output, reveal, device_ips, device_macs
+    )
     sys.exit(EXIT_FINDINGS if result_findings else EXIT_CLEAN)
 
 
-def _scan_and_report(captures: tuple[str, ...], device_file: Path | None, fmt: str,
-                     output: Path | None, reveal: bool, device_ips: tuple[str, ...],
-                     device_macs: tuple[str, ...]) -> int:
+def _scan_and_report(
+    captures: tuple[str, ...],
+    device_file: Path | None,
+    fmt: str,
+    output: Path | None,
+    reveal: bool,
+    device_ips: tuple[str, ...],
+    device_macs: tuple[str, ...],
+) -> int:
     from phonehome.pipeline import open_all
     from phonehome.privacy import ValueIds, installation_key, write_private
     from phonehome.report import FORMATS
@@ -169,8 +214,13 @@ def _scan_and_report(captures: tuple[str, ...], device_file: Path | None, fmt: s
 
 @main.command()
 @click.argument("scenario", metavar="SCENARIO")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Capture file to write; ground truth, profile and events go beside it.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Capture file to write; ground truth, profile and events go beside it.",
+)
 @click.option("--size", "size_mb", type=float, help="Target size in MB (bench scenario).")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--pcapng", is_flag=True, help="Write pcapng instead of classic pcap.")
@@ -204,8 +254,11 @@ def data(ctx: click.Context) -> None:
 
 
 @data.command("update")
-@click.option("--dest", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory to write to (default: the installed package's data directory).")
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write to (default: the installed package's data directory).",
+)
 def data_update(dest: Path | None) -> None:
     """Rebuild the data files from the installed Debian packages and bundled copies."""
     from phonehome.databuild import rebuild
@@ -215,8 +268,12 @@ def data_update(dest: Path | None) -> None:
 
 
 @main.command()
-@click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where to write the sample and reports (default: the phonehome data dir).")
+@click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write the sample and reports (default: the phonehome data dir).",
+)
 def demo(workdir: Path | None) -> None:
     """Simulate a Nokia 7 Plus day and scan it: the 2018 China Telecom case in one command."""
     from phonehome import simulate as sim

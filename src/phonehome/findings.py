@@ -51,8 +51,16 @@ class Finding:
     @property
     def identity(self) -> tuple[object, ...]:
         app = (self.app.uid, self.app.packages) if self.app else None
-        return (self.identifier, self.value, app, self.host, self.port, self.protocol,
-                self.where, self.encoding)
+        return (
+            self.identifier,
+            self.value,
+            app,
+            self.host,
+            self.port,
+            self.protocol,
+            self.where,
+            self.encoding,
+        )
 
 
 def destination_host(msg: Message, match: Match) -> str:
@@ -75,6 +83,7 @@ def best_matches(matches: list[Match]) -> list[Match]:
     """
     if len(matches) < 2:
         return matches
+    matches = _prefer_exact(matches)
     groups: dict[tuple[str, str], list[Match]] = {}
     for m in matches:
         groups.setdefault((m.identifier, m.value), []).append(m)
@@ -95,6 +104,24 @@ def best_matches(matches: list[Match]) -> list[Match]:
             seen.add(k)
             uniq.append(m)
     return uniq
+
+
+def _prefer_exact(matches: list[Match]) -> list[Match]:
+    """One span, one identifier: when the profile's own value matches a span exactly, a
+    derived form of another value on the same span is not reported (the MEID field of
+    the self-registration request is the profile's ``meid``, not also "the IMEI's body")."""
+    exact = {
+        (m.field.where, m.field.encoding, m.start, m.end)
+        for m in matches
+        if m.profile_match and m.form == "plain"
+    }
+    if not exact:
+        return matches
+    return [
+        m
+        for m in matches
+        if m.form == "plain" or (m.field.where, m.field.encoding, m.start, m.end) not in exact
+    ]
 
 
 def _part(where: str) -> str:
@@ -122,7 +149,7 @@ def _deeper(a: Match, b: Match) -> bool:
 class Aggregator:
     """Streams occurrences into findings keyed by their identity."""
 
-    def __init__(self, community_id: object | None = None) -> None:
+    def __init__(self) -> None:
         self.findings: dict[tuple[object, ...], Finding] = {}
 
     def add(self, msg: Message, matches: list[Match]) -> None:
@@ -132,17 +159,34 @@ class Aggregator:
     def _add_one(self, msg: Message, m: Match) -> None:
         host = destination_host(msg, m)
         port = msg.dst.port
-        key = (m.identifier, m.value,
-               (msg.app.uid, msg.app.packages) if msg.app else None,
-               host, port, msg.protocol, m.field.where, m.field.encoding)
+        key = (
+            m.identifier,
+            m.value,
+            (msg.app.uid, msg.app.packages) if msg.app else None,
+            host,
+            port,
+            msg.protocol,
+            m.field.where,
+            m.field.encoding,
+        )
         f = self.findings.get(key)
         if f is None:
             f = Finding(
-                detector=m.detector, identifier=m.identifier, value=m.value,
-                profile_match=m.profile_match, confidence=m.confidence,
-                encoding=m.field.encoding, where=m.field.where, protocol=msg.protocol,
-                readability=msg.readability, host=host, port=port, app=msg.app, form=m.form,
-                first_seen=msg.time, last_seen=msg.time,
+                detector=m.detector,
+                identifier=m.identifier,
+                value=m.value,
+                profile_match=m.profile_match,
+                confidence=m.confidence,
+                encoding=m.field.encoding,
+                where=m.field.where,
+                protocol=msg.protocol,
+                readability=msg.readability,
+                host=host,
+                port=port,
+                app=msg.app,
+                form=m.form,
+                first_seen=msg.time,
+                last_seen=msg.time,
             )
             self.findings[key] = f
         f.count += 1
@@ -160,15 +204,17 @@ class Aggregator:
             f.evidence.append(_evidence(msg))
 
     def results(self) -> list[Finding]:
-        return sorted(self.findings.values(),
-                      key=lambda f: (f.host, f.identifier, f.where, f.first_seen))
+        return sorted(
+            self.findings.values(), key=lambda f: (f.host, f.identifier, f.where, f.first_seen)
+        )
 
 
 def _evidence(msg: Message) -> Evidence:
     from phonehome.net.community_id import community_id
 
     key = msg.flow
-    cid = community_id(key.transport, key.client.ip, key.client.port,
-                       key.server.ip, key.server.port)
+    cid = community_id(
+        key.transport, key.client.ip, key.client.port, key.server.ip, key.server.port
+    )
     filt = f"frame.number == {msg.frame}"
     return Evidence(msg.input, msg.frame, cid, filt)

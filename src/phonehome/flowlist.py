@@ -26,25 +26,45 @@ from phonehome.model.message import (
 def content_fields(msg: Message) -> dict[str, Any]:
     c = msg.content
     if isinstance(c, HttpRequest):
-        return {"method": c.method, "uri": c.target, "http_host": c.host,
-                "content_type": header(c.headers, "content-type"),
-                "user_agent": header(c.headers, "user-agent"), "body_len": len(c.body)}
+        return {
+            "method": c.method,
+            "uri": c.target,
+            "http_host": c.host,
+            "content_type": header(c.headers, "content-type"),
+            "user_agent": header(c.headers, "user-agent"),
+            "body_len": len(c.body),
+        }
     if isinstance(c, HttpResponse):
-        return {"status": c.status, "content_type": header(c.headers, "content-type"),
-                "body_len": len(c.body)}
+        return {
+            "status": c.status,
+            "content_type": header(c.headers, "content-type"),
+            "body_len": len(c.body),
+        }
     if isinstance(c, DnsMessage):
-        return {"dns_id": c.id, "response": c.response, "qnames": [q[0] for q in c.questions],
-                "qtypes": [q[1] for q in c.questions],
-                "answers": [[a.name, a.rtype, a.value] for a in c.answers]}
+        return {
+            "dns_id": c.id,
+            "response": c.response,
+            "qnames": [q[0] for q in c.questions],
+            "qtypes": [q[1] for q in c.questions],
+            "answers": [[a.name, a.rtype, a.value] for a in c.answers],
+        }
     if isinstance(c, TlsClientHello):
         return {"sni": c.sni, "alpn": list(c.alpn), "tls_version": c.version, "ech": c.ech}
     if isinstance(c, QuicInitial):
         h = c.hello
-        return {"quic_version": c.version, "dcid": c.dcid, "sni": h.sni if h else None,
-                "alpn": list(h.alpn) if h else []}
+        return {
+            "quic_version": c.version,
+            "dcid": c.dcid,
+            "sni": h.sni if h else None,
+            "alpn": list(h.alpn) if h else [],
+        }
     if isinstance(c, MqttMessage):
-        return {"mqtt_type": c.packet_type, "client_id": c.client_id, "topic": c.topic,
-                "payload_len": len(c.payload)}
+        return {
+            "mqtt_type": c.packet_type,
+            "client_id": c.client_id,
+            "topic": c.topic,
+            "payload_len": len(c.payload),
+        }
     assert isinstance(c, RawPayload)
     return {"length": len(c.data), "truncated": c.truncated}
 
@@ -52,10 +72,18 @@ def content_fields(msg: Message) -> dict[str, Any]:
 def to_json(msg: Message) -> str:
     d: dict[str, Any] = {
         "time": datetime.fromtimestamp(msg.time, UTC).isoformat(timespec="microseconds"),
-        "input": msg.input, "frame": msg.frame, "flow": msg.flow_id,
-        "transport": msg.flow.transport, "src": msg.src.ip, "sport": msg.src.port,
-        "dst": msg.dst.ip, "dport": msg.dst.port, "direction": msg.direction,
-        "protocol": msg.protocol, "readability": msg.readability, "host": msg.host,
+        "input": msg.input,
+        "frame": msg.frame,
+        "flow": msg.flow_id,
+        "transport": msg.flow.transport,
+        "src": msg.src.ip,
+        "sport": msg.src.port,
+        "dst": msg.dst.ip,
+        "dport": msg.dst.port,
+        "direction": msg.direction,
+        "protocol": msg.protocol,
+        "readability": msg.readability,
+        "host": msg.host,
         "app": list(msg.app.packages) if msg.app else None,
     }
     d.update(content_fields(msg))
@@ -93,5 +121,7 @@ def to_text(msg: Message) -> str:
     dev, peer = (msg.src, msg.dst) if msg.direction == "out" else (msg.dst, msg.src)
     app = f" [{','.join(msg.app.packages) or msg.app.uid}]" if msg.app else ""
     host = f" {msg.host}" if msg.host and msg.protocol != "dns" else ""
-    return (f"{t} {msg.frame:>7} {dev.ip}:{dev.port} {arrow} {peer.ip}:{peer.port}{host} "
-            f"{msg.protocol.upper():<4} {summary(msg)}{app}")
+    return (
+        f"{t} {msg.frame:>7} {dev.ip}:{dev.port} {arrow} {peer.ip}:{peer.port}{host} "
+        f"{msg.protocol.upper():<4} {summary(msg)}{app}"
+    )

@@ -16,6 +16,8 @@ from phonehome.ingest import Capture
 from phonehome.model.profile import DeviceProfile
 from phonehome.pipeline import iter_messages
 
+MAX_NOT_INSPECTED = 10_000
+
 
 @dataclass
 class InputSummary:
@@ -59,6 +61,7 @@ def run_scan(
     summaries = [InputSummary(c.path, format=c.format.name) for c in captures]
     started = time.time()
     encrypted: dict[str, int] = {}
+    anomalies = ctx.anomalies
     current: list[int] = [-1]
     marks: dict[int, tuple[int, int]] = {}
 
@@ -82,9 +85,10 @@ def run_scan(
             continue
         if msg.readability == "encrypted":
             name = msg.host or msg.dst.ip
-            encrypted[name] = encrypted.get(name, 0) + 1
+            if name in encrypted or len(encrypted) < MAX_NOT_INSPECTED:
+                encrypted[name] = encrypted.get(name, 0) + 1
         matches = []
-        for f in extract_fields(msg):
+        for f in extract_fields(msg, anomalies):
             found = engine.scan(f)
             if found:
                 matches.extend(found)
@@ -111,7 +115,13 @@ def run_scan(
         profile=profile,
         findings=findings,
         anomalies=dict(ctx.anomalies.counts),
-        stats={"inputs": st.inputs, "frames": st.frames, "packets": st.packets,
-               "flows": st.flows, "messages": st.messages, "bytes": st.bytes},
+        stats={
+            "inputs": st.inputs,
+            "frames": st.frames,
+            "packets": st.packets,
+            "flows": st.flows,
+            "messages": st.messages,
+            "bytes": st.bytes,
+        },
         encrypted_flows=encrypted,
     )

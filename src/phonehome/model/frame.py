@@ -15,8 +15,18 @@ class Frame:
     ``uid`` is the app uid from a PCAPdroid trailer or ``u-<uid>`` comment, else None.
     """
 
-    __slots__ = ("caplen", "comment", "data", "iface", "input", "linktype", "number", "ts",
-                 "uid", "wirelen")
+    __slots__ = (
+        "caplen",
+        "comment",
+        "data",
+        "iface",
+        "input",
+        "linktype",
+        "number",
+        "ts",
+        "uid",
+        "wirelen",
+    )
 
     def __init__(
         self,
@@ -50,8 +60,24 @@ class Packet:
     are the Ethernet addresses when the link layer had them (used to pick the device).
     """
 
-    __slots__ = ("ack", "dst", "dst_mac", "dport", "flags", "frame", "input", "payload", "proto",
-                 "seq", "sport", "src", "src_mac", "truncated", "ts", "uid")
+    __slots__ = (
+        "ack",
+        "dst",
+        "dst_mac",
+        "dport",
+        "flags",
+        "frame",
+        "input",
+        "payload",
+        "proto",
+        "seq",
+        "sport",
+        "src",
+        "src_mac",
+        "truncated",
+        "ts",
+        "uid",
+    )
 
     def __init__(
         self,

@@ -25,7 +25,16 @@ IDENTIFIERS: tuple[str, ...] = (
 """Identifier names. Released names never change (they are part of the JSON contract)."""
 
 PROFILE_VALUE_KEYS: tuple[str, ...] = (
-    "imei", "meid", "imsi", "iccid", "msisdn", "serial", "android_id", "ad_id", "mac", "email",
+    "imei",
+    "meid",
+    "imsi",
+    "iccid",
+    "msisdn",
+    "serial",
+    "android_id",
+    "ad_id",
+    "mac",
+    "email",
     "cell_id",
 )
 """Keys of a profile whose value is a string or a list of strings."""

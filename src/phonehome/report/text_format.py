@@ -13,9 +13,18 @@ from typing import Any
 from phonehome.report.view import ScanView
 
 NAMES = {
-    "imei": "IMEI", "meid": "MEID", "imsi": "IMSI", "iccid": "ICCID", "msisdn": "phone number",
-    "serial": "serial number", "android_id": "Android ID", "ad_id": "advertising ID",
-    "mac": "MAC address", "email": "email", "location": "location", "cell_id": "cell ID",
+    "imei": "IMEI",
+    "meid": "MEID",
+    "imsi": "IMSI",
+    "iccid": "ICCID",
+    "msisdn": "phone number",
+    "serial": "serial number",
+    "android_id": "Android ID",
+    "ad_id": "advertising ID",
+    "mac": "MAC address",
+    "email": "email",
+    "location": "location",
+    "cell_id": "cell ID",
 }
 ORDER = list(NAMES)
 
@@ -41,14 +50,18 @@ def render(view: ScanView, color: bool = False) -> str:
         by_dest[(f["host"], f["port"], f["protocol"])].append(f)
 
     if view.revealed:
-        out.append(f"{yellow}RAW VALUES SHOWN (--reveal): this output contains personal data."
-                   f"{reset}")
+        out.append(
+            f"{yellow}RAW VALUES SHOWN (--reveal): this output contains personal data.{reset}"
+        )
     if not by_dest:
         out.append(f"{bold}No personal identifiers found in what the device sent.{reset}")
     else:
         ids_total = {f["identifier"] for f in d["findings"]}
-        out.append(f"{bold}{len(ids_total)} kind(s) of personal identifier left the device, "
-                   f"to {len(by_dest)} destination(s).{reset}")
+        out.append(
+            f"{bold}{len(ids_total)} kind(s) of personal identifier left the device, "
+            f"to {len(by_dest)} destination(s).{reset}"
+        )
+
     # Verdict lines, most sensitive destinations first (cleartext, then more identifiers).
     def rank(item: tuple[tuple[str, int, str], list[dict[str, Any]]]) -> tuple[int, int]:
         fs = item[1]
@@ -91,13 +104,17 @@ def render(view: ScanView, color: bool = False) -> str:
         out.append("")
         shown = ", ".join(f"{x['host']} x{x['hellos']}" for x in ni[:8])
         more = f", and {len(ni) - 8} more" if len(ni) > 8 else ""
-        out.append(f"Not inspected (encrypted, contents unseen): {len(ni)} destination(s): "
-                   f"{shown}{more}. Decrypted traffic (HAR, mitmproxy flows) would show more.")
+        out.append(
+            f"Not inspected (encrypted, contents unseen): {len(ni)} destination(s): "
+            f"{shown}{more}. Decrypted traffic (HAR, mitmproxy flows) would show more."
+        )
     out.append("")
     for i in d["inputs"]:
         an = sum(i["anomalies"].values())
-        out.append(f"Input {i['path']}: {i['format']}, {i['packets']} packets, "
-                   f"{i['messages']} messages, {an} anomalies, sha256 {i['sha256'][:16]}…")
+        out.append(
+            f"Input {i['path']}: {i['format']}, {i['packets']} packets, "
+            f"{i['messages']} messages, {an} anomalies, sha256 {i['sha256'][:16]}…"
+        )
     if d["anomalies"]:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(d["anomalies"].items()))
         out.append(f"Anomalies: {kinds}")

@@ -20,9 +20,7 @@ SCHEMA = "phonehome.scan/1"
 
 
 def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
-    )
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -38,9 +36,7 @@ class _Scrubber:
     def __init__(self, findings: list[Finding]) -> None:
         vals = sorted({f.value for f in findings if len(f.value) >= 6}, key=len, reverse=True)
         self._values = {v.lower(): redact(v) for v in vals}
-        self._re = (
-            re.compile("|".join(re.escape(v) for v in vals), re.IGNORECASE) if vals else None
-        )
+        self._re = re.compile("|".join(re.escape(v) for v in vals), re.IGNORECASE) if vals else None
 
     def __call__(self, text: str) -> str:
         if self._re is None or not text:
@@ -77,8 +73,12 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
             "last_seen": iso(f.last_seen),
             "times": [iso(t) for t in f.times],
             "evidence": [
-                {"input": e.input, "frame": e.frame, "community_id": e.community_id,
-                 "filter": e.filter}
+                {
+                    "input": e.input,
+                    "frame": e.frame,
+                    "community_id": e.community_id,
+                    "filter": e.filter,
+                }
                 for e in f.evidence
             ],
         }
@@ -92,8 +92,15 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
         "started": iso(result.started),
         "finished": iso(result.finished),
         "inputs": [
-            {"path": i.path, "sha256": i.sha256, "size": i.size, "format": i.format,
-             "packets": i.packets, "messages": i.messages, "anomalies": i.anomalies}
+            {
+                "path": i.path,
+                "sha256": i.sha256,
+                "size": i.size,
+                "format": i.format,
+                "packets": i.packets,
+                "messages": i.messages,
+                "anomalies": i.anomalies,
+            }
             for i in result.inputs
         ],
         "device": {"name": result.device_name} if result.profile is not None else None,

@@ -455,7 +455,9 @@ def browse(scene: Scene, t_us: int, v6: bool) -> int:
 
 def build_day(scene: Scene) -> None:
     rng = scene.rng
-    boot = START_US + 6 * HOUR + rng.randrange(0, 30 * MINUTE)
+    # the phone is switched on as the capture starts (just after midnight); the first
+    # unlock follows the boot, the others fall in the waking day, 06:30-23:00
+    boot = START_US + rng.randrange(5 * SECOND, 60 * SECOND)
     scene.event(boot, "boot")
     t = boot + 18 * SECOND
     scene.event(t, "network_change")
@@ -463,7 +465,7 @@ def build_day(scene: Scene) -> None:
     t = ntp_sync(scene, t + 200_000)
     # unlocks spread over the waking day: one soon after boot, the rest in random slots
     n = rng.randint(8, 12)
-    day_start, day_end = boot + 2 * MINUTE, START_US + 23 * HOUR
+    day_start, day_end = START_US + 6 * HOUR + 30 * MINUTE, START_US + 23 * HOUR
     slots = sorted(rng.sample(range(n * 4), n - 1))
     slot_len = (day_end - day_start) // (n * 4)
     unlocks = [boot + 40 * SECOND] + [

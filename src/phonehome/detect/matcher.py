@@ -82,7 +82,7 @@ class Matcher(Generic[T]):
         self._search: _Search | None = None
         if self._patterns:
             builders = {"hyperscan": _hyperscan, "ahocorasick": _ahocorasick, "regex": _regex}
-            self._search = builders[self.backend](self._patterns)
+            self._search = builders[self.backend](self._patterns, caseless)
 
     def __len__(self) -> int:
         return len(self._patterns)
@@ -90,12 +90,12 @@ class Matcher(Generic[T]):
     def scan(self, text: str) -> list[tuple[int, int, T]]:
         if self._search is None or not text:
             return []
-        hits = self._search(ascii_lower(text) if self.caseless else text)
+        hits = self._search(text)
         hits.sort()
         return [(s, e, tag) for s, e, i in hits for tag in self._tags[i]]
 
 
-def _hyperscan(patterns: list[str]) -> _Search:
+def _hyperscan(patterns: list[str], caseless: bool) -> _Search:
     import hyperscan
 
     encoded = [p.encode("utf-8", "surrogatepass") for p in patterns]
@@ -105,7 +105,7 @@ def _hyperscan(patterns: list[str]) -> _Search:
         expressions=encoded,
         ids=list(range(len(encoded))),
         elements=len(encoded),
-        flags=0,
+        flags=hyperscan.HS_FLAG_CASELESS if caseless else 0,
         literal=True,
     )
     scratch = hyperscan.Scratch(db)
@@ -138,7 +138,7 @@ def _to_char_offsets(data: bytes, hits: list[tuple[int, int, int]]) -> list[tupl
     return [(char_at[s], char_at[e], i) for s, e, i in hits]
 
 
-def _ahocorasick(patterns: list[str]) -> _Search:
+def _ahocorasick(patterns: list[str], caseless: bool) -> _Search:
     import ahocorasick
 
     automaton = ahocorasick.Automaton()
@@ -147,12 +147,14 @@ def _ahocorasick(patterns: list[str]) -> _Search:
     automaton.make_automaton()
 
     def search(text: str) -> list[tuple[int, int, int]]:
+        if caseless:
+            text = ascii_lower(text)
         return [(end + 1 - n, end + 1, i) for end, (i, n) in automaton.iter(text)]
 
     return search
 
 
-def _regex(patterns: list[str]) -> _Search:
+def _regex(patterns: list[str], caseless: bool) -> _Search:
     """A lookahead alternation, longest pattern first, finds the longest pattern at each
     position; every shorter pattern that also matches there is a prefix of it."""
     order = sorted(range(len(patterns)), key=lambda i: -len(patterns[i]))
@@ -164,7 +166,7 @@ def _regex(patterns: list[str]) -> _Search:
 
     def search(text: str) -> list[tuple[int, int, int]]:
         hits: list[tuple[int, int, int]] = []
-        for m in rx.finditer(text):
+        for m in rx.finditer(ascii_lower(text) if caseless else text):
             start = m.start()
             for i in prefixes[m.group(1)]:
                 hits.append((start, start + len(patterns[i]), i))

@@ -227,6 +227,37 @@ class FlowTable:
     # -- TCP ---------------------------------------------------------------------------
 
     def _tcp_packet(self, flow: Flow | None, pkt: Packet) -> Sequence[tuple[Flow, Parsed]]:
+        # The common packet, handled inline: an established live flow, no SYN/FIN/RST,
+        # in-order data or a bare ACK, nothing buffered in either direction.
+        if flow is None or pkt.flags & (SYN | FIN | RST) or flow.c2s is None:
+            return self._tcp_unusual(flow, pkt)
+        payload = pkt.payload
+        flow.last = pkt.ts
+        flow.packets += 1
+        flow.bytes += len(payload)
+        if flow.uid is None and pkt.uid is not None:
+            flow.uid = pkt.uid
+        self._tcp.move_to_end(flow.id)
+        st: Stream | None = flow.c2s
+        other: Stream | None = flow.s2c
+        from_client = pkt.sport == flow.cport and pkt.src == flow.client
+        if not from_client:
+            st, other = other, st
+        assert st is not None and other is not None
+        if st.heap or other.heap or other.fin >= 0 or not st.started or not other.started:
+            return self._tcp_segment(flow, pkt, from_client, st, other)
+        session = flow.session
+        if not payload or session.done:
+            return _NONE
+        if pkt.seq != st.seq:
+            return self._tcp_segment(flow, pkt, from_client, st, other)
+        st.advance(payload)
+        parsed = session.data(from_client, payload, pkt.ts, pkt.frame)
+        if parsed:
+            return [(flow, p) for p in parsed]
+        return _NONE
+
+    def _tcp_unusual(self, flow: Flow | None, pkt: Packet) -> Sequence[tuple[Flow, Parsed]]:
         flags = pkt.flags
         out: list[tuple[Flow, Parsed]] | None = None
         if flow is not None and (flow.closed or flags & SYN):
@@ -245,18 +276,25 @@ class FlowTable:
             flow = self._new_tcp(pkt)
             if flow is None:
                 return out or _NONE
-        elif flow.dropped:
-            flow.last = pkt.ts
-            flow.packets += 1
-            return out or _NONE
         else:
             self._touch(flow, pkt, self._tcp)
-        if flow.dropped:
+        if flow.c2s is None or flow.s2c is None:  # dropped
             return out or _NONE
-        from_client = pkt.src == flow.client and pkt.sport == flow.cport
-        st = flow.c2s if from_client else flow.s2c
-        other = flow.s2c if from_client else flow.c2s
-        assert st is not None and other is not None
+        if pkt.src == flow.client and pkt.sport == flow.cport:
+            res = self._tcp_segment(flow, pkt, True, flow.c2s, flow.s2c)
+        else:
+            res = self._tcp_segment(flow, pkt, False, flow.s2c, flow.c2s)
+        if out is None:
+            return res
+        out.extend(res)
+        return out
+
+    def _tcp_segment(
+        self, flow: Flow, pkt: Packet, from_client: bool, st: Stream, other: Stream
+    ) -> Sequence[tuple[Flow, Parsed]]:
+        """Everything a TCP segment can do to an open flow (already counted)."""
+        out: list[tuple[Flow, Parsed]] | None = None
+        flags = pkt.flags
         session = flow.session
         seq = pkt.seq
         if flags & SYN:

@@ -18,6 +18,9 @@ TCP = 6
 UDP = 17
 
 _unpack_v4 = struct.Struct("!BBHHHBBH4s4s").unpack_from
+# Version/IHL, total length, flags+offset, protocol, addresses, then the TCP ports,
+# sequence, acknowledgement and offset+flags: the common packet in one call.
+_unpack_v4_tcp = struct.Struct("!BxHxxHxB2x4s4sHHIIH").unpack_from
 _unpack_tcp = struct.Struct("!HHIIH").unpack_from
 _unpack_udp = struct.Struct("!HHH").unpack_from
 _unpack_h = struct.Struct("!H").unpack_from
@@ -196,6 +199,38 @@ class IpDecoder:
         self._anomalies.add(kind, frame.input, frame.number, detail)
 
     def ipv4(
+        self, data: bytes, off: int, frame: Frame, src_mac: bytes | None, dst_mac: bytes | None
+    ) -> Packet | None:
+        if len(data) >= off + 40:
+            # Fast path: no options, not a fragment, TCP, nothing cut off.
+            vihl, total, frag, proto, src, dst, sport, dport, seq, ack, offflags = _unpack_v4_tcp(
+                data, off
+            )
+            if vihl == 0x45 and proto == TCP and not frag & 0x3FFF:
+                end = off + total
+                start = off + 20 + (offflags >> 12) * 4
+                if offflags >= 0x5000 and start <= end <= len(data):
+                    return Packet(
+                        frame.number,
+                        frame.ts,
+                        src,
+                        dst,
+                        TCP,
+                        sport,
+                        dport,
+                        data[start:end],
+                        seq,
+                        ack,
+                        offflags & 0xFF,
+                        src_mac,
+                        dst_mac,
+                        frame.uid,
+                        frame.input,
+                        False,
+                    )
+        return self._ipv4(data, off, frame, src_mac, dst_mac)
+
+    def _ipv4(
         self, data: bytes, off: int, frame: Frame, src_mac: bytes | None, dst_mac: bytes | None
     ) -> Packet | None:
         avail = len(data)

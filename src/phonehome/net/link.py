@@ -53,6 +53,7 @@ class Decoder:
     def __init__(self, ctx: Context) -> None:
         self._anomalies = ctx.anomalies
         self.ip = IpDecoder(ctx)
+        self._ipv4 = self.ip.ipv4
         self.non_ip = 0
         self.unsupported_linktype = 0
         self._warned_linktypes: set[int] = set()
@@ -69,6 +70,8 @@ class Decoder:
                 self._truncated(frame, "Ethernet", 14)
                 return None
             etype = _unpack_h(data, 12)[0]
+            if etype == ETH_IPV4:
+                return self._ipv4(data, 14, frame, data[6:12], data[0:6])
             off = 14
             tags = 0
             while etype in ETH_VLAN_TAGS:

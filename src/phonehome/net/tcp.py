@@ -95,7 +95,7 @@ class Stream:
             off = nxt
         if off == nxt:
             out: list[Event] = [(data, time, frame)]
-            self._advance(data)
+            self.advance(data)
             self._drain(out)
             return out
         self._arrivals += 1
@@ -146,7 +146,8 @@ class Stream:
         self.buffered = 0
         self.tail = b""
 
-    def _advance(self, data: bytes) -> None:
+    def advance(self, data: bytes) -> None:
+        """In-order ``data`` was handed over by the caller itself (its fast path)."""
         n = len(data)
         self.tail = data
         self.tail_at = self.nxt
@@ -172,7 +173,7 @@ class Stream:
                 self._compare(off, data[: nxt - off], frame)
                 data = data[nxt - off :]
             out.append((data, time, frame))
-            self._advance(data)
+            self.advance(data)
 
     def _skip_holes(self, out: list[Event], limit: int | None, time: float, frame: int) -> None:
         heap = self.heap

@@ -285,8 +285,8 @@ def cases(phone: Phone, rng: random.Random, t_us: int) -> list[Case]:
             ),
         ),
         (
-            Spot("android_id", p.android_id, "http.body:$.payload.android_id", ("json", "json")),
-            Spot("ad_id", p.ad_id, "http.body:$.payload.ad_id", ("json", "json")),
+            Spot("android_id", p.android_id, "http.body:$.payload>$.android_id", ("json", "json")),
+            Spot("ad_id", p.ad_id, "http.body:$.payload>$.ad_id", ("json", "json")),
             Spot("imei", p.imei, "http.body:$.d", ("json", "base64")),
             Spot(
                 "mac",
@@ -315,15 +315,15 @@ def cases(phone: Phone, rng: random.Random, t_us: int) -> list[Case]:
             Spot(
                 "mac",
                 p.mac_text,
-                "http.query:sid",
+                "http.query:sid>$.mac",
                 ("base64", "json"),
                 note="URL-safe alphabet, unpadded",
             ),
             Spot(
                 "imsi",
                 p.imsi,
-                "http.header:X-Client-Info",
-                ("base64",),
+                "http.header:X-Client-Info>imsi",
+                ("base64", "form"),
                 note="standard alphabet, padding stripped",
             ),
             Spot(
@@ -428,7 +428,7 @@ def cases(phone: Phone, rng: random.Random, t_us: int) -> list[Case]:
             Spot(
                 "android_id",
                 p.android_id,
-                "http.header:Authorization",
+                "http.header:Authorization>payload>$.sub",
                 ("jwt", "json"),
                 note="JWT payload claim sub",
             ),
@@ -446,8 +446,8 @@ def cases(phone: Phone, rng: random.Random, t_us: int) -> list[Case]:
         ADS,
         _post(host, "/rtb", "application/x-protobuf", proto),
         (
-            Spot("imei", p.imei, "http.body:$.1", ("protobuf",), note="string field 1"),
-            Spot("imei", p.imei2, "http.body:$.2", ("protobuf",), note="varint field 2"),
+            Spot("imei", p.imei, "http.body:#1", ("protobuf",), note="string field 1"),
+            Spot("imei", p.imei2, "http.body:#2", ("protobuf",), note="varint field 2"),
         ),
     )
     case_geo = Case(
@@ -561,7 +561,7 @@ def _mqtt_case(scene: Scene, t_us: int) -> int:
     ipt = ip_str(ip)
     for ident, value, where, enc, raw, ref in (
         ("imei", p.imei, "mqtt.client_id", (), None, connect[-1]),
-        ("android_id", p.android_id, "mqtt.topic", (), None, publish[-1]),
+        ("android_id", p.android_id, "mqtt.topic:level[1]", (), None, publish[-1]),
         ("iccid", p.iccid, "mqtt.payload:$.iccid", ("json",), None, publish[-1]),
         (
             "cell_id",

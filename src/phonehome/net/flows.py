@@ -271,6 +271,8 @@ class FlowTable:
             elif flow.closed:
                 flow.last = pkt.ts
                 flow.packets += 1
+                if flow.id in self._closed:
+                    self._closed.move_to_end(flow.id)
                 return _NONE
         if flow is None:
             flow = self._new_tcp(pkt)

@@ -107,20 +107,36 @@ def best_matches(matches: list[Match]) -> list[Match]:
 
 
 def _prefer_exact(matches: list[Match]) -> list[Match]:
-    """One span, one identifier: when the profile's own value matches a span exactly, a
-    derived form of another value on the same span is not reported (the MEID field of
-    the self-registration request is the profile's ``meid``, not also "the IMEI's body")."""
+    """One span, one identifier.
+
+    When the profile's own value matches a span exactly, a derived form of another value
+    on the same span is not reported (the MEID field of the self-registration request is
+    the profile's ``meid``, not also "the IMEI's body"). A match inside a longer match of
+    the same field is part of that value, not a value of its own: the hex or Base64 of an
+    MEID is a prefix of the hex or Base64 of the IMEI it was cut from.
+    """
     exact = {
         (m.field.where, m.field.encoding, m.start, m.end)
         for m in matches
         if m.profile_match and m.form == "plain"
     }
-    if not exact:
-        return matches
+    if exact:
+        matches = [
+            m
+            for m in matches
+            if m.form == "plain" or (m.field.where, m.field.encoding, m.start, m.end) not in exact
+        ]
     return [
         m
         for m in matches
-        if m.form == "plain" or (m.field.where, m.field.encoding, m.start, m.end) not in exact
+        if not any(
+            o is not m
+            and o.field is m.field
+            and o.start <= m.start
+            and o.end >= m.end
+            and o.end - o.start > m.end - m.start
+            for o in matches
+        )
     ]
 
 

@@ -107,6 +107,8 @@ class HttpStreamParser:
         self._out: Output = []
         self._last_frame: int | None = None
         self._after_gap = False
+        self._hold_after = 0  # response side: final responses until the pause
+        self._hold_now = False
         self._reset_message()
 
     def _reset_message(self) -> None:
@@ -126,6 +128,16 @@ class HttpStreamParser:
     def expect(self, method: str) -> None:
         """Response side: a request with ``method`` was sent (framing depends on it)."""
         self.methods.append(method)
+
+    def hold_after(self, responses: int) -> None:
+        """Response side: pause after ``responses`` more final responses (the last one
+        answers a CONNECT/Upgrade request), so the session can let the request side go on
+        before later responses are framed with the methods they answer."""
+        self._hold_after = responses
+
+    @property
+    def holding(self) -> bool:
+        return self._hold_after > 0
 
     def feed(self, data: bytes, time: float, frame: int) -> Output:
         if not data:
@@ -180,8 +192,8 @@ class HttpStreamParser:
         return self._drain()
 
     def resume(self, tunnel: bool) -> Output:
-        """Request side, after the response to a CONNECT/Upgrade request: either the stream
-        is now a tunnel (:meth:`take_rest` gives the bytes sent so far) or HTTP goes on."""
+        """After the response to a CONNECT/Upgrade request: either the stream is now a
+        tunnel (:meth:`take_rest` gives the bytes sent so far) or HTTP goes on."""
         if self._state != _PAUSED:
             return self._drain()
         self.paused = False
@@ -241,7 +253,13 @@ class HttpStreamParser:
 
     def _run(self) -> None:
         while self._step():
-            pass
+            if self._hold_now:
+                self._hold_now = False
+                if self._state == _START:
+                    self._state = _PAUSED
+                    self.paused = True
+                    self._hold()
+                    return
 
     def _step(self) -> bool:
         """Advance one state; False when more bytes are needed or parsing cannot go on."""
@@ -593,6 +611,9 @@ class HttpStreamParser:
                 self._anomaly(kind, failed)
         headers: Headers = tuple(self._headers)
         a, b, c = self._start
+        if not self.is_request and self._hold_after and not b.startswith("1"):
+            self._hold_after -= 1
+            self._hold_now = self._hold_after == 0
         msg: HttpMessage
         if self.is_request:
             msg = HttpRequest(a, b, c, headers, body, truncated, removed)

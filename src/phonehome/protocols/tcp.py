@@ -51,6 +51,7 @@ class _Side:
         "buf_start",
         "from_client",
         "http",
+        "http_failed",
         "mode",
         "mqtt",
         "pending",
@@ -67,6 +68,7 @@ class _Side:
         self.pending: list[tuple[bytes, float, int]] = []
         self.pending_size = 0
         self.http: HttpStreamParser | None = None
+        self.http_failed = False
         self.mqtt: MqttStreamParser | None = None
         self.buf = bytearray()  # DNS framing / TLS hello accumulation
         self.buf_start = (0.0, 0)
@@ -103,12 +105,13 @@ class TcpSession:
         if self._closed or self.done or not data:
             return out
         me, other = self._sides(from_client)
-        # The other side's turn is over: its raw bytes form one payload, and if it was
-        # still undecided it must decide with what it has.
+        # The other side's turn is over: if it was still undecided it must decide with
+        # what it has (a server that spoke first decides on its own content), and its raw
+        # bytes form one payload.
+        if other.mode == _PENDING and other.pending:
+            self._decide(other, True, out)
         if other.mode == _RAW:
             self._flush_raw(other, out)
-        elif other.mode == _PENDING and other.from_client and other.pending:
-            self._decide(other, True, out)
         self._feed(me, data, time, frame, out)
         return out
 
@@ -195,7 +198,12 @@ class TcpSession:
         chunks = side.pending
         side.pending = []
         side.pending_size = 0
-        self._set_mode(side, mode)
+        self._decide_as(side, mode, chunks, out)
+
+    def _decide_as(
+        self, side: _Side, mode: str, chunks: list[tuple[bytes, float, int]], out: list[Parsed]
+    ) -> None:
+        self._set_mode(side, mode, out)
         for data, time, frame in chunks:
             self._feed(side, data, time, frame, out)
         if side.from_client and self._server.pending:
@@ -227,12 +235,20 @@ class TcpSession:
     def _follow(client_mode: str) -> str:
         return _SKIP if client_mode == _TLS else client_mode
 
-    def _set_mode(self, side: _Side, mode: str) -> None:
+    def _set_mode(self, side: _Side, mode: str, out: list[Parsed]) -> None:
         side.mode = mode
         if side.from_client or self.protocol is None:
             self.protocol = _RAW if mode == _SKIP else mode
         if mode == _HTTP:
             side.http = self._http_parser(side.from_client)
+            server = self._server
+            if side.from_client and server.mode == _RAW and self._resp is None:
+                # The server side was called raw on its own (capture started mid-response):
+                # now that requests are seen, look for the next status line there.
+                self._flush_raw(server, out)
+                server.mode = _HTTP
+                server.http = self._http_parser(False)
+                server.http.gap()
         elif mode == _MQTT:
             side.mqtt = MqttStreamParser(self._ctx, self._input)
         elif mode in (_DNS, _TLS):
@@ -250,24 +266,31 @@ class TcpSession:
     # -- HTTP -----------------------------------------------------------------------------
 
     def _http_out(self, side: _Side, messages: HttpOutput, out: list[Parsed]) -> None:
+        resp = self._http_parser(False)
         for time, frame, msg in messages:
             out.append(Parsed(side.from_client, time, frame, msg))
             if isinstance(msg, HttpRequest):
-                self._http_parser(False).expect(msg.method)
+                resp.expect(msg.method)
         parser = side.http
         if parser is None or side.mode != _HTTP:
             return
         if parser.stopped:
+            side.http_failed = True
             self._to_raw(side, parser.take_rest(), out)
             return
         if side.from_client:
+            if parser.paused and not resp.holding and not resp.paused:
+                resp.hold_after(len(resp.methods))
             return
-        req = self._req
         if parser.tunnel:
             self._open_tunnel(out)
-        elif req is not None and req.paused and not parser.methods:
-            # The CONNECT/Upgrade was refused: HTTP goes on in the client direction.
-            self._http_out(self._client, req.resume(False), out)
+        elif parser.paused:
+            # The CONNECT/Upgrade was refused: HTTP goes on in both directions, requests
+            # first so that the responses after this one know their methods.
+            req = self._req
+            if req is not None and req.paused:
+                self._http_out(self._client, req.resume(False), out)
+            self._http_out(side, parser.resume(False), out)
 
     def _open_tunnel(self, out: list[Parsed]) -> None:
         """CONNECT accepted or protocol switched: both directions start over, usually
@@ -375,6 +398,13 @@ class TcpSession:
 
     def _raw(self, side: _Side, data: bytes, time: float, frame: int, out: list[Parsed]) -> None:
         if side.raw_over:
+            return
+        if side.from_client and not side.http_failed and looks_like_http_request(data):
+            # A segment that starts an HTTP request: the capture began mid-stream (or
+            # after a gap) and what came first was the tail of something.
+            self._flush_raw(side, out)
+            side.mode = _PENDING
+            self._decide_as(side, _HTTP, [(data, time, frame)], out)
             return
         if not side.raw_parts:
             side.raw_start = (time, frame)

@@ -7,6 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from phonehome.context import Context
 from phonehome.model.frame import Packet
@@ -191,3 +193,16 @@ def test_tshark_agrees(tmp_path: Path, linktype: int, data: bytes) -> None:
     )  # fmt: skip
     _, _, pkt = decode(data, linktype)
     assert res.stdout.split() == [str(pkt.sport), str(pkt.dport), str(len(pkt.payload))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    linktype=st.sampled_from([0, 1, 12, 14, 101, 108, 113, 228, 229, 276]),
+    data=st.binary(max_size=120),
+    prefix=st.sampled_from([b"", ether(V4)[:34], ether(V6)[:54], V4[:20], V6[:40]]),
+)
+def test_decoder_never_raises(linktype: int, data: bytes, prefix: bytes) -> None:
+    ctx = Context()
+    dec = Decoder(ctx)
+    pkt = dec.decode(frame(prefix + data, linktype))
+    assert pkt is None or pkt.proto in (6, 17)

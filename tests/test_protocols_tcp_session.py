@@ -242,6 +242,14 @@ def test_connect_with_hello_sent_before_the_answer() -> None:
     assert isinstance(got[2][1], TlsClientHello) and got[2][1].sni == "h.test"
 
 
+@needs_tls
+def test_connect_answer_never_captured() -> None:
+    r = Run(8080)
+    r.c(b"CONNECT h.test:443 HTTP/1.1\r\n\r\n" + client_hello_record("h.test"))
+    got = r.contents()
+    assert [type(m).__name__ for _, m in got] == ["HttpRequest", "TlsClientHello"]
+
+
 def test_connect_refused_goes_on_as_http() -> None:
     r = Run(8080)
     r.c(b"CONNECT h.test:443 HTTP/1.1\r\n\r\n" + request("GET", "http://h.test/after"))

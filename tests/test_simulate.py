@@ -474,8 +474,8 @@ def test_encodings_leaks_are_really_in_their_frames(
         ([], "udp.payload"),
         (["protobuf"], "http.body:#1"),
         (["jwt", "json"], "http.header:Authorization>payload>$.sub"),
-        (["json"], "http.body:$.pos"),
-        (["json", "scaled-1e6"], "http.body:$.geo"),
+        (["json"], "http.body:$.pos.lat"),
+        (["json", "scaled-1e6"], "http.body:$.geo.lat"),
     ],
 )
 def test_encodings_covers(

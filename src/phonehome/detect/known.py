@@ -109,11 +109,25 @@ def spellings(identifier: str, value: str, raw: str) -> list[tuple[str, str]]:
         out += [(value.replace("-", ""), "plain"), (value.replace("-", "").upper(), "plain")]
     elif identifier == "msisdn":
         out += _phone_spellings(value)
+    elif identifier == "cell_id":
+        out += _cell_spellings(value)
     out.append((raw.strip(), "plain"))
     first: dict[str, str] = {}
     for spelling, form in out:
         first.setdefault(spelling, form)
     return list(first.items())
+
+
+def _cell_spellings(value: str) -> list[tuple[str, str]]:
+    """A cell id is one number that modems and apps write in decimal or in hex (the
+    self-registration request's SIM1CELLID is hex): each spelling finds the others."""
+    v = value.strip()
+    try:
+        number = int(v, 16) if v.lower().startswith("0x") or not v.isdigit() else int(v)
+    except ValueError:
+        return []
+    h = f"{number:x}"
+    return [(str(number), "decimal"), (h, "hex-number"), (h.upper(), "hex-number")]
 
 
 def _phone_spellings(value: str) -> list[tuple[str, str]]:

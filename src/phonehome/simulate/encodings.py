@@ -23,6 +23,7 @@ from phonehome.simulate import appproto
 from phonehome.simulate.nokia7plus import (
     HOUR,
     MINUTE,
+    OSLO,
     ROUTER_IP4,
     SECOND,
     START_US,
@@ -153,7 +154,9 @@ def cases(phone: Phone, rng: random.Random, t_us: int) -> list[Case]:
     ts_ms = str(t_us // 1000 + rng.randrange(1, 1000))
     long_digits, hex_token, bad_iccid = _decoy_digits(rng)
     nonce = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-    loc = f"{LAT},{LNG}"
+    # A location finding names the profile location the sent coordinates are near (so
+    # jittering GPS fixes aggregate into one finding); the sent pair goes in ``raw``.
+    loc = f"{OSLO.lat},{OSLO.lon}"
     b64_imei = base64.b64encode(p.imei.encode()).decode()
     sid = _b64url_with_dash({"mac": p.mac_text, "v": "3"})
     info_text = f"imsi={p.imsi};os=9"
@@ -464,11 +467,11 @@ def cases(phone: Phone, rng: random.Random, t_us: int) -> list[Case]:
             ),
         ),
         (
-            Spot("location", loc, "http.body:$.pos", ("json",)),
+            Spot("location", loc, "http.body:$.pos.lat", ("json",), raw=f"{LAT},{LNG}"),
             Spot(
                 "location",
                 loc,
-                "http.body:$.geo",
+                "http.body:$.geo.lat",
                 ("json", "scaled-1e6"),
                 raw=f"{round(LAT * 1e6)},{round(LNG * 1e6)}",
             ),

@@ -263,7 +263,8 @@ def data_update(dest: Path | None) -> None:
     """Rebuild the data files from the installed Debian packages and bundled copies."""
     from phonehome.databuild import rebuild
 
-    for p in rebuild(dest) if dest else rebuild():
+    target = dest or Path(__file__).resolve().parent / "data"
+    for p in rebuild(target):
         click.echo(str(p))
 
 

@@ -103,8 +103,8 @@ def run_scan(
         s.anomalies = dict(ctx.anomalies.by_input(cap.index))
     findings = agg.results()
     # A host reached in clear as well is not "only encrypted".
-    for f in findings:
-        encrypted.pop(f.host, None)
+    for finding in findings:
+        encrypted.pop(finding.host, None)
     st = ctx.stats
     return ScanResult(
         tool_version=__version__,

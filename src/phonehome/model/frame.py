@@ -62,9 +62,9 @@ class Packet:
 
     __slots__ = (
         "ack",
+        "dport",
         "dst",
         "dst_mac",
-        "dport",
         "flags",
         "frame",
         "input",

@@ -42,6 +42,8 @@ ADS = ("ads.example.com", bytes([198, 51, 100, 30]))
 PUSH = ("push.example.org", bytes([203, 0, 113, 40]))
 TELEMETRY = ("telemetry.example.org", bytes([203, 0, 113, 50]))
 EXFIL_ZONE = "t.example.net"
+EXFIL_DOMAIN = "example.net"
+"""Who receives data in a query name: the registrable domain's authoritative servers."""
 
 LAT, LNG = 59.913868, 10.752245
 """Where the phone is: about 10 m from the profile's Oslo location."""
@@ -527,7 +529,7 @@ def _dns_case(scene: Scene, t_us: int) -> int:
         Leak(
             "imei",
             p.imei,
-            EXFIL_ZONE,
+            EXFIL_DOMAIN,
             ip_str(ROUTER_IP4),
             53,
             "dns",

@@ -12,7 +12,11 @@ and prints wall time, the tshark/phonehome ratio and the peak RSS of each proces
 ``wait4``, so only that child is measured). It also checks that phonehome printed at
 least what tshark printed: the same multisets of request URIs, hosts, DNS names and SNIs.
 
-Usage: python benchmarks/speed.py [--sizes 50,200,400] [--no-scan]
+The corpus mix is documented in docs/simulator.md: ``phone`` (a phone's realistic,
+mostly encrypted mix; the target figure) and ``stress`` (the cleartext parsers' worst
+case, reported beside it).
+
+Usage: python benchmarks/speed.py [--sizes 50,200,400] [--stress-sizes 50] [--no-scan]
 """
 
 from __future__ import annotations
@@ -47,18 +51,20 @@ def measure(cmd: list[str], stdout_path: Path) -> tuple[float, float, int]:
     return wall, usage.ru_maxrss / 1024, p.returncode
 
 
-def ensure_corpus(size: int) -> Path:
+def ensure_corpus(size: int, mix: str) -> Path:
     WORK.mkdir(exist_ok=True)
-    path = WORK / f"bench-{size}.pcap"
+    path = WORK / f"bench-{mix}-{size}.pcap"
     if not path.exists():
         t0 = time.perf_counter()
         subprocess.run(
             [
                 sys.executable,
                 "-m",
-                "phonehome.cli",
+                "phonehome",
                 "simulate",
                 "bench",
+                "--mix",
+                mix,
                 "--size",
                 str(size),
                 "-o",
@@ -117,15 +123,18 @@ def compare(ts: dict[str, Counter[str]], ph: dict[str, Counter[str]]) -> bool:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", default="50,200,400")
+    ap.add_argument("--sizes", default="50,200,400", help="MB of the phone mix to run")
+    ap.add_argument("--stress-sizes", default="50", help="MB of the stress mix to run")
     ap.add_argument("--no-scan", action="store_true")
     args = ap.parse_args()
     tshark = shutil.which("tshark")
-    ph = [sys.executable, "-m", "phonehome.cli"]
+    ph = [sys.executable, "-m", "phonehome"]
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
     all_ok = True
-    for size in (int(s) for s in args.sizes.split(",")):
-        path = ensure_corpus(size)
+    runs = [(int(x), "phone") for x in args.sizes.split(",") if x]
+    runs += [(int(x), "stress") for x in args.stress_sizes.split(",") if x]
+    for size, mix in runs:
+        path = ensure_corpus(size, mix)
         mb = path.stat().st_size / 1e6
         print(f"\n== {path.name} ({mb:.0f} MB)")
         f_wall, f_rss, f_rc = measure(

@@ -176,7 +176,12 @@ def test_tshark_finds_no_malformed_or_warning(
         "_ws.expert.message",
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == ""
+    problems = out.strip().splitlines()
+    if name == "bench":
+        # The phone mix's QUIC 1-RTT packets are opaque filler: tshark, having no keys,
+        # says it cannot decrypt them, exactly as for a real QUIC session. Nothing else.
+        problems = [p for p in problems if "Failed to create decryption context" not in p]
+    assert problems == []
 
 
 @needs_tshark

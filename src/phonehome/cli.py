@@ -224,7 +224,14 @@ def _scan_and_report(
 @click.option("--size", "size_mb", type=float, help="Target size in MB (bench scenario).")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--pcapng", is_flag=True, help="Write pcapng instead of classic pcap.")
-def simulate(scenario: str, output: Path, size_mb: float | None, seed: int, pcapng: bool) -> None:
+@click.option(
+    "--mix",
+    type=click.Choice(["phone", "stress"]),
+    help="bench only: a phone's realistic mix (default) or the cleartext worst case.",
+)
+def simulate(
+    scenario: str, output: Path, size_mb: float | None, seed: int, pcapng: bool, mix: str | None
+) -> None:
     """Write a byte-valid simulated capture (nokia7plus, encodings, bench).
 
     Beside FILE: FILE.truth.json (every leak and decoy), FILE.device.toml (the device
@@ -236,7 +243,11 @@ def simulate(scenario: str, output: Path, size_mb: float | None, seed: int, pcap
         raise UsageError(
             f"unknown scenario {scenario!r}; choose one of: {', '.join(sorted(sim.SCENARIOS))}"
         )
-    res = sim.run(scenario, output, seed=seed, size_mb=size_mb, pcapng=pcapng)
+    if mix is not None and scenario != "bench":
+        raise UsageError("--mix applies to the bench scenario only")
+    if size_mb is not None and size_mb <= 0:
+        raise UsageError("--size must be a positive number of MB")
+    res = sim.run(scenario, output, seed=seed, size_mb=size_mb, pcapng=pcapng, mix=mix)
     for p in res.paths:
         click.echo(str(p))
 

@@ -86,7 +86,13 @@ def side_paths(out: Path) -> tuple[Path, Path, Path]:
 
 
 def run(
-    name: str, out: Path, *, seed: int = 1, size_mb: float | None = None, pcapng: bool = False
+    name: str,
+    out: Path,
+    *,
+    seed: int = 1,
+    size_mb: float | None = None,
+    pcapng: bool = False,
+    mix: str | None = None,
 ) -> SimulationResult:
     """Generate scenario ``name`` into ``out`` and the three files beside it.
 
@@ -98,7 +104,12 @@ def run(
         raise ValueError("size must be positive")
     module = importlib.import_module(f"phonehome.simulate.{scenario.module}")
     started = time.perf_counter()
-    generated: Generated = module.generate(out, seed, size_mb, pcapng)
+    if mix is not None:
+        if name != "bench":
+            raise ValueError("only the bench scenario has mixes")
+        generated: Generated = module.generate(out, seed, size_mb, pcapng, mix=mix)
+    else:
+        generated = module.generate(out, seed, size_mb, pcapng)
     truth_path, profile_path, events_path = side_paths(out)
     write_json(truth_path, generated.truth)
     write_profile(profile_path, generated.profile)

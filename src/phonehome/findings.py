@@ -9,6 +9,7 @@ memory does not grow with the capture.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from phonehome.model.field import Match
@@ -47,6 +48,9 @@ class Finding:
     last_seen: float = 0.0
     times: list[float] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
+    per_day: dict[str, int] = field(default_factory=dict)
+    """Occurrences per UTC day, over all occurrences (``times`` keeps only the first
+    ``KEEP``)."""
 
     @property
     def identity(self) -> tuple[object, ...]:
@@ -214,6 +218,8 @@ class Aggregator:
             f.last_seen = msg.time
         if msg.dst.ip not in f.ips and len(f.ips) < 64:
             f.ips.append(msg.dst.ip)
+        day = _day(msg.time)
+        f.per_day[day] = f.per_day.get(day, 0) + 1
         if len(f.times) < KEEP:
             f.times.append(msg.time)
         if len(f.evidence) < KEEP:
@@ -223,6 +229,10 @@ class Aggregator:
         return sorted(
             self.findings.values(), key=lambda f: (f.host, f.identifier, f.where, f.first_seen)
         )
+
+
+def _day(t: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(t))
 
 
 def _evidence(msg: Message) -> Evidence:

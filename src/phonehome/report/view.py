@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from phonehome.detect.profile import profile_hash
 from phonehome.findings import Finding
 from phonehome.privacy import ValueIds, redact
 from phonehome.scan import ScanResult
@@ -72,6 +73,7 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
             "first_seen": iso(f.first_seen),
             "last_seen": iso(f.last_seen),
             "times": [iso(t) for t in f.times],
+            "per_day": dict(sorted(f.per_day.items())),
             "evidence": [
                 {
                     "input": e.input,
@@ -103,7 +105,15 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
             }
             for i in result.inputs
         ],
-        "device": {"name": result.device_name} if result.profile is not None else None,
+        "device": (
+            # Keyed like value ids: a plain hash of a profile could confirm a guessed IMEI.
+            {
+                "name": result.device_name,
+                "profile_id": value_ids("profile", profile_hash(result.profile)),
+            }
+            if result.profile is not None
+            else None
+        ),
         "findings": findings,
         "not_inspected": [
             {"host": scrub(h), "hellos": n}

@@ -7,6 +7,7 @@ something else. The helpers here handle both once, for every detector.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import ClassVar
 
@@ -42,8 +43,12 @@ class Detector:
         )
 
 
+@functools.lru_cache(maxsize=8192)
 def norm_key(key: str | None) -> str:
-    """``IMEI1``, ``device_id``, ``X-Device-Id`` -> ``imei1``, ``deviceid``, ``xdeviceid``."""
+    """``IMEI1``, ``device_id``, ``X-Device-Id`` -> ``imei1``, ``deviceid``, ``xdeviceid``.
+
+    Cached: every pattern detector asks about the key of every field, and the same few
+    hundred keys come back all through a capture."""
     return _KEY_NOISE.sub("", key.lower()) if key else ""
 
 

@@ -1,0 +1,20 @@
+.class public Lorg/phonehome/test/weather/MainActivity;
+.super Landroid/app/Activity;
+.source "MainActivity.java"
+
+.method public constructor <init>()V
+    .registers 1
+    invoke-direct {p0}, Landroid/app/Activity;-><init>()V
+    return-void
+.end method
+
+.method protected onCreate(Landroid/os/Bundle;)V
+    .registers 4
+    invoke-super {p0, p1}, Landroid/app/Activity;->onCreate(Landroid/os/Bundle;)V
+    new-instance v0, Ljava/lang/Thread;
+    new-instance v1, Lorg/phonehome/test/weather/ForecastTask;
+    invoke-direct {v1}, Lorg/phonehome/test/weather/ForecastTask;-><init>()V
+    invoke-direct {v0, v1}, Ljava/lang/Thread;-><init>(Ljava/lang/Runnable;)V
+    invoke-virtual {v0}, Ljava/lang/Thread;->start()V
+    return-void
+.end method

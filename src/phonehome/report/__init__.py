@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from phonehome.report import json_format, jsonl_format, text_format
+from phonehome.report import (
+    csv_format,
+    html_format,
+    json_format,
+    jsonl_format,
+    markdown_format,
+    sarif_format,
+    text_format,
+)
 from phonehome.report.view import ScanView
 
 Formatter = Callable[[ScanView, bool], str]
@@ -19,6 +27,10 @@ FORMATS: dict[str, Formatter] = {
     "text": text_format.render,
     "json": json_format.render,
     "jsonl": jsonl_format.render,
+    "csv": csv_format.render,
+    "markdown": markdown_format.render,
+    "sarif": sarif_format.render,
+    "html": html_format.render,
 }
 
 __all__ = ["FORMATS", "Formatter", "ScanView"]

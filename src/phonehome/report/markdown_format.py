@@ -1,0 +1,143 @@
+"""``--format markdown``: a summary and a table to paste into an issue tracker.
+
+GitHub/GitLab-flavoured Markdown. Every string from the scan is escaped so that it stays
+text: Markdown punctuation gets a backslash, ``<``/``>``/``&`` become entities (a host named
+``<img src=…>`` would otherwise make the tracker page load it) and line breaks become
+spaces (they would end the table row).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from phonehome.report.text_format import NAMES, ORDER
+from phonehome.report.view import ScanView
+
+MAX_ROWS = 500
+"""Trackers cap issue bodies (GitHub at 65536 characters); the rest is counted, not shown."""
+
+_SPECIAL = re.compile(r"([\\`*_\[\]#+!|~$])")
+HEADER = "| Identifier | Value | Destination | Clear text | Count | Where | Encoding | Detector |"
+
+
+def md(value: Any) -> str:
+    text = str(value if value is not None else "")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = re.sub(r"[\r\n\t]+", " ", text)
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _name(ident: Any) -> str:
+    return NAMES.get(ident, str(ident)) if isinstance(ident, str) else "identifier"
+
+
+def _rank(ident: Any) -> int:
+    return ORDER.index(ident) if ident in ORDER else len(ORDER)
+
+
+def _how(readability: set[Any]) -> str:
+    if "cleartext" in readability:
+        return "**in clear text**"
+    if "decrypted" in readability:
+        return "encrypted on the wire (seen decrypted)"
+    return "encrypted"
+
+
+def _owner(f: dict[str, Any]) -> str:
+    dest = _dict(f.get("destination"))
+    parts = [dest.get("entity") or dest.get("as_org"), dest.get("country")]
+    return ", ".join(str(p) for p in parts if p)
+
+
+def render(view: ScanView, color: bool = False) -> str:
+    d = view.doc
+    findings = [_dict(f) for f in _list(d.get("findings"))]
+    device = _dict(d.get("device")).get("name") or "the device"
+    out = [f"## phonehome: what {md(device)} sent", ""]
+    if d.get("revealed") or view.revealed:
+        out += ["> **RAW VALUES SHOWN (--reveal): this report contains personal data.**", ""]
+    by_dest: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for f in findings:
+        by_dest[(str(f.get("host")), str(f.get("port")), str(f.get("protocol")))].append(f)
+    if not findings:
+        out.append("No personal identifiers found in what the device sent.")
+    else:
+        kinds = {f.get("identifier") for f in findings}
+        out.append(
+            f"**{len(kinds)} kind(s) of personal identifier left the device, "
+            f"to {len(by_dest)} destination(s).**"
+        )
+        out.append("")
+        for (host, port, proto), fs in sorted(
+            by_dest.items(),
+            key=lambda kv: ("cleartext" not in {f.get("readability") for f in kv[1]}, kv[0]),
+        ):
+            idents = sorted({f.get("identifier") for f in fs}, key=_rank)
+            owner = _owner(fs[0])
+            count = max(f.get("count", 0) for f in fs if isinstance(f.get("count", 0), int))
+            out.append(
+                f"- {md(', '.join(_name(i) for i in idents))} sent "
+                f"{_how({f.get('readability') for f in fs})} to `{_code(host)}`"
+                + (f" ({md(owner)})" if owner else "")
+                + f" over {md(proto)}/{md(port)}, {count} time(s)"
+            )
+        out += ["", HEADER]
+        out.append("|---|---|---|---|---:|---|---|---|")
+        ranked = sorted(
+            findings,
+            key=lambda f: (
+                f.get("readability") != "cleartext",
+                str(f.get("host")),
+                _rank(f.get("identifier")),
+            ),
+        )
+        for f in ranked[:MAX_ROWS]:
+            enc = " > ".join(str(e) for e in _list(f.get("encoding"))) or "none"
+            value = f.get("value") if view.revealed and "value" in f else f.get("value_redacted")
+            out.append(
+                "| "
+                + " | ".join(
+                    [
+                        md(_name(f.get("identifier"))),
+                        f"`{_code(value)}`",
+                        f"`{_code(f.get('host'))}:{_code(f.get('port'))}` {md(f.get('protocol'))}",
+                        "yes" if f.get("readability") == "cleartext" else "no",
+                        md(f.get("count")),
+                        f"`{_code(f.get('where'))}`",
+                        md(enc),
+                        md(f.get("detector")),
+                    ]
+                )
+                + " |"
+            )
+        if len(ranked) > MAX_ROWS:
+            out += ["", f"… and {len(ranked) - MAX_ROWS} more finding(s) (see the JSON report)."]
+    ni = _list(d.get("not_inspected"))
+    if ni:
+        out += ["", f"Not inspected (encrypted, contents unseen): {len(ni)} destination(s)."]
+    out.append("")
+    inputs = [_dict(i) for i in _list(d.get("inputs"))]
+    tool = _dict(d.get("tool"))
+    out.append(
+        f"<sub>phonehome {md(tool.get('version', '?'))}; inputs: "
+        + ", ".join(f"{md(i.get('path'))} (sha256 `{_code(i.get('sha256'))}`)" for i in inputs)
+        + ". Values redacted unless stated.</sub>"
+    )
+    return "\n".join(out) + "\n"
+
+
+def _code(value: Any) -> str:
+    """Text for a code span in a table cell: no backticks (they end the span); pipes escaped
+    (GFM ends the cell at a bare pipe even inside a span)."""
+    text = re.sub(r"[\r\n\t]+", " ", str(value if value is not None else ""))
+    return text.replace("`", "'").replace("|", "\\|")

@@ -1,0 +1,204 @@
+"""The store's commands: history, show, diff, delete, purge, baseline.
+
+Standalone click commands, each registered in ``cli.py`` with one line
+(``main.add_command(history_command)``); errors are ``PhonehomeError`` s, which the CLI
+group turns into one line on stderr and exit code 2. Where a command takes a SCAN, it is
+a stored scan id or the path of a scan JSON file (``phonehome scan --format json -o F``),
+so CI jobs can diff and baseline without a store.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from phonehome.errors import UsageError
+from phonehome.privacy import write_private
+from phonehome.store.db import ScanRow, Store, default_path, read_scan_file, require_redacted
+
+EXIT_NEW = 1
+"""``diff`` exits 1 when the later scan has findings the earlier one did not (a gate)."""
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The store file (default: phonehome.db in the phonehome data directory, "
+    "$PHONEHOME_HOME when set).",
+)
+
+
+def load_scan(ref: str, db_path: Path | None) -> tuple[dict[str, Any], str]:
+    """A scan by stored id or from a scan JSON file, with a label for headings."""
+    if ref.isdigit():
+        with Store.open(db_path, create=False) as store:
+            return store.load(int(ref)), f"scan {ref}"
+    doc = read_scan_file(Path(ref))
+    require_redacted(doc)
+    return doc, Path(ref).name
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is not None:
+        write_private(output, text.encode())
+    else:
+        sys.stdout.write(text)
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def history_text(rows: list[ScanRow], path: Path) -> str:
+    if not rows:
+        return f"No scans stored in {path}.\n"
+    lines = [f"{'ID':>4}  {'STARTED (UTC)':<19}  {'FINDINGS':>8}  {'CLEAR':>5}  {'ANOM':>5}  WHAT"]
+    for r in rows:
+        started = (r.started or "?").replace("T", " ")[:19]
+        names = ", ".join(Path(p).name for p in r.inputs) or "-"
+        what = f"{r.device}: {names}" if r.device else names
+        lines.append(
+            f"{r.id:>4}  {started:<19}  {r.findings:>8}  {r.cleartext:>5}  {r.anomalies:>5}  "
+            f"{_short(what, 70)}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+@click.command("history")
+@db_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def history_command(db_path: Path | None, fmt: str) -> None:
+    """List the stored scans, newest first."""
+    path = db_path or default_path()
+    rows: list[ScanRow] = []
+    if path.exists():
+        with Store.open(path, create=False) as store:
+            rows = store.scans()
+    if fmt == "json":
+        doc = {"schema": "phonehome.history/1", "db": str(path), "scans": [asdict(r) for r in rows]}
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(history_text(rows, path))
+
+
+@click.command("show")
+@click.argument("scan_id", type=int)
+@db_option
+@click.option(
+    "--format",
+    "fmt",
+    default="text",
+    show_default=True,
+    metavar="FORMAT",
+    help="Any report format of 'phonehome scan --format' (text, json, jsonl, ...).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file (mode 0600) instead of standard output.",
+)
+def show_command(scan_id: int, db_path: Path | None, fmt: str, output: Path | None) -> None:
+    """Show a stored scan in any report format, as when it was made (redacted)."""
+    from phonehome.report import FORMATS, ScanView
+
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; choose one of: {', '.join(sorted(FORMATS))}")
+    with Store.open(db_path, create=False) as store:
+        doc = store.load(scan_id)
+    color = output is None and sys.stdout.isatty()
+    _write(FORMATS[fmt](ScanView(doc, revealed=False), color), output)
+
+
+@click.command("diff")
+@click.argument("scan_a", metavar="SCAN_A")
+@click.argument("scan_b", metavar="SCAN_B")
+@db_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.pass_context
+def diff_command(
+    ctx: click.Context, scan_a: str, scan_b: str, db_path: Path | None, fmt: str
+) -> None:
+    """What SCAN_B sends that SCAN_A did not: new, gone and changed findings.
+
+    SCAN_A and SCAN_B are stored scan ids or scan JSON files. Exit code 1 when SCAN_B
+    has new findings (so a CI job can gate an update), else 0.
+    """
+    from phonehome.store.diff import diff_docs, render_diff
+
+    a, label_a = load_scan(scan_a, db_path)
+    b, label_b = load_scan(scan_b, db_path)
+    d = diff_docs(a, b, (label_a, label_b))
+    sys.stdout.write(render_diff(d, "json" if fmt == "json" else "text"))
+    ctx.exit(EXIT_NEW if d.new else 0)
+
+
+@click.command("delete")
+@click.argument("scan_ids", nargs=-1, required=True, type=int, metavar="SCAN_ID...")
+@db_option
+def delete_command(scan_ids: tuple[int, ...], db_path: Path | None) -> None:
+    """Delete stored scans (their rows are overwritten in the file, not just unlinked)."""
+    with Store.open(db_path, create=False) as store:
+        missing = [i for i in scan_ids if not store.delete(i)]
+        for i in scan_ids:
+            if i not in missing:
+                click.echo(f"deleted scan {i}")
+    if missing:
+        raise UsageError(f"no scan {', '.join(map(str, missing))} in {store.path}")
+
+
+@click.command("purge")
+@db_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def purge_command(db_path: Path | None, yes: bool) -> None:
+    """Delete every stored scan and static analysis result."""
+    path = db_path or default_path()
+    if not path.exists():
+        click.echo(f"Nothing stored in {path}.")
+        return
+    with Store.open(path, create=False) as store:
+        n_scans, n_static = len(store.scans()), len(store.list_static())
+        if not yes:
+            click.confirm(
+                f"Delete all {n_scans} scan(s) and {n_static} static result(s) from {path}?",
+                abort=True,
+            )
+        store.purge()
+    click.echo(f"Deleted {n_scans} scan(s) and {n_static} static result(s) from {path}.")
+
+
+@click.command("baseline")
+@click.argument("scan", metavar="SCAN")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Baseline file to write (rewriting one keeps its justifications).",
+)
+@click.option(
+    "--justification", metavar="TEXT", help="Why these findings are accepted (every new entry)."
+)
+@db_option
+def baseline_command(
+    scan: str, output: Path, justification: str | None, db_path: Path | None
+) -> None:
+    """Write a baseline of SCAN's findings for 'phonehome scan --baseline FILE'.
+
+    SCAN is a stored scan id or a scan JSON file. Findings in the baseline no longer fail
+    a scan; edit each entry's "justification" to say why it is accepted.
+    """
+    from phonehome.store.baseline import write_baseline
+
+    doc, _ = load_scan(scan, db_path)
+    written = write_baseline(doc, output, justification)
+    click.echo(f"wrote {len(written.entries)} baseline entries to {output}")

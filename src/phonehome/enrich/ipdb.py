@@ -1,0 +1,317 @@
+"""IP address -> AS number, AS organisation and registration country, offline.
+
+The table ships as ``data/ipdb.bin.gz``, built by :func:`phonehome.databuild.rebuild_ipdb`
+from the ``@ip-location-db`` npm packages. Upstream has two CSV sets with different range
+boundaries (one for ASN + organisation, one for country); the build merges them into one
+flat, non-overlapping interval map per address family, so a lookup is one binary search
+over a sorted ``array`` of range starts plus an index into a small record table.
+
+Layout (all integers little-endian, the whole file gzip'd):
+
+- ``MAGIC``, then a 4-byte header length and a JSON header (counts, country codes, the
+  source packages with version, date and licence);
+- IPv4: range starts as ``uint32`` deltas, then one ``uint32`` record index per range;
+- IPv6: the high 64 bits of each start as ``uint64`` deltas, the low 64 bits as ``uint64``,
+  then the record indexes. Starts are compared as (high, low) pairs, which avoids
+  building a list of 128-bit Python integers at load time;
+- records: ``uint32`` ASN (0 = unknown) and ``uint16`` index into the country codes
+  (0xFFFF = unknown); record 0 means "no data" and covers the gaps and every private,
+  documentation or otherwise special-purpose block;
+- organisations: sorted ``uint32`` ASNs and their names, NUL-separated UTF-8.
+
+Deltas make the start arrays compress to a fraction of their size; undoing them is one
+``itertools.accumulate`` at load time. Where an address is registered is not proof of where
+data is processed; callers word it that way (see :mod:`phonehome.enrich.jurisdiction`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import socket
+import struct
+import sys
+from array import array
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+from itertools import accumulate
+from typing import Any
+
+FILE = "ipdb.bin.gz"
+MAGIC = b"PHIPDB\x01\n"
+NO_COUNTRY = 0xFFFF
+MAX_FILE = 64 * 1024 * 1024
+"""Refuse to decompress more than this: the bundled file is about a quarter of it."""
+_MAX_IP_TEXT = 64
+_LOW64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class IpInfo:
+    asn: int | None
+    """None where the address is in a registered country block but no AS announces it."""
+    as_org: str | None
+    country: str | None
+    """ISO 3166 alpha-2 of the registration, upper case."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One upstream package the table was built from."""
+
+    name: str
+    version: str
+    date: str
+    licence: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """The decoded table: what :func:`encode` writes and :func:`decode` returns."""
+
+    v4_starts: array[int]
+    v4_records: array[int]
+    v6_high: array[int]
+    v6_low: array[int]
+    v6_records: array[int]
+    record_asn: array[int]
+    record_country: array[int]
+    countries: list[str]
+    org_asns: array[int]
+    org_names: list[str]
+    sources: list[Source]
+
+
+def _le(a: array[int]) -> bytes:
+    if sys.byteorder == "big":
+        a = array(a.typecode, a)
+        a.byteswap()
+    return a.tobytes()
+
+
+def _deltas(values: array[int]) -> array[int]:
+    out = array(values.typecode, values)
+    for i in range(len(out) - 1, 0, -1):
+        out[i] -= out[i - 1]
+    return out
+
+
+def encode(t: Tables) -> bytes:
+    """Serialise ``t`` (uncompressed; the caller gzips). Starts must be sorted ascending."""
+    header = {
+        "v4": len(t.v4_starts),
+        "v6": len(t.v6_high),
+        "records": len(t.record_asn),
+        "orgs": len(t.org_asns),
+        "countries": t.countries,
+        "sources": [
+            {"name": s.name, "version": s.version, "date": s.date, "licence": s.licence}
+            for s in t.sources
+        ],
+    }
+    head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    parts = [
+        MAGIC,
+        struct.pack("<I", len(head)),
+        head,
+        _le(_deltas(t.v4_starts)),
+        _le(t.v4_records),
+        _le(_deltas(t.v6_high)),
+        _le(t.v6_low),
+        _le(t.v6_records),
+        _le(t.record_asn),
+        _le(t.record_country),
+        _le(t.org_asns),
+        "\0".join(t.org_names).encode("utf-8"),
+    ]
+    return b"".join(parts)
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = memoryview(data)
+        self.pos = 0
+
+    def take(self, n: int) -> memoryview:
+        if self.pos + n > len(self.data):
+            raise ValueError("truncated IP table")
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def ints(self, typecode: str, count: int) -> array[int]:
+        a = array(typecode)
+        a.frombytes(self.take(count * a.itemsize))
+        if sys.byteorder == "big":
+            a.byteswap()
+        return a
+
+
+def _header(data: bytes) -> tuple[dict[str, Any], int]:
+    if not data.startswith(MAGIC):
+        raise ValueError("not a phonehome IP table")
+    start = len(MAGIC) + 4
+    (size,) = struct.unpack_from("<I", data, len(MAGIC))
+    header = json.loads(bytes(data[start : start + size]))
+    if not isinstance(header, dict):
+        raise ValueError("bad IP table header")
+    return header, start + size
+
+
+def _sources(header: dict[str, Any]) -> list[Source]:
+    return [
+        Source(str(s["name"]), str(s["version"]), str(s["date"]), str(s["licence"]))
+        for s in header.get("sources", [])
+    ]
+
+
+def decode(data: bytes) -> Tables:
+    """Parse :func:`encode`'s output; ``ValueError`` when it is not one."""
+    header, offset = _header(data)
+    r = _Reader(data)
+    r.pos = offset
+    n4, n6, nrec, norg = (int(header[k]) for k in ("v4", "v6", "records", "orgs"))
+    v4_starts = array("I", accumulate(r.ints("I", n4)))
+    v4_records = r.ints("I", n4)
+    v6_high = array("Q", accumulate(r.ints("Q", n6)))
+    v6_low = r.ints("Q", n6)
+    v6_records = r.ints("I", n6)
+    record_asn = r.ints("I", nrec)
+    record_country = r.ints("H", nrec)
+    org_asns = r.ints("I", norg)
+    names = bytes(r.data[r.pos :]).decode("utf-8").split("\0") if norg else []
+    if len(names) != norg:
+        raise ValueError("IP table organisation names do not match their count")
+    return Tables(
+        v4_starts,
+        v4_records,
+        v6_high,
+        v6_low,
+        v6_records,
+        record_asn,
+        record_country,
+        [str(c) for c in header["countries"]],
+        org_asns,
+        names,
+        _sources(header),
+    )
+
+
+def _read_bundled() -> bytes:
+    raw = resources.files("phonehome").joinpath("data", FILE).read_bytes()
+    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+        data = gz.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        raise ValueError(f"{FILE}: larger than {MAX_FILE} bytes once decompressed")
+    return data
+
+
+class IpTable:
+    """The loaded table with the lookup over it."""
+
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+        # Where each /16 starts in the IPv4 array: a lookup then bisects a few entries
+        # instead of all of them, which roughly halves its cost.
+        starts = t.v4_starts
+        self._v4_index = array("I", (bisect_left(starts, p << 16) for p in range(65537)))
+        # IpInfo objects are made on first use: most records are never looked up.
+        self._infos: list[IpInfo | None] = [None] * len(t.record_asn)
+
+    def _info(self, record: int) -> IpInfo | None:
+        info = self._infos[record]
+        if info is None and record:
+            t = self.t
+            asn, cc = t.record_asn[record], t.record_country[record]
+            info = IpInfo(
+                asn or None,
+                self._org(asn) if asn else None,
+                t.countries[cc] if cc != NO_COUNTRY else None,
+            )
+            self._infos[record] = info
+        return info
+
+    def _org(self, asn: int) -> str | None:
+        i = bisect_left(self.t.org_asns, asn)
+        if i < len(self.t.org_asns) and self.t.org_asns[i] == asn:
+            return self.t.org_names[i] or None
+        return None
+
+    def lookup_v4(self, addr: int) -> IpInfo | None:
+        p = addr >> 16
+        i = bisect_right(self.t.v4_starts, addr, self._v4_index[p], self._v4_index[p + 1]) - 1
+        return self._info(self.t.v4_records[i]) if i >= 0 else None
+
+    def lookup_v6(self, addr: int) -> IpInfo | None:
+        high, low = addr >> 64, addr & _LOW64
+        t = self.t
+        first = bisect_left(t.v6_high, high)
+        last = bisect_right(t.v6_high, high, first)
+        i = bisect_right(t.v6_low, low, first, last) - 1 if first < last else first - 1
+        return self._info(t.v6_records[i]) if i >= 0 else None
+
+    def lookup(self, ip: str) -> IpInfo | None:
+        return _lookup_in(self, ip)
+
+
+def _lookup_in(table: IpTable, ip: str) -> IpInfo | None:
+    if ":" not in ip:  # the common case first: a plain dotted quad
+        try:
+            return table.lookup_v4(int.from_bytes(_pton(_AF_INET, ip), "big"))
+        except OSError:
+            pass
+    if len(ip) > _MAX_IP_TEXT:
+        return None
+    text = ip.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    text = text.split("%", 1)[0]  # zone index of a link-local address
+    try:
+        addr = int.from_bytes(_pton(_AF_INET6, text), "big")
+    except OSError:
+        try:
+            return table.lookup_v4(int.from_bytes(_pton(_AF_INET, text), "big"))
+        except OSError:
+            return None
+    if addr >> 32 == 0xFFFF:  # IPv4-mapped ::ffff:a.b.c.d
+        return table.lookup_v4(addr & 0xFFFFFFFF)
+    return table.lookup_v6(addr)
+
+
+_pton = socket.inet_pton
+_AF_INET = socket.AF_INET
+_AF_INET6 = socket.AF_INET6
+
+
+@cache
+def table() -> IpTable | None:
+    """The bundled table, loaded on first use; None when it is missing or damaged.
+
+    A damaged or absent table must not stop a scan, so enrichment degrades to "unknown"
+    and :func:`sources` reports nothing.
+    """
+    try:
+        return IpTable(decode(_read_bundled()))
+    except (OSError, ValueError, KeyError, TypeError, EOFError):
+        return None
+
+
+@lru_cache(maxsize=65536)
+def lookup(ip: str) -> IpInfo | None:
+    """AS number, AS organisation and registration country of an IPv4 or IPv6 address.
+
+    Accepts the usual text forms (brackets, a zone index, IPv4-mapped IPv6). Private,
+    loopback, link-local, documentation and other special-purpose addresses, and addresses
+    no registry data covers, give None. Results are cached: a capture talks to few hosts.
+    """
+    t = table()
+    return _lookup_in(t, ip) if t is not None else None
+
+
+def sources() -> list[Source]:
+    """The packages the bundled table was built from (empty when it is unavailable)."""
+    t = table()
+    return list(t.t.sources) if t is not None else []

@@ -25,11 +25,12 @@ _GENERIC_TLDS = frozenset({"com", "org", "net", "edu", "gov", "mil", "int", "inf
 _LABEL = r"[A-Za-z][A-Za-z0-9_]*"
 _REVERSE_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
 _COMMENT = re.compile(r"\([^()]*\)")
-_FB_FIELD = re.compile(r"\b(FBAN|FBPN|FBBI)/([^;\]\s]+)")
-# Facebook's in-app names for when no package field is present (FBAN values).
+_FB_FIELD = re.compile(r"\b(FBAN|FB_IAB|FBPN|FBBI)/([^;\]\s]+)")
+# Facebook's app names (FBAN, or FB_IAB in its in-app browser) when no package field is given.
 _FB_APPS = {"FB4A": "com.facebook.katana", "Orca-Android": "com.facebook.orca"}
-_INSTAGRAM = re.compile(r"^Instagram [0-9][0-9.]* (Android|\()")
-_MODEL = re.compile(r";\s*([^;()]+?)\s+Build/")
+# Instagram's own format, also appended to its in-app browser's WebView string.
+_INSTAGRAM = re.compile(r"(?:^|\s)Instagram [0-9][0-9.]* (Android \(|\()")
+_MODEL = re.compile(r"[;(]\s*([^;]+?)\s+Build/")
 
 
 @functools.cache
@@ -67,8 +68,9 @@ def app_from_user_agent(ua: str) -> tuple[list[str], str] | None:
     if not ua:
         return None
     names = _facebook(ua)
-    if not names and _INSTAGRAM.match(ua):
-        names = ["com.instagram.android" if "Android" in ua.split("(", 1)[0] else "Instagram"]
+    instagram = _INSTAGRAM.search(ua)
+    if not names and instagram:
+        names = ["com.instagram.android" if instagram.group(1) != "(" else "Instagram"]
     products = _products(ua)
     if not names:
         names = [name for name, _ in products if is_package_name(name)]
@@ -86,7 +88,7 @@ def _facebook(ua: str) -> list[str]:
     for key in ("FBPN", "FBBI"):
         if is_package_name(fields.get(key, "")):
             return [fields[key]]
-    app = _FB_APPS.get(fields.get("FBAN", ""))
+    app = _FB_APPS.get(fields.get("FBAN", "")) or _FB_APPS.get(fields.get("FB_IAB", ""))
     if app:
         return [app]
     if fields.get("FBAN") == "FBIOS":

@@ -295,7 +295,7 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
     )
     timeline = _dict(f.get("timeline"))
     if timeline.get("interval_s"):
-        rows.append(_row("Rhythm", f"about every {timeline['interval_s']} s"))
+        rows.append(_row("Rhythm", f"about every {_duration(timeline['interval_s'])}"))
     per_day = _dict(f.get("per_day")) or _dict(timeline.get("per_day"))
     if len(per_day) > 1:
         rows.append(_row("Per day", ", ".join(f"{d}: {n}" for d, n in list(per_day.items())[:14])))
@@ -317,15 +317,8 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
     )
     rows.append(_row("Detector", el("code", f.get("detector", "?")), f" — {matched}"))
     trigger = _dict(f.get("trigger"))
-    if trigger:
-        text = f"follows “{trigger.get('event', '?')}”"
-        if trigger.get("of"):
-            text += f": {trigger.get('matched', '?')} of {trigger['of']} occurrences"
-        if trigger.get("max_delay_s") is not None:
-            text += f" within {trigger['max_delay_s']} s"
-        if trigger.get("p_value") is not None:
-            text += f" (p = {trigger['p_value']})"
-        rows.append(_row("Trigger", text))
+    if trigger.get("event"):
+        rows.append(_row("Trigger", _trigger_text(trigger)))
     evidence = [_dict(e) for e in _list(f.get("evidence"))]
     if evidence:
         frames = ", ".join(str(e.get("frame")) for e in evidence[:MAX_EVIDENCE_SHOWN])
@@ -355,9 +348,33 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
     )
 
 
+def _duration(seconds: Any) -> str:
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return str(seconds)
+    if seconds >= 5400:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 90:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
+
+
+def _trigger_text(trigger: dict[str, Any]) -> str:
+    """ "within 2 s after 9 of 10 unlock events (chance 4% each, p = 1e-12)"."""
+    text = f"after {trigger.get('matched', '?')} of {trigger.get('of', '?')} "
+    text += f"“{trigger['event']}” event(s)"
+    if isinstance(trigger.get("max_delay_s"), int | float):
+        text = f"within {_duration(trigger['max_delay_s'])} " + text
+    baseline = trigger.get("baseline")
+    if isinstance(baseline, int | float):
+        text += f" (by chance {baseline:.0%} each"
+        text += f", p = {trigger.get('p_value')})" if "p_value" in trigger else ")"
+    return "sent " + text
+
+
 def _input_name(inputs: list[Any], index: Any) -> str:
     if isinstance(index, int) and 0 <= index < len(inputs):
-        return str(_dict(inputs[index]).get("path", f"input {index}"))
+        path = str(_dict(inputs[index]).get("path", f"input {index}"))
+        return path.replace("\\", "/").rsplit("/", 1)[-1]
     return f"input {index}"
 
 
@@ -509,7 +526,7 @@ def _destinations(findings: list[dict[str, Any]]) -> Markup:
         "tr",
         [
             el("th", h, scope="col")
-            for h in ("Country", "Owner", "Hosts", "Identifiers", "Occurrences", "Clear text")
+            for h in ("Country", "Owner", "Hosts", "Identifiers", "Values sent", "Clear text")
         ],
     )
     note = (
@@ -592,7 +609,7 @@ def _methodology(d: dict[str, Any]) -> Markup:
         el("dl", facts),
         el("h3", "Inputs"),
         _table(
-            ("File", "Format", "Size (bytes)", "Packets", "Messages", "Anomalies", "SHA-256"),
+            ("File", "Format", "Bytes", "Packets", "Messages", "Anomalies", "SHA-256"),
             [
                 (
                     i.get("path"),

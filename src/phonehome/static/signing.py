@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -241,12 +243,24 @@ def _read_scheme(scheme: str, value: bytes, out: Signing) -> None:
 
 
 def _certificate(scheme: str, der: bytes, out: Signing) -> Certificate:
-    subject = ""
     try:
-        subject = x509.load_der_x509_certificate(der).subject.rfc4514_string()
-    except ValueError:
+        with warnings.catch_warnings():
+            # Many real app certificates have negative serial numbers (cryptography warns).
+            warnings.simplefilter("ignore")
+            subject = _subject(x509.load_der_x509_certificate(der))
+    except (ValueError, x509.InvalidVersion):
+        subject = ""
         out.problems.append(f"{scheme} certificate does not parse; fingerprinted as stored")
     return Certificate(scheme, hashlib.sha256(der).hexdigest(), subject)
+
+
+def _subject(cert: x509.Certificate) -> str:
+    """The subject as RFC 4514 text; "" when a damaged name will not print (cryptography
+    parses names lazily and raises KeyError/ValueError on some malformed attributes)."""
+    try:
+        return cert.subject.rfc4514_string()
+    except (ValueError, KeyError):
+        return ""
 
 
 # --- v1: JAR signature ----------------------------------------------------------------
@@ -272,24 +286,27 @@ def _read_v1(path: Path, out: Signing) -> None:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
         if not any("not a zip" in p for p in out.problems):
             out.problems.append(f"v1 signature not read: {exc}")
-    except (ValueError, RuntimeError, OSError, struct.error) as exc:
+    except (ValueError, RuntimeError, OSError, struct.error, zlib.error) as exc:
         # zipfile raises these for encrypted members, bad CRCs, damaged local headers.
         out.problems.append(f"v1 signature not read: {exc}")
 
 
 def _read_pkcs7(name: str, data: bytes, out: Signing) -> None:
     try:
-        certs = pkcs7.load_der_pkcs7_certificates(data)
-    except ValueError as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            certs = pkcs7.load_der_pkcs7_certificates(data)
+    except (ValueError, x509.InvalidVersion) as exc:
         out.problems.append(f"{name}: not a PKCS#7 signature ({exc})")
         return
     if not certs:
         out.problems.append(f"{name}: PKCS#7 signature without certificates")
         return
-    issuers = {c.issuer for c in certs if c.issuer != c.subject}
-    leaves = [c for c in certs if c.subject not in issuers] or certs
+    try:
+        issuers = {c.issuer for c in certs if c.issuer != c.subject}
+        leaves = [c for c in certs if c.subject not in issuers] or certs
+    except (ValueError, KeyError):
+        leaves = certs  # names too damaged to compare: report every certificate
     for cert in leaves:
         der = cert.public_bytes(Encoding.DER)
-        out.certificates.append(
-            Certificate("v1", hashlib.sha256(der).hexdigest(), cert.subject.rfc4514_string())
-        )
+        out.certificates.append(Certificate("v1", hashlib.sha256(der).hexdigest(), _subject(cert)))

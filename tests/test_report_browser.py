@@ -9,6 +9,7 @@ screenshot under tests/_artifacts/. Needs the Debian packages ``chromium`` and
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import shutil
 import socket
@@ -131,10 +132,8 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Driver]:
         yield drv
     finally:
         if drv.session:
-            try:
+            with contextlib.suppress(urllib.error.URLError, ConnectionError):
                 drv.s("DELETE", "")
-            except (urllib.error.URLError, ConnectionError):
-                pass
         proc.terminate()
         try:
             proc.wait(timeout=10)

@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -429,6 +430,26 @@ def test_a_writer_held_up_too_long_fails_with_a_clear_message(
     with Store.open(db) as s:
         s.save_scan(doc)
         assert len(s.scans()) == 1
+
+
+def test_a_second_writer_waits_for_the_first(tmp_path: Path, doc: dict[str, Any]) -> None:
+    db = tmp_path / "wait.db"
+    Store.open(db).close()
+    other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO static_results VALUES (NULL, 'held', '', '', '{}')")
+    release = threading.Timer(0.4, lambda: other.execute("ROLLBACK"))
+    release.start()
+    try:
+        with Store.open(db, timeout=10) as s:
+            t0 = time.monotonic()
+            scan_id = s.save_scan(doc)
+            assert time.monotonic() - t0 >= 0.3
+            assert s.load(scan_id) == doc
+    finally:
+        release.join()
+        other.close()
+    assert rows(db, "SELECT count(*) FROM static_results") == [(0,)]
 
 
 CRASHER = textwrap.dedent(

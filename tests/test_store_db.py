@@ -181,14 +181,17 @@ def test_files_are_private_whatever_the_umask(tmp_path: Path, doc: dict[str, Any
 
 def test_a_rollback_journal_is_private_too(tmp_path: Path, doc: dict[str, Any]) -> None:
     path = tmp_path / "j.db"
-    with Store.open(path) as s:
-        s._conn.execute("PRAGMA journal_mode = DELETE")
-        s._conn.execute("PRAGMA locking_mode = EXCLUSIVE")  # keeps the journal file around
-        s._conn.execute("PRAGMA journal_mode = PERSIST")
-        s.save_scan(doc)
-        journal = Path(f"{path}-journal")
-        assert journal.exists()
-        assert stat.S_IMODE(journal.stat().st_mode) == 0o600
+    old = os.umask(0o022)
+    try:
+        with Store.open(path) as s:
+            s._conn.execute("PRAGMA journal_mode = DELETE")
+            s._conn.execute("PRAGMA journal_mode = PERSIST")  # keeps the journal file around
+            s.save_scan(doc)
+            journal = Path(f"{path}-journal")
+            assert journal.exists()
+            assert stat.S_IMODE(journal.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
 
 
 def test_an_existing_loose_store_is_tightened(tmp_path: Path, doc: dict[str, Any]) -> None:

@@ -45,6 +45,7 @@ def test_simulator_csv_reads_every_row(tmp_path: Path) -> None:
 
 def test_csv_counts_bad_rows_and_keeps_unknown_kinds(tmp_path: Path) -> None:
     text = (
+        "\n"
         "time,event,note\n"
         "2026-03-02T08:00:00.000Z,unlock,x\n"
         "not a time,unlock,x\n"
@@ -52,6 +53,7 @@ def test_csv_counts_bad_rows_and_keeps_unknown_kinds(tmp_path: Path) -> None:
         "2026-03-02T08:02:00+01:00,User Present,alias\n"
         "2026-03-02T08:03:00Z\n"
         "2026-03-02T08:04:00Z,<script>,not a name\n"
+        "2026-03-02T08:05:00Z,scr\x00een,NUL\n"
     )
     loaded = load_events(write(tmp_path, text, "e.csv"))
     assert loaded == [
@@ -59,7 +61,7 @@ def test_csv_counts_bad_rows_and_keeps_unknown_kinds(tmp_path: Path) -> None:
         Event(epoch("2026-03-02T08:00:00Z"), "unlock"),
         Event(epoch("2026-03-02T08:01:00Z"), "airplane_mode"),
     ]
-    assert loaded.unparsed == 3
+    assert loaded.unparsed == 4
     assert loaded.first_unparsed == 3
 
 

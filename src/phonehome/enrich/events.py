@@ -106,7 +106,7 @@ def load_events(
     if stripped.startswith(("[", "{")):
         events = _read_json(stripped, clock, str(path))
     elif _is_csv_header(stripped.split("\n", 1)[0]):
-        events = _read_csv(text, clock)
+        events = _read_csv(stripped, clock)
     elif any(_LOGCAT.match(line) for line in _head(text)):
         events = _read_logcat(text, clock)
     else:
@@ -127,7 +127,7 @@ def _head(text: str, lines: int = 50) -> Iterator[str]:
     for i, line in enumerate(io.StringIO(text)):
         if i >= lines:
             return
-        yield line.rstrip("\r\n")
+        yield line[:MAX_LINE].rstrip("\r\n")
 
 
 def _finish(events: Events) -> Events:
@@ -207,25 +207,34 @@ def _is_csv_header(line: str) -> bool:
 
 
 def _read_csv(text: str, clock: _Clock) -> Events:
+    """One row per line (event files need no quoted line breaks), so a damaged row
+    costs only itself."""
     events = Events(fmt="csv")
-    rows = csv.reader(io.StringIO(text))
-    header = [c.strip().lower() for c in next(rows)]
+    lines = io.StringIO(text)
+    header = [c.strip().lower() for c in _csv_row(next(lines)) or []]
     t_col, e_col = header.index("time"), header.index("event")
-    for number, row in enumerate(rows, start=2):
-        if not row or all(not c.strip() for c in row):
+    for number, line in enumerate(lines, start=2):
+        if not line.strip():
             continue
         if len(events) >= MAX_EVENTS:
             events.truncated = True
             break
-        if len(row) <= max(t_col, e_col):
-            events.bad_line(number)
-            continue
-        event = _event(row[t_col], row[e_col], clock)
+        row = _csv_row(line)
+        event = None
+        if row is not None and len(row) > max(t_col, e_col):
+            event = _event(row[t_col], row[e_col], clock)
         if event is None:
             events.bad_line(number)
         else:
             events.append(event)
     return events
+
+
+def _csv_row(line: str) -> list[str] | None:
+    try:
+        return next(csv.reader([line[:MAX_LINE]]), [])
+    except csv.Error:  # NUL bytes, a field beyond csv's own size limit
+        return None
 
 
 def _read_json(text: str, clock: _Clock, path: str) -> Events:

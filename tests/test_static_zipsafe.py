@@ -1,0 +1,135 @@
+"""Zip reading the way Android does: central directory first, every read bounded."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from phonehome.static.zipsafe import SafeZip, open_zip, unsafe_name
+from tests.builders_apk import zip_bytes
+
+
+def _open(tmp_path: Path, data: bytes) -> SafeZip:
+    path = tmp_path / "a.zip"
+    path.write_bytes(data)
+    opened = open_zip(path)
+    assert isinstance(opened, SafeZip), opened
+    return opened
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("../../etc/passwd", "path traversal"),
+        ("lib/../../x.so", "path traversal"),
+        ("..\\..\\evil.dll", "path traversal"),
+        ("/abs/path", "absolute path"),
+        ("C:/windows", "absolute path"),
+        ("classes.dex", None),
+        ("res/..foo/a.xml", None),
+        ("assets/a..b", None),
+    ],
+)
+def test_unsafe_names(name: str, reason: str | None) -> None:
+    assert unsafe_name(name) == reason
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"not a zip at all", b"PK\x03\x04" + b"\0" * 40, b"\x7fELF" + b"\0" * 100],
+)
+def test_not_a_zip_is_a_reason_not_an_exception(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "x.apk"
+    path.write_bytes(data)
+    opened = open_zip(path)
+    assert isinstance(opened, str) and opened.startswith("not a zip archive")
+
+
+def test_reads_stored_and_deflated(tmp_path: Path) -> None:
+    for method in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        with _open(tmp_path, zip_bytes([("a.txt", b"hello" * 100)], method)) as z:
+            assert z.read("a.txt") == b"hello" * 100
+            assert z.read("missing") is None
+
+
+def test_traversal_entries_are_skipped_and_reported(tmp_path: Path) -> None:
+    with _open(tmp_path, zip_bytes([("../evil", b"x"), ("ok", b"y")])) as z:
+        assert z.names() == ["ok"]
+        assert any("path traversal" in p for p in z.problems)
+
+
+def test_duplicate_entries_first_wins(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning):  # zipfile warns on writing a duplicate name
+        data = zip_bytes([("classes.dex", b"first"), ("classes.dex", b"second")])
+    with _open(tmp_path, data) as z:
+        assert z.read("classes.dex") == b"first"
+        assert any("duplicate entry" in p for p in z.problems)
+
+
+def test_zip_bomb_by_ratio(tmp_path: Path) -> None:
+    with _open(tmp_path, zip_bytes([("classes.dex", bytes(8 * 1024 * 1024))])) as z:
+        assert z.read("classes.dex") is None
+        assert any("zip bomb" in p for p in z.problems)
+
+
+def test_size_limit(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 4096  # 1 MiB, barely compressible
+    with _open(tmp_path, zip_bytes([("a", data)])) as z:
+        assert z.read("a", limit=1000) is None
+        assert z.read("a") == data
+
+
+def _patch_local_header(data: bytes, name: bytes, **changes: int) -> bytes:
+    """Rewrite fields of the local header of ``name`` (central directory untouched)."""
+    at = data.find(b"PK\x03\x04")
+    while data[at + 30 : at + 30 + len(name)] != name:
+        at = data.find(b"PK\x03\x04", at + 4)
+    out = bytearray(data)
+    fields = {"flags": (6, "<H"), "method": (8, "<H"), "csize": (18, "<I"), "usize": (22, "<I")}
+    for key, value in changes.items():
+        off, fmt = fields[key]
+        struct.pack_into(fmt, out, at + off, value)
+    out[at + 30 : at + 30 + len(name)] = name.upper()  # a name the directory does not have
+    return bytes(out)
+
+
+def test_local_header_lies_are_ignored_like_android(tmp_path: Path) -> None:
+    """Local header with another name, an encryption flag, another method and zero sizes
+    (a data-descriptor style header): the central directory is what counts."""
+    data = zip_bytes([("classes.dex", b"dex\n035\0" * 50)])
+    data = _patch_local_header(data, b"classes.dex", flags=0x9, method=99, csize=0, usize=0)
+    with pytest.raises(zipfile.BadZipFile):  # the stock reader refuses this APK
+        zipfile.ZipFile(io.BytesIO(data)).read("classes.dex")
+    with _open(tmp_path, data) as z:
+        assert z.read("classes.dex") == b"dex\n035\0" * 50
+
+
+def test_unknown_method_in_central_directory_read_as_stored(tmp_path: Path) -> None:
+    data = zip_bytes([("a", b"plain bytes")], zipfile.ZIP_STORED)
+    cd = data.rfind(b"PK\x01\x02")
+    data = data[: cd + 10] + struct.pack("<H", 77) + data[cd + 12 :]
+    with _open(tmp_path, data) as z:
+        assert z.read("a") == b"plain bytes"
+        assert any("method 77" in p for p in z.problems)
+
+
+def test_missing_local_header_is_a_problem(tmp_path: Path) -> None:
+    data = bytearray(zip_bytes([("a", b"x" * 100)], zipfile.ZIP_STORED))
+    data[0:4] = b"XXXX"
+    with _open(tmp_path, bytes(data)) as z:
+        assert z.read("a") is None
+        assert any("no local header" in p for p in z.problems)
+
+
+def test_truncated_entry_data(tmp_path: Path) -> None:
+    data = zip_bytes([("a", bytes(range(256)) * 64)], zipfile.ZIP_STORED)
+    cd = data.rfind(b"PK\x01\x02")
+    # claim a larger compressed size than exists before the central directory ends
+    data = data[: cd + 20] + struct.pack("<I", 10**6) + data[cd + 24 :]
+    with _open(tmp_path, data) as z:
+        assert z.read("a") is None
+        assert z.problems

@@ -20,6 +20,9 @@ from phonehome.errors import PhonehomeError, UsageError
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+REPORT_FORMATS = ["text", "json", "jsonl", "html", "csv", "markdown", "sarif"]
+"""The names in ``phonehome.report.FORMATS`` (listed here so ``--help`` stays fast;
+tests/test_cli_docs.py checks the two agree)."""
 
 
 def fail(message: str) -> None:
@@ -141,9 +144,11 @@ def flows(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "jsonl"]),
+    type=click.Choice(REPORT_FORMATS),
     default="text",
     show_default=True,
+    help="Report format (text for people, json is the versioned contract, html is one "
+    "self-contained file, sarif for CI gates).",
 )
 @click.option(
     "--output",
@@ -302,6 +307,9 @@ def demo(workdir: Path | None) -> None:
     click.echo("")
     _scan_and_report((str(capture),), profile, "text", None, False, (), ())
     _scan_and_report((str(capture),), profile, "json", report, False, (), ())
+    html = workdir / "nokia7plus.report.html"
+    _scan_and_report((str(capture),), profile, "html", html, False, (), ())
+    click.echo(f"HTML report (open it in a browser, works offline): {html}")
     click.echo(f"JSON report: {report}")
     click.echo(f"Ground truth of the simulation: {res.paths[1]}")
     click.echo("")

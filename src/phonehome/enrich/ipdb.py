@@ -151,7 +151,7 @@ class _Reader:
 
 
 def _header(data: bytes) -> tuple[dict[str, Any], int]:
-    if not data.startswith(MAGIC):
+    if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 4:
         raise ValueError("not a phonehome IP table")
     start = len(MAGIC) + 4
     (size,) = struct.unpack_from("<I", data, len(MAGIC))
@@ -170,6 +170,13 @@ def _sources(header: dict[str, Any]) -> list[Source]:
 
 def decode(data: bytes) -> Tables:
     """Parse :func:`encode`'s output; ``ValueError`` when it is not one."""
+    try:
+        return _decode(data)
+    except (KeyError, TypeError, IndexError, struct.error) as e:
+        raise ValueError(f"damaged IP table: {e!r}") from e
+
+
+def _decode(data: bytes) -> Tables:
     header, offset = _header(data)
     r = _Reader(data)
     r.pos = offset
@@ -295,7 +302,7 @@ def table() -> IpTable | None:
     """
     try:
         return IpTable(decode(_read_bundled()))
-    except (OSError, ValueError, KeyError, TypeError, EOFError):
+    except (OSError, ValueError, EOFError):
         return None
 
 

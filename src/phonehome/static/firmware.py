@@ -72,8 +72,11 @@ IDENTIFIER_NAMES = {
 DEVICE_IDS = frozenset({"imei", "meid", "iccid", "imsi", "msisdn", "serial"})
 """Identifiers of the device or SIM themselves: they follow the user across resets."""
 
+STATUSES = ("added", "changed", "removed")
 RISKY = 5
-"""Score from which an added or changed app is flagged (``!``) and the command exits 1."""
+"""Score from which an app that reads an identifier (or changed signer) is flagged ``!``
+and the command exits 1: a system app with a boot trigger and an http URL but no
+identifier read is ranked high, yet not flagged."""
 
 _EXT4_MAGIC_AT, _EXT4_MAGIC = 1080, b"\x53\xef"
 _EROFS_MAGIC_AT, _EROFS_MAGIC = 1024, struct.pack("<I", 0xE0F5E1E2)
@@ -476,7 +479,11 @@ def risk(app: dict[str, Any], *, signer_changed: bool = False) -> dict[str, Any]
     if signer_changed:
         reasons.append((3 if is_system_app(app) else 2, "signer changed"))
     score = sum(p for p, _ in reasons)
-    return {"score": score, "reasons": [{"points": p, "reason": r} for p, r in reasons]}
+    return {
+        "score": score,
+        "risky": score >= RISKY and bool(ids or signer_changed),
+        "reasons": [{"points": p, "reason": r} for p, r in reasons],
+    }
 
 
 def _names(ids: list[str]) -> str:
@@ -519,14 +526,15 @@ def diff_trees(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[str
         if a is None and b is not None:
             entries.append(_entry("added", package, None, b, {}, risk(b)))
         elif b is None and a is not None:
-            entries.append(_entry("removed", package, a, None, {}, {"score": 0, "reasons": []}))
+            nothing = {"score": 0, "risky": False, "reasons": []}
+            entries.append(_entry("removed", package, a, None, {}, nothing))
         elif a is not None and b is not None:
             changes = _changes(a, b)
             if not changes:
                 unchanged += 1
                 continue
             entries.append(_entry("changed", package, a, b, changes, _change_risk(b, changes)))
-    order = {"added": 0, "changed": 1, "removed": 2}
+    order = {status: i for i, status in enumerate(STATUSES)}
     entries.sort(key=lambda e: (-e["risk"]["score"], order[e["status"]], e["package"]))
     return {
         "changes": entries,
@@ -552,7 +560,7 @@ def _changes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     va = (a.get("version_name"), a.get("version_code"))
     vb = (b.get("version_name"), b.get("version_code"))
     if va != vb:
-        changes["version"] = {"old": _version(a), "new": _version(b)}
+        changes["version"] = {"old": version_text(a), "new": version_text(b)}
     if a.get("signer") and b.get("signer") and a["signer"] != b["signer"]:
         changes["signer"] = {
             "old": a["signer"],
@@ -595,11 +603,11 @@ def _change_risk(b: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     if "code" not in changes:
         added["code"] = ""
     if not (new_ids or added["triggers"] or added["endpoints"] or "signer" in changes):
-        return {"score": 0, "reasons": []}  # only version, permissions or code moved
+        return {"score": 0, "risky": False, "reasons": []}  # version, permissions, code
     return risk(added, signer_changed="signer" in changes)
 
 
-def _version(app: dict[str, Any]) -> str:
+def version_text(app: dict[str, Any]) -> str:
     name, code = app.get("version_name"), app.get("version_code")
     if name and code is not None:
         return f"{name} ({code})"
@@ -619,7 +627,7 @@ def _entry(
     entry = {
         "status": status,
         "package": package,
-        "risky": status != "removed" and scored["score"] >= RISKY,
+        "risky": bool(scored["risky"]),
         "risk": scored,
         "verdict": _verdict(status, package, old, new, changes),
         "changes": changes,

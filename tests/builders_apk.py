@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+import subprocess
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -56,7 +57,11 @@ def _pool(strings: list[str], utf8: bool) -> bytes:
         else:
             raw = s.encode("utf-16-le")
             n = len(s)
-            blob += struct.pack("<H", n) if n < 0x8000 else struct.pack("<HH", 0x8000 | (n >> 16), n & 0xFFFF)
+            blob += (
+                struct.pack("<H", n)
+                if n < 0x8000
+                else struct.pack("<HH", 0x8000 | (n >> 16), n & 0xFFFF)
+            )
             blob += raw + b"\0\0"
     while len(blob) % 4:
         blob += b"\0"
@@ -64,7 +69,10 @@ def _pool(strings: list[str], utf8: bool) -> bytes:
     start = header + 4 * len(strings)
     body = struct.pack(f"<{len(strings)}I", *offsets) + bytes(blob)
     flags = 0x100 if utf8 else 0
-    return struct.pack("<HHIIIIII", 1, header, header + len(body), len(strings), 0, flags, start, 0) + body
+    return (
+        struct.pack("<HHIIIIII", 1, header, header + len(body), len(strings), 0, flags, start, 0)
+        + body
+    )
 
 
 def build_axml(root: El, *, utf8: bool = False, blank_attr_names: bool = False) -> bytes:
@@ -147,11 +155,17 @@ def manifest(
     """A manifest element tree: receivers map class name -> intent-filter actions."""
     root = El(
         "manifest",
-        {"package": package, "android:versionCode": version_code, "android:versionName": version_name},
+        {
+            "package": package,
+            "android:versionCode": version_code,
+            "android:versionName": version_name,
+        },
     )
     if shared_user_id:
         root.attrs["android:sharedUserId"] = shared_user_id
-    root.children.append(El("uses-sdk", {"android:minSdkVersion": 21, "android:targetSdkVersion": target_sdk}))
+    root.children.append(
+        El("uses-sdk", {"android:minSdkVersion": 21, "android:targetSdkVersion": target_sdk})
+    )
     root.children += [El("uses-permission", {"android:name": p}) for p in permissions]
     app = El("application", {})
     if cleartext is not None:
@@ -160,8 +174,12 @@ def manifest(
         app.attrs["android:networkSecurityConfig"] = ("@", network_security_config)
     for name, actions in (receivers or {}).items():
         filt = El("intent-filter", {}, [El("action", {"android:name": a}) for a in actions])
-        app.children.append(El("receiver", {"android:name": name, "android:exported": True}, [filt]))
-    app.children += [El("service", {"android:name": s, "android:exported": False}) for s in services]
+        app.children.append(
+            El("receiver", {"android:name": name, "android:exported": True}, [filt])
+        )
+    app.children += [
+        El("service", {"android:name": s, "android:exported": False}) for s in services
+    ]
     app.children += [El("activity", {"android:name": a}) for a in activities]
     root.children.append(app)
     return root
@@ -205,7 +223,11 @@ def _uleb(n: int) -> bytes:
 
 
 def _mutf8(s: str) -> bytes:
-    return _uleb(len(s.encode("utf-16-le")) // 2) + s.encode("utf-8").replace(b"\0", b"\xc0\x80") + b"\0"
+    return (
+        _uleb(len(s.encode("utf-16-le")) // 2)
+        + s.encode("utf-8").replace(b"\0", b"\xc0\x80")
+        + b"\0"
+    )
 
 
 def build_dex(classes: list[Cls]) -> bytes:
@@ -244,7 +266,13 @@ def build_dex(classes: list[Cls]) -> bytes:
     method_list = sorted(methods, key=lambda m: (tidx[m[0]], sidx[m[1]]))
     midx = {m: i for i, m in enumerate(method_list)}
 
-    n_str, n_typ, n_fld, n_mth, n_cls = (len(str_list), len(type_list), len(field_list), len(method_list), len(classes))
+    n_str, n_typ, n_fld, n_mth, n_cls = (
+        len(str_list),
+        len(type_list),
+        len(field_list),
+        len(method_list),
+        len(classes),
+    )
     off_str = 0x70
     off_typ = off_str + 4 * n_str
     off_pro = off_typ + 4 * n_typ
@@ -265,7 +293,9 @@ def build_dex(classes: list[Cls]) -> bytes:
     iface_offs = {}
     for c in classes:
         if c.interfaces:
-            blob = struct.pack("<I", len(c.interfaces)) + b"".join(struct.pack("<H", tidx[t]) for t in c.interfaces)
+            blob = struct.pack("<I", len(c.interfaces)) + b"".join(
+                struct.pack("<H", tidx[t]) for t in c.interfaces
+            )
             iface_offs[c.name] = place(blob, 4)
     code_offs: dict[tuple[str, str], int] = {}
     for c in classes:
@@ -275,8 +305,14 @@ def build_dex(classes: list[Cls]) -> bytes:
             code_offs[(c.name, m.name)] = place(head + insns, 4)
     class_data_offs = {}
     for c in classes:
-        direct = sorted((m for m in c.methods if m.direct or m.name == "<init>"), key=lambda m: midx[(c.name, m.name)])
-        virtual = sorted((m for m in c.methods if not (m.direct or m.name == "<init>")), key=lambda m: midx[(c.name, m.name)])
+        direct = sorted(
+            (m for m in c.methods if m.direct or m.name == "<init>"),
+            key=lambda m: midx[(c.name, m.name)],
+        )
+        virtual = sorted(
+            (m for m in c.methods if not (m.direct or m.name == "<init>")),
+            key=lambda m: midx[(c.name, m.name)],
+        )
         blob = bytearray(_uleb(0) + _uleb(0) + _uleb(len(direct)) + _uleb(len(virtual)))
         for group, flags in ((direct, 0x10001), (virtual, 0x1)):
             prev = 0
@@ -289,11 +325,21 @@ def build_dex(classes: list[Cls]) -> bytes:
     table += b"".join(struct.pack("<I", o) for o in string_offs)
     table += b"".join(struct.pack("<I", sidx[t]) for t in type_list)
     table += struct.pack("<III", sidx["V"], tidx["V"], 0)
-    table += b"".join(struct.pack("<HHI", tidx[c], tidx["Ljava/lang/String;"], sidx[n]) for c, n in field_list)
+    table += b"".join(
+        struct.pack("<HHI", tidx[c], tidx["Ljava/lang/String;"], sidx[n]) for c, n in field_list
+    )
     table += b"".join(struct.pack("<HHI", tidx[c], 0, sidx[n]) for c, n in method_list)
     for c in classes:
         table += struct.pack(
-            "<8I", tidx[c.name], 1, tidx[c.superclass], iface_offs.get(c.name, 0), 0xFFFFFFFF, 0, class_data_offs[c.name], 0
+            "<8I",
+            tidx[c.name],
+            1,
+            tidx[c.superclass],
+            iface_offs.get(c.name, 0),
+            0xFFFFFFFF,
+            0,
+            class_data_offs[c.name],
+            0,
         )
     body = bytes(table) + bytes(data)
     size = 0x70 + len(body)
@@ -301,7 +347,21 @@ def build_dex(classes: list[Cls]) -> bytes:
     header += struct.pack("<IIIII", size, 0x70, 0x12345678, 0, 0)
     header += struct.pack("<I", 0)  # map_off (none: readers under test do not need it)
     header += struct.pack(
-        "<14I", n_str, off_str, n_typ, off_typ, 1, off_pro, n_fld, off_fld if n_fld else 0, n_mth, off_mth, n_cls, off_cls, len(data), data_start
+        "<14I",
+        n_str,
+        off_str,
+        n_typ,
+        off_typ,
+        1,
+        off_pro,
+        n_fld,
+        off_fld if n_fld else 0,
+        n_mth,
+        off_mth,
+        n_cls,
+        off_cls,
+        len(data),
+        data_start,
     )
     out = bytearray(header + body)
     out[12:32] = hashlib.sha1(out[32:]).digest()
@@ -405,10 +465,112 @@ def vdex(version: str, dex_files: list[bytes] = (), *, dex_section: str = "002")
     if version == "027":
         table_end = 12 + 4 * 12
         body = b"".join(_align4(d) for d in dex_files)
-        sections = [(0, table_end, len(checksums)), (1, table_end + len(checksums), len(body)), (2, 0, 0), (3, 0, 0)]
-        return magic + struct.pack("<I", 4) + b"".join(struct.pack("<III", *s) for s in sections) + checksums + body
+        sections = [
+            (0, table_end, len(checksums)),
+            (1, table_end + len(checksums), len(body)),
+            (2, 0, 0),
+            (3, 0, 0),
+        ]
+        return (
+            magic
+            + struct.pack("<I", 4)
+            + b"".join(struct.pack("<III", *s) for s in sections)
+            + checksums
+            + body
+        )
     return magic + struct.pack("<IIII", n, 0, 0, 0)
 
 
 def _align4(blob: bytes) -> bytes:
     return blob + b"\0" * (-len(blob) % 4)
+
+
+# -- apktool (real toolchain, when installed) -------------------------------------
+
+SMALI_TASK = """
+.class public Lcom/ex/Task;
+.super Ljava/lang/Object;
+.implements Ljava/lang/Runnable;
+
+.method public constructor <init>()V
+    .registers 1
+    invoke-direct {p0}, Ljava/lang/Object;-><init>()V
+    return-void
+.end method
+
+.method public run()V
+    .registers 8
+    const-string v0, "http://zzhc.vnet.cn/"
+    const/4 v1, 0x1
+    packed-switch v1, :sw
+    :back
+    const-wide v2, 0x1234567890abcdefL
+    fill-array-data v4, :arr
+    invoke-static {}, Lcom/ex/Task;->imei()Ljava/lang/String;
+    move-result-object v1
+    new-instance v1, Ljava/net/URL;
+    invoke-direct {v1, v0}, Ljava/net/URL;-><init>(Ljava/lang/String;)V
+    invoke-virtual/range {v1 .. v1}, Ljava/net/URL;->openConnection()Ljava/net/URLConnection;
+    move-result-object v1
+    sget-object v5, Landroid/os/Build;->SERIAL:Ljava/lang/String;
+    invoke-virtual {v1}, Ljava/net/HttpURLConnection;->connect()V
+    return-void
+    :sw
+    .packed-switch 0x0
+        :back
+        :back
+    .end packed-switch
+    :arr
+    .array-data 4
+        0x1
+        0x2
+        0x3
+    .end array-data
+.end method
+
+.method static imei()Ljava/lang/String;
+    .registers 2
+    const/4 v0, 0x0
+    invoke-virtual {v0}, Landroid/telephony/TelephonyManager;->getDeviceId()Ljava/lang/String;
+    move-result-object v0
+    return-object v0
+.end method
+"""
+"""A Runnable that reads the IMEI in a helper and connects to a plain-HTTP URL, with a
+packed-switch and array-data payload, const-wide and a range invoke in between."""
+
+APKTOOL_YML = """version: 2.7.0
+apkFileName: ex.apk
+isFrameworkApk: false
+usesFramework:
+  ids:
+  - 1
+sdkInfo:
+  minSdkVersion: '21'
+  targetSdkVersion: '28'
+versionInfo:
+  versionCode: '1'
+  versionName: '1.0'
+"""
+
+APKTOOL_MANIFEST = """<?xml version="1.0" encoding="utf-8" standalone="no"?>
+<manifest xmlns:android="http://schemas.android.com/apk/res/android" package="com.ex">
+  <application/>
+</manifest>
+"""
+
+
+def apktool_build(tmp: Path, smali: dict[str, str], manifest_xml: str) -> Path:
+    """Assemble smali sources and a text manifest into an APK with Debian's apktool."""
+    proj = tmp / "proj"
+    for name, source in smali.items():
+        path = proj / "smali" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    (proj / "apktool.yml").write_text(APKTOOL_YML)
+    (proj / "AndroidManifest.xml").write_text(manifest_xml)
+    out = tmp / "ex.apk"
+    subprocess.run(
+        ["apktool", "b", str(proj), "-o", str(out)], check=True, capture_output=True, timeout=120
+    )
+    return out

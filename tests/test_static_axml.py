@@ -82,9 +82,21 @@ def test_cleartext_policy(
 
 
 def test_typed_values_and_tree() -> None:
-    doc = parse_axml(build_axml(El("manifest", {"package": "p", "android:versionCode": -5}, [
-        El("application", {"android:enabled": False}, [El("meta-data", {"android:name": "k"})])
-    ])))  # fmt: skip
+    doc = parse_axml(
+        build_axml(
+            El(
+                "manifest",
+                {"package": "p", "android:versionCode": -5},
+                [
+                    El(
+                        "application",
+                        {"android:enabled": False},
+                        [El("meta-data", {"android:name": "k"})],
+                    )
+                ],
+            )
+        )
+    )
     assert doc.problems == [] and doc.root is not None
     assert doc.root.attrs == {"package": "p", "versionCode": -5}
     assert [e.tag for e in doc.root.iter()] == ["manifest", "application", "meta-data"]

@@ -8,6 +8,7 @@ import re
 import shutil
 import struct
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from phonehome.static.dex import DexError, DexFile, Op
-from tests.builders_apk import Cls, Method, build_dex
+from tests.builders_apk import (
+    APKTOOL_MANIFEST,
+    SMALI_TASK,
+    Cls,
+    Method,
+    apktool_build,
+    build_dex,
+)
 
 TRICKY = build_dex(
     [
@@ -67,7 +75,9 @@ def test_references_in_bytecode_order() -> None:
     classes = {c.name: c for c in dex.classes()}
     assert set(classes) == {"Lcom/x/A;", "Lcom/x/B;"}
     assert classes["Lcom/x/B;"].interfaces == ("Ljava/lang/Runnable;",)
-    go = next(code for idx, _, code in classes["Lcom/x/A;"].methods if dex.method_ref(idx)[1] == "go")
+    go = next(
+        code for idx, _, code in classes["Lcom/x/A;"].methods if dex.method_ref(idx)[1] == "go"
+    )
     assert _refs(dex, go) == [
         ("string", "first"),
         ("invoke", "Lcom/x/B;->run"),
@@ -126,101 +136,12 @@ def test_fuzz_never_raises(noise: bytes, at: int) -> None:
                     dex.type_name(index)
 
 
-SMALI = """
-.class public Lcom/ex/Task;
-.super Ljava/lang/Object;
-.implements Ljava/lang/Runnable;
-
-.method public constructor <init>()V
-    .registers 1
-    invoke-direct {p0}, Ljava/lang/Object;-><init>()V
-    return-void
-.end method
-
-.method public run()V
-    .registers 8
-    const-string v0, "http://zzhc.vnet.cn/"
-    const/4 v1, 0x1
-    packed-switch v1, :sw
-    :back
-    const-wide v2, 0x1234567890abcdefL
-    fill-array-data v4, :arr
-    invoke-static {}, Lcom/ex/Task;->imei()Ljava/lang/String;
-    move-result-object v1
-    new-instance v1, Ljava/net/URL;
-    invoke-direct {v1, v0}, Ljava/net/URL;-><init>(Ljava/lang/String;)V
-    invoke-virtual/range {v1 .. v1}, Ljava/net/URL;->openConnection()Ljava/net/URLConnection;
-    move-result-object v1
-    sget-object v5, Landroid/os/Build;->SERIAL:Ljava/lang/String;
-    invoke-virtual {v1}, Ljava/net/HttpURLConnection;->connect()V
-    return-void
-    :sw
-    .packed-switch 0x0
-        :back
-        :back
-    .end packed-switch
-    :arr
-    .array-data 4
-        0x1
-        0x2
-        0x3
-    .end array-data
-.end method
-
-.method static imei()Ljava/lang/String;
-    .registers 2
-    const/4 v0, 0x0
-    invoke-virtual {v0}, Landroid/telephony/TelephonyManager;->getDeviceId()Ljava/lang/String;
-    move-result-object v0
-    return-object v0
-.end method
-"""
-
-APKTOOL_YML = """version: 2.7.0
-apkFileName: ex.apk
-isFrameworkApk: false
-usesFramework:
-  ids:
-  - 1
-sdkInfo:
-  minSdkVersion: '21'
-  targetSdkVersion: '28'
-versionInfo:
-  versionCode: '1'
-  versionName: '1.0'
-"""
-
-APKTOOL_MANIFEST = """<?xml version="1.0" encoding="utf-8" standalone="no"?>
-<manifest xmlns:android="http://schemas.android.com/apk/res/android" package="com.ex">
-  <application/>
-</manifest>
-"""
-
-
-def apktool_build(tmp: Path, smali: dict[str, str], manifest_xml: str) -> Path:
-    """Assemble smali sources and a text manifest into an APK with Debian's apktool."""
-    proj = tmp / "proj"
-    for name, source in smali.items():
-        path = proj / "smali" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(source)
-    (proj / "apktool.yml").write_text(APKTOOL_YML)
-    (proj / "AndroidManifest.xml").write_text(manifest_xml)
-    out = tmp / "ex.apk"
-    subprocess.run(
-        ["apktool", "b", str(proj), "-o", str(out)], check=True, capture_output=True, timeout=120
-    )
-    return out
-
-
 @pytest.mark.skipif(
     not (shutil.which("apktool") and shutil.which("dexdump")),
     reason="needs Debian's apktool and dexdump (apt-get install apktool dexdump)",
 )
 def test_against_dexdump_on_smali_built_dex(tmp_path: Path) -> None:
-    apk = apktool_build(tmp_path, {"com/ex/Task.smali": SMALI}, APKTOOL_MANIFEST)
-    import zipfile
-
+    apk = apktool_build(tmp_path, {"com/ex/Task.smali": SMALI_TASK}, APKTOOL_MANIFEST)
     dex_bytes = zipfile.ZipFile(apk).read("classes.dex")
     (tmp_path / "classes.dex").write_bytes(dex_bytes)
     dump = subprocess.run(

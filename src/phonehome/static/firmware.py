@@ -74,9 +74,10 @@ DEVICE_IDS = frozenset({"imei", "meid", "iccid", "imsi", "msisdn", "serial"})
 
 STATUSES = ("added", "changed", "removed")
 RISKY = 5
-"""Score from which an app that reads an identifier (or changed signer) is flagged ``!``
-and the command exits 1: a system app with a boot trigger and an http URL but no
-identifier read is ranked high, yet not flagged."""
+"""Score from which an app that reads an identifier and has a way to send it (a code path
+to the network, an endpoint or INTERNET), or whose signer changed, is flagged ``!`` and
+the command exits 1. A system app with a boot trigger and an http URL but no identifier
+read ranks high, yet is not flagged; nor is one that reads the IMEI only to log it."""
 
 _EXT4_MAGIC_AT, _EXT4_MAGIC = 1080, b"\x53\xef"
 _EROFS_MAGIC_AT, _EROFS_MAGIC = 1024, struct.pack("<I", 0xE0F5E1E2)
@@ -172,7 +173,9 @@ def open_firmware(path: Path) -> Iterator[tuple[Path, list[str]]]:
             head = fh.read(_EXT4_MAGIC_AT + 2)
     except OSError as exc:
         raise InputError(str(path), exc.strerror or str(exc)) from exc
-    if head.startswith(_ZIP_MAGIC) or _is_zip(path):
+    # Content decides, and only the start of it: a filesystem image whose last file is an
+    # APK ends in a zip directory too.
+    if head.startswith(_ZIP_MAGIC):
         with _temp_dir() as tmp:
             yield tmp, _extract_zip(path, tmp)
         return
@@ -197,12 +200,6 @@ def _temp_dir() -> Iterator[Path]:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _is_zip(path: Path) -> bool:
-    import zipfile
-
-    return zipfile.is_zipfile(path)
 
 
 def _image_kind(head: bytes) -> str | None:
@@ -358,6 +355,9 @@ def summarize_apk(
         return {"path": rel, "error": exc.strerror or str(exc)}
     except Exception as exc:  # one app's analyser bug must not end a batch of thousands
         return {"path": rel, "error": f"analysis failed: {type(exc).__name__}: {exc}"}
+    if not record.get("package"):
+        why = "; ".join(record.get("problems", [])[:2]) or "no package name"
+        return {"path": rel, "error": f"not an APK: {why}"}
     record.update(path=rel, partition=partition, privileged=privileged)
     return record
 
@@ -481,9 +481,18 @@ def risk(app: dict[str, Any], *, signer_changed: bool = False) -> dict[str, Any]
     score = sum(p for p, _ in reasons)
     return {
         "score": score,
-        "risky": score >= RISKY and bool(ids or signer_changed),
+        "risky": score >= RISKY and (signer_changed or bool(ids and _can_send(app))),
         "reasons": [{"points": p, "reason": r} for p, r in reasons],
     }
+
+
+def _can_send(app: dict[str, Any]) -> bool:
+    """A code path to the network, or at least a way out: an endpoint or INTERNET."""
+    return bool(
+        app.get("chains")
+        or app.get("endpoints")
+        or "android.permission.INTERNET" in app.get("permissions", [])
+    )
 
 
 def _names(ids: list[str]) -> str:

@@ -1,0 +1,282 @@
+"""firmware-diff on the committed test trees (tests/apks/firmware/{old,new}), the same trees
+as zips and ext4/erofs images, other layouts, damaged inputs, the cache and the pool."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from phonehome.errors import InputError
+from phonehome.privacy import home_dir
+from phonehome.static import firmware as fw
+from phonehome.static.signing import read_signing
+
+APKS = Path(__file__).resolve().parent / "apks"
+OLD, NEW = APKS / "firmware" / "old", APKS / "firmware" / "new"
+AUTOREG = "org.phonehome.test.autoreg"
+VERDICT = (
+    f"added in NEW: {AUTOREG} — system app; reads IMEI, ICCID, IMSI, cell location; "
+    "runs on USER_PRESENT; posts to http://zzhc.vnet.cn"
+)
+
+
+@pytest.fixture(scope="module")
+def diff() -> dict[str, Any]:
+    return fw.firmware_diff(OLD, NEW, jobs=1, cache=False)
+
+
+def by_package(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["package"]: e for e in doc["changes"]}
+
+
+def test_autoregistration_app_is_ranked_first_with_its_verdict(diff: dict[str, Any]) -> None:
+    first = diff["changes"][0]
+    assert first["verdict"] == VERDICT
+    assert first["risky"] and first["status"] == "added"
+    reasons = [r["reason"] for r in first["risk"]["reasons"]]
+    assert "system app" in reasons and "identifier reaches the network in code" in reasons
+    assert first["risk"]["score"] == sum(r["points"] for r in first["risk"]["reasons"])
+    assert {c["identifier"] for c in first["new"]["chains"]} == {"imei", "iccid", "imsi", "cell_id"}
+
+
+def test_signer_and_version_change_is_found(diff: dict[str, Any]) -> None:
+    weather = by_package(diff)["org.phonehome.test.weather"]
+    assert weather["status"] == "changed"
+    old_apk = OLD / "product/app/Weather/Weather.apk"
+    new_apk = NEW / "product/app/Weather/Weather.apk"
+    signer = weather["changes"]["signer"]
+    assert signer["old"] == list(read_signing(old_apk).signer())
+    assert signer["new"] == list(read_signing(new_apk).signer())
+    assert weather["changes"]["version"] == {"old": "1.0 (1)", "new": "2.0 (2)"}
+    assert (
+        "signer changed" in weather["verdict"] and "version 1.0 (1) → 2.0 (2)" in weather["verdict"]
+    )
+    # A signer change on a non-system app that reads nothing is listed, not flagged.
+    assert not weather["risky"]
+
+
+def test_removed_and_unchanged(diff: dict[str, Any]) -> None:
+    entries = by_package(diff)
+    assert entries["org.phonehome.test.imeilog"]["status"] == "removed"
+    assert entries["org.phonehome.test.imeilog"]["verdict"].startswith("removed in NEW: ")
+    assert "org.phonehome.test.oatonly" not in entries  # same bytes in both trees
+    assert diff["unchanged"] == 1
+    assert diff["old"]["apps"] == 3 and diff["new"]["apps"] == 3
+    assert [e["status"] for e in diff["changes"]] == ["added", "changed", "removed"]
+
+
+def test_precompiled_app_is_reported_not_skipped() -> None:
+    apps, errors = fw.analyze_tree(NEW, jobs=1, cache=False)
+    assert errors == []
+    oat = next(a for a in apps if a["package"] == "org.phonehome.test.oatonly")
+    assert oat["code"] == "not analysable"
+    assert any("vdex version 027" in p for p in oat["problems"])
+    assert fw.cleartext_endpoints(oat) == ["http://sim.oatonly.example.net"]
+    assert oat["privileged"] and oat["partition"] == "system"
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        ("system/app/A/A.apk", ("system", False)),
+        ("system/priv-app/A/A.apk", ("system", True)),
+        ("system/system/priv-app/A/A.apk", ("system", True)),  # system-as-root
+        ("system/product/app/A/A.apk", ("product", False)),  # nested (Android 9)
+        ("vendor/app/A.apk", ("vendor", False)),  # flat, old Android
+        ("system_ext/priv-app/A/A.apk", ("system_ext", True)),
+        ("priv-app/A/A.apk", ("system", True)),  # a partition image's own root
+        ("system/framework/A.apk", None),  # not an app folder
+        ("system/app/A/lib/A.apk", None),  # too deep
+    ],
+)
+def test_layouts(tmp_path: Path, layout: str, expected: tuple[str, bool] | None) -> None:
+    target = tmp_path / layout
+    target.parent.mkdir(parents=True)
+    shutil.copy(APKS / "built/Weather.apk", target)
+    found = fw.find_apks(tmp_path)
+    if expected is None:
+        assert found == []
+    else:
+        assert [(f.rel, f.partition, f.privileged) for f in found] == [(layout, *expected)]
+
+
+def test_symlinks_are_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.copy(APKS / "built/Weather.apk", outside / "Weather.apk")
+    tree = tmp_path / "tree" / "system" / "app"
+    tree.mkdir(parents=True)
+    (tree / "Link").symlink_to(outside)
+    (tree / "Link.apk").symlink_to(outside / "Weather.apk")
+    (tmp_path / "tree" / "system" / "priv-app").symlink_to(outside)
+    assert fw.find_apks(tmp_path / "tree") == []
+
+
+def zip_tree(tree: Path, out: Path, extra: dict[str, bytes] | None = None) -> Path:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(tree.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(tree).as_posix())
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+    return out
+
+
+def verdicts(doc: dict[str, Any]) -> list[tuple[str, str, int]]:
+    return [(e["status"], e["verdict"], e["risk"]["score"]) for e in doc["changes"]]
+
+
+def test_zip_archives_give_the_same_diff(tmp_path: Path, diff: dict[str, Any]) -> None:
+    old = zip_tree(OLD, tmp_path / "old.zip")
+    new = zip_tree(
+        NEW,
+        tmp_path / "new.zip",
+        {"../escape/app/X/X.apk": b"PK", "system/etc/hosts": b"127.0.0.1 localhost"},
+    )
+    doc = fw.firmware_diff(old, new, jobs=1, cache=False)
+    assert verdicts(doc) == verdicts(diff)
+    assert any("path traversal" in p for p in doc["new"]["problems"])
+    assert not (tmp_path / "escape").exists()
+
+
+def image_of(tree: Path, out: Path, kind: str) -> Path:
+    if kind == "ext4":
+        if not (shutil.which("mke2fs") and shutil.which("debugfs")):
+            pytest.skip("e2fsprogs (mke2fs, debugfs) not installed")
+        cmd = ["mke2fs", "-q", "-t", "ext4", "-d", str(tree), str(out), "8M"]
+    else:
+        if not (shutil.which("mkfs.erofs") and shutil.which("fsck.erofs")):
+            pytest.skip("erofs-utils (mkfs.erofs, fsck.erofs) not installed")
+        cmd = ["mkfs.erofs", "--quiet", str(out), str(tree)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["ext4", "erofs"])
+def test_filesystem_images(tmp_path: Path, kind: str, diff: dict[str, Any]) -> None:
+    old = image_of(OLD, tmp_path / "old.img", kind)
+    new = image_of(NEW, tmp_path / "new.img", kind)
+    doc = fw.firmware_diff(old, new, jobs=1, cache=False)
+    assert verdicts(doc) == verdicts(diff)
+
+
+def test_directory_of_partition_images(tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    image_of(NEW / "system", images / "system.img", "ext4")
+    image_of(NEW / "product", images / "product.img", "ext4")
+    with fw.open_firmware(images) as (root, problems):
+        rels = {f.rel for f in fw.find_apks(root)}
+    assert problems == []
+    assert rels == {
+        "system/priv-app/AutoReg/AutoReg.apk",
+        "system/priv-app/OatOnly/OatOnly.apk",
+        "product/app/Weather/Weather.apk",
+    }
+
+
+def test_missing_image_tool_is_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = image_of(NEW, tmp_path / "system.img", "ext4")
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda n: None if n == "debugfs" else real_which(n))
+    with pytest.raises(InputError, match=r"install debugfs \(Debian e2fsprogs\)"):
+        fw.firmware_diff(image, NEW, jobs=1, cache=False)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x3a\xff\x26\xed" + bytes(2000), "sparse image"),
+        (b"CrAU" + bytes(2000), "payload.bin"),
+        (b"hello" * 500, "not a firmware tree"),
+        (b"", "not a firmware tree"),
+    ],
+)
+def test_unreadable_inputs_stop_with_one_line(tmp_path: Path, content: bytes, message: str) -> None:
+    bad = tmp_path / "bad.img"
+    bad.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        fw.firmware_diff(bad, NEW, jobs=1, cache=False)
+    with pytest.raises(InputError, match="no such file"):
+        fw.firmware_diff(tmp_path / "absent", NEW, jobs=1, cache=False)
+
+
+def test_damaged_apks_are_errors_and_the_batch_goes_on(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    shutil.copytree(NEW, tree)
+    junk = tree / "system/app/Junk/Junk.apk"
+    junk.parent.mkdir(parents=True)
+    junk.write_bytes(b"not a zip")
+    bomb = tree / "system/app/Bomb/Bomb.apk"
+    bomb.parent.mkdir(parents=True)
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("AndroidManifest.xml", bytes(64 * 1024 * 1024))
+    apps, errors = fw.analyze_tree(tree, jobs=1, cache=False)
+    assert {e["path"] for e in errors} == {"system/app/Junk/Junk.apk", "system/app/Bomb/Bomb.apk"}
+    assert all(e["error"].startswith("not an APK") for e in errors)
+    assert len(apps) == 3
+
+
+def test_pool_gives_the_same_result_as_one_process() -> None:
+    one, _ = fw.analyze_tree(NEW, jobs=1, cache=False)
+    two, _ = fw.analyze_tree(NEW, jobs=2, cache=False)
+    assert one == two
+
+
+def test_cache_is_used_private_and_survives_corruption(monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.rmtree(home_dir() / "cache", ignore_errors=True)
+    fresh, _ = fw.analyze_tree(NEW, jobs=1, cache=True)
+    files = sorted((home_dir() / "cache" / "apk").glob("*.json"))
+    assert len(files) == 3
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+
+    def no_analysis(apk: Path) -> dict[str, Any]:
+        raise AssertionError(f"{apk} analysed again despite the cache")
+
+    monkeypatch.setattr(fw, "_analyse", no_analysis)
+    cached, _ = fw.analyze_tree(NEW, jobs=1, cache=True)
+    assert cached == fresh
+    files[0].write_bytes(b"{broken")
+    monkeypatch.undo()
+    again, _ = fw.analyze_tree(NEW, jobs=1, cache=True)
+    assert again == fresh
+
+
+@pytest.mark.parametrize(
+    ("app", "risky"),
+    [
+        ({"privileged": True, "reads_identifiers": ["imei"], "chains": [{}]}, True),
+        ({"reads_identifiers": ["imei", "imsi"], "triggers": ["BOOT_COMPLETED"]}, False),
+        ({"reads_identifiers": ["imei"], "chains": [{}]}, True),
+        ({"reads_identifiers": ["ad_id"], "triggers": ["BOOT_COMPLETED"]}, False),
+        (
+            {
+                "shared_user_id": "android.uid.system",
+                "triggers": ["BOOT_COMPLETED"],
+                "endpoints": [
+                    {
+                        "value": "http://x.example/",
+                        "host": "x.example",
+                        "scheme": "http",
+                        "cleartext": True,
+                    }
+                ],
+                "code": "not analysable",
+            },
+            False,  # high score, but nothing read that could be sent: ranked, not flagged
+        ),
+        ({}, False),
+    ],
+)
+def test_risk_table(app: dict[str, Any], risky: bool) -> None:
+    scored = fw.risk(app)
+    assert scored["risky"] is risky
+    assert scored["score"] == sum(r["points"] for r in scored["reasons"])

@@ -574,3 +574,40 @@ def apktool_build(tmp: Path, smali: dict[str, str], manifest_xml: str) -> Path:
         ["apktool", "b", str(proj), "-o", str(out)], check=True, capture_output=True, timeout=120
     )
     return out
+
+
+# -- large generated apps (benchmarks, scale tests) -----------------------------------
+
+
+def large_app_dexes(dex_count: int, classes_per_dex: int, methods_per_class: int) -> list[bytes]:
+    """A big multidex app: every method calls two others (one in another DEX), builds a
+    string, instantiates a class. ``com.big.p0.C0.onReceive`` leads (over a DEX boundary)
+    to a method that reads the IMEI and posts it over HTTP. Keep classes x methods under
+    ~30,000 per DEX: each DEX also references the next one's methods, and a DEX can
+    address 65,536."""
+    out = []
+    for d in range(dex_count):
+        classes = []
+        for c in range(classes_per_dex):
+            name = f"Lcom/big/p{d}/C{c};"
+            nxt = f"Lcom/big/p{(d + 1) % dex_count}/C{(c * 7 + 1) % classes_per_dex};"
+            methods = []
+            for m in range(methods_per_class):
+                body: list[tuple[str, ...]] = [
+                    ("string", f"https://api{c % 50}.example-{d}.com/v{m}"),
+                    ("invoke", f"{name}->m{(m + 1) % methods_per_class}"),
+                    ("invoke", f"{nxt}->m{m}"),
+                    ("new", nxt),
+                    ("invoke", "Ljava/lang/StringBuilder;->append"),
+                ]
+                if d == 1 % dex_count and c == 1 and m == 3:
+                    body += [
+                        ("invoke", "Landroid/telephony/TelephonyManager;->getDeviceId"),
+                        ("invoke", "Ljava/net/HttpURLConnection;->connect"),
+                    ]
+                methods.append(Method(f"m{m}", body))
+            if d == 0 and c == 0:
+                methods.append(Method("onReceive", [("invoke", f"{name}->m1")]))
+            classes.append(Cls(name, methods=methods))
+        out.append(build_dex(classes))
+    return out

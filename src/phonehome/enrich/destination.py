@@ -15,6 +15,8 @@ from phonehome.refdata import datasets, registrable_domain
 
 MAX_NETWORKS = 16
 """A name rarely resolves to more addresses than this; more would only bloat the report."""
+MAX_IP_TEXT = 64
+"""Longer strings are no address (the longest IPv6 text form is 45 characters)."""
 FIRST = "first"
 THIRD = "third"
 UNKNOWN = "unknown"
@@ -74,9 +76,11 @@ def describe(
 
     ``asn``, ``as_org`` and ``country`` are set only when every network agrees;
     ``jurisdiction`` follows :func:`.jurisdiction.assess`. Never raises on odd input: an
-    unparsable address is a network with nothing known about it.
+    unparsable address is a network with nothing known about it; over-long strings and
+    addresses beyond the first :data:`MAX_NETWORKS` are left out.
     """
-    unique = list(dict.fromkeys(ip for ip in ips if ip))[:MAX_NETWORKS]
+    unique = list(dict.fromkeys(ip for ip in ips if ip and len(ip) <= MAX_IP_TEXT))
+    unique = unique[:MAX_NETWORKS]
     networks = [_network(ip) for ip in unique]
     entity = entities.of_host(host) if host else None
     countries = [n["country"] for n in networks]

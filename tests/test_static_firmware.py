@@ -280,3 +280,11 @@ def test_risk_table(app: dict[str, Any], risky: bool) -> None:
     scored = fw.risk(app)
     assert scored["risky"] is risky
     assert scored["score"] == sum(r["points"] for r in scored["reasons"])
+
+
+def test_progress_counts_every_apk() -> None:
+    seen: list[tuple[int, int]] = []
+    fw.analyze_tree(
+        OLD, jobs=2, cache=False, progress=lambda done, total: seen.append((done, total))
+    )
+    assert seen == [(1, 3), (2, 3), (3, 3)]

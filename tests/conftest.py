@@ -63,11 +63,9 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _private_home(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Keys and stores go to a temporary home, never the developer's real one."""
-    monkeypatch.setenv("PHONEHOME_HOME", str(tmp_path_factory.getbasetemp() / "home"))
+def _private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys and stores go to a temporary home per test, never the developer's real one."""
+    monkeypatch.setenv("PHONEHOME_HOME", str(tmp_path / "phonehome-home"))
 
 
 @pytest.fixture

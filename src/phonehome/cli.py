@@ -14,8 +14,17 @@ from typing import Any, TypeVar
 import click
 
 from phonehome import __version__
-from phonehome.context import Context, DeviceSelector
+from phonehome.enrichment import DEFAULT_TRIGGER_WINDOW_S
 from phonehome.errors import PhonehomeError, UsageError
+from phonehome.scancmd import ScanRequest, make_context, render_to, run_scan_command
+from phonehome.store.commands import (
+    baseline_command,
+    delete_command,
+    diff_command,
+    history_command,
+    purge_command,
+    show_command,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,17 +57,6 @@ def device_options(f: F) -> F:
         "counted. Default: the side that opens connections from a private address.",
     )(f)
     return f
-
-
-def make_context(device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> Context:
-    from phonehome.net.addr import parse_ip, parse_mac
-
-    try:
-        ips = frozenset(parse_ip(s) for s in device_ips)
-        macs = frozenset(parse_mac(s) for s in device_macs)
-    except ValueError as e:
-        raise UsageError(f"bad --device-ip/--device-mac value: {e}") from None
-    return Context(device=DeviceSelector(ips=ips, macs=macs))
 
 
 class Group(click.Group):
@@ -159,7 +157,54 @@ def flows(
 @click.option(
     "--reveal",
     is_flag=True,
-    help="Show raw identifier values instead of redacted ones (the output says so).",
+    help="Show raw identifier values instead of redacted ones (the output says so; the "
+    "store still keeps redacted values only).",
+)
+@click.option(
+    "--events",
+    "events_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Device events (unlock, screen on, boot ...): the simulator's CSV, JSON, or "
+    "'adb logcat -b events -v epoch' output (docs/events.md).",
+)
+@click.option(
+    "--events-tz",
+    metavar="ZONE",
+    help="Time zone (IANA name) of an events log without epoch times.",
+)
+@click.option(
+    "--events-offset",
+    type=float,
+    default=0.0,
+    metavar="SECONDS",
+    help="Seconds to add to every event time (the device clock's offset).",
+)
+@click.option(
+    "--trigger-window",
+    type=click.FloatRange(min=0.1, max=3600),
+    default=DEFAULT_TRIGGER_WINDOW_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="A send within this many seconds after an event counts as triggered by it.",
+)
+@click.option(
+    "--home-country",
+    metavar="CC",
+    help="ISO country code of the user's home (default: the profile's home_country); "
+    "flags transfers out of the home region.",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Findings store (default: phonehome.db in the phonehome data dir).",
+)
+@click.option("--no-store", is_flag=True, help="Do not record this scan in the store.")
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Findings already in this baseline (see 'phonehome baseline') do not fail the run.",
 )
 @device_options
 def scan(
@@ -168,53 +213,42 @@ def scan(
     fmt: str,
     output: Path | None,
     reveal: bool,
+    events_file: Path | None,
+    events_tz: str | None,
+    events_offset: float,
+    trigger_window: float,
+    home_country: str | None,
+    db_path: Path | None,
+    no_store: bool,
+    baseline_file: Path | None,
     device_ips: tuple[str, ...],
     device_macs: tuple[str, ...],
 ) -> None:
-    """Find the device's personal identifiers in what it sent.
+    """Find the device's personal identifiers in what it sent, and where they went.
 
-    Exit code 0 when nothing was found, 1 when findings were reported, 2 for usage or
-    input errors, so it can gate a CI pipeline.
+    Exit code 0 when nothing was found (or everything found is in --baseline), 1 when
+    findings were reported, 2 for usage or input errors, so it can gate a CI pipeline.
+    Every scan is recorded in the store (redacted values only) unless --no-store.
     """
-    result_findings = _scan_and_report(
-        captures, device_file, fmt, output, reveal, device_ips, device_macs
+    outcome = run_scan_command(
+        ScanRequest(
+            captures=captures,
+            device_file=device_file,
+            device_ips=device_ips,
+            device_macs=device_macs,
+            events_file=events_file,
+            events_tz=events_tz,
+            events_offset=events_offset,
+            trigger_window=trigger_window,
+            home_country=home_country,
+            db_path=db_path,
+            store=not no_store,
+            baseline_file=baseline_file,
+            reveal=reveal,
+        )
     )
-    sys.exit(EXIT_FINDINGS if result_findings else EXIT_CLEAN)
-
-
-def _scan_and_report(
-    captures: tuple[str, ...],
-    device_file: Path | None,
-    fmt: str,
-    output: Path | None,
-    reveal: bool,
-    device_ips: tuple[str, ...],
-    device_macs: tuple[str, ...],
-) -> int:
-    from phonehome.pipeline import open_all
-    from phonehome.privacy import ValueIds, installation_key, write_private
-    from phonehome.report import FORMATS
-    from phonehome.report.view import build_view
-    from phonehome.scan import run_scan
-
-    profile = None
-    if device_file is not None:
-        from phonehome.detect.profile import load_profile
-
-        profile, warnings = load_profile(device_file)
-        for w in warnings:
-            click.echo(f"phonehome: warning: {w}", err=True)
-    ctx = make_context(device_ips, device_macs)
-    caps = open_all(list(captures))
-    result = run_scan(caps, profile, ctx)
-    view = build_view(result, ValueIds(installation_key()), reveal=reveal)
-    color = output is None and sys.stdout.isatty()
-    text = FORMATS[fmt](view, color)
-    if output is not None:
-        write_private(output, text.encode())
-    else:
-        sys.stdout.write(text)
-    return len(result.findings)
+    render_to(outcome, fmt, output)
+    sys.exit(EXIT_FINDINGS if outcome.failing else EXIT_CLEAN)
 
 
 @main.command()
@@ -303,19 +337,36 @@ def demo(workdir: Path | None) -> None:
     res = sim.run("nokia7plus", capture, seed=1)
     profile = capture.with_name("nokia7plus.device.toml")
     report = workdir / "nokia7plus.report.json"
+    html = workdir / "nokia7plus.report.html"
+    events = capture.with_name("nokia7plus.events.csv")
     click.echo(f"Simulated a day of a Nokia 7 Plus's traffic: {capture}")
     click.echo("")
-    _scan_and_report((str(capture),), profile, "text", None, False, (), ())
-    _scan_and_report((str(capture),), profile, "json", report, False, (), ())
-    html = workdir / "nokia7plus.report.html"
-    _scan_and_report((str(capture),), profile, "html", html, False, (), ())
+    outcome = run_scan_command(
+        ScanRequest(captures=(str(capture),), device_file=profile, events_file=events)
+    )
+    render_to(outcome, "text", None)
+    render_to(outcome, "json", report)
+    render_to(outcome, "html", html)
     click.echo(f"HTML report (open it in a browser, works offline): {html}")
     click.echo(f"JSON report: {report}")
+    if outcome.scan_id is not None:
+        click.echo(
+            f"Stored as scan {outcome.scan_id}: phonehome history, phonehome show {outcome.scan_id}"
+        )
     click.echo(f"Ground truth of the simulation: {res.paths[1]}")
     click.echo("")
     click.echo("Scan your own capture (pcap, pcapng, PCAPdroid, HAR, mitmproxy):")
     click.echo("  phonehome scan YOUR.pcap --device your-phone.toml")
     click.echo(f"  (profile format: see {profile})")
+
+
+main.add_command(history_command)
+main.add_command(show_command)
+main.add_command(show_command, "report")
+main.add_command(diff_command)
+main.add_command(delete_command)
+main.add_command(purge_command)
+main.add_command(baseline_command)
 
 
 if __name__ == "__main__":

@@ -5,14 +5,17 @@ Only outgoing messages are examined: data the server sent to the device is not a
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from phonehome import __version__
 from phonehome.context import Context
+from phonehome.enrich.useragent import app_from_user_agent
 from phonehome.findings import Aggregator, Finding
 from phonehome.ingest import Capture
+from phonehome.model.message import AppLabel, HttpRequest, Message, header
 from phonehome.model.profile import DeviceProfile
 from phonehome.pipeline import iter_messages
 
@@ -41,6 +44,9 @@ class ScanResult:
     findings: list[Finding]
     anomalies: dict[str, int]
     stats: dict[str, int]
+    first_time: float | None = None
+    last_time: float | None = None
+    """Time of the first and last message of the inputs (the observed span)."""
     encrypted_flows: dict[str, int] = field(default_factory=dict)
     """Destinations (host or IP) reached only through TLS/QUIC -> number of hellos: what
     was not inspected."""
@@ -80,7 +86,15 @@ def run_scan(
         s.packets = ctx.stats.packets - p0
         s.messages = ctx.stats.messages - m0
 
+    first: float | None = None
+    last: float | None = None
+    ua_apps: dict[str, AppLabel | None] = {}
     for msg in iter_messages(captures, ctx, on_input):
+        t = msg.time
+        if first is None or t < first:
+            first = t
+        if last is None or t > last:
+            last = t
         if msg.direction != "out":
             continue
         if msg.readability == "encrypted":
@@ -93,6 +107,8 @@ def run_scan(
             if found:
                 matches.extend(found)
         if matches:
+            if msg.app is None and isinstance(msg.content, HttpRequest):
+                msg = _label_from_user_agent(msg, msg.content, ua_apps)
             agg.add(msg, matches)
     _close_input(current[0])
     for cap, s in zip(captures, summaries, strict=True):
@@ -123,5 +139,25 @@ def run_scan(
             "messages": st.messages,
             "bytes": st.bytes,
         },
+        first_time=first,
+        last_time=last,
         encrypted_flows=encrypted,
     )
+
+
+def _label_from_user_agent(
+    msg: Message, req: HttpRequest, cache: dict[str, AppLabel | None]
+) -> Message:
+    """A weaker source of the sending app than PCAPdroid: a User-Agent that names a
+    package (``com.example.app/1.2 (Linux; Android 9)``). Looked up only for messages
+    that carry findings, and cached per User-Agent string."""
+    ua = header(req.headers, "user-agent")
+    if not ua:
+        return msg
+    if ua not in cache:
+        found = app_from_user_agent(ua)
+        cache[ua] = AppLabel(None, tuple(found[0]), found[1]) if found else None
+        if len(cache) > 10_000:
+            cache.pop(next(iter(cache)))
+    label = cache[ua]
+    return dataclasses.replace(msg, app=label) if label is not None else msg

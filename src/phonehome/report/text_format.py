@@ -41,6 +41,72 @@ def _list(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _owner(fs: list[dict[str, Any]]) -> str:
+    """`` — China Telecom, AS4134 Chinanet, CN (third country, outside home region)``."""
+    dest = next((f["destination"] for f in fs if isinstance(f.get("destination"), dict)), None)
+    if not dest:
+        return ""
+    parts = [p for p in (dest.get("entity"),) if p]
+    if dest.get("asn"):
+        parts.append(f"AS{dest['asn']} {dest.get('as_org') or ''}".strip())
+    juris = dest.get("jurisdiction") or {}
+    where = dest.get("country") or ""
+    notes = [n for n in (juris.get("region"),) if n]
+    if juris.get("out_of_home_region"):
+        notes.append("outside the home region")
+    if where:
+        parts.append(where + (f" ({', '.join(notes)})" if notes else ""))
+    return (" — " + ", ".join(parts)) if parts else ""
+
+
+def _how_often(fs: list[dict[str, Any]], times: int, first: str, last: str) -> str:
+    per_day: dict[str, int] = {}
+    for f in fs:
+        for day, n in ((f.get("timeline") or {}).get("per_day") or {}).items():
+            per_day[day] = max(per_day.get(day, 0), n)
+    days = len(per_day) or 1
+    interval = next(
+        (f["timeline"]["interval_s"] for f in fs if (f.get("timeline") or {}).get("interval_s")),
+        None,
+    )
+    every = f", every {interval:.0f} s" if interval else ""
+    return (
+        f"{times} time(s) on {days} day(s) ({times / days:.1f}/day{every}), "
+        f"{first[:16]} .. {last[:16]} UTC"
+    )
+
+
+def _trigger(fs: list[dict[str, Any]]) -> str:
+    best = None
+    for f in fs:
+        t = f.get("trigger")
+        better = best is None or (isinstance(t, dict) and t.get("p_value", 1) < best["p_value"])
+        if isinstance(t, dict) and t.get("of") and better:
+            best = t
+    if best is None:
+        return ""
+    strong = best.get("p_value", 1) < 0.01
+    verdict = "each" if best["matched"] == best["of"] else f"{best['matched']} of {best['of']}"
+    text = (
+        f"; {verdict} within {best.get('max_delay_s', 0):.1f} s after {_a(best['event'])} "
+        f"({best['matched']} of {best['of']} {best['event']}s, chance {best['baseline']:.1%}, "
+        f"p = {best['p_value']:.1g})"
+    )
+    return text if strong else text + " — not more than chance"
+
+
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
+def _severity(fs: list[dict[str, Any]]) -> str:
+    levels = [(f.get("severity") or {}).get("level") for f in fs]
+    for level in ("high", "medium", "low"):
+        if level in levels:
+            return f"; severity {level.upper()}"
+    return ""
+
+
 def render(view: ScanView, color: bool = False) -> str:
     bold, red, yellow, reset = _style(color)
     d = view.doc
@@ -85,8 +151,9 @@ def render(view: ScanView, color: bool = False) -> str:
         app = f" by {', '.join(apps)}" if apps else ""
         out.append(
             f"  {bold}{_list([NAMES[i] for i in ids])}{reset} sent {how} to {bold}{host}{reset}"
-            f" ({proto}/{port}){app}: {times} time(s), {first[:16]} .. {last[:16]} UTC"
+            f"{_owner(fs)} ({proto}/{port}){app}"
         )
+        out.append(f"    {_how_often(fs, times, first, last)}{_trigger(fs)}{_severity(fs)}")
     if by_dest:
         out.append("")
         out.append(f"{bold}Findings{reset}")

@@ -1,0 +1,134 @@
+"""What ``phonehome scan`` (and ``demo``) do between the arguments and the output.
+
+Kept out of cli.py so the sequence reads in one place: load the profile, scan, enrich,
+store the redacted document, apply the baseline, then render the document the user asked
+for. The stored document is always the redacted one, even with ``--reveal``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from phonehome.context import Context, DeviceSelector
+from phonehome.enrichment import DEFAULT_TRIGGER_WINDOW_S, EnrichOptions, enrich
+from phonehome.errors import UsageError
+
+
+def make_context(device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> Context:
+    from phonehome.net.addr import parse_ip, parse_mac
+
+    try:
+        ips = frozenset(parse_ip(s) for s in device_ips)
+        macs = frozenset(parse_mac(s) for s in device_macs)
+    except ValueError as e:
+        raise UsageError(f"bad --device-ip/--device-mac value: {e}") from None
+    return Context(device=DeviceSelector(ips=ips, macs=macs))
+
+
+@dataclass
+class ScanRequest:
+    captures: tuple[str, ...]
+    device_file: Path | None = None
+    device_ips: tuple[str, ...] = ()
+    device_macs: tuple[str, ...] = ()
+    events_file: Path | None = None
+    events_tz: str | None = None
+    events_offset: float = 0.0
+    trigger_window: float = DEFAULT_TRIGGER_WINDOW_S
+    home_country: str | None = None
+    db_path: Path | None = None
+    store: bool = True
+    baseline_file: Path | None = None
+    reveal: bool = False
+
+
+@dataclass
+class ScanOutcome:
+    doc: dict[str, Any]
+    """The document to render: redacted, or raw values with ``--reveal``."""
+    revealed: bool
+    scan_id: int | None
+    failing: int
+    """Findings that fail the run: all of them, or those not in the baseline."""
+
+
+def run_scan_command(req: ScanRequest) -> ScanOutcome:
+    from phonehome.pipeline import open_all
+    from phonehome.privacy import ValueIds, installation_key
+    from phonehome.report.view import build_view
+    from phonehome.scan import run_scan
+
+    profile = None
+    if req.device_file is not None:
+        from phonehome.detect.profile import load_profile
+
+        profile, warnings = load_profile(req.device_file)
+        for w in warnings:
+            click.echo(f"phonehome: warning: {w}", err=True)
+    baseline = None
+    if req.baseline_file is not None:
+        from phonehome.store.baseline import load_baseline
+
+        baseline = load_baseline(req.baseline_file)
+    home = (req.home_country or (profile.home_country if profile else None) or "").upper()
+    if home and (len(home) != 2 or not home.isalpha()):
+        raise UsageError(f"--home-country must be an ISO 3166 two-letter code, not {home!r}")
+    ctx = make_context(req.device_ips, req.device_macs)
+    caps = open_all(list(req.captures))
+    result = run_scan(caps, profile, ctx)
+    events: list[Any] = []
+    if req.events_file is not None:
+        from phonehome.enrich.events import load_events
+
+        events = load_events(
+            req.events_file,
+            tz=req.events_tz,
+            clock_offset_s=req.events_offset,
+            reference_time=result.first_time,
+        )
+        unparsed = getattr(events, "unparsed", 0)
+        if unparsed:
+            click.echo(
+                f"phonehome: warning: {req.events_file}: {unparsed} line(s) not understood",
+                err=True,
+            )
+    options = EnrichOptions(
+        home_country=home or None, events=list(events), trigger_window_s=req.trigger_window
+    )
+    ids = ValueIds(installation_key())
+    doc = enrich(build_view(result, ids, reveal=False).doc, result, options)
+    scan_id = None
+    if req.store:
+        from phonehome.store import Store
+
+        with Store.open(req.db_path) as store:
+            scan_id = store.save_scan(doc)
+    failing = len(doc["findings"])
+    if baseline is not None:
+        from phonehome.store.baseline import filter_new
+
+        failing = len(filter_new(doc, baseline))
+    shown = doc
+    if req.reveal:
+        shown = enrich(build_view(result, ids, reveal=True).doc, result, options)
+    if scan_id is not None:
+        shown = {**shown, "scan_id": scan_id}
+    return ScanOutcome(shown, req.reveal, scan_id, failing)
+
+
+def render_to(outcome: ScanOutcome, fmt: str, output: Path | None) -> None:
+    from phonehome.privacy import write_private
+    from phonehome.report import FORMATS
+    from phonehome.report.view import ScanView
+
+    color = output is None and sys.stdout.isatty()
+    text = FORMATS[fmt](ScanView(outcome.doc, outcome.revealed), color)
+    if output is not None:
+        write_private(output, text.encode())
+    else:
+        sys.stdout.write(text)

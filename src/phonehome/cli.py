@@ -17,6 +17,8 @@ from phonehome import __version__
 from phonehome.enrichment import DEFAULT_TRIGGER_WINDOW_S
 from phonehome.errors import PhonehomeError, UsageError
 from phonehome.scancmd import ScanRequest, make_context, render_to, run_scan_command
+from phonehome.static.commands import apk as apk_command
+from phonehome.static.commands import firmware_diff as firmware_diff_command
 from phonehome.store.commands import (
     baseline_command,
     delete_command,
@@ -201,6 +203,13 @@ def flows(
 )
 @click.option("--no-store", is_flag=True, help="Do not record this scan in the store.")
 @click.option(
+    "--apks",
+    "apks",
+    type=click.Path(exists=True, path_type=Path),
+    help="APK file, folder of APKs or extracted firmware tree: destinations found in an "
+    "app's code name the app of findings the capture did not label.",
+)
+@click.option(
     "--baseline",
     "baseline_file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -221,6 +230,7 @@ def scan(
     db_path: Path | None,
     no_store: bool,
     baseline_file: Path | None,
+    apks: Path | None,
     device_ips: tuple[str, ...],
     device_macs: tuple[str, ...],
 ) -> None:
@@ -244,6 +254,7 @@ def scan(
             db_path=db_path,
             store=not no_store,
             baseline_file=baseline_file,
+            apks=apks,
             reveal=reveal,
         )
     )
@@ -367,6 +378,8 @@ main.add_command(diff_command)
 main.add_command(delete_command)
 main.add_command(purge_command)
 main.add_command(baseline_command)
+main.add_command(apk_command)
+main.add_command(firmware_diff_command)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ class ScanRequest:
     db_path: Path | None = None
     store: bool = True
     baseline_file: Path | None = None
+    apks: Path | None = None
     reveal: bool = False
 
 
@@ -100,8 +101,9 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
     options = EnrichOptions(
         home_country=home or None, events=list(events), trigger_window_s=req.trigger_window
     )
+    app_reports = _app_reports(req.apks) if req.apks is not None else None
     ids = ValueIds(installation_key())
-    doc = enrich(build_view(result, ids, reveal=False).doc, result, options)
+    doc = _finish(build_view(result, ids, reveal=False).doc, result, options, app_reports)
     scan_id = None
     if req.store:
         from phonehome.store import Store
@@ -115,10 +117,52 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
         failing = len(filter_new(doc, baseline))
     shown = doc
     if req.reveal:
-        shown = enrich(build_view(result, ids, reveal=True).doc, result, options)
+        shown = _finish(build_view(result, ids, reveal=True).doc, result, options, app_reports)
     if scan_id is not None:
         shown = {**shown, "scan_id": scan_id}
     return ScanOutcome(shown, req.reveal, scan_id, failing)
+
+
+def _finish(
+    doc: dict[str, Any],
+    result: Any,
+    options: EnrichOptions,
+    app_reports: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """Name apps from their code first (so first/third party can use them), then enrich."""
+    if app_reports:
+        from phonehome.static.link import attribute
+
+        doc = attribute(doc, app_reports)
+        for item, finding in zip(doc["findings"], result.findings, strict=True):
+            app = item.get("app")
+            if app and finding.app is None:
+                finding.app = _label(app)
+    return enrich(doc, result, options)
+
+
+def _label(app: dict[str, Any]) -> Any:
+    from phonehome.model.message import AppLabel
+
+    return AppLabel(app.get("uid"), tuple(app.get("packages") or ()), str(app.get("source")))
+
+
+def _app_reports(path: Path) -> list[dict[str, Any]]:
+    """Analyse the APKs behind ``--apks``: one APK, a folder of APKs, or a firmware tree."""
+    from phonehome.static.apk import analyze_apk
+    from phonehome.static.firmware import analyze_tree
+
+    if path.is_file():
+        return [analyze_apk(path).to_dict()]
+    if any((path / part).is_dir() for part in ("system", "product", "vendor", "system_ext")):
+        apps, errors = analyze_tree(path)
+        for e in errors:
+            click.echo(f"phonehome: warning: {e}", err=True)
+        return apps
+    reports = [analyze_apk(p).to_dict() for p in sorted(path.rglob("*.apk"))]
+    if not reports:
+        raise UsageError(f"--apks {path}: no APK found there")
+    return reports
 
 
 def render_to(outcome: ScanOutcome, fmt: str, output: Path | None) -> None:

@@ -24,6 +24,7 @@ facts; strings stay in the DEX and are decoded when a key is first seen.
 
 from __future__ import annotations
 
+import sys
 from array import array
 from collections import deque
 from collections.abc import Iterable
@@ -153,7 +154,7 @@ class CallGraph:
                 owner, name = dex.method_ref(midx)
                 if owner != cls.name:
                     continue
-                names.add(name)
+                names.add(sys.intern(name))  # "run", "<init>": one object, not 100k
                 gid = self.intern(f"{owner}->{name}")
                 self.methods[gid] = self._scan(dex, code_off, local, wanted_strings, wanted_fields)
 
@@ -205,7 +206,8 @@ class CallGraph:
                 if parent is not None:
                     children.setdefault(parent, []).append(cls)
         cache: dict[int, tuple[tuple[int, ...], str | None]] = {}
-        for gid, method in self.methods.items():
+        for gid in list(self.methods):
+            method = self.methods.pop(gid)  # freed as it goes: peak memory is one graph
             edges: list[int] = []
             strings = set(method.strings)
             self.code_actions.update(s for s in strings if s in sources.TRIGGERS)
@@ -221,7 +223,6 @@ class CallGraph:
                 if framework is not None:
                     self._framework_call(gid, framework, raw, method, strings, edges)
             self.callees[gid] = array("I", dict.fromkeys(edges))
-        self.methods.clear()
 
     def _resolve_call(
         self, key: str, children: dict[str, list[str]]

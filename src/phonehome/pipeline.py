@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from phonehome.context import Context
 from phonehome.ingest import Capture, open_capture
+from phonehome.model.frame import Frame, FrameFilter
 from phonehome.model.message import (
     AppLabel,
     DnsMessage,
@@ -179,19 +180,47 @@ def _frame_messages(cap: Capture, ctx: Context) -> Iterator[Message]:
             app=h.app,
         )
 
-    for frame in cap.frames(ctx):
-        stats.frames += 1
-        stats.bytes += frame.caplen
-        pkt = decoder.decode(frame)
-        if pkt is None:
-            continue
-        stats.packets += 1
-        out = table.process(pkt)
-        if out:
-            for flow, parsed in out:
-                yield to_message(flow, parsed)
-    for flow, parsed in table.flush():
-        yield to_message(flow, parsed)
+    # Counted in locals and added once: these lines run for every frame.
+    frames = packets = size = 0
+    decode = decoder.decode
+    process = table.process
+    try:
+        for frame in _frames(cap, ctx, table.done_filter):
+            frames += 1
+            size += frame.caplen
+            pkt = decode(frame)
+            if pkt is None:
+                continue
+            packets += 1
+            out = process(pkt)
+            if out:
+                for flow, parsed in out:
+                    yield to_message(flow, parsed)
+        for flow, parsed in table.flush():
+            yield to_message(flow, parsed)
+    finally:
+        # Frames the flow table's done filter consumed inside the reader are packets too.
+        stats.frames += frames + table.filtered_frames
+        stats.packets += packets + table.filtered_frames
+        stats.bytes += size + table.filtered_bytes
+
+
+def _frames(
+    cap: Capture, ctx: Context, filter_for: Callable[[int, int], FrameFilter | None]
+) -> Iterator[Frame]:
+    """The capture's frames; pcap and pcapng readers also take the flow table's filter."""
+    from phonehome.ingest import pcap, pcapng
+
+    index = cap.index
+
+    def for_linktype(linktype: int) -> FrameFilter | None:
+        return filter_for(linktype, index)
+
+    if cap.format.name == "pcap":
+        return pcap.read(cap.stream, index, ctx, cap.path, for_linktype)
+    if cap.format.name == "pcapng":
+        return pcapng.read(cap.stream, index, ctx, cap.path, for_linktype)
+    return cap.frames(ctx)
 
 
 def _strip_port(host: str) -> str:

@@ -18,18 +18,22 @@ Decisions worth knowing:
 * A file that ends inside a record header or body: ``pcap.truncated_record``.
 * On Ethernet captures, frames carrying a PCAPdroid trailer are returned without it and
   with ``Frame.uid`` set (see :mod:`phonehome.ingest.pcapdroid`).
+* ``filter_for`` (optional) gives a :data:`~phonehome.model.frame.FrameFilter` for the
+  link type; frames it accepts are consumed there and never become a ``Frame`` (they
+  still count in the frame numbering). Frames with a PCAPdroid trailer are never offered.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from phonehome.context import Context
 from phonehome.errors import InputError
 from phonehome.ingest import pcapdroid
 from phonehome.model import Frame
+from phonehome.model.frame import FrameFilter
 
 CHUNK_SIZE = 1 << 20
 MAX_RECORD = 256 * 1024
@@ -53,7 +57,13 @@ def sniff(head: bytes) -> bool:
     return head[:4] in _MAGICS
 
 
-def read(stream: BinaryIO, input: int, ctx: Context, path: str) -> Iterator[Frame]:
+def read(
+    stream: BinaryIO,
+    input: int,
+    ctx: Context,
+    path: str,
+    filter_for: Callable[[int], FrameFilter | None] | None = None,
+) -> Iterator[Frame]:
     header = read_up_to(stream, _GLOBAL_HEADER_LEN)
     if len(header) < 4 or header[:4] not in _MAGICS:
         raise InputError(path, "not a pcap file (bad magic number)")
@@ -64,7 +74,8 @@ def read(stream: BinaryIO, input: int, ctx: Context, path: str) -> Iterator[Fram
     linktype = network & _LINKTYPE_MASK
     limit = snaplen if MAX_RECORD < snaplen <= MAX_SNAPLEN else MAX_RECORD
     check_trailer = linktype == LINKTYPE_ETHERNET
-    yield from _records(stream, input, ctx, endian, units, linktype, limit, check_trailer)
+    skip = filter_for(linktype) if filter_for is not None else None
+    yield from _records(stream, input, ctx, endian, units, linktype, limit, check_trailer, skip)
 
 
 def _records(
@@ -76,6 +87,7 @@ def _records(
     linktype: int,
     limit: int,
     check_trailer: bool,
+    skip: FrameFilter | None,
 ) -> Iterator[Frame]:
     unpack = struct.Struct(endian + "IIII").unpack_from
     magic = pcapdroid.TRAILER_MAGIC
@@ -106,10 +118,13 @@ def _records(
                 break
             number += 1
             pos = stop
-            frame = Frame(number, sec + frac / units, linktype, buf[start:stop], orig, input)
+            ts = sec + frac / units
             if check_trailer and incl >= trailer_min and buf.startswith(magic, stop - tail):
+                frame = Frame(number, ts, linktype, buf[start:stop], orig, input)
                 _apply_trailer(frame, ctx, input, seen_apps)
-            yield frame
+                yield frame
+            elif skip is None or not skip(buf, start, stop, ts):
+                yield Frame(number, ts, linktype, buf[start:stop], orig, input)
         if eof:
             if pos < end:
                 ctx.anomalies.add(

@@ -31,6 +31,7 @@ from phonehome.errors import InputError
 from phonehome.ingest import pcapdroid
 from phonehome.ingest.pcap import CHUNK_SIZE, read_up_to
 from phonehome.model import Frame
+from phonehome.model.frame import FrameFilter
 
 MAX_BLOCK = 64 * 1024 * 1024
 MAX_KEYLOG_BYTES = 64 * 1024 * 1024
@@ -66,7 +67,15 @@ def sniff(head: bytes) -> bool:
     return head[:4] == _SHB_BYTES and (len(head) < 12 or head[8:12] in _BYTE_ORDERS)
 
 
-def read(stream: BinaryIO, input: int, ctx: Context, path: str) -> Iterator[Frame]:
+def read(
+    stream: BinaryIO,
+    input: int,
+    ctx: Context,
+    path: str,
+    filter_for: Callable[[int], FrameFilter | None] | None = None,
+) -> Iterator[Frame]:
+    """Frames of every section and interface; ``filter_for`` as in :func:`pcap.read`
+    (asked once per interface, offered Enhanced Packet Blocks without options)."""
     head = read_up_to(stream, 12)
     if head[:4] != _SHB_BYTES:
         raise InputError(path, "not a pcapng file (no Section Header Block)")
@@ -81,14 +90,22 @@ def read(stream: BinaryIO, input: int, ctx: Context, path: str) -> Iterator[Fram
     rest = read_up_to(stream, length - 12)
     if len(rest) < length - 12:
         raise InputError(path, "truncated pcapng Section Header Block")
-    yield from _blocks(stream, input, ctx, endian, head + rest)
+    yield from _blocks(stream, input, ctx, endian, head + rest, filter_for)
 
 
-def _blocks(stream: BinaryIO, input: int, ctx: Context, endian: str, buf: bytes) -> Iterator[Frame]:
+def _blocks(
+    stream: BinaryIO,
+    input: int,
+    ctx: Context,
+    endian: str,
+    buf: bytes,
+    filter_for: Callable[[int], FrameFilter | None] | None,
+) -> Iterator[Frame]:
     header = struct.Struct(endian + "II").unpack_from
     epb_fields = struct.Struct(endian + "IIIII").unpack_from
     word = struct.Struct(endian + "I").unpack_from
     interfaces: list[Interface] = []
+    filters: list[FrameFilter | None] = []  # per interface
     keylog_bytes = 0
     number = 0
     last_ts = 0.0
@@ -159,20 +176,31 @@ def _blocks(stream: BinaryIO, input: int, ctx: Context, endian: str, buf: bytes)
                 linktype, _snaplen, units, offset = interfaces[iface]
                 last_ts = ((ts_high << 32) | ts_low) / units + offset
                 number += 1
-                frame = Frame(
-                    number, last_ts, linktype, buf[pos + 28 : data_end], origlen, input, iface
-                )
                 options = pos + 28 + ((caplen + 3) & ~3)
                 if options < stop - 4:
+                    frame = Frame(
+                        number, last_ts, linktype, buf[pos + 28 : data_end], origlen, input, iface
+                    )
                     _packet_options(frame, buf, options, stop - 4, endian, ctx)
+                else:
+                    skip = filters[iface]
+                    if skip is not None and skip(buf, pos + 28, data_end, last_ts):
+                        pos = stop
+                        continue
+                    frame = Frame(
+                        number, last_ts, linktype, buf[pos + 28 : data_end], origlen, input, iface
+                    )
                 pos = stop
                 yield frame
                 continue
 
             if btype == SHB:
                 interfaces = []
+                filters = []
             elif btype == IDB:
                 interfaces.append(_interface(buf, pos, stop, endian, ctx, input, number))
+                linktype = interfaces[-1][0]
+                filters.append(filter_for(linktype) if filter_for is not None else None)
             elif btype in (SPB, PB):
                 frame_or_none = _other_packet(
                     btype, buf, pos, stop, endian, interfaces, ctx, input, number + 1, last_ts

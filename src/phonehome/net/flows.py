@@ -13,12 +13,21 @@ the first sender. Which side is the device: see :meth:`FlowTable._device_is_clie
 
 from __future__ import annotations
 
+import struct
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from phonehome.context import Context
-from phonehome.model.frame import ACK, FIN, RST, SYN, Packet
+from phonehome.model.frame import ACK, FIN, RST, SYN, FrameFilter, Packet
 from phonehome.net.addr import is_local, ntop
+from phonehome.net.link import (
+    ETH_IPV4,
+    ETH_IPV6,
+    LINKTYPE_ETHERNET,
+    LINKTYPE_IPV4,
+    LINKTYPE_IPV6,
+    RAW_IP_LINKTYPES,
+)
 from phonehome.net.tcp import Event, Stream
 from phonehome.protocols.base import Parsed, Session
 
@@ -40,6 +49,14 @@ CLOSED_LINGER = 60.0
 SWEEP_INTERVAL = 1.0
 
 _NONE: tuple[tuple[Flow, Parsed], ...] = ()
+
+# The done filter's view of an IP packet: the header and the first 14 transport bytes in
+# one call. TCP: ports, (half the sequence number), data offset byte, flags. UDP: ports,
+# length (the last two fields are then payload bytes, unused).
+_V4 = struct.Struct("!BxH2xHxB2x4s4sHHH6xBB").unpack_from
+_V6 = struct.Struct("!4xHBx16s16sHHH6xBB").unpack_from
+_V4_LEN = 20 + 14
+_V6_LEN = 40 + 14
 
 
 class _Ignored:
@@ -191,6 +208,8 @@ class FlowTable:
         self.midstream = 0
         self.port_reuse = 0
         self.no_flow = 0
+        self.filtered_frames = 0
+        self.filtered_bytes = 0
 
     @property
     def live_flows(self) -> int:
@@ -212,6 +231,112 @@ class FlowTable:
             out.extend(res)
             return out
         return res
+
+    def done_filter(self, linktype: int, input: int) -> FrameFilter | None:
+        """A check a capture reader runs on a frame's bytes before making any object of it.
+
+        Most packets of a phone's capture belong to flows whose session is done (TLS and
+        QUIC application data): all :meth:`process` does with them is move the flow's
+        clock and counters. Making a Frame and a Packet for each is most of the cost of a
+        pure-Python reader, so the filter reads the common shapes (Ethernet or raw IP;
+        IPv4 without options or fragmentation, IPv6 without extension headers; TCP without
+        SYN/FIN/RST, UDP) at fixed offsets, looks the 5-tuple up, does that accounting and
+        returns True: the reader then drops the frame (counted in ``filtered_frames`` /
+        ``filtered_bytes``). Anything else returns False and takes the full path, which
+        then behaves exactly as if there were no filter: flows that are not done, a sweep
+        that is due, TCP flows with buffered or unstarted streams or a FIN seen, damaged or
+        unusual headers. None for link types it does not read.
+        """
+        if linktype == LINKTYPE_ETHERNET:
+            ip_at = 14
+        elif linktype in RAW_IP_LINKTYPES:
+            ip_at = 0
+        else:
+            return None
+        allow_v4 = linktype != LINKTYPE_IPV6
+        allow_v6 = linktype != LINKTYPE_IPV4
+        flows = self._flows
+        tcp_lru = self._tcp
+        udp_lru = self._udp
+
+        def done(buf: bytes, start: int, stop: int, ts: float) -> bool:
+            ip = start + ip_at
+            if ip >= stop:
+                return False
+            if ip_at:
+                etype = buf[start + 12] << 8 | buf[start + 13]
+                if etype == ETH_IPV4:
+                    v6 = False
+                elif etype == ETH_IPV6:
+                    v6 = True
+                else:
+                    return False
+            else:
+                v6 = allow_v6 and buf[ip] >> 4 == 6
+                if not v6 and not allow_v4:
+                    return False
+            if v6:
+                if stop - ip < _V6_LEN or buf[ip] >> 4 != 6:
+                    return False
+                plen, proto, src, dst, sport, dport, ulen, doff, flags = _V6(buf, ip)
+                if not plen:
+                    return False
+                tp = ip + 40
+                end = tp + plen
+            else:
+                if stop - ip < _V4_LEN:
+                    return False
+                vihl, total, frag, proto, src, dst, sport, dport, ulen, doff, flags = _V4(buf, ip)
+                if vihl != 0x45 or frag & 0x3FFF or not total:
+                    return False
+                tp = ip + 20
+                end = ip + total
+            if end > stop:
+                return False
+            if proto == TCP:
+                if flags & (SYN | FIN | RST) or doff < 0x50:
+                    return False
+                size = end - tp - (doff >> 4) * 4
+                if size < 0:
+                    return False
+                lru = tcp_lru
+            elif proto == UDP:
+                if ulen < 8 or tp + ulen > end:
+                    return False
+                size = ulen - 8
+                lru = udp_lru
+            else:
+                return False
+            flow = flows.get((src, dst, sport, dport, proto, input))
+            if flow is None or not flow.session.done:
+                return False
+            if proto == TCP:
+                c2s = flow.c2s
+                s2c = flow.s2c
+                if (
+                    c2s is None
+                    or s2c is None
+                    or c2s.heap
+                    or s2c.heap
+                    or c2s.fin >= 0
+                    or s2c.fin >= 0
+                    or not c2s.started
+                    or not s2c.started
+                ):
+                    return False
+            if ts >= self._next_sweep:
+                return False
+            if ts > self._now:
+                self._now = ts
+            flow.last = ts
+            flow.packets += 1
+            flow.bytes += size
+            lru.move_to_end(flow.id)
+            self.filtered_frames += 1
+            self.filtered_bytes += stop - start
+            return True
+
+        return done
 
     def flush(self) -> list[tuple[Flow, Parsed]]:
         """End of input: close every session, in flow order."""

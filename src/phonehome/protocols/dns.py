@@ -66,8 +66,13 @@ def read_name(data: bytes, offset: int) -> tuple[str, int]:
     A pointer must point strictly before the start of the piece of name that holds it:
     every encoder works this way, and since each jump then lands lower than the last,
     loops are impossible; the jump cap is a second guard.
+
+    Labels are collected as bytes and decoded once, joined: the join is valid UTF-8
+    exactly when every label is (a ``.`` cannot sit inside a multi-byte sequence), and
+    only then is a label decoded on its own (Latin-1 fallback). Names are read for every
+    DNS datagram, so this saves a decode call per label in the common case.
     """
-    labels: list[str] = []
+    labels: list[bytes] = []
     wire = 0
     jumps = 0
     end = -1
@@ -78,34 +83,38 @@ def read_name(data: bytes, offset: int) -> tuple[str, int]:
         if pos >= n:
             raise DnsError(f"name runs past the end at {pos}")
         length = data[pos]
-        kind = length & 0xC0
-        if kind == 0xC0:
-            if pos + 1 >= n:
-                raise DnsError(f"truncated compression pointer at {pos}")
-            target = ((length & 0x3F) << 8) | data[pos + 1]
-            if end < 0:
-                end = pos + 2
-            if target >= segment:
-                raise DnsError(f"forward or looping compression pointer at {pos}")
-            jumps += 1
-            if jumps > MAX_POINTERS:
-                raise DnsError("too many compression pointers")
-            pos = segment = target
-            continue
-        if kind:
-            raise DnsError(f"unsupported label type 0x{length:02x} at {pos}")
         if length == 0:
-            if end < 0:
-                end = pos + 1
-            return ".".join(labels), end
-        wire += length + 1
-        if wire > MAX_NAME_WIRE:
-            raise DnsError("name longer than 255 bytes")
-        start = pos + 1
-        pos = start + length
-        if pos > n:
-            raise DnsError(f"label runs past the end at {start}")
-        labels.append(_decode_label(data[start:pos]))
+            break
+        if length < 0x40:
+            wire += length + 1
+            if wire > MAX_NAME_WIRE:
+                raise DnsError("name longer than 255 bytes")
+            start = pos + 1
+            pos = start + length
+            if pos > n:
+                raise DnsError(f"label runs past the end at {start}")
+            labels.append(data[start:pos])
+            continue
+        if length < 0xC0:
+            raise DnsError(f"unsupported label type 0x{length:02x} at {pos}")
+        if pos + 1 >= n:
+            raise DnsError(f"truncated compression pointer at {pos}")
+        target = ((length & 0x3F) << 8) | data[pos + 1]
+        if end < 0:
+            end = pos + 2
+        if target >= segment:
+            raise DnsError(f"forward or looping compression pointer at {pos}")
+        jumps += 1
+        if jumps > MAX_POINTERS:
+            raise DnsError("too many compression pointers")
+        pos = segment = target
+    if end < 0:
+        end = pos + 1
+    joined = b".".join(labels)
+    try:
+        return joined.decode("utf-8"), end
+    except UnicodeDecodeError:
+        return ".".join(_decode_label(label) for label in labels), end
 
 
 def _txt_value(rdata: bytes) -> str:
@@ -145,9 +154,48 @@ def parse_lenient(data: bytes) -> tuple[DnsMessage, str | None]:
     if len(data) < HEADER_LEN:
         raise DnsError(f"{len(data)} bytes is shorter than a DNS header")
     ident, flags, qdcount, ancount, _nscount, _arcount = _HEADER.unpack_from(data, 0)
-    pos = HEADER_LEN
-    questions: list[tuple[str, str]] = []
-    for _ in range(min(qdcount, MAX_QUESTIONS)):
+    return _parse_rest(data, ident, flags, qdcount, ancount, HEADER_LEN, [])
+
+
+def parse_if_dns(data: bytes) -> tuple[DnsMessage, str | None] | None:
+    """``parse_lenient(data)`` when ``looks_like_dns(data)``, else None, reading once.
+
+    Every UDP datagram of a flow not yet recognised goes through this, and nearly all of
+    them are DNS: the first question, which the check parses anyway, is kept rather than
+    parsed a second time. Raises :class:`DnsError` when the bytes look like DNS but are
+    damaged, as ``parse_lenient`` would.
+    """
+    if len(data) < HEADER_LEN + 5:
+        return None
+    ident, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(data, 0)
+    if (flags >> 11) & 0xF not in _OPCODES_SEEN or ancount + nscount + arcount > 512:
+        return None
+    if not 1 <= qdcount <= MAX_QUESTIONS:
+        return parse_lenient(data) if looks_like_dns(data) else None
+    try:
+        name, pos = read_name(data, HEADER_LEN)
+    except DnsError:
+        return None
+    if pos + 4 > len(data):
+        return None
+    qtype, qclass = _QUESTION_TAIL.unpack_from(data, pos)
+    if (qclass & 0x7FFF) not in _CLASSES_SEEN:
+        return None
+    return _parse_rest(data, ident, flags, qdcount, ancount, pos + 4, [(name, type_name(qtype))])
+
+
+def _parse_rest(
+    data: bytes,
+    ident: int,
+    flags: int,
+    qdcount: int,
+    ancount: int,
+    pos: int,
+    questions: list[tuple[str, str]],
+) -> tuple[DnsMessage, str | None]:
+    """The questions after those already in ``questions`` (ending at ``pos``), then the
+    answers: the shared tail of :func:`parse_lenient` and :func:`parse_if_dns`."""
+    for _ in range(min(qdcount, MAX_QUESTIONS) - len(questions)):
         name, pos = read_name(data, pos)
         if pos + 4 > len(data):
             raise DnsError("truncated question")

@@ -37,8 +37,16 @@ class UdpSession:
             return []
         if self._quic is not None:
             return self._quic_datagram(from_client, data, time, frame)
-        if dns.looks_like_dns(data):
-            return self._dns(from_client, data, time, frame)
+        try:
+            parsed = dns.parse_if_dns(data)
+        except dns.DnsError as exc:
+            self._ctx.anomalies.add("dns.malformed", self._input, frame, str(exc))
+            return self._raw(from_client, data, time, frame)
+        if parsed is not None:
+            message, problem = parsed
+            if problem is not None:
+                self._ctx.anomalies.add("dns.truncated_answers", self._input, frame, problem)
+            return [Parsed(from_client, time, frame, message)]
         if from_client and looks_like_quic_initial(data):
             self._quic = QuicInitialTracker()
             return self._quic_datagram(from_client, data, time, frame)
@@ -49,16 +57,6 @@ class UdpSession:
 
     def close(self) -> list[Parsed]:
         return []
-
-    def _dns(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
-        try:
-            message, problem = dns.parse_lenient(data)
-        except dns.DnsError as exc:
-            self._ctx.anomalies.add("dns.malformed", self._input, frame, str(exc))
-            return self._raw(from_client, data, time, frame)
-        if problem is not None:
-            self._ctx.anomalies.add("dns.truncated_answers", self._input, frame, problem)
-        return [Parsed(from_client, time, frame, message)]
 
     def _quic_datagram(
         self, from_client: bool, data: bytes, time: float, frame: int

@@ -366,8 +366,11 @@ def _trigger_text(trigger: dict[str, Any]) -> str:
         text = f"within {_duration(trigger['max_delay_s'])} " + text
     baseline = trigger.get("baseline")
     if isinstance(baseline, int | float):
-        text += f" (by chance {baseline:.0%} each"
-        text += f", p = {trigger.get('p_value')})" if "p_value" in trigger else ")"
+        # 0.1 % is not "0 %": small baselines are what make a trigger convincing.
+        chance = f"{baseline:.0%}" if baseline >= 0.01 else f"{baseline * 100:.2g}%"
+        text += f" (by chance {chance} each"
+        p = trigger.get("p_value")
+        text += f", p = {p:.2g})" if isinstance(p, int | float) else ")"
     return "sent " + text
 
 

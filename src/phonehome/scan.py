@@ -56,8 +56,10 @@ def run_scan(
     captures: list[Capture],
     profile: DeviceProfile | None,
     ctx: Context | None = None,
-    progress: Callable[[Capture], None] | None = None,
+    progress: Callable[[Capture | None], None] | None = None,
 ) -> ScanResult:
+    """One streaming pass over ``captures``. ``progress`` is called with each input as it
+    starts, and with None every 1024 messages (for a progress display)."""
     from phonehome.detect import Engine
     from phonehome.extract import fields as extract_fields
 
@@ -89,12 +91,17 @@ def run_scan(
     first: float | None = None
     last: float | None = None
     ua_apps: dict[str, AppLabel | None] = {}
+    ticks = 0
     for msg in iter_messages(captures, ctx, on_input):
         t = msg.time
         if first is None or t < first:
             first = t
         if last is None or t > last:
             last = t
+        if progress is not None:
+            ticks += 1
+            if ticks & 0x3FF == 0:
+                progress(None)
         if msg.direction != "out":
             continue
         if msg.readability == "encrypted":

@@ -81,7 +81,13 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
         raise UsageError(f"--home-country must be an ISO 3166 two-letter code, not {home!r}")
     ctx = make_context(req.device_ips, req.device_macs)
     caps = open_all(list(req.captures))
-    result = run_scan(caps, profile, ctx)
+    from phonehome.progress import Progress
+
+    progress = Progress()
+    try:
+        result = run_scan(caps, profile, ctx, progress)
+    finally:
+        progress.close()
     events: list[Any] = []
     if req.events_file is not None:
         from phonehome.enrich.events import load_events

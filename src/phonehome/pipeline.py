@@ -1,13 +1,12 @@
 """From capture files to messages: ingest -> link/IP -> flows/reassembly -> protocols.
 
 Each stage is an iterator; this module only wires them and adds the common message
-header (direction, readability, host, app) that needs flow-level knowledge. It keeps a
-bounded per-flow cache of that header so a message costs one dict lookup here.
+header (direction, readability, host, app) that needs flow-level knowledge. The flow's
+part of that header is made once, at its first message, and kept on the flow.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -24,11 +23,8 @@ from phonehome.model.message import (
     MqttMessage,
     QuicInitial,
     RawPayload,
-    Readability,
     TlsClientHello,
 )
-
-FLOW_CACHE_CAP = 100_000
 
 _PROTOCOL: dict[type, str] = {
     HttpRequest: "http",
@@ -108,14 +104,11 @@ def _frame_messages(cap: Capture, ctx: Context) -> Iterator[Message]:
 
     decoder = Decoder(ctx)
     table = FlowTable(ctx, new_session)
-    headers: OrderedDict[int, _FlowHeader] = OrderedDict()
     dns = ctx.dns
     stats = ctx.stats
 
     def header_for(flow: Flow) -> _FlowHeader:
-        h = headers.get(flow.id)
-        if h is not None:
-            return h
+        """Made at the flow's first message and kept on the flow (bounded by the table)."""
         client = Endpoint(ntop(flow.client), flow.cport)
         server = Endpoint(ntop(flow.server), flow.sport)
         names = dns.lookup(server.ip, flow.start)
@@ -130,39 +123,41 @@ def _frame_messages(cap: Capture, ctx: Context) -> Iterator[Message]:
             names[0] if names else None,
             app,
         )
-        headers[flow.id] = h
+        flow.header = h
         stats.flows += 1
-        if len(headers) > FLOW_CACHE_CAP:
-            headers.popitem(last=False)
         return h
 
     def to_message(flow: Flow, parsed: Parsed) -> Message:
-        h = header_for(flow)
+        h: _FlowHeader | None = flow.header
+        if h is None:
+            h = header_for(flow)
         content = parsed.content
-        proto = protocol_of(content, flow.transport)
-        # The best name for the remote side, learnt from the flow's own first words.
-        if isinstance(content, HttpRequest):
-            host = content.host
-            if host:
-                h.host = _strip_port(host)
-        elif isinstance(content, TlsClientHello):
-            if content.sni:
-                h.host = content.sni
-        elif isinstance(content, QuicInitial):
-            if content.hello is not None and content.hello.sni:
+        # The best name for the remote side, learnt from the flow's own first words;
+        # DNS (most messages of a capture) first and on its own.
+        if isinstance(content, DnsMessage):
+            proto = "dns"
+            if content.response:
+                _learn_dns(ctx, content, parsed.time)
+            host_hint = content.questions[0][0] if content.questions else h.host
+        else:
+            proto = protocol_of(content, flow.transport)
+            if isinstance(content, HttpRequest):
+                host = content.host
+                if host:
+                    h.host = _strip_port(host)
+            elif isinstance(content, TlsClientHello):
+                if content.sni:
+                    h.host = content.sni
+            elif (
+                isinstance(content, QuicInitial) and content.hello is not None and content.hello.sni
+            ):
                 h.host = content.hello.sni
-        elif isinstance(content, DnsMessage) and content.response:
-            _learn_dns(ctx, content, parsed.time)
+            host_hint = h.host
         key = h.key
-        from_device = parsed.from_client == h.device_is_client
         if parsed.from_client:
             src, dst = key.client, key.server
         else:
             src, dst = key.server, key.client
-        readability: Readability = "encrypted" if proto in _ENCRYPTED else "cleartext"
-        host_hint = h.host
-        if isinstance(content, DnsMessage) and content.questions:
-            host_hint = content.questions[0][0]
         stats.messages += 1
         return Message(
             time=parsed.time,
@@ -172,9 +167,9 @@ def _frame_messages(cap: Capture, ctx: Context) -> Iterator[Message]:
             flow=key,
             src=src,
             dst=dst,
-            direction="out" if from_device else "in",
+            direction="out" if parsed.from_client == h.device_is_client else "in",
             protocol=proto,
-            readability=readability,
+            readability="encrypted" if proto in _ENCRYPTED else "cleartext",
             content=content,
             host=host_hint,
             app=h.app,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import struct
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from phonehome.context import Context
 from phonehome.model.frame import ACK, FIN, RST, SYN, FrameFilter, Packet
@@ -81,7 +82,8 @@ class Flow:
     """One TCP connection or UDP conversation, oriented client -> server.
 
     ``bytes`` counts transport payload bytes of both directions. ``c2s``/``s2c`` are the
-    TCP reassembly states (None for UDP and once the flow is closed).
+    TCP reassembly states (None for UDP and once the flow is closed). ``header`` belongs
+    to the pipeline: the flow's part of its messages' header, made at the first message.
     """
 
     __slots__ = (
@@ -93,6 +95,7 @@ class Flow:
         "cport",
         "device_is_client",
         "dropped",
+        "header",
         "id",
         "input",
         "keys",
@@ -142,6 +145,7 @@ class Flow:
         self.c2s: Stream | None = None
         self.s2c: Stream | None = None
         self.keys: tuple[tuple[bytes, bytes, int, int, int, int], ...] = ()
+        self.header: Any = None
 
     def __repr__(self) -> str:
         return (

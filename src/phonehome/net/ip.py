@@ -202,32 +202,56 @@ class IpDecoder:
         self, data: bytes, off: int, frame: Frame, src_mac: bytes | None, dst_mac: bytes | None
     ) -> Packet | None:
         if len(data) >= off + 40:
-            # Fast path: no options, not a fragment, TCP, nothing cut off.
+            # Fast path: no options, not a fragment, TCP or UDP, nothing cut off. For UDP
+            # the "sequence number" holds the UDP length (upper 16 bits) and checksum.
             vihl, total, frag, proto, src, dst, sport, dport, seq, ack, offflags = _unpack_v4_tcp(
                 data, off
             )
-            if vihl == 0x45 and proto == TCP and not frag & 0x3FFF:
+            if vihl == 0x45 and not frag & 0x3FFF:
                 end = off + total
-                start = off + 20 + (offflags >> 12) * 4
-                if offflags >= 0x5000 and start <= end <= len(data):
-                    return Packet(
-                        frame.number,
-                        frame.ts,
-                        src,
-                        dst,
-                        TCP,
-                        sport,
-                        dport,
-                        data[start:end],
-                        seq,
-                        ack,
-                        offflags & 0xFF,
-                        src_mac,
-                        dst_mac,
-                        frame.uid,
-                        frame.input,
-                        False,
-                    )
+                if proto == TCP:
+                    start = off + 20 + (offflags >> 12) * 4
+                    if offflags >= 0x5000 and start <= end <= len(data):
+                        return Packet(
+                            frame.number,
+                            frame.ts,
+                            src,
+                            dst,
+                            TCP,
+                            sport,
+                            dport,
+                            data[start:end],
+                            seq,
+                            ack,
+                            offflags & 0xFF,
+                            src_mac,
+                            dst_mac,
+                            frame.uid,
+                            frame.input,
+                            False,
+                        )
+                elif proto == UDP:
+                    start = off + 20
+                    ulen = seq >> 16
+                    if ulen >= 8 and start + ulen <= end <= len(data):
+                        return Packet(
+                            frame.number,
+                            frame.ts,
+                            src,
+                            dst,
+                            UDP,
+                            sport,
+                            dport,
+                            data[start + 8 : start + ulen],
+                            0,
+                            0,
+                            0,
+                            src_mac,
+                            dst_mac,
+                            frame.uid,
+                            frame.input,
+                            False,
+                        )
         return self._ipv4(data, off, frame, src_mac, dst_mac)
 
     def _ipv4(

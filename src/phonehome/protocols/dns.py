@@ -8,10 +8,10 @@ hostile packet costs at most a few hundred small objects.
 
 from __future__ import annotations
 
-import socket
 import struct
 
 from phonehome.model.message import DnsAnswer, DnsMessage
+from phonehome.net.addr import ntop
 
 HEADER_LEN = 12
 MAX_QUESTIONS = 32
@@ -130,10 +130,8 @@ def _txt_value(rdata: bytes) -> str:
 
 def _rdata_value(data: bytes, rtype: int, start: int, rdlen: int) -> str:
     rdata = data[start : start + rdlen]
-    if rtype == _TYPE_A and rdlen == 4:
-        return socket.inet_ntop(socket.AF_INET, rdata)
-    if rtype == _TYPE_AAAA and rdlen == 16:
-        return socket.inet_ntop(socket.AF_INET6, rdata)
+    if (rtype == _TYPE_A and rdlen == 4) or (rtype == _TYPE_AAAA and rdlen == 16):
+        return ntop(rdata)  # cached: answers repeat the same addresses
     if rtype in _NAME_VALUED:
         return read_name(data, start)[0]
     if rtype == _TYPE_SRV and rdlen >= 7:
@@ -195,7 +193,8 @@ def _parse_rest(
 ) -> tuple[DnsMessage, str | None]:
     """The questions after those already in ``questions`` (ending at ``pos``), then the
     answers: the shared tail of :func:`parse_lenient` and :func:`parse_if_dns`."""
-    for _ in range(min(qdcount, MAX_QUESTIONS) - len(questions)):
+    wanted = qdcount if qdcount < MAX_QUESTIONS else MAX_QUESTIONS
+    for _ in range(wanted - len(questions)):
         name, pos = read_name(data, pos)
         if pos + 4 > len(data):
             raise DnsError("truncated question")
@@ -207,9 +206,17 @@ def _parse_rest(
         ancount = 0
     answers: list[DnsAnswer] = []
     problem: str | None = None
+    # Answers nearly always name the first question by a pointer to it (offset 12), which
+    # is literal there (a pointer at 12 could only point backwards into the header): its
+    # text is already known.
+    first = questions[0][0] if questions else None
     try:
-        for _ in range(min(ancount, MAX_ANSWERS)):
-            name, pos = read_name(data, pos)
+        for _ in range(ancount if ancount < MAX_ANSWERS else MAX_ANSWERS):
+            if first is not None and data[pos : pos + 2] == b"\xc0\x0c":
+                name = first
+                pos += 2
+            else:
+                name, pos = read_name(data, pos)
             if pos + 10 > len(data):
                 raise DnsError("truncated resource record")
             rtype, _rclass, ttl, rdlen = _RR_TAIL.unpack_from(data, pos)

@@ -14,19 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from phonehome import __version__
-from phonehome.enrichment import DEFAULT_TRIGGER_WINDOW_S
 from phonehome.errors import PhonehomeError, UsageError
-from phonehome.scancmd import ScanRequest, make_context, render_to, run_scan_command
-from phonehome.static.commands import apk as apk_command
-from phonehome.static.commands import firmware_diff as firmware_diff_command
-from phonehome.store.commands import (
-    baseline_command,
-    delete_command,
-    diff_command,
-    history_command,
-    purge_command,
-    show_command,
-)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,8 +49,37 @@ def device_options(f: F) -> F:
     return f
 
 
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "history": ("phonehome.store.commands", "history_command"),
+    "show": ("phonehome.store.commands", "show_command"),
+    "report": ("phonehome.store.commands", "show_command"),
+    "diff": ("phonehome.store.commands", "diff_command"),
+    "delete": ("phonehome.store.commands", "delete_command"),
+    "purge": ("phonehome.store.commands", "purge_command"),
+    "baseline": ("phonehome.store.commands", "baseline_command"),
+    "apk": ("phonehome.static.commands", "apk"),
+    "firmware-diff": ("phonehome.static.commands", "firmware_diff"),
+}
+"""Commands whose modules are imported only when used: ``flows`` on a big capture should
+not pay for the store, the reports and the APK analyser at start-up."""
+
+
 class Group(click.Group):
-    """Turns PhonehomeError anywhere below into one line on stderr and exit code 2."""
+    """Turns PhonehomeError anywhere below into one line on stderr and exit code 2, and
+    loads the commands of :data:`LAZY_COMMANDS` on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module, attr = LAZY_COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module), attr)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -108,15 +125,15 @@ def flows(
     """
     from phonehome.flowlist import to_json, to_text
     from phonehome.pipeline import iter_messages, open_all
+    from phonehome.scancmd import make_context
 
     ctx = make_context(device_ips, device_macs)
-    caps = open_all(list(captures))
+    # No input hashes here: flows never prints them, and hashing costs a copy per block.
+    caps = open_all(list(captures), hash_inputs=False)
     render = to_json if fmt == "jsonl" else to_text
-    out = sys.stdout
-    write = out.write
+    write = sys.stdout.write
     for msg in iter_messages(caps, ctx):
-        write(render(msg))
-        write("\n")
+        write(render(msg) + "\n")  # one write per line: stdout may be unbuffered
     for cap in caps:
         if cap.damage:
             ctx.anomalies.add("gzip.damaged", cap.index, None, cap.damage)
@@ -184,10 +201,8 @@ def flows(
 @click.option(
     "--trigger-window",
     type=click.FloatRange(min=0.1, max=3600),
-    default=DEFAULT_TRIGGER_WINDOW_S,
-    show_default=True,
     metavar="SECONDS",
-    help="A send within this many seconds after an event counts as triggered by it.",
+    help="A send within this many seconds after an event counts as triggered by it (default 10).",
 )
 @click.option(
     "--home-country",
@@ -225,7 +240,7 @@ def scan(
     events_file: Path | None,
     events_tz: str | None,
     events_offset: float,
-    trigger_window: float,
+    trigger_window: float | None,
     home_country: str | None,
     db_path: Path | None,
     no_store: bool,
@@ -240,6 +255,8 @@ def scan(
     findings were reported, 2 for usage or input errors, so it can gate a CI pipeline.
     Every scan is recorded in the store (redacted values only) unless --no-store.
     """
+    from phonehome.scancmd import ScanRequest, render_to, run_scan_command
+
     outcome = run_scan_command(
         ScanRequest(
             captures=captures,
@@ -352,6 +369,8 @@ def demo(workdir: Path | None) -> None:
     events = capture.with_name("nokia7plus.events.csv")
     click.echo(f"Simulated a day of a Nokia 7 Plus's traffic: {capture}")
     click.echo("")
+    from phonehome.scancmd import ScanRequest, render_to, run_scan_command
+
     outcome = run_scan_command(
         ScanRequest(captures=(str(capture),), device_file=profile, events_file=events)
     )
@@ -401,17 +420,6 @@ def export(scan_ref: str, out: Path, inputs: tuple[Path, ...], db_path: Path | N
     doc, label = load_scan(scan_ref, db_path)
     n = export_pcap(doc, out, list(inputs) or None)
     click.echo(f"{out}: {n} packet(s) from {label}")
-
-
-main.add_command(history_command)
-main.add_command(show_command)
-main.add_command(show_command, "report")
-main.add_command(diff_command)
-main.add_command(delete_command)
-main.add_command(purge_command)
-main.add_command(baseline_command)
-main.add_command(apk_command)
-main.add_command(firmware_diff_command)
 
 
 if __name__ == "__main__":

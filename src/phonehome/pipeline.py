@@ -52,12 +52,12 @@ class _FlowHeader:
     app: AppLabel | None
 
 
-def open_all(paths: list[str]) -> list[Capture]:
+def open_all(paths: list[str], *, hash_inputs: bool = True) -> list[Capture]:
     """Open and sniff every input first, so a bad argument fails before any work."""
     captures: list[Capture] = []
     try:
         for i, p in enumerate(paths):
-            captures.append(open_capture(p, i))
+            captures.append(open_capture(p, i, hash_input=hash_inputs))
     except BaseException:
         for c in captures:
             c.close()

@@ -15,7 +15,6 @@ from typing import Any
 import click
 
 from phonehome.context import Context, DeviceSelector
-from phonehome.enrichment import DEFAULT_TRIGGER_WINDOW_S, EnrichOptions, enrich
 from phonehome.errors import UsageError
 
 
@@ -39,7 +38,8 @@ class ScanRequest:
     events_file: Path | None = None
     events_tz: str | None = None
     events_offset: float = 0.0
-    trigger_window: float = DEFAULT_TRIGGER_WINDOW_S
+    trigger_window: float | None = None
+    """Seconds; None = :data:`phonehome.enrichment.DEFAULT_TRIGGER_WINDOW_S`."""
     home_country: str | None = None
     db_path: Path | None = None
     store: bool = True
@@ -59,6 +59,7 @@ class ScanOutcome:
 
 
 def run_scan_command(req: ScanRequest) -> ScanOutcome:
+    from phonehome.enrichment import DEFAULT_TRIGGER_WINDOW_S, EnrichOptions
     from phonehome.pipeline import open_all
     from phonehome.privacy import ValueIds, installation_key
     from phonehome.report.view import build_view
@@ -105,7 +106,9 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
                 err=True,
             )
     options = EnrichOptions(
-        home_country=home or None, events=list(events), trigger_window_s=req.trigger_window
+        home_country=home or None,
+        events=list(events),
+        trigger_window_s=req.trigger_window or DEFAULT_TRIGGER_WINDOW_S,
     )
     app_reports = _app_reports(req.apks) if req.apks is not None else None
     ids = ValueIds(installation_key())
@@ -132,10 +135,12 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
 def _finish(
     doc: dict[str, Any],
     result: Any,
-    options: EnrichOptions,
+    options: Any,
     app_reports: list[dict[str, Any]] | None,
 ) -> dict[str, Any]:
     """Name apps from their code first (so first/third party can use them), then enrich."""
+    from phonehome.enrichment import enrich
+
     if app_reports:
         from phonehome.static.link import attribute
 

@@ -74,8 +74,9 @@ class Capture:
 
     @property
     def sha256(self) -> str:
-        """SHA-256 of the file as stored (compressed bytes for .gz); complete after close."""
-        return self.hasher.sha256.hexdigest()
+        """SHA-256 of the file as stored (compressed bytes for .gz); complete after close;
+        empty when the capture was opened without hashing."""
+        return self.hasher.sha256.hexdigest() if self.hasher.enabled else ""
 
     @property
     def size(self) -> int:
@@ -101,9 +102,10 @@ class _HashingReader(io.RawIOBase):
     """Hashes every byte as it is read, so an input's SHA-256 costs no second pass
     (and works for standard input, which cannot be read twice)."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, enabled: bool = True) -> None:
         self._raw = raw
         self.sha256 = hashlib.sha256()
+        self.enabled = enabled
         self.size = 0
 
     def readable(self) -> bool:
@@ -113,12 +115,15 @@ class _HashingReader(io.RawIOBase):
         data = self._raw.read(len(b))
         n = len(data)
         b[:n] = data
-        self.sha256.update(data)
+        if self.enabled:
+            self.sha256.update(data)
         self.size += n
         return n
 
     def drain(self) -> None:
         """Hash what the parser left unread so the digest covers the whole file."""
+        if not self.enabled:
+            return
         while True:
             data = self._raw.read(1 << 20)
             if not data:
@@ -163,8 +168,11 @@ def _peekable(raw: BinaryIO) -> io.BufferedReader:
     return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
 
 
-def open_capture(path: str, index: int = 0) -> Capture:
+def open_capture(path: str, index: int = 0, *, hash_input: bool = True) -> Capture:
     """Open ``path`` (``-`` = standard input), undo gzip, sniff the format.
+
+    With ``hash_input`` the file's SHA-256 is computed as it is read (``Capture.sha256``);
+    without it the hasher only counts bytes.
 
     Raises :class:`InputError` with a one-line reason when the file cannot be read or
     its content is not a known format.
@@ -180,7 +188,7 @@ def open_capture(path: str, index: int = 0) -> Capture:
         raise InputError(path, "is a directory, not a capture file") from None
     except OSError as e:
         raise InputError(path, e.strerror or str(e)) from None
-    hasher = _HashingReader(raw)
+    hasher = _HashingReader(raw, hash_input)
     stream = _peekable(hasher)  # type: ignore[arg-type]
     try:
         head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]

@@ -22,7 +22,7 @@ from phonehome.context import Context
 from phonehome.errors import InputError, UsageError
 from phonehome.ingest import open_capture
 from phonehome.model.frame import Frame
-from phonehome.privacy import private_files
+from phonehome.privacy import open_private
 
 SHB = 0x0A0D0D0A
 IDB = 0x00000001
@@ -72,7 +72,7 @@ def export_pcap(doc: dict[str, Any], out: Path, inputs: list[Path] | None = None
                 f"{paths[i]}: a {recorded[i]['format']} input has no packets to export"
             )
         _check_hash(paths[i], recorded[i].get("sha256", ""))
-    with private_files(), open(out, "wb") as fh:
+    with open_private(out) as fh:
         writer = _PcapngWriter(fh)
         for i in sorted(wanted):
             for frame in _flow_frames(paths[i], i, wanted[i]):

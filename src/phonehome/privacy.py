@@ -16,6 +16,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 KEY_BYTES = 32
 ENV_HOME = "PHONEHOME_HOME"
@@ -41,14 +42,25 @@ def private_files() -> Iterator[None]:
         os.umask(old)
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to a file only the user can read, whatever the process umask."""
+def open_private(path: Path, buffering: int = -1) -> BinaryIO:
+    """Create or truncate ``path`` for writing with mode 0600, whatever the umask.
+
+    ``os.open`` applies the mode only when it creates the file, so an existing file is
+    chmod-ed as well: rewriting a world-readable file must not leave it world-readable.
+    """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)
-        os.write(fd, data)
-    finally:
+    except OSError:
         os.close(fd)
+        raise
+    return os.fdopen(fd, "wb", buffering=buffering)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to a file only the user can read, whatever the process umask."""
+    with open_private(path) as fh:
+        fh.write(data)
 
 
 def installation_key(home: Path | None = None) -> bytes:

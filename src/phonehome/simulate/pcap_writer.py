@@ -8,26 +8,15 @@ personal data, and a simulated profile is shaped exactly like a real one.
 
 from __future__ import annotations
 
-import os
 import struct
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+
+from phonehome.privacy import open_private
 
 LINKTYPE_ETHERNET = 1
 SNAPLEN = 262144
 _BUFFER = 8 * 1024 * 1024
-
-
-def open_private(path: Path, buffering: int = _BUFFER) -> BinaryIO:
-    """Create or truncate ``path`` with mode 0600, whatever the umask.
-
-    ``os.open`` only applies the mode when it creates the file, so an existing file is
-    chmod-ed as well: rewriting a world-readable file must not keep it world-readable.
-    """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    return os.fdopen(fd, "wb", buffering=buffering)
 
 
 class PcapWriter:
@@ -42,7 +31,7 @@ class PcapWriter:
         self.pcapng = pcapng
         self.frames = 0
         self.bytes = 0
-        self._f = open_private(path)
+        self._f = open_private(path, buffering=_BUFFER)
         if pcapng:
             self._write_pcapng_header()
         else:

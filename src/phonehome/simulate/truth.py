@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from phonehome.model.profile import PROFILE_VALUE_KEYS, DeviceProfile
-from phonehome.simulate.pcap_writer import open_private
+from phonehome.privacy import open_private
 
 TRUTH_SCHEMA = "phonehome.truth/1"
 

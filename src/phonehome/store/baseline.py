@@ -18,7 +18,7 @@ from typing import Any
 from phonehome import __version__
 from phonehome.errors import InputError
 from phonehome.privacy import write_private
-from phonehome.store.db import check_scan_doc, now_iso, require_redacted
+from phonehome.store.db import check_scan_doc, now_iso, read_json_file, require_redacted
 from phonehome.store.diff import Identity, identity
 
 BASELINE_SCHEMA = "phonehome.baseline/1"
@@ -75,17 +75,7 @@ def load_baseline(path: Path) -> Baseline:
     """Read a baseline; a file that is not one (or an entry a hand edit broke) stops the
     run with a one-line message naming it, since a gate with a half-read baseline would
     judge the wrong things."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_BASELINE_BYTES:
-            raise InputError(str(path), f"too large for a baseline ({size} bytes)")
-        doc = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise InputError(str(path), "no such file") from None
-    except OSError as e:
-        raise InputError(str(path), e.strerror or str(e)) from None
-    except (ValueError, RecursionError) as e:
-        raise InputError(str(path), f"not JSON ({type(e).__name__})") from None
+    doc = read_json_file(path, MAX_BASELINE_BYTES, "a baseline")
     if not isinstance(doc, dict) or doc.get("schema") != BASELINE_SCHEMA:
         raise InputError(str(path), f"not a phonehome baseline (no schema {BASELINE_SCHEMA!r})")
     raw = doc.get("entries")

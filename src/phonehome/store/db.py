@@ -215,20 +215,24 @@ def check_scan_doc(doc: object, source: str = "scan document") -> dict[str, Any]
     return doc
 
 
-def read_scan_file(path: Path) -> dict[str, Any]:
-    """A scan JSON file (``phonehome scan --format json -o FILE``), size-bounded."""
+def read_json_file(path: Path, max_bytes: int, what: str) -> Any:
+    """A JSON file that must fit ``max_bytes``; every failure is a one-line InputError."""
     try:
         size = path.stat().st_size
-        if size > MAX_DOC_BYTES:
-            raise InputError(str(path), f"too large for a scan document ({size} bytes)")
-        doc = json.loads(path.read_bytes())
+        if size > max_bytes:
+            raise InputError(str(path), f"too large for {what} ({size} bytes)")
+        return json.loads(path.read_bytes())
     except FileNotFoundError:
         raise InputError(str(path), "no such file") from None
     except OSError as e:
         raise InputError(str(path), e.strerror or str(e)) from None
     except (ValueError, RecursionError) as e:
         raise InputError(str(path), f"not JSON ({type(e).__name__})") from None
-    return check_scan_doc(doc, str(path))
+
+
+def read_scan_file(path: Path) -> dict[str, Any]:
+    """A scan JSON file (``phonehome scan --format json -o FILE``), size-bounded."""
+    return check_scan_doc(read_json_file(path, MAX_DOC_BYTES, "a scan document"), str(path))
 
 
 def _text(x: object) -> str | None:

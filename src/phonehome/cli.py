@@ -337,12 +337,53 @@ def data(ctx: click.Context) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory to write to (default: the installed package's data directory).",
 )
-def data_update(dest: Path | None) -> None:
-    """Rebuild the data files from the installed Debian packages and bundled copies."""
-    from phonehome.databuild import rebuild
+@click.option(
+    "--shared-data",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Folder with the Osmocom TAC and Exodus tracker copies (default: ../shared/data).",
+)
+@click.option(
+    "--ip-tarball",
+    "ip_tarballs",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="npm tarballs of @ip-location-db/asn and @ip-location-db/geo-whois-asn-country "
+    "(from 'npm pack'); rebuilds the IP -> AS/country table from them.",
+)
+@click.option(
+    "--fetch-ip",
+    is_flag=True,
+    help="Run 'npm pack' to fetch the two IP packages first. The only phonehome action "
+    "that uses the network, and only when you ask for it.",
+)
+def data_update(
+    dest: Path | None,
+    shared_data: Path | None,
+    ip_tarballs: tuple[Path, ...],
+    fetch_ip: bool,
+) -> None:
+    """Rebuild the data files from the installed Debian packages and bundled copies.
+
+    MCC/MNC come from Debian's mobile-broadband-provider-info, MAC OUIs from ieee-data,
+    TACs and trackers from the copies in ../shared; the IP table only with --ip-tarball
+    or --fetch-ip. Provenance is written to SOURCES.md and datasets.json.
+    """
+    import tempfile
+
+    from phonehome import databuild
 
     target = dest or Path(__file__).resolve().parent / "data"
-    for p in rebuild(target):
+    try:
+        written = databuild.rebuild(target, shared_data)
+        tarballs = list(ip_tarballs)
+        with tempfile.TemporaryDirectory() as tmp:
+            if fetch_ip:
+                tarballs += databuild.fetch_ip_packages(Path(tmp))
+            if tarballs:
+                written += databuild.rebuild_ipdb(target, tarballs)
+    except databuild.SourceMissing as e:
+        raise UsageError(str(e)) from None
+    for p in written:
         click.echo(str(p))
 
 

@@ -114,6 +114,14 @@ def test_table_out_of_bounds() -> None:
     assert any("method_ids table out of bounds" in p for p in dex.problems)
 
 
+@pytest.mark.parametrize("file_size", [0, 1, 0x6F])
+def test_header_file_size_smaller_than_a_header_is_a_problem(file_size: int) -> None:
+    """Found by the fuzz test in CI: cutting the data to such a size left no header."""
+    lying = TRICKY[:0x20] + struct.pack("<I", file_size) + TRICKY[0x24:]
+    dex = DexFile(lying)
+    assert any("less than a DEX header" in p for p in dex.problems)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(min_size=1, max_size=64), st.integers(0x20, len(TRICKY) - 1))
 def test_fuzz_never_raises(noise: bytes, at: int) -> None:

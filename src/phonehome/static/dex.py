@@ -91,7 +91,11 @@ class DexFile:
         (file_size, _header_size, endian) = struct.unpack_from("<III", data, 0x20)
         if endian != _ENDIAN_TAG:
             raise DexError(f"unsupported endian tag 0x{endian:08x}")
-        if file_size < len(data):
+        if file_size < HEADER_SIZE:
+            # A file_size smaller than the header is a lie: cutting to it would leave no
+            # header to read. Keep the bytes and say so.
+            self._problem(f"header says {file_size} bytes, less than a DEX header")
+        elif file_size < len(data):
             data = data[:file_size]
         elif file_size > len(data):
             self._problem(f"header says {file_size} bytes, file has {len(data)}")

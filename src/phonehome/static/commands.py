@@ -1,5 +1,11 @@
 """The ``apk`` and ``firmware-diff`` commands (registered on the main group by cli.py).
 
+Reports in the formats of :data:`phonehome.static.reports.FORMATS` (text, json, html,
+sarif). Like scans, every run is recorded in the store unless ``--no-store``: one static
+result of kind ``app`` per analysed APK, one of kind ``firmware`` per diff (see
+``phonehome history --static``). They hold no personal data: packages, versions,
+certificate fingerprints, paths and the hosts the code names.
+
 Exit codes, like ``scan``: 0 = nothing risky; 1 = at least one risky app (an APK, or an
 app a firmware update added or changed, that reads an identifier and scores at least
 ``firmware.RISKY``, or whose signer changed); 2 = usage or input error. A damaged APK in
@@ -9,7 +15,6 @@ APK at all could be read.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,8 +25,9 @@ from phonehome import __version__
 from phonehome.errors import InputError
 from phonehome.privacy import write_private
 from phonehome.static import firmware as fw
+from phonehome.static.report_doc import APKS_SCHEMA
+from phonehome.static.reports import FORMATS
 
-APKS_SCHEMA = "phonehome.apks/1"
 EXIT_CLEAN, EXIT_RISKY, EXIT_ERROR = 0, 1, 2
 BAR_WIDTH = 30
 
@@ -37,11 +43,40 @@ def _format_option(f: Any) -> Any:
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(["text", "json"]),
+        type=click.Choice(list(FORMATS)),
         default="text",
         show_default=True,
-        help="text for people, json for tools.",
+        help="text for people, json for tools, html for a page to read offline and share, "
+        "sarif (2.1.0) for CI and code-scanning dashboards.",
     )(f)
+
+
+def _store_options(f: Any) -> Any:
+    f = click.option("--no-store", is_flag=True, help="Do not record this analysis in the store.")(
+        f
+    )
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The store file (default: phonehome.db in the phonehome data directory).",
+    )(f)
+
+
+def _record(kind: str, docs: list[dict[str, Any]], db_path: Path | None) -> None:
+    """Save each document as a static result; one stderr line says where, so that the
+    result can be found again (``phonehome history --static``)."""
+    from phonehome.store import Store
+
+    with Store.open(db_path) as store:
+        ids = [store.save_static(kind, doc) for doc in docs]
+        where = store.path
+    if ids:
+        shown = str(ids[0]) if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
+        click.echo(
+            f"phonehome: recorded as static result {shown} in {where} (phonehome history --static)",
+            err=True,
+        )
 
 
 def _output_option(f: Any) -> Any:
@@ -60,12 +95,17 @@ def _output_option(f: Any) -> Any:
 @click.argument("apks", nargs=-1, required=True, metavar="APK...", type=click.Path(path_type=Path))
 @_format_option
 @_output_option
-def apk(apks: tuple[Path, ...], fmt: str, output: Path | None) -> None:
+@_store_options
+def apk(
+    apks: tuple[Path, ...], fmt: str, output: Path | None, db_path: Path | None, no_store: bool
+) -> None:
     """What apps read, when they run and where they send it.
 
     For each APK: package, version, signer, identifier sources, the code paths that take
     an identifier to the network, triggers, endpoints (plain http flagged), trackers.
-    Exit code 1 when an app is risky (``!``), 0 otherwise, 2 when no APK could be read.
+    Each analysed APK is recorded in the store unless --no-store (phonehome history
+    --static). Exit code 1 when an app is risky (``!``), 0 otherwise, 2 when no APK
+    could be read.
     """
     reports: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
@@ -83,16 +123,11 @@ def apk(apks: tuple[Path, ...], fmt: str, output: Path | None) -> None:
             continue
         reports.append(report)
     reports.sort(key=lambda r: -int(r["risk"]["score"]))
-    if fmt == "json":
-        doc = {
-            "schema": APKS_SCHEMA,
-            "tool": {"name": "phonehome", "version": __version__},
-            "apks": reports,
-            "errors": errors,
-        }
-        _emit(json.dumps(doc, indent=2, sort_keys=False) + "\n", output)
-    else:
-        _emit("".join(apk_text(r) for r in reports), output)
+    tool = {"name": "phonehome", "version": __version__}
+    doc = {"schema": APKS_SCHEMA, "tool": tool, "apks": reports, "errors": errors}
+    _emit(FORMATS[fmt](doc), output)
+    if reports and not no_store:
+        _record("app", [{**r, "tool": tool} for r in reports], db_path)
     if not reports:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_RISKY if any(r["risk"]["risky"] for r in reports) else EXIT_CLEAN)
@@ -115,39 +150,6 @@ def analyse_one(path: Path) -> dict[str, Any]:
     return report
 
 
-def apk_text(r: dict[str, Any]) -> str:
-    risky = r["risk"]["risky"]
-    version = fw.version_text(r)
-    name = r["package"]
-    lines = [
-        f"{'!' if risky else ' '} {name} {version}  [{Path(r['path']).name}]"
-        f"  risk {r['risk']['score']}",
-        f"    {r['verdict']}",
-    ]
-    signing = r.get("signing", {})
-    if signing.get("signer"):
-        who = "; ".join(signing.get("subjects", [])) or "unparsed certificate"
-        prints = ", ".join(p[:16] + "…" for p in signing["signer"])
-        lines.append(f"    signer: {who} ({prints}; {'+'.join(signing.get('schemes', []))})")
-    else:
-        lines.append("    signer: none (unsigned)")
-    for chain in r.get("chains", [])[:5]:
-        lines.append(f"    path: {chain['text']}")
-    if len(r.get("chains", [])) > 5:
-        lines.append(f"    (+{len(r['chains']) - 5} more code paths)")
-    plain = [e["value"] for e in r.get("endpoints", []) if e.get("cleartext")]
-    if plain:
-        lines.append(f"    cleartext: {', '.join(plain[:5])}")
-    trackers = sorted({t["name"] for t in r.get("trackers", [])})
-    if trackers:
-        lines.append(f"    trackers: {', '.join(trackers)}")
-    for problem in r.get("problems", [])[:5]:
-        lines.append(f"    problem: {problem}")
-    if len(r.get("problems", [])) > 5:
-        lines.append(f"    (+{len(r['problems']) - 5} more problems; --format json lists all)")
-    return "\n".join(lines) + "\n"
-
-
 # --- firmware-diff --------------------------------------------------------------------
 
 
@@ -156,6 +158,7 @@ def apk_text(r: dict[str, Any]) -> str:
 @click.argument("new", type=click.Path(path_type=Path), metavar="NEW")
 @_format_option
 @_output_option
+@_store_options
 @click.option(
     "--jobs",
     "-j",
@@ -168,24 +171,31 @@ def apk_text(r: dict[str, Any]) -> str:
     help="Analyse every APK again instead of reusing results cached by APK hash.",
 )
 def firmware_diff(
-    old: Path, new: Path, fmt: str, output: Path | None, jobs: int | None, no_cache: bool
+    old: Path,
+    new: Path,
+    fmt: str,
+    output: Path | None,
+    db_path: Path | None,
+    no_store: bool,
+    jobs: int | None,
+    no_cache: bool,
 ) -> None:
     """Apps a firmware update added, removed or changed, riskiest first.
 
     OLD and NEW are extracted system images (folders with system/, product/, vendor/ and
     their app/ and priv-app/), zips of such folders, folders of partition images or one
-    ext4/erofs image (docs/static.md). Exit code 1 when an added or changed app is risky
-    (``!``), 0 otherwise, 2 for usage or input errors.
+    ext4/erofs image (docs/static.md). The diff is recorded in the store unless
+    --no-store. Exit code 1 when an added or changed app is risky (``!``), 0 otherwise, 2
+    for usage or input errors.
     """
     progress = _progress_bars if sys.stderr.isatty() else None
     doc = fw.firmware_diff(old, new, jobs=jobs, cache=not no_cache, progress=progress)
     for side in ("old", "new"):
         for err in doc[side]["errors"]:
             click.echo(f"phonehome: {side.upper()}: {err['path']}: {err['error']}", err=True)
-    if fmt == "json":
-        _emit(json.dumps(doc, indent=2) + "\n", output)
-    else:
-        _emit(diff_text(doc), output)
+    _emit(FORMATS[fmt](doc), output)
+    if not no_store:  # after the report: a busy store does not cost a long analysis
+        _record("firmware", [doc], db_path)
     sys.exit(EXIT_RISKY if any(e["risky"] for e in doc["changes"]) else EXIT_CLEAN)
 
 
@@ -197,33 +207,3 @@ def _progress_bars(label: str) -> fw.Progress:
         click.echo(f"\r{label.upper()}: [{bar}] {done}/{total} APKs{end}", nl=False, err=True)
 
     return draw
-
-
-def diff_text(doc: dict[str, Any]) -> str:
-    counts = {s: sum(1 for e in doc["changes"] if e["status"] == s) for s in fw.STATUSES}
-    head = (
-        f"firmware-diff: {counts['added']} added, {counts['removed']} removed, "
-        f"{counts['changed']} changed, {doc['unchanged']} unchanged "
-        f"({doc['old']['apps']} apps in OLD, {doc['new']['apps']} in NEW)"
-    )
-    lines = [head]
-    for entry in doc["changes"]:
-        mark = "!" if entry["risky"] else " "
-        lines.append(f"{mark} {entry['risk']['score']:>3}  {entry['verdict']}")
-        if entry["risky"]:
-            why = ", ".join(f"{r['reason']} +{r['points']}" for r in entry["risk"]["reasons"])
-            lines.append(f"        why: {why}")
-            app = entry["new"] or {}
-            for chain in app.get("chains", [])[:1]:
-                lines.append(f"        path: {chain['text']}")
-    for side in ("old", "new"):
-        for problem in doc[side]["problems"][:10]:
-            lines.append(f"  {side.upper()}: problem: {problem}")
-        for err in doc[side]["errors"][:10]:
-            lines.append(f"  {side.upper()}: {err['path']}: {err['error']}")
-        hidden = len(doc[side]["errors"]) - 10
-        if hidden > 0:
-            lines.append(f"  {side.upper()}: (+{hidden} more unreadable APKs)")
-    for dupe in doc.get("duplicates", [])[:5]:
-        lines.append(f"  duplicate package: {dupe}")
-    return "\n".join(lines) + "\n"

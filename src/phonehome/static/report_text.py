@@ -1,0 +1,83 @@
+"""``--format text``: what a person reads in ten seconds, riskiest app first.
+
+One block per APK (verdict, signer, code paths, cleartext endpoints, trackers, problems)
+or, for a firmware diff, one line per added, changed or removed app with the reasons for
+its score. The full detail is in ``--format json`` and ``html``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from phonehome.static import firmware as fw
+from phonehome.static.report_doc import as_apks, as_dict, as_list, counts, items, kind
+
+
+def render(doc: dict[str, Any]) -> str:
+    if kind(doc) == "firmware-diff":
+        return diff_text(doc)
+    return "".join(apk_text(as_dict(r)) for r in as_list(as_apks(doc).get("apks")))
+
+
+def apk_text(r: dict[str, Any]) -> str:
+    risk = as_dict(r.get("risk"))
+    lines = [
+        f"{'!' if risk.get('risky') else ' '} {r.get('package')} {fw.version_text(r)}"
+        f"  [{Path(str(r.get('path', '?'))).name}]  risk {risk.get('score', '?')}",
+        f"    {r.get('verdict', '')}",
+    ]
+    signing = as_dict(r.get("signing"))
+    if signing.get("signer"):
+        who = "; ".join(map(str, as_list(signing.get("subjects")))) or "unparsed certificate"
+        prints = ", ".join(str(p)[:16] + "…" for p in as_list(signing["signer"]))
+        schemes = "+".join(map(str, as_list(signing.get("schemes"))))
+        lines.append(f"    signer: {who} ({prints}; {schemes})")
+    else:
+        lines.append("    signer: none (unsigned)")
+    chains = [as_dict(c) for c in as_list(r.get("chains"))]
+    for chain in chains[:5]:
+        lines.append(f"    path: {chain.get('text')}")
+    if len(chains) > 5:
+        lines.append(f"    (+{len(chains) - 5} more code paths)")
+    endpoints = [as_dict(e) for e in as_list(r.get("endpoints"))]
+    plain = [str(e.get("value")) for e in endpoints if e.get("cleartext")]
+    if plain:
+        lines.append(f"    cleartext: {', '.join(plain[:5])}")
+    trackers = sorted({str(as_dict(t).get("name")) for t in as_list(r.get("trackers"))})
+    if trackers:
+        lines.append(f"    trackers: {', '.join(trackers)}")
+    problems = [str(p) for p in as_list(r.get("problems"))]
+    for problem in problems[:5]:
+        lines.append(f"    problem: {problem}")
+    if len(problems) > 5:
+        lines.append(f"    (+{len(problems) - 5} more problems; --format json lists all)")
+    return "\n".join(lines) + "\n"
+
+
+def diff_text(doc: dict[str, Any]) -> str:
+    n = counts(doc)
+    old, new = as_dict(doc.get("old")), as_dict(doc.get("new"))
+    lines = [
+        f"firmware-diff: {n['added']} added, {n['removed']} removed, {n['changed']} changed, "
+        f"{doc.get('unchanged', '?')} unchanged "
+        f"({old.get('apps', '?')} apps in OLD, {new.get('apps', '?')} in NEW)"
+    ]
+    for item in items(doc):
+        lines.append(f"{'!' if item.risky else ' '} {item.score:>3}  {item.verdict}")
+        if item.risky:
+            why = ", ".join(f"{r.get('reason')} +{r.get('points')}" for r in item.reasons)
+            lines.append(f"        why: {why}")
+            for chain in as_list(item.app.get("chains"))[:1]:
+                lines.append(f"        path: {as_dict(chain).get('text')}")
+    for label, side in (("OLD", old), ("NEW", new)):
+        for problem in as_list(side.get("problems"))[:10]:
+            lines.append(f"  {label}: problem: {problem}")
+        errors = [as_dict(e) for e in as_list(side.get("errors"))]
+        for err in errors[:10]:
+            lines.append(f"  {label}: {err.get('path')}: {err.get('error')}")
+        if len(errors) > 10:
+            lines.append(f"  {label}: (+{len(errors) - 10} more unreadable APKs)")
+    for dupe in as_list(doc.get("duplicates"))[:5]:
+        lines.append(f"  duplicate package: {dupe}")
+    return "\n".join(lines) + "\n"

@@ -325,3 +325,16 @@ def test_scans_are_stored_redacted_and_listed(nokia: Path, tmp_path: Path) -> No
         assert v.encode() not in raw
     res = CliRunner().invoke(main, ["history", "--db", str(db)])
     assert res.exit_code == 0 and "nokia.pcap" in res.stdout
+
+
+def test_lone_fragment_at_end_of_capture_is_counted(tmp_path: Path) -> None:
+    """A datagram whose other fragments were never captured is reported when the input
+    ends, not silently dropped."""
+    from tests.builders_net import ether, ipv4_fragments, pcap, tcp
+
+    first, _ = ipv4_fragments(tcp(40000, 80, seq=1, payload=b"x" * 600), [512, 0])
+    p = tmp_path / "frag.pcap"
+    p.write_bytes(pcap([ether(first)], 1))
+    res = CliRunner().invoke(main, ["flows", str(p)])
+    assert res.exit_code == 0
+    assert "ip.fragment_incomplete=1" in res.stdout.splitlines()[-1]

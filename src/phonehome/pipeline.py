@@ -193,6 +193,7 @@ def _frame_messages(cap: Capture, ctx: Context) -> Iterator[Message]:
                     yield to_message(flow, parsed)
         for flow, parsed in table.flush():
             yield to_message(flow, parsed)
+        decoder.flush()  # IP datagrams whose fragments never all arrived: counted
     finally:
         # Frames the flow table's done filter consumed inside the reader are packets too.
         stats.frames += frames + table.filtered_frames

@@ -338,3 +338,48 @@ def test_lone_fragment_at_end_of_capture_is_counted(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["flows", str(p)])
     assert res.exit_code == 0
     assert "ip.fragment_incomplete=1" in res.stdout.splitlines()[-1]
+
+
+def _pcapdroid_pcapng(src: Path, dst: Path, zzhc_uid: int, other_uid: int) -> None:
+    """Re-write a simulated capture as PCAPdroid's pcapng: a uid -> package map in custom
+    blocks and a ``u-<uid>`` comment on every packet (port 80 to zzhc = the system app)."""
+    from phonehome.context import Context
+    from phonehome.ingest import open_capture
+    from tests.builders_capture import epb, idb, pcapdroid_uid_map, shb
+
+    blocks = [
+        shb(),
+        idb(1, tsresol=6),
+        # uid 1000 is shared by several system packages
+        pcapdroid_uid_map(zzhc_uid, "com.qualcomm.qti.autoregistration", "AutoRegistration"),
+        pcapdroid_uid_map(zzhc_uid, "com.android.settings", "Settings"),
+        pcapdroid_uid_map(other_uid, "com.google.android.gms", "Google Play services"),
+    ]
+    cap = open_capture(str(src))
+    for f in cap.frames(Context()):
+        data = bytes(f.data)
+        # Ethernet + IPv4 + TCP dport/sport 80: the registration flows
+        http = len(data) > 37 and 80 in (
+            int.from_bytes(data[34:36], "big"),
+            int.from_bytes(data[36:38], "big"),
+        )
+        uid = zzhc_uid if http else other_uid
+        blocks.append(epb(0, round(f.ts * 1e6), data, comments=[f"u-{uid}"]))
+    cap.close()
+    dst.write_bytes(b"".join(blocks))
+
+
+def test_pcapdroid_labels_name_the_app_of_each_finding(nokia: Path, tmp_path: Path) -> None:
+    pcapng = tmp_path / "pcapdroid.pcapng"
+    _pcapdroid_pcapng(nokia, pcapng, zzhc_uid=1000, other_uid=10123)
+    code, doc = scan_json(pcapng, "--device", str(sidecar(nokia, ".device.toml")))
+    assert code == 1
+    assert doc["inputs"][0]["format"] == "pcapng"
+    zzhc = [f for f in doc["findings"] if f["host"] == "zzhc.vnet.cn"]
+    assert zzhc
+    for f in zzhc:
+        assert f["app"] == {
+            "uid": 1000,
+            "packages": ["com.qualcomm.qti.autoregistration", "com.android.settings"],
+            "source": "pcapdroid",
+        }

@@ -19,7 +19,14 @@ import click
 
 from phonehome.errors import UsageError
 from phonehome.privacy import write_private
-from phonehome.store.db import ScanRow, Store, default_path, read_scan_file, require_redacted
+from phonehome.store.db import (
+    ScanRow,
+    StaticRow,
+    Store,
+    default_path,
+    read_scan_file,
+    require_redacted,
+)
 
 EXIT_NEW = 1
 """``diff`` exits 1 when the later scan has findings the earlier one did not (a gate)."""
@@ -69,23 +76,67 @@ def history_text(rows: list[ScanRow], path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def static_summaries(store: Store) -> list[tuple[StaticRow, int, str]]:
+    """Each static result with its highest risk score and its one-line verdict."""
+    from phonehome.static.report_doc import headline, items
+
+    out = []
+    for row in store.list_static():
+        doc = store.load_static(row.id)
+        score = max((i.score for i in items(doc)), default=0)
+        out.append((row, score, headline(doc)))
+    return out
+
+
+def static_history_text(rows: list[tuple[StaticRow, int, str]], path: Path) -> str:
+    if not rows:
+        return f"No static analysis results stored in {path}.\n"
+    lines = [f"{'ID':>4}  {'SAVED (UTC)':<19}  {'KIND':<8}  {'RISK':>4}  WHAT"]
+    for r, score, what in rows:
+        saved = r.saved.replace("T", " ")[:19]
+        lines.append(f"{r.id:>4}  {saved:<19}  {r.kind:<8}  {score:>4}  {_short(what, 110)}")
+    return "\n".join(lines) + "\n"
+
+
 @click.command("history")
 @db_option
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-def history_command(db_path: Path | None, fmt: str) -> None:
-    """List the stored scans, newest first."""
+@click.option(
+    "--static",
+    "static",
+    is_flag=True,
+    help="List the stored static analysis results (apk, firmware-diff) instead of scans.",
+)
+def history_command(db_path: Path | None, fmt: str, static: bool) -> None:
+    """List the stored scans (or with --static the static analysis results), newest first."""
     path = db_path or default_path()
     rows: list[ScanRow] = []
+    statics: list[tuple[StaticRow, int, str]] = []
+    n_static = 0
     if path.exists():
         with Store.open(path, create=False) as store:
-            rows = store.scans()
-    if fmt == "json":
+            if static:
+                statics = static_summaries(store)
+            else:
+                rows = store.scans()
+                n_static = len(store.list_static())
+    if static and fmt == "json":
+        results = [{**asdict(r), "risk": score, "summary": what} for r, score, what in statics]
+        doc = {"schema": "phonehome.history/1", "db": str(path), "static": results}
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    elif static:
+        sys.stdout.write(static_history_text(statics, path))
+    elif fmt == "json":
         doc = {"schema": "phonehome.history/1", "db": str(path), "scans": [asdict(r) for r in rows]}
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(history_text(rows, path))
+        if n_static:
+            sys.stdout.write(
+                f"and {n_static} static analysis result(s): phonehome history --static\n"
+            )
 
 
 @click.command("show")
@@ -105,8 +156,20 @@ def history_command(db_path: Path | None, fmt: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the report to this file (mode 0600) instead of standard output.",
 )
-def show_command(scan_id: int, db_path: Path | None, fmt: str, output: Path | None) -> None:
+@click.option(
+    "--static",
+    "static",
+    is_flag=True,
+    help="SCAN_ID is a static analysis result (phonehome history --static); formats text, "
+    "json, html, sarif.",
+)
+def show_command(
+    scan_id: int, db_path: Path | None, fmt: str, output: Path | None, static: bool
+) -> None:
     """Show a stored scan in any report format, as when it was made (redacted)."""
+    if static:
+        _show_static(scan_id, db_path, fmt, output)
+        return
     from phonehome.report import FORMATS, ScanView
 
     if fmt not in FORMATS:
@@ -115,6 +178,16 @@ def show_command(scan_id: int, db_path: Path | None, fmt: str, output: Path | No
         doc = store.load(scan_id)
     color = output is None and sys.stdout.isatty()
     _write(FORMATS[fmt](ScanView(doc, revealed=False), color), output)
+
+
+def _show_static(static_id: int, db_path: Path | None, fmt: str, output: Path | None) -> None:
+    from phonehome.static.reports import FORMATS
+
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; choose one of: {', '.join(sorted(FORMATS))}")
+    with Store.open(db_path, create=False) as store:
+        doc = store.load_static(static_id)
+    _write(FORMATS[fmt](doc), output)
 
 
 @click.command("diff")

@@ -227,8 +227,8 @@ def headline(doc: dict[str, Any]) -> str:
         risky = sum(1 for i in items(doc) if i.risky)
         old, new = as_dict(doc.get("old")), as_dict(doc.get("new"))
         return (
-            f"{old.get('path', '?')} → {new.get('path', '?')}: {n['added']} added, "
-            f"{n['removed']} removed, {n['changed']} changed, {risky} risky"
+            f"{n['added']} added, {n['removed']} removed, {n['changed']} changed, {risky} risky:"
+            f" {old.get('path', '?')} → {new.get('path', '?')}"
         )
     apps = items(doc)
     if len(apps) == 1:

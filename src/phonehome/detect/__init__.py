@@ -8,9 +8,11 @@ Detector ids are documented in docs/detectors.md and never change once released.
 
 from __future__ import annotations
 
+import re
+
 from phonehome.detect.ad_id import AdIdDetector
 from phonehome.detect.android_id import AndroidIdDetector
-from phonehome.detect.base import Detector
+from phonehome.detect.base import Detector, norm_key
 from phonehome.detect.cell_id import CellIdDetector
 from phonehome.detect.email import EmailDetector
 from phonehome.detect.iccid import IccidDetector
@@ -41,6 +43,14 @@ PATTERN_DETECTORS: list[type[Detector]] = [
 
 __all__ = ["PATTERN_DETECTORS", "Detector", "Engine", "KnownValues"]
 
+MAX_KEYS = 4096
+"""Distinct normalised keys whose detector selection is remembered (then forgotten)."""
+MEMO_SIZE = 4096
+MEMO_TEXT = 256
+"""Results are remembered for the last ``MEMO_SIZE`` distinct (text, key) pairs of fields
+without siblings and of at most ``MEMO_TEXT`` characters: the same DNS names, labels,
+paths and User-Agents come back all through a capture."""
+
 
 class Engine:
     """All detectors over one field.
@@ -49,23 +59,94 @@ class Engine:
     overlapping text, only the known-value match is kept (it carries
     ``profile_match=True``); of overlapping known-value matches of one value, the widest
     is kept (``+4791234567`` rather than the ``4791234567`` inside it).
+
+    Most fields of a capture are DNS labels, paths and headers that no pattern detector
+    can hit, so the engine asks each detector's declared ``keys`` and ``needs`` (see
+    :class:`~phonehome.detect.base.Detector`) before calling it: the key once per distinct
+    key, the text once through a gate that joins every ``needs``. It also remembers the
+    matches of recent short fields (:data:`MEMO_SIZE`), which detectors make possible by
+    reading only a field's text, key and siblings. ``fast=False`` calls every detector on
+    every field and remembers nothing: the reference the tests compare against.
     """
 
     def __init__(
-        self, profile: DeviceProfile | None = None, backend: Backend | None = None
+        self,
+        profile: DeviceProfile | None = None,
+        backend: Backend | None = None,
+        fast: bool = True,
     ) -> None:
         self.known = KnownValues(profile, backend=backend)
         self.patterns: list[Detector] = [cls(profile) for cls in PATTERN_DETECTORS]
         self.detectors: list[Detector] = (
             [self.known, *self.patterns] if self.known.active else list(self.patterns)
         )
+        self.fast = fast
+        self._known_active = self.known.active
+        self._memo: dict[tuple[str, str | None], tuple[Match, ...]] = {}
+        self._keyed: dict[str, tuple[Detector, ...]] = {}
+        needs = [d.needs.pattern for d in self.patterns if d.needs is not None]
+        self._gate = re.compile("|".join(f"(?:{n})" for n in needs)) if needs else None
+
+    def selected(self, field: Field) -> tuple[Detector, ...]:
+        """The pattern detectors that can hit ``field``, in registration order."""
+        if not self.fast:
+            return tuple(self.patterns)
+        keyed = self._keyed_under(norm_key(field.key))
+        if self._gate is None or self._gate.search(field.text) is None:
+            return keyed
+        return tuple(
+            d
+            for d in self.patterns
+            if d in keyed or (d.needs is not None and d.needs.search(field.text) is not None)
+        )
+
+    def _keyed_under(self, key: str) -> tuple[Detector, ...]:
+        """Detectors that run on any text under ``key``, remembered per distinct key."""
+        found = self._keyed.get(key)
+        if found is None:
+            found = tuple(
+                d
+                for d in self.patterns
+                if (d.keys is None and d.needs is None)
+                or (d.keys is not None and d.keys.fullmatch(key) is not None)
+            )
+            if len(self._keyed) >= MAX_KEYS:
+                self._keyed.clear()
+            self._keyed[key] = found
+        return found
 
     def scan(self, field: Field) -> list[Match]:
-        if not field.text:
+        text = field.text
+        if not text:
             return []
-        known = _widest(self.known.scan(field)) if self.known.active else []
+        if not self.fast or field.siblings or len(text) > MEMO_TEXT:
+            return self._scan(field)
+        seen = self._memo.get((text, field.key))
+        if seen is None:
+            found = self._scan(field)
+            if len(self._memo) >= MEMO_SIZE:
+                del self._memo[next(iter(self._memo))]
+            self._memo[(text, field.key)] = tuple(found)
+            return found
+        return [
+            Match(
+                m.detector,
+                m.identifier,
+                m.value,
+                m.start,
+                m.end,
+                m.confidence,
+                m.profile_match,
+                field,
+                m.form,
+            )
+            for m in seen
+        ]
+
+    def _scan(self, field: Field) -> list[Match]:
+        known = _widest(self.known.scan(field)) if self._known_active else []
         found = list(known)
-        for detector in self.patterns:
+        for detector in self.selected(field):
             for m in detector.scan(field):
                 if not any(k.identifier == m.identifier and _overlap(k, m) for k in known):
                     found.append(m)

@@ -24,6 +24,7 @@ class AdIdDetector(Detector):
     id = "PH-ADID"
     identifier = "ad_id"
     name = "advertising ID"
+    keys = AD_ID_KEYS
 
     def scan(self, field: Field) -> list[Match]:
         if not key_is(field, AD_ID_KEYS):

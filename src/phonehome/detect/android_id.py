@@ -21,6 +21,7 @@ class AndroidIdDetector(Detector):
     id = "PH-ANDROIDID"
     identifier = "android_id"
     name = "Android ID"
+    keys = ANDROID_ID_KEYS
 
     def scan(self, field: Field) -> list[Match]:
         if not key_is(field, ANDROID_ID_KEYS):

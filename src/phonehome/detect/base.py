@@ -24,12 +24,25 @@ class Detector:
 
     Subclasses set the class attributes and implement :meth:`scan`. The constructor takes
     the profile so detectors that need the home country (phone numbers) can read it.
+    :meth:`scan` reads only the field's text, key and siblings: the engine reuses its
+    result for a field that repeats them (the same DNS label in every query).
     """
 
     id: ClassVar[str]
     """Stable id reported in every Match, e.g. ``PH-IMEI``; never changes once released."""
     identifier: ClassVar[str]
     name: ClassVar[str]
+
+    keys: ClassVar[re.Pattern[str] | None] = None
+    """Normalised keys under which the detector may hit whatever the text (a superset of
+    the keys :meth:`scan` accepts)."""
+    needs: ClassVar[re.Pattern[str] | None] = None
+    """What a text must contain (``search``) for the detector to hit under any other key.
+
+    Together with :attr:`keys` this lets the engine skip the detector on most fields (a
+    DNS label holds no 15-digit run, no ``@``, no key) without calling it. Both are
+    promises about :meth:`scan`: a field that satisfies neither gives no match. A
+    detector that declares neither runs on every field."""
 
     def __init__(self, profile: DeviceProfile | None = None) -> None:
         self.profile = profile

@@ -37,6 +37,7 @@ class CellIdDetector(Detector):
     id = "PH-CELLID"
     identifier = "cell_id"
     name = "cell id"
+    keys = re.compile(f"{CELL_KEYS.pattern}|{GENERIC_CELL_KEYS.pattern}")
 
     def scan(self, field: Field) -> list[Match]:
         if key_is(field, CELL_KEYS):

@@ -40,6 +40,7 @@ class EmailDetector(Detector):
     id = "PH-EMAIL"
     identifier = "email"
     name = "e-mail address"
+    needs = re.compile("@")
 
     def scan(self, field: Field) -> list[Match]:
         if "@" not in field.text:

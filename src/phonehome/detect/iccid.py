@@ -21,6 +21,7 @@ class IccidDetector(Detector):
     id = "PH-ICCID"
     identifier = "iccid"
     name = "ICCID"
+    needs = re.compile(r"89[0-9]{16}")
 
     def scan(self, field: Field) -> list[Match]:
         text = field.text

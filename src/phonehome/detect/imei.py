@@ -31,6 +31,7 @@ class ImeiDetector(Detector):
     id = "PH-IMEI"
     identifier = "imei"
     name = "IMEI"
+    needs = re.compile(r"[0-9]{15}")
 
     def scan(self, field: Field) -> list[Match]:
         text = field.text

@@ -32,6 +32,7 @@ class ImsiDetector(Detector):
     id = "PH-IMSI"
     identifier = "imsi"
     name = "IMSI"
+    keys = IMSI_KEYS
 
     def scan(self, field: Field) -> list[Match]:
         if not key_is(field, IMSI_KEYS):

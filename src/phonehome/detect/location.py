@@ -45,6 +45,7 @@ class LocationDetector(Detector):
     id = "PH-LOCATION"
     identifier = "location"
     name = "location"
+    keys = re.compile(f"{LAT_KEYS.pattern}|{POSITION_KEYS.pattern}")
 
     def scan(self, field: Field) -> list[Match]:
         if key_is(field, LAT_KEYS):

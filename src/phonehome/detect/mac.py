@@ -37,6 +37,8 @@ class MacDetector(Detector):
     id = "PH-MAC"
     identifier = "mac"
     name = "MAC address"
+    keys = MAC_KEYS
+    needs = re.compile(r"[0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}[:-]")
 
     def scan(self, field: Field) -> list[Match]:
         text = field.text

@@ -22,6 +22,7 @@ class MeidDetector(Detector):
     id = "PH-MEID"
     identifier = "meid"
     name = "MEID"
+    keys = MEID_KEYS
 
     def scan(self, field: Field) -> list[Match]:
         if not key_is(field, MEID_KEYS):

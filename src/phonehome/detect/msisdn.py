@@ -38,6 +38,8 @@ class MsisdnDetector(Detector):
     id = "PH-MSISDN"
     identifier = "msisdn"
     name = "phone number"
+    keys = PHONE_KEYS
+    needs = re.compile(r"\+[1-9][0-9]{6}")
 
     def scan(self, field: Field) -> list[Match]:
         text = field.text

@@ -1,0 +1,331 @@
+"""The engine's shortcuts: detectors skipped by their declared keys/needs, results reused.
+
+Every shortcut must be invisible: a skipped detector would have found nothing, and a
+reused result equals a fresh one. The reference is ``Engine(..., fast=False)``, which
+calls every detector on every field and remembers nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from phonehome import simulate
+from phonehome.context import Context
+from phonehome.detect import MEMO_SIZE, PATTERN_DETECTORS, Detector, Engine
+from phonehome.detect.ad_id import AD_ID_KEYS
+from phonehome.detect.android_id import ANDROID_ID_KEYS
+from phonehome.detect.cell_id import CELL_CONTEXT_KEYS, CELL_KEYS, GENERIC_CELL_KEYS
+from phonehome.detect.email import EMAIL_KEYS
+from phonehome.detect.iccid import ICCID_KEYS
+from phonehome.detect.imei import IMEI_KEYS
+from phonehome.detect.imsi import IMSI_KEYS
+from phonehome.detect.location import LAT_KEYS, LON_KEYS, POSITION_KEYS
+from phonehome.detect.mac import MAC_KEYS
+from phonehome.detect.meid import MEID_KEYS
+from phonehome.detect.msisdn import PHONE_KEYS
+from phonehome.detect.profile import load_profile
+from phonehome.detect.validators import luhn_digit
+from phonehome.extract import fields
+from phonehome.model.field import Field
+from phonehome.model.profile import DeviceProfile, Location
+from phonehome.pipeline import iter_messages, open_all
+from tests.builders_detect import field
+
+PROFILE = DeviceProfile(
+    values={
+        "imei": ("352071026884283",),
+        "mac": ("20:39:56:5c:7a:13",),
+        "msisdn": ("+4743216007",),
+        "email": ("kari.nordmann@example.no",),
+        "cell_id": ("0x420230e",),
+        "ad_id": ("f409f3d8-dbd7-40a3-8548-2877e348feb5",),
+    },
+    home_country="NO",
+    locations=(Location(59.9139, 10.7522, 500.0),),
+)
+
+# Values each detector accepts, planted into random text below.
+PLANTED = [
+    "352071026884283",  # IMEI
+    "3520710268842801",  # IMEISV
+    "35207102688428",  # IMEI body / MEID
+    "A0000012345678",  # CDMA MEID
+    "242010676851628",  # IMSI (Telenor Norway)
+    "8947011370479532051",  # ICCID
+    "8947011370479532051F",
+    "894701137047953201",  # 18 digits
+    "+4743216007",  # phone numbers
+    "+4791234567",
+    "+86 138 0013 8000",
+    "+6907290",  # the shortest E.164 form (Tokelau)
+    "004743216007",
+    "20:39:56:5c:7a:13",  # MAC
+    "00-1a-11-22-33-44",
+    "001a11223344",
+    "001a.1122.3344",
+    "kari.nordmann@example.no",  # e-mail
+    "KARI@EXAMPLE.NO",
+    "x@1.example.no",
+    "59.9139,10.7522",  # location
+    "59.91",
+    "0x420230e",  # cell id
+    "69403406",
+    "efd55425e704b0c3",  # Android ID
+    "f409f3d8-dbd7-40a3-8548-2877e348feb5",  # advertising id
+]
+KEYS = [
+    None,
+    "",
+    "imei",
+    "IMEI1",
+    "device_id",
+    "meid",
+    "imsi",
+    "SIM1LTEIMSI",
+    "iccid",
+    "SIM1ICCID",
+    "phone",
+    "msisdn",
+    "mac",
+    "wifi_mac",
+    "MACID",
+    "email",
+    "lat",
+    "gps_lat",
+    "ll",
+    "geo",
+    "cellid",
+    "SIM1CELLID",
+    "cid",
+    "android_id",
+    "adid",
+    "idfa",
+    "q",
+    "User-Agent",
+]
+SIBLINGS = [("lon", "10.7522"), ("lng", "10.75"), ("lac", "1234"), ("mcc", "242")]
+ALPHABET = "0123456789abcdefABCDEFxX:-.@+ ,;=&/%_{}\"'"
+
+
+def _luhn_number(prefix: str, length: int) -> st.SearchStrategy[str]:
+    body = st.text("0123456789", min_size=length - len(prefix) - 1).map(
+        lambda s: prefix + s[: length - len(prefix) - 1]
+    )
+    return body.filter(lambda b: len(b) == length - 1).map(lambda b: b + luhn_digit(b))
+
+
+pieces = st.one_of(
+    st.text(ALPHABET, max_size=24),
+    st.sampled_from(PLANTED),
+    _luhn_number("35", 15),  # random valid IMEIs
+    _luhn_number("89", 18),  # random valid ICCIDs
+    _luhn_number("89", 20),
+    st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True),
+    st.from_regex(r"([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}", fullmatch=True),
+)
+texts = st.lists(pieces, max_size=5).map("".join)
+KEY_GRAMMARS = [
+    IMEI_KEYS,
+    MEID_KEYS,
+    IMSI_KEYS,
+    ICCID_KEYS,
+    PHONE_KEYS,
+    MAC_KEYS,
+    EMAIL_KEYS,
+    LAT_KEYS,
+    LON_KEYS,
+    POSITION_KEYS,
+    CELL_KEYS,
+    GENERIC_CELL_KEYS,
+    CELL_CONTEXT_KEYS,
+    ANDROID_ID_KEYS,
+    AD_ID_KEYS,
+]
+"""The key regexes the detectors' ``scan`` methods test (not their declared ``keys``)."""
+keys = st.one_of(
+    st.sampled_from(KEYS),
+    st.sampled_from(KEY_GRAMMARS).flatmap(lambda rx: st.from_regex(rx, fullmatch=True)),
+    st.text("abcdefimslx_-0123456789", max_size=12),
+)
+siblings = st.lists(st.sampled_from(SIBLINGS), max_size=3, unique=True).map(tuple)
+
+
+@st.composite
+def fields_(draw: st.DrawFn) -> Field:
+    return Field(draw(texts), "test", (), draw(keys), draw(siblings))
+
+
+PROFILES = {"none": None, "profile": PROFILE}
+FAST = {name: Engine(p) for name, p in PROFILES.items()}
+REFERENCE = {name: Engine(p, fast=False) for name, p in PROFILES.items()}
+
+
+@settings(max_examples=600, deadline=None)
+@given(fields_())
+def test_a_skipped_detector_would_have_found_nothing(f: Field) -> None:
+    engine = FAST["none"]
+    chosen = engine.selected(f)
+    for detector in engine.patterns:
+        if detector not in chosen:
+            assert detector.scan(f) == [], detector.id
+
+
+@settings(max_examples=400, deadline=None)
+@given(fields_(), st.sampled_from(sorted(PROFILES)))
+def test_engine_with_shortcuts_finds_what_the_reference_finds(f: Field, profile: str) -> None:
+    # twice: the second answer comes from the memo for fields without siblings
+    assert FAST[profile].scan(f) == REFERENCE[profile].scan(f)
+    again = dataclasses.replace(f, where="other", encoding=("base64",))
+    assert FAST[profile].scan(again) == REFERENCE[profile].scan(again)
+
+
+OWN_KEYS_AND_VALUES = {
+    "PH-IMEI": ([IMEI_KEYS], ["352071026884283", "3520710268842801"]),
+    "PH-MEID": ([MEID_KEYS], ["35207102688428", "A0000012345678"]),
+    "PH-IMSI": ([IMSI_KEYS], ["242010676851628"]),
+    "PH-ICCID": ([ICCID_KEYS], ["8947011370479532051", "894701137047953201"]),
+    "PH-MSISDN": ([PHONE_KEYS], ["+4791234567", "91234567", "+6907290"]),
+    "PH-MAC": ([MAC_KEYS], ["20:39:56:5c:7a:13", "001a11223344", "001a.1122.3344"]),
+    "PH-EMAIL": ([EMAIL_KEYS], ["kari.nordmann@example.no", "X@1.EXAMPLE.NO"]),
+    "PH-LOCATION": ([LAT_KEYS, POSITION_KEYS], ["59.9139", "59.9139,10.7522"]),
+    "PH-CELLID": ([CELL_KEYS, GENERIC_CELL_KEYS], ["0x420230e", "69403406"]),
+    "PH-ANDROIDID": ([ANDROID_ID_KEYS], ["efd55425e704b0c3"]),
+    "PH-ADID": ([AD_ID_KEYS], ["f409f3d8-dbd7-40a3-8548-2877e348feb5"]),
+}
+"""Per detector: the key grammars its ``scan`` tests and values it accepts."""
+
+
+@pytest.mark.parametrize("detector_id", sorted(OWN_KEYS_AND_VALUES))
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_a_detector_is_not_skipped_under_its_own_keys(
+    detector_id: str, data: st.DataObject
+) -> None:
+    grammars, values = OWN_KEYS_AND_VALUES[detector_id]
+    key = data.draw(st.sampled_from(grammars).flatmap(lambda rx: st.from_regex(rx, fullmatch=True)))
+    key = data.draw(st.sampled_from([key, key.upper(), f"X-{key}", f"{key[:1]}_{key[1:]}"]))
+    text = data.draw(st.sampled_from(values)) if data.draw(st.booleans()) else data.draw(texts)
+    f = Field(text, "test", (), key, data.draw(siblings))
+    engine = FAST["none"]
+    [detector] = [d for d in engine.patterns if d.id == detector_id]
+    if detector not in engine.selected(f):
+        assert detector.scan(f) == []
+
+
+HITS = [
+    ("PH-IMEI", field("imei=352071026884283")),
+    ("PH-IMEI", field("3520710268842801", "imeisv")),
+    ("PH-MEID", field("A0000012345678", "meid")),
+    ("PH-IMSI", field("242010676851628", "SIM1LTEIMSI")),
+    ("PH-ICCID", field("8947011370479532051")),
+    ("PH-ICCID", field("894701137047953201")),
+    ("PH-ICCID", field("89470113704795320001")),
+    ("PH-MSISDN", field("call +4791234567")),
+    ("PH-MSISDN", field("+6907290")),
+    ("PH-MSISDN", field("+86 138 0013 8000", "msisdn")),
+    ("PH-MAC", field("20:39:56:5c:7a:13")),
+    ("PH-MAC", field("00-1a-11-22-33-44")),
+    ("PH-MAC", field("001a11223344", "macid")),
+    ("PH-EMAIL", field("kari.nordmann@example.no")),
+    ("PH-LOCATION", field("59.9139", "lat", lon="10.7522")),
+    ("PH-LOCATION", field("59.9139,10.7522", "ll")),
+    ("PH-CELLID", field("0x420230e", "SIM1CELLID")),
+    ("PH-CELLID", field("69403406", "cid", lac="1234")),
+    ("PH-ANDROIDID", field("efd55425e704b0c3", "android_id")),
+    ("PH-ADID", field("f409f3d8-dbd7-40a3-8548-2877e348feb5", "adid")),
+]
+
+
+@pytest.mark.parametrize(("detector", "f"), HITS)
+def test_a_field_the_detector_hits_is_never_skipped(detector: str, f: Field) -> None:
+    engine = Engine(None)
+    by_id = {d.id: d for d in engine.patterns}
+    assert by_id[detector].scan(f), "the table entry must be a hit"
+    assert detector in [d.id for d in engine.selected(f)]
+    assert detector in [m.detector for m in engine.scan(f)]
+
+
+MISSES = [
+    field("googleapis"),
+    field("www.example.com"),
+    field("/v1/ping"),
+    field("okhttp/4.9.3", "User-Agent"),
+    field("1700000000123"),  # 13 digits: no IMEI/ICCID run
+    field("a-b-c", "q"),
+    field("+47 4321", "q"),  # '+' but no 7 digits after it
+]
+
+
+@pytest.mark.parametrize("f", MISSES)
+def test_fields_no_pattern_detector_can_hit_call_none(f: Field) -> None:
+    assert Engine(None).selected(f) == ()
+
+
+def test_every_pattern_detector_declares_when_it_can_hit() -> None:
+    """A detector without keys or needs runs on every field: allowed, but none of ours."""
+    for cls in PATTERN_DETECTORS:
+        assert cls.keys is not None or cls.needs is not None, cls.id
+
+
+def test_a_detector_without_declarations_runs_everywhere() -> None:
+    class Anything(Detector):
+        id = "PH-TEST"
+        identifier = "test"
+        name = "test"
+
+    engine = Engine(None)
+    engine.patterns.append(Anything())
+    engine._keyed.clear()
+    assert engine.selected(field("www")) == (engine.patterns[-1],)
+
+
+def test_a_reused_result_carries_the_new_field() -> None:
+    engine = Engine(PROFILE)
+    first = field("352071026884283")
+    second = Field("352071026884283", "http.path:segment[0]", ("hex",))
+    [a] = engine.scan(first)
+    [b] = engine.scan(second)
+    assert (a.field, b.field) == (first, second)
+    assert dataclasses.replace(a, field=second) == b
+
+
+@pytest.mark.parametrize("bare_first", [True, False])
+def test_the_memo_tells_keys_apart(bare_first: bool) -> None:
+    """An IMEISV counts only under an IMEI key: one answer must not be reused for the other."""
+    engine = Engine(None)
+    for bare in (bare_first, not bare_first):
+        found = engine.scan(field("3520710268842801", None if bare else "imeisv"))
+        assert [m.value for m in found] == ([] if bare else ["352071026884283"])
+
+
+def test_the_memo_is_bounded() -> None:
+    engine = Engine(PROFILE)
+    for i in range(MEMO_SIZE + 100):
+        engine.scan(field(f"label{i}"))
+    assert len(engine._memo) == MEMO_SIZE
+
+
+@pytest.mark.parametrize("scenario", ["nokia7plus", "encodings"])
+def test_simulated_captures_give_the_same_matches_on_every_field(
+    tmp_path: Path, scenario: str
+) -> None:
+    pcap = tmp_path / "c.pcap"
+    simulate.run(scenario, pcap, seed=3)
+    profile, _ = load_profile(pcap.with_name("c.device.toml"))
+    fast, reference = Engine(profile), Engine(profile, fast=False)
+    ctx = Context()
+    n = hits = 0
+    for msg in iter_messages(open_all([str(pcap)]), ctx):
+        if msg.direction != "out":
+            continue
+        for f in fields(msg):
+            got = fast.scan(f)
+            assert got == reference.scan(f), f.where
+            n += 1
+            hits += bool(got)
+    assert n > 100 and hits > 10

@@ -54,13 +54,14 @@ class Budget:
         self.frame = frame
         self.fields = 0
         self.decoded = 0
-        self.noted: set[str] = set()
+        self.noted: dict[str, str] = {}
+        """Kind -> detail of the bounds that cut this message, in the order they did."""
 
     def note(self, kind: str, detail: str) -> None:
         """Record a bound that cut extraction, once per kind and message."""
         if kind in self.noted:
             return
-        self.noted.add(kind)
+        self.noted[kind] = detail
         if self.anomalies is not None:
             self.anomalies.add(kind, self.input, self.frame, detail)
 

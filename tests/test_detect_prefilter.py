@@ -26,6 +26,7 @@ from phonehome.detect.imei import IMEI_KEYS
 from phonehome.detect.imsi import IMSI_KEYS
 from phonehome.detect.location import LAT_KEYS, LON_KEYS, POSITION_KEYS
 from phonehome.detect.mac import MAC_KEYS
+from phonehome.detect.matcher import Backend, Matcher, available_backends
 from phonehome.detect.meid import MEID_KEYS
 from phonehome.detect.msisdn import PHONE_KEYS
 from phonehome.detect.profile import load_profile
@@ -329,3 +330,32 @@ def test_simulated_captures_give_the_same_matches_on_every_field(
             n += 1
             hits += bool(got)
     assert n > 100 and hits > 10
+
+
+@pytest.mark.parametrize("backend", available_backends())
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("", []), ("abc", []), ("abcd", [(0, 4, 1)]), ("ABCDEF", [(0, 4, 1), (0, 6, 2)])],
+)
+def test_the_matcher_skips_only_texts_shorter_than_every_pattern(
+    backend: Backend, text: str, expected: list[tuple[int, int, int]]
+) -> None:
+    matcher = Matcher([("abcdef", 2), ("abcd", 1)], caseless=True, backend=backend)
+    assert matcher.shortest == 4
+    assert matcher.scan(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("59.9139,10.7522", True),  # degrees and dot
+        ("599139000,107522000", True),  # scaled 1e7: first four digits
+        ("[10.7522, 59.9140]", True),  # GeoJSON order
+        ("58.9139,10.7522", False),
+        ("10.7522", False),
+    ],
+)
+def test_known_locations_are_looked_for_only_near_their_latitude(text: str, hit: bool) -> None:
+    found = Engine(PROFILE).scan(field(text))
+    assert ("location" in [m.identifier for m in found]) is hit
+    assert found == Engine(PROFILE, fast=False).scan(field(text))

@@ -259,7 +259,8 @@ class KnownValues(Detector):
         self._caseless = Matcher(caseless, caseless=True, backend=backend)
         self._exact = Matcher(exact, backend=backend)
         self.locations: tuple[Location, ...] = profile.locations if profile else ()
-        self._lat_needles = tuple(sorted({n for loc in self.locations for n in _lat_needles(loc)}))
+        needles = sorted({n for loc in self.locations for n in _lat_needles(loc)})
+        self._lat_needles = re.compile("|".join(map(re.escape, needles))) if needles else None
 
     @property
     def active(self) -> bool:
@@ -293,7 +294,7 @@ class KnownValues(Detector):
                 if hit is not None:
                     found.append(self._match(field, hit, start, start + len(text)))
             return found
-        if not any(n in field.text for n in self._lat_needles):
+        if self._lat_needles is None or self._lat_needles.search(field.text) is None:
             return found
         numbers = itertools.islice(_NUMBER.finditer(field.text), MAX_NUMBERS)
         for a, b in itertools.pairwise(numbers):

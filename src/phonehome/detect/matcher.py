@@ -78,6 +78,8 @@ class Matcher(Generic[T]):
                 self._tags.append([])
             self._tags[i].append(tag)
         self._patterns = list(index)
+        self.shortest = min((len(p) for p in self._patterns), default=0)
+        """A text shorter than every pattern is not searched (most DNS labels)."""
         self.backend: Backend = backend or available_backends()[0]
         self._search: _Search | None = None
         if self._patterns:
@@ -88,7 +90,7 @@ class Matcher(Generic[T]):
         return len(self._patterns)
 
     def scan(self, text: str) -> list[tuple[int, int, T]]:
-        if self._search is None or not text:
+        if self._search is None or len(text) < self.shortest or not text:
             return []
         hits = self._search(text)
         hits.sort()

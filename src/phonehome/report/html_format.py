@@ -219,7 +219,9 @@ def _dest_rank(item: tuple[tuple[str, int, str], list[dict[str, Any]]]) -> tuple
     return (0 if clear else 1, -len({f.get("identifier") for f in fs}), item[0][0])
 
 
-def _row(label: str, *value: Node) -> Markup:
+def row(label: str, *value: Node) -> Markup:
+    """A ``<dt>label</dt><dd>value</dd>`` pair of a definition list (also used by the
+    static-analysis report)."""
     return join(el("dt", label), el("dd", *value))
 
 
@@ -228,10 +230,10 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
     owner, country = owner_and_country(f)
     dest = _dict(f.get("destination"))
     rows = [
-        _row("Value", el("code", f.get("value_redacted", "")), " ", el("small", f.get("value_id"))),
+        row("Value", el("code", f.get("value_redacted", "")), " ", el("small", f.get("value_id"))),
     ]
     if revealed and "value" in f:
-        rows.append(_row("Raw value", el("code", f.get("value"), class_="raw")))
+        rows.append(row("Raw value", el("code", f.get("value"), class_="raw")))
     dest_bits: list[Node] = [el("code", host), f" port {port}, {proto}"]
     if owner or country:
         dest_bits.append(" — " + ", ".join(x for x in (owner, country) if x))
@@ -239,14 +241,14 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
         dest_bits.append(f" (domain {dest['registrable_domain']})")
     if dest.get("party"):
         dest_bits.append(f", {dest['party']} party")
-    rows.append(_row("Destination", dest_bits))
+    rows.append(row("Destination", dest_bits))
     ips = [str(i) for i in _list(f.get("ips"))[:8]]
     if ips:
-        rows.append(_row("Addresses", ", ".join(ips)))
+        rows.append(row("Addresses", ", ".join(ips)))
     nets = [_dict(n) for n in _list(dest.get("networks"))[:8]]
     if nets:
         rows.append(
-            _row(
+            row(
                 "Networks",
                 el(
                     "ul",
@@ -273,7 +275,7 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
     if juris:
         outside = juris.get("out_of_home_region")
         rows.append(
-            _row(
+            row(
                 "Jurisdiction",
                 str(juris.get("region", "?")),
                 el("strong", " — outside the device's home region") if outside else "",
@@ -283,9 +285,9 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
     app = _dict(f.get("app"))
     if app:
         pkgs = ", ".join(str(p) for p in _list(app.get("packages"))) or f"uid {app.get('uid')}"
-        rows.append(_row("App", pkgs, f" (according to {app.get('source', '?')})"))
+        rows.append(row("App", pkgs, f" (according to {app.get('source', '?')})"))
     rows.append(
-        _row(
+        row(
             "Sent",
             f"{_int(f.get('count'))} time(s), ",
             _short_time(f.get("first_seen")),
@@ -295,14 +297,14 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
     )
     timeline = _dict(f.get("timeline"))
     if timeline.get("interval_s"):
-        rows.append(_row("Rhythm", f"about every {_duration(timeline['interval_s'])}"))
+        rows.append(row("Rhythm", f"about every {_duration(timeline['interval_s'])}"))
     per_day = _dict(f.get("per_day")) or _dict(timeline.get("per_day"))
     if len(per_day) > 1:
-        rows.append(_row("Per day", ", ".join(f"{d}: {n}" for d, n in list(per_day.items())[:14])))
-    rows.append(_row("Where", el("code", f.get("where", ""))))
+        rows.append(row("Per day", ", ".join(f"{d}: {n}" for d, n in list(per_day.items())[:14])))
+    rows.append(row("Where", el("code", f.get("where", ""))))
     chain = [str(e) for e in _list(f.get("encoding"))]
     rows.append(
-        _row(
+        row(
             "Encoding chain",
             " › ".join(chain) if chain else "none (as sent)",
             f"; value as {f.get('form')}"
@@ -315,16 +317,16 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
         if f.get("profile_match")
         else f"pattern, confidence {f.get('confidence')}"
     )
-    rows.append(_row("Detector", el("code", f.get("detector", "?")), f" — {matched}"))
+    rows.append(row("Detector", el("code", f.get("detector", "?")), f" — {matched}"))
     trigger = _dict(f.get("trigger"))
     if trigger.get("event"):
-        rows.append(_row("Trigger", _trigger_text(trigger)))
+        rows.append(row("Trigger", _trigger_text(trigger)))
     evidence = [_dict(e) for e in _list(f.get("evidence"))]
     if evidence:
         frames = ", ".join(str(e.get("frame")) for e in evidence[:MAX_EVIDENCE_SHOWN])
         more = " …" if len(evidence) > MAX_EVIDENCE_SHOWN else ""
         rows.append(
-            _row(
+            row(
                 "Evidence",
                 _input_name(inputs, evidence[0].get("input")),
                 f" frames {frames}{more}; re-find in Wireshark with ",
@@ -337,7 +339,7 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
         sev = el("span", f"severity: {severity['level']}", class_="badge sev")
     reasons = [str(r) for r in _list(severity.get("reasons"))]
     if reasons:
-        rows.append(_row("Why it matters", el("ul", [el("li", r) for r in reasons])))
+        rows.append(row("Why it matters", el("ul", [el("li", r) for r in reasons])))
     clear = " clear" if f.get("readability") == "cleartext" else ""
     return el(
         "article",
@@ -557,14 +559,14 @@ def _generic(value: Any, depth: int = 0) -> Node:
     if isinstance(value, dict):
         return el(
             "dl",
-            [_row(str(k), _generic(v, depth + 1)) for k, v in list(value.items())[:50]],
+            [row(str(k), _generic(v, depth + 1)) for k, v in list(value.items())[:50]],
         )
     if isinstance(value, list):
         return el("ul", [el("li", _generic(v, depth + 1)) for v in value[:50]])
     return str(value)
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Node]]) -> Markup:
+def table(headers: Sequence[str], rows: Iterable[Sequence[Node]]) -> Markup:
     return el(
         "table",
         el("thead", el("tr", [el("th", h, scope="col") for h in headers])),
@@ -576,10 +578,10 @@ def _methodology(d: dict[str, Any]) -> Markup:
     tool = _dict(d.get("tool"))
     device = _dict(d.get("device"))
     facts = [
-        _row("Tool", f"{tool.get('name', 'phonehome')} {tool.get('version', '?')}"),
-        _row("Report schema", str(d.get("schema", "?"))),
-        _row("Scan ran", _short_time(d.get("started")), " … ", _short_time(d.get("finished"))),
-        _row(
+        row("Tool", f"{tool.get('name', 'phonehome')} {tool.get('version', '?')}"),
+        row("Report schema", str(d.get("schema", "?"))),
+        row("Scan ran", _short_time(d.get("started")), " … ", _short_time(d.get("finished"))),
+        row(
             "Device profile",
             (
                 join(
@@ -589,7 +591,7 @@ def _methodology(d: dict[str, Any]) -> Markup:
                 else "none: only pattern detectors ran (no search for the device's own values)"
             ),
         ),
-        _row(
+        row(
             "Values",
             "shown RAW (--reveal)"
             if d.get("revealed")
@@ -598,7 +600,7 @@ def _methodology(d: dict[str, Any]) -> Markup:
     ]
     stats = _dict(d.get("stats"))
     if stats:
-        facts.append(_row("Totals", ", ".join(f"{v} {k}" for k, v in stats.items())))
+        facts.append(row("Totals", ", ".join(f"{v} {k}" for k, v in stats.items())))
     inputs = [_dict(i) for i in _list(d.get("inputs"))]
     parts: list[Node] = [
         el("h2", "Methodology"),
@@ -611,7 +613,7 @@ def _methodology(d: dict[str, Any]) -> Markup:
         ),
         el("dl", facts),
         el("h3", "Inputs"),
-        _table(
+        table(
             ("File", "Format", "Bytes", "Packets", "Messages", "Anomalies", "SHA-256"),
             [
                 (
@@ -632,7 +634,7 @@ def _methodology(d: dict[str, Any]) -> Markup:
     if ni:
         more = len(ni) - MAX_NOT_INSPECTED_SHOWN
         parts.append(
-            _table(
+            table(
                 ("Destination", "TLS/QUIC handshakes"),
                 [(x.get("host"), x.get("hellos")) for x in ni[:MAX_NOT_INSPECTED_SHOWN]],
             )
@@ -652,7 +654,7 @@ def _methodology(d: dict[str, Any]) -> Markup:
     anomalies = _dict(d.get("anomalies"))
     parts.append(el("h3", "Anomalies"))
     parts.append(
-        _table(("Kind", "Count"), sorted(anomalies.items()))
+        table(("Kind", "Count"), sorted(anomalies.items()))
         if anomalies
         else el("p", "None: every packet decoded.")
     )

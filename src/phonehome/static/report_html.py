@@ -10,11 +10,11 @@ thousands of hosts still gives a page a browser opens.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from phonehome.report.html_format import CSP, CSS, Markup, Node, el, join
+from phonehome.report.html_format import CSP, CSS, Markup, Node, el, join, row, table
 from phonehome.static import firmware as fw
 from phonehome.static.report_doc import (
     Item,
@@ -135,10 +135,6 @@ def _diff_verdict(doc: dict[str, Any]) -> Markup:
 # -- one app --------------------------------------------------------------------------
 
 
-def _row(label: str, *value: Node) -> Markup:
-    return join(el("dt", label), el("dd", *value))
-
-
 def _capped(values: list[Any], render: Callable[[Any], Node] = str) -> list[Node]:
     shown: list[Node] = [el("li", render(v)) for v in values[:MAX_SHOWN]]
     if len(values) > MAX_SHOWN:
@@ -148,13 +144,13 @@ def _capped(values: list[Any], render: Callable[[Any], Node] = str) -> list[Node
 
 def _app_rows(app: dict[str, Any]) -> list[Markup]:
     rows = [
-        _row("Package", el("code", app.get("package", "?"))),
-        _row("Version", fw.version_text(app)),
+        row("Package", el("code", app.get("package", "?"))),
+        row("Version", fw.version_text(app)),
     ]
     file_bits: list[Node] = [el("code", app.get("path", "?"))]
     if app.get("sha256"):
         file_bits += [" ", el("small", f"SHA-256 {app['sha256']}", class_="hash")]
-    rows.append(_row("File", file_bits))
+    rows.append(row("File", file_bits))
     system = "system app" if fw.is_system_app(app) else "no"
     details = [
         f"shared uid {app['shared_user_id']}" if app.get("shared_user_id") else "",
@@ -162,11 +158,11 @@ def _app_rows(app: dict[str, Any]) -> list[Markup]:
         f"partition {app['partition']}" if app.get("partition") else "",
     ]
     shown = ", ".join(d for d in details if d)
-    rows.append(_row("System", system + (f" ({shown})" if shown else "")))
+    rows.append(row("System", system + (f" ({shown})" if shown else "")))
     prints, subjects, schemes = signer(app)
     if prints:
         rows.append(
-            _row(
+            row(
                 "Signer",
                 "; ".join(subjects) or "unparsed certificate",
                 f" ({'+'.join(schemes)})" if schemes else "",
@@ -174,39 +170,39 @@ def _app_rows(app: dict[str, Any]) -> list[Markup]:
             )
         )
     else:
-        rows.append(_row("Signer", "none (unsigned)"))
+        rows.append(row("Signer", "none (unsigned)"))
     permissions = [str(p) for p in as_list(app.get("permissions"))]
     rows.append(
-        _row("Permissions", el("ul", _capped(permissions)) if permissions else "none requested")
+        row("Permissions", el("ul", _capped(permissions)) if permissions else "none requested")
     )
     triggers = ", ".join(str(t) for t in as_list(app.get("triggers")))
-    rows.append(_row("Runs on", triggers or "no system event (only when started)"))
-    rows.append(_row("Reads", _sources(app)))
+    rows.append(row("Runs on", triggers or "no system event (only when started)"))
+    rows.append(row("Reads", _sources(app)))
     chains = [as_dict(c) for c in as_list(app.get("chains"))]
     if chains:
         more = len(chains) - MAX_CHAINS_SHOWN
         rows.append(
-            _row(
+            row(
                 "Code paths to the network",
                 el("ol", [el("li", c.get("text", "?")) for c in chains[:MAX_CHAINS_SHOWN]]),
                 f"and {more} more" if more > 0 else "",
             )
         )
-    rows.append(_row("Endpoints", _endpoints(as_list(app.get("endpoints")))))
+    rows.append(row("Endpoints", _endpoints(as_list(app.get("endpoints")))))
     trackers = [as_dict(t) for t in as_list(app.get("trackers"))]
     if trackers:
-        rows.append(_row("Trackers", el("ul", _capped(trackers, _tracker))))
-    rows.append(_row("Code", _code(app)))
+        rows.append(row("Trackers", el("ul", _capped(trackers, _tracker))))
+    rows.append(row("Code", _code(app)))
     problems = [str(p) for p in as_list(app.get("problems"))]
     if problems:
-        rows.append(_row("Problems", el("ul", _capped(problems))))
+        rows.append(row("Problems", el("ul", _capped(problems))))
     return rows
 
 
 def _sources(app: dict[str, Any]) -> Node:
     sources = [as_dict(s) for s in as_list(app.get("sources"))]
     if sources:
-        return _table(
+        return table(
             ("Identifier", "API", "In method"),
             [
                 (identifier_names([s.get("kind")])[0], el("code", s.get("api")), s.get("method"))
@@ -226,7 +222,7 @@ def _endpoints(endpoints: list[Any]) -> Node:
         rows.append((el("code", e.get("value", "?")), e.get("where", ""), clear))
     more = len(endpoints) - MAX_SHOWN
     return join(
-        _table(("Endpoint", "Found in", ""), rows),
+        table(("Endpoint", "Found in", ""), rows),
         f"and {more} more (--format json lists all)" if more > 0 else "",
     )
 
@@ -253,7 +249,7 @@ def _code(app: dict[str, Any]) -> str:
 def _risk(item: Item) -> Markup:
     reasons = [el("li", f"{r.get('reason')} +{r.get('points')}") for r in item.reasons]
     rules = ", ".join(r.id for r in item.rules)
-    return _row(
+    return row(
         "Risk",
         f"score {item.score}",
         " — risky" if item.risky else "",
@@ -294,7 +290,7 @@ def _diff_sections(doc: dict[str, Any]) -> Markup:
     for status, title in SECTION_TITLES.items():
         group = [i for i in ranked if i.status == status]
         cards: Node = [
-            _card(i, f"{status}-{n}", [_row("What changed", _changes(i.changes))])
+            _card(i, f"{status}-{n}", [row("What changed", _changes(i.changes))])
             if status == "changed"
             else _card(i, f"{status}-{n}")
             for n, i in enumerate(group)
@@ -341,7 +337,7 @@ def _changes(changes: dict[str, Any]) -> Node:
         else:
             rows.append((name, str(c.get("old")), str(c.get("new"))))
     labelled = [(CHANGE_LABELS.get(str(r[0]), r[0]), *r[1:]) for r in rows]
-    return el("div", _table(("What", "OLD (removed)", "NEW (added)"), labelled), class_="changes")
+    return el("div", table(("What", "OLD (removed)", "NEW (added)"), labelled), class_="changes")
 
 
 def _strings(values: list[Any]) -> list[str]:
@@ -362,19 +358,11 @@ def _signer_side(prints: Any, subjects: Any) -> Node:
 # -- around ---------------------------------------------------------------------------
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Node]]) -> Markup:
-    return el(
-        "table",
-        el("thead", el("tr", [el("th", h, scope="col") for h in headers])),
-        el("tbody", [el("tr", [el("td", c) for c in r]) for r in rows]),
-    )
-
-
 def _errors(errors: list[Any]) -> Markup:
     rows = [(as_dict(e).get("path", "?"), as_dict(e).get("error", "?")) for e in errors]
     more = len(rows) - MAX_SHOWN
     return join(
-        _table(("File", "Why"), rows[:MAX_SHOWN]),
+        table(("File", "Why"), rows[:MAX_SHOWN]),
         el("p", f"and {more} more.") if more > 0 else "",
     )
 
@@ -382,15 +370,15 @@ def _errors(errors: list[Any]) -> Markup:
 def _method(doc: dict[str, Any]) -> Markup:
     tool = as_dict(doc.get("tool"))
     facts = [
-        _row("Tool", f"{tool.get('name', 'phonehome')} {tool.get('version', '?')}"),
-        _row("Report schema", str(doc.get("schema", "?"))),
+        row("Tool", f"{tool.get('name', 'phonehome')} {tool.get('version', '?')}"),
+        row("Report schema", str(doc.get("schema", "?"))),
     ]
     parts: list[Node] = [el("h2", "Methodology"), el("p", NOTE), el("dl", facts)]
     if kind(doc) == "firmware-diff":
         parts.append(el("h3", "Builds"))
         sides = [("OLD", as_dict(doc.get("old"))), ("NEW", as_dict(doc.get("new")))]
         parts.append(
-            _table(
+            table(
                 ("Build", "Path", "Apps", "Unreadable APKs", "Problems"),
                 [
                     (

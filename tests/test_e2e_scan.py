@@ -383,3 +383,22 @@ def test_pcapdroid_labels_name_the_app_of_each_finding(nokia: Path, tmp_path: Pa
             "packages": ["com.qualcomm.qti.autoregistration", "com.android.settings"],
             "source": "pcapdroid",
         }
+
+
+def test_excerpt_shows_the_value_in_context_redacted(nokia: Path) -> None:
+    import tomllib
+
+    profile = tomllib.loads(sidecar(nokia, ".device.toml").read_text())
+    _, doc = scan_json(nokia, "--device", str(sidecar(nokia, ".device.toml")))
+    imei1 = next(f for f in doc["findings"] if f["where"] == "http.body:$.IMEI1")
+    ex = imei1["excerpt"]
+    assert ex["before"].endswith('"IMEI1":"') and ex["after"].startswith('","IMEI2":"')
+    assert ex["match"] == imei1["value_redacted"]
+    # Neighbouring values are masked too, never shown raw.
+    text = json.dumps([f["excerpt"] for f in doc["findings"]])
+    for key in ("imei", "imsi", "iccid", "mac"):
+        for v in profile[key] if isinstance(profile[key], list) else [profile[key]]:
+            assert v not in text and v.replace(":", "") not in text
+    _, revealed = scan_json(nokia, "--device", str(sidecar(nokia, ".device.toml")), "--reveal")
+    raw = next(f for f in revealed["findings"] if f["where"] == "http.body:$.IMEI1")
+    assert raw["excerpt"]["match"] == raw["value"]

@@ -49,6 +49,9 @@ class Finding:
     times: list[float] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
     per_day: dict[str, int] = field(default_factory=dict)
+    excerpt: tuple[str, str, str] | None = None
+    """(before, match, after) from the first occurrence's decoded text: raw here, redacted
+    where output is written (see :func:`phonehome.report.view.build_view`)."""
     """Occurrences per UTC day, over all occurrences (``times`` keeps only the first
     ``KEEP``)."""
 
@@ -207,6 +210,7 @@ class Aggregator:
                 form=m.form,
                 first_seen=msg.time,
                 last_seen=msg.time,
+                excerpt=_excerpt(m),
             )
             self.findings[key] = f
         f.count += 1
@@ -229,6 +233,25 @@ class Aggregator:
         return sorted(
             self.findings.values(), key=lambda f: (f.host, f.identifier, f.where, f.first_seen)
         )
+
+
+EXCERPT_CONTEXT = 32
+
+
+def _excerpt(m: Match) -> tuple[str, str, str]:
+    """The match in the decoded text around it: the enclosing document where the field
+    has one and the value can be found in it, else the field's own text."""
+    text, start, end = m.field.text, m.start, m.end
+    context = m.field.context
+    if context:
+        at = context.find(text)
+        if at >= 0:
+            text, start, end = context, at + start, at + end
+    return (
+        text[max(0, start - EXCERPT_CONTEXT) : start],
+        text[start:end],
+        text[end : end + EXCERPT_CONTEXT],
+    )
 
 
 def _day(t: float) -> str:

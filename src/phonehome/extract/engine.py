@@ -86,8 +86,12 @@ def expand(
     text: str,
     raw: bytes | None = None,
     structure: str | None = None,
+    context: str | None = None,
 ) -> Iterator[Field]:
     """Yield ``text`` as a Field and everything that can be decoded out of it.
+
+    ``context`` is the text of the structure ``text`` is a leaf of (kept on the Field
+    for evidence excerpts).
 
     ``raw`` is the value's bytes when it has them (bodies, payloads, decoded outputs):
     binary decoders need bytes. ``structure`` is a hint from a Content-Type
@@ -99,7 +103,7 @@ def expand(
         budget.note("extract.field_limit", f"more than {MAX_FIELDS} fields in one message")
         return
     budget.fields += 1
-    yield Field(text, where(part, path), chain, key, siblings)
+    yield Field(text, where(part, path), chain, key, siblings, context)
     if structure == LEAF or jsonwalk.is_number(text):
         return
     if len(text) < SHORT and "%" not in text and raw is None:
@@ -139,7 +143,9 @@ def expand(
     if found is not None:
         name, leaves = found
         for segment, k, t, r, sib in leaves:
-            yield from expand(budget, part, _join(path, segment), (*chain, name), k, sib, t, r)
+            yield from expand(
+                budget, part, _join(path, segment), (*chain, name), k, sib, t, r, context=text
+            )
         return
     yield from _decoded(budget, part, path, chain, key, siblings, text)
 

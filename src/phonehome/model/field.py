@@ -28,6 +28,9 @@ class Field:
     siblings: tuple[tuple[str, str], ...] = ()
     """Other scalar key/value pairs of the same object or query (bounded), lower-cased
     keys: the context pattern detectors need (lat beside lon, lac beside cid)."""
+    context: str | None = None
+    """The decoded text of the structure this value was a leaf of (the JSON document a
+    key's value came from), for evidence excerpts; None for whole parts."""
 
 
 @dataclass(frozen=True, slots=True)

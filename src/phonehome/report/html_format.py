@@ -302,6 +302,22 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
     if len(per_day) > 1:
         rows.append(row("Per day", ", ".join(f"{d}: {n}" for d, n in list(per_day.items())[:14])))
     rows.append(row("Where", el("code", f.get("where", ""))))
+    excerpt = _dict(f.get("excerpt"))
+    if excerpt:
+        # The decoded text around the value, the value itself marked (and redacted
+        # unless the scan was revealed): what a reader checks the finding against.
+        rows.append(
+            row(
+                "Excerpt",
+                el(
+                    "code",
+                    "…" + str(excerpt.get("before", "")),
+                    el("mark", str(excerpt.get("match", ""))),
+                    str(excerpt.get("after", "")) + "…",
+                    class_="excerpt",
+                ),
+            )
+        )
     chain = [str(e) for e in _list(f.get("encoding"))]
     rows.append(
         row(
@@ -673,6 +689,8 @@ CSS = Markup(
 :root{--fg:#1b1b1f;--muted:#5a5a66;--bg:#fff;--card:#f6f6f9;--line:#d5d5de;--clear:#b3261e;
 --enc:#1f5fa8;--warn:#8a5a00}
 *{box-sizing:border-box}
+code.excerpt{white-space:pre-wrap;word-break:break-all}
+code.excerpt mark{background:#ffe08a;color:inherit;font-weight:600;padding:0 .1em}
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);
 background:var(--bg);margin:0 auto;max-width:1000px;padding:1.5rem}
 h1{font-size:1.6rem;margin:.2rem 0}h2{margin-top:2rem;border-bottom:2px solid var(--line)}

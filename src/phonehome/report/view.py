@@ -45,6 +45,38 @@ class _Scrubber:
         return self._re.sub(lambda m: self._values.get(m.group(0).lower(), "•••"), text)
 
 
+_LONG_RUN = re.compile(r"[0-9A-Za-z]{6,}")
+
+
+def _mask_numbers(text: str) -> str:
+    """Context around a match may hold other values, whole or cut at the window's edge,
+    that no detector reported: mask every run of 6+ letters and digits that is mostly
+    digits or all hex (IMEI halves, hashes, ids), keep words and keys (``SIM1ICCID``)."""
+
+    def mask(m: re.Match[str]) -> str:
+        run = m.group(0)
+        digits = sum(c.isdigit() for c in run)
+        hexy = all(c in "0123456789abcdefABCDEF" for c in run) and digits > 0
+        return "•" * len(run) if digits * 2 >= len(run) or hexy else run
+
+    return _LONG_RUN.sub(mask, text)
+
+
+def _excerpt(
+    excerpt: tuple[str, str, str], identifier: str, scrub: Any, reveal: bool
+) -> dict[str, str]:
+    """Where the value sat in the decoded text, with the matching part marked: the
+    redacted value in its context (``"IMEI1":"35•••••••••••83","IMEI2":``)."""
+    before, match, after = excerpt
+    if reveal:
+        return {"before": before, "match": match, "after": after}
+    return {
+        "before": _mask_numbers(scrub(before)),
+        "match": redact(match, identifier),
+        "after": _mask_numbers(scrub(after)),
+    }
+
+
 def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) -> ScanView:
     scrub = _Scrubber(result.findings) if not reveal else (lambda s: s)
     findings = []
@@ -84,6 +116,8 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
                 for e in f.evidence
             ],
         }
+        if f.excerpt is not None:
+            item["excerpt"] = _excerpt(f.excerpt, f.identifier, scrub, reveal)
         if reveal:
             item["value"] = f.value
         findings.append(item)

@@ -373,6 +373,8 @@ def _duration(seconds: Any) -> str:
         return f"{seconds / 3600:.1f} h"
     if seconds >= 90:
         return f"{seconds / 60:.0f} min"
+    if seconds < 10:
+        return f"{seconds:.1f} s"  # "within 5 s" would be false for a 5.2 s delay
     return f"{seconds:.0f} s"
 
 

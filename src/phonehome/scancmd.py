@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from phonehome.context import Context, DeviceSelector
-from phonehome.errors import UsageError
+from phonehome.errors import InputError, UsageError
 
 
 def make_context(device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> Context:
@@ -80,6 +80,10 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
     home = (req.home_country or (profile.home_country if profile else None) or "").upper()
     if home and (len(home) != 2 or not home.isalpha()):
         raise UsageError(f"--home-country must be an ISO 3166 two-letter code, not {home!r}")
+    # Everything that can fail on the user's arguments fails before a long scan starts.
+    if req.events_file is not None and not req.events_file.is_file():
+        raise InputError(str(req.events_file), "no such events file")
+    app_reports = _app_reports(req.apks) if req.apks is not None else None
     ctx = make_context(req.device_ips, req.device_macs)
     caps = open_all(list(req.captures))
     from phonehome.progress import Progress
@@ -110,7 +114,6 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
         events=list(events),
         trigger_window_s=req.trigger_window or DEFAULT_TRIGGER_WINDOW_S,
     )
-    app_reports = _app_reports(req.apks) if req.apks is not None else None
     ids = ValueIds(installation_key())
     doc = _finish(build_view(result, ids, reveal=False).doc, result, options, app_reports)
     scan_id = None

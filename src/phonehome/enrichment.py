@@ -41,11 +41,12 @@ def enrich(doc: dict[str, Any], result: ScanResult, options: EnrichOptions) -> d
     described: dict[tuple[str, tuple[str, ...], tuple[str, ...]], dict[str, Any]] = {}
     for item, f in zip(doc["findings"], result.findings, strict=True):
         packages = tuple(f.app.packages) if f.app else ()
-        key = (f.host, tuple(f.ips), packages)
+        host = str(item["host"])  # the view's host: any raw value in it is already masked
+        key = (host, tuple(f.ips), packages)
         dest = described.get(key)
         if dest is None:
             dest = destination.describe(
-                f.host, list(f.ips), home_country=options.home_country, app_packages=list(packages)
+                host, list(f.ips), home_country=options.home_country, app_packages=list(packages)
             )
             described[key] = dest
         item["destination"] = dest

@@ -154,26 +154,19 @@ def _frame_messages(cap: Capture, ctx: Context) -> Iterator[Message]:
                 h.host = content.hello.sni
             host_hint = h.host
         key = h.key
-        if parsed.from_client:
-            src, dst = key.client, key.server
-        else:
-            src, dst = key.server, key.client
         stats.messages += 1
+        # Positional: a frozen dataclass's keyword call costs ~30 % more, once per message.
+        if parsed.from_client:
+            return Message(
+                parsed.time, index, parsed.frame, flow.id, key, key.client, key.server,
+                "out" if h.device_is_client else "in", proto,
+                "encrypted" if proto in _ENCRYPTED else "cleartext", content, host_hint, h.app,
+            )  # fmt: skip
         return Message(
-            time=parsed.time,
-            input=index,
-            frame=parsed.frame,
-            flow_id=flow.id,
-            flow=key,
-            src=src,
-            dst=dst,
-            direction="out" if parsed.from_client == h.device_is_client else "in",
-            protocol=proto,
-            readability="encrypted" if proto in _ENCRYPTED else "cleartext",
-            content=content,
-            host=host_hint,
-            app=h.app,
-        )
+            parsed.time, index, parsed.frame, flow.id, key, key.server, key.client,
+            "in" if h.device_is_client else "out", proto,
+            "encrypted" if proto in _ENCRYPTED else "cleartext", content, host_hint, h.app,
+        )  # fmt: skip
 
     # Counted in locals and added once: these lines run for every frame.
     frames = packets = size = 0

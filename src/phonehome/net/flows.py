@@ -382,9 +382,11 @@ class FlowTable:
             return self._tcp_segment(flow, pkt, from_client, st, other)
         st.advance(payload)
         parsed = session.data(from_client, payload, pkt.ts, pkt.frame)
-        if parsed:
-            return [(flow, p) for p in parsed]
-        return _NONE
+        if not parsed:
+            return _NONE
+        if len(parsed) == 1:
+            return ((flow, parsed[0]),)
+        return [(flow, p) for p in parsed]
 
     def _tcp_unusual(self, flow: Flow | None, pkt: Packet) -> Sequence[tuple[Flow, Parsed]]:
         flags = pkt.flags
@@ -534,6 +536,8 @@ class FlowTable:
         parsed = session.data(from_client, pkt.payload, pkt.ts, pkt.frame)
         if not parsed:
             return _NONE
+        if len(parsed) == 1:  # one datagram, one message: no comprehension frame
+            return ((flow, parsed[0]),)
         return [(flow, p) for p in parsed]
 
     # -- common ------------------------------------------------------------------------
@@ -623,12 +627,16 @@ class FlowTable:
         self._forget(flow)
 
     def _forget(self, flow: Flow) -> None:
+        flows = self._flows
         for k in flow.keys:
-            if self._flows.get(k) is flow:
-                del self._flows[k]
-        self._tcp.pop(flow.id, None)
-        self._udp.pop(flow.id, None)
-        self._closed.pop(flow.id, None)
+            if flows.get(k) is flow:
+                del flows[k]
+        fid = flow.id
+        if flow.transport == "udp":
+            self._udp.pop(fid, None)
+        else:
+            self._tcp.pop(fid, None)
+            self._closed.pop(fid, None)
 
     def _evict_one(self) -> None:
         candidates = [next(iter(lru.values())) for lru in (self._tcp, self._udp) if lru]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from phonehome.context import Context
 from phonehome.ingest import Capture, open_capture
-from phonehome.model.frame import Frame, FrameFilter
+from phonehome.model.frame import Frame
 from phonehome.model.message import (
     AppLabel,
     DnsMessage,
@@ -25,6 +26,9 @@ from phonehome.model.message import (
     RawPayload,
     TlsClientHello,
 )
+
+if TYPE_CHECKING:
+    from phonehome.ingest.pcap import ReaderFilter
 
 _PROTOCOL: dict[type, str] = {
     HttpRequest: "http",
@@ -172,8 +176,13 @@ def _frame_messages(cap: Capture, ctx: Context) -> Iterator[Message]:
     frames = packets = size = 0
     decode = decoder.decode
     process = table.process
+    ready = table.ready  # messages of packets the flow table processed inside the reader
     try:
         for frame in _frames(cap, ctx, table.done_filter):
+            if ready:
+                for flow, parsed in ready:
+                    yield to_message(flow, parsed)
+                ready.clear()
             frames += 1
             size += frame.caplen
             pkt = decode(frame)
@@ -184,6 +193,9 @@ def _frame_messages(cap: Capture, ctx: Context) -> Iterator[Message]:
             if out:
                 for flow, parsed in out:
                     yield to_message(flow, parsed)
+        for flow, parsed in ready:
+            yield to_message(flow, parsed)
+        ready.clear()
         for flow, parsed in table.flush():
             yield to_message(flow, parsed)
         decoder.flush()  # IP datagrams whose fragments never all arrived: counted
@@ -195,14 +207,14 @@ def _frame_messages(cap: Capture, ctx: Context) -> Iterator[Message]:
 
 
 def _frames(
-    cap: Capture, ctx: Context, filter_for: Callable[[int, int], FrameFilter | None]
+    cap: Capture, ctx: Context, filter_for: Callable[[int, int], ReaderFilter | None]
 ) -> Iterator[Frame]:
     """The capture's frames; pcap and pcapng readers also take the flow table's filter."""
     from phonehome.ingest import pcap, pcapng
 
     index = cap.index
 
-    def for_linktype(linktype: int) -> FrameFilter | None:
+    def for_linktype(linktype: int) -> ReaderFilter | None:
         return filter_for(linktype, index)
 
     if cap.format.name == "pcap":

@@ -18,9 +18,9 @@ Decisions worth knowing:
 * A file that ends inside a record header or body: ``pcap.truncated_record``.
 * On Ethernet captures, frames carrying a PCAPdroid trailer are returned without it and
   with ``Frame.uid`` set (see :mod:`phonehome.ingest.pcapdroid`).
-* ``filter_for`` (optional) gives a :data:`~phonehome.model.frame.FrameFilter` for the
-  link type; frames it accepts are consumed there and never become a ``Frame`` (they
-  still count in the frame numbering). Frames with a PCAPdroid trailer are never offered.
+* ``filter_for`` (optional) gives a :data:`ReaderFilter` for the link type; frames it
+  accepts are consumed there and never become a ``Frame`` (they still count in the frame
+  numbering). Frames with a PCAPdroid trailer are never offered.
 """
 
 from __future__ import annotations
@@ -33,7 +33,12 @@ from phonehome.context import Context
 from phonehome.errors import InputError
 from phonehome.ingest import pcapdroid
 from phonehome.model import Frame
-from phonehome.model.frame import FrameFilter
+
+ReaderFilter = Callable[[bytes, int, int, float, int], bool]
+"""``(buffer, start, stop, ts, frame number) -> handled``, run on a frame's bytes
+(``buffer[start:stop]``) before any object is made of it; True means it has been fully
+accounted for (and processed) by the flow table and is dropped: see
+``FlowTable.done_filter``. Shared by the pcap and pcapng readers."""
 
 CHUNK_SIZE = 1 << 20
 MAX_RECORD = 256 * 1024
@@ -62,7 +67,7 @@ def read(
     input: int,
     ctx: Context,
     path: str,
-    filter_for: Callable[[int], FrameFilter | None] | None = None,
+    filter_for: Callable[[int], ReaderFilter | None] | None = None,
 ) -> Iterator[Frame]:
     header = read_up_to(stream, _GLOBAL_HEADER_LEN)
     if len(header) < 4 or header[:4] not in _MAGICS:
@@ -87,7 +92,7 @@ def _records(
     linktype: int,
     limit: int,
     check_trailer: bool,
-    skip: FrameFilter | None,
+    skip: ReaderFilter | None,
 ) -> Iterator[Frame]:
     unpack = struct.Struct(endian + "IIII").unpack_from
     magic = pcapdroid.TRAILER_MAGIC
@@ -123,7 +128,7 @@ def _records(
                 frame = Frame(number, ts, linktype, buf[start:stop], orig, input)
                 _apply_trailer(frame, ctx, input, seen_apps)
                 yield frame
-            elif skip is None or not skip(buf, start, stop, ts):
+            elif skip is None or not skip(buf, start, stop, ts, number):
                 yield Frame(number, ts, linktype, buf[start:stop], orig, input)
         if eof:
             if pos < end:

@@ -29,9 +29,8 @@ from typing import Any, BinaryIO
 from phonehome.context import Context
 from phonehome.errors import InputError
 from phonehome.ingest import pcapdroid
-from phonehome.ingest.pcap import CHUNK_SIZE, read_up_to
+from phonehome.ingest.pcap import CHUNK_SIZE, ReaderFilter, read_up_to
 from phonehome.model import Frame
-from phonehome.model.frame import FrameFilter
 
 MAX_BLOCK = 64 * 1024 * 1024
 MAX_KEYLOG_BYTES = 64 * 1024 * 1024
@@ -72,7 +71,7 @@ def read(
     input: int,
     ctx: Context,
     path: str,
-    filter_for: Callable[[int], FrameFilter | None] | None = None,
+    filter_for: Callable[[int], ReaderFilter | None] | None = None,
 ) -> Iterator[Frame]:
     """Frames of every section and interface; ``filter_for`` as in :func:`pcap.read`
     (asked once per interface, offered Enhanced Packet Blocks without options)."""
@@ -99,13 +98,13 @@ def _blocks(
     ctx: Context,
     endian: str,
     buf: bytes,
-    filter_for: Callable[[int], FrameFilter | None] | None,
+    filter_for: Callable[[int], ReaderFilter | None] | None,
 ) -> Iterator[Frame]:
     header = struct.Struct(endian + "II").unpack_from
     epb_fields = struct.Struct(endian + "IIIII").unpack_from
     word = struct.Struct(endian + "I").unpack_from
     interfaces: list[Interface] = []
-    filters: list[FrameFilter | None] = []  # per interface
+    filters: list[ReaderFilter | None] = []  # per interface
     keylog_bytes = 0
     number = 0
     last_ts = 0.0
@@ -184,7 +183,7 @@ def _blocks(
                     _packet_options(frame, buf, options, stop - 4, endian, ctx)
                 else:
                     skip = filters[iface]
-                    if skip is not None and skip(buf, pos + 28, data_end, last_ts):
+                    if skip is not None and skip(buf, pos + 28, data_end, last_ts, number):
                         pos = stop
                         continue
                     frame = Frame(

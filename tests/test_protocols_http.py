@@ -466,3 +466,38 @@ def test_random_segmentation_of_a_long_stream() -> None:
     for _ in range(20):
         cuts = [rng.randrange(1, len(data)) for _ in range(rng.randrange(1, 200))]
         assert parse_requests(data, split_at(data, cuts)) == whole
+
+
+@pytest.mark.parametrize(
+    ("length", "body"),
+    [
+        (b"2", b"ok"),
+        (b" 2 , 2", b"ok"),
+        (b"\xb2", None),  # latin-1 '²': str.isdigit() says yes, int() says no
+        (b"\xb3\xb9", None),
+        (b"1\xb2", None),
+        (b"2\xa0", None),  # NBSP is not optional whitespace
+        (b"-2", None),
+        (b"0x2", None),
+        (b"1" * 19, None),
+    ],
+)
+def test_content_length_accepts_only_ascii_digits(length: bytes, body: bytes | None) -> None:
+    head = b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: " + length + b"\r\n\r\n"
+    ctx = Context()
+    p = HttpStreamParser(True, ctx, 0)
+    got = messages(feed_pieces(p, [head + b"ok"]))
+    if body is None:
+        assert ctx.anomalies.counts["http.bad_content_length"] == 1
+        assert p.stopped
+    else:
+        assert [m.body for m in got] == [body] and not ctx.anomalies.counts
+
+
+@pytest.mark.parametrize("length", [b"\xb2", b"\xb9\xb2\xb3", b"4"])
+def test_response_content_length_in_unicode_digits_reads_to_close(length: bytes) -> None:
+    data = b"HTTP/1.1 200 OK\r\nContent-Length: " + length + b"\r\n\r\nbody"
+    p, ctx = resp_parser()
+    (m,) = messages(feed_pieces(p, [data]))
+    assert m.body == b"body"
+    assert ctx.anomalies.counts["http.bad_content_length"] == (length != b"4")

@@ -46,6 +46,7 @@ _TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
 _REQUEST_LINE = re.compile(rb"(" + _TCHAR + rb"+) +(\S+) +(HTTP/\d\.\d) *")
 _STATUS_LINE = re.compile(rb"(HTTP/\d\.\d) +(\d{3})(?: (.*))?")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
 _RESYNC_REQUEST = re.compile(rb"(?m)^(?:" + b"|".join(METHODS) + rb") \S{1,8192} HTTP/\d\.\d\r?\n")
 _RESYNC_RESPONSE = re.compile(rb"(?m)^HTTP/1\.[01] \d{3}[^\r\n]{0,1024}\r?\n")
 _RESYNC_KEEP = 8192
@@ -444,13 +445,15 @@ class HttpStreamParser:
 
     def _content_length(self) -> int | None:
         """0 when absent; None when unusable (non-numeric or conflicting values)."""
-        values = {v.strip() for raw in self._values("content-length") for v in raw.split(",")}
+        values = {v.strip(" \t") for raw in self._values("content-length") for v in raw.split(",")}
         if not values:
             return 0
         if len(values) != 1:
             return None
         (value,) = values
-        if not value.isdigit() or len(value) > 18:
+        # Header values are latin-1 text, where str.isdigit() also accepts '²', '³', '¹' that
+        # int() refuses; only ASCII digits are a length.
+        if not _ASCII_DIGITS.fullmatch(value):
             return None
         return int(value)
 

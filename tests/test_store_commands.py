@@ -21,6 +21,7 @@ from phonehome.store.commands import (
     delete_command,
     diff_command,
     history_command,
+    parse_scan_id,
     purge_command,
     show_command,
 )
@@ -210,3 +211,30 @@ def test_every_command_has_help() -> None:
     for c in COMMANDS:
         res = run(c.name or "", "--help")
         assert res.exit_code == 0 and "Usage:" in res.stdout
+
+
+@pytest.mark.parametrize("ref", ["²", "1²", "³", "9" * 30, "1" * 5000])
+def test_diff_with_an_id_that_is_no_number_is_a_one_line_error(db: Path, ref: str) -> None:
+    # '²'.isdigit() is True but int('²') raises; a 30-digit id overflows SQLite's integer.
+    one_line_error(run("diff", ref, "1", "--db", str(db)))
+    one_line_error(run("diff", "1", ref, "--db", str(db)))
+
+
+@pytest.mark.parametrize("ref", ["²", "٣", "0", "9" * 30, "1" * 5000])
+def test_show_and_delete_refuse_what_is_no_scan_id(db: Path, ref: str) -> None:
+    for args in (["show", ref], ["delete", ref]):
+        res = run(*args, "--db", str(db))
+        assert res.exit_code == 2, res.output
+        assert isinstance(res.exception, SystemExit)
+        assert "is not a scan id" in res.output
+    with Store.open(db) as s:
+        assert sorted(r.id for r in s.scans()) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("text", "scan_id"),
+    [("1", 1), ("0042", 42), (str((1 << 63) - 1), (1 << 63) - 1)]
+    + [(t, None) for t in ["", "0", "²", "٣", "1.0", " 1", str(1 << 63), "1" * 5000]],
+)
+def test_parse_scan_id(text: str, scan_id: int | None) -> None:
+    assert parse_scan_id(text) == scan_id

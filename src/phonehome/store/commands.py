@@ -31,6 +31,34 @@ from phonehome.store.db import (
 EXIT_NEW = 1
 """``diff`` exits 1 when the later scan has findings the earlier one did not (a gate)."""
 
+MAX_SCAN_ID = (1 << 63) - 1
+"""The largest SQLite integer; a larger id would make sqlite3 raise OverflowError."""
+
+
+def parse_scan_id(text: str) -> int | None:
+    """The stored-scan id that ``text`` names, or None when it is not one.
+
+    Only ASCII digits count: ``str.isdigit()`` also accepts '²' (which ``int()`` refuses)
+    and ``int()`` also accepts '٣', so both would make ids that look like no id a user typed.
+    """
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_SCAN_ID else None
+
+
+def scan_id_argument(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Click callback turning SCAN_ID argument(s) into ints, so a bad id is a usage error."""
+    texts = value if isinstance(value, tuple) else (value,)
+    ids: list[int] = []
+    for text in texts:
+        scan_id = parse_scan_id(str(text))
+        if scan_id is None:
+            raise click.BadParameter(f"{str(text)[:40]!r} is not a scan id (1 to {MAX_SCAN_ID})")
+        ids.append(scan_id)
+    return tuple(ids) if isinstance(value, tuple) else ids[0]
+
+
 db_option = click.option(
     "--db",
     "db_path",
@@ -42,9 +70,12 @@ db_option = click.option(
 
 def load_scan(ref: str, db_path: Path | None) -> tuple[dict[str, Any], str]:
     """A scan by stored id or from a scan JSON file, with a label for headings."""
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():
+        scan_id = parse_scan_id(ref)
+        if scan_id is None:
+            raise UsageError(f"no scan {ref[:40]} (scan ids are 1 to {MAX_SCAN_ID})")
         with Store.open(db_path, create=False) as store:
-            return store.load(int(ref)), f"scan {ref}"
+            return store.load(scan_id), f"scan {ref}"
     doc = read_scan_file(Path(ref))
     require_redacted(doc)
     return doc, Path(ref).name
@@ -140,7 +171,7 @@ def history_command(db_path: Path | None, fmt: str, static: bool) -> None:
 
 
 @click.command("show")
-@click.argument("scan_id", type=int)
+@click.argument("scan_id", callback=scan_id_argument)
 @db_option
 @click.option(
     "--format",
@@ -216,7 +247,9 @@ def diff_command(
 
 
 @click.command("delete")
-@click.argument("scan_ids", nargs=-1, required=True, type=int, metavar="SCAN_ID...")
+@click.argument(
+    "scan_ids", nargs=-1, required=True, callback=scan_id_argument, metavar="SCAN_ID..."
+)
 @db_option
 def delete_command(scan_ids: tuple[int, ...], db_path: Path | None) -> None:
     """Delete stored scans (their rows are overwritten in the file, not just unlinked)."""

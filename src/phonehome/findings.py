@@ -235,7 +235,8 @@ class Aggregator:
         )
 
 
-EXCERPT_CONTEXT = 32
+EXCERPT_CONTEXT = 64
+"""Characters kept on each side; the view shows 32 after masking the wider window."""
 
 
 def _excerpt(m: Match) -> tuple[str, str, str]:

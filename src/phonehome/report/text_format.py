@@ -107,9 +107,25 @@ def _severity(fs: list[dict[str, Any]]) -> str:
     return ""
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def printable(node: Any) -> Any:
+    """Every string of the document with control characters shown as ``\\xNN``: a host,
+    path or key from a capture must not move the cursor, recolour or retitle the
+    terminal, or forge a line of the report (ESC, CR, LF, OSC ...)."""
+    if isinstance(node, str):
+        return node.translate(_CONTROL)
+    if isinstance(node, list):
+        return [printable(x) for x in node]
+    if isinstance(node, dict):
+        return {k: printable(v) for k, v in node.items()}
+    return node
+
+
 def render(view: ScanView, color: bool = False) -> str:
     bold, red, yellow, reset = _style(color)
-    d = view.doc
+    d = printable(view.doc)
     out: list[str] = []
     by_dest: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
     for f in d["findings"]:

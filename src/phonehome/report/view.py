@@ -7,13 +7,13 @@ inside a host name or another free-text field is masked too.
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from phonehome.detect.profile import profile_hash
-from phonehome.findings import Finding
 from phonehome.privacy import ValueIds, redact
 from phonehome.scan import ScanResult
 
@@ -21,7 +21,14 @@ SCHEMA = "phonehome.scan/1"
 
 
 def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """ISO-8601 UTC with milliseconds; a time no calendar holds (a damaged capture's
+    year 75095) is shown as its epoch seconds rather than stopping the report."""
+    try:
+        return (
+            datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        )
+    except (OverflowError, ValueError, OSError):
+        return f"epoch:{t:.3f}"
 
 
 @dataclass
@@ -31,54 +38,151 @@ class ScanView:
     revealed: bool
 
 
-class _Scrubber:
-    """Masks raw values that leak into free text (a host label carrying an IMEI)."""
+MIN_SCRUB_LEN = 6
 
-    def __init__(self, findings: list[Finding]) -> None:
-        vals = sorted({f.value for f in findings if len(f.value) >= 6}, key=len, reverse=True)
-        self._values = {v.lower(): redact(v) for v in vals}
-        self._re = re.compile("|".join(re.escape(v) for v in vals), re.IGNORECASE) if vals else None
+
+class Scrubber:
+    """Masks raw values wherever they stand in free text: a host label, a JSON key in a
+    ``where`` path, an app name from a User-Agent, the context of an excerpt.
+
+    It knows every value of every finding in its plain spelling, the exact text each
+    match covered, their hex and Base64, and — with a profile — every form the
+    known-value detector searches for (case variants, URL encoding, hex, Base64 at each
+    alignment, MD5/SHA of each variant). Values shorter than six characters are left:
+    they would mask ordinary words.
+    """
+
+    def __init__(self, result: ScanResult) -> None:
+        caseless: dict[str, str] = {}
+        exact: dict[str, str] = {}
+        for f in result.findings:
+            shown = redact(f.value, f.identifier)
+            spellings = {f.value, f.excerpt[1] if f.excerpt else ""}
+            for v in list(spellings):
+                data = v.encode()
+                caseless[data.hex()] = shown
+                b64 = base64.b64encode(data).decode().rstrip("=")
+                exact[b64] = shown
+                exact[b64.replace("+", "-").replace("/", "_")] = shown
+            for v in spellings:
+                caseless[v] = shown
+        if result.profile is not None:
+            from phonehome.detect.known import targets
+
+            loose, strict = targets(result.profile)
+            for spelling, target in loose:
+                caseless.setdefault(spelling, redact(target.value, target.identifier))
+            for spelling, target in strict:
+                exact.setdefault(spelling, redact(target.value, target.identifier))
+        self._caseless = {k.lower(): v for k, v in caseless.items() if len(k) >= MIN_SCRUB_LEN}
+        self._exact = {k: v for k, v in exact.items() if len(k) >= MIN_SCRUB_LEN}
+        self._re_caseless = _alternation(self._caseless, re.IGNORECASE)
+        self._re_exact = _alternation(self._exact, 0)
 
     def __call__(self, text: str) -> str:
-        if self._re is None or not text:
+        if not text:
             return text
-        return self._re.sub(lambda m: self._values.get(m.group(0).lower(), "•••"), text)
+        if self._re_caseless is not None:
+            text = self._re_caseless.sub(lambda m: self._caseless[m.group(0).lower()], text)
+        if self._re_exact is not None:
+            text = self._re_exact.sub(lambda m: self._exact[m.group(0)], text)
+        return text
+
+    def tree(self, node: Any) -> Any:
+        """Every string of a JSON-like document, scrubbed (keys too); the fields that are
+        redacted or hashed by construction are left as they are."""
+        if isinstance(node, str):
+            return self(node)
+        if isinstance(node, list):
+            return [self.tree(x) for x in node]
+        if isinstance(node, dict):
+            return {
+                self(k) if isinstance(k, str) else k: v if k in _SAFE_KEYS else self.tree(v)
+                for k, v in node.items()
+            }
+        return node
 
 
-_LONG_RUN = re.compile(r"[0-9A-Za-z]{6,}")
+_SAFE_KEYS = frozenset(
+    {
+        "value_redacted",
+        "value_id",
+        "times",
+        "per_day",
+        "evidence",
+        "sha256",
+        "excerpt",
+        "first_seen",
+        "last_seen",
+        "started",
+        "finished",
+        "profile_id",
+    }
+)
 
 
-def _mask_numbers(text: str) -> str:
-    """Context around a match may hold other values, whole or cut at the window's edge,
-    that no detector reported: mask every run of 6+ letters and digits that is mostly
-    digits or all hex (IMEI halves, hashes, ids), keep words and keys (``SIM1ICCID``)."""
+def _alternation(values: dict[str, str], flags: int) -> re.Pattern[str] | None:
+    if not values:
+        return None
+    ordered = sorted(values, key=len, reverse=True)  # the longest spelling wins
+    return re.compile("|".join(re.escape(v) for v in ordered), flags)
+
+
+# A run of letters and digits, joined by - : . (MAC and UUID groups, decimals).
+_RUN = re.compile(r"[0-9A-Za-z]+(?:[-:.][0-9A-Za-z]+)*")
+_HEX = frozenset("0123456789abcdefABCDEF-:.")
+
+
+def _mask_numbers(text: str, cut_left: bool, cut_right: bool) -> str:
+    """Context around a match may hold values no detector reported, whole or cut at the
+    window's edge. Mask every run of 6+ characters that is mostly digits or all hex
+    (IMEI halves, hashes, ids, coordinates like ``59.9139``, MACs with any separator),
+    and any run with a digit that the window cut; keep words and keys (``SIM1ICCID``)."""
 
     def mask(m: re.Match[str]) -> str:
         run = m.group(0)
         digits = sum(c.isdigit() for c in run)
-        hexy = all(c in "0123456789abcdefABCDEF" for c in run) and digits > 0
-        return "•" * len(run) if digits * 2 >= len(run) or hexy else run
+        alnum = sum(c.isalnum() for c in run)
+        cut = (cut_left and m.start() == 0) or (cut_right and m.end() == len(text))
+        if digits and cut:
+            return "•" * len(run)
+        if len(run) < MIN_SCRUB_LEN:
+            return run
+        hexy = digits > 0 and all(c in _HEX for c in run)
+        return "•" * len(run) if digits * 2 >= alnum or hexy else run
 
-    return _LONG_RUN.sub(mask, text)
+    return _RUN.sub(mask, text)
+
+
+EXCERPT_SHOWN = 32
 
 
 def _excerpt(
-    excerpt: tuple[str, str, str], identifier: str, scrub: Any, reveal: bool
+    excerpt: tuple[str, str, str], identifier: str, scrub: Scrubber | None
 ) -> dict[str, str]:
     """Where the value sat in the decoded text, with the matching part marked: the
-    redacted value in its context (``"IMEI1":"35•••••••••••83","IMEI2":``)."""
+    redacted value in its context (``"IMEI1":"35•••••••••••83","IMEI2":``).
+
+    The stored context is wider than what is shown, so values that straddle the shown
+    window are masked whole before the window is cut."""
     before, match, after = excerpt
-    if reveal:
-        return {"before": before, "match": match, "after": after}
-    return {
-        "before": _mask_numbers(scrub(before)),
-        "match": redact(match, identifier),
-        "after": _mask_numbers(scrub(after)),
-    }
+    if scrub is None:
+        return {"before": before[-EXCERPT_SHOWN:], "match": match, "after": after[:EXCERPT_SHOWN]}
+    before, after = scrub(before), scrub(after)
+    before = _mask_numbers(before, cut_left=True, cut_right=False)[-EXCERPT_SHOWN:]
+    after = _mask_numbers(after, cut_left=False, cut_right=True)[:EXCERPT_SHOWN]
+    # Re-check the newly cut edges: a run the cut split is now partial.
+    before = _mask_numbers(before, cut_left=True, cut_right=False)
+    after = _mask_numbers(after, cut_left=False, cut_right=True)
+    return {"before": before, "match": redact(match, identifier), "after": after}
 
 
 def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) -> ScanView:
-    scrub = _Scrubber(result.findings) if not reveal else (lambda s: s)
+    scrubber = Scrubber(result) if not reveal else None
+
+    def scrub(text: str) -> str:
+        return scrubber(text) if scrubber is not None else text
+
     findings = []
     for f in result.findings:
         item: dict[str, Any] = {
@@ -117,7 +221,7 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
             ],
         }
         if f.excerpt is not None:
-            item["excerpt"] = _excerpt(f.excerpt, f.identifier, scrub, reveal)
+            item["excerpt"] = _excerpt(f.excerpt, f.identifier, scrubber)
         if reveal:
             item["value"] = f.value
         findings.append(item)
@@ -156,4 +260,8 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
         "stats": result.stats,
         "anomalies": result.anomalies,
     }
+    if scrubber is not None:
+        # One pass over every string, whatever field it came in by (an app name taken
+        # from a User-Agent, a JSON key in a path, a not-inspected host).
+        doc = scrubber.tree(doc)
     return ScanView(doc, reveal)

@@ -25,6 +25,7 @@ LOCATION_KEYS: tuple[str, ...] = ("lat", "lon", "radius_m")
 DEFAULT_RADIUS_M = 1000.0
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
+_DIGITS = re.compile(r"[0-9]+")  # str.isdigit() would also take '²' and '٣'
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE = re.compile(r"\+?[0-9 ()./-]+")
@@ -33,18 +34,18 @@ _COUNTRY = re.compile(r"[A-Za-z]{2}")
 
 def _check_imei(v: str) -> str | None:
     d = v.replace("-", "").replace(" ", "")
-    if not (d.isdigit() and len(d) == 15):
+    if not (_DIGITS.fullmatch(d) and len(d) == 15):
         return "is not 15 digits"
     return None if luhn_ok(d) else "fails the Luhn check"
 
 
 def _check_meid(v: str) -> str | None:
-    ok = (len(v) == 14 and _HEX.fullmatch(v)) or (len(v) == 18 and v.isdigit())
+    ok = (len(v) == 14 and _HEX.fullmatch(v)) or (len(v) == 18 and _DIGITS.fullmatch(v))
     return None if ok else "is neither 14 hex digits nor 18 decimal digits"
 
 
 def _check_imsi(v: str) -> str | None:
-    return None if v.isdigit() and 14 <= len(v) <= 15 else "is not 14-15 digits"
+    return None if _DIGITS.fullmatch(v) and 14 <= len(v) <= 15 else "is not 14-15 digits"
 
 
 def _check_iccid(v: str) -> str | None:
@@ -77,7 +78,7 @@ def _check_email(v: str) -> str | None:
 
 def _check_cell_id(v: str) -> str | None:
     h = v[2:] if v.lower().startswith("0x") else v
-    return None if v.isdigit() or _HEX.fullmatch(h) else "is neither decimal nor hex"
+    return None if _DIGITS.fullmatch(v) or _HEX.fullmatch(h) else "is neither decimal nor hex"
 
 
 _CHECKS: dict[str, Callable[[str], str | None]] = {
@@ -188,10 +189,11 @@ def load_profile(path: Path) -> tuple[DeviceProfile, list[str]]:
         check = _CHECKS.get(key)
         if check is None:
             continue  # serial: any spelling is a valid serial number
-        for v in found:
+        for i, v in enumerate(found):
             problem = check(v)
             if problem:
-                warnings.append(f"{path}: {key} '{v}' {problem} (used as written)")
+                # Named by position, never by value: warnings go to stderr and so to CI logs.
+                warnings.append(f"{path}: {key}[{i}] {problem} (used as written)")
 
     locations: tuple[Location, ...] = ()
     if "location" in doc:

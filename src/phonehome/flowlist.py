@@ -31,6 +31,8 @@ from phonehome.model.message import (
 
 def content_fields(msg: Message) -> dict[str, Any]:
     c = msg.content
+    if type(c) is DnsMessage:  # most messages of a capture: first, and without comprehensions
+        return _dns_fields(c)
     if isinstance(c, HttpRequest):
         return {
             "method": c.method,
@@ -47,13 +49,7 @@ def content_fields(msg: Message) -> dict[str, Any]:
             "body_len": len(c.body),
         }
     if isinstance(c, DnsMessage):
-        return {
-            "dns_id": c.id,
-            "response": c.response,
-            "qnames": [q[0] for q in c.questions],
-            "qtypes": [q[1] for q in c.questions],
-            "answers": [[a.name, a.rtype, a.value] for a in c.answers],
-        }
+        return _dns_fields(c)
     if isinstance(c, TlsClientHello):
         return {"sni": c.sni, "alpn": list(c.alpn), "tls_version": c.version, "ech": c.ech}
     if isinstance(c, QuicInitial):
@@ -73,6 +69,24 @@ def content_fields(msg: Message) -> dict[str, Any]:
         }
     assert isinstance(c, RawPayload)
     return {"length": len(c.data), "truncated": c.truncated}
+
+
+def _dns_fields(c: DnsMessage) -> dict[str, Any]:
+    qnames = []
+    qtypes = []
+    for name, qtype in c.questions:
+        qnames.append(name)
+        qtypes.append(qtype)
+    answers = []
+    for a in c.answers:
+        answers.append([a.name, a.rtype, a.value])
+    return {
+        "dns_id": c.id,
+        "response": c.response,
+        "qnames": qnames,
+        "qtypes": qtypes,
+        "answers": answers,
+    }
 
 
 def _stdlib_dumps(d: dict[str, Any]) -> str:
@@ -124,21 +138,24 @@ def iso_time(ts: float) -> str:
 
 
 def to_json(msg: Message) -> str:
+    src = msg.src
+    dst = msg.dst
+    app = msg.app
     d: dict[str, Any] = {
         "time": iso_time(msg.time),
         "input": msg.input,
         "frame": msg.frame,
         "flow": msg.flow_id,
         "transport": msg.flow.transport,
-        "src": msg.src.ip,
-        "sport": msg.src.port,
-        "dst": msg.dst.ip,
-        "dport": msg.dst.port,
+        "src": src.ip,
+        "sport": src.port,
+        "dst": dst.ip,
+        "dport": dst.port,
         "direction": msg.direction,
         "protocol": msg.protocol,
         "readability": msg.readability,
         "host": msg.host,
-        "app": list(msg.app.packages) if msg.app else None,
+        "app": list(app.packages) if app else None,
     }
     d.update(content_fields(msg))
     return _dumps(d)

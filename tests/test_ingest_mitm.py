@@ -190,3 +190,50 @@ def test_sniff_miss(head: bytes) -> None:
 )
 def test_sniff_hit(head: bytes) -> None:
     assert mitm.sniff(head)
+
+
+def tnet(value: Any) -> bytes:
+    """A hand-built tnetstring, so malformed flow states need no mitmproxy to write them."""
+    if isinstance(value, dict):
+        payload, tag = b"".join(tnet(k) + tnet(v) for k, v in value.items()), b"}"
+    elif isinstance(value, list):
+        payload, tag = b"".join(tnet(v) for v in value), b"]"
+    elif isinstance(value, int):
+        payload, tag = str(value).encode(), b"#"
+    else:
+        payload, tag = value.encode(), b";"
+    return b"%d:%s%s" % (len(payload), payload, tag)
+
+
+def nested_list(depth: int) -> bytes:
+    out = b"0:]"
+    for _ in range(depth):
+        out = b"%d:%s]" % (len(out), out)
+    return out
+
+
+MISSING_KEYS = tnet({"request": {}, "type": "http", "version": 20})
+TOO_DEEP = b"%d:%s}" % (
+    len(tnet("request") + nested_list(5000) + tnet("type") + tnet("http")),
+    tnet("request") + nested_list(5000) + tnet("type") + tnet("http"),
+)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"), [(MISSING_KEYS, "KeyError"), (TOO_DEEP, "RecursionError")]
+)
+def test_a_malformed_flow_is_counted_and_reading_goes_on(bad: bytes, error: str) -> None:
+    ctx = Context()
+    msgs = read(dump(http_flow()) + bad + dump(http_flow(response=False)), ctx)
+    assert [(m.frame, m.direction) for m in msgs] == [(1, "out"), (1, "in"), (3, "out")]
+    assert ctx.anomalies.counts["mitm.bad_flow"] == 1
+    (sample,) = ctx.anomalies.samples
+    assert sample.frame == 2 and error in sample.detail
+
+
+@pytest.mark.parametrize("bad", [MISSING_KEYS, TOO_DEEP, MISSING_KEYS + TOO_DEEP])
+def test_a_file_of_only_malformed_flows_is_input_error(bad: bytes) -> None:
+    _mitmproxy()
+    assert mitm.sniff(bad)
+    with pytest.raises(InputError, match="no readable flow in"):
+        read(bad)

@@ -65,21 +65,46 @@ def read(stream: BinaryIO, input: int, ctx: Context, path: str) -> Iterator[Mess
 
     flows: dict[tuple[str, str], int] = {}
     index = 0
-    try:
-        for flow in FlowReader(stream).stream():
+    good = 0
+    reason = ""
+    while True:
+        # mitmproxy turns most damage into FlowReadException, but a flow dict missing keys
+        # raises KeyError from Flow.from_state and a deeply nested one RecursionError from
+        # the tnetstring parser. Both come after the whole flow was read from the stream, so
+        # a fresh reader continues with the next flow; the generator that raised is dead.
+        try:
+            for flow in FlowReader(stream).stream():
+                index += 1
+                good += 1
+                if not isinstance(flow, http.HTTPFlow):
+                    ctx.anomalies.add("mitm.unsupported_flow", input, index, str(flow.type))
+                    continue
+                try:
+                    yield from _flow_messages(flow, index, input, ctx, flows)
+                except _FLOW_ERRORS as e:
+                    ctx.anomalies.add("mitm.bad_flow", input, index, _why(e))
+            break
+        except FlowReadException as e:
+            if good == 0:
+                raise InputError(path, f"not a readable mitmproxy flow file ({e})") from None
+            # A damaged or cut-off dump cannot be resynchronised: keep what was read.
+            ctx.anomalies.add("mitm.truncated", input, index + 1, str(e))
+            break
+        except _FLOW_ERRORS as e:
             index += 1
-            if not isinstance(flow, http.HTTPFlow):
-                ctx.anomalies.add("mitm.unsupported_flow", input, index, str(flow.type))
-                continue
-            try:
-                yield from _flow_messages(flow, index, input, ctx, flows)
-            except (AttributeError, TypeError, ValueError) as e:
-                ctx.anomalies.add("mitm.bad_flow", input, index, f"{type(e).__name__}: {e}")
-    except FlowReadException as e:
-        if index == 0:
-            raise InputError(path, f"not a readable mitmproxy flow file ({e})") from None
-        # A damaged or cut-off dump cannot be resynchronised: keep what was read.
-        ctx.anomalies.add("mitm.truncated", input, index + 1, str(e))
+            reason = reason or _why(e)
+            ctx.anomalies.add("mitm.bad_flow", input, index, _why(e))
+    if index and not good:
+        raise InputError(path, f"no readable flow in {index} mitmproxy flow(s) ({reason})")
+
+
+_FLOW_ERRORS = (KeyError, RecursionError, AttributeError, TypeError, ValueError, OverflowError)
+"""What a malformed flow state raises from mitmproxy or from our reading of it."""
+
+
+def _why(e: BaseException) -> str:
+    text = f"{type(e).__name__}: {e}"
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 def _flow_messages(

@@ -218,6 +218,34 @@ def test_damage_is_reported_not_raised(make: object, problem: str | None, tmp_pa
         assert any(problem in p for p in s.problems), s.problems
 
 
+SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")  # 1.2.840.113549.1.7.2
+
+
+@pytest.mark.parametrize(
+    ("oid_tail", "problem"),
+    [
+        (0x02, None),  # signedData: the control
+        (0x01, "not a PKCS#7 signature"),  # data: cryptography says ValueError
+        (0x7F, "not a PKCS#7 signature"),  # unknown type: cryptography says UnsupportedAlgorithm
+    ],
+)
+def test_v1_content_type_that_is_not_signed_data(
+    oid_tail: int, problem: str | None, tmp_path: Path
+) -> None:
+    cert, _ = make_cert("v1 signer")
+    p7 = pkcs7.serialize_certificates([cert], Encoding.DER)
+    at = p7.index(SIGNED_DATA_OID) + len(SIGNED_DATA_OID) - 1
+    mutated = p7[:at] + bytes([oid_tail]) + p7[at + 1 :]
+    apk = tmp_path / "x.apk"
+    apk.write_bytes(zip_with_block(b"", {"META-INF/CERT.RSA": mutated}))
+    s = read_signing(apk)
+    if problem is None:
+        assert s.problems == [] and s.schemes() == ["v1"]
+    else:
+        assert any(p.startswith("META-INF/CERT.RSA: " + problem) for p in s.problems), s.problems
+        assert s.signer() == ()
+
+
 def test_block_size_lies_are_caught(tmp_path: Path) -> None:
     data = bytearray((BUILT / "AutoReg.apk").read_bytes())
     magic = data.rfind(b"APK Sig Block 42")

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 EOCD_SIG = b"PK\x05\x06"
@@ -242,13 +243,18 @@ def _read_scheme(scheme: str, value: bytes, out: Signing) -> None:
         out.problems.append(f"{scheme} signature block has no signer")
 
 
+_PARSE_ERRORS = (ValueError, x509.InvalidVersion, UnsupportedAlgorithm)
+"""What cryptography raises for bytes it cannot load: a ContentInfo of an unknown type
+(a flipped OID byte) is UnsupportedAlgorithm, not ValueError."""
+
+
 def _certificate(scheme: str, der: bytes, out: Signing) -> Certificate:
     try:
         with warnings.catch_warnings():
             # Many real app certificates have negative serial numbers (cryptography warns).
             warnings.simplefilter("ignore")
             subject = _subject(x509.load_der_x509_certificate(der))
-    except (ValueError, x509.InvalidVersion):
+    except _PARSE_ERRORS:
         subject = ""
         out.problems.append(f"{scheme} certificate does not parse; fingerprinted as stored")
     return Certificate(scheme, hashlib.sha256(der).hexdigest(), subject)
@@ -296,7 +302,7 @@ def _read_pkcs7(name: str, data: bytes, out: Signing) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             certs = pkcs7.load_der_pkcs7_certificates(data)
-    except (ValueError, x509.InvalidVersion) as exc:
+    except _PARSE_ERRORS as exc:
         out.problems.append(f"{name}: not a PKCS#7 signature ({exc})")
         return
     if not certs:

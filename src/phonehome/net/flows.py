@@ -161,23 +161,6 @@ class Flow:
         )
 
 
-def _quiet_tcp(flow: Flow) -> bool:
-    """Both directions started, nothing buffered, no FIN yet: a packet of a done session
-    only moves the flow's clock and counters."""
-    c2s = flow.c2s
-    s2c = flow.s2c
-    return not (
-        c2s is None
-        or s2c is None
-        or c2s.heap
-        or s2c.heap
-        or c2s.fin >= 0
-        or s2c.fin >= 0
-        or not c2s.started
-        or not s2c.started
-    )
-
-
 def _server_score(port: int) -> int:
     if port in WELL_KNOWN_PORTS:
         return 2
@@ -341,43 +324,56 @@ class FlowTable:
             else:
                 return False
             flow = flows.get((src, dst, sport, dport, proto, input))
-            if (
-                flow is None
-                or not flow.session.done
-                or ts >= self._next_sweep
-                or (proto == TCP and not _quiet_tcp(flow))
-            ):
-                # Not just accounting: when the frame is a shape the decoder's own IPv4
-                # fast path would turn into a Packet, make that Packet here and process it
-                # (what the pipeline would do), queueing the messages in ``ready``.
-                if v6 or stop - ip < 40 or len(ready) >= _READY_MAX:
-                    return False
-                if ip_at:
-                    src_mac: bytes | None = buf[start + 6 : start + 12]
-                    dst_mac: bytes | None = buf[start : start + 6]
+            if flow is not None and flow.session.done and ts < self._next_sweep:
+                if proto == UDP:
+                    quiet = True
                 else:
-                    src_mac = dst_mac = None
-                if proto == TCP:
-                    seq, ack = _SEQ_ACK(buf, tp + 4)
-                    pkt = Packet(number, ts, src, dst, TCP, sport, dport,
-                                 buf[end - size : end], seq, ack, flags, src_mac, dst_mac,
-                                 None, input, False)  # fmt: skip
-                else:
-                    pkt = Packet(number, ts, src, dst, UDP, sport, dport,
-                                 buf[tp + 8 : tp + ulen], 0, 0, 0, src_mac, dst_mac,
-                                 None, input, False)  # fmt: skip
-                res = process(pkt)
-                if res:
-                    ready.extend(res)
-                self.filtered_frames += 1
-                self.filtered_bytes += stop - start
-                return True
-            if ts > self._now:
-                self._now = ts
-            flow.last = ts
-            flow.packets += 1
-            flow.bytes += size
-            lru.move_to_end(flow.id)
+                    c2s = flow.c2s
+                    s2c = flow.s2c
+                    quiet = not (
+                        c2s is None
+                        or s2c is None
+                        or c2s.heap
+                        or s2c.heap
+                        or c2s.fin >= 0
+                        or s2c.fin >= 0
+                        or not c2s.started
+                        or not s2c.started
+                    )
+                if quiet:
+                    # All a packet of a done session does: move the flow's clock, counters
+                    # and LRU position.
+                    if ts > self._now:
+                        self._now = ts
+                    flow.last = ts
+                    flow.packets += 1
+                    flow.bytes += size
+                    lru.move_to_end(flow.id)
+                    self.filtered_frames += 1
+                    self.filtered_bytes += stop - start
+                    return True
+            # Not just accounting: when the frame is a shape the decoder's own IPv4
+            # fast path would turn into a Packet, make that Packet here and process it
+            # (what the pipeline would do), queueing the messages in ``ready``.
+            if v6 or stop - ip < 40 or len(ready) >= _READY_MAX:
+                return False
+            if ip_at:
+                src_mac: bytes | None = buf[start + 6 : start + 12]
+                dst_mac: bytes | None = buf[start : start + 6]
+            else:
+                src_mac = dst_mac = None
+            if proto == TCP:
+                seq, ack = _SEQ_ACK(buf, tp + 4)
+                pkt = Packet(number, ts, src, dst, TCP, sport, dport,
+                             buf[end - size : end], seq, ack, flags, src_mac, dst_mac,
+                             None, input, False)  # fmt: skip
+            else:
+                pkt = Packet(number, ts, src, dst, UDP, sport, dport,
+                             buf[tp + 8 : tp + ulen], 0, 0, 0, src_mac, dst_mac,
+                             None, input, False)  # fmt: skip
+            res = process(pkt)
+            if res:
+                ready.extend(res)
             self.filtered_frames += 1
             self.filtered_bytes += stop - start
             return True

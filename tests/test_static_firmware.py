@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import shutil
 import stat
+import struct
 import subprocess
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -288,3 +290,70 @@ def test_progress_counts_every_apk() -> None:
         OLD, jobs=2, cache=False, progress=lambda done, total: seen.append((done, total))
     )
     assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+def zip_of(out: Path, entries: list[tuple[str, bytes]]) -> Path:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries:
+            zf.writestr(name, data)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("names", "problem"),
+    [
+        # a file, then a folder of the same name: mkdir fails
+        (
+            ["system/app/A/A.apk", "system/app/A/A.apk/B.apk"],
+            "system/app/A/A.apk/B.apk: not extracted (File exists)",
+        ),
+        # a folder, then a file of the same name: open fails
+        (
+            ["system/app/A/A.apk/B.apk", "system/app/A/A.apk"],
+            "system/app/A/A.apk: not extracted (Is a directory)",
+        ),
+    ],
+)
+def test_zip_entries_that_cannot_all_be_files_are_problems(
+    tmp_path: Path, names: list[str], problem: str
+) -> None:
+    weather = (NEW / "product/app/Weather/Weather.apk").read_bytes()
+    entries = [(n, b"x") for n in names] + [("system/app/W/W.apk", weather)]
+    with fw.open_firmware(zip_of(tmp_path / "fw.zip", entries)) as (root, problems):
+        rels = {f.rel for f in fw.find_apks(root)}
+    assert [p for p in problems if "not extracted" in p] == [problem]
+    assert "system/app/W/W.apk" in rels
+
+
+def test_a_zip_over_the_tree_limit_is_refused_before_extraction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    archive = zip_of(tmp_path / "fw.zip", [("system/app/A/A.apk", bytes(60_000))])
+    monkeypatch.setattr(fw, "MAX_TREE_BYTES", 50_000)
+    with (
+        pytest.raises(InputError, match="more than the 50000-byte limit"),
+        fw.open_firmware(archive),
+    ):
+        pass
+    assert not list(tmp_path.glob("phonehome-fw-*"))  # nothing left behind
+    monkeypatch.setattr(fw, "MAX_TREE_BYTES", 60_000)
+    with fw.open_firmware(archive) as (root, problems):
+        assert (root / "system/app/A/A.apk").stat().st_size == 60_000 and problems == []
+
+
+def test_a_zip_that_understates_its_sizes_is_still_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    data = bytearray(
+        zip_of(tmp_path / "x.zip", [("system/app/A/A.apk", bytes(60_000))]).read_bytes()
+    )
+    central = data.index(b"PK\x01\x02")
+    struct.pack_into("<I", data, central + 24, 10)  # central directory: 10 bytes uncompressed
+    archive = tmp_path / "fw.zip"
+    archive.write_bytes(bytes(data))
+    monkeypatch.setattr(fw, "MAX_TREE_BYTES", 50_000)
+    with pytest.raises(InputError, match="limit"), fw.open_firmware(archive):
+        pass
+    assert not list(tmp_path.glob("phonehome-fw-*"))

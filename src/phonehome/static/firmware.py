@@ -19,6 +19,7 @@ memory stays bounded by the pool's workers, not by the number of APKs.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -43,8 +44,12 @@ PARTITIONS = ("system", "system_ext", "product", "vendor", "odm", "oem")
 APP_DIRS = ("app", "priv-app")
 CODE_SUFFIXES = (".apk", ".odex", ".vdex")
 MAX_APKS = 20_000
-MAX_TREE_BYTES = 32 * 1024**3
-"""Bytes taken out of a zip archive of a tree (a full system image is 2-8 GB)."""
+MAX_TREE_BYTES = 8 * 1024**3
+"""App code (APK/odex/vdex) taken out of a zip archive of a tree into the temporary
+directory. Whole system images are 2-6 GB and most of that is libraries, fonts and media,
+which are not extracted, so a real archive stays well below; a small zip that claims or
+inflates to more is refused (InputError) before it can fill the disk, rather than half
+extracted, which would show every app not reached as removed."""
 MAX_CHAINS = 20
 MAX_ENDPOINTS = 200
 IMAGE_TIMEOUT = 3600
@@ -268,26 +273,47 @@ def _extract_zip(path: Path, dest: Path) -> list[str]:
     opened = open_zip(path)
     if isinstance(opened, str):
         raise InputError(str(path), opened)
-    total = 0
     problems: list[str] = []
     with opened as archive:
-        for name in archive.names():
-            if name.endswith("/") or not name.lower().endswith(CODE_SUFFIXES):
-                continue
-            if not _APP_PATH.search(name):
-                continue
+        names = [
+            name
+            for name in archive.names()
+            if not name.endswith("/")
+            and name.lower().endswith(CODE_SUFFIXES)
+            and _APP_PATH.search(name)
+        ]
+        total = sum(archive.entries[name].size for name in names)  # as declared
+        if total > MAX_TREE_BYTES:
+            raise InputError(str(path), _too_big(total))
+        total = 0
+        for name in names:
             data = archive.read(name)
             if data is None:
                 continue
-            total += len(data)
+            total += len(data)  # as inflated: declared sizes can lie
             if total > MAX_TREE_BYTES:
-                problems.append(f"over {MAX_TREE_BYTES} bytes extracted: the rest skipped")
-                break
-            target = dest / name
-            with private_files():
-                target.parent.mkdir(parents=True, exist_ok=True)
-            write_private(target, data)
+                raise InputError(str(path), _too_big(total))
+            try:
+                _write_entry(dest / name, data)
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise InputError(str(path), f"extracting to {dest}: {exc.strerror}") from exc
+                # e.g. both "A/A.apk" and "A/A.apk/B.apk": one of them cannot be a file.
+                problems.append(f"{name[:200]}: not extracted ({exc.strerror or exc})")
         return [*archive.problems, *problems]
+
+
+def _write_entry(target: Path, data: bytes) -> None:
+    with private_files():
+        target.parent.mkdir(parents=True, exist_ok=True)
+    write_private(target, data)
+
+
+def _too_big(total: int) -> str:
+    return (
+        f"over {total} bytes of app files, more than the {MAX_TREE_BYTES}-byte limit "
+        "for a zip archive (extract it yourself and pass the directory, see docs/static.md)"
+    )
 
 
 # --- analysing every app --------------------------------------------------------------

@@ -274,6 +274,8 @@ class FlowTable:
         udp_lru = self._udp
         ready = self.ready
         process = self.process
+        tcp_packet = self._tcp_packet
+        udp_packet = self._udp_packet
 
         def done(buf: bytes, start: int, stop: int, ts: float, number: int) -> bool:
             ip = start + ip_at
@@ -371,7 +373,17 @@ class FlowTable:
                 pkt = Packet(number, ts, src, dst, UDP, sport, dport,
                              buf[tp + 8 : tp + ulen], 0, 0, 0, src_mac, dst_mac,
                              None, input, False)  # fmt: skip
-            res = process(pkt)
+            if ts >= self._next_sweep:
+                res = process(pkt)
+            else:
+                # process() without its sweep check and second lookup (the flow is known;
+                # only a sweep could have removed it).
+                if ts > self._now:
+                    self._now = ts
+                res = tcp_packet(flow, pkt) if proto == TCP else udp_packet(flow, pkt)
+                if self._pending:  # an eviction made room for a new flow
+                    ready.extend(self._pending)
+                    self._pending = []
             if res:
                 ready.extend(res)
             self.filtered_frames += 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -196,3 +196,24 @@ def to_text(msg: Message) -> str:
         f"{t} {msg.frame:>7} {dev.ip}:{dev.port} {arrow} {peer.ip}:{peer.port}{host} "
         f"{msg.protocol.upper():<4} {summary(msg)}{app}"
     )
+
+
+def write_lines(lines: Iterable[str], write: Callable[[str], object], batch: int = 128) -> None:
+    """Write each line plus a newline, ``batch`` lines per ``write`` call.
+
+    Under ``PYTHONUNBUFFERED``/``python -u`` every ``sys.stdout.write`` is a system call
+    through the text layer; on a DNS-heavy capture that is most of a line's cost (~7 % of
+    ``flows --format jsonl``). The bytes written are the same as one write per line, but
+    a reader of a live pipe sees them ``batch`` lines at a time.
+    """
+    pending: list[str] = []
+    add = pending.append
+    for line in lines:
+        add(line)
+        if len(pending) >= batch:
+            add("")
+            write("\n".join(pending))
+            pending.clear()
+    if pending:
+        add("")
+        write("\n".join(pending))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
+import tracemalloc
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from phonehome.static import zipsafe
 from phonehome.static.zipsafe import SafeZip, open_zip, unsafe_name
 from tests.builders_apk import zip_bytes
 
@@ -133,3 +136,68 @@ def test_truncated_entry_data(tmp_path: Path) -> None:
     with _open(tmp_path, data) as z:
         assert z.read("a") is None
         assert z.problems
+
+
+def _sparse(size: int, seed: int = 1) -> bytes:
+    """Data that deflates about 80:1, under the zip-bomb ratio: noise between zero runs."""
+    rng = random.Random(seed)
+    block = b"".join(rng.randbytes(600) + bytes(52_000) for _ in range(size // 52_600 + 1))
+    return block[:size]
+
+
+@pytest.mark.parametrize(
+    ("name", "limit", "readable"),
+    [
+        ("classes.dex", None, False),
+        ("classes7.dex", None, False),
+        ("classes.dex", 300_000, True),  # an explicit limit is the caller's call
+        ("lib/arm64-v8a/libbig.so", None, True),
+        ("assets/classes.dex", None, True),  # not code Android loads
+        ("a/b.apk", None, True),
+    ],
+)
+def test_dex_files_have_their_own_lower_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, limit: int | None, readable: bool
+) -> None:
+    monkeypatch.setattr(zipsafe, "MAX_DEX_BYTES", 100_000)
+    data = _sparse(200_000)
+    with _open(tmp_path, zip_bytes([(name, data)])) as z:
+        got = z.read(name, limit)
+        assert (got == data) is readable
+        assert bool(z.problems) is not readable
+        if not readable:
+            assert z.problems == [f"{name}: 200000 bytes uncompressed, over the 100000-byte limit"]
+
+
+def test_inflating_holds_the_output_once(tmp_path: Path) -> None:
+    # bytes(bytearray) held a 250 MB classes.dex twice; BytesIO.getvalue() hands it over.
+    size = 24 << 20
+    data = _sparse(size)
+    with _open(tmp_path, zip_bytes([("a.so", data)])) as z:
+        tracemalloc.start()
+        try:
+            got = z.read("a.so")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert got == data
+    assert peak < size * 1.3, f"peak {peak / size:.2f}x the entry"
+
+
+@pytest.mark.parametrize(
+    ("declared", "problem"),
+    [
+        (10**9, "entry data truncated"),  # past the end of the file
+        (250_000, "compressed, over the limit"),  # a lie for 200 kB: refused before reading
+        (1_000, "deflate stream cut short"),  # a partial entry is not the entry
+    ],
+)
+def test_compressed_size_lies(tmp_path: Path, declared: int, problem: str) -> None:
+    padding = random.Random(2).randbytes(300_000)  # so 250 kB past the entry is in the file
+    data = zip_bytes([("a", _sparse(200_000)), ("pad", padding)])
+    cd = data.find(b"PK\x01\x02")  # the first entry's central directory record
+    data = data[: cd + 20] + struct.pack("<I", declared) + data[cd + 24 :]
+    with _open(tmp_path, data) as z:
+        assert z.read("a", limit=200_000) is None
+        assert [p for p in z.problems if problem in p], z.problems
+        assert z.read("pad") == padding

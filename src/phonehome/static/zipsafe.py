@@ -13,6 +13,8 @@ read: nothing here writes to disk, but callers that later do must not see them.
 
 from __future__ import annotations
 
+import io
+import re
 import struct
 import zipfile
 import zlib
@@ -22,7 +24,13 @@ from typing import BinaryIO
 
 MAX_ENTRIES = 200_000
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
-"""Largest uncompressed entry we inflate (the biggest real classes.dex are ~10-20 MB)."""
+"""Largest uncompressed entry we inflate: whole system APKs inside a firmware zip (Chrome,
+GMS Core) are 100-200 MB."""
+MAX_DEX_BYTES = 64 * 1024 * 1024
+"""Largest ``classes*.dex`` we inflate. A DEX holds at most 65,536 method references, which
+keeps real ones at 8-20 MB; the DEX parser and call graph need a few times the file in
+memory, so a 250 MB one (a 3 MB APK can hold it) is refused as implausible."""
+_DEX_NAME = re.compile(r"classes\d*\.dex")
 MAX_RATIO = 200
 """Deflate tops out near 1032:1; real DEX/XML/.so compress 2-10:1."""
 RATIO_FLOOR = 4 * 1024 * 1024
@@ -57,8 +65,14 @@ class SafeZip:
     def names(self) -> list[str]:
         return list(self.entries)
 
-    def read(self, name: str, limit: int = MAX_ENTRY_BYTES) -> bytes | None:
-        """The entry's bytes, or None (with a problem recorded) if it cannot be read safely."""
+    def read(self, name: str, limit: int | None = None) -> bytes | None:
+        """The entry's bytes, or None (with a problem recorded) if it cannot be read safely.
+
+        Without ``limit``, a top-level DEX is bounded by MAX_DEX_BYTES, anything else by
+        MAX_ENTRY_BYTES; no limit can exceed MAX_ENTRY_BYTES.
+        """
+        if limit is None:
+            limit = MAX_DEX_BYTES if _DEX_NAME.fullmatch(name) else MAX_ENTRY_BYTES
         entry = self.entries.get(name)
         if entry is None or self._fh is None:
             return None
@@ -141,32 +155,54 @@ def _read_entry(fh: BinaryIO, entry: Entry, limit: int) -> bytes:
     if len(local) < _LOCAL_LEN or local[:4] != _LOCAL_SIG:
         raise ValueError("no local header at the central directory's offset")
     name_len, extra_len = struct.unpack_from("<HH", local, 26)
-    fh.seek(entry.offset + _LOCAL_LEN + name_len + extra_len)
-    raw = fh.read(entry.compressed_size)
-    if len(raw) < entry.compressed_size:
+    start = entry.offset + _LOCAL_LEN + name_len + extra_len
+    if start + entry.compressed_size > fh.seek(0, io.SEEK_END):
         raise ValueError("entry data truncated")
+    fh.seek(start)
     if entry.method == zipfile.ZIP_DEFLATED:
-        return _inflate(raw, limit)
+        # Deflate never makes data much larger, so a bigger compressed size is a lie.
+        if entry.compressed_size > _deflated_bound(limit):
+            raise ValueError(f"{entry.compressed_size} bytes compressed, over the limit")
+        return _inflate(fh, entry.compressed_size, limit)
     # Stored, or a method no APK uses: read as stored (what the caller parses will say
     # whether that was right); the caller is told through ``SafeZip.read``.
-    return raw[: entry.size] if entry.size else raw[:limit]
+    want = min(entry.compressed_size, entry.size or limit)
+    raw = fh.read(want)
+    if len(raw) < want:
+        raise ValueError("entry data truncated")
+    return raw
 
 
-def _inflate(raw: bytes, limit: int) -> bytes:
+def _deflated_bound(size: int) -> int:
+    """The most a deflate stream of ``size`` bytes of data can take (stored blocks: 5 bytes
+    per 64 KiB), with room for the odd encoder."""
+    return size + (size >> 10) + 1024
+
+
+def _inflate(fh: BinaryIO, compressed_size: int, limit: int) -> bytes:
+    """Inflate ``compressed_size`` bytes read from ``fh`` in chunks, checking the size and
+    ratio after every step.
+
+    The output goes to a BytesIO: ``getvalue()`` hands over its buffer without copying,
+    where ``bytes(bytearray)`` would briefly hold the data twice (542 MB of RSS for a
+    250 MB classes.dex).
+    """
     inflater = zlib.decompressobj(-15)
-    out = bytearray()
-    pos = 0
+    out = io.BytesIO()
+    produced = consumed = 0
     while not inflater.eof:
         if inflater.unconsumed_tail:
             data = inflater.unconsumed_tail
-        elif pos < len(raw):
-            data = raw[pos : pos + _CHUNK]
-            pos += len(data)
+        elif consumed < compressed_size:
+            data = fh.read(min(_CHUNK, compressed_size - consumed))
+            if not data:
+                raise ValueError("entry data truncated")
+            consumed += len(data)
         else:
-            break
-        out += inflater.decompress(data, _STEP)
-        _check_growth(len(out), pos - len(inflater.unconsumed_tail), limit)
-    return bytes(out)
+            raise ValueError("deflate stream cut short by the entry's compressed size")
+        produced += out.write(inflater.decompress(data, _STEP))
+        _check_growth(produced, consumed - len(inflater.unconsumed_tail), limit)
+    return out.getvalue()
 
 
 def _check_growth(produced: int, consumed: int, limit: int) -> None:

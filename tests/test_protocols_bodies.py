@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import random
+import tracemalloc
 import zlib
 
 import brotli
@@ -134,3 +136,74 @@ def test_fuzz_round_trip(plain: bytes, coding: str) -> None:
     body, removed, truncated = decode_body(packed, [coding], max_ratio=10**6)
     if plain:
         assert (body, removed, truncated) == (plain, (coding,), False)
+
+
+class _CountingDecompressor:
+    """brotli.Decompressor with its process() calls counted (the cost of feeding)."""
+
+    calls = 0
+
+    def __init__(self) -> None:
+        self._d = _REAL_DECOMPRESSOR()
+
+    def process(self, data: bytes, **kwargs: int) -> bytes:
+        _CountingDecompressor.calls += 1
+        out: bytes = self._d.process(data, **kwargs)
+        return out
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._d, name)
+
+
+_REAL_DECOMPRESSOR = brotli.Decompressor
+
+
+def test_brotli_is_not_fed_byte_by_byte(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 7 MB of incompressible br took 3.4 s when every input byte was its own call.
+    plain = random.Random(3).randbytes(1 << 20)
+    packed = brotli.compress(plain, quality=1)
+    monkeypatch.setattr(brotli, "Decompressor", _CountingDecompressor)
+    _CountingDecompressor.calls = 0
+    assert decode_body(packed, ["br"], max_size=2 << 20) == (plain, ("br",), False)
+    assert 0 < _CountingDecompressor.calls <= len(packed) // 8
+
+
+@pytest.mark.parametrize(
+    ("tail", "removed"),
+    [(b"", True), (b"x", True), (b"\r\n", True), (b"junk" * 50_000, True)],
+)
+def test_brotli_ignores_bytes_after_the_stream(tail: bytes, removed: bool) -> None:
+    # The end of the stream falls inside a piece fed at once; what follows is not brotli.
+    body, done, truncated = decode_body(brotli.compress(TEXT * 40) + tail, ["br"])
+    assert (done == ("br",)) is removed and body == TEXT * 40 and not truncated
+
+
+@pytest.mark.parametrize(
+    ("damage", "partial", "result"),
+    [
+        ("mislabelled", False, "kept"),  # Content-Encoding: br on plain JSON
+        ("cut", False, "kept"),
+        ("cut", True, "prefix"),
+    ],
+)
+def test_damaged_brotli(damage: str, partial: bool, result: str) -> None:
+    plain = random.Random(4).randbytes(200_000)
+    packed = brotli.compress(plain, quality=1)
+    packed = TEXT if damage == "mislabelled" else packed[: len(packed) // 2]
+    body, removed, truncated = decode_body(packed, ["br"], partial=partial)
+    if result == "kept":
+        assert (body, removed) == (packed, ())
+    else:
+        assert removed == ("br",) and truncated and body and plain.startswith(body)
+
+
+def test_brotli_bomb_memory_stays_near_the_limit() -> None:
+    packed = brotli.compress(bytes(256 << 20), quality=5)
+    tracemalloc.start()
+    try:
+        body, _, truncated = decode_body(packed, ["br"], max_size=1 << 20, max_ratio=10**9)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert truncated and len(body) == 1 << 20
+    assert peak < 48 << 20, f"peak {peak >> 20} MiB"

@@ -98,6 +98,7 @@ def _records(
 ) -> Iterator[Frame]:
     unpack = struct.Struct(endian + "IIII").unpack_from
     magic = pcapdroid.TRAILER_MAGIC
+    magic0 = magic[0]
     trailer_min = _TRAILER_MIN_FRAME
     tail = pcapdroid.TRAILER_LEN
     seen_apps: set[tuple[int, str | None]] = set()
@@ -126,7 +127,12 @@ def _records(
             number += 1
             pos = stop
             ts = sec + frac / units
-            if check_trailer and incl >= trailer_min and buf.startswith(magic, stop - tail):
+            if (
+                check_trailer
+                and incl >= trailer_min
+                and buf[stop - tail] == magic0  # one byte before the method call
+                and buf.startswith(magic, stop - tail)
+            ):
                 frame = Frame(number, ts, linktype, buf[start:stop], orig, input)
                 _apply_trailer(frame, ctx, input, seen_apps)
                 yield frame

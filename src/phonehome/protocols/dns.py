@@ -179,7 +179,11 @@ def parse_if_dns(data: bytes) -> tuple[DnsMessage, str | None] | None:
     qtype, qclass = _QUESTION_TAIL.unpack_from(data, pos)
     if (qclass & 0x7FFF) not in _CLASSES_SEEN:
         return None
-    return _parse_rest(data, ident, flags, qdcount, ancount, pos + 4, [(name, type_name(qtype))])
+    qtext = _NAMED_TYPES.get(qtype) or f"TYPE{qtype}"
+    if qdcount == 1 and not ancount:
+        # A query, or an answerless response (NXDOMAIN, NODATA): nothing more to read.
+        return DnsMessage(ident, bool(flags & 0x8000), flags & 0x000F, ((name, qtext),)), None
+    return _parse_rest(data, ident, flags, qdcount, ancount, pos + 4, [(name, qtext)])
 
 
 def _parse_rest(
@@ -229,13 +233,9 @@ def _parse_rest(
             pos += rdlen
     except DnsError as exc:
         problem = str(exc)
-    message = DnsMessage(
-        id=ident,
-        response=bool(flags & 0x8000),
-        rcode=flags & 0x000F,
-        questions=tuple(questions),
-        answers=tuple(answers),
-    )
+    # Positional: the frozen dataclass's keyword call costs more, once per DNS message.
+    message = DnsMessage(ident, bool(flags & 0x8000), flags & 0x000F, tuple(questions),
+                         tuple(answers))  # fmt: skip
     return message, problem
 
 

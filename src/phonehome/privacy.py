@@ -64,22 +64,53 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 def installation_key(home: Path | None = None) -> bytes:
-    """The per-installation HMAC key, created on first use (file mode 0600)."""
+    """The per-installation HMAC key, created on first use (file mode 0600).
+
+    Two first runs at once (parallel CI jobs sharing a home) must end with one key, or
+    their value ids would never match: the key is written under a unique name and linked
+    into place only if no key is there yet; the loser reads the winner's key.
+    """
     home = home or home_dir()
     path = home / "key"
-    try:
-        key = path.read_bytes()
-        if len(key) == KEY_BYTES:
-            return key
-    except FileNotFoundError:
-        pass
+    key = _read_key(path)
+    if key is not None:
+        return key
     with private_files():
         home.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(KEY_BYTES)
-    tmp = path.with_suffix(".tmp")
+    tmp = home / f"key.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     write_private(tmp, key)
-    os.replace(tmp, path)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        existing = _read_key(path)
+        if existing is not None:
+            return existing
+        os.replace(tmp, path)  # a damaged key (wrong length): replaced, as before
+    except OSError:
+        os.replace(tmp, path)  # no hard links on this filesystem
+    finally:
+        tmp.unlink(missing_ok=True)
     return key
+
+
+def _read_key(path: Path) -> bytes | None:
+    """The key in ``path``, or None if there is none of the right length.
+
+    A key readable by others (copied in, restored from a backup with a loose umask) is
+    tightened to 0600 rather than refused: refusing would leave the user with no key, and
+    a new key would break every comparison with earlier scans.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        if os.fstat(fd).st_mode & 0o077:
+            with contextlib.suppress(OSError):  # not ours to change: use it as it is
+                os.fchmod(fd, 0o600)
+        key = fh.read(KEY_BYTES + 1)
+    return key if len(key) == KEY_BYTES else None
 
 
 class ValueIds:

@@ -13,7 +13,7 @@ _NON_HEX = re.compile(r"[^0-9a-fA-F]")
 
 def luhn_ok(digits: str) -> bool:
     """Luhn (mod 10) check, as used by IMEI and ICCID check digits."""
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):  # '²' is a digit to str.isdigit
         return False
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -54,4 +54,4 @@ def normal_mac(value: str) -> str | None:
 
 
 def digits_only(value: str) -> str:
-    return "".join(ch for ch in value if ch.isdigit())
+    return "".join(ch for ch in value if "0" <= ch <= "9")

@@ -168,3 +168,33 @@ def test_text_output_shows_control_characters_escaped(capture: tuple[Path, Path]
     assert res.exit_code == 1
     assert "\x1b" not in res.stdout and "\r" not in res.stdout
     assert "\\x1b" in res.stdout  # shown, not obeyed
+
+
+def test_flows_text_shows_control_characters_escaped(capture: tuple[Path, Path]) -> None:
+    pcap, _ = capture
+    res = CliRunner().invoke(main, ["flows", str(pcap)])
+    assert res.exit_code == 0
+    assert "\x1b" not in res.stdout and "\r" not in res.stdout
+    assert "\\x1b]0;title\\x07" in res.stdout
+
+
+def test_times_beyond_the_calendar_do_not_stop_a_report(tmp_path: Path) -> None:
+    """A damaged pcapng timestamp (year 292,000) is shown as epoch seconds."""
+    from tests.builders_capture import epb, idb, shb
+    from tests.builders_net import ether, ipv4, udp
+
+    payload = f'{{"imei":"{IMEI}"}}'.encode()
+    frame = ether(ipv4(udp(40000, 9999, payload), 17))
+    p = tmp_path / "future.pcapng"
+    p.write_bytes(shb() + idb(1, tsresol=6) + epb(0, 2**63 - 1, frame))
+    profile = tmp_path / "p.toml"
+    profile.write_text(PROFILE)
+    for args in (["flows", str(p)], ["flows", "--format", "jsonl", str(p)]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 0, res.output
+        assert "epoch:" in res.stdout
+    for fmt in REPORT_FORMATS:
+        res = CliRunner().invoke(
+            main, ["scan", str(p), "--device", str(profile), "--format", fmt, "--no-store"]
+        )
+        assert res.exit_code == 1, (fmt, res.output)

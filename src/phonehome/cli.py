@@ -123,7 +123,7 @@ def flows(
     (tcpdump -w - | phonehome flows -). Ends with counts of packets, flows, messages
     and anomalies by kind (on stderr for jsonl, so stdout stays pure JSON lines).
     """
-    from phonehome.flowlist import to_json, to_text
+    from phonehome.flowlist import to_json, to_text, write_lines
     from phonehome.pipeline import iter_messages, open_all
     from phonehome.scancmd import make_context
 
@@ -132,8 +132,12 @@ def flows(
     caps = open_all(list(captures), hash_inputs=False)
     render = to_json if fmt == "jsonl" else to_text
     write = sys.stdout.write
-    for msg in iter_messages(caps, ctx):
-        write(render(msg) + "\n")  # one write per line: stdout may be unbuffered
+    lines = map(render, iter_messages(caps, ctx))
+    if sys.stdout.isatty():
+        for line in lines:  # a person watching a live capture sees each line at once
+            write(line + "\n")
+    else:
+        write_lines(lines, write)  # pipes and files: one write per 128 lines
     for cap in caps:
         if cap.damage:
             ctx.anomalies.add("gzip.damaged", cap.index, None, cap.damage)

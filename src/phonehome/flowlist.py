@@ -27,6 +27,7 @@ from phonehome.model.message import (
     TlsClientHello,
     header,
 )
+from phonehome.terminal import safe
 
 
 def content_fields(msg: Message) -> dict[str, Any]:
@@ -132,7 +133,10 @@ def iso_time(ts: float) -> str:
         us += 1_000_000
         whole -= 1.0
     if whole != _second:
-        _second_text = datetime.fromtimestamp(whole, UTC).isoformat()[:-6]
+        try:
+            _second_text = datetime.fromtimestamp(whole, UTC).isoformat()[:-6]
+        except (OverflowError, ValueError, OSError):  # a damaged capture's year 75095
+            return f"epoch:{ts:.6f}"
         _second = whole
     return f"{_second_text}.{us:06d}+00:00"
 
@@ -187,12 +191,16 @@ def summary(msg: Message) -> str:
 
 
 def to_text(msg: Message) -> str:
-    t = datetime.fromtimestamp(msg.time, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    """One line; control characters from the capture are shown escaped (terminal.safe)."""
+    try:
+        t = datetime.fromtimestamp(msg.time, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    except (OverflowError, ValueError, OSError):
+        t = f"epoch:{msg.time:.3f}"
     arrow = "->" if msg.direction == "out" else "<-"
     dev, peer = (msg.src, msg.dst) if msg.direction == "out" else (msg.dst, msg.src)
     app = f" [{','.join(msg.app.packages) or msg.app.uid}]" if msg.app else ""
     host = f" {msg.host}" if msg.host and msg.protocol != "dns" else ""
-    return (
+    return safe(
         f"{t} {msg.frame:>7} {dev.ip}:{dev.port} {arrow} {peer.ip}:{peer.port}{host} "
         f"{msg.protocol.upper():<4} {summary(msg)}{app}"
     )

@@ -11,6 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from phonehome.report.view import ScanView
+from phonehome.terminal import safe
 
 NAMES = {
     "imei": "IMEI",
@@ -107,15 +108,12 @@ def _severity(fs: list[dict[str, Any]]) -> str:
     return ""
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
-
-
 def printable(node: Any) -> Any:
     """Every string of the document with control characters shown as ``\\xNN``: a host,
     path or key from a capture must not move the cursor, recolour or retitle the
     terminal, or forge a line of the report (ESC, CR, LF, OSC ...)."""
     if isinstance(node, str):
-        return node.translate(_CONTROL)
+        return safe(node)
     if isinstance(node, list):
         return [printable(x) for x in node]
     if isinstance(node, dict):

@@ -112,6 +112,11 @@ class _HashingReader(io.RawIOBase):
         return True
 
     def readinto(self, b: Any) -> int:
+        if not self.enabled:
+            # Nothing to hash: read straight into the caller's buffer, no copy.
+            n = self._raw.readinto(b)  # type: ignore[attr-defined]
+            self.size += n or 0
+            return n or 0
         data = self._raw.read(len(b))
         n = len(data)
         b[:n] = data

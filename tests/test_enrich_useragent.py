@@ -11,8 +11,7 @@ from click.testing import CliRunner
 from phonehome import simulate
 from phonehome.cli import main
 from phonehome.enrich.useragent import app_from_user_agent, device_from_user_agent, is_package_name
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from tests.conftest import SHARED
 
 DALVIK_NOKIA = "Dalvik/2.1.0 (Linux; U; Android 9; TA-1046 Build/PPR1.180610.011)"
 CHROME = (

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from phonehome.model import HttpRequest
 from tests.builders_extract import find, message, triples
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 DROPPER = SHARED / "fixtures" / "real" / "android_dropper_checkin.pcap"
 POSTDATA_HAR = SHARED / "fixtures" / "har" / "postdata.har"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -14,6 +13,7 @@ from phonehome import flowlist, simulate
 from phonehome.context import Context
 from phonehome.model.message import Endpoint, FlowKey, HttpRequest, Message, RawPayload
 from phonehome.pipeline import iter_messages, open_all
+from tests.conftest import SHARED
 
 
 def reference_time(ts: float) -> str:
@@ -104,7 +104,7 @@ def test_any_string_is_written(target: str) -> None:
 
 
 def test_real_capture_lines_parse() -> None:
-    shared = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
+    shared = SHARED / "fixtures" / "real"
     if not shared.is_dir():
         pytest.skip("../shared/fixtures/real not available")
     for cap in sorted(shared.iterdir()):

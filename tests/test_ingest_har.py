@@ -15,8 +15,9 @@ from phonehome.context import Context
 from phonehome.errors import InputError
 from phonehome.ingest import har
 from phonehome.model import HttpRequest, HttpResponse, Message
+from tests.conftest import SHARED
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "har"
+FIXTURES = SHARED / "fixtures" / "har"
 
 
 def fixture(name: str) -> Path:

@@ -26,8 +26,8 @@ from tests.builders_capture import (
     pcap_header,
     pcap_record,
 )
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 REAL = SHARED / "fixtures" / "real"
 TSHARK = shutil.which("tshark")
 

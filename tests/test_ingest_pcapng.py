@@ -28,8 +28,8 @@ from tests.builders_capture import (
     shb,
     spb,
 )
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 REAL = SHARED / "fixtures" / "real"
 TSHARK = shutil.which("tshark")
 

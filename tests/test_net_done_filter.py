@@ -22,6 +22,7 @@ from phonehome.net import flows as flows_module
 from phonehome.net.flows import FlowTable
 from phonehome.pipeline import iter_messages, open_all
 from phonehome.simulate.tls_build import client_hello, tls_records
+from tests.conftest import SHARED
 
 from .builders_capture import epb, idb, pcap_file, shb
 from .builders_net import IP6_A, IP6_B, ether, ipv4, ipv6, tcp, udp
@@ -121,7 +122,7 @@ def test_simulated_captures_same_with_and_without_filter(
 
 
 def test_real_captures_same_with_and_without_filter() -> None:
-    real = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
+    real = SHARED / "fixtures" / "real"
     if not real.is_dir():
         pytest.skip("../shared/fixtures/real not available")
     for cap in sorted(real.iterdir()):

@@ -24,11 +24,12 @@ from phonehome.model.message import (
 )
 from phonehome.protocols.base import Parsed
 from phonehome.protocols.tcp import RAW_LIMIT, TcpSession
+from tests.conftest import SHARED
 
 from .test_protocols_http import request, response
 from .test_protocols_mqtt import connect, packet, publish
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
+FIXTURES = SHARED / "fixtures" / "real"
 
 needs_dns = pytest.mark.skipif(
     importlib.util.find_spec("phonehome.protocols.dns") is None,

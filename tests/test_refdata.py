@@ -13,8 +13,9 @@ import pytest
 
 from phonehome import databuild, refdata
 from phonehome.refdata import Operator, TacInfo
+from tests.conftest import SHARED
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = SHARED / "data"
 DATA = resources.files("phonehome").joinpath("data")
 
 

@@ -17,7 +17,8 @@ import pytest
 from phonehome import simulate
 from phonehome.context import Context
 from phonehome.flowlist import to_json
-from phonehome.model.frame import ACK, FIN, PSH, RST, SYN, FrameFilter
+from phonehome.ingest.pcap import ReaderFilter
+from phonehome.model.frame import ACK, FIN, PSH, RST, SYN
 from phonehome.net import flows as flows_module
 from phonehome.net.flows import FlowTable
 from phonehome.pipeline import iter_messages, open_all
@@ -47,7 +48,7 @@ def run(path: Path, *, filtered: bool, max_flows: int = 100_000) -> Run:
     real_filter = FlowTable.done_filter
     real_flush = FlowTable.flush
 
-    def spy_filter(self: FlowTable, linktype: int, input: int) -> FrameFilter | None:
+    def spy_filter(self: FlowTable, linktype: int, input: int) -> ReaderFilter | None:
         if self not in tables:
             tables.append(self)
         return real_filter(self, linktype, input) if filtered else None

@@ -7,13 +7,6 @@ decoder. Addresses stay as packed bytes here; they become strings at the message
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-FrameFilter = Callable[[bytes, int, int, float], bool]
-"""``(buffer, start, stop, ts) -> handled``: run by a capture reader on the bytes of a frame
-(``buffer[start:stop]``) before it makes a :class:`Frame`; True means the frame has been
-fully accounted for and is dropped (see ``FlowTable.done_filter``)."""
-
 
 class Frame:
     """One captured link-layer frame as read from a capture file.

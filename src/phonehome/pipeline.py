@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from phonehome.context import Context
 from phonehome.ingest import Capture, open_capture
-from phonehome.model.frame import Frame
 from phonehome.model.message import (
     AppLabel,
     DnsMessage,
@@ -26,9 +24,6 @@ from phonehome.model.message import (
     RawPayload,
     TlsClientHello,
 )
-
-if TYPE_CHECKING:
-    from phonehome.ingest.pcap import ReaderFilter
 
 _PROTOCOL: dict[type, str] = {
     HttpRequest: "http",
@@ -178,7 +173,7 @@ def _frame_messages(cap: Capture, ctx: Context) -> Iterator[Message]:
     process = table.process
     ready = table.ready  # messages of packets the flow table processed inside the reader
     try:
-        for frame in _frames(cap, ctx, table.done_filter):
+        for frame in cap.frames(ctx, lambda linktype: table.done_filter(linktype, index)):
             if ready:
                 for flow, parsed in ready:
                     yield to_message(flow, parsed)
@@ -204,24 +199,6 @@ def _frame_messages(cap: Capture, ctx: Context) -> Iterator[Message]:
         stats.frames += frames + table.filtered_frames
         stats.packets += packets + table.filtered_frames
         stats.bytes += size + table.filtered_bytes
-
-
-def _frames(
-    cap: Capture, ctx: Context, filter_for: Callable[[int, int], ReaderFilter | None]
-) -> Iterator[Frame]:
-    """The capture's frames; pcap and pcapng readers also take the flow table's filter."""
-    from phonehome.ingest import pcap, pcapng
-
-    index = cap.index
-
-    def for_linktype(linktype: int) -> ReaderFilter | None:
-        return filter_for(linktype, index)
-
-    if cap.format.name == "pcap":
-        return pcap.read(cap.stream, index, ctx, cap.path, for_linktype)
-    if cap.format.name == "pcapng":
-        return pcapng.read(cap.stream, index, ctx, cap.path, for_linktype)
-    return cap.frames(ctx)
 
 
 def _strip_port(host: str) -> str:

@@ -19,16 +19,20 @@ import sys
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from phonehome.context import Context
 from phonehome.errors import InputError
 from phonehome.model import Frame, Message
 
+if TYPE_CHECKING:
+    from phonehome.ingest.pcap import ReaderFilter
+
 SNIFF_BYTES = 4096
 
-FrameReader = Callable[[BinaryIO, int, Context, str], Iterator[Frame]]
-MessageReader = Callable[[BinaryIO, int, Context, str], Iterator[Message]]
+LinktypeFilter = Callable[[int], "ReaderFilter | None"]
+"""``linktype -> filter``: what a frame reader asks the flow table for each interface
+(see ``FlowTable.done_filter``); frame readers take it as an optional fifth argument."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,8 @@ class InputFormat:
     name: str
     kind: Literal["frames", "messages"]
     sniff: Callable[[bytes], bool]
-    read: Callable[[BinaryIO, int, Context, str], Iterator[Frame] | Iterator[Message]]
+    read: Callable[..., Iterator[Frame] | Iterator[Message]]
+    """``read(stream, input, ctx, path)``; frame readers also take a LinktypeFilter."""
 
 
 def _formats() -> list[InputFormat]:
@@ -82,9 +87,11 @@ class Capture:
     def size(self) -> int:
         return self.hasher.size
 
-    def frames(self, ctx: Context) -> Iterator[Frame]:
+    def frames(self, ctx: Context, filter_for: LinktypeFilter | None = None) -> Iterator[Frame]:
         assert self.format.kind == "frames"
-        return self.format.read(self.stream, self.index, ctx, self.path)  # type: ignore[return-value]
+        return self.format.read(  # type: ignore[return-value]
+            self.stream, self.index, ctx, self.path, filter_for
+        )
 
     def messages(self, ctx: Context) -> Iterator[Message]:
         assert self.format.kind == "messages"

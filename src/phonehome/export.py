@@ -21,14 +21,18 @@ from typing import Any, BinaryIO
 from phonehome.context import Context
 from phonehome.errors import InputError, UsageError
 from phonehome.ingest import open_capture
+from phonehome.ingest.pcapng import (
+    EPB,
+    IDB,
+    IF_TSRESOL,
+    OPT_COMMENT,
+    OPT_ENDOFOPT,
+    SHB,
+    encode_block,
+    encode_option,
+)
 from phonehome.model.frame import Frame
 from phonehome.privacy import open_private
-
-SHB = 0x0A0D0D0A
-IDB = 0x00000001
-EPB = 0x00000006
-OPT_COMMENT = 1
-OPT_TSRESOL = 9
 
 
 class Wanted:
@@ -131,13 +135,11 @@ class _PcapngWriter:
         self._block(SHB, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
 
     def _block(self, kind: int, body: bytes) -> None:
-        body += b"\0" * (-len(body) % 4)
-        total = len(body) + 12
-        self.fh.write(struct.pack("<II", kind, total) + body + struct.pack("<I", total))
+        self.fh.write(encode_block(kind, body))
 
     def _iface(self, linktype: int) -> int:
         if linktype not in self.ifaces:
-            opts = _option(OPT_TSRESOL, bytes([9])) + _option(0, b"")
+            opts = encode_option(IF_TSRESOL, bytes([9])) + encode_option(OPT_ENDOFOPT, b"")
             self._block(IDB, struct.pack("<HHI", linktype, 0, 0) + opts)
             self.ifaces[linktype] = len(self.ifaces)
         return self.ifaces[linktype]
@@ -148,14 +150,10 @@ class _PcapngWriter:
         data = bytes(frame.data)
         # One comment per packet, one line per finding: readers that keep only the first
         # comment (ours, many scripts) still see them all.
-        opts = _option(OPT_COMMENT, "\n".join(comments).encode()) if comments else b""
-        opts += _option(0, b"")
+        opts = encode_option(OPT_COMMENT, "\n".join(comments).encode()) if comments else b""
+        opts += encode_option(OPT_ENDOFOPT, b"")
         head = struct.pack(
             "<IIIII", iface, ns >> 32, ns & 0xFFFFFFFF, len(data), max(frame.wirelen, len(data))
         )
         self._block(EPB, head + data + b"\0" * (-len(data) % 4) + opts)
         self.packets += 1
-
-
-def _option(code: int, value: bytes) -> bytes:
-    return struct.pack("<HH", code, len(value)) + value + b"\0" * (-len(value) % 4)

@@ -52,6 +52,20 @@ OPT_COMMENT = 1
 IF_TSRESOL = 9
 IF_TSOFFSET = 14
 
+
+def encode_block(block_type: int, body: bytes) -> bytes:
+    """A little-endian block for the writers (export, simulator): body padded to 32 bits,
+    total length before and after."""
+    body += b"\0" * (-len(body) % 4)
+    total = len(body) + 12
+    return struct.pack("<II", block_type, total) + body + struct.pack("<I", total)
+
+
+def encode_option(code: int, value: bytes) -> bytes:
+    """A little-endian option (``encode_option(OPT_ENDOFOPT, b"")`` ends a list)."""
+    return struct.pack("<HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
+
+
 _SHB_BYTES = b"\x0a\x0d\x0d\x0a"
 _BYTE_ORDERS = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
 _MIN_SHB = 28

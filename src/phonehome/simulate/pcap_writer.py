@@ -12,6 +12,14 @@ import struct
 from pathlib import Path
 from types import TracebackType
 
+from phonehome.ingest.pcapng import (
+    IDB,
+    IF_TSRESOL,
+    OPT_ENDOFOPT,
+    SHB,
+    encode_block,
+    encode_option,
+)
 from phonehome.privacy import open_private
 
 LINKTYPE_ETHERNET = 1
@@ -41,15 +49,10 @@ class PcapWriter:
             )
 
     def _write_pcapng_header(self) -> None:
-        shb_body = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
-        self._block(0x0A0D0D0A, shb_body)
-        # if_tsresol option (9) = 6 -> microseconds, the pcapng default, stated explicitly
-        opts = struct.pack("<HHB3x", 9, 1, 6) + struct.pack("<HH", 0, 0)
-        self._block(0x00000001, struct.pack("<HHI", LINKTYPE_ETHERNET, 0, SNAPLEN) + opts)
-
-    def _block(self, block_type: int, body: bytes) -> None:
-        total = 12 + len(body)
-        self._f.write(struct.pack("<II", block_type, total) + body + struct.pack("<I", total))
+        self._f.write(encode_block(SHB, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
+        # if_tsresol = 6 -> microseconds, the pcapng default, stated explicitly
+        opts = encode_option(IF_TSRESOL, bytes([6])) + encode_option(OPT_ENDOFOPT, b"")
+        self._f.write(encode_block(IDB, struct.pack("<HHI", LINKTYPE_ETHERNET, 0, SNAPLEN) + opts))
 
     def write(self, ts_us: int, frame: bytes) -> int:
         n = len(frame)

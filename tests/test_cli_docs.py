@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
+from phonehome import __version__, native
 from phonehome.cli import REPORT_FORMATS, main
 from phonehome.report import FORMATS
 
@@ -22,7 +23,10 @@ def test_every_command_has_help() -> None:
 
 def test_version() -> None:
     res = CliRunner().invoke(main, ["--version"])
-    assert res.exit_code == 0 and "phonehome, version" in res.output
+    assert res.exit_code == 0
+    first, core = res.output.splitlines()
+    assert first == f"phonehome, version {__version__}"
+    assert core == f"packet core: {native.status().describe()}"
 
 
 def test_data_lists_every_bundled_dataset_with_date_and_licence() -> None:

@@ -8,6 +8,7 @@ never a behaviour.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,10 @@ import pytest
 from phonehome import simulate
 from phonehome.context import Context
 from phonehome.flowlist import to_json
-from phonehome.ingest.pcap import ReaderFilter
 from phonehome.model.frame import ACK, FIN, PSH, RST, SYN
-from phonehome.net import flows as flows_module
-from phonehome.net.flows import FlowTable
+from phonehome.net.flows import Flow, FlowTable
 from phonehome.pipeline import iter_messages, open_all
+from phonehome.protocols.base import Session
 from phonehome.simulate.tls_build import client_hello, tls_records
 from tests.conftest import SHARED
 
@@ -45,29 +45,21 @@ class Run:
 def run(path: Path, *, filtered: bool, max_flows: int = 100_000) -> Run:
     tables: list[FlowTable] = []
     flows: list[FlowState] = []
-    real_filter = FlowTable.done_filter
-    real_flush = FlowTable.flush
 
-    def spy_filter(self: FlowTable, linktype: int, input: int) -> ReaderFilter | None:
-        if self not in tables:
-            tables.append(self)
-        return real_filter(self, linktype, input) if filtered else None
-
-    def spy_flush(self: FlowTable) -> Any:
-        live = [*self._tcp.values(), *self._udp.values(), *self._closed.values()]
+    def at_flush(live: list[Flow]) -> None:
         flows.extend((f.id, f.transport, f.packets, f.bytes, f.last, f.closed) for f in live)
-        return real_flush(self)
 
-    class Table(FlowTable):
-        def __init__(self, ctx: Context, factory: Any) -> None:
-            super().__init__(ctx, factory, max_flows=max_flows)
+    def make_table(ctx: Context, factory: Callable[[Flow], Session]) -> FlowTable:
+        table = FlowTable(
+            ctx, factory, max_flows=max_flows, use_done_filter=filtered, on_flush=at_flush
+        )
+        tables.append(table)
+        return table
 
     ctx = Context()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(FlowTable, "done_filter", spy_filter)
-        mp.setattr(FlowTable, "flush", spy_flush)
-        mp.setattr(flows_module, "FlowTable", Table)
-        lines = [to_json(m) for m in iter_messages(open_all([str(path)]), ctx)]
+    lines = [
+        to_json(m) for m in iter_messages(open_all([str(path)]), ctx, table_factory=make_table)
+    ]
     counters = [
         (
             t.closed_flows,

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from phonehome import __version__
+from phonehome import __version__, native
 from phonehome.errors import PhonehomeError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -94,7 +94,11 @@ class Group(click.Group):
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="phonehome")
+@click.version_option(
+    __version__,
+    prog_name="phonehome",
+    message=f"%(prog)s, version %(version)s\npacket core: {native.status().describe()}",
+)
 def main() -> None:
     """Find out what a phone or IoT device tells the world.
 

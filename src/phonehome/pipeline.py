@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from phonehome.context import Context
 from phonehome.ingest import Capture, open_capture
@@ -24,6 +25,12 @@ from phonehome.model.message import (
     RawPayload,
     TlsClientHello,
 )
+
+if TYPE_CHECKING:
+    from phonehome.net.flows import Flow, FlowTable
+    from phonehome.protocols.base import Session
+
+    TableFactory = Callable[[Context, Callable[[Flow], Session]], FlowTable]
 
 _PROTOCOL: dict[type, str] = {
     HttpRequest: "http",
@@ -68,8 +75,12 @@ def iter_messages(
     captures: list[Capture],
     ctx: Context,
     on_input: Callable[[Capture], None] | None = None,
+    table_factory: TableFactory | None = None,
 ) -> Iterator[Message]:
-    """All messages of all inputs, input by input, in capture order within an input."""
+    """All messages of all inputs, input by input, in capture order within an input.
+
+    ``table_factory`` makes each input's flow table (default: ``FlowTable(ctx, factory)``);
+    tests pass one to set its options and keep hold of it."""
     for cap in captures:
         ctx.stats.inputs += 1
         if on_input is not None:
@@ -80,17 +91,19 @@ def iter_messages(
                     ctx.stats.messages += 1
                     yield msg
             else:
-                yield from _frame_messages(cap, ctx)
+                yield from _frame_messages(cap, ctx, table_factory)
         finally:
             cap.close()
 
 
-def _frame_messages(cap: Capture, ctx: Context) -> Iterator[Message]:
+def _frame_messages(
+    cap: Capture, ctx: Context, table_factory: TableFactory | None
+) -> Iterator[Message]:
     # Imported here: the packet stack is only needed for pcap/pcapng inputs.
     from phonehome.net.addr import ntop
-    from phonehome.net.flows import Flow, FlowTable
+    from phonehome.net.flows import FlowTable
     from phonehome.net.link import Decoder
-    from phonehome.protocols.base import Parsed, Session
+    from phonehome.protocols.base import Parsed
     from phonehome.protocols.tcp import TcpSession
     from phonehome.protocols.udp import UdpSession
 
@@ -102,7 +115,9 @@ def _frame_messages(cap: Capture, ctx: Context) -> Iterator[Message]:
         return UdpSession(ctx, index, flow.cport, flow.sport)
 
     decoder = Decoder(ctx)
-    table = FlowTable(ctx, new_session)
+    table = (
+        FlowTable(ctx, new_session) if table_factory is None else table_factory(ctx, new_session)
+    )
     dns = ctx.dns
     stats = ctx.stats
 

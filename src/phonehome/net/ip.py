@@ -187,13 +187,15 @@ class IpDecoder:
     """IP layer and TCP/UDP header; see :class:`phonehome.net.link.Decoder` for the entry.
 
     ``other_transport`` counts datagrams that carry neither TCP nor UDP (ICMP, ESP, ...):
-    routine, so a counter rather than an anomaly.
+    routine, so a counter rather than an anomaly. ``general_ipv4`` counts IPv4 datagrams
+    the fast path left to the general decoder (its tests read it).
     """
 
     def __init__(self, ctx: Context) -> None:
         self._anomalies = ctx.anomalies
         self.defrag = Defragmenter(ctx)
         self.other_transport = 0
+        self.general_ipv4 = 0
 
     def _bad(self, kind: str, frame: Frame, detail: str) -> None:
         self._anomalies.add(kind, frame.input, frame.number, detail)
@@ -257,6 +259,7 @@ class IpDecoder:
     def _ipv4(
         self, data: bytes, off: int, frame: Frame, src_mac: bytes | None, dst_mac: bytes | None
     ) -> Packet | None:
+        self.general_ipv4 += 1
         avail = len(data)
         if avail - off < 20:
             self._bad("ipv4.bad_header", frame, f"{avail - off} bytes, header needs 20")

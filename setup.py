@@ -1,0 +1,81 @@
+"""Build: compile the packet hot path with mypyc where a C compiler is, else pure Python.
+
+Everything else about the package is in pyproject.toml. Which modules are compiled and
+why is in src/phonehome/native.py (read here with ast, never imported). The build never
+fails for want of a compiler: without one, or with PHONEHOME_PURE_PYTHON set, it installs
+the same modules uncompiled, and ``phonehome --version`` says which it is.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).resolve().parent
+SRC = ROOT / "src"
+NATIVE = SRC / "phonehome" / "native.py"
+
+
+def compiled_modules() -> list[str]:
+    for node in ast.parse(NATIVE.read_text("utf-8")).body:
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "COMPILED_MODULES":
+            return [str(name) for name in ast.literal_eval(node.value)]
+    raise SystemExit("setup.py: COMPILED_MODULES not found in src/phonehome/native.py")
+
+
+def source_of(module: str) -> Path:
+    return SRC.joinpath(*module.split(".")).with_suffix(".py")
+
+
+MODULES = compiled_modules()
+
+
+class BuildExt(build_ext):
+    """Also writes the manifest that lets the package tell its build from stale copies."""
+
+    def run(self) -> None:
+        super().run()
+        if not self.extensions:
+            return
+        digests = {m: hashlib.sha256(source_of(m).read_bytes()).hexdigest() for m in MODULES}
+        manifest = json.dumps({"compiler": "mypyc", "modules": digests}, indent=1)
+        base = SRC if self.inplace else Path(self.build_lib)
+        (base / "phonehome" / "_native.json").write_text(manifest + "\n", "utf-8")
+
+
+def extensions() -> list[object]:
+    if os.environ.get("PHONEHOME_PURE_PYTHON"):
+        print("phonehome: PHONEHOME_PURE_PYTHON set, not compiling", file=sys.stderr)
+        return []
+    try:
+        from mypyc.build import mypycify
+
+        # The build environment has none of the runtime dependencies, so their imports
+        # are untyped here; mypy's own strict run (CI) is what checks the types.
+        built = list(
+            mypycify(
+                [
+                    "--config-file",
+                    str(ROOT / "tools" / "mypyc.ini"),
+                    *[str(source_of(m).relative_to(ROOT)) for m in MODULES],
+                ],
+                opt_level="3",
+                group_name="phonehome",
+            )
+        )
+    except (Exception, SystemExit) as exc:  # no mypyc, or it refused the sources
+        print(f"phonehome: not compiling the hot path ({exc})", file=sys.stderr)
+        return []
+    for ext in built:
+        ext.optional = True  # a failing C compiler leaves the pure-Python modules in use
+    return built
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})

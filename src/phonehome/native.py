@@ -1,0 +1,154 @@
+"""Which of phonehome's modules run compiled, and the way back to their Python sources.
+
+The frame -> message loop (readers, link/IP decoding, the flow table, TCP reassembly,
+DNS/TLS parsing, the JSON lines writer) is per-packet Python whose cost is object creation
+and call overhead; measured in ``benchmarks/`` it sat at ~2.6x tshark where the target is
+3x. Rather than keep a second implementation in C, the build compiles these same typed
+modules with mypyc (part of mypy, made for exactly this: black and mypy itself ship so)
+when a C compiler is there. The sources stay the single truth; the compiled copies are a
+build product.
+
+This module decides, once at import of :mod:`phonehome`, whether those compiled copies
+may be used, and otherwise puts a finder first on ``sys.meta_path`` that loads every one
+of them from its ``.py`` file. The choice is all-or-nothing because mypyc compiles the
+modules as one group whose members call each other directly in C: half of them compiled
+and half not would run the compiled half's stale copies of the other. Reasons to fall
+back, each reported by ``phonehome --version``:
+
+* ``PHONEHOME_PURE_PYTHON`` is set (to compare the two, or to debug with pdb);
+* the package was installed without compiling (no compiler, or the variable was set at
+  build time);
+* a source changed after the build (an editable install being worked on): the build
+  records a SHA-256 of each compiled module's source in ``_native.json``, and a mismatch
+  means the ``.so`` beside it no longer is that source.
+
+Not compiled on purpose: everything after the message (extraction, detection,
+enrichment, reports) and the rarely used readers (HAR, mitmproxy); see docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib.machinery import ModuleSpec
+from pathlib import Path
+from types import ModuleType
+
+ENV = "PHONEHOME_PURE_PYTHON"
+MANIFEST = "_native.json"
+GROUP = "phonehome__mypyc"
+
+# One tuple, read by setup.py with ast (so the build never imports the package).
+COMPILED_MODULES: tuple[str, ...] = (
+    "phonehome.context",
+    "phonehome.flowlist",
+    "phonehome.ingest.pcap",
+    "phonehome.ingest.pcapng",
+    "phonehome.model.frame",
+    "phonehome.model.message",
+    "phonehome.net.addr",
+    "phonehome.net.flows",
+    "phonehome.net.ip",
+    "phonehome.net.link",
+    "phonehome.net.tcp",
+    "phonehome.pipeline",
+    "phonehome.protocols.base",
+    "phonehome.protocols.dns",
+    "phonehome.protocols.tcp",
+    "phonehome.protocols.tls",
+    "phonehome.protocols.udp",
+)
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Status:
+    compiled: bool
+    reason: str
+
+    def describe(self) -> str:
+        if self.compiled:
+            return f"compiled ({len(COMPILED_MODULES)} modules, mypyc)"
+        return f"interpreted ({self.reason})"
+
+
+def source_path(module: str, package_dir: Path = _PACKAGE_DIR) -> Path:
+    """The ``.py`` file of one of phonehome's modules, from its dotted name."""
+    parts = module.split(".")[1:]
+    return package_dir.joinpath(*parts[:-1], parts[-1] + ".py")
+
+
+def source_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _extension_of(module: str, package_dir: Path) -> Path | None:
+    src = source_path(module, package_dir)
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        candidate = src.with_name(src.stem + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def decide(package_dir: Path = _PACKAGE_DIR, environ: Mapping[str, str] = os.environ) -> Status:
+    """Whether the compiled copies in ``package_dir`` are complete and match the sources."""
+    if environ.get(ENV):
+        return Status(False, f"{ENV} is set")
+    try:
+        manifest = json.loads((package_dir / MANIFEST).read_text("utf-8"))
+        built: dict[str, str] = manifest["modules"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return Status(False, "installed without the compiled modules")
+    if sorted(built) != sorted(COMPILED_MODULES):
+        return Status(False, "the compiled modules are from another version; reinstall")
+    if not any(
+        (package_dir.parent / (GROUP + suffix)).is_file()
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES
+    ):
+        return Status(False, f"{GROUP}, the compiled group's library, is missing")
+    for module in COMPILED_MODULES:
+        if _extension_of(module, package_dir) is None:
+            return Status(False, f"{module} was not compiled")
+        try:
+            if source_digest(source_path(module, package_dir)) != built[module]:
+                return Status(False, f"{module} changed since the build; reinstall")
+        except OSError:
+            return Status(False, f"{module}: source missing")
+    return Status(True, "")
+
+
+class SourceFinder:
+    """Loads the compiled group's modules from their ``.py`` files (a meta path finder)."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname not in _NAMES:
+            return None
+        return importlib.util.spec_from_file_location(fullname, source_path(fullname))
+
+
+_NAMES = frozenset(COMPILED_MODULES)
+_status: Status | None = None
+
+
+def activate() -> Status:
+    """Decide once; when interpreted, route the group's imports to the sources."""
+    global _status
+    if _status is None:
+        _status = decide()
+        if not _status.compiled and not any(isinstance(f, SourceFinder) for f in sys.meta_path):
+            sys.meta_path.insert(0, SourceFinder())
+    return _status
+
+
+def status() -> Status:
+    return activate()

@@ -1,0 +1,153 @@
+"""The compiled packet core: same output as the sources, and never a stale copy.
+
+The comparison runs ``phonehome flows`` twice in subprocesses, once as installed and once
+with ``PHONEHOME_PURE_PYTHON`` set, over simulated captures of every shape and the real
+fixtures; it is skipped (with the reason) where the package was installed uncompiled.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from phonehome import native, simulate
+from tests.conftest import SHARED
+
+COMPILED = native.status()
+needs_compiled = pytest.mark.skipif(
+    not COMPILED.compiled, reason=f"packet core is {COMPILED.describe()}"
+)
+
+
+def flows(path: Path, *, pure: bool, home: Path) -> tuple[bytes, bytes, int]:
+    env = {k: v for k, v in os.environ.items() if k != native.ENV}
+    env["PHONEHOME_HOME"] = str(home)
+    if pure:
+        env[native.ENV] = "1"
+    res = subprocess.run(
+        [sys.executable, "-m", "phonehome", "flows", "--format", "jsonl", str(path)],
+        capture_output=True,
+        env=env,
+        timeout=300,
+    )
+    return res.stdout, res.stderr, res.returncode
+
+
+def simulated(tmp_path: Path) -> list[Path]:
+    out = []
+    for name, scenario, kw in [
+        ("nokia.pcap", "nokia7plus", {}),
+        ("nokia.pcapng", "nokia7plus", {"pcapng": True}),
+        ("encodings.pcap", "encodings", {}),
+        ("bench.pcap", "bench", {"size_mb": 3}),
+        ("stress.pcap", "bench", {"size_mb": 3, "mix": "stress"}),
+    ]:
+        simulate.run(scenario, tmp_path / name, seed=7, **kw)
+        out.append(tmp_path / name)
+    return out
+
+
+@needs_compiled
+def test_compiled_and_interpreted_print_the_same_flows(tmp_path: Path) -> None:
+    inputs = simulated(tmp_path)
+    real = SHARED / "fixtures" / "real"
+    if real.is_dir():
+        inputs += sorted(p for p in real.iterdir() if p.is_file())
+    for path in inputs:
+        compiled = flows(path, pure=False, home=tmp_path / "home")
+        interpreted = flows(path, pure=True, home=tmp_path / "home")
+        assert compiled == interpreted, path.name
+        assert compiled[2] in (0, 2), path.name
+    # The simulated ones are non-trivial: messages of every protocol came out.
+    out = flows(inputs[3], pure=False, home=tmp_path / "home")[0].decode()
+    protocols = {json.loads(line)["protocol"] for line in out.splitlines()}
+    assert {"dns", "tls", "quic", "http"} <= protocols
+
+
+@needs_compiled
+def test_the_group_imports_compiled_unless_told_otherwise() -> None:
+    code = "import phonehome.net.flows as m, phonehome.native as n; print(m.__file__)"
+    for pure, suffix in [(False, ".so"), (True, ".py")]:
+        env = {k: v for k, v in os.environ.items() if k != native.ENV}
+        if pure:
+            env[native.ENV] = "1"
+        res = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
+        assert res.stdout.strip().endswith(suffix)
+
+
+# --- the decision, on a package directory made here -------------------------------------
+
+
+def fake_build(root: Path) -> Path:
+    """A package directory as a successful build leaves it: sources, .so files, manifest."""
+    pkg = root / "phonehome"
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    digests = {}
+    for module in native.COMPILED_MODULES:
+        src = native.source_path(module, pkg)
+        src.parent.mkdir(parents=True, exist_ok=True)
+        src.write_text(f"# {module}\n")
+        src.with_name(src.stem + suffix).write_bytes(b"\x7fELF")
+        digests[module] = native.source_digest(src)
+    (root / (native.GROUP + suffix)).write_bytes(b"\x7fELF")
+    (pkg / native.MANIFEST).write_text(json.dumps({"modules": digests}))
+    return pkg
+
+
+def test_a_complete_build_is_used(tmp_path: Path) -> None:
+    assert native.decide(fake_build(tmp_path), {}) == native.Status(True, "")
+
+
+def test_the_environment_variable_wins(tmp_path: Path) -> None:
+    got = native.decide(fake_build(tmp_path), {native.ENV: "1"})
+    assert not got.compiled and native.ENV in got.reason
+
+
+def test_an_edited_source_means_interpreted(tmp_path: Path) -> None:
+    pkg = fake_build(tmp_path)
+    native.source_path("phonehome.net.flows", pkg).write_text("# edited\n")
+    got = native.decide(pkg, {})
+    assert not got.compiled
+    assert got.reason == "phonehome.net.flows changed since the build; reinstall"
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda pkg: (pkg / native.MANIFEST).unlink(), "installed without the compiled"),
+        (lambda pkg: (pkg / native.MANIFEST).write_text("{"), "installed without the compiled"),
+        (
+            lambda pkg: (pkg / native.MANIFEST).write_text('{"modules": {"phonehome.x": "0"}}'),
+            "from another version",
+        ),
+        (
+            lambda pkg: next(pkg.parent.glob(native.GROUP + "*")).unlink(),
+            "group's library, is missing",
+        ),
+        (
+            lambda pkg: next((pkg / "net").glob("tcp.*.so")).unlink(),
+            "phonehome.net.tcp was not compiled",
+        ),
+        (lambda pkg: native.source_path("phonehome.pipeline", pkg).unlink(), "source missing"),
+    ],
+)
+def test_an_incomplete_build_means_interpreted(tmp_path: Path, damage: object, reason: str) -> None:
+    pkg = fake_build(tmp_path)
+    damage(pkg)  # type: ignore[operator]
+    got = native.decide(pkg, {})
+    assert not got.compiled and reason in got.reason, got
+
+
+def test_every_compiled_module_exists_and_nothing_outside_the_package() -> None:
+    for module in native.COMPILED_MODULES:
+        assert module.startswith("phonehome.")
+        assert native.source_path(module).is_file(), module
+    assert "phonehome.native" not in native.COMPILED_MODULES  # decides; must stay Python

@@ -16,7 +16,10 @@ The corpus mix is documented in docs/simulator.md: ``phone`` (a phone's realisti
 mostly encrypted mix; the target figure) and ``stress`` (the cleartext parsers' worst
 case, reported beside it).
 
-Usage: python benchmarks/speed.py [--sizes 50,200,400] [--stress-sizes 50] [--no-scan]
+Usage: python benchmarks/speed.py [--sizes 50,200,400] [--stress-sizes 50] [--no-scan] [--pure]
+
+phonehome's packet core is compiled with mypyc at install (src/phonehome/native.py); the
+first line says whether this run uses it; ``--pure`` times the interpreted modules.
 """
 
 from __future__ import annotations
@@ -40,11 +43,14 @@ TSHARK_FIELDS = [
 ]
 
 
+ENV = dict(os.environ)
+
+
 def measure(cmd: list[str], stdout_path: Path) -> tuple[float, float, int]:
     """(wall seconds, peak RSS MiB, exit code) of one child process."""
     with open(stdout_path, "wb") as out:
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=ENV)
         _, status, usage = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -126,10 +132,19 @@ def main() -> int:
     ap.add_argument("--sizes", default="50,200,400", help="MB of the phone mix to run")
     ap.add_argument("--stress-sizes", default="50", help="MB of the stress mix to run")
     ap.add_argument("--no-scan", action="store_true")
+    ap.add_argument(
+        "--pure", action="store_true", help="time the pure-Python modules (PHONEHOME_PURE_PYTHON)"
+    )
     args = ap.parse_args()
+    if args.pure:
+        ENV["PHONEHOME_PURE_PYTHON"] = "1"
+    else:
+        ENV.pop("PHONEHOME_PURE_PYTHON", None)
     tshark = shutil.which("tshark")
     ph = [sys.executable, "-m", "phonehome"]
-    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+    version = subprocess.run([*ph, "--version"], capture_output=True, text=True, env=ENV)
+    core = version.stdout.strip().splitlines()[-1] if version.stdout else "?"
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; {core}")
     all_ok = True
     runs = [(int(x), "phone") for x in args.sizes.split(",") if x]
     runs += [(int(x), "stress") for x in args.stress_sizes.split(",") if x]

@@ -5,7 +5,6 @@ Only outgoing messages are examined: data the server sent to the device is not a
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -167,4 +166,4 @@ def _label_from_user_agent(
         if len(cache) > 10_000:
             cache.pop(next(iter(cache)))
     label = cache[ua]
-    return dataclasses.replace(msg, app=label) if label is not None else msg
+    return msg.with_app(label) if label is not None else msg

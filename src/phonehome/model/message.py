@@ -8,8 +8,8 @@ header, so parsers stay pure functions over bytes and are testable on their own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from typing import ClassVar, Final, Literal
 
 Direction = Literal["out", "in"]
 """``out`` = sent by the device under study, ``in`` = received by it."""
@@ -22,30 +22,85 @@ decrypted traffic (HAR, mitmproxy flows, key logs)."""
 Transport = Literal["tcp", "udp"]
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    ip: str
-    port: int
+class Record:
+    """Base of the per-packet value objects below: immutable by contract, equal by value.
+
+    They were frozen dataclasses. Compiled with mypyc (see :mod:`phonehome.native`) a
+    dataclass keeps its generated, interpreted ``__init__``, which for a frozen one sets
+    every field through ``object.__setattr__``: about 11 % of ``phonehome flows`` on a
+    phone's capture, for a message, its DNS content and answers. Written out, ``__init__``
+    compiles to slot stores. The attributes are ``Final``, so mypy rejects any assignment
+    after ``__init__``; equality, hash and repr follow ``FIELDS`` as a dataclass's do.
+    The HTTP and MQTT contents, built by interpreted parsers, stay dataclasses.
+    """
+
+    __slots__ = ()
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def values(self) -> tuple[object, ...]:
+        """The fields' values in ``FIELDS`` order (what equality and hash compare)."""
+        return tuple([getattr(self, name) for name in self.FIELDS])
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, Record):
+            return NotImplemented
+        return self.values() == other.values()
+
+    def __hash__(self) -> int:
+        return hash(self.values())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n}={v!r}" for n, v in zip(self.FIELDS, self.values(), strict=True))
+        return f"{self.__class__.__name__}({inner})"
 
 
-@dataclass(frozen=True, slots=True)
-class FlowKey:
+class Endpoint(Record):
+    FIELDS = ("ip", "port")
+    __slots__ = FIELDS
+
+    ip: Final[str]
+    port: Final[int]
+
+    def __init__(self, ip: str, port: int) -> None:
+        self.ip = ip
+        self.port = port
+
+
+class FlowKey(Record):
     """A flow in the orientation of the side that opened it (client -> server)."""
 
-    transport: Transport
-    client: Endpoint
-    server: Endpoint
+    FIELDS = ("transport", "client", "server")
+    __slots__ = FIELDS
+
+    transport: Final[Transport]
+    client: Final[Endpoint]
+    server: Final[Endpoint]
+
+    def __init__(self, transport: Transport, client: Endpoint, server: Endpoint) -> None:
+        self.transport = transport
+        self.client = client
+        self.server = server
 
 
-@dataclass(frozen=True, slots=True)
-class AppLabel:
+class AppLabel(Record):
     """Which app sent a message, and who says so (``pcapdroid``, ``har``, ``mitmproxy``,
     ``user-agent``, ``apk``). A shared uid maps to several packages."""
 
-    uid: int | None
-    packages: tuple[str, ...]
-    source: str
-    name: str | None = None
+    FIELDS = ("uid", "packages", "source", "name")
+    __slots__ = FIELDS
+
+    uid: Final[int | None]
+    packages: Final[tuple[str, ...]]
+    source: Final[str]
+    name: Final[str | None]
+
+    def __init__(
+        self, uid: int | None, packages: tuple[str, ...], source: str, name: str | None = None
+    ) -> None:
+        self.uid = uid
+        self.packages = packages
+        self.source = source
+        self.name = name
 
 
 Headers = tuple[tuple[str, str], ...]
@@ -103,42 +158,83 @@ class HttpResponse:
     encodings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class DnsAnswer:
-    name: str
-    rtype: str
+class DnsAnswer(Record):
+    FIELDS = ("name", "rtype", "value", "ttl")
+    __slots__ = FIELDS
+
+    name: Final[str]
+    rtype: Final[str]
     """``A``, ``AAAA``, ``CNAME`` (others kept by number as ``TYPE65`` etc.)."""
-    value: str
-    ttl: int
+    value: Final[str]
+    ttl: Final[int]
+
+    def __init__(self, name: str, rtype: str, value: str, ttl: int) -> None:
+        self.name = name
+        self.rtype = rtype
+        self.value = value
+        self.ttl = ttl
 
 
-@dataclass(frozen=True, slots=True)
-class DnsMessage:
-    id: int
-    response: bool
-    rcode: int
-    questions: tuple[tuple[str, str], ...]
+class DnsMessage(Record):
+    FIELDS = ("id", "response", "rcode", "questions", "answers")
+    __slots__ = FIELDS
+
+    id: Final[int]
+    response: Final[bool]
+    rcode: Final[int]
+    questions: Final[tuple[tuple[str, str], ...]]
     """(name, type) pairs, names without the trailing dot."""
-    answers: tuple[DnsAnswer, ...] = ()
+    answers: Final[tuple[DnsAnswer, ...]]
+
+    def __init__(
+        self,
+        id: int,
+        response: bool,
+        rcode: int,
+        questions: tuple[tuple[str, str], ...],
+        answers: tuple[DnsAnswer, ...] = (),
+    ) -> None:
+        self.id = id
+        self.response = response
+        self.rcode = rcode
+        self.questions = questions
+        self.answers = answers
 
 
-@dataclass(frozen=True, slots=True)
-class TlsClientHello:
-    sni: str | None
-    alpn: tuple[str, ...] = ()
-    version: str = ""
+class TlsClientHello(Record):
+    FIELDS = ("sni", "alpn", "version", "ech")
+    __slots__ = FIELDS
+
+    sni: Final[str | None]
+    alpn: Final[tuple[str, ...]]
+    version: Final[str]
     """Highest offered version, e.g. ``TLS 1.3`` (from supported_versions when present)."""
-    ech: bool = False
+    ech: Final[bool]
     """True when an encrypted_client_hello extension was sent; ``sni`` is then the outer name."""
 
+    def __init__(
+        self, sni: str | None, alpn: tuple[str, ...] = (), version: str = "", ech: bool = False
+    ) -> None:
+        self.sni = sni
+        self.alpn = alpn
+        self.version = version
+        self.ech = ech
 
-@dataclass(frozen=True, slots=True)
-class QuicInitial:
-    version: str
+
+class QuicInitial(Record):
+    FIELDS = ("version", "dcid", "hello")
+    __slots__ = FIELDS
+
+    version: Final[str]
     """``v1`` or ``v2`` (RFC 9000 / RFC 9369)."""
-    dcid: str
+    dcid: Final[str]
     """Original destination connection id, hex."""
-    hello: TlsClientHello | None
+    hello: Final[TlsClientHello | None]
+
+    def __init__(self, version: str, dcid: str, hello: TlsClientHello | None) -> None:
+        self.version = version
+        self.dcid = dcid
+        self.hello = hello
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,12 +254,18 @@ class MqttMessage:
     retain: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class RawPayload:
+class RawPayload(Record):
     """Bytes of a TCP stream or UDP datagram no parser claimed (bounded per flow)."""
 
-    data: bytes
-    truncated: bool = False
+    FIELDS = ("data", "truncated")
+    __slots__ = FIELDS
+
+    data: Final[bytes]
+    truncated: Final[bool]
+
+    def __init__(self, data: bytes, truncated: bool = False) -> None:
+        self.data = data
+        self.truncated = truncated
 
 
 Content = (
@@ -177,8 +279,7 @@ Content = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(Record):
     """One application-level event with its common header.
 
     ``protocol`` is one of ``http dns tls quic mqtt tcp udp`` (``tcp``/``udp`` for raw
@@ -187,19 +288,88 @@ class Message:
     own direction; ``flow`` is the flow in client->server orientation.
     """
 
-    time: float
-    input: int
-    frame: int
-    flow_id: int
-    flow: FlowKey
-    src: Endpoint
-    dst: Endpoint
-    direction: Direction
-    protocol: str
-    readability: Readability
-    content: Content
-    host: str | None = None
+    FIELDS = (
+        "time",
+        "input",
+        "frame",
+        "flow_id",
+        "flow",
+        "src",
+        "dst",
+        "direction",
+        "protocol",
+        "readability",
+        "content",
+        "host",
+        "app",
+        "extra",
+    )
+    __slots__ = FIELDS
+
+    time: Final[float]
+    input: Final[int]
+    frame: Final[int]
+    flow_id: Final[int]
+    flow: Final[FlowKey]
+    src: Final[Endpoint]
+    dst: Final[Endpoint]
+    direction: Final[Direction]
+    protocol: Final[str]
+    readability: Final[Readability]
+    content: Final[Content]
+    host: Final[str | None]
     """Best name known for the remote side: HTTP Host, SNI, passive DNS, else None."""
-    app: AppLabel | None = None
-    extra: tuple[tuple[str, str], ...] = field(default=())
+    app: Final[AppLabel | None]
+    extra: Final[tuple[tuple[str, str], ...]]
     """Free-form annotations (e.g. ``("har.page", "...")``); never personal data by design."""
+
+    def __init__(
+        self,
+        time: float,
+        input: int,
+        frame: int,
+        flow_id: int,
+        flow: FlowKey,
+        src: Endpoint,
+        dst: Endpoint,
+        direction: Direction,
+        protocol: str,
+        readability: Readability,
+        content: Content,
+        host: str | None = None,
+        app: AppLabel | None = None,
+        extra: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.time = time
+        self.input = input
+        self.frame = frame
+        self.flow_id = flow_id
+        self.flow = flow
+        self.src = src
+        self.dst = dst
+        self.direction = direction
+        self.protocol = protocol
+        self.readability = readability
+        self.content = content
+        self.host = host
+        self.app = app
+        self.extra = extra
+
+    def with_app(self, app: AppLabel | None) -> Message:
+        """The same message attributed to ``app``."""
+        return Message(
+            self.time,
+            self.input,
+            self.frame,
+            self.flow_id,
+            self.flow,
+            self.src,
+            self.dst,
+            self.direction,
+            self.protocol,
+            self.readability,
+            self.content,
+            self.host,
+            app,
+            self.extra,
+        )

@@ -11,11 +11,12 @@ from __future__ import annotations
 import bisect
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Final
 
 from phonehome.model.anomaly import Anomalies
 
-PASSIVE_DNS_CAP = 200_000
-UID_MAP_CAP = 100_000
+PASSIVE_DNS_CAP: Final = 200_000
+UID_MAP_CAP: Final = 100_000
 
 
 @dataclass

@@ -24,7 +24,7 @@ from __future__ import annotations
 import socket
 import struct
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Final
 
 from phonehome.context import Context
 from phonehome.errors import InputError
@@ -32,25 +32,25 @@ from phonehome.ingest import pcapdroid
 from phonehome.ingest.pcap import CHUNK_SIZE, ReaderFilter, read_up_to
 from phonehome.model import Frame
 
-MAX_BLOCK = 64 * 1024 * 1024
-MAX_KEYLOG_BYTES = 64 * 1024 * 1024
-_MAX_NAMES_PER_RECORD = 16
+MAX_BLOCK: Final = 64 * 1024 * 1024
+MAX_KEYLOG_BYTES: Final = 64 * 1024 * 1024
+_MAX_NAMES_PER_RECORD: Final = 16
 
-SHB = 0x0A0D0D0A
-IDB = 0x00000001
-PB = 0x00000002
-SPB = 0x00000003
-NRB = 0x00000004
-EPB = 0x00000006
-DSB = 0x0000000A
-CUSTOM = 0x00000BAD
-CUSTOM_NOCOPY = 0x40000BAD
-TLS_KEY_LOG = 0x544C534B
+SHB: Final = 0x0A0D0D0A
+IDB: Final = 0x00000001
+PB: Final = 0x00000002
+SPB: Final = 0x00000003
+NRB: Final = 0x00000004
+EPB: Final = 0x00000006
+DSB: Final = 0x0000000A
+CUSTOM: Final = 0x00000BAD
+CUSTOM_NOCOPY: Final = 0x40000BAD
+TLS_KEY_LOG: Final = 0x544C534B
 
-OPT_ENDOFOPT = 0
-OPT_COMMENT = 1
-IF_TSRESOL = 9
-IF_TSOFFSET = 14
+OPT_ENDOFOPT: Final = 0
+OPT_COMMENT: Final = 1
+IF_TSRESOL: Final = 9
+IF_TSOFFSET: Final = 14
 
 
 def encode_block(block_type: int, body: bytes) -> bytes:
@@ -66,10 +66,10 @@ def encode_option(code: int, value: bytes) -> bytes:
     return struct.pack("<HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
 
 
-_SHB_BYTES = b"\x0a\x0d\x0d\x0a"
-_BYTE_ORDERS = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
-_MIN_SHB = 28
-_DEFAULT_UNITS = 1_000_000
+_SHB_BYTES: Final = b"\x0a\x0d\x0d\x0a"
+_BYTE_ORDERS: Final = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
+_MIN_SHB: Final = 28
+_DEFAULT_UNITS: Final = 1_000_000
 
 # One interface: (linktype, snaplen, timestamp units per second, offset in seconds).
 Interface = tuple[int, int, int, int]

@@ -7,6 +7,8 @@ decoder. Addresses stay as packed bytes here; they become strings at the message
 
 from __future__ import annotations
 
+from typing import Final
+
 
 class Frame:
     """One captured link-layer frame as read from a capture file.
@@ -117,8 +119,8 @@ class Packet:
 
 
 # TCP flag bits
-FIN = 0x01
-SYN = 0x02
-RST = 0x04
-PSH = 0x08
-ACK = 0x10
+FIN: Final = 0x01
+SYN: Final = 0x02
+RST: Final = 0x04
+PSH: Final = 0x08
+ACK: Final = 0x10

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import Final
 
-NTOP_CACHE_CAP = 16_384
+NTOP_CACHE_CAP: Final = 16_384
 
-_ntop_cache: dict[bytes, str] = {}
+_ntop_cache: Final[dict[bytes, str]] = {}
 
 
 def ntop(b: bytes) -> str:
@@ -35,7 +36,7 @@ def ntop(b: bytes) -> str:
     return s
 
 
-_V4MAPPED = b"\x00" * 10 + b"\xff\xff"
+_V4MAPPED: Final = b"\x00" * 10 + b"\xff\xff"
 
 
 def is_local(b: bytes) -> bool:
@@ -80,7 +81,7 @@ def parse_ip(s: str) -> bytes:
     return ipaddress.ip_address(text.split("%", 1)[0]).packed
 
 
-_HEX = frozenset("0123456789abcdef")
+_HEX: Final = frozenset("0123456789abcdef")
 
 
 def parse_mac(s: str) -> bytes:

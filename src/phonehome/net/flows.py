@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from phonehome.context import Context
 from phonehome.model.frame import ACK, FIN, RST, SYN, Packet
@@ -35,11 +35,11 @@ from phonehome.protocols.base import Parsed, Session
 if TYPE_CHECKING:
     from phonehome.ingest.pcap import ReaderFilter
 
-TCP = 6
-UDP = 17
+TCP: Final = 6
+UDP: Final = 17
 
 # Ports that identify the server side of a flow whose start was not captured.
-WELL_KNOWN_PORTS = frozenset(
+WELL_KNOWN_PORTS: Final = frozenset(
     (
         20, 21, 22, 25, 53, 67, 69, 80, 110, 123, 137, 138, 143, 161, 389, 443, 465, 500,
         514, 554, 587, 853, 993, 995, 1194, 1883, 1900, 3478, 4500, 5060, 5061, 5222, 5223,
@@ -47,22 +47,22 @@ WELL_KNOWN_PORTS = frozenset(
     )
 )  # fmt: skip
 
-CLOSED_LINGER = 60.0
+CLOSED_LINGER: Final = 60.0
 """Seconds a finished TCP flow is kept so its trailing ACKs do not start a new flow."""
 
-SWEEP_INTERVAL = 1.0
+SWEEP_INTERVAL: Final = 1.0
 
-_NONE: tuple[tuple[Flow, Parsed], ...] = ()
+_NONE: Final[tuple[tuple[Flow, Parsed], ...]] = ()
 
 # The done filter's view of an IP packet: the header and the first 14 transport bytes in
 # one call. TCP: ports, (half the sequence number), data offset byte, flags. UDP: ports,
 # length (the last two fields are then payload bytes, unused).
-_V4 = struct.Struct("!BxH2xHxB2x4s4sHHH6xBB").unpack_from
-_V6 = struct.Struct("!4xHBx16s16sHHH6xBB").unpack_from
-_V4_LEN = 20 + 14
-_V6_LEN = 40 + 14
-_SEQ_ACK = struct.Struct("!II").unpack_from
-_READY_MAX = 64
+_V4: Final = struct.Struct("!BxH2xHxB2x4s4sHHH6xBB").unpack_from
+_V6: Final = struct.Struct("!4xHBx16s16sHHH6xBB").unpack_from
+_V4_LEN: Final = 20 + 14
+_V6_LEN: Final = 40 + 14
+_SEQ_ACK: Final = struct.Struct("!II").unpack_from
+_READY_MAX: Final = 64
 """Messages the reader-side fast path queues before it lets a frame take the full path
 (which hands them on): bounds what waits between two yields of the reader."""
 
@@ -82,7 +82,7 @@ class _Ignored:
         return []
 
 
-IGNORED: Session = _Ignored()
+IGNORED: Final[Session] = _Ignored()
 
 
 class Flow:

@@ -10,29 +10,30 @@ never end up in a stream.
 from __future__ import annotations
 
 import struct
+from typing import Final
 
 from phonehome.context import Context
 from phonehome.model.frame import Frame, Packet
 
-TCP = 6
-UDP = 17
+TCP: Final = 6
+UDP: Final = 17
 
-_unpack_v4 = struct.Struct("!BBHHHBBH4s4s").unpack_from
+_unpack_v4: Final = struct.Struct("!BBHHHBBH4s4s").unpack_from
 # Version/IHL, total length, flags+offset, protocol, addresses, then the TCP ports,
 # sequence, acknowledgement and offset+flags: the common packet in one call.
-_unpack_v4_tcp = struct.Struct("!BxHxxHxB2x4s4sHHIIH").unpack_from
-_unpack_tcp = struct.Struct("!HHIIH").unpack_from
-_unpack_udp = struct.Struct("!HHH").unpack_from
-_unpack_h = struct.Struct("!H").unpack_from
-_unpack_v6frag = struct.Struct("!BxHI").unpack_from
+_unpack_v4_tcp: Final = struct.Struct("!BxHxxHxB2x4s4sHHIIH").unpack_from
+_unpack_tcp: Final = struct.Struct("!HHIIH").unpack_from
+_unpack_udp: Final = struct.Struct("!HHH").unpack_from
+_unpack_h: Final = struct.Struct("!H").unpack_from
+_unpack_v6frag: Final = struct.Struct("!BxHI").unpack_from
 
 # IPv6 extension headers walked with the generic (length + 1) * 8 rule.
-_V6_EXT = frozenset((0, 43, 60, 135, 139, 140))
-_V6_FRAGMENT = 44
-_V6_AH = 51
-MAX_V6_EXT_HEADERS = 16
+_V6_EXT: Final = frozenset((0, 43, 60, 135, 139, 140))
+_V6_FRAGMENT: Final = 44
+_V6_AH: Final = 51
+MAX_V6_EXT_HEADERS: Final = 16
 
-MAX_DATAGRAM = 65_535
+MAX_DATAGRAM: Final = 65_535
 
 
 class _Datagram:

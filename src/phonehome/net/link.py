@@ -9,40 +9,41 @@ few bytes to skip before the IP header, so they share one small dispatcher.
 from __future__ import annotations
 
 import struct
+from typing import Final
 
 from phonehome.context import Context
 from phonehome.model.frame import Frame, Packet
 from phonehome.net.ip import IpDecoder
 
-LINKTYPE_NULL = 0
-LINKTYPE_ETHERNET = 1
-LINKTYPE_RAW_BSD12 = 12
-LINKTYPE_RAW_BSD14 = 14
-LINKTYPE_RAW = 101
-LINKTYPE_LOOP = 108
-LINKTYPE_LINUX_SLL = 113
-LINKTYPE_IPV4 = 228
-LINKTYPE_IPV6 = 229
-LINKTYPE_LINUX_SLL2 = 276
-RAW_IP_LINKTYPES = frozenset(
+LINKTYPE_NULL: Final = 0
+LINKTYPE_ETHERNET: Final = 1
+LINKTYPE_RAW_BSD12: Final = 12
+LINKTYPE_RAW_BSD14: Final = 14
+LINKTYPE_RAW: Final = 101
+LINKTYPE_LOOP: Final = 108
+LINKTYPE_LINUX_SLL: Final = 113
+LINKTYPE_IPV4: Final = 228
+LINKTYPE_IPV6: Final = 229
+LINKTYPE_LINUX_SLL2: Final = 276
+RAW_IP_LINKTYPES: Final = frozenset(
     (LINKTYPE_RAW, LINKTYPE_RAW_BSD12, LINKTYPE_RAW_BSD14, LINKTYPE_IPV4, LINKTYPE_IPV6)
 )
 
-ETH_IPV4 = 0x0800
-ETH_IPV6 = 0x86DD
-ETH_VLAN_TAGS = frozenset((0x8100, 0x88A8, 0x9100))
-ETH_PPPOE_SESSION = 0x8864
-PPP_IPV4 = 0x0021
-PPP_IPV6 = 0x0057
+ETH_IPV4: Final = 0x0800
+ETH_IPV6: Final = 0x86DD
+ETH_VLAN_TAGS: Final = frozenset((0x8100, 0x88A8, 0x9100))
+ETH_PPPOE_SESSION: Final = 0x8864
+PPP_IPV4: Final = 0x0021
+PPP_IPV6: Final = 0x0057
 
 # BSD address family values for IPv6 differ per OS: NetBSD/OpenBSD 24, FreeBSD 28,
 # macOS 30. IPv4 is 2 everywhere.
-AF_INET = 2
-AF_INET6 = frozenset((24, 28, 30))
+AF_INET: Final = 2
+AF_INET6: Final = frozenset((24, 28, 30))
 
-MAX_VLAN_TAGS = 8
+MAX_VLAN_TAGS: Final = 8
 
-_unpack_h = struct.Struct("!H").unpack_from
+_unpack_h: Final = struct.Struct("!H").unpack_from
 
 
 class Decoder:

@@ -18,16 +18,17 @@ Policy (see docs/net.md):
 from __future__ import annotations
 
 import heapq
+from typing import Final
 
 from phonehome.model.anomaly import Anomalies
 
-MASK = 0xFFFFFFFF
-HALF = 0x80000000
+MASK: Final = 0xFFFFFFFF
+HALF: Final = 0x80000000
 
 Event = tuple[bytes | int, float, int]
 """``(data, time, frame)`` for delivered bytes, ``(size, time, frame)`` for a gap."""
 
-_NOTHING: list[Event] = []
+_NOTHING: Final[list[Event]] = []
 
 
 class Stream:

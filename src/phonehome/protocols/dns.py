@@ -9,39 +9,40 @@ hostile packet costs at most a few hundred small objects.
 from __future__ import annotations
 
 import struct
+from typing import Final
 
 from phonehome.model.message import DnsAnswer, DnsMessage
 from phonehome.net.addr import ntop
 
-HEADER_LEN = 12
-MAX_QUESTIONS = 32
+HEADER_LEN: Final = 12
+MAX_QUESTIONS: Final = 32
 """Questions parsed per message; the rest are ignored (real DNS has 1, mDNS a handful)."""
-MAX_ANSWERS = 128
+MAX_ANSWERS: Final = 128
 """Answer records parsed per message; the rest are ignored."""
-MAX_NAME_WIRE = 255
+MAX_NAME_WIRE: Final = 255
 """RFC 1035 limit on a name's wire length; also bounds the work per name."""
-MAX_POINTERS = 32
+MAX_POINTERS: Final = 32
 """Compression pointers followed per name; loops are also cut by 'pointers go backwards'."""
-MAX_HEX_VALUE = 128
+MAX_HEX_VALUE: Final = 128
 """RDATA bytes kept (as hex) for record types with no textual form."""
 
-_TYPE_A = 1
-_TYPE_NS = 2
-_TYPE_CNAME = 5
-_TYPE_PTR = 12
-_TYPE_TXT = 16
-_TYPE_AAAA = 28
-_TYPE_SRV = 33
-_NAMED_TYPES = {_TYPE_A: "A", _TYPE_CNAME: "CNAME", _TYPE_AAAA: "AAAA"}
-_NAME_VALUED = frozenset({_TYPE_NS, _TYPE_CNAME, _TYPE_PTR})
-_OPCODES_SEEN = frozenset({0, 1, 2, 4, 5})
+_TYPE_A: Final = 1
+_TYPE_NS: Final = 2
+_TYPE_CNAME: Final = 5
+_TYPE_PTR: Final = 12
+_TYPE_TXT: Final = 16
+_TYPE_AAAA: Final = 28
+_TYPE_SRV: Final = 33
+_NAMED_TYPES: Final = {_TYPE_A: "A", _TYPE_CNAME: "CNAME", _TYPE_AAAA: "AAAA"}
+_NAME_VALUED: Final = frozenset({_TYPE_NS, _TYPE_CNAME, _TYPE_PTR})
+_OPCODES_SEEN: Final = frozenset({0, 1, 2, 4, 5})
 """QUERY, IQUERY, STATUS, NOTIFY, UPDATE: any other opcode is a sign of non-DNS bytes."""
-_CLASSES_SEEN = frozenset({1, 3, 254, 255})
+_CLASSES_SEEN: Final = frozenset({1, 3, 254, 255})
 """IN, CH, NONE, ANY (after removing the mDNS unicast-response / cache-flush bit)."""
 
-_HEADER = struct.Struct("!HHHHHH")
-_QUESTION_TAIL = struct.Struct("!HH")
-_RR_TAIL = struct.Struct("!HHIH")
+_HEADER: Final = struct.Struct("!HHHHHH")
+_QUESTION_TAIL: Final = struct.Struct("!HH")
+_RR_TAIL: Final = struct.Struct("!HHIH")
 
 
 class DnsError(ValueError):

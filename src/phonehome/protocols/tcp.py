@@ -11,6 +11,8 @@ the unit a reader of Wireshark's Follow TCP Stream would expect, and bounded per
 
 from __future__ import annotations
 
+from typing import Final
+
 from phonehome.context import Context
 from phonehome.model.message import HttpRequest, RawPayload
 from phonehome.protocols.base import Parsed
@@ -24,23 +26,23 @@ from phonehome.protocols.http import (
 )
 from phonehome.protocols.mqtt import MqttStreamParser, looks_like_mqtt_connect
 
-RAW_LIMIT = 64 << 10
+RAW_LIMIT: Final = 64 << 10
 """Raw bytes kept per direction of a flow; the payload that crosses it is truncated."""
-TLS_HELLO_LIMIT = 64 << 10
+TLS_HELLO_LIMIT: Final = 64 << 10
 """Client bytes buffered while waiting for a complete ClientHello."""
-PENDING_LIMIT = 64 << 10
+PENDING_LIMIT: Final = 64 << 10
 """Server bytes held while the client direction has not decided the protocol."""
-DECIDE_BYTES = 16
+DECIDE_BYTES: Final = 16
 """Bytes needed before giving up on every recogniser and calling a stream raw."""
 
 # Direction modes
-_PENDING = "pending"
-_HTTP = "http"
-_TLS = "tls"
-_MQTT = "mqtt"
-_DNS = "dns"
-_RAW = "tcp"
-_SKIP = "skip"  # encrypted server side of TLS: nothing to parse
+_PENDING: Final = "pending"
+_HTTP: Final = "http"
+_TLS: Final = "tls"
+_MQTT: Final = "mqtt"
+_DNS: Final = "dns"
+_RAW: Final = "tcp"
+_SKIP: Final = "skip"  # encrypted server side of TLS: nothing to parse
 
 
 class _Side:

@@ -8,22 +8,24 @@ Client Hello hid the real name. The same parser serves TLS over TCP (records) an
 
 from __future__ import annotations
 
+from typing import Final
+
 from phonehome.model.message import TlsClientHello
 
-HANDSHAKE_CLIENT_HELLO = 1
-CONTENT_HANDSHAKE = 0x16
-MAX_HELLO = 65536
+HANDSHAKE_CLIENT_HELLO: Final = 1
+CONTENT_HANDSHAKE: Final = 0x16
+MAX_HELLO: Final = 65536
 """A ClientHello bigger than this is refused (real ones with post-quantum key shares are
 under 2 KiB; the cap keeps a hostile stream from being buffered without end)."""
-MAX_RECORD = 16384 + 2048
+MAX_RECORD: Final = 16384 + 2048
 """Largest TLSPlaintext/TLSCiphertext record (RFC 8446 5.1/5.2)."""
 
-EXT_SERVER_NAME = 0
-EXT_ALPN = 16
-EXT_SUPPORTED_VERSIONS = 43
-EXT_ENCRYPTED_CLIENT_HELLO = 0xFE0D
+EXT_SERVER_NAME: Final = 0
+EXT_ALPN: Final = 16
+EXT_SUPPORTED_VERSIONS: Final = 43
+EXT_ENCRYPTED_CLIENT_HELLO: Final = 0xFE0D
 
-_VERSION_NAMES = {
+_VERSION_NAMES: Final = {
     0x0300: "SSL 3.0",
     0x0301: "TLS 1.0",
     0x0302: "TLS 1.1",

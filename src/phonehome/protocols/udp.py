@@ -8,13 +8,15 @@ per direction, because identifiers often travel in home-made UDP protocols.
 
 from __future__ import annotations
 
+from typing import Final
+
 from phonehome.context import Context
 from phonehome.model.message import RawPayload
 from phonehome.protocols import dns
 from phonehome.protocols.base import Parsed
 from phonehome.protocols.quic import QuicInitialTracker, looks_like_quic_initial
 
-RAW_LIMIT = 65536
+RAW_LIMIT: Final = 65536
 """Raw payload bytes kept per direction of a flow."""
 
 

@@ -23,7 +23,8 @@ back, each reported by ``phonehome --version``:
   means the ``.so`` beside it no longer is that source.
 
 Not compiled on purpose: everything after the message (extraction, detection,
-enrichment, reports) and the rarely used readers (HAR, mitmproxy); see docs/architecture.md.
+enrichment, reports: their hot spots are already in C, hyperscan and orjson) and the
+readers of already-decoded input (HAR, mitmproxy); see docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -59,7 +60,11 @@ COMPILED_MODULES: tuple[str, ...] = (
     "phonehome.net.tcp",
     "phonehome.pipeline",
     "phonehome.protocols.base",
+    "phonehome.protocols.bodies",
     "phonehome.protocols.dns",
+    "phonehome.protocols.http",
+    "phonehome.protocols.mqtt",
+    "phonehome.protocols.quic",
     "phonehome.protocols.tcp",
     "phonehome.protocols.tls",
     "phonehome.protocols.udp",

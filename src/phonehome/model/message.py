@@ -8,7 +8,6 @@ header, so parsers stay pure functions over bytes and are testable on their own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar, Final, Literal
 
 Direction = Literal["out", "in"]
@@ -31,7 +30,6 @@ class Record:
     phone's capture, for a message, its DNS content and answers. Written out, ``__init__``
     compiles to slot stores. The attributes are ``Final``, so mypy rejects any assignment
     after ``__init__``; equality, hash and repr follow ``FIELDS`` as a dataclass's do.
-    The HTTP and MQTT contents, built by interpreted parsers, stay dataclasses.
     """
 
     __slots__ = ()
@@ -115,18 +113,38 @@ def header(headers: Headers, name: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
-    method: str
-    target: str
+class HttpRequest(Record):
+    FIELDS = ("method", "target", "version", "headers", "body", "body_truncated", "encodings")
+    __slots__ = FIELDS
+
+    method: Final[str]
+    target: Final[str]
     """The request-target as sent (origin-form ``/path?q``, absolute-form, or authority)."""
-    version: str
-    headers: Headers
-    body: bytes
+    version: Final[str]
+    headers: Final[Headers]
+    body: Final[bytes]
     """Body after de-chunking and Content-Encoding decoding (bounded in size and ratio)."""
-    body_truncated: bool = False
-    encodings: tuple[str, ...] = ()
+    body_truncated: Final[bool]
+    encodings: Final[tuple[str, ...]]
     """Content-Encodings that were removed to give ``body`` (e.g. ``("gzip",)``)."""
+
+    def __init__(
+        self,
+        method: str,
+        target: str,
+        version: str,
+        headers: Headers,
+        body: bytes,
+        body_truncated: bool = False,
+        encodings: tuple[str, ...] = (),
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self.body = body
+        self.body_truncated = body_truncated
+        self.encodings = encodings
 
     @property
     def host(self) -> str | None:
@@ -147,15 +165,35 @@ class HttpRequest:
         return f"http://{host}{self.target}"
 
 
-@dataclass(frozen=True, slots=True)
-class HttpResponse:
-    status: int
-    reason: str
-    version: str
-    headers: Headers
-    body: bytes
-    body_truncated: bool = False
-    encodings: tuple[str, ...] = ()
+class HttpResponse(Record):
+    FIELDS = ("status", "reason", "version", "headers", "body", "body_truncated", "encodings")
+    __slots__ = FIELDS
+
+    status: Final[int]
+    reason: Final[str]
+    version: Final[str]
+    headers: Final[Headers]
+    body: Final[bytes]
+    body_truncated: Final[bool]
+    encodings: Final[tuple[str, ...]]
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        version: str,
+        headers: Headers,
+        body: bytes,
+        body_truncated: bool = False,
+        encodings: tuple[str, ...] = (),
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.version = version
+        self.headers = headers
+        self.body = body
+        self.body_truncated = body_truncated
+        self.encodings = encodings
 
 
 class DnsAnswer(Record):
@@ -237,21 +275,61 @@ class QuicInitial(Record):
         self.hello = hello
 
 
-@dataclass(frozen=True, slots=True)
-class MqttMessage:
-    packet_type: str
+class MqttMessage(Record):
+    FIELDS = (
+        "packet_type",
+        "protocol_level",
+        "client_id",
+        "username",
+        "password",
+        "will_topic",
+        "will_payload",
+        "topic",
+        "payload",
+        "qos",
+        "retain",
+    )
+    __slots__ = FIELDS
+
+    packet_type: Final[str]
     """``CONNECT`` or ``PUBLISH``."""
-    protocol_level: int = 0
+    protocol_level: Final[int]
     """4 = MQTT 3.1.1, 5 = MQTT 5; 0 when unknown (PUBLISH on a stream whose CONNECT was missed)."""
-    client_id: str | None = None
-    username: str | None = None
-    password: bytes | None = None
-    will_topic: str | None = None
-    will_payload: bytes | None = None
-    topic: str | None = None
-    payload: bytes = b""
-    qos: int = 0
-    retain: bool = False
+    client_id: Final[str | None]
+    username: Final[str | None]
+    password: Final[bytes | None]
+    will_topic: Final[str | None]
+    will_payload: Final[bytes | None]
+    topic: Final[str | None]
+    payload: Final[bytes]
+    qos: Final[int]
+    retain: Final[bool]
+
+    def __init__(
+        self,
+        packet_type: str,
+        protocol_level: int = 0,
+        client_id: str | None = None,
+        username: str | None = None,
+        password: bytes | None = None,
+        will_topic: str | None = None,
+        will_payload: bytes | None = None,
+        topic: str | None = None,
+        payload: bytes = b"",
+        qos: int = 0,
+        retain: bool = False,
+    ) -> None:
+        self.packet_type = packet_type
+        self.protocol_level = protocol_level
+        self.client_id = client_id
+        self.username = username
+        self.password = password
+        self.will_topic = will_topic
+        self.will_payload = will_payload
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
 
 
 class RawPayload(Record):

@@ -188,7 +188,7 @@ class HttpStreamParser:
         if st == _CLOSE:
             self._emit()
             self._state = _START
-        elif st in (_START, *_BODY_STATES) and self._flush_partial():
+        elif (st == _START or st in _BODY_STATES) and self._flush_partial():
             self._anomaly("http.incomplete_message", "stream ended inside a message")
         return self._drain()
 

@@ -118,7 +118,7 @@ def decide(package_dir: Path = _PACKAGE_DIR, environ: Mapping[str, str] = os.env
         (package_dir.parent / (GROUP + suffix)).is_file()
         for suffix in importlib.machinery.EXTENSION_SUFFIXES
     ):
-        return Status(False, f"{GROUP}, the compiled group's library, is missing")
+        return Status(False, "not compiled at install: no C compiler? (see README)")
     for module in COMPILED_MODULES:
         if _extension_of(module, package_dir) is None:
             return Status(False, f"{module} was not compiled")

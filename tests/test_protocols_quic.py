@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phonehome.model.message import QuicInitial
+from phonehome.protocols import quic
 from phonehome.protocols.quic import (
     MAX_INITIAL_PACKETS,
     VERSION_1,
@@ -440,3 +441,20 @@ def test_tshark_decrypts_built_initials(tmp_path: Path, version: int) -> None:
     _, results = _feed_all(datagrams)
     assert results[0].hello is not None
     assert [row[1:] for row in rows if row[1]] == [[results[0].hello.sni, "h3"]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=0, max_size=64), st.binary(max_size=80), st.integers(1, 200))
+def test_hkdf_expand_equals_cryptography(prk: bytes, info: bytes, length: int) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+    want = HKDFExpand(hashes.SHA256(), length, info).derive(prk)
+    assert quic.hkdf_expand(prk, info, length) == want
+
+
+@given(st.binary(min_size=12, max_size=12), st.integers(0, 2**62 - 1))
+def test_nonce_is_iv_xor_left_padded_packet_number(iv: bytes, pn: int) -> None:
+    keys = quic.InitialKeys(bytes(16), iv, bytes(16))
+    padded = pn.to_bytes(12, "big")
+    assert keys.nonce(pn) == bytes(a ^ b for a, b in zip(iv, padded, strict=True))

@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from phonehome.model.message import (
     DnsMessage,
@@ -112,33 +112,46 @@ def _load_dumps() -> Callable[[dict[str, Any]], str]:
 
 _dumps = _load_dumps()
 
-_second: float | None = None
-_second_text = ""
 
-
-def iso_time(ts: float) -> str:
+class _IsoClock:
     """``datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds")``, faster.
 
     Messages come in time order, so the date and time of day are formatted once per
-    second and cached; the microseconds are rounded exactly as ``fromtimestamp`` does
-    (half to even on the fractional part, carried into the seconds).
+    second and kept here; the microseconds are rounded exactly as ``fromtimestamp`` does
+    (half to even on the fractional part, carried into the seconds). A slotted object
+    rather than module globals: compiled, its attributes are plain loads and stores.
     """
-    global _second, _second_text
-    frac, whole = math.modf(ts)
-    us = round(frac * 1e6)
-    if us >= 1_000_000:
-        us -= 1_000_000
-        whole += 1.0
-    elif us < 0:
-        us += 1_000_000
-        whole -= 1.0
-    if whole != _second:
-        try:
-            _second_text = datetime.fromtimestamp(whole, UTC).isoformat()[:-6]
-        except (OverflowError, ValueError, OSError):  # a damaged capture's year 75095
-            return f"epoch:{ts:.6f}"
-        _second = whole
-    return f"{_second_text}.{us:06d}+00:00"
+
+    __slots__ = ("second", "text")
+
+    def __init__(self) -> None:
+        self.second = math.nan  # equal to no second
+        self.text = ""
+
+    def format(self, ts: float) -> str:
+        frac, whole = math.modf(ts)
+        us = round(frac * 1e6)
+        if us >= 1_000_000:
+            us -= 1_000_000
+            whole += 1.0
+        elif us < 0:
+            us += 1_000_000
+            whole -= 1.0
+        if whole != self.second:
+            try:
+                self.text = datetime.fromtimestamp(whole, UTC).isoformat()[:-6]
+            except (OverflowError, ValueError, OSError):  # a damaged capture's year 75095
+                return f"epoch:{ts:.6f}"
+            self.second = whole
+        return f"{self.text}.{us:06d}+00:00"
+
+
+_CLOCK: Final = _IsoClock()
+
+
+def iso_time(ts: float) -> str:
+    """ISO 8601 UTC with microseconds, as the JSON lines print it (see :class:`_IsoClock`)."""
+    return _CLOCK.format(ts)
 
 
 def to_json(msg: Message) -> str:

@@ -357,3 +357,54 @@ def test_a_zip_that_understates_its_sizes_is_still_bounded(
     with pytest.raises(InputError, match="limit"), fw.open_firmware(archive):
         pass
     assert not list(tmp_path.glob("phonehome-fw-*"))
+
+
+@pytest.mark.parametrize("kind", ["ext4", "erofs"])
+def test_an_image_extracting_past_the_tree_limit_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    # Zeros compress to nothing in erofs and take no blocks when sparse: the image is
+    # small, what it extracts to is not.
+    tree = tmp_path / "tree"
+    shutil.copytree(NEW / "system", tree)
+    (tree / "app" / "Big").mkdir(parents=True)
+    with (tree / "app" / "Big" / "filler.bin").open("wb") as fh:
+        fh.truncate(3 * 1024 * 1024)
+    image = image_of(tree, tmp_path / "system.img", kind)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(fw, "MAX_TREE_BYTES", 1024 * 1024)
+    with (
+        pytest.raises(InputError, match="wrote more than the 1048576-byte limit; stopped"),
+        fw.open_firmware(image),
+    ):
+        pass
+    assert not list(tmp_path.glob("phonehome-fw-*"))  # nothing left behind
+    monkeypatch.setattr(fw, "MAX_TREE_BYTES", 64 * 1024 * 1024)
+    with fw.open_firmware(image) as (root, _):
+        assert "system/priv-app/AutoReg/AutoReg.apk" in {f.rel for f in fw.find_apks(root)}
+
+
+def test_tree_bytes_counts_files_stops_early_and_skips_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "one").write_bytes(bytes(1000))
+    (tmp_path / "a" / "b" / "two").write_bytes(bytes(500))
+    (tmp_path / "link").symlink_to(tmp_path / "a" / "one")
+    assert fw._tree_bytes(tmp_path) == 1500
+    monkeypatch.setattr(fw, "MAX_TREE_BYTES", 100)
+    assert 100 < fw._tree_bytes(tmp_path) <= 1500
+    assert fw._tree_bytes(tmp_path / "missing") == 0
+
+
+def test_an_image_debugfs_cannot_open_is_an_error_not_an_empty_tree(tmp_path: Path) -> None:
+    # debugfs exits 0 here; taken as an empty tree, every app would show as removed.
+    image = image_of(NEW, tmp_path / "system.img", "ext4")
+    data = bytearray(image.read_bytes())
+    data[1024 + 0x18 : 1024 + 0x1C] = (60).to_bytes(4, "little")  # absurd block size
+    image.write_bytes(bytes(data))
+    with (
+        pytest.raises(InputError, match=r"system\.img: debugfs: .*while trying to open"),
+        fw.open_firmware(image),
+    ):
+        pass

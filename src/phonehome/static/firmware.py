@@ -28,6 +28,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -45,14 +46,16 @@ APP_DIRS = ("app", "priv-app")
 CODE_SUFFIXES = (".apk", ".odex", ".vdex")
 MAX_APKS = 20_000
 MAX_TREE_BYTES = 8 * 1024**3
-"""App code (APK/odex/vdex) taken out of a zip archive of a tree into the temporary
-directory. Whole system images are 2-6 GB and most of that is libraries, fonts and media,
-which are not extracted, so a real archive stays well below; a small zip that claims or
-inflates to more is refused (InputError) before it can fill the disk, rather than half
-extracted, which would show every app not reached as removed."""
+"""What may be written to the temporary directory for one firmware: app code (APK/odex/
+vdex) taken out of a zip archive, or everything an ext4/erofs image extracts to. Whole
+system images are 2-6 GB, so a real one stays below; a small zip that claims or inflates
+to more is refused (InputError) before it can fill the disk, and an image whose
+extraction passes it is stopped (``_run_capped``), rather than half extracted, which
+would show every app not reached as removed."""
 MAX_CHAINS = 20
 MAX_ENDPOINTS = 200
 IMAGE_TIMEOUT = 3600
+POLL_S = 0.2
 
 SYSTEM_UIDS = frozenset(
     {"android.uid.system", "android.uid.phone", "android.uid.nfc", "android.uid.bluetooth"}
@@ -255,15 +258,80 @@ def _extract_image(image: Path, dest: Path, kind: str | None = None) -> None:
             f"{kind} image: install {tool} (Debian {package}) to read it, "
             "or extract it yourself (docs/static.md)",
         )
-    try:
-        done = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=IMAGE_TIMEOUT, check=False
+    _run_capped(cmd, dest, image, tool)
+
+
+# debugfs exits 0 even when it could not open the image (it reports the error and then
+# runs the request on nothing): these lines on its stderr mean it failed.
+_TOOL_FAILED = ("while trying to open", "Filesystem not open")
+
+
+def _run_capped(cmd: list[str], dest: Path, image: Path, tool: str) -> None:
+    """Run an image extraction tool, stopping it once it has written ``MAX_TREE_BYTES``.
+
+    A file system image can hold (or claim, with sparse or compressed files) far more
+    than its own size, and the tools extract everything: without a watch, a hostile
+    image fills the disk. The tree is measured every ``POLL_S`` while the tool runs and
+    once after it exits; stderr goes to a file, so a chatty tool never blocks on a pipe.
+    """
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
         )
-    except subprocess.TimeoutExpired as exc:
-        raise InputError(str(image), f"{tool} took over {IMAGE_TIMEOUT} s") from exc
-    if done.returncode != 0 or not dest.is_dir():
-        last = (done.stderr.strip().splitlines() or ["failed"])[-1]
-        raise InputError(str(image), f"{tool}: {last}")
+        deadline = time.monotonic() + IMAGE_TIMEOUT
+        try:
+            while True:
+                try:
+                    returncode = proc.wait(timeout=POLL_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if _tree_bytes(dest) > MAX_TREE_BYTES:
+                    raise InputError(str(image), _image_too_big(tool))
+                if time.monotonic() > deadline:
+                    raise InputError(str(image), f"{tool} took over {IMAGE_TIMEOUT} s")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if _tree_bytes(dest) > MAX_TREE_BYTES:
+            raise InputError(str(image), _image_too_big(tool))
+        err.seek(0)
+        lines = err.read()[-16384:].decode("utf-8", "replace").strip().splitlines()
+        failed = [line for line in lines if any(m in line for m in _TOOL_FAILED)]
+        if returncode != 0 or not dest.is_dir() or failed:
+            last = (failed or lines or ["failed"])[0 if failed else -1]
+            raise InputError(str(image), f"{tool}: {last.removeprefix(tool + ': ')}")
+
+
+def _tree_bytes(root: Path) -> int:
+    """Bytes of the regular files under ``root`` (apparent sizes: sparse files count in
+    full, as they would when read), stopping early once over the limit."""
+    total = 0
+    stack = [str(root)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_size
+                    except OSError:  # removed or unreadable while the tool runs
+                        continue
+                    if total > MAX_TREE_BYTES:
+                        return total
+        except OSError:
+            continue
+    return total
+
+
+def _image_too_big(tool: str) -> str:
+    return (
+        f"{tool} wrote more than the {MAX_TREE_BYTES}-byte limit; stopped (extract the "
+        "app folders yourself and pass the directory, see docs/static.md)"
+    )
 
 
 def _extract_zip(path: Path, dest: Path) -> list[str]:

@@ -43,6 +43,8 @@ class El:
     attrs: dict[str, object] = field(default_factory=dict)
     """``android:x`` keys are android attributes; values: str, int, bool, or ("@", id)."""
     children: list[El] = field(default_factory=list)
+    text: str = ""
+    """Character data, written as a CDATA chunk after the start tag."""
 
 
 def _pool(strings: list[str], utf8: bool) -> bytes:
@@ -116,6 +118,9 @@ def build_axml(root: El, *, utf8: bool = False, blank_attr_names: bool = False) 
             attrs += struct.pack("<IIIHBBI", ns, name, raw, 8, 0, dtype, data)
         ext = struct.pack("<IIHHHHHH", 0xFFFFFFFF, sid(el.tag), 20, 20, len(items), 0, 0, 0)
         chunks.extend(_node(0x0102, ext + attrs))
+        if el.text:
+            t = sid(el.text)
+            chunks.extend(_node(0x0104, struct.pack("<IHBBI", t, 8, 0, T_STRING, t)))
         for child in el.children:
             emit(child)
         chunks.extend(_node(0x0103, struct.pack("<II", 0xFFFFFFFF, sid(el.tag))))
@@ -560,9 +565,16 @@ APKTOOL_MANIFEST = """<?xml version="1.0" encoding="utf-8" standalone="no"?>
 """
 
 
-def apktool_build(tmp: Path, smali: dict[str, str], manifest_xml: str) -> Path:
-    """Assemble smali sources and a text manifest into an APK with Debian's apktool."""
+def apktool_build(
+    tmp: Path, smali: dict[str, str], manifest_xml: str, res: dict[str, str] | None = None
+) -> Path:
+    """Assemble smali sources, a text manifest and text resources (``res/`` paths, e.g.
+    ``xml/network_security_config.xml``) into an APK with Debian's apktool."""
     proj = tmp / "proj"
+    for name, text in (res or {}).items():
+        path = proj / "res" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
     for name, source in smali.items():
         path = proj / "smali" / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -560,6 +560,8 @@ STORED_APP_KEYS = {
     "components", "code", "dex_files", "classes", "methods", "reads_identifiers", "triggers",
     "sources", "sinks", "chains", "code_actions", "endpoints", "trackers", "native_libs",
     "problems",
+    # the app's own network security config: host names it configures, no user data
+    "network_security",
     # added by the apk command
     "signing", "risk", "verdict", "tool",
 }  # fmt: skip

@@ -25,6 +25,7 @@ from phonehome.static.callgraph import ApiUse, CallGraph, Chain
 from phonehome.static.dex import DexError, DexFile
 from phonehome.static.endpoints import Endpoint
 from phonehome.static.manifest import Manifest, parse_manifest
+from phonehome.static.netsec import NetworkSecurity, find_config, parse_config
 from phonehome.static.oat import find_oat_files, load_oat_code
 from phonehome.static.sources import trigger_name
 from phonehome.static.trackers import TrackerHit, find_trackers
@@ -59,6 +60,8 @@ class ApkReport:
     endpoints: list[Endpoint] = field(default_factory=list)
     trackers: list[TrackerHit] = field(default_factory=list)
     native_libs: list[str] = field(default_factory=list)
+    network_security: NetworkSecurity | None = None
+    """The app's network security config, when it has one (static/netsec.py)."""
     problems: list[str] = field(default_factory=list)
 
     def hosts(self) -> set[str]:
@@ -75,6 +78,13 @@ class ApkReport:
         actions += self.code_actions
         return {t for a in actions if (t := trigger_name(a))}
 
+    def cleartext_allowed(self) -> bool | None:
+        """May the app send plain HTTP app-wide: its network security config's base, else
+        the manifest (``usesCleartextTraffic``, then the default of its target API)."""
+        if self.network_security is not None:
+            return self.network_security.base_cleartext
+        return self.manifest.cleartext_allowed
+
     def add_problem(self, text: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(text)
@@ -86,6 +96,8 @@ class ApkReport:
             "sha256": self.sha256,
             "size": self.size,
             **self.manifest.to_dict(),
+            "cleartext_allowed": self.cleartext_allowed(),
+            "network_security": self.network_security.to_dict() if self.network_security else None,
             "code": self.code,
             "dex_files": self.dex_files,
             "classes": self.classes,
@@ -140,6 +152,13 @@ def _analyze(archive: SafeZip, path: Path, oat_dir: Path | None, report: ApkRepo
         report.manifest = parse_manifest(manifest_bytes)
         for p in report.manifest.problems:
             report.add_problem(p)
+    found = find_config(archive)
+    if found is not None:
+        report.network_security = parse_config(*found, report.manifest.target_sdk)
+        for p in report.network_security.problems:
+            report.add_problem(f"{found[0]}: {p}")
+    elif report.manifest.network_security_config is not None:
+        report.add_problem("networkSecurityConfig declared but no such config under res/")
     graph = CallGraph()
     endpoints: dict[str, Endpoint] = {}
     _analyze_code(archive, path, oat_dir, graph, endpoints, report)

@@ -20,6 +20,7 @@ ANDROID_NS = "http://schemas.android.com/apk/res/android"
 MAX_ELEMENTS = 50_000
 MAX_DEPTH = 100
 MAX_ATTRIBUTES = 256
+MAX_TEXT = 4096
 MAX_STRING_CHARS = 64 * 1024
 
 _XML = 0x0003
@@ -71,6 +72,9 @@ class XmlElement:
     """Keyed by local name for ``android:`` and unqualified attributes, ``{uri}name``
     otherwise. References print as ``@0x7f0b0001``."""
     children: list[XmlElement] = field(default_factory=list)
+    text: str = ""
+    """Character data directly inside the element (CDATA chunks joined; bounded by
+    ``MAX_TEXT``), e.g. the host name of a network security config's ``<domain>``."""
 
     def iter(self, tag: str | None = None) -> list[XmlElement]:
         """This element and all below it (document order), optionally only ``tag``."""
@@ -231,12 +235,23 @@ class _Parser:
         elif kind == _END_ELEMENT:
             if self.stack:
                 self.stack.pop()
-        elif kind not in (_START_NS, _END_NS, _CDATA):
+        elif kind == _CDATA:
+            self._text(pos, header_size)
+        elif kind not in (_START_NS, _END_NS):
             self.problems.append(f"unknown chunk type 0x{kind:04x} skipped")
         return True
 
     def _string(self, index: int) -> str | None:
         return self.strings.get(index) if self.strings else None
+
+    def _text(self, pos: int, header_size: int) -> None:
+        """ResXMLTree_cdataExt: the text's string index (then a typed value we skip)."""
+        if not self.stack or pos + header_size + 4 > len(self.data):
+            return
+        (index,) = struct.unpack_from("<I", self.data, pos + header_size)
+        element = self.stack[-1]
+        if len(element.text) < MAX_TEXT:
+            element.text = (element.text + (self._string(index) or ""))[:MAX_TEXT]
 
     def _start(self, pos: int, header_size: int) -> bool:
         self.elements += 1

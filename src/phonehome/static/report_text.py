@@ -44,6 +44,9 @@ def apk_text(r: dict[str, Any]) -> str:
     plain = [str(e.get("value")) for e in endpoints if e.get("cleartext")]
     if plain:
         lines.append(f"    cleartext: {', '.join(plain[:5])}")
+    netsec = network_security_line(as_dict(r.get("network_security")))
+    if netsec:
+        lines.append(f"    network security: {netsec}")
     trackers = sorted({str(as_dict(t).get("name")) for t in as_list(r.get("trackers"))})
     if trackers:
         lines.append(f"    trackers: {', '.join(trackers)}")
@@ -53,6 +56,24 @@ def apk_text(r: dict[str, Any]) -> str:
     if len(problems) > 5:
         lines.append(f"    (+{len(problems) - 5} more problems; --format json lists all)")
     return "\n".join(lines) + "\n"
+
+
+def network_security_line(ns: dict[str, Any]) -> str:
+    """What the app's network security config permits, in one line ("" without one)."""
+    if not ns:
+        return ""
+    parts = ["cleartext allowed" if ns.get("cleartext_permitted") else "cleartext blocked"]
+    domains = [str(d) for d in as_list(ns.get("cleartext_domains"))]
+    if domains and not ns.get("cleartext_permitted"):
+        more = f" (+{len(domains) - 5})" if len(domains) > 5 else ""
+        parts[0] += f" except {', '.join(domains[:5])}{more}"
+    if ns.get("user_cas_trusted"):
+        parts.append("trusts user-installed CAs (a proxy CA reads its TLS)")
+    elif as_list(ns.get("user_ca_domains")):
+        parts.append(f"trusts user CAs for {len(as_list(ns.get('user_ca_domains')))} domain(s)")
+    if as_list(ns.get("pinned_domains")):
+        parts.append(f"pins {len(as_list(ns.get('pinned_domains')))} domain(s)")
+    return "; ".join(parts)
 
 
 def diff_text(doc: dict[str, Any]) -> str:

@@ -51,7 +51,7 @@ class BuildExt(build_ext):
 
 
 def extensions() -> list[object]:
-    if os.environ.get("PHONEHOME_PURE_PYTHON"):
+    if os.environ.get("PHONEHOME_PURE_PYTHON", "").strip().lower() not in ("", "0", "false", "no"):
         print("phonehome: PHONEHOME_PURE_PYTHON set, not compiling", file=sys.stderr)
         return []
     try:

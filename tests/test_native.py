@@ -106,9 +106,14 @@ def test_a_complete_build_is_used(tmp_path: Path) -> None:
     assert native.decide(fake_build(tmp_path), {}) == native.Status(True, "")
 
 
-def test_the_environment_variable_wins(tmp_path: Path) -> None:
-    got = native.decide(fake_build(tmp_path), {native.ENV: "1"})
-    assert not got.compiled and native.ENV in got.reason
+@pytest.mark.parametrize(
+    ("value", "pure"),
+    [("1", True), ("yes", True), ("0", False), ("", False), ("False", False), ("no", False)],
+)
+def test_the_environment_variable_wins(tmp_path: Path, value: str, pure: bool) -> None:
+    got = native.decide(fake_build(tmp_path), {native.ENV: value})
+    assert got.compiled is not pure
+    assert (native.ENV in got.reason) is pure
 
 
 def test_an_edited_source_means_interpreted(tmp_path: Path) -> None:

@@ -84,6 +84,11 @@ class Status:
         return f"interpreted ({self.reason})"
 
 
+def wants_pure(environ: Mapping[str, str] = os.environ) -> bool:
+    """``PHONEHOME_PURE_PYTHON`` set to anything but empty, ``0``, ``false`` or ``no``."""
+    return environ.get(ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
 def source_path(module: str, package_dir: Path = _PACKAGE_DIR) -> Path:
     """The ``.py`` file of one of phonehome's modules, from its dotted name."""
     parts = module.split(".")[1:]
@@ -105,7 +110,7 @@ def _extension_of(module: str, package_dir: Path) -> Path | None:
 
 def decide(package_dir: Path = _PACKAGE_DIR, environ: Mapping[str, str] = os.environ) -> Status:
     """Whether the compiled copies in ``package_dir`` are complete and match the sources."""
-    if environ.get(ENV):
+    if wants_pure(environ):
         return Status(False, f"{ENV} is set")
     try:
         manifest = json.loads((package_dir / MANIFEST).read_text("utf-8"))

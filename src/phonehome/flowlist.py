@@ -139,11 +139,12 @@ class _IsoClock:
             whole -= 1.0
         if whole != self.second:
             try:
-                self.text = datetime.fromtimestamp(whole, UTC).isoformat()[:-6]
+                self.text = datetime.fromtimestamp(whole, UTC).isoformat()[:-6] + "."
             except (OverflowError, ValueError, OSError):  # a damaged capture's year 75095
                 return f"epoch:{ts:.6f}"
             self.second = whole
-        return f"{self.text}.{us:06d}+00:00"
+        # Not f"{us:06d}": compiled, a format spec costs ~600 ns, this ~100.
+        return self.text + str(us + 1_000_000)[1:] + "+00:00"
 
 
 _CLOCK: Final = _IsoClock()
@@ -228,13 +229,12 @@ def write_lines(lines: Iterable[str], write: Callable[[str], object], batch: int
     a reader of a live pipe sees them ``batch`` lines at a time.
     """
     pending: list[str] = []
-    add = pending.append
     for line in lines:
-        add(line)
+        pending.append(line)
         if len(pending) >= batch:
-            add("")
+            pending.append("")
             write("\n".join(pending))
             pending.clear()
     if pending:
-        add("")
+        pending.append("")
         write("\n".join(pending))

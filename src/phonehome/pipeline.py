@@ -212,8 +212,6 @@ def _frame_messages(
 
     # Counted in locals and added once: these lines run for every frame.
     frames = packets = size = 0
-    decode = decoder.decode
-    process = table.process
     ready = table.ready  # messages of packets the flow table processed inside the reader
     try:
         for frame in cap.frames(ctx, lambda linktype: table.done_filter(linktype, index)):
@@ -223,11 +221,11 @@ def _frame_messages(
                 ready.clear()
             frames += 1
             size += frame.caplen
-            pkt = decode(frame)
+            pkt = decoder.decode(frame)
             if pkt is None:
                 continue
             packets += 1
-            out = process(pkt)
+            out = table.process(pkt)
             if out:
                 for flow, parsed in out:
                     yield to_message(flow, parsed)

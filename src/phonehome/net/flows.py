@@ -283,9 +283,8 @@ class FlowTable:
         tcp_lru = self._tcp
         udp_lru = self._udp
         ready = self.ready
-        process = self.process
-        tcp_packet = self._tcp_packet
-        udp_packet = self._udp_packet
+        # Methods are called through ``self``, not bound-method locals: compiled, a call
+        # on ``self`` is a direct C call and a local alias a generic Python call.
 
         def done(buf: bytes, start: int, stop: int, ts: float, number: int) -> bool:
             ip = start + ip_at
@@ -384,13 +383,13 @@ class FlowTable:
                              buf[tp + 8 : tp + ulen], 0, 0, 0, src_mac, dst_mac,
                              None, input, False)  # fmt: skip
             if ts >= self._next_sweep:
-                res = process(pkt)
+                res = self.process(pkt)
             else:
                 # process() without its sweep check and second lookup (the flow is known;
                 # only a sweep could have removed it).
                 if ts > self._now:
                     self._now = ts
-                res = tcp_packet(flow, pkt) if proto == TCP else udp_packet(flow, pkt)
+                res = self._tcp_packet(flow, pkt) if proto == TCP else self._udp_packet(flow, pkt)
                 if self._pending:  # an eviction made room for a new flow
                     ready.extend(self._pending)
                     self._pending = []

@@ -151,8 +151,15 @@ def oui_vendor(mac: str | bytes) -> str | None:
     return None
 
 
+def public_suffixes(icann_only: bool = False) -> PublicSuffixList:
+    """The bundled Public Suffix List, parsed once per process and shared: parsing it
+    (with its IDN rules punycode-encoded) takes ~0.13 s, and the email detector, the
+    User-Agent reader and the destination enrichment each made their own."""
+    return _public_suffixes(bool(icann_only))
+
+
 @cache
-def _psl(icann_only: bool) -> PublicSuffixList:
+def _public_suffixes(icann_only: bool) -> PublicSuffixList:
     from publicsuffixlist import PublicSuffixList
 
     return PublicSuffixList(only_icann=icann_only)
@@ -172,7 +179,7 @@ def registrable_domain(host: str, *, icann_only: bool = False) -> str | None:
     labels = h.split(".")
     if all(label.isdigit() for label in labels):
         return None  # IPv4 literal (or a bare number)
-    result = _psl(icann_only).privatesuffix(h)
+    result = public_suffixes(icann_only).privatesuffix(h)
     return result if isinstance(result, str) else None
 
 

@@ -10,13 +10,13 @@ the common look-alikes: ``icon@2x.png``, ``pkg@1.2.3``, ``user@localhost``.
 
 from __future__ import annotations
 
-import functools
 import re
 
 from publicsuffixlist import PublicSuffixList
 
 from phonehome.detect.base import Detector, key_is
 from phonehome.model.field import Field, Match
+from phonehome.refdata import public_suffixes
 
 EMAIL_KEYS = re.compile(r"x?(user)?(e?mail(address)?\d*|login|username|account)")
 _CANDIDATE = re.compile(
@@ -27,9 +27,8 @@ _CANDIDATE = re.compile(
 )
 
 
-@functools.cache
 def _suffixes() -> PublicSuffixList:
-    return PublicSuffixList()
+    return public_suffixes()
 
 
 def known_tld(domain: str) -> bool:

@@ -10,11 +10,12 @@ device model instead: ``device_from_user_agent``.
 
 from __future__ import annotations
 
-import functools
 import re
 from urllib.parse import unquote
 
 from publicsuffixlist import PublicSuffixList
+
+from phonehome.refdata import public_suffixes
 
 SOURCE = "user-agent"
 MAX_UA = 2048
@@ -33,9 +34,8 @@ _INSTAGRAM = re.compile(r"(?:^|\s)Instagram [0-9][0-9.]* (Android \(|\()")
 _MODEL = re.compile(r"[;(]\s*([^;]+?)\s+Build/")
 
 
-@functools.cache
 def _suffixes() -> PublicSuffixList:
-    return PublicSuffixList()
+    return public_suffixes()
 
 
 def is_package_name(token: str) -> bool:

@@ -25,13 +25,13 @@ needs_compiled = pytest.mark.skipif(
 )
 
 
-def flows(path: Path, *, pure: bool, home: Path) -> tuple[bytes, bytes, int]:
+def flows(path: Path, *, pure: bool, home: Path, fmt: str = "jsonl") -> tuple[bytes, bytes, int]:
     env = {k: v for k, v in os.environ.items() if k != native.ENV}
     env["PHONEHOME_HOME"] = str(home)
     if pure:
         env[native.ENV] = "1"
     res = subprocess.run(
-        [sys.executable, "-m", "phonehome", "flows", "--format", "jsonl", str(path)],
+        [sys.executable, "-m", "phonehome", "flows", "--format", fmt, str(path)],
         capture_output=True,
         env=env,
         timeout=300,
@@ -60,10 +60,11 @@ def test_compiled_and_interpreted_print_the_same_flows(tmp_path: Path) -> None:
     if real.is_dir():
         inputs += sorted(p for p in real.iterdir() if p.is_file())
     for path in inputs:
-        compiled = flows(path, pure=False, home=tmp_path / "home")
-        interpreted = flows(path, pure=True, home=tmp_path / "home")
-        assert compiled == interpreted, path.name
-        assert compiled[2] in (0, 2), path.name
+        for fmt in ("jsonl", "text"):
+            compiled = flows(path, pure=False, home=tmp_path / "home", fmt=fmt)
+            interpreted = flows(path, pure=True, home=tmp_path / "home", fmt=fmt)
+            assert compiled == interpreted, (path.name, fmt)
+            assert compiled[2] in (0, 2), path.name
     # The simulated ones are non-trivial: messages of every protocol came out.
     out = flows(inputs[3], pure=False, home=tmp_path / "home")[0].decode()
     protocols = {json.loads(line)["protocol"] for line in out.splitlines()}

@@ -204,19 +204,48 @@ def summary(msg: Message) -> str:
     return f"{len(c.data)} bytes{' (truncated)' if c.truncated else ''}"
 
 
+class _TextClock:
+    """``datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]``, with
+    the date and time of day formatted once per second (as :class:`_IsoClock`)."""
+
+    __slots__ = ("second", "text")
+
+    def __init__(self) -> None:
+        self.second = math.nan
+        self.text = ""
+
+    def format(self, ts: float) -> str:
+        frac, whole = math.modf(ts)
+        us = round(frac * 1e6)
+        if us >= 1_000_000:
+            us -= 1_000_000
+            whole += 1.0
+        elif us < 0:
+            us += 1_000_000
+            whole -= 1.0
+        if whole != self.second:
+            try:
+                self.text = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%d %H:%M:%S.")
+            except (OverflowError, ValueError, OSError):
+                return f"epoch:{ts:.3f}"
+            self.second = whole
+        return self.text + str(us // 1000 + 1000)[1:]
+
+
+_TEXT_CLOCK: Final = _TextClock()
+
+
 def to_text(msg: Message) -> str:
     """One line; control characters from the capture are shown escaped (terminal.safe)."""
-    try:
-        t = datetime.fromtimestamp(msg.time, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    except (OverflowError, ValueError, OSError):
-        t = f"epoch:{msg.time:.3f}"
-    arrow = "->" if msg.direction == "out" else "<-"
-    dev, peer = (msg.src, msg.dst) if msg.direction == "out" else (msg.dst, msg.src)
+    t = _TEXT_CLOCK.format(msg.time)
+    out = msg.direction == "out"
+    dev, peer = (msg.src, msg.dst) if out else (msg.dst, msg.src)
     app = f" [{','.join(msg.app.packages) or msg.app.uid}]" if msg.app else ""
     host = f" {msg.host}" if msg.host and msg.protocol != "dns" else ""
+    # rjust/ljust rather than format specs: compiled, a spec costs ~0.5 us each.
     return safe(
-        f"{t} {msg.frame:>7} {dev.ip}:{dev.port} {arrow} {peer.ip}:{peer.port}{host} "
-        f"{msg.protocol.upper():<4} {summary(msg)}{app}"
+        f"{t} {str(msg.frame).rjust(7)} {dev.ip}:{dev.port} {'->' if out else '<-'} "
+        f"{peer.ip}:{peer.port}{host} {msg.protocol.upper().ljust(4)} {summary(msg)}{app}"
     )
 
 

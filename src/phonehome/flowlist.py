@@ -113,18 +113,21 @@ def _load_dumps() -> Callable[[dict[str, Any]], str]:
 _dumps = _load_dumps()
 
 
-class _IsoClock:
-    """``datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds")``, faster.
+class _Clock:
+    """Capture times as ``datetime.fromtimestamp(ts, UTC)`` would print them, faster.
 
-    Messages come in time order, so the date and time of day are formatted once per
-    second and kept here; the microseconds are rounded exactly as ``fromtimestamp`` does
-    (half to even on the fractional part, carried into the seconds). A slotted object
-    rather than module globals: compiled, its attributes are plain loads and stores.
+    ``iso``: ``.isoformat(timespec="microseconds")`` (JSON lines); otherwise
+    ``.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]`` (text lines). Messages come in time order,
+    so the date and time of day are formatted once per second and kept here; the
+    microseconds are rounded exactly as ``fromtimestamp`` does (half to even on the
+    fractional part, carried into the seconds). A slotted object rather than module
+    globals: compiled, its attributes are plain loads and stores.
     """
 
-    __slots__ = ("second", "text")
+    __slots__ = ("iso", "second", "text")
 
-    def __init__(self) -> None:
+    def __init__(self, iso: bool) -> None:
+        self.iso = iso
         self.second = math.nan  # equal to no second
         self.text = ""
 
@@ -139,19 +142,25 @@ class _IsoClock:
             whole -= 1.0
         if whole != self.second:
             try:
-                self.text = datetime.fromtimestamp(whole, UTC).isoformat()[:-6] + "."
+                when = datetime.fromtimestamp(whole, UTC)
             except (OverflowError, ValueError, OSError):  # a damaged capture's year 75095
-                return f"epoch:{ts:.6f}"
+                return f"epoch:{ts:.6f}" if self.iso else f"epoch:{ts:.3f}"
+            self.text = (
+                when.isoformat()[:-6] + "." if self.iso else when.strftime("%Y-%m-%d %H:%M:%S.")
+            )
             self.second = whole
         # Not f"{us:06d}": compiled, a format spec costs ~600 ns, this ~100.
-        return self.text + str(us + 1_000_000)[1:] + "+00:00"
+        if self.iso:
+            return self.text + str(us + 1_000_000)[1:] + "+00:00"
+        return self.text + str(us // 1000 + 1000)[1:]
 
 
-_CLOCK: Final = _IsoClock()
+_CLOCK: Final = _Clock(iso=True)
+_TEXT_CLOCK: Final = _Clock(iso=False)
 
 
 def iso_time(ts: float) -> str:
-    """ISO 8601 UTC with microseconds, as the JSON lines print it (see :class:`_IsoClock`)."""
+    """ISO 8601 UTC with microseconds, as the JSON lines print it (see :class:`_Clock`)."""
     return _CLOCK.format(ts)
 
 
@@ -202,37 +211,6 @@ def summary(msg: Message) -> str:
         return f"PUBLISH {c.topic} ({len(c.payload)} bytes)"
     assert isinstance(c, RawPayload)
     return f"{len(c.data)} bytes{' (truncated)' if c.truncated else ''}"
-
-
-class _TextClock:
-    """``datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]``, with
-    the date and time of day formatted once per second (as :class:`_IsoClock`)."""
-
-    __slots__ = ("second", "text")
-
-    def __init__(self) -> None:
-        self.second = math.nan
-        self.text = ""
-
-    def format(self, ts: float) -> str:
-        frac, whole = math.modf(ts)
-        us = round(frac * 1e6)
-        if us >= 1_000_000:
-            us -= 1_000_000
-            whole += 1.0
-        elif us < 0:
-            us += 1_000_000
-            whole -= 1.0
-        if whole != self.second:
-            try:
-                self.text = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%d %H:%M:%S.")
-            except (OverflowError, ValueError, OSError):
-                return f"epoch:{ts:.3f}"
-            self.second = whole
-        return self.text + str(us // 1000 + 1000)[1:]
-
-
-_TEXT_CLOCK: Final = _TextClock()
 
 
 def to_text(msg: Message) -> str:

@@ -29,6 +29,16 @@ def fail(message: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The store file (default: phonehome.db in the phonehome data directory, "
+    "$PHONEHOME_HOME when set).",
+)
+"""``--db``, for every command that reads or records in the findings store."""
+
+
 def device_options(f: F) -> F:
     f = click.option(
         "--device-mac",
@@ -218,12 +228,7 @@ def flows(
     help="ISO country code of the user's home (default: the profile's home_country); "
     "flags transfers out of the home region.",
 )
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Findings store (default: phonehome.db in the phonehome data dir).",
-)
+@db_option
 @click.option("--no-store", is_flag=True, help="Do not record this scan in the store.")
 @click.option(
     "--apks",
@@ -455,7 +460,7 @@ def demo(workdir: Path | None) -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="The scan's capture files, in order, if they moved since the scan (repeatable).",
 )
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
 def export(scan_ref: str, out: Path, inputs: tuple[Path, ...], db_path: Path | None) -> None:
     """Write only the packets that carry findings to a small pcapng, to hand on.
 

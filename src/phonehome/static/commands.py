@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from phonehome import __version__
+from phonehome.cli import db_option
 from phonehome.errors import InputError
 from phonehome.privacy import write_private
 from phonehome.static import firmware as fw
@@ -55,12 +56,7 @@ def _store_options(f: Any) -> Any:
     f = click.option("--no-store", is_flag=True, help="Do not record this analysis in the store.")(
         f
     )
-    return click.option(
-        "--db",
-        "db_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="The store file (default: phonehome.db in the phonehome data directory).",
-    )(f)
+    return db_option(f)
 
 
 def _record(kind: str, docs: list[dict[str, Any]], db_path: Path | None) -> None:

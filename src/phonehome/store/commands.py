@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from phonehome.cli import db_option
 from phonehome.errors import UsageError
 from phonehome.privacy import write_private
 from phonehome.store.db import (
@@ -57,15 +58,6 @@ def scan_id_argument(ctx: click.Context, param: click.Parameter, value: Any) -> 
             raise click.BadParameter(f"{str(text)[:40]!r} is not a scan id (1 to {MAX_SCAN_ID})")
         ids.append(scan_id)
     return tuple(ids) if isinstance(value, tuple) else ids[0]
-
-
-db_option = click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The store file (default: phonehome.db in the phonehome data directory, "
-    "$PHONEHOME_HOME when set).",
-)
 
 
 def load_scan(ref: str, db_path: Path | None) -> tuple[dict[str, Any], str]:

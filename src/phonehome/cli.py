@@ -38,6 +38,14 @@ db_option = click.option(
 )
 """``--db``, for every command that reads or records in the findings store."""
 
+output_option = click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file (mode 0600) instead of standard output.",
+)
+"""``--output``/``-o`` of the commands that print a report."""
+
 
 def device_options(f: F) -> F:
     f = click.option(
@@ -185,12 +193,7 @@ def flows(
     help="Report format (text for people, json is the versioned contract, html is one "
     "self-contained file, sarif for CI gates).",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report to this file (mode 0600) instead of standard output.",
-)
+@output_option
 @click.option(
     "--reveal",
     is_flag=True,

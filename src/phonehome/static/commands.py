@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from phonehome import __version__
-from phonehome.cli import db_option
+from phonehome.cli import db_option, output_option
 from phonehome.errors import InputError
 from phonehome.privacy import write_private
 from phonehome.static import firmware as fw
@@ -75,22 +75,13 @@ def _record(kind: str, docs: list[dict[str, Any]], db_path: Path | None) -> None
         )
 
 
-def _output_option(f: Any) -> Any:
-    return click.option(
-        "--output",
-        "-o",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Write the report to this file (mode 0600) instead of standard output.",
-    )(f)
-
-
 # --- apk ------------------------------------------------------------------------------
 
 
 @click.command("apk")
 @click.argument("apks", nargs=-1, required=True, metavar="APK...", type=click.Path(path_type=Path))
 @_format_option
-@_output_option
+@output_option
 @_store_options
 def apk(
     apks: tuple[Path, ...], fmt: str, output: Path | None, db_path: Path | None, no_store: bool
@@ -153,7 +144,7 @@ def analyse_one(path: Path) -> dict[str, Any]:
 @click.argument("old", type=click.Path(path_type=Path), metavar="OLD")
 @click.argument("new", type=click.Path(path_type=Path), metavar="NEW")
 @_format_option
-@_output_option
+@output_option
 @_store_options
 @click.option(
     "--jobs",

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from phonehome.cli import db_option
+from phonehome.cli import db_option, output_option
 from phonehome.errors import UsageError
 from phonehome.privacy import write_private
 from phonehome.store.db import (
@@ -173,12 +173,7 @@ def history_command(db_path: Path | None, fmt: str, static: bool) -> None:
     metavar="FORMAT",
     help="Any report format of 'phonehome scan --format' (text, json, jsonl, ...).",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report to this file (mode 0600) instead of standard output.",
-)
+@output_option
 @click.option(
     "--static",
     "static",

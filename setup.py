@@ -44,6 +44,7 @@ class BuildExt(build_ext):
         super().run()
         if not self.extensions:
             return
+        # The digests phonehome.native.decide compares with (its source_digest).
         digests = {m: hashlib.sha256(source_of(m).read_bytes()).hexdigest() for m in MODULES}
         manifest = json.dumps({"compiler": "mypyc", "modules": digests}, indent=1)
         base = SRC if self.inplace else Path(self.build_lib)
@@ -51,6 +52,7 @@ class BuildExt(build_ext):
 
 
 def extensions() -> list[object]:
+    # As phonehome.native.wants_pure, which the build cannot import.
     if os.environ.get("PHONEHOME_PURE_PYTHON", "").strip().lower() not in ("", "0", "false", "no"):
         print("phonehome: PHONEHOME_PURE_PYTHON set, not compiling", file=sys.stderr)
         return []

@@ -99,13 +99,12 @@ def source_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _extension_of(module: str, package_dir: Path) -> Path | None:
-    src = source_path(module, package_dir)
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        candidate = src.with_name(src.stem + suffix)
-        if candidate.is_file():
-            return candidate
-    return None
+def _has_extension(stem: Path) -> bool:
+    """A compiled module ``stem`` + one of this interpreter's extension suffixes exists."""
+    return any(
+        stem.with_name(stem.name + suffix).is_file()
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES
+    )
 
 
 def decide(package_dir: Path = _PACKAGE_DIR, environ: Mapping[str, str] = os.environ) -> Status:
@@ -119,13 +118,10 @@ def decide(package_dir: Path = _PACKAGE_DIR, environ: Mapping[str, str] = os.env
         return Status(False, "installed without the compiled modules")
     if sorted(built) != sorted(COMPILED_MODULES):
         return Status(False, "the compiled modules are from another version; reinstall")
-    if not any(
-        (package_dir.parent / (GROUP + suffix)).is_file()
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES
-    ):
+    if not _has_extension(package_dir.parent / GROUP):
         return Status(False, "not compiled at install: no C compiler? (see README)")
     for module in COMPILED_MODULES:
-        if _extension_of(module, package_dir) is None:
+        if not _has_extension(source_path(module, package_dir).with_suffix("")):
             return Status(False, f"{module} was not compiled")
         try:
             if source_digest(source_path(module, package_dir)) != built[module]:

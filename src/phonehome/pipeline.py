@@ -90,7 +90,7 @@ def iter_messages(
     collector scanning them about once per hundred packets (~5-10 % of ``flows`` in
     benchmarks/). Cycles are still collected; the old threshold is back when the
     iteration ends or is closed."""
-    _gc_relax(+1)
+    _GC.enter()
     try:
         for cap in captures:
             ctx.stats.inputs += 1
@@ -106,22 +106,31 @@ def iter_messages(
             finally:
                 cap.close()
     finally:
-        _gc_relax(-1)
+        _GC.leave()
 
 
-_gc_saved: Final[list[tuple[int, int, int]]] = []
-_gc_users: Final = [0]
-
-
-def _gc_relax(step: int) -> None:
+class _RelaxedGc:
     """Counted, so iterations that overlap restore the threshold only when the last ends."""
-    _gc_users[0] += step
-    if step > 0 and _gc_users[0] == 1:
-        old = gc.get_threshold()
-        _gc_saved.append(old)
-        gc.set_threshold(max(old[0], GC_THRESHOLD), old[1], old[2])
-    elif step < 0 and _gc_users[0] == 0 and _gc_saved:
-        gc.set_threshold(*_gc_saved.pop())
+
+    __slots__ = ("saved", "users")
+
+    def __init__(self) -> None:
+        self.users = 0
+        self.saved = gc.get_threshold()
+
+    def enter(self) -> None:
+        self.users += 1
+        if self.users == 1:
+            self.saved = old = gc.get_threshold()
+            gc.set_threshold(max(old[0], GC_THRESHOLD), old[1], old[2])
+
+    def leave(self) -> None:
+        self.users -= 1
+        if self.users == 0:
+            gc.set_threshold(*self.saved)
+
+
+_GC: Final = _RelaxedGc()
 
 
 def _frame_messages(

@@ -31,7 +31,7 @@ from phonehome.pipeline import iter_messages, open_all
 from phonehome.scan import ScanResult, run_scan
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared"
+SHARED = HERE.parent / "tests" / "shared"  # vendored real fixtures (tests/shared/README.md)
 
 Key = tuple[str, str, str, str]
 

@@ -15,7 +15,11 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = REPO / "tests" / "shared"
+"""The real fixtures (``fixtures/real``, ``fixtures/mobile``, ``fixtures/har``), vendored from
+the team's ``../shared`` so that no run depends on that folder (tests/shared/README.md)."""
+SHARED_DATA = REPO.parent / "shared" / "data"
+"""The Osmocom TAC and Exodus copies the data rebuild reads (not vendored: 3.7 MB)."""
 
 
 class NetworkAccessError(AssertionError):

@@ -13,9 +13,8 @@ import pytest
 
 from phonehome import databuild, refdata
 from phonehome.refdata import Operator, TacInfo
-from tests.conftest import SHARED
+from tests.conftest import SHARED_DATA
 
-SHARED_DATA = SHARED / "data"
 DATA = resources.files("phonehome").joinpath("data")
 
 

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "fixtures"
+SHARED = REPO / "tests" / "shared" / "fixtures"
 KEY_HOME = Path("/tmp/phonehome-snapshot-home")
 """One home for every snapshot: the per-installation key makes value ids comparable."""
 

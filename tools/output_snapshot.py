@@ -9,7 +9,7 @@ scenario's profile and events where it has them, and without) on them and on eve
 capture in ../shared/fixtures. Runs use a fixed private ``PHONEHOME_HOME`` under DIR, so
 value ids (keyed hashes) are comparable between snapshots written with the same DIR name;
 the scan document's wall-clock ``started``/``finished`` and the snapshot's own directory
-in input paths are blanked.
+and the checkout's in input paths are blanked.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def _run(args: list[str], env: dict[str, str], snap: Path) -> bytes:
         [sys.executable, "-m", "phonehome", *args], capture_output=True, env=env, check=False
     )
     return (
-        _CLOCK.sub(rb'"\1": ""', res.stdout).replace(str(snap).encode(), b"<SNAPSHOT>")
+        _CLOCK.sub(rb'"\1": ""', res.stdout)
+        .replace(str(snap).encode(), b"<SNAPSHOT>")
+        .replace(str(REPO).encode(), b"<REPO>")
         + b"\n--- stderr ---\n"
         + res.stderr
         + f"\n--- exit {res.returncode} ---\n".encode()

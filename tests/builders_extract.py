@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 
-from phonehome.extract import fields
 from phonehome.model import (
     Content,
     DnsMessage,
@@ -17,6 +16,7 @@ from phonehome.model import (
     MqttMessage,
     RawPayload,
 )
+from phonehome.protocols.registry import message_fields as fields
 
 IMEI = "352099001761481"
 IMSI = "242016000012345"

@@ -31,10 +31,10 @@ from phonehome.detect.meid import MEID_KEYS
 from phonehome.detect.msisdn import PHONE_KEYS
 from phonehome.detect.profile import load_profile
 from phonehome.detect.validators import luhn_digit
-from phonehome.extract import fields
 from phonehome.model.field import Field
 from phonehome.model.profile import DeviceProfile, Location
 from phonehome.pipeline import iter_messages, open_all
+from phonehome.protocols.registry import message_fields as fields
 from tests.builders_detect import field
 
 PROFILE = DeviceProfile(

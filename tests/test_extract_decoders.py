@@ -10,9 +10,10 @@ import zlib
 
 import pytest
 
-from phonehome.extract import decoders, fields
+from phonehome.extract import decoders
 from phonehome.extract.engine import MAX_CHAIN
 from phonehome.model import Anomalies
+from phonehome.protocols.registry import message_fields as fields
 from tests.builders_extract import (
     ICCID,
     IMEI,

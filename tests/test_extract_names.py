@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import phonehome.extract as extract
-from phonehome.extract import fields
+import phonehome.extract.names as extract
 from phonehome.model import DnsMessage, Field, MqttMessage, QuicInitial, TlsClientHello
 from phonehome.model.anomaly import Anomalies
 from phonehome.model.message import Message
+from phonehome.protocols.registry import message_fields as fields
 from tests.builders_extract import IMEI, dns, message
 
 

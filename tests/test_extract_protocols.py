@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phonehome.extract import fields
 from phonehome.model import DnsMessage, QuicInitial, TlsClientHello
+from phonehome.protocols.registry import message_fields as fields
 from tests.builders_extract import (
     IMEI,
     IMSI,

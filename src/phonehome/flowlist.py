@@ -16,78 +16,18 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from phonehome.model.message import (
-    DnsMessage,
-    HttpRequest,
-    HttpResponse,
-    Message,
-    MqttMessage,
-    QuicInitial,
-    RawPayload,
-    TlsClientHello,
-    header,
-)
+from phonehome.model.message import DnsMessage, Message
+from phonehome.protocols import registry
+from phonehome.protocols.dns import dns_columns
 from phonehome.terminal import safe
 
 
 def content_fields(msg: Message) -> dict[str, Any]:
+    """The protocol's own keys of a JSON line (its registry entry's ``columns``)."""
     c = msg.content
-    if type(c) is DnsMessage:  # most messages of a capture: first, and without comprehensions
-        return _dns_fields(c)
-    if isinstance(c, HttpRequest):
-        return {
-            "method": c.method,
-            "uri": c.target,
-            "http_host": c.host,
-            "content_type": header(c.headers, "content-type"),
-            "user_agent": header(c.headers, "user-agent"),
-            "body_len": len(c.body),
-        }
-    if isinstance(c, HttpResponse):
-        return {
-            "status": c.status,
-            "content_type": header(c.headers, "content-type"),
-            "body_len": len(c.body),
-        }
-    if isinstance(c, DnsMessage):
-        return _dns_fields(c)
-    if isinstance(c, TlsClientHello):
-        return {"sni": c.sni, "alpn": list(c.alpn), "tls_version": c.version, "ech": c.ech}
-    if isinstance(c, QuicInitial):
-        h = c.hello
-        return {
-            "quic_version": c.version,
-            "dcid": c.dcid,
-            "sni": h.sni if h else None,
-            "alpn": list(h.alpn) if h else [],
-        }
-    if isinstance(c, MqttMessage):
-        return {
-            "mqtt_type": c.packet_type,
-            "client_id": c.client_id,
-            "topic": c.topic,
-            "payload_len": len(c.payload),
-        }
-    assert isinstance(c, RawPayload)
-    return {"length": len(c.data), "truncated": c.truncated}
-
-
-def _dns_fields(c: DnsMessage) -> dict[str, Any]:
-    qnames = []
-    qtypes = []
-    for name, qtype in c.questions:
-        qnames.append(name)
-        qtypes.append(qtype)
-    answers = []
-    for a in c.answers:
-        answers.append([a.name, a.rtype, a.value])
-    return {
-        "dns_id": c.id,
-        "response": c.response,
-        "qnames": qnames,
-        "qtypes": qtypes,
-        "answers": answers,
-    }
+    if type(c) is DnsMessage:  # most messages of a capture: first, and directly
+        return dns_columns(c)
+    return registry.protocol_of(c).columns(c)
 
 
 def _stdlib_dumps(d: dict[str, Any]) -> str:
@@ -189,28 +129,9 @@ def to_json(msg: Message) -> str:
 
 
 def summary(msg: Message) -> str:
+    """The protocol's part of a text line (its registry entry's ``summary``)."""
     c = msg.content
-    if isinstance(c, HttpRequest):
-        return f"{c.method} {c.url}  ({len(c.body)} bytes)"
-    if isinstance(c, HttpResponse):
-        return f"{c.status} {c.reason}  ({len(c.body)} bytes)"
-    if isinstance(c, DnsMessage):
-        qs = " ".join(f"{t} {n}" for n, t in c.questions)
-        if not c.response:
-            return f"query {qs}"
-        ans = " ".join(f"{a.rtype} {a.value}" for a in c.answers[:4])
-        return f"response {qs} -> {ans or 'rcode ' + str(c.rcode)}"
-    if isinstance(c, TlsClientHello):
-        return f"ClientHello sni={c.sni} alpn={','.join(c.alpn)} {c.version}"
-    if isinstance(c, QuicInitial):
-        sni = c.hello.sni if c.hello else None
-        return f"Initial {c.version} sni={sni}"
-    if isinstance(c, MqttMessage):
-        if c.packet_type == "CONNECT":
-            return f"CONNECT client_id={c.client_id}"
-        return f"PUBLISH {c.topic} ({len(c.payload)} bytes)"
-    assert isinstance(c, RawPayload)
-    return f"{len(c.data)} bytes{' (truncated)' if c.truncated else ''}"
+    return registry.protocol_of(c).summary(c)
 
 
 def to_text(msg: Message) -> str:

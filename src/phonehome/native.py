@@ -65,6 +65,8 @@ COMPILED_MODULES: tuple[str, ...] = (
     "phonehome.protocols.http",
     "phonehome.protocols.mqtt",
     "phonehome.protocols.quic",
+    "phonehome.protocols.raw",
+    "phonehome.protocols.registry",
     "phonehome.protocols.tcp",
     "phonehome.protocols.tls",
     "phonehome.protocols.udp",

@@ -16,16 +16,14 @@ from phonehome.context import Context
 from phonehome.ingest import Capture, open_capture
 from phonehome.model.message import (
     AppLabel,
+    Content,
     DnsMessage,
     Endpoint,
     FlowKey,
-    HttpRequest,
     Message,
-    MqttMessage,
-    QuicInitial,
-    RawPayload,
-    TlsClientHello,
+    Readability,
 )
+from phonehome.protocols import registry
 
 if TYPE_CHECKING:
     from phonehome.net.flows import Flow, FlowTable
@@ -33,23 +31,13 @@ if TYPE_CHECKING:
 
     TableFactory = Callable[[Context, Callable[[Flow], Session]], FlowTable]
 
-_PROTOCOL: Final[dict[type, str]] = {
-    HttpRequest: "http",
-    DnsMessage: "dns",
-    TlsClientHello: "tls",
-    QuicInitial: "quic",
-    MqttMessage: "mqtt",
-}
-_ENCRYPTED: Final = frozenset({"tls", "quic"})
 GC_THRESHOLD: Final = 50_000
 
 
-def protocol_of(content: object, transport: str) -> str:
-    """``http dns tls quic mqtt`` for parsed content, the transport for raw payloads."""
-    if isinstance(content, RawPayload):
-        return transport
-    p = _PROTOCOL.get(type(content))
-    return p if p is not None else "http"  # HttpResponse is the only other content type
+def protocol_of(content: Content, transport: str) -> str:
+    """``Message.protocol`` for parsed content: the registered protocol's name (the
+    transport for raw payloads)."""
+    return registry.protocol_of(content).message_name(content, transport)
 
 
 @dataclass(slots=True)
@@ -185,24 +173,20 @@ def _frame_messages(
         content = parsed.content
         # The best name for the remote side, learnt from the flow's own first words;
         # DNS (most messages of a capture) first and on its own.
-        if isinstance(content, DnsMessage):
+        readability: Readability = "cleartext"
+        if type(content) is DnsMessage:
             proto = "dns"
             if content.response:
                 _learn_dns(ctx, content, parsed.time)
             host_hint = content.questions[0][0] if content.questions else h.host
         else:
-            proto = protocol_of(content, flow.transport)
-            if isinstance(content, HttpRequest):
-                host = content.host
-                if host:
-                    h.host = _strip_port(host)
-            elif isinstance(content, TlsClientHello):
-                if content.sni:
-                    h.host = content.sni
-            elif (
-                isinstance(content, QuicInitial) and content.hello is not None and content.hello.sni
-            ):
-                h.host = content.hello.sni
+            spec = registry.protocol_of(content)
+            proto = spec.message_name(content, flow.transport)
+            if spec.encrypted:
+                readability = "encrypted"
+            host = spec.host(content)
+            if host:
+                h.host = host
             host_hint = h.host
         key = h.key
         stats.messages += 1
@@ -210,13 +194,13 @@ def _frame_messages(
         if parsed.from_client:
             return Message(
                 parsed.time, index, parsed.frame, flow.id, key, key.client, key.server,
-                "out" if h.device_is_client else "in", proto,
-                "encrypted" if proto in _ENCRYPTED else "cleartext", content, host_hint, h.app,
+                "out" if h.device_is_client else "in", proto, readability, content,
+                host_hint, h.app,
             )  # fmt: skip
         return Message(
             parsed.time, index, parsed.frame, flow.id, key, key.server, key.client,
-            "in" if h.device_is_client else "out", proto,
-            "encrypted" if proto in _ENCRYPTED else "cleartext", content, host_hint, h.app,
+            "in" if h.device_is_client else "out", proto, readability, content,
+            host_hint, h.app,
         )  # fmt: skip
 
     # Counted in locals and added once: these lines run for every frame.
@@ -249,14 +233,6 @@ def _frame_messages(
         stats.frames += frames + table.filtered_frames
         stats.packets += packets + table.filtered_frames
         stats.bytes += size + table.filtered_bytes
-
-
-def _strip_port(host: str) -> str:
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    if host.count(":") == 1:
-        return host.split(":", 1)[0]
-    return host
 
 
 def _learn_dns(ctx: Context, msg: DnsMessage, t: float) -> None:

@@ -60,7 +60,7 @@ def run_scan(
     """One streaming pass over ``captures``. ``progress`` is called with each input as it
     starts, and with None every 1024 messages (for a progress display)."""
     from phonehome.detect import Engine
-    from phonehome.extract import fields as extract_fields
+    from phonehome.protocols.registry import message_fields as extract_fields
 
     ctx = ctx or Context()
     engine = Engine(profile)

@@ -9,10 +9,16 @@ hostile packet costs at most a few hundred small objects.
 from __future__ import annotations
 
 import struct
-from typing import Final
+from collections.abc import Iterator
+from itertools import chain
+from typing import Any, Final
 
-from phonehome.model.message import DnsAnswer, DnsMessage
+from phonehome.extract.engine import Budget
+from phonehome.extract.names import labels
+from phonehome.model.field import Field
+from phonehome.model.message import Content, DnsAnswer, DnsMessage, Message
 from phonehome.net.addr import ntop
+from phonehome.protocols.base import Parsed, Protocol, Rest, TcpApp, TcpHost, UdpHost
 
 HEADER_LEN: Final = 12
 MAX_QUESTIONS: Final = 32
@@ -293,3 +299,163 @@ def split_tcp(buf: bytes) -> tuple[list[bytes], int]:
         messages.append(buf[pos + 2 : pos + 2 + size])
         pos += 2 + size
     return messages, pos
+
+
+# -- the connection and the registry entry ------------------------------------------------
+
+
+def looks_like_dns_tcp(head: bytes, *, query: bool) -> bool:
+    """A 2-byte length prefix and a DNS header a real resolver or stub would send."""
+    if len(head) < 14:
+        return False
+    size = int.from_bytes(head[:2], "big")
+    if size < 12:
+        return False
+    flags = int.from_bytes(head[4:6], "big")
+    qr = flags >> 15
+    opcode = (flags >> 11) & 0xF
+    if opcode not in (0, 1, 2, 4, 5) or flags & 0x0040:  # Z bit must be zero
+        return False
+    qd = int.from_bytes(head[6:8], "big")
+    an = int.from_bytes(head[8:10], "big")
+    ns = int.from_bytes(head[10:12], "big")
+    ar = int.from_bytes(head[12:14], "big")
+    if query:
+        return qr == 0 and 1 <= qd <= 4 and an == 0 and ns <= 16 and ar <= 4 and not flags & 0xF
+    return qr == 1 and qd <= 4 and an + ns + ar <= 512
+
+
+class DnsTcpApp(TcpApp):
+    """DNS over TCP: each message behind a 2-byte length (RFC 1035 4.2.2)."""
+
+    def __init__(self, protocol: Protocol, host: TcpHost) -> None:
+        super().__init__(protocol, host)
+        self._bufs = [bytearray(), bytearray()]  # [server, client]
+        self._starts = [(0.0, 0), (0.0, 0)]
+
+    def start(self, from_client: bool, out: list[Parsed]) -> None:
+        self._bufs[from_client].clear()
+
+    def data(
+        self, from_client: bool, data: bytes, time: float, frame: int, out: list[Parsed]
+    ) -> None:
+        buf = self._bufs[from_client]
+        if not buf:
+            self._starts[from_client] = (time, frame)
+        buf += data
+        while len(buf) >= 2:
+            size = int.from_bytes(buf[:2], "big")
+            if len(buf) < 2 + size:
+                break
+            wire = bytes(buf[2 : 2 + size])
+            try:
+                msg = parse(wire)
+            except DnsError as e:
+                host = self.host
+                host.ctx.anomalies.add("dns.malformed", host.input, frame, f"over TCP: {e}")
+                host.to_raw(from_client, self._take(from_client), out)
+                return
+            start = self._starts[from_client]
+            out.append(Parsed(from_client, start[0], start[1], msg))
+            del buf[: 2 + size]
+            self._starts[from_client] = (time, frame)
+
+    def gap(self, from_client: bool, size: int, out: list[Parsed]) -> None:
+        # No marker to find the next message at: what is left and what follows is raw.
+        self.host.to_raw(from_client, self._take(from_client), out)
+        self.host.flush_raw(from_client, out)
+
+    def finish(self, from_client: bool, out: list[Parsed]) -> None:
+        buf = self._bufs[from_client]
+        if buf:
+            host = self.host
+            host.ctx.anomalies.add(
+                "dns.truncated_tcp", host.input, None, f"{len(buf)} bytes left at close"
+            )
+            host.to_raw(from_client, self._take(from_client), out)
+
+    def _take(self, from_client: bool) -> Rest | None:
+        buf = self._bufs[from_client]
+        if not buf:
+            return None
+        start = self._starts[from_client]
+        rest = (bytes(buf), start[0], start[1])
+        buf.clear()
+        return rest
+
+
+class DnsProtocol(Protocol):
+    """DNS: every UDP datagram that parses as one (unicast, mDNS, LLMNR, any port), and
+    DNS over TCP."""
+
+    def __init__(self) -> None:
+        super().__init__("dns", (DnsMessage,))
+
+    def tcp_client(self, head: bytes) -> bool:
+        return looks_like_dns_tcp(head, query=True)
+
+    def tcp_server(self, head: bytes) -> bool:
+        return looks_like_dns_tcp(head, query=False)
+
+    def tcp_app(self, host: TcpHost) -> TcpApp:
+        return DnsTcpApp(self, host)
+
+    def udp_datagram(
+        self, host: UdpHost, from_client: bool, data: bytes, time: float, frame: int
+    ) -> list[Parsed] | None:
+        try:
+            parsed = parse_if_dns(data)
+        except DnsError as exc:
+            host.ctx.anomalies.add("dns.malformed", host.input, frame, str(exc))
+            return host.raw(from_client, data, time, frame)
+        if parsed is None:
+            return None
+        message, problem = parsed
+        if problem is not None:
+            host.ctx.anomalies.add("dns.truncated_answers", host.input, frame, problem)
+        return [Parsed(from_client, time, frame, message)]
+
+    def columns(self, content: Content) -> dict[str, Any]:
+        assert isinstance(content, DnsMessage)
+        return dns_columns(content)
+
+    def summary(self, content: Content) -> str:
+        assert isinstance(content, DnsMessage)
+        qs = " ".join(f"{t} {n}" for n, t in content.questions)
+        if not content.response:
+            return f"query {qs}"
+        ans = " ".join(f"{a.rtype} {a.value}" for a in content.answers[:4])
+        return f"response {qs} -> {ans or 'rcode ' + str(content.rcode)}"
+
+    def fields(self, message: Message, budget: Budget) -> Iterator[Field]:
+        content = message.content
+        assert isinstance(content, DnsMessage)
+        questions = content.questions
+        if content.response or not questions:
+            return iter(())
+        if len(questions) == 1:  # nearly always: no generator around the name's own
+            return labels(budget, "dns.qname", questions[0][0], "label")
+        return chain.from_iterable(labels(budget, "dns.qname", n, "label") for n, _ in questions)
+
+
+def dns_columns(c: DnsMessage) -> dict[str, Any]:
+    """The ``flows`` keys of a DNS message: most messages of a capture, so called
+    directly by the ``flows`` writer, and written without comprehensions."""
+    qnames = []
+    qtypes = []
+    for name, qtype in c.questions:
+        qnames.append(name)
+        qtypes.append(qtype)
+    answers = []
+    for a in c.answers:
+        answers.append([a.name, a.rtype, a.value])
+    return {
+        "dns_id": c.id,
+        "response": c.response,
+        "qnames": qnames,
+        "qtypes": qtypes,
+        "answers": answers,
+    }
+
+
+DNS: Final = DnsProtocol()

@@ -17,9 +17,15 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import deque
+from collections.abc import Iterator
+from typing import Any, Final
 
 from phonehome.context import Context
-from phonehome.model.message import Headers, HttpRequest, HttpResponse
+from phonehome.extract.engine import Budget
+from phonehome.extract.http import request_fields
+from phonehome.model.field import Field
+from phonehome.model.message import Content, Headers, HttpRequest, HttpResponse, Message, header
+from phonehome.protocols.base import Parsed, Protocol, Rest, TcpApp, TcpHost
 from phonehome.protocols.bodies import SUPPORTED_ENCODINGS, decode_body, split_codings
 
 HttpMessage = HttpRequest | HttpResponse
@@ -642,3 +648,167 @@ def _parse_start_line(line: bytes, is_request: bool) -> tuple[str, str, str] | N
 
 def _excerpt(data: bytes | bytearray) -> str:
     return bytes(data[:60]).decode("latin-1").encode("unicode_escape").decode("ascii")
+
+
+# -- the connection and the registry entry ------------------------------------------------
+
+
+class HttpApp(TcpApp):
+    """Both directions of an HTTP/1.x connection: the response side frames with the
+    request methods; a CONNECT or Upgrade pauses both until its answer says whether the
+    connection became a tunnel (then every direction is recognised afresh)."""
+
+    def __init__(self, protocol: Protocol, host: TcpHost) -> None:
+        super().__init__(protocol, host)
+        self._req: HttpStreamParser | None = None
+        self._resp: HttpStreamParser | None = None
+
+    def _parser(self, is_request: bool) -> HttpStreamParser:
+        host = self.host
+        if is_request:
+            if self._req is None:
+                self._req = HttpStreamParser(True, host.ctx, host.input)
+            return self._req
+        if self._resp is None:
+            self._resp = HttpStreamParser(False, host.ctx, host.input)
+        return self._resp
+
+    def start(self, from_client: bool, out: list[Parsed]) -> None:
+        host = self.host
+        had_resp = self._resp is not None
+        self._parser(from_client)
+        if from_client and not had_resp and host.is_raw(False):
+            # The server side was called raw on its own (capture started mid-response):
+            # now that requests are seen, look for the next status line there.
+            host.flush_raw(False, out)
+            host.attach(False, self, out)
+            self._parser(False).gap()
+
+    def data(
+        self, from_client: bool, data: bytes, time: float, frame: int, out: list[Parsed]
+    ) -> None:
+        self._out(from_client, self._parser(from_client).feed(data, time, frame), out)
+
+    def gap(self, from_client: bool, size: int, out: list[Parsed]) -> None:
+        self._parser(from_client).gap(size)
+
+    def finish(self, from_client: bool, out: list[Parsed]) -> None:
+        host = self.host
+        parser = self._parser(from_client)
+        self._out(from_client, parser.finish(), out)
+        if host.app_of(from_client) is not self:
+            return
+        rest = parser.take_rest()
+        if rest is not None and parser.paused:
+            # A CONNECT whose answer was never captured: look at what followed.
+            host.reopen([(from_client, rest)], out)
+            return
+        host.to_raw(from_client, rest, out)
+
+    def _out(self, from_client: bool, messages: Output, out: list[Parsed]) -> None:
+        host = self.host
+        resp = self._parser(False)
+        for time, frame, msg in messages:
+            out.append(Parsed(from_client, time, frame, msg))
+            if isinstance(msg, HttpRequest):
+                resp.expect(msg.method)
+        if host.app_of(from_client) is not self:
+            return
+        parser = self._parser(from_client)
+        if parser.stopped:
+            host.to_raw(from_client, parser.take_rest(), out, False)
+            return
+        if from_client:
+            if parser.paused and not resp.holding and not resp.paused:
+                resp.hold_after(len(resp.methods))
+            return
+        if parser.tunnel:
+            self._open_tunnel(out)
+        elif parser.paused:
+            # The CONNECT/Upgrade was refused: HTTP goes on in both directions, requests
+            # first so that the responses after this one know their methods.
+            req = self._req
+            if req is not None and req.paused:
+                self._out(True, req.resume(False), out)
+            self._out(from_client, parser.resume(False), out)
+
+    def _open_tunnel(self, out: list[Parsed]) -> None:
+        """CONNECT accepted or protocol switched: both directions start over, usually
+        with a TLS ClientHello."""
+        host = self.host
+        rests: list[tuple[bool, Rest | None]] = []
+        for from_client in (True, False):
+            parser = self._req if from_client else self._resp
+            if host.app_of(from_client) is self and parser is not None:
+                for time, frame, msg in parser.resume(True):
+                    out.append(Parsed(from_client, time, frame, msg))
+                rests.append((from_client, parser.take_rest()))
+        self._req = self._resp = None
+        host.reopen(rests, out)
+
+
+class HttpProtocol(Protocol):
+    """HTTP/1.x on TCP, and the HTTP messages of every other source (HAR, mitmproxy)."""
+
+    def __init__(self) -> None:
+        super().__init__("http", (HttpRequest, HttpResponse))
+
+    def tcp_client(self, head: bytes) -> bool:
+        return looks_like_http_request(head)
+
+    def tcp_server(self, head: bytes) -> bool:
+        return looks_like_http_response(head)
+
+    def tcp_resume(self, data: bytes) -> bool:
+        return looks_like_http_request(data)
+
+    def tcp_app(self, host: TcpHost) -> TcpApp:
+        return HttpApp(self, host)
+
+    def host(self, content: Content) -> str | None:
+        if isinstance(content, HttpRequest):
+            host = content.host
+            if host:
+                return strip_port(host)
+        return None
+
+    def columns(self, content: Content) -> dict[str, Any]:
+        if isinstance(content, HttpRequest):
+            return {
+                "method": content.method,
+                "uri": content.target,
+                "http_host": content.host,
+                "content_type": header(content.headers, "content-type"),
+                "user_agent": header(content.headers, "user-agent"),
+                "body_len": len(content.body),
+            }
+        assert isinstance(content, HttpResponse)
+        return {
+            "status": content.status,
+            "content_type": header(content.headers, "content-type"),
+            "body_len": len(content.body),
+        }
+
+    def summary(self, content: Content) -> str:
+        if isinstance(content, HttpRequest):
+            return f"{content.method} {content.url}  ({len(content.body)} bytes)"
+        assert isinstance(content, HttpResponse)
+        return f"{content.status} {content.reason}  ({len(content.body)} bytes)"
+
+    def fields(self, message: Message, budget: Budget) -> Iterator[Field]:
+        content = message.content
+        if isinstance(content, HttpRequest):
+            return request_fields(content, budget)
+        return iter(())
+
+
+def strip_port(host: str) -> str:
+    """A Host header's name without its port (``[v6]:port`` and ``name:port``)."""
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    if host.count(":") == 1:
+        return host.split(":", 1)[0]
+    return host
+
+
+HTTP: Final = HttpProtocol()

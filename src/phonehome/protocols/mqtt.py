@@ -11,8 +11,16 @@ the session copies it to the server direction's parser.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any, Final
+
 from phonehome.context import Context
-from phonehome.model.message import MqttMessage
+from phonehome.extract.engine import Budget, expand
+from phonehome.extract.names import labels
+from phonehome.extract.text import to_text
+from phonehome.model.field import Field
+from phonehome.model.message import Content, Message, MqttMessage
+from phonehome.protocols.base import Parsed, Protocol, TcpApp, TcpHost
 
 MAX_PACKET = 8 << 20
 """Largest packet parsed (the protocol allows 256 MiB); larger ones are skipped unbuffered."""
@@ -305,3 +313,109 @@ def _topic_alias(props: bytes) -> int | None:
     except _Malformed:
         pass
     return alias
+
+
+# -- the connection and the registry entry ------------------------------------------------
+
+
+class MqttApp(TcpApp):
+    """Both directions of an MQTT connection; the server side parses with the protocol
+    level the client's CONNECT set."""
+
+    def __init__(self, protocol: Protocol, host: TcpHost) -> None:
+        super().__init__(protocol, host)
+        self._parsers: list[MqttStreamParser | None] = [None, None]  # [server, client]
+
+    def start(self, from_client: bool, out: list[Parsed]) -> None:
+        self._parsers[from_client] = MqttStreamParser(self.host.ctx, self.host.input)
+
+    def _parser(self, from_client: bool) -> MqttStreamParser:
+        parser = self._parsers[from_client]
+        assert parser is not None
+        return parser
+
+    def data(
+        self, from_client: bool, data: bytes, time: float, frame: int, out: list[Parsed]
+    ) -> None:
+        parser = self._parser(from_client)
+        client = self._parsers[True]
+        if not from_client and client is not None and client.level:
+            parser.level = client.level
+        for t, f, msg in parser.feed(data, time, frame):
+            out.append(Parsed(from_client, t, f, msg))
+        if parser.stopped:
+            self.host.to_raw(from_client, parser.take_rest(), out)
+
+    def gap(self, from_client: bool, size: int, out: list[Parsed]) -> None:
+        # No marker to find the next packet at: what is left and what follows is raw.
+        self.host.to_raw(from_client, self._parser(from_client).take_rest(), out)
+        self.host.flush_raw(from_client, out)
+
+    def finish(self, from_client: bool, out: list[Parsed]) -> None:
+        parser = self._parser(from_client)
+        parser.finish()
+        self.host.to_raw(from_client, parser.take_rest(), out)
+
+
+class MqttProtocol(Protocol):
+    """MQTT 3.1.1/5 on TCP: CONNECT (client id, credentials, will) and PUBLISH."""
+
+    def __init__(self) -> None:
+        super().__init__("mqtt", (MqttMessage,))
+
+    def tcp_client(self, head: bytes) -> bool:
+        return looks_like_mqtt_connect(head)
+
+    def tcp_app(self, host: TcpHost) -> TcpApp:
+        return MqttApp(self, host)
+
+    def columns(self, content: Content) -> dict[str, Any]:
+        assert isinstance(content, MqttMessage)
+        return {
+            "mqtt_type": content.packet_type,
+            "client_id": content.client_id,
+            "topic": content.topic,
+            "payload_len": len(content.payload),
+        }
+
+    def summary(self, content: Content) -> str:
+        assert isinstance(content, MqttMessage)
+        if content.packet_type == "CONNECT":
+            return f"CONNECT client_id={content.client_id}"
+        return f"PUBLISH {content.topic} ({len(content.payload)} bytes)"
+
+    def fields(self, message: Message, budget: Budget) -> Iterator[Field]:
+        msg = message.content
+        assert isinstance(msg, MqttMessage)
+        for part, value in (
+            ("mqtt.client_id", msg.client_id),
+            ("mqtt.username", msg.username),
+        ):
+            if value:
+                yield from expand(budget, part, "", (), None, (), value)
+        if msg.password:
+            yield from expand(
+                budget, "mqtt.password", "", (), None, (), to_text(msg.password), msg.password
+            )
+        if msg.topic:
+            yield from labels(budget, "mqtt.topic", msg.topic, "level", "/")
+        if msg.payload:
+            yield from expand(
+                budget, "mqtt.payload", "", (), None, (), to_text(msg.payload), msg.payload
+            )
+        if msg.will_topic:
+            yield from expand(budget, "mqtt.will_topic", "", (), None, (), msg.will_topic)
+        if msg.will_payload:
+            yield from expand(
+                budget,
+                "mqtt.will_payload",
+                "",
+                (),
+                None,
+                (),
+                to_text(msg.will_payload),
+                msg.will_payload,
+            )
+
+
+MQTT: Final = MqttProtocol()

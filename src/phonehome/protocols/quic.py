@@ -13,13 +13,19 @@ from __future__ import annotations
 
 import hmac
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from phonehome.model.message import QuicInitial
+from phonehome.extract.engine import Budget
+from phonehome.extract.names import labels
+from phonehome.model.field import Field
+from phonehome.model.message import Content, Message, QuicInitial
+from phonehome.protocols.base import Parsed, Protocol, UdpApp, UdpHost
 from phonehome.protocols.tls import HANDSHAKE_CLIENT_HELLO, TlsError, parse_client_hello
 
 VERSION_1 = 0x00000001
@@ -480,3 +486,78 @@ class QuicInitialTracker:
         if self.decrypted and self._version is not None:
             return QuicInitial(self._version.name, self._odcid.hex(), None)
         return None
+
+
+# -- the flow and the registry entry ------------------------------------------------------
+
+
+class QuicApp(UdpApp):
+    """A QUIC flow: followed until the client's Initial gave its ClientHello, then done
+    (the flow table drops the encrypted rest cheaply)."""
+
+    def __init__(self, host: UdpHost) -> None:
+        super().__init__(host)
+        self._tracker = QuicInitialTracker()
+
+    def datagram(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
+        if not from_client:
+            return []  # server Initial/Handshake packets: nothing the device sent
+        host = self.host
+        tracker = self._tracker
+        initial = tracker.feed(data)
+        if tracker.problem is not None:
+            kind, detail = tracker.problem
+            host.ctx.anomalies.add(kind, host.input, frame, detail)
+        if initial is not None:
+            self.done = True
+            return [Parsed(from_client, time, frame, initial)]
+        if tracker.decrypted == 0:
+            # It looked like QUIC but nothing opened: keep the bytes as any UDP payload,
+            # and once the tracker gives up, treat the flow as ordinary UDP again.
+            if tracker.done:
+                self.released = True
+            return host.raw(from_client, data, time, frame)
+        return []
+
+
+class QuicProtocol(Protocol):
+    """QUIC v1/v2 on UDP: the client Initial's ClientHello (RFC 9001 section 5)."""
+
+    def __init__(self) -> None:
+        super().__init__("quic", (QuicInitial,), encrypted=True)
+
+    def udp_start(self, data: bytes, from_client: bool) -> bool:
+        return from_client and looks_like_quic_initial(data)
+
+    def udp_app(self, host: UdpHost) -> UdpApp:
+        return QuicApp(host)
+
+    def host(self, content: Content) -> str | None:
+        assert isinstance(content, QuicInitial)
+        hello = content.hello
+        return hello.sni if hello is not None and hello.sni else None
+
+    def columns(self, content: Content) -> dict[str, Any]:
+        assert isinstance(content, QuicInitial)
+        h = content.hello
+        return {
+            "quic_version": content.version,
+            "dcid": content.dcid,
+            "sni": h.sni if h else None,
+            "alpn": list(h.alpn) if h else [],
+        }
+
+    def summary(self, content: Content) -> str:
+        assert isinstance(content, QuicInitial)
+        sni = content.hello.sni if content.hello else None
+        return f"Initial {content.version} sni={sni}"
+
+    def fields(self, message: Message, budget: Budget) -> Iterator[Field]:
+        content = message.content
+        assert isinstance(content, QuicInitial)
+        if content.hello is not None and content.hello.sni:
+            return labels(budget, "quic.sni", content.hello.sni, "label")
+        return iter(())
+
+
+QUIC: Final = QuicProtocol()

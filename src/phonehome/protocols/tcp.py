@@ -1,9 +1,12 @@
-"""The session of one TCP connection: recognise the protocol by content, then parse.
+"""The session of one TCP connection: recognise the protocol by content, then hand over.
 
 Apps and IoT firmware run HTTP on 8100 and MQTT on 9999, so the port is no guide: the
-first bytes of the client direction decide (HTTP request, TLS ClientHello, MQTT CONNECT,
-DNS over TCP, else raw), and the server direction follows the client's verdict. A server
-that speaks first (banners) or a capture with only the server side decides on its own.
+first bytes of the client direction decide, asking each protocol of the registry in turn
+(:data:`phonehome.protocols.registry.TCP`), else the stream is raw; the server direction
+follows the client's verdict. A server that speaks first (banners) or a capture with only
+the server side decides on its own. Everything after recognition is the protocol's
+:class:`~phonehome.protocols.base.TcpApp`; this module keeps only what every protocol
+shares: the bytes held while undecided, and raw payloads.
 
 Raw payloads are coalesced per "turn" (what one side sends until the other side speaks),
 the unit a reader of Wireshark's Follow TCP Stream would expect, and bounded per direction.
@@ -14,91 +17,76 @@ from __future__ import annotations
 from typing import Final
 
 from phonehome.context import Context
-from phonehome.model.message import HttpRequest, RawPayload
-from phonehome.protocols.base import Parsed
-from phonehome.protocols.http import (
-    HttpStreamParser,
-    looks_like_http_request,
-    looks_like_http_response,
-)
-from phonehome.protocols.http import (
-    Output as HttpOutput,
-)
-from phonehome.protocols.mqtt import MqttStreamParser, looks_like_mqtt_connect
+from phonehome.model.message import RawPayload
+from phonehome.protocols.base import Parsed, Protocol, Rest, TcpApp, TcpHost
+from phonehome.protocols.registry import TCP
 
 RAW_LIMIT: Final = 64 << 10
 """Raw bytes kept per direction of a flow; the payload that crosses it is truncated."""
-TLS_HELLO_LIMIT: Final = 64 << 10
-"""Client bytes buffered while waiting for a complete ClientHello."""
 PENDING_LIMIT: Final = 64 << 10
 """Server bytes held while the client direction has not decided the protocol."""
 DECIDE_BYTES: Final = 16
 """Bytes needed before giving up on every recogniser and calling a stream raw."""
+RAW_NAME: Final = "tcp"
+"""The session's verdict (and the message protocol) for a raw stream."""
 
 # Direction modes
-_PENDING: Final = "pending"
-_HTTP: Final = "http"
-_TLS: Final = "tls"
-_MQTT: Final = "mqtt"
-_DNS: Final = "dns"
-_RAW: Final = "tcp"
-_SKIP: Final = "skip"  # encrypted server side of TLS: nothing to parse
+_PENDING: Final = 0  # undecided: bytes held
+_APP: Final = 1  # a protocol's app parses it
+_RAW: Final = 2
+_SKIP: Final = 3  # nothing to parse (encrypted): bytes dropped
 
 
 class _Side:
     """The state of one direction."""
 
     __slots__ = (
-        "buf",
-        "buf_start",
+        "app",
         "from_client",
-        "http",
-        "http_failed",
         "mode",
-        "mqtt",
         "pending",
         "pending_size",
         "raw_over",
         "raw_parts",
         "raw_start",
         "raw_total",
+        "resumable",
     )
 
     def __init__(self, from_client: bool) -> None:
         self.from_client = from_client
         self.mode = _PENDING
+        self.app: TcpApp | None = None
         self.pending: list[tuple[bytes, float, int]] = []
         self.pending_size = 0
-        self.http: HttpStreamParser | None = None
-        self.http_failed = False
-        self.mqtt: MqttStreamParser | None = None
-        self.buf = bytearray()  # DNS framing / TLS hello accumulation
-        self.buf_start = (0.0, 0)
+        self.resumable = True
+        """A raw client side may still turn out to be a protocol that starts mid-stream."""
         self.raw_parts: list[bytes] = []
         self.raw_start = (0.0, 0)
         self.raw_total = 0
         self.raw_over = False
 
 
-class TcpSession:
+class TcpSession(TcpHost):
     """:class:`~phonehome.protocols.base.Session` for TCP flows.
 
-    ``protocol`` is the verdict (``http tls mqtt dns tcp``; ``tcp`` = raw), None until the
-    first bytes decided it.
+    ``protocol`` is the verdict (a registered protocol's name, or ``tcp`` = raw), None
+    until the first bytes decided it.
     """
 
     def __init__(self, ctx: Context, input: int, server_port: int) -> None:
-        self._ctx = ctx
-        self._input = input
+        self.ctx = ctx
+        self.input = input
         self.server_port = server_port
         self.done = False
         self.protocol: str | None = None
         self._client = _Side(True)
         self._server = _Side(False)
-        self._req: HttpStreamParser | None = None
-        self._resp: HttpStreamParser | None = None
         self._held: list[Parsed] = []  # produced during gap(), handed out next call
         self._closed = False
+        self._apps: dict[str, TcpApp] = {}
+        """One app per protocol for the whole connection: both directions share it, and
+        a direction that comes back to the protocol (after raw) finds its state."""
 
     # -- Session protocol -----------------------------------------------------------------
 
@@ -113,33 +101,26 @@ class TcpSession:
         if other.mode == _PENDING and other.pending:
             self._decide(other, True, out)
         if other.mode == _RAW:
-            self._flush_raw(other, out)
+            self._flush(other, out)
         self._feed(me, data, time, frame, out)
         return out
 
     def gap(self, from_client: bool, size: int) -> None:
         if self._closed or self.done:
             return
-        side, _ = self._sides(from_client)
+        side = self._side(from_client)
         out = self._held
         if side.mode == _PENDING:
             if not side.pending:
                 return
             self._decide(side, True, out)
         mode = side.mode
-        if mode == _HTTP:
-            assert side.http is not None
-            side.http.gap(size)
+        if mode == _APP:
+            app = side.app
+            assert app is not None
+            app.gap(from_client, size, out)
         elif mode == _RAW:
-            self._flush_raw(side, out)
-        elif mode in (_MQTT, _DNS):
-            # No marker to find the next message at: what is left and what follows is raw.
-            rest = self._take_buffered(side)
-            self._to_raw(side, rest, out)
-            self._flush_raw(side, out)
-        elif mode == _TLS:
-            self._ctx.anomalies.add("tls.incomplete_client_hello", self._input, None, "gap")
-            self.done = True
+            self._flush(side, out)
 
     def close(self) -> list[Parsed]:
         out = self._take_held()
@@ -154,7 +135,50 @@ class TcpSession:
         self.done = True
         return out
 
+    # -- TcpHost: what the protocols' apps may ask ------------------------------------------
+
+    def to_raw(
+        self, from_client: bool, rest: Rest | None, out: list[Parsed], resumable: bool = True
+    ) -> None:
+        side = self._side(from_client)
+        side.mode = _RAW
+        side.app = None
+        if not resumable:
+            side.resumable = False
+        if rest is not None:
+            self._raw(side, rest[0], rest[1], rest[2], out)
+
+    def flush_raw(self, from_client: bool, out: list[Parsed]) -> None:
+        self._flush(self._side(from_client), out)
+
+    def is_raw(self, from_client: bool) -> bool:
+        return self._side(from_client).mode == _RAW
+
+    def app_of(self, from_client: bool) -> TcpApp | None:
+        side = self._side(from_client)
+        return side.app if side.mode == _APP else None
+
+    def skip(self, from_client: bool) -> None:
+        self._side(from_client).mode = _SKIP
+
+    def attach(self, from_client: bool, app: TcpApp, out: list[Parsed]) -> None:
+        side = self._side(from_client)
+        side.mode = _APP
+        side.app = app
+
+    def reopen(self, rests: list[tuple[bool, Rest | None]], out: list[Parsed]) -> None:
+        for from_client, _ in rests:
+            side = self._side(from_client)
+            side.app = None
+            side.mode = _PENDING
+        for from_client, rest in rests:
+            if rest is not None:
+                self._feed(self._side(from_client), rest[0], rest[1], rest[2], out)
+
     # -- dispatch -------------------------------------------------------------------------
+
+    def _side(self, from_client: bool) -> _Side:
+        return self._client if from_client else self._server
 
     def _sides(self, from_client: bool) -> tuple[_Side, _Side]:
         if from_client:
@@ -168,246 +192,86 @@ class TcpSession:
 
     def _feed(self, side: _Side, data: bytes, time: float, frame: int, out: list[Parsed]) -> None:
         mode = side.mode
-        if mode == _PENDING:
+        if mode == _APP:
+            app = side.app
+            assert app is not None
+            app.data(side.from_client, data, time, frame, out)
+        elif mode == _RAW:
+            self._raw(side, data, time, frame, out)
+        elif mode == _PENDING:
             side.pending.append((data, time, frame))
             side.pending_size += len(data)
             self._decide(side, False, out)
-        elif mode == _HTTP:
-            assert side.http is not None
-            self._http_out(side, side.http.feed(data, time, frame), out)
-        elif mode == _RAW:
-            self._raw(side, data, time, frame, out)
-        elif mode == _MQTT:
-            self._mqtt(side, data, time, frame, out)
-        elif mode == _DNS:
-            self._dns(side, data, time, frame, out)
-        elif mode == _TLS:
-            self._tls(side, data, time, frame, out)
 
     def _decide(self, side: _Side, force: bool, out: list[Parsed]) -> None:
         """Pick the protocol of a pending direction, then replay its held bytes."""
-        head = b"".join(d for d, _, _ in side.pending)[:64]
+        head = b"".join([d for d, _, _ in side.pending])[:64]
+        client = self._client
         if side.from_client:
-            mode = self._classify_client(head, force)
-        elif self._client.mode not in (_PENDING, _SKIP):
-            mode = self._follow(self._client.mode)
+            proto = _recognise_client(head)
+            if proto is None and not force and len(head) < DECIDE_BYTES:
+                return
+            self._settle(side, proto, None, out)
+        elif client.mode == _APP:
+            self._settle(side, None, client.app, out)
+        elif client.mode == _RAW:
+            self._settle(side, None, None, out)
         elif force or side.pending_size > PENDING_LIMIT:
-            mode = self._classify_server(head)
-        else:
-            mode = None
-        if mode is None:
-            return
+            self._settle(side, _recognise_server(head), None, out)
+
+    def _settle(
+        self, side: _Side, proto: Protocol | None, follow: TcpApp | None, out: list[Parsed]
+    ) -> None:
+        """Give a pending direction to ``proto``'s app (shared with the other direction
+        when it has the same protocol), to the app it ``follow``s, or (neither) to raw;
+        then replay the held bytes."""
         chunks = side.pending
         side.pending = []
         side.pending_size = 0
-        self._decide_as(side, mode, chunks, out)
-
-    def _decide_as(
-        self, side: _Side, mode: str, chunks: list[tuple[bytes, float, int]], out: list[Parsed]
-    ) -> None:
-        self._set_mode(side, mode, out)
+        if follow is not None:
+            if follow.follows(side.from_client):
+                self._enter(side, follow, out)
+            else:
+                side.mode = _SKIP
+        elif proto is not None:
+            app = self._apps.get(proto.name)
+            if app is None:
+                app = self._apps[proto.name] = proto.tcp_app(self)
+            self._enter(side, app, out)
+        else:
+            side.mode = _RAW
+            self._verdict(side, RAW_NAME)
         for data, time, frame in chunks:
             self._feed(side, data, time, frame, out)
         if side.from_client and self._server.pending:
             self._decide(self._server, False, out)
 
-    def _classify_client(self, head: bytes, force: bool) -> str | None:
-        if looks_like_http_request(head):
-            return _HTTP
-        if len(head) >= 6 and head[0] == 0x16 and head[1] == 3 and head[5] == 1:
-            return _TLS
-        if looks_like_mqtt_connect(head):
-            return _MQTT
-        if _looks_like_dns_tcp(head, query=True):
-            return _DNS
-        if not force and len(head) < DECIDE_BYTES:
-            return None
-        return _RAW
+    def _enter(self, side: _Side, app: TcpApp, out: list[Parsed]) -> None:
+        side.mode = _APP
+        side.app = app
+        app.start(side.from_client, out)
+        self._verdict(side, RAW_NAME if side.mode == _SKIP else app.protocol.name)
 
-    def _classify_server(self, head: bytes) -> str:
-        if looks_like_http_response(head):
-            return _HTTP
-        if len(head) >= 3 and head[0] in (0x15, 0x16) and head[1] == 3:
-            return _SKIP
-        if _looks_like_dns_tcp(head, query=False):
-            return _DNS
-        return _RAW
-
-    @staticmethod
-    def _follow(client_mode: str) -> str:
-        return _SKIP if client_mode == _TLS else client_mode
-
-    def _set_mode(self, side: _Side, mode: str, out: list[Parsed]) -> None:
-        side.mode = mode
+    def _verdict(self, side: _Side, name: str) -> None:
         if side.from_client or self.protocol is None:
-            self.protocol = _RAW if mode == _SKIP else mode
-        if mode == _HTTP:
-            side.http = self._http_parser(side.from_client)
-            server = self._server
-            if side.from_client and server.mode == _RAW and self._resp is None:
-                # The server side was called raw on its own (capture started mid-response):
-                # now that requests are seen, look for the next status line there.
-                self._flush_raw(server, out)
-                server.mode = _HTTP
-                server.http = self._http_parser(False)
-                server.http.gap()
-        elif mode == _MQTT:
-            side.mqtt = MqttStreamParser(self._ctx, self._input)
-        elif mode in (_DNS, _TLS):
-            side.buf.clear()
-
-    def _http_parser(self, is_request: bool) -> HttpStreamParser:
-        if is_request:
-            if self._req is None:
-                self._req = HttpStreamParser(True, self._ctx, self._input)
-            return self._req
-        if self._resp is None:
-            self._resp = HttpStreamParser(False, self._ctx, self._input)
-        return self._resp
-
-    # -- HTTP -----------------------------------------------------------------------------
-
-    def _http_out(self, side: _Side, messages: HttpOutput, out: list[Parsed]) -> None:
-        resp = self._http_parser(False)
-        for time, frame, msg in messages:
-            out.append(Parsed(side.from_client, time, frame, msg))
-            if isinstance(msg, HttpRequest):
-                resp.expect(msg.method)
-        parser = side.http
-        if parser is None or side.mode != _HTTP:
-            return
-        if parser.stopped:
-            side.http_failed = True
-            self._to_raw(side, parser.take_rest(), out)
-            return
-        if side.from_client:
-            if parser.paused and not resp.holding and not resp.paused:
-                resp.hold_after(len(resp.methods))
-            return
-        if parser.tunnel:
-            self._open_tunnel(out)
-        elif parser.paused:
-            # The CONNECT/Upgrade was refused: HTTP goes on in both directions, requests
-            # first so that the responses after this one know their methods.
-            req = self._req
-            if req is not None and req.paused:
-                self._http_out(self._client, req.resume(False), out)
-            self._http_out(side, parser.resume(False), out)
-
-    def _open_tunnel(self, out: list[Parsed]) -> None:
-        """CONNECT accepted or protocol switched: both directions start over, usually
-        with a TLS ClientHello."""
-        rests = []
-        for side in (self._client, self._server):
-            parser = side.http
-            if side.mode == _HTTP and parser is not None:
-                for time, frame, msg in parser.resume(True):
-                    out.append(Parsed(side.from_client, time, frame, msg))
-                rests.append((side, parser.take_rest()))
-                side.http = None
-                side.mode = _PENDING
-        self._req = self._resp = None
-        for side, rest in rests:
-            if rest is not None:
-                self._feed(side, rest[0], rest[1], rest[2], out)
-
-    @staticmethod
-    def _take_buffered(side: _Side) -> tuple[bytes, float, int] | None:
-        """Bytes an MQTT parser or the DNS framing holds, for the raw fallback."""
-        if side.mqtt is not None:
-            return side.mqtt.take_rest()
-        if not side.buf:
-            return None
-        rest = (bytes(side.buf), side.buf_start[0], side.buf_start[1])
-        side.buf.clear()
-        return rest
-
-    def _to_raw(
-        self, side: _Side, rest: tuple[bytes, float, int] | None, out: list[Parsed]
-    ) -> None:
-        side.mode = _RAW
-        side.http = None
-        side.mqtt = None
-        if rest is not None:
-            self._raw(side, rest[0], rest[1], rest[2], out)
-
-    # -- MQTT, DNS, TLS -------------------------------------------------------------------
-
-    def _mqtt(self, side: _Side, data: bytes, time: float, frame: int, out: list[Parsed]) -> None:
-        parser = side.mqtt
-        assert parser is not None
-        client = self._client.mqtt
-        if not side.from_client and client is not None and client.level:
-            parser.level = client.level
-        for t, f, msg in parser.feed(data, time, frame):
-            out.append(Parsed(side.from_client, t, f, msg))
-        if parser.stopped:
-            self._to_raw(side, parser.take_rest(), out)
-
-    def _dns(self, side: _Side, data: bytes, time: float, frame: int, out: list[Parsed]) -> None:
-        from phonehome.protocols import dns  # lazily: written in parallel
-
-        buf = side.buf
-        if not buf:
-            side.buf_start = (time, frame)
-        buf += data
-        while len(buf) >= 2:
-            size = int.from_bytes(buf[:2], "big")
-            if len(buf) < 2 + size:
-                break
-            wire = bytes(buf[2 : 2 + size])
-            try:
-                msg = dns.parse(wire)
-            except dns.DnsError as e:
-                self._ctx.anomalies.add("dns.malformed", self._input, frame, f"over TCP: {e}")
-                rest = bytes(buf)
-                buf.clear()
-                self._to_raw(side, (rest, side.buf_start[0], side.buf_start[1]), out)
-                return
-            out.append(Parsed(side.from_client, side.buf_start[0], side.buf_start[1], msg))
-            del buf[: 2 + size]
-            side.buf_start = (time, frame)
-
-    def _tls(self, side: _Side, data: bytes, time: float, frame: int, out: list[Parsed]) -> None:
-        from phonehome.protocols import tls  # lazily: written in parallel
-
-        buf = side.buf
-        if not buf:
-            side.buf_start = (time, frame)
-        buf += data[: max(0, TLS_HELLO_LIMIT - len(buf))]
-        try:
-            hello = tls.parse_client_hello_records(bytes(buf))
-        except tls.TlsError as e:
-            self._ctx.anomalies.add("tls.bad_client_hello", self._input, frame, str(e))
-            self._end_tls(side)
-            return
-        if hello is not None:
-            out.append(Parsed(True, side.buf_start[0], side.buf_start[1], hello))
-            self._end_tls(side)
-        elif len(buf) >= TLS_HELLO_LIMIT:
-            self._ctx.anomalies.add(
-                "tls.incomplete_client_hello", self._input, frame, f"over {TLS_HELLO_LIMIT} bytes"
-            )
-            self._end_tls(side)
-
-    def _end_tls(self, side: _Side) -> None:
-        """Past the ClientHello everything is encrypted: stop the flow's delivery."""
-        side.buf.clear()
-        side.mode = _SKIP
-        self.done = True
+            self.protocol = name
 
     # -- raw ------------------------------------------------------------------------------
 
     def _raw(self, side: _Side, data: bytes, time: float, frame: int, out: list[Parsed]) -> None:
         if side.raw_over:
             return
-        if side.from_client and not side.http_failed and looks_like_http_request(data):
-            # A segment that starts an HTTP request: the capture began mid-stream (or
-            # after a gap) and what came first was the tail of something.
-            self._flush_raw(side, out)
-            side.mode = _PENDING
-            self._decide_as(side, _HTTP, [(data, time, frame)], out)
-            return
+        if side.from_client and side.resumable:
+            for proto in TCP:
+                if proto.tcp_resume(data):
+                    # A segment that starts a message: the capture began mid-stream (or
+                    # after a gap) and what came first was the tail of something.
+                    self._flush(side, out)
+                    side.mode = _PENDING
+                    side.pending = [(data, time, frame)]
+                    side.pending_size = len(data)
+                    self._settle(side, proto, None, out)
+                    return
         if not side.raw_parts:
             side.raw_start = (time, frame)
         room = RAW_LIMIT - side.raw_total
@@ -418,12 +282,12 @@ class TcpSession:
             side.raw_parts.append(data)
             side.raw_total += len(data)
         if side.raw_over:
-            self._flush_raw(side, out)
+            self._flush(side, out)
             other = self._server if side.from_client else self._client
             if other.raw_over or other.mode == _SKIP:
                 self.done = True
 
-    def _flush_raw(self, side: _Side, out: list[Parsed]) -> None:
+    def _flush(self, side: _Side, out: list[Parsed]) -> None:
         if not side.raw_parts:
             return
         data = b"".join(side.raw_parts)
@@ -434,60 +298,31 @@ class TcpSession:
     # -- end --------------------------------------------------------------------------------
 
     def _finish_side(self, side: _Side, out: list[Parsed]) -> None:
-        for _ in range(4):  # a tunnel's bytes are classified again, once or twice at most
+        for _ in range(4):  # a tunnel's bytes are recognised again, once or twice at most
             mode = side.mode
-            if mode == _HTTP and side.http is not None:
-                parser = side.http
-                self._http_out(side, parser.finish(), out)
-                if side.mode != _HTTP or side.http is None:
-                    continue
-                rest = parser.take_rest()
-                if rest is not None and parser.paused:
-                    # A CONNECT whose answer was never captured: look at what followed.
-                    side.mode = _PENDING
-                    side.http = None
-                    self._feed(side, rest[0], rest[1], rest[2], out)
-                    if side.pending:
-                        self._decide(side, True, out)
-                    continue
-                self._to_raw(side, rest, out)
-            elif mode == _MQTT and side.mqtt is not None:
-                side.mqtt.finish()
-                self._to_raw(side, self._take_buffered(side), out)
-            elif mode == _DNS and side.buf:
-                self._ctx.anomalies.add(
-                    "dns.truncated_tcp", self._input, None, f"{len(side.buf)} bytes left at close"
-                )
-                self._to_raw(side, self._take_buffered(side), out)
-            elif mode == _TLS and side.buf:
-                self._ctx.anomalies.add(
-                    "tls.incomplete_client_hello", self._input, None, "flow ended"
-                )
-                side.buf.clear()
+            if mode == _APP:
+                app = side.app
+                assert app is not None
+                app.finish(side.from_client, out)
+                if side.mode == _APP and side.app is app:
+                    break
             elif mode == _PENDING and side.pending:
                 self._decide(side, True, out)
-                continue
-            if side.mode == _RAW:
-                self._flush_raw(side, out)
-            return
+            else:
+                break
+        if side.mode == _RAW:
+            self._flush(side, out)
 
 
-def _looks_like_dns_tcp(head: bytes, *, query: bool) -> bool:
-    """A 2-byte length prefix and a DNS header a real resolver or stub would send."""
-    if len(head) < 14:
-        return False
-    size = int.from_bytes(head[:2], "big")
-    if size < 12:
-        return False
-    flags = int.from_bytes(head[4:6], "big")
-    qr = flags >> 15
-    opcode = (flags >> 11) & 0xF
-    if opcode not in (0, 1, 2, 4, 5) or flags & 0x0040:  # Z bit must be zero
-        return False
-    qd = int.from_bytes(head[6:8], "big")
-    an = int.from_bytes(head[8:10], "big")
-    ns = int.from_bytes(head[10:12], "big")
-    ar = int.from_bytes(head[12:14], "big")
-    if query:
-        return qr == 0 and 1 <= qd <= 4 and an == 0 and ns <= 16 and ar <= 4 and not flags & 0xF
-    return qr == 1 and qd <= 4 and an + ns + ar <= 512
+def _recognise_client(head: bytes) -> Protocol | None:
+    for proto in TCP:
+        if proto.tcp_client(head):
+            return proto
+    return None
+
+
+def _recognise_server(head: bytes) -> Protocol | None:
+    for proto in TCP:
+        if proto.tcp_server(head):
+            return proto
+    return None

@@ -8,9 +8,14 @@ Client Hello hid the real name. The same parser serves TLS over TCP (records) an
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterator
+from typing import Any, Final
 
-from phonehome.model.message import TlsClientHello
+from phonehome.extract.engine import Budget
+from phonehome.extract.names import labels
+from phonehome.model.field import Field
+from phonehome.model.message import Content, Message, TlsClientHello
+from phonehome.protocols.base import Parsed, Protocol, TcpApp, TcpHost
 
 HANDSHAKE_CLIENT_HELLO: Final = 1
 CONTENT_HANDSHAKE: Final = 0x16
@@ -201,3 +206,115 @@ def parse_client_hello_records(buf: bytes) -> TlsClientHello | None:
             if len(handshake) >= 4 + length:
                 return parse_client_hello(bytes(handshake[: 4 + length]))
     return None
+
+
+# -- the connection and the registry entry ------------------------------------------------
+
+TLS_HELLO_LIMIT: Final = 64 << 10
+"""Client bytes buffered while waiting for a complete ClientHello."""
+
+
+class TlsApp(TcpApp):
+    """A TLS connection: the client's ClientHello is read; past it everything is
+    encrypted, so the flow is done (the flow table then skips it cheaply)."""
+
+    def __init__(self, protocol: Protocol, host: TcpHost) -> None:
+        super().__init__(protocol, host)
+        self._buf = bytearray()
+        self._start = (0.0, 0)
+
+    def start(self, from_client: bool, out: list[Parsed]) -> None:
+        if from_client:
+            self._buf.clear()
+        else:
+            self.host.skip(False)  # a server speaking TLS first: nothing to read
+
+    def follows(self, from_client: bool) -> bool:
+        return False  # the server's answer is encrypted past its hello
+
+    def data(
+        self, from_client: bool, data: bytes, time: float, frame: int, out: list[Parsed]
+    ) -> None:
+        host = self.host
+        buf = self._buf
+        if not buf:
+            self._start = (time, frame)
+        buf += data[: max(0, TLS_HELLO_LIMIT - len(buf))]
+        try:
+            hello = parse_client_hello_records(bytes(buf))
+        except TlsError as e:
+            host.ctx.anomalies.add("tls.bad_client_hello", host.input, frame, str(e))
+            self._end()
+            return
+        if hello is not None:
+            out.append(Parsed(True, self._start[0], self._start[1], hello))
+            self._end()
+        elif len(buf) >= TLS_HELLO_LIMIT:
+            host.ctx.anomalies.add(
+                "tls.incomplete_client_hello", host.input, frame, f"over {TLS_HELLO_LIMIT} bytes"
+            )
+            self._end()
+
+    def gap(self, from_client: bool, size: int, out: list[Parsed]) -> None:
+        host = self.host
+        host.ctx.anomalies.add("tls.incomplete_client_hello", host.input, None, "gap")
+        host.done = True
+
+    def finish(self, from_client: bool, out: list[Parsed]) -> None:
+        if self._buf:
+            host = self.host
+            host.ctx.anomalies.add("tls.incomplete_client_hello", host.input, None, "flow ended")
+            self._buf.clear()
+
+    def _end(self) -> None:
+        """Past the ClientHello everything is encrypted: stop the flow's delivery."""
+        self._buf.clear()
+        self.host.skip(True)
+        self.host.done = True
+
+
+class TlsProtocol(Protocol):
+    """TLS on TCP: the ClientHello's server name and offers."""
+
+    def __init__(self) -> None:
+        super().__init__("tls", (TlsClientHello,), encrypted=True)
+
+    def tcp_client(self, head: bytes) -> bool:
+        return len(head) >= 6 and head[0] == 0x16 and head[1] == 3 and head[5] == 1
+
+    def tcp_server(self, head: bytes) -> bool:
+        return len(head) >= 3 and head[0] in (0x15, 0x16) and head[1] == 3
+
+    def tcp_app(self, host: TcpHost) -> TcpApp:
+        return TlsApp(self, host)
+
+    def host(self, content: Content) -> str | None:
+        assert isinstance(content, TlsClientHello)
+        return content.sni or None
+
+    def columns(self, content: Content) -> dict[str, Any]:
+        assert isinstance(content, TlsClientHello)
+        return hello_columns(content)
+
+    def summary(self, content: Content) -> str:
+        assert isinstance(content, TlsClientHello)
+        return f"ClientHello sni={content.sni} alpn={','.join(content.alpn)} {content.version}"
+
+    def fields(self, message: Message, budget: Budget) -> Iterator[Field]:
+        content = message.content
+        assert isinstance(content, TlsClientHello)
+        if content.sni:
+            return labels(budget, "tls.sni", content.sni, "label")
+        return iter(())
+
+
+def hello_columns(hello: TlsClientHello) -> dict[str, Any]:
+    return {
+        "sni": hello.sni,
+        "alpn": list(hello.alpn),
+        "tls_version": hello.version,
+        "ech": hello.ech,
+    }
+
+
+TLS: Final = TlsProtocol()

@@ -45,8 +45,10 @@ ENV = "PHONEHOME_PURE_PYTHON"
 MANIFEST = "_native.json"
 GROUP = "phonehome__mypyc"
 
-# One tuple, read by setup.py with ast (so the build never imports the package).
-COMPILED_MODULES: tuple[str, ...] = (
+# Read by setup.py with ast (so the build never imports the package): the modules named
+# one by one, and the packages all of whose modules are compiled (a protocol added to
+# phonehome.protocols is compiled without being listed here).
+COMPILED_SINGLE_MODULES: tuple[str, ...] = (
     "phonehome.context",
     "phonehome.flowlist",
     "phonehome.ingest.pcap",
@@ -59,20 +61,23 @@ COMPILED_MODULES: tuple[str, ...] = (
     "phonehome.net.link",
     "phonehome.net.tcp",
     "phonehome.pipeline",
-    "phonehome.protocols.base",
-    "phonehome.protocols.bodies",
-    "phonehome.protocols.dns",
-    "phonehome.protocols.http",
-    "phonehome.protocols.mqtt",
-    "phonehome.protocols.quic",
-    "phonehome.protocols.raw",
-    "phonehome.protocols.registry",
-    "phonehome.protocols.tcp",
-    "phonehome.protocols.tls",
-    "phonehome.protocols.udp",
 )
+COMPILED_PACKAGES: tuple[str, ...] = ("phonehome.protocols",)
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def compiled_modules(package_dir: Path = _PACKAGE_DIR) -> tuple[str, ...]:
+    """Every module of the compiled group, sorted: the single ones and each ``.py`` file
+    (but ``__init__``) of the compiled packages. setup.py computes the same list."""
+    names = set(COMPILED_SINGLE_MODULES)
+    for package in COMPILED_PACKAGES:
+        folder = package_dir.joinpath(*package.split(".")[1:])
+        names.update(f"{package}.{p.stem}" for p in folder.glob("*.py") if p.stem != "__init__")
+    return tuple(sorted(names))
+
+
+COMPILED_MODULES: tuple[str, ...] = compiled_modules()
 
 
 @dataclass(frozen=True)

@@ -346,15 +346,10 @@ class RawPayload(Record):
         self.truncated = truncated
 
 
-Content = (
-    HttpRequest
-    | HttpResponse
-    | DnsMessage
-    | TlsClientHello
-    | QuicInitial
-    | MqttMessage
-    | RawPayload
-)
+Content = Record
+"""What a parser made of a message: any :class:`Record`. The records above are the
+built-in protocols'; a protocol added later may define its own in its module (e.g.
+``protocols.ssh.SshHello``), and its registry entry is how the rest finds its way to it."""
 
 
 class Message(Record):

@@ -23,9 +23,10 @@ from phonehome.protocols.http import HTTP
 from phonehome.protocols.mqtt import MQTT
 from phonehome.protocols.quic import QUIC
 from phonehome.protocols.raw import RAW
+from phonehome.protocols.ssh import SSH
 from phonehome.protocols.tls import TLS
 
-TCP: Final[tuple[Protocol, ...]] = (HTTP, TLS, MQTT, DNS)
+TCP: Final[tuple[Protocol, ...]] = (HTTP, TLS, MQTT, DNS, SSH)
 """Recognised on TCP, in this order."""
 UDP: Final[tuple[Protocol, ...]] = (DNS, QUIC)
 """Recognised on UDP, in this order."""

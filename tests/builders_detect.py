@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
-import pytest
-
 from phonehome.model.field import Field, Match
+from tests import tshark
 from tests.conftest import SHARED
 
 
@@ -20,18 +16,9 @@ def values(matches: list[Match], identifier: str | None = None) -> list[str]:
 
 
 def fixture_payloads(name: str) -> list[str]:
-    """TCP payloads of a real capture as latin-1 text (tshark reads them; skip without it)."""
-    path = SHARED / "fixtures" / "real" / name
-    if not path.exists():
-        pytest.skip(f"shared fixture {name} not present")
-    tshark = shutil.which("tshark")
-    if tshark is None:
-        pytest.skip("tshark not installed")
-    out = subprocess.run(
-        [tshark, "-r", str(path), "-T", "fields", "-e", "tcp.payload", "-Y", "tcp.len > 0"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    return [bytes.fromhex(line.split(",")[0]).decode("latin-1") for line in out.split() if line]
+    """TCP payloads of a real capture as latin-1 text, as tshark reads them (so that the
+    detectors are tested apart from phonehome's own reassembly)."""
+    rows = tshark.fields(
+        SHARED / "fixtures" / "real" / name, "tcp.payload", display_filter="tcp.len > 0"
+    )
+    return [bytes.fromhex(col.split(",")[0]).decode("latin-1") for (col,) in rows]

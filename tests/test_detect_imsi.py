@@ -7,8 +7,6 @@ import pytest
 from phonehome.detect.imsi import ImsiDetector
 from tests.builders_detect import field, values
 
-pytest.importorskip("phonehome.refdata", reason="refdata (MCC/MNC table) not available")
-
 HITS = [
     ("242011234567890", "imsi", "242011234567890"),
     ("460110123456789", "SIM1LTEIMSI", "460110123456789"),

@@ -5,7 +5,6 @@ code in oat/<arch>/*.vdex|odex, and broken inputs that must give per-file proble
 from __future__ import annotations
 
 import json
-import shutil
 import struct
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from tests.builders_apk import (
     vdex,
     zip_bytes,
 )
+from tests.needs import needs
 
 REPO = Path(__file__).resolve().parents[1]
 PKG = "com.qualcomm.qti.autoregistration"
@@ -230,7 +230,7 @@ def test_extract_dex_dalvik_odex() -> None:
     assert extract_dex(odex) == ([dex], None)
 
 
-@pytest.mark.skipif(not shutil.which("apktool"), reason="needs Debian's apktool")
+@needs(tools=["apktool"])
 def test_apktool_built_apk(tmp_path: Path) -> None:
     recv = """.class public Lcom/ex/Recv;
 .super Landroid/content/BroadcastReceiver;
@@ -270,7 +270,6 @@ PROJECT_APKS = sorted((REPO / "tests" / "apks").rglob("*.apk"))
 BUILT = REPO / "tests" / "apks" / "built"
 
 
-@pytest.mark.skipif(not PROJECT_APKS, reason="tests/apks not built yet")
 @pytest.mark.parametrize("apk", PROJECT_APKS, ids=lambda p: str(p.relative_to(REPO / "tests")))
 def test_project_apks_analyse(apk: Path) -> None:
     report = analyze_apk(apk)
@@ -278,10 +277,6 @@ def test_project_apks_analyse(apk: Path) -> None:
     json.dumps(report.to_dict())
 
 
-@pytest.mark.skipif(
-    not (BUILT / "AutoReg.apk").exists() or not (BUILT / "ImeiLog.apk").exists(),
-    reason="the project's test APKs (tests/apks/built) are not there",
-)
 def test_project_apks_verdicts() -> None:
     """The issue's verdicts on the project's own smali-built APKs: the autoregistration-like
     app reads the IMEI on USER_PRESENT and posts it over plain HTTP; the one that only

@@ -35,16 +35,20 @@ def fields(
     display_filter: str | None = None,
     two_pass: bool = False,
     prefs: Mapping[str, str] | None = None,
+    decode_as: Mapping[str, str] | None = None,
     aggregator: str = ",",
 ) -> list[list[str]]:
     """One row per (filtered) frame: the values of ``names``, several occurrences of a
     field joined by ``aggregator``. ``two_pass`` (``-2``) lets reassembled messages be
-    reported in the frame that completes them, as Wireshark shows them."""
+    reported in the frame that completes them, as Wireshark shows them; ``prefs`` are
+    ``-o`` preferences, ``decode_as`` ``-d`` rules (``{"udp.port==443": "quic"}``)."""
     args = ["-T", "fields", "-E", "separator=\t", "-E", f"aggregator={aggregator}"]
     if two_pass:
         args.append("-2")
     for key, value in (prefs or {}).items():
         args += ["-o", f"{key}:{value}"]
+    for selector, protocol in (decode_as or {}).items():
+        args += ["-d", f"{selector},{protocol}"]
     if display_filter is not None:
         args += ["-Y", display_filter]
     for name in names:

@@ -18,6 +18,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.needs import need_tool
+
 ANDROID_NS = "http://schemas.android.com/apk/res/android"
 ATTR_IDS = {
     "name": 0x01010003,
@@ -583,7 +585,10 @@ def apktool_build(
     (proj / "AndroidManifest.xml").write_text(manifest_xml)
     out = tmp / "ex.apk"
     subprocess.run(
-        ["apktool", "b", str(proj), "-o", str(out)], check=True, capture_output=True, timeout=120
+        [need_tool("apktool"), "b", str(proj), "-o", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     return out
 

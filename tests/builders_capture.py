@@ -102,7 +102,21 @@ def pcap_file(
     return b"".join(out)
 
 
+def udp_pcap(datagrams: Iterable[bytes], *, sport: int, dport: int) -> bytes:
+    """A classic pcap of UDP datagrams, one Ethernet frame each, a second apart, all from
+    10.0.0.2:``sport`` to 10.0.0.1:``dport`` (for tshark to dissect by port)."""
+    src, dst = bytes([10, 0, 0, 2]), bytes([10, 0, 0, 1])
+    return pcap_file(
+        (i, 0, ethernet(ipv4_udp(d, src, dst, sport, dport))) for i, d in enumerate(datagrams)
+    )
+
+
 # --- pcapng ----------------------------------------------------------------------------
+
+
+def with_length(raw_block: bytes, length: int) -> bytes:
+    """A little-endian pcapng block with its leading length field overwritten (damage)."""
+    return raw_block[:4] + struct.pack("<I", length) + raw_block[8:]
 
 
 def _pad(data: bytes) -> bytes:

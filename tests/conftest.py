@@ -1,7 +1,10 @@
-"""Test-wide guards: a private home directory and a socket guard.
+"""Test-wide guards: a private home directory, a socket guard, and no skipping in CI.
 
 The socket guard makes any attempt to reach a non-local address fail loudly, which is how
-the suite proves that phonehome sends nothing anywhere.
+the suite proves that phonehome sends nothing anywhere. What a test needs from the machine
+(tools, optional packages) is declared through ``tests/needs.py``; under ``CI=true`` a
+missing need fails, and a run that skipped anything at all fails at the end, so that a
+CI run can never pass by running less than the whole suite.
 """
 
 from __future__ import annotations
@@ -14,12 +17,66 @@ from typing import Any
 
 import pytest
 
+from tests import needs
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO / "tests" / "shared"
 """The real fixtures (``fixtures/real``, ``fixtures/mobile``, ``fixtures/har``), vendored from
 the team's ``../shared`` so that no run depends on that folder (tests/shared/README.md)."""
-SHARED_DATA = REPO.parent / "shared" / "data"
-"""The Osmocom TAC and Exodus copies the data rebuild reads (not vendored: 3.7 MB)."""
+
+
+# --- what a test needs, and no skipping in CI ------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "needs(tools, modules): external programs and optional packages the test needs"
+        " (tests/needs.py)",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@needs(...)`` markers, checked before the test's fixtures start anything."""
+    for mark in item.iter_markers("needs"):
+        needs.check_marker(mark)
+
+
+_skipped: list[str] = []
+
+
+def _note_skip(report: pytest.CollectReport | pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        _skipped.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _note_skip(report)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    _note_skip(report)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if needs.IN_CI and _skipped and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if needs.IN_CI and _skipped:
+        terminalreporter.write_line(
+            f"CI=true: {len(_skipped)} test(s) skipped; a CI run must run every test, so "
+            "this run fails (fix the test or the CI set-up in .ci/run):",
+            red=True,
+            bold=True,
+        )
+        for line in _skipped:
+            terminalreporter.write_line(f"  {line}", red=True)
 
 
 class NetworkAccessError(AssertionError):
@@ -113,8 +170,14 @@ def scan_doc(capture: Path, *extra: str) -> dict[str, Any]:
     return doc
 
 
-@pytest.fixture
-def shared() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"{SHARED} is absent (real fixtures are optional)")
-    return SHARED
+@pytest.fixture(scope="session")
+def shared_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder ``phonehome data update --shared-data`` reads: the Osmocom TAC and Exodus
+    copies, vendored xz-compressed in ``tests/shared/data`` (tests/shared/README.md) and
+    unpacked here, so that the rebuild is tested without the team's ``../shared``."""
+    import lzma
+
+    out = tmp_path_factory.mktemp("shared-data")
+    for packed in sorted((SHARED / "data").glob("*.xz")):
+        (out / packed.stem).write_bytes(lzma.decompress(packed.read_bytes()))
+    return out

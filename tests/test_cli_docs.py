@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from click.testing import CliRunner
 
-from phonehome import __version__, native
+from phonehome import __version__, databuild, native
 from phonehome.cli import REPORT_FORMATS, main
 from phonehome.report import FORMATS
+from tests.needs import need_file
 
 
 def test_report_format_choices_are_the_registry() -> None:
     assert sorted(REPORT_FORMATS) == sorted(FORMATS)
 
 
-def test_every_command_has_help() -> None:
-    runner = CliRunner()
-    for name in main.commands:
-        res = runner.invoke(main, [name, "--help"])
-        assert res.exit_code == 0, name
-        assert "Usage:" in res.output
+@pytest.mark.parametrize("name", sorted(main.commands))
+def test_every_command_has_help(name: str) -> None:
+    res = CliRunner().invoke(main, [name, "--help"])
+    assert res.exit_code == 0, res.output
+    usage = res.output.splitlines()[0]
+    assert usage.startswith("Usage: ") and f" {name}" in usage, usage
+    listed = CliRunner().invoke(main, ["--help"]).output.split("Commands:")[1]
+    assert any(line.split()[:1] == [name] for line in listed.splitlines()), name
 
 
 def test_version() -> None:
@@ -37,27 +43,20 @@ def test_data_lists_every_bundled_dataset_with_date_and_licence() -> None:
     assert "CC-BY-SA 3.0" in res.stdout and "public domain" in res.stdout
 
 
-def test_data_update_rebuilds_the_bundle_byte_for_byte(tmp_path: object, shared: object) -> None:
-    from pathlib import Path
-
-    from phonehome import databuild
-
-    if not databuild.SERVICEPROVIDERS.is_file():
-        import pytest
-
-        pytest.skip("Debian mobile-broadband-provider-info / ieee-data are not installed")
-    dest = Path(str(tmp_path)) / "data"
-    res = CliRunner().invoke(main, ["data", "update", "--dest", str(dest)])
+def test_data_update_rebuilds_the_bundle_byte_for_byte(tmp_path: Path, shared_data: Path) -> None:
+    need_file(databuild.SERVICEPROVIDERS, "apt-get install mobile-broadband-provider-info")
+    dest = tmp_path / "data"
+    res = CliRunner().invoke(
+        main, ["data", "update", "--dest", str(dest), "--shared-data", str(shared_data)]
+    )
     assert res.exit_code == 0, res.output
     bundled = Path(databuild.__file__).parent / "data"
-    for name in ("mccmnc.csv", "mcc.csv"):
+    for name in ("mccmnc.csv", "mcc.csv", "tacdb.csv.gz", "exodus-trackers.json"):
         assert (dest / name).read_bytes() == (bundled / name).read_bytes(), name
 
 
-def test_data_update_without_sources_is_one_line(tmp_path: object) -> None:
-    from pathlib import Path
-
-    empty = Path(str(tmp_path)) / "empty"
+def test_data_update_without_sources_is_one_line(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
     empty.mkdir()
     res = CliRunner().invoke(
         main, ["data", "update", "--dest", str(empty / "out"), "--shared-data", str(empty)]

@@ -5,36 +5,26 @@ from __future__ import annotations
 import pytest
 
 from phonehome.detect.email import EmailDetector
-from tests.builders_detect import field, values
+from tests.builders_detect import Case, field, hit, miss
 
-HITS = [
-    ("ola.nordmann@example.no", "ola.nordmann@example.no"),
-    ("user=Ola.Nordmann+news@Example.COM&x=1", "ola.nordmann+news@example.com"),
-    ('{"email":"li.wei@mail.163.com"}', "li.wei@mail.163.com"),
-    ("contact: a_b-c@sub.example.co.uk.", "a_b-c@sub.example.co.uk"),
-]
-
-MISSES = [
-    "icon@2x.png",  # not a TLD
-    "root@localhost",
-    "pkg@1.2.3",
-    "ola.nordmann@example.notatld",
-    "@example.com",
-    "ola@-example.com",
-    "no at sign here",
+CASES = [
+    hit("ola.nordmann@example.no", value="ola.nordmann@example.no"),
+    hit("user=Ola.Nordmann+news@Example.COM&x=1", value="ola.nordmann+news@example.com"),
+    hit('{"email":"li.wei@mail.163.com"}', value="li.wei@mail.163.com"),
+    hit("contact: a_b-c@sub.example.co.uk.", value="a_b-c@sub.example.co.uk"),
+    miss("icon@2x.png"),  # not a TLD
+    miss("root@localhost"),
+    miss("pkg@1.2.3"),
+    miss("ola.nordmann@example.notatld"),
+    miss("@example.com"),
+    miss("ola@-example.com"),
+    miss("no at sign here"),
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), HITS)
-def test_hits(text: str, expected: str) -> None:
-    found = EmailDetector().scan(field(text))
-    assert values(found) == [expected]
-    assert found[0].detector == "PH-EMAIL"
-
-
-@pytest.mark.parametrize("text", MISSES)
-def test_misses(text: str) -> None:
-    assert EmailDetector().scan(field(text)) == []
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_scan(case: Case) -> None:
+    case.check(EmailDetector)
 
 
 def test_span_and_key_confidence() -> None:

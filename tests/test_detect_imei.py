@@ -8,44 +8,39 @@ import pytest
 
 from phonehome.detect import Engine
 from phonehome.detect.imei import ImeiDetector, plausible_imei
-from tests.builders_detect import field, fixture_payloads, values
+from tests.builders_detect import Case, field, fixture_payloads, hit, miss
 
-HITS = [
-    ("356938035643809", None, "356938035643809"),
-    ('{"IMEI1":"490154203237518","IMEI2":""}', None, "490154203237518"),
-    ("imei=861074031234563&os=9", None, "861074031234563"),
-    ("990008624567892", "IMEI1", "990008624567892"),
-    ("352099001761481", "device_id", "352099001761481"),
-    ("012345678901237", "deviceId", "012345678901237"),
-    ("ID352099001761481", None, "352099001761481"),  # a label before it, not a hex run
-    ("3569380356438001", "imeisv", "356938035643809"),  # IMEISV -> its IMEI
-    ("3520990017614815", "IMEI", "352099001761481"),
-]
-
-MISSES = [
-    ("350672920106648", "device_id"),  # the malware check-in's device_id: fails Luhn
-    ('{"device_id":"350672920106648"}', None),
-    ("a1f3356938035643809bc2", None),  # Luhn-valid run inside a hex string
-    ("0x00000356938035643809", None),
-    ("3569380356438091", None),  # 16 digits, no key: not an IMEISV
-    ("13569380356438090", None),  # inside a longer run
-    ("1700000000000", "imei"),  # ms timestamp
-    ("1700000000000000", "imei"),  # µs timestamp
-    ("150000000000008", None),  # Luhn-valid, epoch-shaped, no reporting body 15
-    ("001010000000008", "imei"),  # test IMEI (reporting body 00)
-    ("35693803564380", "imei"),  # 14 digits
-    ("356938035643809", "imeisv_hash"),  # fine bare, but check the key table is tight
+CASES = [
+    hit("356938035643809", value="356938035643809"),
+    hit('{"IMEI1":"490154203237518","IMEI2":""}', value="490154203237518"),
+    hit("imei=861074031234563&os=9", value="861074031234563"),
+    hit("990008624567892", "IMEI1", value="990008624567892"),
+    hit("352099001761481", "device_id", value="352099001761481"),
+    hit("012345678901237", "deviceId", value="012345678901237"),
+    hit("ID352099001761481", value="352099001761481"),  # a label before it, not a hex run
+    hit("3569380356438001", "imeisv", value="356938035643809"),  # IMEISV -> its IMEI
+    hit("3520990017614815", "IMEI", value="352099001761481"),
+    miss("350672920106648", "device_id"),  # the malware check-in's device_id: fails Luhn
+    miss('{"device_id":"350672920106648"}'),
+    miss("a1f3356938035643809bc2"),  # Luhn-valid run inside a hex string
+    miss("0x00000356938035643809"),
+    miss("3569380356438091"),  # 16 digits, no key: not an IMEISV
+    miss("13569380356438090"),  # inside a longer run
+    miss("1700000000000", "imei"),  # ms timestamp
+    miss("1700000000000000", "imei"),  # µs timestamp
+    miss("150000000000008"),  # Luhn-valid, epoch-shaped, no reporting body 15
+    miss("001010000000008", "imei"),  # test IMEI (reporting body 00)
+    miss("35693803564380", "imei"),  # 14 digits
 ]
 
 
-@pytest.mark.parametrize(("text", "key", "expected"), HITS)
-def test_hits(text: str, key: str | None, expected: str) -> None:
-    assert values(ImeiDetector().scan(field(text, key))) == [expected]
+# A hit bare, with low confidence; a key that only contains "imei" must not raise it.
+UNRELATED_KEY = field("356938035643809", "imeisv_hash")
 
 
-@pytest.mark.parametrize(("text", "key"), MISSES[:-1])
-def test_misses(text: str, key: str | None) -> None:
-    assert ImeiDetector().scan(field(text, key)) == []
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_scan(case: Case) -> None:
+    case.check(ImeiDetector)
 
 
 def test_key_raises_confidence_and_span_is_the_digits() -> None:
@@ -57,7 +52,7 @@ def test_key_raises_confidence_and_span_is_the_digits() -> None:
 
 
 def test_unrelated_key_does_not_count_as_imei_key() -> None:
-    unkeyed = ImeiDetector().scan(field(*MISSES[-1]))
+    unkeyed = ImeiDetector().scan(UNRELATED_KEY)
     assert unkeyed and unkeyed[0].confidence < 0.9
 
 

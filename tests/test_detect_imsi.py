@@ -5,35 +5,23 @@ from __future__ import annotations
 import pytest
 
 from phonehome.detect.imsi import ImsiDetector
-from tests.builders_detect import field, values
+from tests.builders_detect import Case, hit, miss
 
-pytest.importorskip("phonehome.refdata", reason="refdata (MCC/MNC table) not available")
-
-HITS = [
-    ("242011234567890", "imsi", "242011234567890"),
-    ("460110123456789", "SIM1LTEIMSI", "460110123456789"),
-    ("460001234567890", "SIM1CDMAIMSI", "460001234567890"),
-    ("31041012345678", "subscriber_id", "31041012345678"),
-    (" 262011234567890", "IMSI1", "262011234567890"),
-]
-
-MISSES = [
-    ("242011234567890", None),  # bare digits: too many numbers look like this
-    ("242011234567890", "whimsical"),
-    ("242011234567890", "cid"),
-    ("999991234567890", "imsi"),  # no such MCC
-    ("2420112345678901", "imsi"),  # 16 digits
-    ("ab242011234567890", "imsi"),
+CASES = [
+    hit("242011234567890", "imsi", value="242011234567890"),
+    hit("460110123456789", "SIM1LTEIMSI", value="460110123456789"),
+    hit("460001234567890", "SIM1CDMAIMSI", value="460001234567890"),
+    hit("31041012345678", "subscriber_id", value="31041012345678"),
+    hit(" 262011234567890", "IMSI1", value="262011234567890"),
+    miss("242011234567890"),  # bare digits: too many numbers look like this
+    miss("242011234567890", "whimsical"),
+    miss("242011234567890", "cid"),
+    miss("999991234567890", "imsi"),  # no such MCC
+    miss("2420112345678901", "imsi"),  # 16 digits
+    miss("ab242011234567890", "imsi"),
 ]
 
 
-@pytest.mark.parametrize(("text", "key", "expected"), HITS)
-def test_hits(text: str, key: str, expected: str) -> None:
-    found = ImsiDetector().scan(field(text, key))
-    assert values(found) == [expected]
-    assert found[0].detector == "PH-IMSI"
-
-
-@pytest.mark.parametrize(("text", "key"), MISSES)
-def test_misses(text: str, key: str | None) -> None:
-    assert ImsiDetector().scan(field(text, key)) == []
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_scan(case: Case) -> None:
+    case.check(ImsiDetector)

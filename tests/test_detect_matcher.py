@@ -9,14 +9,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phonehome.detect.matcher import BACKENDS, Backend, Matcher, available_backends
+from tests.needs import needs
 
 INSTALLED = available_backends()
 
 
+MODULE = {"hyperscan": "hyperscan", "ahocorasick": "ahocorasick"}
+"""The Python package behind each backend but the always-there ``regex``."""
+
+
 def backends() -> list[object]:
     return [
-        pytest.param(b, marks=pytest.mark.skipif(b not in INSTALLED, reason=f"{b} missing"))
-        for b in BACKENDS
+        pytest.param(b, marks=needs(modules=[MODULE[b]] if b in MODULE else [])) for b in BACKENDS
     ]
 
 

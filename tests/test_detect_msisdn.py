@@ -6,41 +6,32 @@ import pytest
 
 from phonehome.detect.msisdn import MsisdnDetector
 from phonehome.model.profile import DeviceProfile
-from tests.builders_detect import field, values
+from tests.builders_detect import Case, field, hit, miss
 
 NORWAY = DeviceProfile(home_country="NO")
+GERMANY = DeviceProfile(home_country="DE")
 
-HITS = [
-    ("+4791234567", None, None, "+4791234567"),
-    ("to=+8613800138000&t=1", None, None, "+8613800138000"),
-    ('{"phone":"+12025550123"}', None, None, "+12025550123"),
-    ("+86 138 0013 8000", "msisdn", None, "+8613800138000"),
-    ("91234567", "msisdn", NORWAY, "+4791234567"),
-    ("0171 1234567", "phone_number", DeviceProfile(home_country="DE"), "+491711234567"),
-    ("+4791234567", "Line1Number", None, "+4791234567"),
+CASES = [
+    hit("+4791234567", value="+4791234567"),
+    hit("to=+8613800138000&t=1", value="+8613800138000"),
+    hit('{"phone":"+12025550123"}', value="+12025550123"),
+    hit("+86 138 0013 8000", "msisdn", value="+8613800138000"),
+    hit("91234567", "msisdn", value="+4791234567", profile=NORWAY),
+    hit("0171 1234567", "phone_number", value="+491711234567", profile=GERMANY),
+    hit("+4791234567", "Line1Number", value="+4791234567"),
+    miss("91234567", profile=NORWAY),  # digits without key or '+'
+    miss("91234567", "msisdn"),  # no home country to parse a national number in
+    miss("+15555555555"),  # not a valid number
+    miss("+4912345"),  # too short
+    miss("v1+4791234567"),  # '+' glued to a word: a query-string space
+    miss("a=1+4791234567", "cid"),
+    miss("263713", "tel", profile=NORWAY),
 ]
 
-MISSES = [
-    ("91234567", None, NORWAY),  # digits without key or '+'
-    ("91234567", "msisdn", None),  # no home country to parse a national number in
-    ("+15555555555", None, None),  # not a valid number
-    ("+4912345", None, None),  # too short
-    ("v1+4791234567", None, None),  # '+' glued to a word: a query-string space
-    ("a=1+4791234567", "cid", None),
-    ("263713", "tel", NORWAY),
-]
 
-
-@pytest.mark.parametrize(("text", "key", "profile", "expected"), HITS)
-def test_hits(text: str, key: str | None, profile: DeviceProfile | None, expected: str) -> None:
-    found = MsisdnDetector(profile).scan(field(text, key))
-    assert values(found) == [expected]
-    assert found[0].detector == "PH-MSISDN"
-
-
-@pytest.mark.parametrize(("text", "key", "profile"), MISSES)
-def test_misses(text: str, key: str | None, profile: DeviceProfile | None) -> None:
-    assert MsisdnDetector(profile).scan(field(text, key)) == []
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_scan(case: Case) -> None:
+    case.check(MsisdnDetector)
 
 
 def test_keyed_is_more_confident_than_bare() -> None:

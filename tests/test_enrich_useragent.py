@@ -143,8 +143,6 @@ def test_simulated_nokia_requests(tmp_path: Path) -> None:
 
 def test_real_android_checkin_capture() -> None:
     capture = SHARED / "fixtures/real/android_dropper_checkin.pcap"
-    if not capture.exists():
-        pytest.skip("../shared fixtures are not available")
     agents = user_agents(capture)
     assert agents
     # "Moto G (7)": a model name with parentheses inside the comment

@@ -1,14 +1,11 @@
-"""Extraction on real requests from the shared fixtures (skipped when they are absent)."""
+"""Extraction on real requests from the vendored real fixtures (tests/shared)."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-
-import pytest
 
 from phonehome.model import HttpRequest
+from tests import tshark
 from tests.builders_extract import find, message, triples
 from tests.conftest import SHARED
 
@@ -28,18 +25,9 @@ def _request_from_bytes(data: bytes) -> HttpRequest:
 
 
 def test_dropper_checkin_device_id_from_real_pcap():
-    if not DROPPER.exists():
-        pytest.skip(f"shared fixture missing: {DROPPER}")
-    if shutil.which("tshark") is None:
-        pytest.skip("tshark not installed: needed to cut the request out of the pcap")
-    out = subprocess.run(
-        ["tshark", "-r", str(DROPPER), "-Y", "http.request", "-T", "fields", "-e", "tcp.payload"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.split()
-    req = _request_from_bytes(bytes.fromhex(out[0]))
+    # tshark cuts the request out of the pcap, independently of phonehome's reassembly.
+    [(payload,)] = tshark.fields(DROPPER, "tcp.payload", display_filter="http.request")
+    req = _request_from_bytes(bytes.fromhex(payload))
     msg = message(req)
     # the header claims gzip but the body is plain JSON: sniffing still finds the structure
     [device_id] = find(msg, "http.body:$.device_id", ("json",))
@@ -51,8 +39,6 @@ def test_dropper_checkin_device_id_from_real_pcap():
 
 
 def test_har_post_data_json_is_walked():
-    if not POSTDATA_HAR.exists():
-        pytest.skip(f"shared fixture missing: {POSTDATA_HAR}")
     har = json.loads(POSTDATA_HAR.read_text(encoding="utf-8-sig"))
     entry = next(e for e in har["log"]["entries"] if e["request"].get("postData"))
     req = entry["request"]

@@ -104,9 +104,8 @@ def test_any_string_is_written(target: str) -> None:
 
 
 def test_real_capture_lines_parse() -> None:
-    shared = SHARED / "fixtures" / "real"
-    if not shared.is_dir():
-        pytest.skip("../shared/fixtures/real not available")
-    for cap in sorted(shared.iterdir()):
+    real = sorted((SHARED / "fixtures" / "real").iterdir())
+    assert real
+    for cap in real:
         for msg in iter_messages(open_all([str(cap)]), Context()):
             assert json.loads(flowlist.to_json(msg))["frame"] == msg.frame

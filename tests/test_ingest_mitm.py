@@ -1,7 +1,8 @@
 """mitmproxy flow files: written with mitmproxy's own API, read back through the registry.
 
-Tested with mitmproxy 11.0.2. Tests that need mitmproxy skip when it is not installed; the
-sniffer and the missing-dependency error are tested without it.
+Tested with mitmproxy 11.0.2. Tests that need mitmproxy say so (tests/needs.py: a skip
+without ``phonehome[mitm]`` locally, a failure in CI); the sniffer and the
+missing-dependency error are tested without it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from phonehome.context import Context
 from phonehome.errors import InputError
 from phonehome.ingest import mitm, open_capture
 from phonehome.model import HttpRequest, HttpResponse, Message
+from tests.needs import need_module
 
 IMEI = "356759041234567"
 
 
 def _mitmproxy() -> Any:
-    return pytest.importorskip("mitmproxy.test.tflow", reason="mitmproxy not installed")
+    return need_module("mitmproxy.test.tflow")
 
 
 def http_flow(

@@ -5,8 +5,6 @@ from __future__ import annotations
 import gzip
 import io
 import os
-import shutil
-import subprocess
 import threading
 from pathlib import Path
 from typing import BinaryIO
@@ -17,6 +15,7 @@ from phonehome.context import Context
 from phonehome.errors import InputError
 from phonehome.ingest import open_capture, pcap
 from phonehome.model import Frame
+from tests import tshark
 from tests.builders_capture import (
     LINKTYPE_ETHERNET,
     LINKTYPE_RAW,
@@ -25,11 +24,12 @@ from tests.builders_capture import (
     pcap_file,
     pcap_header,
     pcap_record,
+    shb,
+    with_length,
 )
 from tests.conftest import SHARED
 
 REAL = SHARED / "fixtures" / "real"
-TSHARK = shutil.which("tshark")
 
 
 def read_all(data: bytes, ctx: Context | None = None) -> list[Frame]:
@@ -177,17 +177,23 @@ def test_gzip_compressed_pcap_via_open_capture(tmp_path: Path) -> None:
     assert {f.input for f in frames} == {1}
 
 
-@pytest.mark.parametrize(
-    "content",
-    [
-        b"",
-        b"this is not a capture at all",
-        pcap_header()[:10],
-        pcap_header(endian=">", nanos=True)[:23],
-    ],
-)
+UNREADABLE = {
+    "pcap-empty": b"",
+    "pcap-text": b"this is not a capture at all",
+    "pcap-short-header": pcap_header()[:10],
+    "pcap-short-header-be-ns": pcap_header(endian=">", nanos=True)[:23],
+    "pcapng-magic-only": b"\x0a\x0d\x0d\x0a",
+    "pcapng-no-byte-order": b"\x0a\x0d\x0d\x0a\x1c\0\0\0\x4d\x3c\x2b",
+    "pcapng-truncated-shb": shb()[:20],
+    "pcapng-bad-byte-order": shb()[:8] + b"\x11\x22\x33\x44" + shb()[12:],
+    "pcapng-bad-shb-length": with_length(shb(), 12),
+}
+
+
+@pytest.mark.parametrize("content", UNREADABLE.values(), ids=UNREADABLE.keys())
 def test_unreadable_input_raises_input_error(tmp_path: Path, content: bytes) -> None:
-    path = tmp_path / "bad.pcap"
+    """Through the format sniffer, as the CLI opens files: pcap and pcapng alike."""
+    path = tmp_path / "bad.cap"
     path.write_bytes(content)
     with pytest.raises(InputError):
         capture = open_capture(str(path))
@@ -210,17 +216,9 @@ def test_raw_ip_link_type_is_passed_through() -> None:
 
 
 def _tshark_epochs(path: Path) -> list[float]:
-    assert TSHARK is not None
-    out = subprocess.run(
-        [TSHARK, "-r", str(path), "-T", "fields", "-e", "frame.time_epoch"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [float(line) for line in out.split()]
+    return [float(t) for (t,) in tshark.fields(path, "frame.time_epoch")]
 
 
-@pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
 @pytest.mark.parametrize("endian", ["<", ">"])
 @pytest.mark.parametrize("nanos", [False, True])
 def test_timestamps_agree_with_tshark(tmp_path: Path, endian: str, nanos: bool) -> None:
@@ -237,12 +235,9 @@ REAL_PCAPS = {"adtech_mathtag.pcap": 133, "android_dropper_checkin.pcap": 7}
 @pytest.mark.parametrize(("name", "count"), sorted(REAL_PCAPS.items()))
 def test_real_captures_frame_counts(name: str, count: int) -> None:
     path = REAL / name
-    if not path.exists():
-        pytest.skip(f"shared fixture {path} not available")
     ctx = Context()
     with path.open("rb") as f:
         frames = list(pcap.read(f, 0, ctx, str(path)))
     assert len(frames) == count
     assert ctx.anomalies.total() == 0
-    if TSHARK is not None:
-        assert [f.ts for f in frames] == pytest.approx(_tshark_epochs(path), abs=1e-6)
+    assert [f.ts for f in frames] == pytest.approx(_tshark_epochs(path), abs=1e-6)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import io
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from phonehome.context import Context
 from phonehome.errors import InputError
-from phonehome.ingest import open_capture, pcapng
+from phonehome.ingest import pcapng
 from phonehome.model import Frame
+from tests import tshark
 from tests.builders_capture import (
     LINKTYPE_ETHERNET,
     LINKTYPE_RAW,
@@ -27,11 +26,11 @@ from tests.builders_capture import (
     packet_block,
     shb,
     spb,
+    with_length,
 )
 from tests.conftest import SHARED
 
 REAL = SHARED / "fixtures" / "real"
-TSHARK = shutil.which("tshark")
 
 RAW = ipv4_udp(b"raw packet")
 ETH = ethernet(ipv4_udp(b"ethernet frame"))
@@ -135,18 +134,14 @@ def test_unknown_blocks_are_skipped() -> None:
     assert ctx.anomalies.total() == 0
 
 
-def _with_length(raw_block: bytes, length: int) -> bytes:
-    return raw_block[:4] + struct.pack("<I", length) + raw_block[8:]
-
-
 @pytest.mark.parametrize(
     "bad",
     [
-        _with_length(epb(0, 3, ETH), 8),
-        _with_length(epb(0, 3, ETH), 30),
-        _with_length(epb(0, 3, ETH), 1 << 30),
-        _with_length(epb(0, 3, ETH), 4096),  # more than what remains
-        _with_length(shb(), 16),
+        with_length(epb(0, 3, ETH), 8),
+        with_length(epb(0, 3, ETH), 30),
+        with_length(epb(0, 3, ETH), 1 << 30),
+        with_length(epb(0, 3, ETH), 4096),  # more than what remains
+        with_length(shb(), 16),
     ],
     ids=["too-small", "not-multiple-of-4", "huge", "past-end", "short-section-header"],
 )
@@ -201,26 +196,7 @@ def test_records_across_chunk_boundaries(monkeypatch: pytest.MonkeyPatch) -> Non
     assert [f.comment for f in frames] == [f"c{i}" for i in range(30)]
 
 
-@pytest.mark.parametrize(
-    "content",
-    [
-        b"\x0a\x0d\x0d\x0a",
-        b"\x0a\x0d\x0d\x0a\x1c\0\0\0\x4d\x3c\x2b",
-        shb()[:20],
-        shb()[:8] + b"\x11\x22\x33\x44" + shb()[12:],
-        _with_length(shb(), 12),
-    ],
-    ids=["magic-only", "no-byte-order", "truncated-shb", "bad-byte-order", "bad-shb-length"],
-)
-def test_unreadable_section_header_raises_input_error(tmp_path: Path, content: bytes) -> None:
-    path = tmp_path / "bad.pcapng"
-    path.write_bytes(content)
-    with pytest.raises(InputError):
-        capture = open_capture(str(path))
-        try:
-            list(capture.frames(Context()))
-        finally:
-            capture.close()
+# An unreadable section header through open_capture: test_ingest_pcap.py, with the pcap cases.
 
 
 def test_read_rejects_a_stream_without_section_header() -> None:
@@ -228,16 +204,6 @@ def test_read_rejects_a_stream_without_section_header() -> None:
         read_all(idb() + epb(0, 1, ETH))
 
 
-def _tshark(path: Path, *fields: str) -> list[list[str]]:
-    assert TSHARK is not None
-    args = [TSHARK, "-r", str(path), "-T", "fields", "-E", "separator=|"]
-    for field in fields:
-        args += ["-e", field]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    return [line.split("|") for line in out.splitlines()]
-
-
-@pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
 @pytest.mark.parametrize("endian", ["<", ">"])
 def test_timestamps_and_comments_agree_with_tshark(tmp_path: Path, endian: str) -> None:
     data = (
@@ -259,7 +225,7 @@ def test_timestamps_and_comments_agree_with_tshark(tmp_path: Path, endian: str) 
     path = tmp_path / "x.pcapng"
     path.write_bytes(data)
     ours = read_all(data)
-    theirs = _tshark(path, "frame.time_epoch", "frame.comment")
+    theirs = tshark.fields(path, "frame.time_epoch", "frame.comment")
     assert len(ours) == len(theirs) == 13
     assert [f.ts for f in ours] == pytest.approx([float(t[0]) for t in theirs], abs=1e-6)
     assert [f.comment or "" for f in ours] == [t[1] for t in theirs]
@@ -267,13 +233,10 @@ def test_timestamps_and_comments_agree_with_tshark(tmp_path: Path, endian: str) 
 
 def test_real_capture_frame_count() -> None:
     path = REAL / "fp_trap_mining.pcapng"
-    if not path.exists():
-        pytest.skip(f"shared fixture {path} not available")
     ctx = Context()
     with path.open("rb") as f:
         frames = list(pcapng.read(f, 0, ctx, str(path)))
     assert len(frames) == 673
     assert ctx.anomalies.total() == 0
-    if TSHARK is not None:
-        theirs = _tshark(path, "frame.time_epoch")
-        assert [f.ts for f in frames] == pytest.approx([float(t[0]) for t in theirs], abs=1e-6)
+    theirs = tshark.fields(path, "frame.time_epoch")
+    assert [f.ts for f in frames] == pytest.approx([float(t[0]) for t in theirs], abs=1e-6)

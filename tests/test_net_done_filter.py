@@ -115,10 +115,9 @@ def test_simulated_captures_same_with_and_without_filter(
 
 
 def test_real_captures_same_with_and_without_filter() -> None:
-    real = SHARED / "fixtures" / "real"
-    if not real.is_dir():
-        pytest.skip("../shared/fixtures/real not available")
-    for cap in sorted(real.iterdir()):
+    real = sorted((SHARED / "fixtures" / "real").iterdir())
+    assert real
+    for cap in real:
         assert_same(cap)
 
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 
 from phonehome.context import Context, DeviceSelector
@@ -15,6 +10,7 @@ from phonehome.net.addr import ntop
 from phonehome.net.flows import Flow, FlowTable
 from phonehome.net.link import Decoder
 from phonehome.protocols.base import Parsed, Session
+from tests import tshark
 from tests.builders_net import (
     ACK,
     FIN,
@@ -28,6 +24,7 @@ from tests.builders_net import (
     PacketMaker,
     RecordingSession,
 )
+from tests.conftest import SHARED
 
 C_ISN = 1000  # client's first data byte is C_ISN + 1
 S_ISN = 5000
@@ -399,40 +396,11 @@ def test_inputs_are_separate_flows() -> None:
 REAL = ["android_dropper_checkin.pcap", "adtech_mathtag.pcap", "fp_trap_mining.pcapng"]
 
 
-def _tshark_follow(path: Path) -> dict[tuple[str, str], bytes]:
-    """(sender, receiver) 'ip:port' -> the bytes tshark reassembles for that direction."""
-    convs = subprocess.run(
-        ["tshark", "-r", str(path), "-T", "fields", "-e", "tcp.stream"],
-        capture_output=True, text=True, timeout=120, check=True,
-    ).stdout.split()  # fmt: skip
-    out: dict[tuple[str, str], bytes] = {}
-    for stream in sorted({int(s) for line in convs for s in line.split(",") if s}):
-        text = subprocess.run(
-            ["tshark", "-r", str(path), "-q", "-z", f"follow,tcp,raw,{stream}"],
-            capture_output=True, text=True, timeout=120, check=True,
-        ).stdout  # fmt: skip
-        nodes = re.findall(r"^Node [01]: (\S+)$", text, re.M)
-        a, b = nodes[0], nodes[1]
-        if a.startswith(":"):  # a stream seen only inside ICMP errors
-            continue
-        out.setdefault((a, b), b"")
-        out.setdefault((b, a), b"")
-        for line in text.splitlines():
-            if re.fullmatch(r"[0-9a-f]+", line):
-                out[(a, b)] += bytes.fromhex(line)
-            elif re.fullmatch(r"\t[0-9a-f]+", line):
-                out[(b, a)] += bytes.fromhex(line[1:])
-    return out
-
-
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
 @pytest.mark.parametrize("name", REAL)
-def test_real_capture_streams_match_tshark(shared: Path, name: str) -> None:
+def test_real_capture_streams_match_tshark(name: str) -> None:
     from phonehome.ingest import open_capture
 
-    path = shared / "fixtures" / "real" / name
-    if not path.exists():
-        pytest.skip(f"{path} missing")
+    path = SHARED / "fixtures" / "real" / name
     h = Harness()
     flows: dict[int, Flow] = {}
 
@@ -459,5 +427,5 @@ def test_real_capture_streams_match_tshark(shared: Path, name: str) -> None:
         s = f"{ntop(flow.server)}:{flow.sport}"
         ours[(c, s)] = h.sessions[fid].stream(True)
         ours[(s, c)] = h.sessions[fid].stream(False)
-    assert ours == _tshark_follow(path)
+    assert ours == tshark.follow_tcp(path)
     assert "tcp.gap" not in h.ctx.anomalies.counts

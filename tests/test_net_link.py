@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from hypothesis import strategies as st
 from phonehome.context import Context
 from phonehome.model.frame import Packet
 from phonehome.net.link import Decoder
+from tests import tshark
 from tests.builders_net import (
     IP6_A,
     IP6_B,
@@ -173,7 +172,6 @@ def test_snaplen_cut_frame_gives_truncated_packet() -> None:
     assert not ctx.anomalies.counts
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
 @pytest.mark.parametrize(
     ("linktype", "data"),
     [
@@ -186,13 +184,9 @@ def test_snaplen_cut_frame_gives_truncated_packet() -> None:
 def test_tshark_agrees(tmp_path: Path, linktype: int, data: bytes) -> None:
     path = tmp_path / "one.pcap"
     path.write_bytes(pcap([data], linktype))
-    res = subprocess.run(
-        ["tshark", "-r", str(path), "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport",
-         "-e", "tcp.len"],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+    [row] = tshark.fields(path, "tcp.srcport", "tcp.dstport", "tcp.len")
     _, _, pkt = decode(data, linktype)
-    assert res.stdout.split() == [str(pkt.sport), str(pkt.dport), str(len(pkt.payload))]
+    assert row == [str(pkt.sport), str(pkt.dport), str(len(pkt.payload))]
 
 
 @settings(max_examples=300, deadline=None)

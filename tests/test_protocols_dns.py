@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,8 @@ from phonehome.protocols import dns
 from phonehome.protocols.dns import DnsError, looks_like_dns, parse, parse_lenient, split_tcp
 
 # --- builders -------------------------------------------------------------------------
+from tests import tshark
+from tests.builders_capture import udp_pcap
 
 
 def name(text: str) -> bytes:
@@ -291,58 +291,10 @@ def test_fuzz_damaged_response_only_dns_error(position: int, flip: int) -> None:
 # --- cross-check with tshark ----------------------------------------------------------
 
 
-def _pcap_udp(payload: bytes, sport: int, dport: int) -> bytes:
-    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
-    ip = (
-        struct.pack(
-            "!BBHHHBBH4s4s",
-            0x45,
-            0,
-            20 + len(udp),
-            1,
-            0,
-            64,
-            17,
-            0,
-            bytes((10, 0, 0, 2)),
-            bytes((10, 0, 0, 1)),
-        )
-        + udp
-    )
-    frame = bytes(6) + bytes((2, 0, 0, 0, 0, 1)) + b"\x08\x00" + ip
-    record = struct.pack("<IIII", 0, 0, len(frame), len(frame)) + frame
-    return struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) + record
-
-
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
 def test_tshark_reads_the_same_names(tmp_path: Path) -> None:
     path = tmp_path / "dns.pcap"
-    path.write_bytes(_pcap_udp(CHAIN_RESPONSE, 53, 40000))
-    out = (
-        subprocess.run(
-            [
-                "tshark",
-                "-r",
-                str(path),
-                "-T",
-                "fields",
-                "-e",
-                "dns.qry.name",
-                "-e",
-                "dns.cname",
-                "-e",
-                "dns.a",
-                "-e",
-                "dns.aaaa",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
-        .stdout.strip()
-        .split("\t")
-    )
+    path.write_bytes(udp_pcap([CHAIN_RESPONSE], sport=53, dport=40000))
+    [out] = tshark.fields(path, "dns.qry.name", "dns.cname", "dns.a", "dns.aaaa")
     message = parse(CHAIN_RESPONSE)
     assert out[0] == message.questions[0][0]
     assert out[1].split(",") == [a.value for a in message.answers if a.rtype == "CNAME"]

@@ -3,9 +3,6 @@ split and reordered hellos, coalesced packets, and damage that must never raise.
 
 from __future__ import annotations
 
-import shutil
-import struct
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -30,6 +27,8 @@ from phonehome.protocols.quic import (
 )
 from phonehome.simulate.quic_build import client_initial_datagrams
 from phonehome.simulate.tls_build import client_hello
+from tests import tshark
+from tests.builders_capture import udp_pcap
 
 RFC_DCID = bytes.fromhex("8394c8f03e515708")
 
@@ -407,23 +406,6 @@ def test_fuzz_frames_in_valid_packets_never_raise(frames: bytes) -> None:
         QuicInitialTracker().feed(datagram)
 
 
-def _pcap_udp(datagrams: list[bytes]) -> bytes:
-    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
-    for i, datagram in enumerate(datagrams):
-        udp = struct.pack("!HHHH", 40000, 443, 8 + len(datagram), 0) + datagram
-        ip = (
-            struct.pack(
-                "!BBHHHBBH4s4s",
-                0x45, 0, 20 + len(udp), i, 0, 64, 17, 0, bytes((10, 0, 0, 2)), bytes((10, 0, 0, 1)),
-            )
-            + udp
-        )  # fmt: skip
-        frame = bytes(6) + bytes((2, 0, 0, 0, 0, 1)) + b"\x08\x00" + ip
-        out += struct.pack("<IIII", i, 0, len(frame), len(frame)) + frame
-    return out
-
-
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
 @pytest.mark.parametrize("version", [1, 2])
 def test_tshark_decrypts_built_initials(tmp_path: Path, version: int) -> None:
     """An independent QUIC implementation reads the builder's packets the same way."""
@@ -431,11 +413,13 @@ def test_tshark_decrypts_built_initials(tmp_path: Path, version: int) -> None:
         HELLO, DCID, SCID, version=version, packets=2, shuffle_frames=True
     )
     path = tmp_path / "quic.pcap"
-    path.write_bytes(_pcap_udp(datagrams))
-    cmd = ["tshark", "-r", str(path), "-T", "fields", "-E", "separator=|", "-e", "quic.version"]
-    cmd += ["-e", "tls.handshake.extensions_server_name", "-e", "tls.handshake.extensions_alpn_str"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
-    rows = [line.split("|") for line in out.strip().splitlines()]
+    path.write_bytes(udp_pcap(datagrams, sport=40000, dport=443))
+    rows = tshark.fields(
+        path,
+        "quic.version",
+        "tls.handshake.extensions_server_name",
+        "tls.handshake.extensions_alpn_str",
+    )
     wire = "0x00000001" if version == 1 else "0x6b3343cf"
     assert [row[0] for row in rows] == [wire, wire]
     _, results = _feed_all(datagrams)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,21 +20,13 @@ from phonehome.model.message import (
 )
 from phonehome.protocols.base import Parsed
 from phonehome.protocols.tcp import RAW_LIMIT, TcpSession
+from tests import tshark
 from tests.conftest import SHARED
 
 from .test_protocols_http import request, response
 from .test_protocols_mqtt import connect, packet, publish
 
 FIXTURES = SHARED / "fixtures" / "real"
-
-needs_dns = pytest.mark.skipif(
-    importlib.util.find_spec("phonehome.protocols.dns") is None,
-    reason="phonehome.protocols.dns not written yet",
-)
-needs_tls = pytest.mark.skipif(
-    importlib.util.find_spec("phonehome.protocols.tls") is None,
-    reason="phonehome.protocols.tls not written yet",
-)
 
 
 # --- builders -------------------------------------------------------------------------
@@ -205,7 +193,6 @@ def test_websocket_upgrade_becomes_raw() -> None:
 # --- TLS ------------------------------------------------------------------------------
 
 
-@needs_tls
 def test_tls_client_hello_then_done() -> None:
     hello = client_hello_record("api.example.com")
     r = Run(8443)
@@ -221,7 +208,6 @@ def test_tls_client_hello_then_done() -> None:
     assert r.session.protocol == "tls"
 
 
-@needs_tls
 def test_connect_then_tls() -> None:
     r = Run(3128)
     r.c(b"CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n")
@@ -232,7 +218,6 @@ def test_connect_then_tls() -> None:
     assert [type(m).__name__ for _, m in got] == ["HttpRequest", "HttpResponse", "TlsClientHello"]
 
 
-@needs_tls
 def test_connect_with_hello_sent_before_the_answer() -> None:
     r = Run(8080)
     r.c(b"CONNECT h.test:443 HTTP/1.1\r\n\r\n" + client_hello_record("h.test"))
@@ -243,7 +228,6 @@ def test_connect_with_hello_sent_before_the_answer() -> None:
     assert isinstance(got[2][1], TlsClientHello) and got[2][1].sni == "h.test"
 
 
-@needs_tls
 def test_connect_answer_never_captured() -> None:
     r = Run(8080)
     r.c(b"CONNECT h.test:443 HTTP/1.1\r\n\r\n" + client_hello_record("h.test"))
@@ -262,7 +246,6 @@ def test_connect_refused_goes_on_as_http() -> None:
     ] == ["CONNECT", 407, "GET", 200]
 
 
-@needs_tls
 def test_bad_hello_is_counted_and_flow_skipped() -> None:
     r = Run()
     r.c(b"\x16\x03\x01\x00\x08\x01\x00\x00\x04\x00\x00\x00\x00" + bytes(20))
@@ -299,7 +282,6 @@ def test_mqtt_gap_turns_rest_to_raw() -> None:
 # --- DNS over TCP -----------------------------------------------------------------------
 
 
-@needs_dns
 def test_dns_over_tcp_two_queries_split() -> None:
     q = dns_query_tcp("a.example.com") + dns_query_tcp("b.example.com", 2)
     r = Run(53)
@@ -314,7 +296,6 @@ def test_dns_over_tcp_two_queries_split() -> None:
     assert [p.frame for p in r.out] == [1, 3, 4]
 
 
-@needs_dns
 def test_dns_damage_becomes_raw() -> None:
     bad = struct.pack("!H", 14) + struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0) + b"\x05a"
     r = Run(53)
@@ -462,10 +443,7 @@ def run_pcap(path: Path) -> tuple[list[Parsed], Context]:
 
 
 def fixture(name: str) -> Path:
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"fixture {name} not available (../shared is absent)")
-    return path
+    return FIXTURES / name
 
 
 def test_android_dropper_checkin() -> None:
@@ -493,15 +471,14 @@ def test_adtech_http_matches_tshark() -> None:
     assert len(requests) == len(responses) == 8
     assert all(r.host == "bidder.mathtag.com" for r in requests)
     assert not ctx.anomalies.counts
-    if shutil.which("tshark") is None:
-        pytest.skip("tshark not installed: counts checked, URIs not cross-checked")
-    fields = subprocess.run(
-        [
-            "tshark", "-r", str(path), "-Y", "http.request && !tcp.analysis.retransmission",
-            "-T", "fields", "-e", "http.request.uri",
-        ],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+    fields = [
+        uri
+        for (uri,) in tshark.fields(
+            path,
+            "http.request.uri",
+            display_filter="http.request && !tcp.analysis.retransmission",
+        )
+    ]
     # tshark also dissects the first segment of some retransmitted requests on its own,
     # giving cut URIs; compare with the complete ones.
     complete = {u for u in fields if not any(v != u and v.startswith(u) for v in fields)}

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,7 @@ from phonehome.protocols.tls import (
 from phonehome.simulate.tls_build import client_hello, tls_records
 
 # --- a minimal hand-built hello, independent of the builder ---------------------------
+from tests import tshark
 
 
 def ext(ext_type: int, data: bytes) -> bytes:
@@ -232,18 +231,14 @@ def _pcap_tcp(payload: bytes) -> bytes:
     return struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1) + record
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
 @pytest.mark.parametrize("ech", [False, True])
 def test_tshark_dissects_built_hello(tmp_path: Path, ech: bool) -> None:
     hello = client_hello("tshark.example.net", ("h2", "http/1.1"), ech=ech, padding_to=517)
     path = tmp_path / "hello.pcap"
     path.write_bytes(_pcap_tcp(tls_records(hello)))
-    fields = ["tls.handshake.extensions_server_name", "tls.handshake.extensions_alpn_str"]
-    cmd = ["tshark", "-r", str(path), "-T", "fields", "-E", "separator=|"]
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
-    sni, alpn = out.strip().split("|")
+    [(sni, alpn)] = tshark.fields(
+        path, "tls.handshake.extensions_server_name", "tls.handshake.extensions_alpn_str"
+    )
     ours = parse_client_hello(hello)
     assert sni == ours.sni
     assert tuple(alpn.split(",")) == ours.alpn

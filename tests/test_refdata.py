@@ -13,7 +13,7 @@ import pytest
 
 from phonehome import databuild, refdata
 from phonehome.refdata import Operator, TacInfo
-from tests.conftest import SHARED_DATA
+from tests.needs import need_file
 
 DATA = resources.files("phonehome").joinpath("data")
 
@@ -168,19 +168,18 @@ def test_bundled_data_stays_small() -> None:
     assert total < 6 * 1024 * 1024
 
 
-def _sources_present() -> bool:
-    return databuild.SERVICEPROVIDERS.is_file() and all(
-        (databuild.IEEE_DIR / f).is_file() for f in databuild.IEEE_FILES
-    )
+def _debian_sources() -> None:
+    """The Debian packages the MCC/MNC and OUI tables are rebuilt from (.ci/run installs
+    them)."""
+    need_file(databuild.SERVICEPROVIDERS, "apt-get install mobile-broadband-provider-info")
+    for f in databuild.IEEE_FILES:
+        need_file(databuild.IEEE_DIR / f, "apt-get install ieee-data")
 
 
-def test_rebuild_is_deterministic_and_complete(tmp_path: Path) -> None:
-    if not _sources_present():
-        pytest.skip("Debian mobile-broadband-provider-info / ieee-data not installed")
-    if not (SHARED_DATA / databuild.TACDB).is_file():
-        pytest.skip(f"{SHARED_DATA} absent (Osmocom TAC / Exodus copies)")
-    a = databuild.rebuild(tmp_path / "a", SHARED_DATA)
-    b = databuild.rebuild(tmp_path / "b", SHARED_DATA)
+def test_rebuild_is_deterministic_and_complete(tmp_path: Path, shared_data: Path) -> None:
+    _debian_sources()
+    a = databuild.rebuild(tmp_path / "a", shared_data)
+    b = databuild.rebuild(tmp_path / "b", shared_data)
     assert [p.name for p in a] == [p.name for p in b]
     for pa, pb in zip(a, b, strict=True):
         assert pa.read_bytes() == pb.read_bytes(), pa.name
@@ -189,11 +188,14 @@ def test_rebuild_is_deterministic_and_complete(tmp_path: Path) -> None:
     assert {"datasets.json", "SOURCES.md"} <= names
     rows = list(csv.reader(io.StringIO((tmp_path / "a" / "mccmnc.csv").read_text("utf-8"))))
     assert ["242", "01", "NO", "Telenor"] in rows
+    # The two tables made from the vendored copies alone are the bundled ones, byte for
+    # byte (the Debian-made ones depend on the installed package versions).
+    for name in ("tacdb.csv.gz", "exodus-trackers.json"):
+        assert (tmp_path / "a" / name).read_bytes() == DATA.joinpath(name).read_bytes(), name
 
 
 def test_rebuild_names_the_missing_source(tmp_path: Path) -> None:
-    if not _sources_present():
-        pytest.skip("Debian mobile-broadband-provider-info / ieee-data not installed")
+    _debian_sources()
     with pytest.raises(databuild.SourceMissing, match=r"osmocom-tacdb\.csv: missing"):
         databuild.rebuild(tmp_path / "out", tmp_path / "no-such-dir")
     assert not (tmp_path / "out").exists()

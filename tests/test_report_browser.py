@@ -3,7 +3,9 @@
 Checks what a reader sees (verdict, leak cards, timeline chart laid out with a size), that
 the page logs no console error and makes no network request, and saves a full-page
 screenshot under tests/_artifacts/. Needs the Debian packages ``chromium`` and
-``chromium-driver``; skipped without them.
+``chromium-driver`` (tests/needs.py). Every wait is on an event — chromedriver's "started"
+line, the page's load, a DevTools network event, the page's ``securitypolicyviolation``
+event — with a deadline, never a fixed sleep.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import shutil
+import re
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,15 +31,13 @@ from phonehome import simulate
 from phonehome.cli import main
 from phonehome.report import html_format
 from phonehome.report.view import ScanView
+from tests.needs import need_tool, needs
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
 ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
+DEADLINE = 60.0
+"""Seconds any wait below may take before the test fails (a bound, not a delay)."""
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists() or CHROMEDRIVER is None,
-    reason="headless Chromium not installed (apt-get install chromium chromium-driver)",
-)
+pytestmark = needs(tools=["chromium", "chromedriver"])
 
 CHROME_ARGS = [
     "--headless",
@@ -51,10 +52,13 @@ CHROME_ARGS = [
 ]
 
 
-def _free_port() -> int:
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses connections for as long as the block lasts: bound (so
+    nobody else can take it), never listening."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])
 
 
 class Driver:
@@ -63,6 +67,8 @@ class Driver:
     def __init__(self, port: int) -> None:
         self.base = f"http://127.0.0.1:{port}"
         self.session = ""
+        self._urls: dict[str, str] = {}  # DevTools requestId -> url
+        self._ended: dict[str, str] = {}  # requestId -> "" (loaded) or why it failed
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
@@ -81,48 +87,90 @@ class Driver:
     def logs(self, kind: str) -> list[dict[str, Any]]:
         return list(self.s("POST", "/se/log", {"type": kind}))
 
-    def requests(self) -> list[str]:
-        """URLs of every request the page started, from DevTools Network events."""
-        return [url for url, _ in self.request_outcomes()]
+    def forget_requests(self) -> None:
+        """Start a new record of the page's requests (what the browser did so far is read
+        and dropped)."""
+        self._read_network()
+        self._urls.clear()
+        self._ended.clear()
 
-    def request_outcomes(self) -> list[tuple[str, str]]:
-        """(url, why it failed: a DevTools blockedReason like ``csp``, else the net error,
-        else "") for every request since the last call."""
-        urls: dict[str, str] = {}
-        failed: dict[str, str] = {}
+    def _read_network(self) -> None:
         for entry in self.logs("performance"):
             msg = json.loads(entry["message"])["message"]
             params = msg.get("params", {})
             if msg["method"] == "Network.requestWillBeSent":
-                urls[params["requestId"]] = params["request"]["url"]
+                self._urls[params["requestId"]] = params["request"]["url"]
+            elif msg["method"] == "Network.loadingFinished":
+                self._ended[params["requestId"]] = ""
             elif msg["method"] == "Network.loadingFailed":
-                failed[params["requestId"]] = params.get("blockedReason") or params["errorText"]
-        return [(url, failed.get(rid, "")) for rid, url in urls.items()]
+                why = params.get("blockedReason") or params["errorText"]
+                self._ended[params["requestId"]] = why
+
+    def requests(self) -> list[str]:
+        """URLs of every request the page started since :meth:`forget_requests`, from
+        DevTools Network events."""
+        self._read_network()
+        return list(self._urls.values())
+
+    def request_outcome(self, url: str) -> str:
+        """Wait for DevTools to say how the request for ``url`` ended: "" when it loaded,
+        else why it failed (a ``blockedReason`` such as ``csp``, or the net error)."""
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            self._read_network()
+            for rid, seen in self._urls.items():
+                if seen == url and rid in self._ended:
+                    return self._ended[rid]
+            assert time.monotonic() < deadline, f"no DevTools event for the request to {url}"
+            time.sleep(0.05)  # poll interval between log reads, not a wait for the browser
+
+    def console(self, contains: str) -> list[dict[str, Any]]:
+        """Wait for a browser console entry containing ``contains``; every entry so far."""
+        deadline = time.monotonic() + DEADLINE
+        entries: list[dict[str, Any]] = []
+        while True:
+            entries += self.logs("browser")
+            if any(contains in e["message"] for e in entries):
+                return entries
+            assert time.monotonic() < deadline, f"no console entry with {contains!r}"
+            time.sleep(0.05)  # poll interval between log reads
+
+
+def _started_on(proc: subprocess.Popen[str]) -> int:
+    """The port chromedriver listens on, from the line it prints once it does (it was given
+    port 0: the OS picked a free one)."""
+    assert proc.stdout is not None
+    for line in proc.stdout:  # ends when chromedriver exits
+        if m := re.search(r"started successfully on port (\d+)", line):
+            return int(m.group(1))
+    raise AssertionError(f"chromedriver exited ({proc.wait()}) without starting")
 
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Driver]:
-    assert CHROMEDRIVER is not None
-    port = _free_port()
+    chromium = need_tool("chromium")
     proc = subprocess.Popen(
-        [CHROMEDRIVER, f"--port={port}", "--allowed-ips=127.0.0.1"],
-        stdout=subprocess.DEVNULL,
+        [need_tool("chromedriver"), "--port=0", "--allowed-ips=127.0.0.1"],
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
-    drv = Driver(port)
+    drv = Driver(0)
     try:
-        for _ in range(100):
-            try:
-                if drv.call("GET", "/status").get("ready"):
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            time.sleep(0.1)
+        timer = threading.Timer(DEADLINE, proc.kill)  # a hung start fails, never blocks
+        timer.start()
+        try:
+            drv = Driver(_started_on(proc))
+        finally:
+            timer.cancel()
+        # Keep reading what it prints, so that it never blocks on (or dies of) a full pipe.
+        assert proc.stdout is not None
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
         profile = tmp_path_factory.mktemp("chrome-profile")
         caps = {
             "browserName": "chrome",
             "goog:chromeOptions": {
-                "binary": str(CHROMIUM),
+                "binary": chromium,
                 "args": [*CHROME_ARGS, f"--user-data-dir={profile}"],
             },
             "goog:loggingPrefs": {"browser": "ALL", "performance": "ALL"},
@@ -187,8 +235,8 @@ def test_demo_report_renders_verdict_cards_and_chart_offline(
     driver: Driver, demo_report: Path
 ) -> None:
     doc_findings = demo_report.read_text().count('<article class="card')
-    driver.requests()  # drain what the browser's own start page loaded
-    driver.s("POST", "/url", {"url": demo_report.as_uri()})
+    driver.forget_requests()  # what the browser's own start page loaded
+    driver.s("POST", "/url", {"url": demo_report.as_uri()})  # returns once the page loaded
     assert driver.script("return document.readyState") == "complete"
 
     verdict = driver.script("return document.querySelector('#verdict').innerText")
@@ -206,6 +254,7 @@ def test_demo_report_renders_verdict_cards_and_chart_offline(
 
     errors = [e for e in driver.logs("browser") if e.get("level") == "SEVERE"]
     assert errors == []
+    assert driver.request_outcome(demo_report.as_uri()) == ""  # the page itself loaded
     urls = driver.requests()  # chrome: is the browser's own new-tab page, not the report
     assert [u for u in urls if not u.startswith(("data:", "chrome:"))] == [demo_report.as_uri()]
 
@@ -214,27 +263,33 @@ def test_report_csp_blocks_a_load_that_slipped_in(driver: Driver, demo_report: P
     """Belt and braces: even markup injected into the page cannot make it load anything."""
     driver.s("POST", "/url", {"url": demo_report.as_uri()})
     driver.logs("browser")
-    driver.requests()  # drain
-    port = _free_port()  # nothing listens: a request would fail, but be visible first
-    driver.script(
-        "const i = document.createElement('img'); i.src = arguments[0];"
-        " document.body.appendChild(i);",
-        f"http://127.0.0.1:{port}/pixel.png",
-    )
-    time.sleep(0.3)
-    attempts = [(u, why) for u, why in driver.request_outcomes() if u.startswith("http")]
-    assert attempts == [(f"http://127.0.0.1:{port}/pixel.png", "csp")]
-    refused = [e for e in driver.logs("browser") if "Content Security Policy" in e["message"]]
-    assert refused, "the CSP did not report the blocked image"
+    driver.forget_requests()
+    with refused_port() as port:  # a request would fail, but be visible first
+        pixel = f"http://127.0.0.1:{port}/pixel.png"
+        violated = driver.s(
+            "POST",
+            "/execute/async",
+            {
+                "script": "const [url, done] = arguments;"
+                " document.addEventListener('securitypolicyviolation',"
+                " e => done(e.blockedURI), {once: true});"
+                " const i = document.createElement('img'); i.src = url;"
+                " document.body.appendChild(i);",
+                "args": [pixel],
+            },
+        )
+        assert violated == pixel  # the page's own event: the CSP refused the image
+        assert driver.request_outcome(pixel) == "csp"
+        assert [u for u in driver.requests() if u.startswith("http")] == [pixel]
+    assert driver.console("Content Security Policy"), "the CSP did not report the blocked image"
 
 
 def test_harness_sees_requests_of_a_page_without_csp(driver: Driver, tmp_path: Path) -> None:
     """The no-request check above can fail: a page that loads something is caught."""
-    port = _free_port()
     page = tmp_path / "leaky.html"
-    page.write_text(f'<!DOCTYPE html><img src="http://127.0.0.1:{port}/pixel.png">')
-    driver.logs("performance")
-    driver.s("POST", "/url", {"url": page.as_uri()})
-    time.sleep(0.3)
-    attempts = dict(driver.request_outcomes())
-    assert attempts[f"http://127.0.0.1:{port}/pixel.png"] == "net::ERR_CONNECTION_REFUSED"
+    with refused_port() as port:
+        pixel = f"http://127.0.0.1:{port}/pixel.png"
+        page.write_text(f'<!DOCTYPE html><img src="{pixel}">')
+        driver.forget_requests()
+        driver.s("POST", "/url", {"url": page.as_uri()})
+        assert driver.request_outcome(pixel) == "net::ERR_CONNECTION_REFUSED"

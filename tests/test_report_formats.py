@@ -17,6 +17,7 @@ from phonehome.detect import PATTERN_DETECTORS
 from phonehome.report import FORMATS, csv_format, markdown_format, sarif_format
 from phonehome.report.view import ScanView
 from tests.conftest import scan_doc
+from tests.test_report_html import Page
 
 Doc = dict[str, Any]
 SCHEMA = Path(__file__).resolve().parent / "data" / "sarif-2.1.0.json"
@@ -69,10 +70,38 @@ def test_raw_values_only_with_reveal(fmt: str, doc: Doc, revealed: Doc) -> None:
         lambda d: d["findings"][0].update(severity={"level": 3}, trigger=[], count="x"),
     ],
 )
-def test_odd_docs_render(fmt: str, doc: Doc, mangle: Any) -> None:
+def test_odd_docs_render(fmt: str, doc: Doc, mangle: Any, sarif_schema: Any) -> None:
     d = copy.deepcopy(doc)
     mangle(d)
-    assert FORMATS[fmt](view(d), False)
+    assert_structure(fmt, FORMATS[fmt](view(d), False), d, sarif_schema)
+
+
+def assert_structure(fmt: str, text: str, d: Doc, sarif_schema: Any) -> None:
+    """What each format promises whatever the document holds: one CSV row, one markdown
+    table row, one SARIF result, one HTML card per finding; a CSV header of the documented
+    columns, a SARIF log that validates, a page that parses and nests."""
+    n = len(d["findings"])
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        assert len(list(reader)) == n
+        assert reader.fieldnames == list(csv_format.COLUMNS)
+    elif fmt == "markdown":
+        rows = [ln for ln in text.splitlines() if ln.startswith("| ") and "Identifier" not in ln]
+        assert len(rows) == n and all(_cells(ln) == 8 for ln in rows)
+    elif fmt == "sarif":
+        log = json.loads(text)
+        jsonschema.validate(log, sarif_schema)
+        assert len(log["runs"][0]["results"]) == n
+    else:
+        page = Page(text)
+        assert page.errors == [] and page.stack == []
+        assert len(page.find("article", **{"class": "card"})) == n
+
+
+@pytest.mark.parametrize("fmt", ["csv", "markdown", "sarif", "html"])
+def test_every_format_has_one_entry_per_finding(fmt: str, doc: Doc, sarif_schema: Any) -> None:
+    assert len(doc["findings"]) == 7
+    assert_structure(fmt, FORMATS[fmt](view(doc), False), doc, sarif_schema)
 
 
 # -- csv ------------------------------------------------------------------------------
@@ -187,7 +216,9 @@ def _enriched(doc: Doc) -> Doc:
     return d
 
 
-@pytest.mark.parametrize("variant", ["plain", "revealed", "enriched", "empty", "odd-path"])
+@pytest.mark.parametrize(
+    "variant", ["plain", "revealed", "enriched", "empty", "odd-path", "same-input-twice"]
+)
 def test_sarif_validates_against_the_2_1_0_schema(
     variant: str, doc: Doc, revealed: Doc, sarif_schema: Any
 ) -> None:
@@ -197,11 +228,16 @@ def test_sarif_validates_against_the_2_1_0_schema(
         "enriched": _enriched(doc),
         "empty": {**doc, "findings": [], "anomalies": {}},
         "odd-path": {**doc, "inputs": [{**doc["inputs"][0], "path": "C:\\caps\\a b#1.pcap"}]},
+        # `scan x.pcap x.pcap`: SARIF artifacts must be unique (this was invalid SARIF)
+        "same-input-twice": {**doc, "inputs": [doc["inputs"][0], doc["inputs"][0]]},
     }[variant]
     log = json.loads(sarif_format.render(view(d)))
     jsonschema.validate(log, sarif_schema)
     (run,) = log["runs"]
     assert len(run["results"]) == len(d["findings"])
+    for res in run["results"]:
+        where = res["locations"][0]["physicalLocation"]["artifactLocation"]
+        assert run["artifacts"][where["index"]]["location"]["uri"] == where["uri"]
 
 
 def test_sarif_rules_and_results_match_the_scan(doc: Doc) -> None:

@@ -58,6 +58,41 @@ class Page(HTMLParser):
         return "".join(self.text)
 
 
+class Cards(HTMLParser):
+    """The finding cards of a report page: per ``<article class="card">``, its heading and
+    its ``<dt>`` terms with the text of their ``<dd>``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.cards: list[dict[str, str]] = []
+        self._in: str | None = None  # "h3", "dt" or "dd" of the current card
+        self._term = ""
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "article" and "card" in (dict(attrs).get("class") or "").split():
+            self.cards.append({})
+        elif self.cards and tag in ("h3", "dt", "dd") and self._in is None:
+            self._in = tag
+            if tag == "dt":
+                self._term = ""
+            elif tag == "dd":
+                self.cards[-1][self._term] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in (self._in, "article"):
+            self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "h3":
+            self.cards[-1]["heading"] = self.cards[-1].get("heading", "") + data
+        elif self._in == "dt":
+            self._term += data
+        elif self._in == "dd":
+            self.cards[-1][self._term] += data
+
+
 scan = scan_doc
 
 
@@ -98,6 +133,25 @@ def test_cards_carry_redacted_value_where_and_encoding(doc: Doc) -> None:
         assert f["value_redacted"] in text and f["value_id"] in text
         assert f["where"] in text
         assert " › ".join(f["encoding"]) in text
+
+
+def test_each_finding_has_one_card_with_its_own_facts(doc: Doc) -> None:
+    """Card by card, not just somewhere on the page: value, destination, where, encoding
+    chain, count and detector of each finding in the card that shows it."""
+    cards = Cards(render(doc)).cards
+    assert len(cards) == len(doc["findings"]) == 7
+    names = {"imei": "IMEI", "imsi": "IMSI", "iccid": "ICCID", "meid": "MEID"}
+    names |= {"mac": "MAC address", "cell_id": "cell ID"}
+    for f in doc["findings"]:
+        [card] = [c for c in cards if f["value_id"] in c["Value"] and c["Where"] == f["where"]]
+        assert card["heading"].startswith(f"{names[f['identifier']]} → {f['host']} ")
+        assert card["Value"] == f"{f['value_redacted']} {f['value_id']}"
+        assert card["Destination"].startswith(f"{f['host']} port {f['port']}, {f['protocol']}")
+        form = "" if f["form"] == "plain" else f"; value as {f['form']}"
+        assert card["Encoding chain"] == " › ".join(f["encoding"]) + form
+        assert card["Sent"].startswith(f"{f['count']} time(s), ")
+        assert card["Detector"].startswith(f"{f['detector']} ")
+        assert f"frame.number == {f['evidence'][0]['frame']}" in card["Evidence"]
 
 
 def test_methodology_has_input_hash_version_and_not_inspected(doc: Doc) -> None:

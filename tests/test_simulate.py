@@ -7,10 +7,8 @@ import csv
 import hashlib
 import json
 import re
-import shutil
 import stat
 import struct
-import subprocess
 import tomllib
 from collections import Counter
 from pathlib import Path
@@ -23,9 +21,7 @@ from phonehome.model.profile import PROFILE_VALUE_KEYS
 from phonehome.simulate import SCENARIOS, SimulationResult, run
 from phonehome.simulate.nokia7plus import DEVICE_MAC, ZZHC_IP
 from phonehome.simulate.packets import checksum
-
-TSHARK = shutil.which("tshark")
-needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
+from tests import tshark
 
 SIZES = {"nokia7plus": None, "encodings": None, "bench": 2.0}
 
@@ -73,12 +69,7 @@ def transport(frame: bytes) -> tuple[bytes, bytes, int, int, int, bytes] | None:
 
 
 def tshark_fields(path: Path, display_filter: str, *fields: str) -> list[list[str]]:
-    assert TSHARK is not None
-    cmd = [TSHARK, "-r", str(path), "-2", "-Y", display_filter, "-T", "fields"]
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return [line.split("\t") for line in out.splitlines() if line.strip()]
+    return tshark.fields(path, *fields, display_filter=display_filter, two_pass=True)
 
 
 # --- generation, files, determinism --------------------------------------------------
@@ -142,41 +133,25 @@ def test_pcapng_output_has_the_same_frames(tmp_path: Path) -> None:
     b = run("encodings", tmp_path / "b.pcapng", pcapng=True)
     assert b.capture.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"
     assert a.frames == b.frames and a.bytes == b.bytes
-    if TSHARK is not None:
-        assert len(tshark_fields(b.capture, "frame", "frame.number")) == b.frames
+    assert len(tshark_fields(b.capture, "frame", "frame.number")) == b.frames
 
 
 # --- tshark cross-checks -------------------------------------------------------------
 
 
-@needs_tshark
 @pytest.mark.parametrize("name", sorted(SIZES))
 def test_tshark_finds_no_malformed_or_warning(
     generated: dict[str, SimulationResult], name: str
 ) -> None:
-    assert TSHARK is not None
-    cmd = [
-        TSHARK,
-        "-r",
-        str(generated[name].capture),
-        "-2",
-        "-o",
-        "tcp.check_checksum:TRUE",
-        "-o",
-        "udp.check_checksum:TRUE",
-        "-o",
-        "ip.check_checksum:TRUE",
-        "-Y",
-        "_ws.malformed || _ws.expert.severity >= warning",
-        "-T",
-        "fields",
-        "-e",
+    rows = tshark.fields(
+        generated[name].capture,
         "frame.number",
-        "-e",
         "_ws.expert.message",
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    problems = out.strip().splitlines()
+        display_filter="_ws.malformed || _ws.expert.severity >= warning",
+        two_pass=True,
+        prefs={f"{p}.check_checksum": "TRUE" for p in ("tcp", "udp", "ip")},
+    )
+    problems = ["\t".join(row) for row in rows]
     if name == "bench":
         # The phone mix's QUIC 1-RTT packets are opaque filler: tshark, having no keys,
         # says it cannot decrypt them, exactly as for a real QUIC session. Nothing else.
@@ -184,7 +159,6 @@ def test_tshark_finds_no_malformed_or_warning(
     assert problems == []
 
 
-@needs_tshark
 @pytest.mark.parametrize("name", sorted(SIZES))
 def test_tshark_sees_what_the_generator_says(
     generated: dict[str, SimulationResult], name: str
@@ -204,7 +178,6 @@ def test_tshark_sees_what_the_generator_says(
     assert Counter(row[0] for row in quic) == Counter(exp.quic_snis)
 
 
-@needs_tshark
 def test_nokia_has_quic_hellos_split_over_two_packets(
     generated: dict[str, SimulationResult],
 ) -> None:
@@ -220,7 +193,6 @@ def test_nokia_has_quic_hellos_split_over_two_packets(
     assert len([s for s in snis if s]) == len(generated["nokia7plus"].expected.quic_snis)
 
 
-@needs_tshark
 def test_tshark_reads_the_zzhc_body_as_base64_json(
     generated: dict[str, SimulationResult],
 ) -> None:

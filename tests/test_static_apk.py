@@ -5,7 +5,6 @@ code in oat/<arch>/*.vdex|odex, and broken inputs that must give per-file proble
 from __future__ import annotations
 
 import json
-import shutil
 import struct
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from phonehome.errors import InputError
 from phonehome.static import analyze_apk
 from phonehome.static.oat import extract_dex
+from tests import aapt
 from tests.builders_apk import (
     APKTOOL_MANIFEST,
     SMALI_TASK,
@@ -27,6 +27,7 @@ from tests.builders_apk import (
     vdex,
     zip_bytes,
 )
+from tests.needs import needs
 
 REPO = Path(__file__).resolve().parents[1]
 PKG = "com.qualcomm.qti.autoregistration"
@@ -230,7 +231,7 @@ def test_extract_dex_dalvik_odex() -> None:
     assert extract_dex(odex) == ([dex], None)
 
 
-@pytest.mark.skipif(not shutil.which("apktool"), reason="needs Debian's apktool")
+@needs(tools=["apktool"])
 def test_apktool_built_apk(tmp_path: Path) -> None:
     recv = """.class public Lcom/ex/Recv;
 .super Landroid/content/BroadcastReceiver;
@@ -270,18 +271,59 @@ PROJECT_APKS = sorted((REPO / "tests" / "apks").rglob("*.apk"))
 BUILT = REPO / "tests" / "apks" / "built"
 
 
-@pytest.mark.skipif(not PROJECT_APKS, reason="tests/apks not built yet")
+def assert_manifest_as_aapt_reads_it(apk: Path) -> None:
+    """Package, version, SDK levels, shared uid, permissions, cleartext flag and every
+    component with its class, intent actions and declared export, as Android's ``aapt``
+    reads the binary manifest."""
+    d = analyze_apk(apk).to_dict()
+    json.dumps(d)
+    want = aapt.manifest_facts(apk)
+    components = want.pop("components")
+    assert {k: d[k] for k in want} == want
+    assert [(c["kind"], c["name"], c["actions"]) for c in d["components"]] == [
+        (kind, name, actions) for kind, name, actions, _ in components
+    ]
+    for c, (_, _, _, declared) in zip(d["components"], components, strict=True):
+        if declared is not None:
+            assert c["exported"] is declared, c["name"]
+
+
 @pytest.mark.parametrize("apk", PROJECT_APKS, ids=lambda p: str(p.relative_to(REPO / "tests")))
-def test_project_apks_analyse(apk: Path) -> None:
-    report = analyze_apk(apk)
-    assert report.manifest.package
-    json.dumps(report.to_dict())
+def test_project_apks_manifest_agrees_with_aapt(apk: Path) -> None:
+    assert_manifest_as_aapt_reads_it(apk)
 
 
-@pytest.mark.skipif(
-    not (BUILT / "AutoReg.apk").exists() or not (BUILT / "ImeiLog.apk").exists(),
-    reason="the project's test APKs (tests/apks/built) are not there",
-)
+def test_project_apks_are_all_checked() -> None:
+    assert len(PROJECT_APKS) == 11  # tests/apks/built and both firmware trees
+    assert {p.parent.name for p in PROJECT_APKS} >= {"built", "Weather", "AutoReg"}
+
+
+@pytest.mark.parametrize("utf8", [False, True], ids=["utf16-pool", "utf8-pool"])
+def test_hand_built_manifest_agrees_with_aapt(tmp_path: Path, utf8: bool) -> None:
+    """Our own AXML builder's output, read by aapt and by phonehome: relative (``.X``),
+    bare (``X``) and foreign class names, several actions, an empty intent filter, every
+    component kind, a non-ASCII version name, cleartext off."""
+    man = manifest(
+        "com.ex.app",
+        permissions=("android.permission.INTERNET", "android.permission.READ_PHONE_STATE"),
+        receivers={
+            ".Boot": ("android.intent.action.BOOT_COMPLETED", "android.intent.action.USER_PRESENT"),
+            "Plain": ("a.b.C",),
+            "com.other.Full": (),
+        },
+        services=(".Svc",),
+        activities=("com.ex.app.Main",),
+        shared_user_id="android.uid.phone",
+        cleartext=False,
+        version_code=42,
+        version_name="4.2-β",
+        target_sdk=33,
+    )
+    apk = build_apk(tmp_path / "hand.apk", manifest_xml=build_axml(man, utf8=utf8))
+    assert_manifest_as_aapt_reads_it(apk)
+    assert len(aapt.manifest_facts(apk)["components"]) == 5
+
+
 def test_project_apks_verdicts() -> None:
     """The issue's verdicts on the project's own smali-built APKs: the autoregistration-like
     app reads the IMEI on USER_PRESENT and posts it over plain HTTP; the one that only

@@ -5,7 +5,6 @@ cross-check against AOSP's dexdump on a DEX assembled by apktool/smali."""
 from __future__ import annotations
 
 import re
-import shutil
 import struct
 import subprocess
 import zipfile
@@ -24,6 +23,7 @@ from tests.builders_apk import (
     apktool_build,
     build_dex,
 )
+from tests.needs import needs
 
 TRICKY = build_dex(
     [
@@ -144,10 +144,7 @@ def test_fuzz_never_raises(noise: bytes, at: int) -> None:
                     dex.type_name(index)
 
 
-@pytest.mark.skipif(
-    not (shutil.which("apktool") and shutil.which("dexdump")),
-    reason="needs Debian's apktool and dexdump (apt-get install apktool dexdump)",
-)
+@needs(tools=["apktool", "dexdump"])
 def test_against_dexdump_on_smali_built_dex(tmp_path: Path) -> None:
     apk = apktool_build(tmp_path, {"com/ex/Task.smali": SMALI_TASK}, APKTOOL_MANIFEST)
     dex_bytes = zipfile.ZipFile(apk).read("classes.dex")

@@ -18,6 +18,7 @@ from phonehome.errors import InputError
 from phonehome.privacy import home_dir
 from phonehome.static import firmware as fw
 from phonehome.static.signing import read_signing
+from tests.needs import need_tool
 
 APKS = Path(__file__).resolve().parent / "apks"
 OLD, NEW = APKS / "firmware" / "old", APKS / "firmware" / "new"
@@ -148,14 +149,14 @@ def test_zip_archives_give_the_same_diff(tmp_path: Path, diff: dict[str, Any]) -
 
 
 def image_of(tree: Path, out: Path, kind: str) -> Path:
+    """``tree`` as an ext4 or erofs image, made with the tools firmware-diff reads it with
+    (debugfs, fsck.erofs) beside the ones that make it."""
     if kind == "ext4":
-        if not (shutil.which("mke2fs") and shutil.which("debugfs")):
-            pytest.skip("e2fsprogs (mke2fs, debugfs) not installed")
-        cmd = ["mke2fs", "-q", "-t", "ext4", "-d", str(tree), str(out), "8M"]
+        need_tool("debugfs")
+        cmd = [need_tool("mke2fs"), "-q", "-t", "ext4", "-d", str(tree), str(out), "8M"]
     else:
-        if not (shutil.which("mkfs.erofs") and shutil.which("fsck.erofs")):
-            pytest.skip("erofs-utils (mkfs.erofs, fsck.erofs) not installed")
-        cmd = ["mkfs.erofs", "--quiet", str(out), str(tree)]
+        need_tool("fsck.erofs")
+        cmd = [need_tool("mkfs.erofs"), "--quiet", str(out), str(tree)]
     subprocess.run(cmd, check=True, capture_output=True, timeout=120)
     return out
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from phonehome.static.apk import analyze_apk
 from phonehome.static.axml import parse_axml
 from phonehome.static.netsec import parse_config
+from tests.needs import need_tool
 
 from .builders_apk import (
     APKTOOL_MANIFEST,
@@ -167,8 +167,7 @@ NSC_XML = """<?xml version="1.0" encoding="utf-8"?>
 
 
 def test_a_config_compiled_by_the_real_toolchain(tmp_path: Path) -> None:
-    if shutil.which("apktool") is None:
-        pytest.skip("apktool not installed (Debian apktool)")
+    need_tool("apktool")
     app_manifest = APKTOOL_MANIFEST.replace(
         "<application/>",
         '<application android:networkSecurityConfig="@xml/network_security_config"/>',

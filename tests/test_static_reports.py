@@ -249,18 +249,56 @@ MANGLES: list[Callable[[Doc], object]] = [
 @pytest.mark.parametrize("mangle", MANGLES)
 @pytest.mark.parametrize("kind", ["apk", "firmware-diff"])
 def test_odd_or_old_documents_still_render(
-    docs: dict[str, Doc], kind: str, mangle: Callable[[Doc], object], fmt: str
+    docs: dict[str, Doc], kind: str, mangle: Callable[[Doc], object], fmt: str, sarif_schema: Any
 ) -> None:
+    """Whatever is readable is shown, in a well-formed report: a page that parses and nests
+    with one card per app (per change with a status, for a diff), a SARIF log that
+    validates, a text report naming every app it was given."""
     d = copy.deepcopy(docs[kind])
     mangle(d)
-    assert isinstance(FORMATS[fmt](d), str)  # no exception: whatever is readable is shown
+    text = FORMATS[fmt](d)
+    entries = d.get("apks" if kind == "apk" else "changes")
+    entries = entries if isinstance(entries, list) else []
+    if fmt == "html":
+        page = Page(text)
+        assert page.errors == [] and page.stack == []
+        cards = [a for t, a in page.tags if t == "article"]
+        if kind == "apk":
+            assert [c["id"] for c in cards] == [f"app-{i}" for i in range(len(entries))]
+        else:
+            statuses = ("added", "changed", "removed")
+            shown = [e for e in entries if isinstance(e, dict) and e.get("status") in statuses]
+            assert len(cards) == len(shown)
+    elif fmt == "sarif":
+        check_sarif(sarif(d), sarif_schema)
+    else:
+        packages = [e["package"] for e in entries if isinstance(e, dict) and "package" in e]
+        assert all(str(p) in text for p in packages)
 
 
 # --- sarif -----------------------------------------------------------------------------
 
 
+def check_sarif(log: Doc, sarif_schema: Any) -> Doc:
+    """Valid SARIF 2.1.0 whose results point at their rule and their own artifact."""
+    jsonschema.validate(log, sarif_schema)
+    (run_,) = log["runs"]
+    rules = run_["tool"]["driver"]["rules"]
+    for result in run_["results"]:
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+        where = result["locations"][0]["physicalLocation"]["artifactLocation"]
+        artifact = run_["artifacts"][where["index"]]["location"]
+        assert (artifact["uri"], artifact.get("uriBaseId")) == (
+            where["uri"],
+            where.get("uriBaseId"),
+        )
+    return run_
+
+
 @pytest.mark.parametrize("kind", ["apk", "firmware-diff"])
-@pytest.mark.parametrize("variant", ["as made", "stored", "nothing found", "with errors"])
+@pytest.mark.parametrize(
+    "variant", ["as made", "stored", "nothing found", "with errors", "same app twice"]
+)
 def test_sarif_validates_against_the_2_1_0_schema(
     docs: dict[str, Doc], sarif_schema: Any, kind: str, variant: str
 ) -> None:
@@ -274,15 +312,13 @@ def test_sarif_validates_against_the_2_1_0_schema(
         d.update(errors=[error])
         if kind == "firmware-diff":
             d["new"] = {**d["new"], "errors": [error], "problems": ["sparse image"]}
+    elif variant == "same app twice":  # `apk X.apk X.apk`: SARIF artifacts must be unique
+        key = "apks" if kind == "apk" else "changes"
+        d[key] = d[key] * 2
     log = sarif(d)
-    jsonschema.validate(log, sarif_schema)
-    (run_,) = log["runs"]
-    rules = run_["tool"]["driver"]["rules"]
-    for result in run_["results"]:
-        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
-        assert run_["artifacts"][
-            result["locations"][0]["physicalLocation"]["artifactLocation"]["index"]
-        ]
+    run_ = check_sarif(log, sarif_schema)
+    if variant == "same app twice":
+        assert len(run_["artifacts"]) * 2 == len(run_["results"])
     if variant == "with errors":
         notes = run_["invocations"][0]["toolExecutionNotifications"]
         assert any("x/Bad.apk: not an APK" in n["message"]["text"] for n in notes)

@@ -8,7 +8,6 @@ import hashlib
 import io
 import random
 import re
-import shutil
 import struct
 import subprocess
 import zipfile
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7, pkcs12
 from cryptography.x509.oid import NameOID
 
 from phonehome.static.signing import read_signing, same_signer
+from tests.needs import need_tool
 
 APKS = Path(__file__).resolve().parent / "apks"
 BUILT = APKS / "built"
@@ -67,11 +67,10 @@ def test_same_signer(a: str, b: str, same: bool) -> None:
     assert same_signer(read_signing(BUILT / a), read_signing(BUILT / b)) is same
 
 
-@pytest.mark.skipif(shutil.which("apksigner") is None, reason="apksigner not installed")
 @pytest.mark.parametrize("apk", sorted(p.name for p in BUILT.glob("*.apk")))
 def test_fingerprints_agree_with_apksigner(apk: str) -> None:
     out = subprocess.run(
-        ["apksigner", "verify", "--print-certs", str(BUILT / apk)],
+        [need_tool("apksigner"), "verify", "--print-certs", str(BUILT / apk)],
         capture_output=True,
         text=True,
         check=True,

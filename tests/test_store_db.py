@@ -457,7 +457,7 @@ def test_a_second_writer_waits_for_the_first(tmp_path: Path, doc: dict[str, Any]
 
 CRASHER = textwrap.dedent(
     """
-    import json, sys, time
+    import json, signal, sys
     from pathlib import Path
     import phonehome.store.db as db
     from phonehome.store import Store
@@ -465,13 +465,20 @@ CRASHER = textwrap.dedent(
     store = Store.open(Path(sys.argv[1]))
     store.save_scan(doc)
     real, calls = db.identity_key, []
-    def slow_identity_key(finding):
+    def held_identity_key(finding):
         calls.append(1)
         if len(calls) == 3:  # scan and input rows written, findings half way
+            # Wait for the test's signal itself, not for time: SIGINT is blocked before
+            # saying "inside", so it cannot arrive unseen between the print and the wait
+            # (as it could before a sleep, which then slept on), and is taken here.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             print("inside", flush=True)
-            time.sleep(60)
+            if signal.sigtimedwait({signal.SIGINT}, 120) is None:
+                sys.exit(3)  # the test never signalled
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            signal.raise_signal(signal.SIGINT)  # Python's own handler: KeyboardInterrupt
         return real(finding)
-    db.identity_key = slow_identity_key
+    db.identity_key = held_identity_key
     try:
         store.save_scan(doc)
     except KeyboardInterrupt:

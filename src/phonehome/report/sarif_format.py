@@ -130,7 +130,11 @@ def _message(f: dict[str, Any], revealed: bool) -> str:
 
 
 def _result(
-    f: dict[str, Any], rule_index: dict[str, int], inputs: list[dict[str, Any]], revealed: bool
+    f: dict[str, Any],
+    rule_index: dict[str, int],
+    inputs: list[dict[str, Any]],
+    artifact_of: list[int],
+    revealed: bool,
 ) -> dict[str, Any]:
     evidence = [_dict(e) for e in _list(f.get("evidence"))]
     first = evidence[0] if evidence else {}
@@ -147,7 +151,10 @@ def _result(
     idx = first.get("input")
     if isinstance(idx, int) and 0 <= idx < len(inputs):
         location["physicalLocation"] = {
-            "artifactLocation": {"uri": artifact_uri(str(inputs[idx].get("path"))), "index": idx}
+            "artifactLocation": {
+                "uri": artifact_uri(str(inputs[idx].get("path"))),
+                "index": artifact_of[idx],
+            }
         }
     detector = str(f.get("detector", "PH-UNKNOWN"))
     props: dict[str, Any] = {
@@ -208,14 +215,19 @@ def render(view: ScanView, color: bool = False) -> str:
             driver_rules.append({"id": det, "shortDescription": {"text": det}})
     rule_index = {r["id"]: i for i, r in enumerate(driver_rules)}
     tool = _dict(d.get("tool"))
-    artifacts = []
+    # One artifact per distinct input: SARIF requires the artifacts to be unique, and the
+    # same file may be given twice (``scan a.pcap a.pcap``).
+    artifacts: list[dict[str, Any]] = []
+    artifact_of: list[int] = []
     for i in inputs:
         art: dict[str, Any] = {"location": {"uri": artifact_uri(str(i.get("path")))}}
         if isinstance(i.get("size"), int):
             art["length"] = i["size"]
         if i.get("sha256"):
             art["hashes"] = {"sha-256": str(i["sha256"])}
-        artifacts.append(art)
+        if art not in artifacts:
+            artifacts.append(art)
+        artifact_of.append(artifacts.index(art))
     notifications = [
         {
             "descriptor": {"id": str(kind)},
@@ -252,7 +264,7 @@ def render(view: ScanView, color: bool = False) -> str:
         },
         "artifacts": artifacts,
         "invocations": [invocation],
-        "results": [_result(f, rule_index, inputs, revealed) for f in findings],
+        "results": [_result(f, rule_index, inputs, artifact_of, revealed) for f in findings],
         "properties": run_props,
     }
     log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}

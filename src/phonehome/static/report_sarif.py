@@ -110,8 +110,11 @@ def _result(
         artifact["length"] = app["size"]
     if app.get("sha256"):
         artifact["hashes"] = {"sha-256": str(app["sha256"])}
-    location["index"] = len(artifacts)
-    artifacts.append(artifact)
+    # SARIF requires unique artifacts: an APK given twice, or two entries of an old document
+    # without paths, share one.
+    if artifact not in artifacts:
+        artifacts.append(artifact)
+    location["index"] = artifacts.index(artifact)
     why = ", ".join(f"{r.get('reason')} +{r.get('points')}" for r in item.reasons)
     text = item.verdict if diff else f"{item.package} {fw.version_text(app)}: {item.verdict}"
     result: dict[str, Any] = {

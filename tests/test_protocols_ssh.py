@@ -7,16 +7,14 @@ The real capture is an OpenSSH 9.2 client and server on loopback
 from __future__ import annotations
 
 import json
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from phonehome.cli import main
 from phonehome.protocols.ssh import SshHello
+from tests import tshark
 
 from .test_protocols_tcp_session import Run
 
@@ -81,16 +79,6 @@ def test_split_into_single_bytes() -> None:
     assert isinstance(p.content, SshHello) and p.content.complete and p.frame == 1
 
 
-def tshark_fields(path: Path, fields: list[str], decode_as: str) -> list[list[str]]:
-    if shutil.which("tshark") is None:
-        pytest.skip("tshark is not installed")
-    args = ["tshark", "-r", str(path), "-d", decode_as, "-Y", "ssh", "-T", "fields"]
-    for f in fields:
-        args += ["-e", f]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    return [line.split("\t") for line in out.splitlines()]
-
-
 def test_real_openssh_exchange_in_flows_as_tshark_decodes_it() -> None:
     res = CliRunner().invoke(main, ["flows", "--format", "jsonl", str(CAPTURE)])
     assert res.exit_code == 0, res.output
@@ -98,7 +86,13 @@ def test_real_openssh_exchange_in_flows_as_tshark_decodes_it() -> None:
     ssh = [x for x in lines if x["protocol"] == "ssh"]
     assert len(ssh) == 2 and {x["direction"] for x in ssh} == {"out", "in"}
     port = ssh[0]["dport"] if ssh[0]["direction"] == "out" else ssh[0]["sport"]
-    rows = tshark_fields(CAPTURE, ["ssh.protocol", "ssh.kex_algorithms"], f"tcp.port=={port},ssh")
+    rows = tshark.fields(
+        CAPTURE,
+        "ssh.protocol",
+        "ssh.kex_algorithms",
+        display_filter="ssh",
+        decode_as={f"tcp.port=={port}": "ssh"},
+    )
     idents = sorted(r[0] for r in rows if r[0])
     kexes = sorted(r[1] for r in rows if r[1])
     assert sorted(x["ssh_ident"] for x in ssh) == idents

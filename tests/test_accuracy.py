@@ -142,3 +142,17 @@ def test_the_labels_cover_every_real_capture() -> None:
     labelled = {lb.file.name for lb in LABELS}
     real = {p.name for p in (scoring.REAL / "fixtures" / "real").iterdir()}
     assert labelled == real
+
+
+def test_leaky_mix_every_leak_found_exactly(tmp_path: Path) -> None:
+    """The identifier search's worst case (issue 15): ~64 overlapping keep-alive HTTP
+    connections, retransmitted segments, nearly every request carrying the IMEI in one of
+    five ways; every one found, counted and placed exactly."""
+    capture = tmp_path / "leaky.pcap"
+    simulate.run("bench", capture, seed=3, size_mb=2, mix="leaky")
+    truth = json.loads(sidecar(capture, ".truth.json").read_text())
+    result = scoring.check_truth(scan(capture, sidecar(capture, ".device.toml")), truth)
+    assert (result.missed, result.wrong, result.extra) == ([], [], [])
+    assert result.found == len(truth["leaks"]) > 0
+    sends = sum(len(leak["frames"]) for leak in truth["leaks"])
+    assert sends > 100  # "nearly every request": hundreds of sends in 2 MB

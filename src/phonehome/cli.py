@@ -309,8 +309,9 @@ def scan(
 @click.option("--pcapng", is_flag=True, help="Write pcapng instead of classic pcap.")
 @click.option(
     "--mix",
-    type=click.Choice(["phone", "stress"]),
-    help="bench only: a phone's realistic mix (default) or the cleartext worst case.",
+    type=click.Choice(["phone", "stress", "leaky"]),
+    help="bench only: a phone's realistic mix (default), the cleartext parsers' worst case, "
+    "or the identifier search's (nearly every request leaks).",
 )
 def simulate(
     scenario: str, output: Path, size_mb: float | None, seed: int, pcapng: bool, mix: str | None

@@ -57,6 +57,7 @@ def chunked(body: bytes, size: int = 64) -> bytes:
 
 QTYPE_A = 1
 QTYPE_AAAA = 28
+QTYPE_CNAME = 5
 
 
 def dns_name(name: str) -> bytes:
@@ -89,6 +90,23 @@ def dns_response(
         for a in answers
     )
     return head + question + records
+
+
+def dns_response_cname(
+    txid: int, name: str, cname: str, answers: Sequence[bytes], ttl: int = 300
+) -> bytes:
+    """An A/AAAA response through a CNAME: ``name`` CNAME ``cname``, then ``cname``'s
+    addresses (the shape CDNs answer with)."""
+    qtype = QTYPE_AAAA if answers and len(answers[0]) == 16 else QTYPE_A
+    head = struct.pack("!HHHHHH", txid, 0x8180, 1, 1 + len(answers), 0, 0)
+    question = dns_name(name) + struct.pack("!HH", qtype, 1)
+    target = dns_name(cname)
+    alias = struct.pack("!HHHIH", 0xC00C, QTYPE_CNAME, 1, ttl, len(target)) + target
+    at = len(head) + len(question) + 12  # offset of the CNAME's target name
+    records = b"".join(
+        struct.pack("!HHHIH", 0xC000 | at, qtype, 1, ttl, len(a)) + a for a in answers
+    )
+    return head + question + alias + records
 
 
 # --- MQTT 3.1.1 ---------------------------------------------------------------------

@@ -10,6 +10,12 @@ the same proportions. Two mixes (docs/simulator.md):
 - ``stress``: the cleartext parsers' worst case — 35 % HTTP with small bodies, 25 % HTTP
   with large bodies, 10 % DNS (about half of all messages), 20 % TLS, 10 % QUIC made of
   Initial packets only (each one decrypted).
+- ``leaky``: the identifier search's worst case — 75 % HTTP/1.1 keep-alive connections
+  (1-3 exchanges each) where nearly every request carries the IMEI (query string,
+  Base64 JSON body, gzip JSON body, form with its MD5/SHA-1, and plain GETs), responses of
+  log-normal size (300 B to 300 KB, text/JSON/binary, some gzip); 5 % DNS answered through
+  CNAMEs; 20 % TLS. 0.5 % of TCP data segments are sent twice, and flows are built in
+  rounds of 64 that overlap in time, so about 64 are open at once.
 
 Each flow is built whole and streamed straight to the file (flows follow each other in
 time), payloads are slices of templates made once, so generation costs little more than
@@ -19,6 +25,11 @@ through the corpus.
 
 from __future__ import annotations
 
+import base64
+import gzip
+import hashlib
+import json
+import math
 import random
 from array import array
 from pathlib import Path
@@ -55,12 +66,23 @@ MIXES: dict[str, tuple[tuple[str, float], ...]] = {
         ("tls", 0.20),
         ("quic", 0.10),
     ),
+    "leaky": (
+        ("http_leaky", 0.75),
+        ("dns_cname", 0.05),
+        ("tls", 0.20),
+    ),
 }
 """Share of captured bytes per kind of flow (documented in docs/simulator.md)."""
 DEFAULT_MIX = "phone"
 
 LEAKS = 5
 DEFAULT_SIZE_MB = 50.0
+ROUND = 64
+"""Flows built to overlap in time in the ``leaky`` mix (about this many open at once)."""
+ROUND_SPREAD_US = 2_000_000
+"""The flows of a round start within this much of each other."""
+RETRANSMIT = 0.005
+"""Share of TCP data segments sent twice in the ``leaky`` mix."""
 
 HOSTS = [f"cdn{i}.example.com" for i in range(16)] + [f"api{i}.example.net" for i in range(16)]
 """Fictitious servers; addresses in 198.18.0.0/15 (benchmarking range, RFC 2544)."""
@@ -83,6 +105,37 @@ class _TimedWriter:
         return self.writer.write(ts_us, frame)
 
 
+class _Rounds:
+    """Frames of a round of overlapping flows, written in time order when the round ends.
+
+    ``emit`` hands out references; once written, ``number`` gives a reference's frame
+    number (the ground truth resolves its references through it)."""
+
+    def __init__(self, writer: _TimedWriter) -> None:
+        self.writer = writer
+        self._frames: list[tuple[int, int, bytes]] = []
+        self._numbers = array("q")
+        self.end_us = 0
+        self.size = 0
+        """Bytes emitted so far (written or waiting for the round's end)."""
+
+    def emit(self, ts_us: int, frame: bytes) -> int:
+        ref = len(self._numbers) + len(self._frames)
+        self._frames.append((ts_us, ref, frame))
+        self.end_us = max(self.end_us, ts_us)
+        self.size += 16 + len(frame)  # as a pcap record
+        return ref
+
+    def flush(self) -> None:
+        self._numbers.extend([0] * len(self._frames))
+        for ts_us, ref, frame in sorted(self._frames, key=lambda f: (f[0], f[1])):
+            self._numbers[ref] = self.writer.emit(ts_us, frame)
+        self._frames = []
+
+    def number(self, ref: int) -> int:
+        return self._numbers[ref]
+
+
 class _Corpus:
     def __init__(self, scene: Scene, sink: FrameSink, rng: random.Random) -> None:
         self.scene = scene
@@ -92,6 +145,9 @@ class _Corpus:
         self.filler = rng.randbytes(600 * 1024)
         text = b"<html><head><title>Example</title></head><body>" + b"lorem ipsum " * 2000
         self.text = text
+        self._gzip_cache: dict[int, bytes] = {}
+        self.long_text = text * 13  # ~310 KB: the largest leaky-mix text response
+        self._txid = rng.randrange(0x10000)
         self.hellos = {h: tls_build.tls_records(tls_build.client_hello(h)) for h in HOSTS[:8]}
         self.quic_hellos = {h: tls_build.client_hello(h, ("h3",)) for h in HOSTS[8:12]}
 
@@ -209,12 +265,121 @@ class _Corpus:
                 self.lan.udp(t, True, ip, 443, port, ack)
         return t + rng.randrange(2_000, 40_000)
 
+    # -- the leaky mix ---------------------------------------------------------------------
+
+    def http_leaky(self, t: int) -> int:
+        """One keep-alive HTTP/1.1 connection with 1-3 exchanges; most requests carry the
+        IMEI in one of the ways SDKs send it."""
+        rng = self.rng
+        host, ip = self._host()
+        conn = self.lan.tcp(t, ip, 80, rtt_us=20_000, isn=self.scene.isn())
+        conn.open()
+        for _ in range(rng.randint(1, 3)):
+            request, spots = self._leaky_request(host)
+            refs = conn.send(request, resend=self._resend)
+            conn.wait(rng.randrange(5_000, 40_000))
+            conn.send(self._leaky_response(), from_client=False, resend=self._resend)
+            conn.wait(rng.randrange(1_000, 30_000))
+            self.scene.expected.http_requests += 1
+            for where, encoding in spots:
+                leak = Leak(
+                    "imei", self.scene.phone.imei, host, ip_str(ip), 80, "http", where, encoding
+                )
+                self.scene.truth.leak(leak, refs[-1])
+        conn.close()
+        return conn.t_us
+
+    def _resend(self) -> bool:
+        return self.rng.random() < RETRANSMIT
+
+    def _leaky_request(self, host: str) -> tuple[bytes, list[tuple[str, tuple[str, ...]]]]:
+        rng = self.rng
+        imei = self.scene.phone.imei
+        n = rng.randrange(10**6)
+        headers: list[tuple[str, str]] = [("User-Agent", "okhttp/4.9.3")]
+        kind = rng.randrange(5)
+        if kind == 0:
+            target = f"/v1/ping?imei={imei}&n={n}"
+            return appproto.http_request("GET", target, host, headers), [("http.query:imei", ())]
+        if kind == 1:
+            doc = json.dumps({"imei": imei, "seq": n, "model": "TA-1046"}).encode()
+            body = base64.b64encode(doc)
+            headers.append(("Content-Type", "application/encrypted-json"))
+            req = appproto.http_request("POST", "/reg", host, headers, body)
+            return req, [("http.body:$.imei", ("base64", "json"))]
+        if kind == 2:
+            doc = json.dumps({"events": [{"imei": imei, "t": n}], "v": 2}).encode()
+            headers += [("Content-Type", "application/json"), ("Content-Encoding", "gzip")]
+            body = gzip.compress(doc, 6, mtime=0)
+            req = appproto.http_request("POST", "/batch", host, headers, body)
+            return req, [("http.body:$.events[0].imei", ("gzip", "json"))]
+        if kind == 3:
+            md5 = hashlib.md5(imei.encode()).hexdigest()
+            sha1 = hashlib.sha1(imei.encode()).hexdigest()
+            body = f"did={md5}&h={sha1}&v=3".encode()
+            headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+            req = appproto.http_request("POST", "/match", host, headers, body)
+            return req, [("http.body:did", ("md5",)), ("http.body:h", ("sha1",))]
+        return appproto.http_request("GET", f"/assets/{n}.js", host, headers), []
+
+    def _leaky_response(self) -> bytes:
+        """Content-Length bodies of log-normal size (median ~3 KB, 300 B to 300 KB): text,
+        JSON or binary; a fifth of the text and JSON ones gzip-encoded."""
+        rng = self.rng
+        size = min(300_000, max(300, int(math.exp(rng.gauss(8.0, 1.5)))))
+        kind = rng.randrange(3)
+        if kind == 2:
+            start = rng.randrange(len(self.filler) - size)
+            return appproto.http_response(
+                200,
+                "OK",
+                [("Content-Type", "application/octet-stream")],
+                self.filler[start : start + size],
+            )
+        ctype = "text/html" if kind == 0 else "application/json"
+        if rng.random() < 0.2:
+            body = self._gzipped(size)
+            headers = [("Content-Type", ctype), ("Content-Encoding", "gzip")]
+            return appproto.http_response(200, "OK", headers, body)
+        body = self.long_text[:size] if kind == 0 else self._json_text(size)
+        return appproto.http_response(200, "OK", [("Content-Type", ctype)], body)
+
+    def _json_text(self, size: int) -> bytes:
+        return b'{"items":"' + self.long_text[: max(0, size - 12)] + b'"}'
+
+    def _gzipped(self, size: int) -> bytes:
+        """gzip of ``size`` bytes of text, made once per power of two (generation speed)."""
+        bucket = 1 << max(8, size.bit_length())
+        got = self._gzip_cache.get(bucket)
+        if got is None:
+            text = (self.text * (1 + bucket // len(self.text)))[:bucket]
+            got = self._gzip_cache[bucket] = gzip.compress(text, 6, mtime=0)
+        return got
+
+    def dns_cname(self, t: int) -> int:
+        """A lookups answered through a CDN alias (CNAME, then the address)."""
+        for _ in range(4):
+            i = self.rng.randrange(len(HOSTS))
+            name = HOSTS[i]
+            cname = f"{name.split('.', 1)[0]}.edge.example-cdn.net"
+            self._txid = (self._txid + 7919) & 0xFFFF
+            port = self.lan.ephemeral_port()
+            resolver = self.lan.router4.ip
+            self.lan.udp(t, True, resolver, 53, port, appproto.dns_query(self._txid, name, 1))
+            answer = appproto.dns_response_cname(self._txid, name, cname, [_host_ip(i)])
+            self.lan.udp(t + 9_000, False, resolver, 53, port, answer)
+            self.scene.expected.dns_names.append(name)
+            t += 9_500 + self.rng.randrange(100, 5000)
+        return t
+
 
 def generate(
     out: Path, seed: int, size_mb: float | None, pcapng: bool, mix: str = DEFAULT_MIX
 ) -> Generated:
     target = int((size_mb if size_mb is not None else DEFAULT_SIZE_MB) * 1_000_000)
     phone: Phone = make_phone(seed)
+    if mix == "leaky":
+        return _generate_rounds(out, seed, target, pcapng, phone)
     with PcapWriter(out, pcapng=pcapng) as writer:
         sink = _TimedWriter(writer)
         scene = Scene(phone, sink, seed)
@@ -259,6 +424,53 @@ def generate(
         device_ip=[ip_str(DEVICE_IP4), ip_str(DEVICE_IP6)],
         device_mac=phone.mac_text,
         resolve=lambda ref: (ref, times[ref - 1]),
+    )
+    return Generated(
+        doc, phone.profile(), scene.events, writer.frames, writer.bytes, scene.expected
+    )
+
+
+def _generate_rounds(out: Path, seed: int, target: int, pcapng: bool, phone: Phone) -> Generated:
+    """The ``leaky`` mix: rounds of :data:`ROUND` flows that overlap in time."""
+    with PcapWriter(out, pcapng=pcapng) as writer:
+        timed = _TimedWriter(writer)
+        rounds = _Rounds(timed)
+        scene = Scene(phone, rounds, seed)
+        rng = random.Random(f"bench/leaky/{seed}")
+        corpus = _Corpus(scene, rounds, rng)
+        t = START_US + 9 * HOUR
+        scene.event(t - MINUTE, "boot")
+        scene.event(t - 30 * SECOND, "unlock")
+        shares = MIXES["leaky"]
+        done = dict.fromkeys((k for k, _ in shares), 0)
+        while rounds.size < target:
+            for _ in range(ROUND):
+                total = rounds.size + 1
+                kind = max(shares, key=lambda m: m[1] * total - done[m[0]])[0]
+                start = t + rng.randrange(ROUND_SPREAD_US)
+                before = rounds.size
+                if kind == "http_leaky":
+                    corpus.http_leaky(start)
+                elif kind == "dns_cname":
+                    corpus.dns_cname(start)
+                else:
+                    corpus.tls(start)
+                done[kind] += rounds.size - before
+            rounds.flush()
+            t = rounds.end_us + rng.randrange(1_000, 50_000)
+    times = timed.times
+
+    def resolve(ref: int) -> tuple[int, int]:
+        number = rounds.number(ref)
+        return number, times[number - 1]
+
+    doc = scene.truth.to_json(
+        scenario="bench",
+        seed=seed,
+        capture=out.name,
+        device_ip=[ip_str(DEVICE_IP4), ip_str(DEVICE_IP6)],
+        device_mac=phone.mac_text,
+        resolve=resolve,
     )
     return Generated(
         doc, phone.profile(), scene.events, writer.frames, writer.bytes, scene.expected

@@ -12,6 +12,7 @@ Everything here runs per packet in the ``bench`` scenario, hence plain functions
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
 ETH_IPV4 = 0x0800
@@ -228,16 +229,31 @@ class TcpConnection:
         self._emit(True, ACK)
         self.t_us += 200
 
-    def send(self, data: bytes, *, from_client: bool = True, gap_us: int = 40) -> list[int]:
-        """Send ``data`` in MSS-sized segments; returns the references of the data frames."""
+    def send(
+        self,
+        data: bytes,
+        *,
+        from_client: bool = True,
+        gap_us: int = 40,
+        resend: Callable[[], bool] | None = None,
+    ) -> list[int]:
+        """Send ``data`` in MSS-sized segments; returns the references of the data frames.
+
+        ``resend`` is asked once per segment: True sends it a second time right after (a
+        retransmission the capture sees twice, as when an ACK was lost)."""
         refs: list[int] = []
         mss = self.mss
         n = len(data)
         for k, start in enumerate(range(0, n, mss)):
             last = start + mss >= n
-            refs.append(
-                self._emit(from_client, ACK | (PSH if last else 0), data[start : start + mss])
-            )
+            flags = ACK | (PSH if last else 0)
+            segment = data[start : start + mss]
+            refs.append(self._emit(from_client, flags, segment))
+            if resend is not None and resend():
+                i = 0 if from_client else 1
+                self.seq[i] = (self.seq[i] - len(segment)) & 0xFFFFFFFF
+                self.t_us += 200
+                self._emit(from_client, flags, segment)  # the first copy is the message's
             if k % 2 == 1 or last:
                 # the receiver's ACK: immediate on the device, one RTT later from the server
                 self.t_us += self.rtt_us if from_client else 60

@@ -119,7 +119,8 @@ class HttpRequest(Record):
 
     method: Final[str]
     target: Final[str]
-    """The request-target as sent (origin-form ``/path?q``, absolute-form, or authority)."""
+    """The request-target as sent (origin-form ``/path?q``, absolute-form, or authority);
+    for HTTP/2 and HTTP/3 the ``:path`` (``:authority`` for CONNECT)."""
     version: Final[str]
     headers: Final[Headers]
     body: Final[bytes]
@@ -148,7 +149,9 @@ class HttpRequest(Record):
 
     @property
     def host(self) -> str | None:
-        h = header(self.headers, "host")
+        """Host header, else HTTP/2 and HTTP/3's ``:authority`` (RFC 9113 8.3.1), else
+        the authority of an absolute-form target."""
+        h = header(self.headers, "host") or header(self.headers, ":authority")
         if h:
             return h.strip()
         if "://" in self.target:
@@ -162,7 +165,8 @@ class HttpRequest(Record):
         host = self.host or ""
         if self.method == "CONNECT":
             return self.target
-        return f"http://{host}{self.target}"
+        scheme = header(self.headers, ":scheme") or "http"
+        return f"{scheme}://{host}{self.target}"
 
 
 class HttpResponse(Record):

@@ -116,6 +116,7 @@ class HttpStreamParser:
         self._after_gap = False
         self._hold_after = 0  # response side: final responses until the pause
         self._hold_now = False
+        self._pause_after = False  # request side: pause once this Upgrade request ends
         self._reset_message()
 
     def _reset_message(self) -> None:
@@ -385,12 +386,16 @@ class HttpStreamParser:
 
     def _frame_request_body(self, te: list[str], chunked: bool) -> None:
         method = self._start[0]
-        if method == "CONNECT" or self._is_upgrade():
+        if method == "CONNECT":
             self._emit()
             self._state = _PAUSED
             self.paused = True
             self._hold()
             return
+        if self._is_upgrade():
+            # The request's own body comes first (RFC 9110 7.8; an h2c upgrade POST sends
+            # it as HTTP/1.1, RFC 7540 3.2), then the side waits for the response.
+            self._pause_after = True
         if chunked:
             self._state = _CHUNK_SIZE_LINE
             return
@@ -623,6 +628,9 @@ class HttpStreamParser:
         if not self.is_request and self._hold_after and not b.startswith("1"):
             self._hold_after -= 1
             self._hold_now = self._hold_after == 0
+        if self._pause_after:
+            self._pause_after = False
+            self._hold_now = True
         msg: HttpMessage
         if self.is_request:
             msg = HttpRequest(a, b, c, headers, body, truncated, removed)

@@ -1,0 +1,256 @@
+"""Test helpers: decrypt a whole capture with the decrypt/ and protocols/http2|http3 modules.
+
+The sessions below wire a decryptor to the application parsers the way a TCP/UDP session
+will (ALPN decides; without one, the first plaintext bytes do), on the real flow table,
+so the tests exercise the modules on what real stacks sent. Key logs: the given files
+first, then every DSB of the capture, read in a first pass (the capture's DSBs may come
+after the packets they decrypt).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from phonehome.context import Context
+from phonehome.decrypt.keylog import SOURCE_DSB, KeyLog
+from phonehome.decrypt.quic import QuicDecryptor
+from phonehome.decrypt.tls import TlsDecryptor
+from phonehome.ingest import open_capture
+from phonehome.model.message import HttpRequest, HttpResponse
+from phonehome.net.flows import Flow, FlowTable
+from phonehome.net.link import Decoder
+from phonehome.protocols.base import Parsed, Session
+from phonehome.protocols.http import HttpStreamParser
+from phonehome.protocols.http2 import Http2Connection, is_h2_preface, is_h2c_switch
+from phonehome.protocols.http3 import Http3Connection
+
+DATA = Path(__file__).parent / "data" / "tls"
+
+HttpMessage = HttpRequest | HttpResponse
+
+
+def _problems(ctx: Context, input: int, problems: list[tuple[str, int | None, str]]) -> None:
+    for kind, frame, detail in problems:
+        ctx.anomalies.add(kind, input, frame, detail)
+
+
+class _Http1Pair:
+    """Request and response parsers of one HTTP/1.x connection; on ``101`` to h2c the
+    rest of both directions goes to an :class:`Http2Connection`."""
+
+    def __init__(self, ctx: Context, input: int) -> None:
+        self.ctx, self.input = ctx, input
+        self.req = HttpStreamParser(True, ctx, input)
+        self.resp = HttpStreamParser(False, ctx, input)
+        self.h2: Http2Connection | None = None
+        self.upgrade_request: tuple[HttpRequest, float, int] | None = None
+
+    def feed(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
+        if self.h2 is not None:
+            return self.h2.data(from_client, data, time, frame)
+        out: list[Parsed] = []
+        parser = self.req if from_client else self.resp
+        for t, f, msg in parser.feed(data, time, frame):
+            out.append(Parsed(from_client, t, f, msg))
+            if isinstance(msg, HttpRequest):
+                self.resp.expect(msg.method)
+                if msg.headers and any(k.lower() == "upgrade" for k, _ in msg.headers):
+                    self.upgrade_request = (msg, t, f)
+                    self.resp.hold_after(1)
+            elif isinstance(msg, HttpResponse) and is_h2c_switch(msg) and self.upgrade_request:
+                request, rt, rf = self.upgrade_request
+                self.h2 = Http2Connection.upgraded(self.ctx, self.input, request, rt, rf)
+                for p, side in ((self.req, True), (self.resp, False)):
+                    rest = p.take_rest()
+                    if rest is not None:
+                        out += self.h2.data(side, rest[0], rest[1], rest[2])
+        if self.resp.holding is False and self.req.paused:
+            for t, f, msg in self.req.resume(False):
+                out.append(Parsed(True, t, f, msg))
+        return out
+
+    def close(self) -> list[Parsed]:
+        if self.h2 is not None:
+            return self.h2.close()
+        out = [Parsed(True, t, f, m) for t, f, m in self.req.finish()]
+        out += [Parsed(False, t, f, m) for t, f, m in self.resp.finish()]
+        return out
+
+
+class AppStream:
+    """Plaintext of one TCP connection to HTTP/1.x or HTTP/2: ALPN if known, else the
+    client's first bytes (the HTTP/2 preface)."""
+
+    def __init__(self, ctx: Context, input: int, alpn: str | None = None) -> None:
+        self.ctx, self.input = ctx, input
+        self.alpn = alpn
+        self.parser: _Http1Pair | Http2Connection | None = None
+        self.pending: list[tuple[bool, bytes, float, int]] = []
+
+    def feed(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
+        if self.parser is None:
+            self.pending.append((from_client, data, time, frame))
+            head = b"".join(d for c, d, _, _ in self.pending if c)
+            if self.alpn == "h2" or is_h2_preface(head):
+                self.parser = Http2Connection(self.ctx, self.input)
+            elif self.alpn is not None or len(head) >= 24 or (head and not b"PRI".startswith(
+                head[:3]
+            )):
+                self.parser = _Http1Pair(self.ctx, self.input)
+            else:
+                return []
+            pending, self.pending = self.pending, []
+            out: list[Parsed] = []
+            for c, d, t, f in pending:
+                out += self._feed(c, d, t, f)
+            return out
+        return self._feed(from_client, data, time, frame)
+
+    def _feed(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
+        assert self.parser is not None
+        if isinstance(self.parser, Http2Connection):
+            return self.parser.data(from_client, data, time, frame)
+        return self.parser.feed(from_client, data, time, frame)
+
+    def close(self) -> list[Parsed]:
+        if self.parser is None:
+            if not self.pending:
+                return []
+            self.parser = _Http1Pair(self.ctx, self.input)
+            for c, d, t, f in self.pending:
+                self._feed(c, d, t, f)
+        return self.parser.close()
+
+
+class TlsTestSession:
+    """A TCP session: TLS when the client starts with a handshake record, else cleartext."""
+
+    def __init__(self, ctx: Context, input: int, keylog: KeyLog, tls: list[TlsDecryptor]) -> None:
+        self.ctx, self.input, self.keylog, self.all = ctx, input, keylog, tls
+        self.done = False
+        self.tls: TlsDecryptor | None = None
+        self.app: AppStream | None = None
+        self.decided = False
+
+    def data(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
+        if not self.decided:
+            self.decided = True
+            if from_client and data[:1] == b"\x16":
+                self.tls = TlsDecryptor(self.keylog)
+                self.all.append(self.tls)
+            else:
+                self.app = AppStream(self.ctx, self.input)
+        if self.tls is None:
+            assert self.app is not None
+            return self.app.feed(from_client, data, time, frame)
+        pieces = self.tls.data(from_client, data, time, frame)
+        _problems(self.ctx, self.input, self.tls.take_problems())
+        out: list[Parsed] = []
+        for piece in pieces:
+            if self.app is None:
+                self.app = AppStream(self.ctx, self.input, self.tls.alpn)
+            out += self.app.feed(piece.from_client, piece.data, piece.time, piece.frame)
+        return out
+
+    def gap(self, from_client: bool, size: int) -> None:
+        if self.tls is not None:
+            self.tls.gap(from_client, size)
+            _problems(self.ctx, self.input, self.tls.take_problems())
+
+    def close(self) -> list[Parsed]:
+        out: list[Parsed] = []
+        if self.tls is not None:
+            self.tls.close()
+            _problems(self.ctx, self.input, self.tls.take_problems())
+        if self.app is not None:
+            out += self.app.close()
+        return out
+
+
+class QuicTestSession:
+    def __init__(self, ctx: Context, input: int, keylog: KeyLog, all: list[QuicDecryptor]) -> None:
+        self.ctx, self.input = ctx, input
+        self.done = False
+        self.quic = QuicDecryptor(keylog)
+        all.append(self.quic)
+        self.h3 = Http3Connection(ctx, input)
+
+    def data(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
+        out: list[Parsed] = []
+        for piece in self.quic.datagram(from_client, data, time, frame):
+            out += self.h3.stream_data(
+                piece.from_client, piece.stream_id, piece.data, piece.fin, piece.time, piece.frame
+            )
+        _problems(self.ctx, self.input, self.quic.take_problems())
+        return out
+
+    def gap(self, from_client: bool, size: int) -> None:
+        return None
+
+    def close(self) -> list[Parsed]:
+        out: list[Parsed] = []
+        for piece in self.quic.close():
+            out += self.h3.stream_data(
+                piece.from_client, piece.stream_id, piece.data, piece.fin, piece.time, piece.frame
+            )
+        _problems(self.ctx, self.input, self.quic.take_problems())
+        return out + self.h3.close()
+
+
+@dataclass
+class Decrypted:
+    ctx: Context
+    keylog: KeyLog
+    messages: list[Parsed] = field(default_factory=list)
+    tls: list[TlsDecryptor] = field(default_factory=list)
+    quic: list[QuicDecryptor] = field(default_factory=list)
+
+    def http(self) -> list[tuple[bool, HttpMessage]]:
+        return [
+            (p.from_client, p.content)
+            for p in self.messages
+            if isinstance(p.content, HttpRequest | HttpResponse)
+        ]
+
+    def requests(self) -> list[HttpRequest]:
+        return [m for _, m in self.http() if isinstance(m, HttpRequest)]
+
+    def responses(self) -> list[HttpResponse]:
+        return [m for _, m in self.http() if isinstance(m, HttpResponse)]
+
+
+def decrypt_capture(capture: Path | str, keys: list[Path | str] | None = None) -> Decrypted:
+    """Every HTTP message of every TCP (TLS or clear) and UDP (QUIC) flow of ``capture``."""
+    ctx = Context()
+    keylog = KeyLog(ctx.anomalies)
+    for path in keys or []:
+        keylog.add_file(str(path))
+    first = open_capture(str(capture))
+    try:
+        for _ in first.frames(ctx):
+            pass
+    finally:
+        first.close()
+    for i, block in enumerate(ctx.keylogs, 1):
+        keylog.add_text(block, SOURCE_DSB, f"DSB {i}")
+    result = Decrypted(Context(anomalies=ctx.anomalies), keylog)
+    ctx = result.ctx
+
+    def factory(flow: Flow) -> Session:
+        if flow.transport == "tcp":
+            return TlsTestSession(ctx, 0, keylog, result.tls)
+        return QuicTestSession(ctx, 0, keylog, result.quic)
+
+    table = FlowTable(ctx, factory, use_done_filter=False)
+    decoder = Decoder(ctx)
+    cap = open_capture(str(capture))
+    try:
+        for frame in cap.frames(ctx):
+            pkt = decoder.decode(frame)
+            if pkt is not None:
+                result.messages += [p for _, p in table.process(pkt)]
+        result.messages += [p for _, p in table.flush()]
+    finally:
+        cap.close()
+    return result

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from phonehome.context import Context
 from phonehome.decrypt.keylog import SOURCE_DSB, KeyLog
-from phonehome.decrypt.quic import QuicDecryptor
+from phonehome.decrypt.quic import QuicDecryptor, StreamPiece
 from phonehome.decrypt.tls import TlsDecryptor
 from phonehome.ingest import open_capture
 from phonehome.model.message import HttpRequest, HttpResponse
@@ -177,25 +177,29 @@ class QuicTestSession:
         self.h3 = Http3Connection(ctx, input)
 
     def data(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
+        return self._h3(self.quic.datagram(from_client, data, time, frame))
+
+    def _h3(self, pieces: list[StreamPiece]) -> list[Parsed]:
+        """HTTP/3 over the pieces; messages turned back to the flow's orientation."""
         out: list[Parsed] = []
-        for piece in self.quic.datagram(from_client, data, time, frame):
+        for piece in pieces:
             out += self.h3.stream_data(
-                piece.from_client, piece.stream_id, piece.data, piece.fin, piece.time, piece.frame
+                piece.from_client, piece.stream_id, piece.data, piece.fin, piece.time,
+                piece.frame, piece.reset,
             )
         _problems(self.ctx, self.input, self.quic.take_problems())
-        return out
+        return self._orient(out)
+
+    def _orient(self, out: list[Parsed]) -> list[Parsed]:
+        if not self.quic.flipped:
+            return out
+        return [Parsed(not p.from_client, p.time, p.frame, p.content) for p in out]
 
     def gap(self, from_client: bool, size: int) -> None:
         return None
 
     def close(self) -> list[Parsed]:
-        out: list[Parsed] = []
-        for piece in self.quic.close():
-            out += self.h3.stream_data(
-                piece.from_client, piece.stream_id, piece.data, piece.fin, piece.time, piece.frame
-            )
-        _problems(self.ctx, self.input, self.quic.take_problems())
-        return out + self.h3.close()
+        return self._h3(self.quic.close()) + self._orient(self.h3.close())
 
 
 @dataclass

@@ -114,7 +114,7 @@ def suite_name(number: int) -> str:
     return suite.name if suite is not None else f"0x{number:04x}"
 
 
-def _aead(cipher: str, key: bytes) -> AESGCM | AESCCM | ChaCha20Poly1305:
+def aead_for(cipher: str, key: bytes) -> AESGCM | AESCCM | ChaCha20Poly1305:
     if cipher == AES_GCM:
         return AESGCM(key)
     if cipher == CHACHA20:
@@ -122,7 +122,7 @@ def _aead(cipher: str, key: bytes) -> AESGCM | AESCCM | ChaCha20Poly1305:
     return AESCCM(key, 8 if cipher == AES_CCM_8 else 16)
 
 
-def _tag_len(cipher: str) -> int:
+def tag_len(cipher: str) -> int:
     return 8 if cipher == AES_CCM_8 else 16
 
 
@@ -144,9 +144,9 @@ class Tls13Cipher(RecordCipher):
     __slots__ = ("_aead", "_iv", "_tag")
 
     def __init__(self, cipher: str, key: bytes, iv: bytes) -> None:
-        self._aead = _aead(cipher, key)
+        self._aead = aead_for(cipher, key)
         self._iv = int.from_bytes(iv, "big")
-        self._tag = _tag_len(cipher)
+        self._tag = tag_len(cipher)
 
     def open(self, header: bytes, fragment: bytes | memoryview, seq: int) -> tuple[int, bytes] | None:
         if len(fragment) < self._tag + 1:
@@ -171,9 +171,9 @@ class Tls12AeadCipher(RecordCipher):
     __slots__ = ("_aead", "_salt", "_tag")
 
     def __init__(self, cipher: str, key: bytes, salt: bytes) -> None:
-        self._aead = _aead(cipher, key)
+        self._aead = aead_for(cipher, key)
         self._salt = salt
-        self._tag = _tag_len(cipher)
+        self._tag = tag_len(cipher)
 
     def open(self, header: bytes, fragment: bytes | memoryview, seq: int) -> tuple[int, bytes] | None:
         size = len(fragment) - 8 - self._tag

@@ -41,8 +41,12 @@ from pathlib import Path
 HOST = "telemetry.phonehome.test"
 """The name clients ask for (SNI, Host, :authority); curl resolves it to 127.0.0.1."""
 PATHS = ("/v1/checkin", "/v1/register")
-"""Two requests per connection: the second one's repeated headers are HPACK/QPACK
-dynamic-table references."""
+"""Two requests per connection: the second one's repeated headers are HPACK dynamic-table
+references."""
+PATHS_H3 = (*PATHS, "/v1/heartbeat")
+"""aioquic's QPACK encoder (lsqpack) inserts a field it has seen before the peer's SETTINGS
+allowed a table only at its next use, and refers to it from the use after: three requests
+make the third refer to client-inserted entries."""
 OP_NO_ENCRYPT_THEN_MAC = 1 << 19
 """OpenSSL's SSL_OP_NO_ENCRYPT_THEN_MAC (Python's ssl module has no name for it)."""
 
@@ -192,6 +196,64 @@ def curl(port: int, keys: Path, payload: Payload, args: list[str], scheme: str =
     subprocess.run(cmd, check=True, env=env, timeout=30)
 
 
+def http11_request(payload: Payload, path: str, port: int, close: bool = False) -> bytes:
+    body = payload.body()
+    lines = [f"POST {path} HTTP/1.1", f"Host: {HOST}:{port}"]
+    lines += ["Connection: close"] if close else []
+    lines += [f"{k}: {v}" for k, v in payload.headers()]
+    lines += ["content-type: application/json", f"Content-Length: {len(body)}", "", ""]
+    return "\r\n".join(lines).encode() + body
+
+
+def case_openssl(
+    out: Path, name: str, work: Path, payload: Payload, early_data: bool
+) -> None:
+    """``openssl s_server`` and ``s_client``. ``early_data``: a first connection saves the
+    session, the second resumes it and sends the request as 0-RTT early data; else the
+    server only accepts P-256 while the client's key share is X25519, so the server sends
+    a HelloRetryRequest."""
+    cert, key = make_cert(work)
+    port = free_port()
+    keys = out / f"{name}.keys"
+    keys.unlink(missing_ok=True)
+    server_cmd = ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(cert),
+                  "-key", str(key)]  # fmt: skip
+    server_cmd += ["-early_data"] if early_data else ["-groups", "P-256", "-www"]
+    server = subprocess.Popen(server_cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        _wait_port(port)
+        dump = Tcpdump(out / f"{name}.pcap", port)
+        try:
+            client = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername",
+                      HOST, "-keylogfile", str(keys)]  # fmt: skip
+            request = http11_request(payload, PATHS[0], port)
+            if early_data:
+                session, early = work / "session.pem", work / "early.txt"
+                early.write_bytes(http11_request(payload, PATHS[1], port))
+                _s_client([*client, "-sess_out", str(session)], request)
+                _s_client([*client, "-sess_in", str(session), "-early_data", str(early)], b"")
+            else:
+                _s_client([*client, "-groups", "X25519:P-256"], request)
+        finally:
+            dump.stop()
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _s_client(cmd: list[str], stdin: bytes) -> None:
+    """Runs s_client with ``stdin`` as what it sends, held open long enough for the answer."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    assert proc.stdin is not None
+    proc.stdin.write(stdin)
+    proc.stdin.flush()
+    time.sleep(0.5)
+    proc.stdin.close()
+    proc.wait(10)
+
+
 def python_client(port: int, keys: Path, payload: Payload, ciphers: str) -> None:
     """Each request on its own TLS 1.2 connection, the second resuming the first's session
     with the ticket it got (curl turns TLS 1.2 tickets off: SSL_OP_NO_TICKET)."""
@@ -202,14 +264,10 @@ def python_client(port: int, keys: Path, payload: Payload, ciphers: str) -> None
     ctx.set_ciphers(ciphers)
     ctx.keylog_filename = str(keys)
     session = None
-    body = payload.body()
     for path in PATHS:
-        lines = [f"POST {path} HTTP/1.1", f"Host: {HOST}:{port}", "Connection: close"]
-        lines += [f"{k}: {v}" for k, v in payload.headers()]
-        lines += ["content-type: application/json", f"Content-Length: {len(body)}", "", ""]
         with socket.create_connection(("127.0.0.1", port)) as raw:
             with ctx.wrap_socket(raw, server_hostname=HOST, session=session) as tls:
-                tls.sendall("\r\n".join(lines).encode() + body)
+                tls.sendall(http11_request(payload, path, port, close=True))
                 while tls.recv(65536):
                     pass
                 session = tls.session
@@ -397,7 +455,7 @@ async def _h3(
             async with connect(
                 "127.0.0.1", port, configuration=client_conf, create_protocol=H3Client
             ) as client:
-                for i, path in enumerate(PATHS):
+                for i, path in enumerate(PATHS_H3):
                     if key_update and i == 1:
                         client.update_keys()
                     await client.post(
@@ -540,6 +598,12 @@ CASES = [
          "resumed with a session ticket (PSK)",
          _https([*TLS13, "--tls13-ciphers", "TLS_AES_128_GCM_SHA256", "-H",
                  "Connection: close"])),
+    Case("tls13-hrr-http11", "TLS 1.3 with a HelloRetryRequest (openssl s_client offers an "
+         "X25519 key share, s_server takes only P-256)",
+         lambda out, name, work, p: case_openssl(out, name, work, p, early_data=False)),
+    Case("tls13-early-data-http11", "TLS 1.3 0-RTT: openssl s_client resumes a session and "
+         "sends the second POST as early data (CLIENT_EARLY_TRAFFIC_SECRET)",
+         lambda out, name, work, p: case_openssl(out, name, work, p, early_data=True)),
     Case("tls12-ecdhe-aes128gcm-http11", "TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256",
          _https([*TLS12, "--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256"])),
     Case("tls12-ecdhe-aes256gcm-http11", "TLS 1.2 ECDHE-ECDSA-AES256-GCM-SHA384 (SHA-384 PRF)",

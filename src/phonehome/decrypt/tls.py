@@ -430,6 +430,9 @@ class TlsDecryptor:
         return None
 
     def _confirm(self, d: _Direction, cipher: RecordCipher, secret: Secret) -> None:
+        if d.skipped and d.from_client and self.early_offered:
+            self._problem("tls.keys_missing", d.skipped_frame, f"{d.skipped} early data "
+                          "records not read: no CLIENT_EARLY_TRAFFIC_SECRET opens them")  # fmt: skip
         d.cipher = cipher
         d.secret = secret
         d.confirmed = True

@@ -258,3 +258,51 @@ def decrypt_capture(capture: Path | str, keys: list[Path | str] | None = None) -
     finally:
         cap.close()
     return result
+
+
+Chunk = tuple[bool, bytes, float, int]
+"""(from_client, data, time, frame) as the flow table hands it to a session."""
+
+
+class _Recorder:
+    done = False
+
+    def __init__(self, into: list[list[Chunk]]) -> None:
+        self.chunks: list[Chunk] = []
+        into.append(self.chunks)
+
+    def data(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
+        self.chunks.append((from_client, data, time, frame))
+        return []
+
+    def gap(self, from_client: bool, size: int) -> None:
+        raise AssertionError("the test captures have no gaps")
+
+    def close(self) -> list[Parsed]:
+        return []
+
+
+def flow_chunks(capture: Path | str) -> list[list[Chunk]]:
+    """What the flow table delivers to each flow's session, flow by flow (TCP: each
+    direction's reassembled bytes; UDP: datagrams)."""
+    ctx = Context()
+    flows: list[list[Chunk]] = []
+    table = FlowTable(ctx, lambda flow: _Recorder(flows), use_done_filter=False)
+    decoder = Decoder(ctx)
+    cap = open_capture(str(capture))
+    try:
+        for frame in cap.frames(ctx):
+            pkt = decoder.decode(frame)
+            if pkt is not None:
+                table.process(pkt)
+        table.flush()
+    finally:
+        cap.close()
+    return flows
+
+
+def keylog_of(*paths: Path) -> KeyLog:
+    keylog = KeyLog()
+    for path in paths:
+        keylog.add_file(str(path))
+    return keylog

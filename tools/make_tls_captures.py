@@ -115,7 +115,7 @@ class Tcpdump:
             raise RuntimeError(f"tcpdump did not start: {line.strip()}")
 
     def stop(self) -> None:
-        time.sleep(0.5)  # the last FIN/ACKs
+        time.sleep(1.0)  # the last packets and FIN/ACKs
         self.proc.send_signal(signal.SIGINT)
         self.proc.wait(10)
 

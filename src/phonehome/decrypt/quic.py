@@ -285,6 +285,7 @@ class QuicDecryptor:
         "alpn",
         "client_random",
         "key_source",
+        "key_updates",
         "offered_alpn",
         "streams_dropped",
         "suite",
@@ -314,6 +315,8 @@ class QuicDecryptor:
         self.offered_alpn: tuple[str, ...] = ()
         self.client_random = b""
         self.key_source: str | None = None
+        self.key_updates = 0
+        """Key phase changes followed (RFC 9001 6), both directions."""
         self.streams_dropped = 0
 
     # -- public ------------------------------------------------------------------------
@@ -435,6 +438,12 @@ class QuicDecryptor:
                 return
             if scid and len(side.cids) < 64:
                 side.cids[bytes(scid)] = None
+            if ptype == HANDSHAKE and dcid:
+                # Handshake packets go to an id the receiver issued (its Initial's source
+                # id), which its peer's short headers then carry.
+                receiver = self._server if side.from_client else self._client
+                if len(receiver.cids) < 64:
+                    receiver.cids[bytes(dcid)] = None
             if not side.from_client or self._version is None:
                 self._version = version
                 self.version = version.name
@@ -549,8 +558,15 @@ class QuicDecryptor:
                 side.stopped = True
             return
         receiver = self._server if side.from_client else self._client
-        for dcil in _dcid_lengths(packet, receiver.cids):
+        lengths = _dcid_lengths(packet, receiver.cids)
+        if side.app is None:
+            # Until a packet opens, the receiver's ids may all have been missed (lost
+            # long headers): any length is possible.
+            lengths += [n for n in _LIKELY_CID_LENGTHS if n not in lengths]
+        for dcil in lengths:
             if self._short_with(side, packet, 1 + dcil, time, frame):
+                if len(receiver.cids) < 64:
+                    receiver.cids[bytes(packet[1 : 1 + dcil])] = None
                 return
         self._failed(side, _APP, frame)
 
@@ -594,6 +610,7 @@ class QuicDecryptor:
                     app.prev, app.cur, app.secret = app.cur, keys, secret
                     app.phase = phase
                     app.first_pn = opened[0]
+                    self.key_updates += 1
         if opened is None:
             return False
         side.opened += 1
@@ -799,6 +816,9 @@ class QuicDecryptor:
             self._problems.append((kind, frame, detail))
 
 
+_LIKELY_CID_LENGTHS: Final = (8, 0, 16, 20, 4, 5, 12, 18, *range(1, 21))
+"""Connection id lengths to try when none is known, common ones first (8: aioquic,
+Chrome, quic-go; 0: some clients; 16, 20: some servers)."""
 _LEVELS: Final = {_INITIAL: "Initial", _HANDSHAKE: "Handshake", _APP: "1-RTT"}
 _LABELS: Final = {
     (_HANDSHAKE, True): CLIENT_HANDSHAKE_TRAFFIC_SECRET,

@@ -84,6 +84,7 @@ def test_known_but_unused_labels() -> None:
     anomalies = Anomalies()
     keylog = KeyLog(anomalies)
     data = line("EXPORTER_SECRET") + b"RSA 0011223344556677 " + MASTER.hex().encode() + b"\n"
+    data += line("CLIENT_TRAFFIC_SECRET_N")  # OpenSSL 3, after a KeyUpdate
     assert keylog.add_text(data, SOURCE_DSB, "DSB 1") == 0
     assert keylog.unsupported_lines == 1 and keylog.bad_lines == 0
     assert anomalies.samples[0].detail == "DSB 1 line 2: RSA lines are not used"

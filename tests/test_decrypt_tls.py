@@ -32,7 +32,7 @@ BODY = b'{"imei":"352071026884283","event":"unlock","model":"TA-1046"}'
 # name: (version, suite, alpn, connections, requests, responses), as tshark counts them:
 # with "Connection: close" curl sends its second request on the first connection before
 # it sees the close, and again on the resumed one; s_server answers neither the 0-RTT
-# nor the HelloRetryRequest case's POST.
+# nor the HelloRetryRequest and KeyUpdate cases' POSTs.
 CAPTURES = {
     "tls13-aes128gcm-http11": ("TLS 1.3", "TLS_AES_128_GCM_SHA256", None, 1, 2, 2),
     "tls13-aes256gcm-http11": ("TLS 1.3", "TLS_AES_256_GCM_SHA384", None, 1, 2, 2),
@@ -40,6 +40,7 @@ CAPTURES = {
     "tls13-resumed-http11": ("TLS 1.3", "TLS_AES_128_GCM_SHA256", None, 2, 3, 2),
     "tls13-hrr-http11": ("TLS 1.3", "TLS_AES_256_GCM_SHA384", None, 1, 1, 0),
     "tls13-early-data-http11": ("TLS 1.3", "TLS_AES_256_GCM_SHA384", None, 2, 2, 0),
+    "tls13-keyupdate-http11": ("TLS 1.3", "TLS_AES_256_GCM_SHA384", None, 1, 2, 0),
     "tls12-ecdhe-aes128gcm-http11": (
         "TLS 1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", None, 1, 2, 2),
     "tls12-ecdhe-aes256gcm-http11": (
@@ -98,6 +99,14 @@ def test_tls12_resumption_is_seen_and_decrypted(name: str) -> None:
     result = decrypt_capture(DATA / f"{name}.pcap", [DATA / f"{name}.keys"])
     assert [t.resumed for t in result.tls] == [False, True]
     assert [t.status for t in result.tls] == [DECRYPTED, DECRYPTED]
+
+
+def test_key_update_is_followed() -> None:
+    name = "tls13-keyupdate-http11"
+    result = decrypt_capture(DATA / f"{name}.pcap", [DATA / f"{name}.keys"])
+    (tls,) = result.tls
+    assert tls.key_updates == 1  # the client's; s_server answers it but sends nothing after
+    assert [r.target for r in result.requests()] == ["/v1/checkin", "/v1/register"]
 
 
 def test_early_data_is_read_with_the_early_secret() -> None:

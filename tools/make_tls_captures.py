@@ -205,20 +205,20 @@ def http11_request(payload: Payload, path: str, port: int, close: bool = False) 
     return "\r\n".join(lines).encode() + body
 
 
-def case_openssl(
-    out: Path, name: str, work: Path, payload: Payload, early_data: bool
-) -> None:
-    """``openssl s_server`` and ``s_client``. ``early_data``: a first connection saves the
-    session, the second resumes it and sends the request as 0-RTT early data; else the
+def case_openssl(out: Path, name: str, work: Path, payload: Payload, mode: str) -> None:
+    """``openssl s_server`` and ``s_client``. ``early``: a first connection saves the
+    session, the second resumes it and sends the request as 0-RTT early data. ``hrr``: the
     server only accepts P-256 while the client's key share is X25519, so the server sends
-    a HelloRetryRequest."""
+    a HelloRetryRequest. ``keyupdate``: between two requests s_client's ``K`` command
+    sends a KeyUpdate that asks the server to update too."""
+    early_data = mode == "early"
     cert, key = make_cert(work)
     port = free_port()
     keys = out / f"{name}.keys"
     keys.unlink(missing_ok=True)
     server_cmd = ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(cert),
                   "-key", str(key)]  # fmt: skip
-    server_cmd += ["-early_data"] if early_data else ["-groups", "P-256", "-www"]
+    server_cmd += {"early": ["-early_data"], "hrr": ["-groups", "P-256", "-www"]}.get(mode, ["-www"])
     server = subprocess.Popen(server_cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)  # fmt: skip
     try:
@@ -231,10 +231,13 @@ def case_openssl(
             if early_data:
                 session, early = work / "session.pem", work / "early.txt"
                 early.write_bytes(http11_request(payload, PATHS[1], port))
-                _s_client([*client, "-sess_out", str(session)], request)
-                _s_client([*client, "-sess_in", str(session), "-early_data", str(early)], b"")
+                _s_client([*client, "-sess_out", str(session)], [request])
+                _s_client([*client, "-sess_in", str(session), "-early_data", str(early)], [])
+            elif mode == "hrr":
+                _s_client([*client, "-groups", "X25519:P-256"], [request])
             else:
-                _s_client([*client, "-groups", "X25519:P-256"], request)
+                # s_client takes "K" as a command only when it is all one read gives it.
+                _s_client(client, [request, b"K\n", http11_request(payload, PATHS[1], port)])
         finally:
             dump.stop()
     finally:
@@ -242,13 +245,16 @@ def case_openssl(
         server.wait(10)
 
 
-def _s_client(cmd: list[str], stdin: bytes) -> None:
-    """Runs s_client with ``stdin`` as what it sends, held open long enough for the answer."""
+def _s_client(cmd: list[str], parts: list[bytes]) -> None:
+    """Runs s_client, writing each part to its standard input after a pause, and keeping
+    it open long enough for the answer."""
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     assert proc.stdin is not None
-    proc.stdin.write(stdin)
-    proc.stdin.flush()
+    for part in parts:
+        time.sleep(0.3)
+        proc.stdin.write(part)
+        proc.stdin.flush()
     time.sleep(0.5)
     proc.stdin.close()
     proc.wait(10)
@@ -600,10 +606,13 @@ CASES = [
                  "Connection: close"])),
     Case("tls13-hrr-http11", "TLS 1.3 with a HelloRetryRequest (openssl s_client offers an "
          "X25519 key share, s_server takes only P-256)",
-         lambda out, name, work, p: case_openssl(out, name, work, p, early_data=False)),
+         lambda out, name, work, p: case_openssl(out, name, work, p, "hrr")),
     Case("tls13-early-data-http11", "TLS 1.3 0-RTT: openssl s_client resumes a session and "
          "sends the second POST as early data (CLIENT_EARLY_TRAFFIC_SECRET)",
-         lambda out, name, work, p: case_openssl(out, name, work, p, early_data=True)),
+         lambda out, name, work, p: case_openssl(out, name, work, p, "early")),
+    Case("tls13-keyupdate-http11", "TLS 1.3 KeyUpdate: openssl s_client sends a POST, a "
+         "KeyUpdate (update_requested, so s_server updates too), and another POST",
+         lambda out, name, work, p: case_openssl(out, name, work, p, "keyupdate")),
     Case("tls12-ecdhe-aes128gcm-http11", "TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256",
          _https([*TLS12, "--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256"])),
     Case("tls12-ecdhe-aes256gcm-http11", "TLS 1.2 ECDHE-ECDSA-AES256-GCM-SHA384 (SHA-384 PRF)",

@@ -41,8 +41,13 @@ USED_LABELS: Final = (
     CLIENT_EARLY_TRAFFIC_SECRET,
 )
 """Labels whose secrets decrypt something."""
-ACCEPTED_LABELS: Final = frozenset(("EXPORTER_SECRET", "EARLY_EXPORTER_SECRET"))
-"""Valid labels that decrypt nothing (exporters derive keys for other protocols)."""
+ACCEPTED_LABELS: Final = frozenset(
+    ("EXPORTER_SECRET", "EARLY_EXPORTER_SECRET", "CLIENT_TRAFFIC_SECRET_N",
+     "SERVER_TRAFFIC_SECRET_N")
+)  # fmt: skip
+"""Valid labels that are not needed: exporters derive keys for other protocols, and the
+secrets OpenSSL logs after a KeyUpdate (``..._TRAFFIC_SECRET_N``) are the ones the
+decryptor derives itself ("traffic upd")."""
 UNSUPPORTED_LABELS: Final = frozenset(("RSA", "PMS_CLIENT_RANDOM", "ECH_SECRET", "ECH_CONFIG"))
 """Labels of the NSS format this module does not use; counted by name (they are fixed
 words, not data): RSA pre-master secrets by encrypted prefix, ECH configs and secrets."""

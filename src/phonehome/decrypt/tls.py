@@ -185,6 +185,7 @@ class TlsDecryptor:
         "early_accepted",
         "early_offered",
         "key_source",
+        "key_updates",
         "offered_alpn",
         "resumed",
         "server_random",
@@ -222,6 +223,8 @@ class TlsDecryptor:
         handshake); TLS 1.3 resumption does not show in the clear."""
         self.key_source: str | None = None
         """``file`` or ``dsb``: where the key that opened the first record came from."""
+        self.key_updates = 0
+        """TLS 1.3 KeyUpdate messages followed, both directions."""
 
     # -- public ------------------------------------------------------------------------
 
@@ -600,6 +603,7 @@ class TlsDecryptor:
         d.secret = Secret(secret.label, value, secret.source)
         d.cipher = tls13_cipher(suite, key, iv)
         d.seq = 0
+        self.key_updates += 1
 
     # -- TLS 1.2 keys --------------------------------------------------------------------
 

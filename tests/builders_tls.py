@@ -306,3 +306,100 @@ def keylog_of(*paths: Path) -> KeyLog:
     for path in paths:
         keylog.add_file(str(path))
     return keylog
+
+
+# -- synthetic sessions with known secrets (fuzzing what comes after decryption) -----------
+
+SYNTH_RANDOM = bytes(range(32))
+SYNTH_CLIENT_SECRET = bytes(range(1, 33))
+SYNTH_SERVER_SECRET = bytes(range(2, 34))
+
+
+def synthetic_keylog() -> KeyLog:
+    keylog = KeyLog()
+    text = (
+        f"CLIENT_TRAFFIC_SECRET_0 {SYNTH_RANDOM.hex()} {SYNTH_CLIENT_SECRET.hex()}\n"
+        f"SERVER_TRAFFIC_SECRET_0 {SYNTH_RANDOM.hex()} {SYNTH_SERVER_SECRET.hex()}\n"
+    )
+    keylog.add_text(text.encode(), "file", "synthetic")
+    return keylog
+
+
+def _record(ctype: int, body: bytes) -> bytes:
+    return bytes((ctype, 3, 3)) + len(body).to_bytes(2, "big") + body
+
+
+def tls13_hellos() -> tuple[bytes, bytes]:
+    """(client's ClientHello records, server's ServerHello record), TLS_AES_128_GCM_SHA256,
+    whose key log has only the application secrets (handshake records are then skipped
+    until one opens with them)."""
+    from phonehome.simulate.tls_build import client_hello, tls_records
+
+    hello = bytearray(client_hello("synthetic.example", ("h2",)))
+    hello[6:38] = SYNTH_RANDOM
+    body = b"\x03\x03" + bytes(32) + b"\x00" + b"\x13\x01" + b"\x00"
+    body += (6).to_bytes(2, "big") + b"\x00\x2b\x00\x02\x03\x04"
+    server_hello = b"\x02" + len(body).to_bytes(3, "big") + body
+    return tls_records(bytes(hello)), _record(22, server_hello)
+
+
+def tls13_sealed(from_client: bool, inner: list[tuple[int, bytes]]) -> bytes:
+    """Application records of the synthetic session, sequence numbers from 0."""
+    from phonehome.decrypt.ciphers import aead_for
+    from phonehome.decrypt.schedule import traffic_keys
+
+    secret = SYNTH_CLIENT_SECRET if from_client else SYNTH_SERVER_SECRET
+    key, iv = traffic_keys(secret, 16, 12, "sha256")
+    aead = aead_for("aes-gcm", key)
+    out = b""
+    for seq, (ctype, plain) in enumerate(inner):
+        data = plain + bytes((ctype,))
+        header = bytes((23, 3, 3)) + (len(data) + 16).to_bytes(2, "big")
+        nonce = (int.from_bytes(iv, "big") ^ seq).to_bytes(12, "big")
+        out += header + aead.encrypt(nonce, data, header)
+    return out
+
+
+SYNTH_DCID = bytes(range(10, 18))
+
+
+def quic_client_initial() -> bytes:
+    """A v1 client Initial whose ClientHello has the synthetic random (no server reply:
+    the decryptor guesses the suite from the 1-RTT packets it held)."""
+    from phonehome.simulate.quic_build import client_initial_datagrams
+    from phonehome.simulate.tls_build import client_hello
+
+    hello = bytearray(client_hello("synthetic.example", ("h3",)))
+    hello[6:38] = SYNTH_RANDOM
+    (datagram,) = client_initial_datagrams(bytes(hello), SYNTH_DCID, b"\x01" * 8, packets=1)
+    return datagram
+
+
+def quic_sealed(payloads: list[bytes], first_pn: int = 0) -> list[bytes]:
+    """1-RTT packets from the client of the synthetic session (AES-128-GCM, key phase 0,
+    an 8-byte destination id), one per payload."""
+    from phonehome.decrypt.ciphers import SUITES
+    from phonehome.decrypt.quic import packet_keys
+    from phonehome.protocols.quic import VERSION_1, VERSIONS
+
+    keys = packet_keys(SUITES[0x1301], SYNTH_CLIENT_SECRET, VERSIONS[VERSION_1])
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from phonehome.decrypt.schedule import traffic_keys
+
+    key, iv = traffic_keys(SYNTH_CLIENT_SECRET, 16, 12, "sha256", b"quic ")
+    aead = AESGCM(key)
+    out = []
+    for i, payload in enumerate(payloads):
+        pn = first_pn + i
+        payload = payload + bytes(max(0, 4 - len(payload)))
+        header = bytes((0x41,)) + b"\x02" * 8 + pn.to_bytes(2, "big")
+        nonce = (int.from_bytes(iv, "big") ^ pn).to_bytes(12, "big")
+        sealed = aead.encrypt(nonce, payload, header)
+        packet = bytearray(header + sealed)
+        mask = keys.hp.mask(bytes(packet[9 + 4 : 9 + 20]))
+        packet[0] ^= mask[0] & 0x1F
+        for j in range(2):
+            packet[9 + j] ^= mask[1 + j]
+        out.append(bytes(packet))
+    return out

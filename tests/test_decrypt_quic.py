@@ -270,3 +270,16 @@ def test_quic_frames_never_raise_on_random_bytes() -> None:
 
     for _ in range(2000):
         walk_frames(os.urandom(os.urandom(1)[0]))
+
+
+@pytest.mark.parametrize("name", sorted(CAPTURES))
+def test_the_captures_exercise_the_qpack_dynamic_table(name: str) -> None:
+    """The third request and the later answers begin their field sections with a non-zero
+    Required Insert Count (RFC 9204 4.5.1): they refer to encoder stream insertions, and the
+    requests above still decode to the same fields."""
+    pieces = run(QuicDecryptor(keylog_of(DATA / f"{name}.keys")), client_first(name))
+    sections = [stream_bytes(pieces, side, s) for side in (True, False) for s in (0, 4, 8)]
+    prefixes = [b[3] if b[1] & 0xC0 == 0x40 else b[2] for b in sections]  # after type, length
+    assert prefixes[0] == prefixes[1] == 0 and prefixes[2] != 0  # client
+    assert prefixes[3] == 0 and prefixes[4] != 0 and prefixes[5] != 0  # server
+    assert stream_bytes(pieces, True, 6)[1:]  # the client's encoder stream insertions

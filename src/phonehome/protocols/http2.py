@@ -2,8 +2,8 @@
 
 Fed like a session: each direction's bytes in order (decrypted TLS, or h2c in the clear),
 cut at any byte. Frames are read as RFC 9113 section 4-6 has them; header blocks (HEADERS or
-PUSH_PROMISE plus CONTINUATION, padding and priority removed) are decompressed with the
-maintained ``hpack`` package, one decoder per direction, whose dynamic table is bounded by
+PUSH_PROMISE plus CONTINUATION, padding and priority removed) are decompressed with one
+HPACK decoder per direction, whose dynamic table is bounded by
 the peer's SETTINGS_HEADER_TABLE_SIZE and by :data:`TABLE_CAP`. Each stream gives one
 :class:`HttpRequest` (client side) and one :class:`HttpResponse` (server side, plus any 1xx)
 with ``version="HTTP/2"``, the pseudo-header fields kept in ``headers`` as sent, trailers
@@ -12,7 +12,9 @@ message is emitted when its side ends the stream, at RST_STREAM, or (truncated) 
 
 Damage is counted (``http2.*`` anomalies), never raised. A direction whose header
 compression state is lost (HPACK error, capture gap) stops: later header blocks could not
-be decoded correctly, and nothing decoded wrongly is worth more than nothing.
+be decoded correctly, and nothing decoded wrongly is worth more than nothing. (HPACK is
+decoded by :mod:`phonehome.protocols.hpack_decoder`, not the ``hpack`` package: see there
+for the measurement.)
 
 h2c: :func:`is_h2_preface` recognises prior knowledge; after an ``Upgrade: h2c`` request
 and its ``101``, :meth:`Http2Connection.upgraded` continues the connection, with the request
@@ -27,13 +29,11 @@ import re
 from bisect import bisect_right
 from typing import Final
 
-from hpack import Decoder
-from hpack.exceptions import HPACKError
-
 from phonehome.context import Context
 from phonehome.model.message import Headers, HttpRequest, HttpResponse, header
 from phonehome.protocols.base import Parsed
 from phonehome.protocols.bodies import SUPPORTED_ENCODINGS, decode_body, split_codings
+from phonehome.protocols.hpack_decoder import HpackDecoder, HpackError
 
 PREFACE: Final = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 """The client connection preface (RFC 9113 3.4)."""
@@ -161,8 +161,7 @@ class _Side:
         self.marks: list[tuple[int, float, int]] = []
         self.preface = from_client
         """The client's 24-byte preface is still to come."""
-        self.decoder = Decoder()
-        self.decoder.max_header_list_size = MAX_HEADER_LIST
+        self.decoder = HpackDecoder(DEFAULT_TABLE_SIZE, MAX_HEADER_LIST)
         self.block = bytearray()
         self.block_stream = 0
         """Stream whose header block is being assembled (0: none)."""
@@ -435,9 +434,9 @@ class Http2Connection:
         side.block_stream = 0
         side.block.clear()
         try:
-            decoded = side.decoder.decode(block, raw=True)
-        except (HPACKError, ValueError, IndexError, UnicodeDecodeError) as e:
-            self._anomaly("http2.hpack_error", f"stream {stream_id}: {type(e).__name__}")
+            decoded = side.decoder.decode(block)
+        except HpackError as e:
+            self._anomaly("http2.hpack_error", f"stream {stream_id}: {e}")
             self._stop(side)
             return
         fields = [(_text(name), _text(value)) for name, value in decoded]
@@ -495,8 +494,7 @@ class Http2Connection:
             if ident == SETTINGS_HEADER_TABLE_SIZE:
                 # What this side's decoder allows bounds the other side's encoder. A passive
                 # reader cannot tell when the peer saw it, so it never goes below the default.
-                other.decoder.max_allowed_table_size = min(TABLE_CAP,
-                                                           max(value, DEFAULT_TABLE_SIZE))  # fmt: skip
+                other.decoder.max_allowed = min(TABLE_CAP, max(value, DEFAULT_TABLE_SIZE))
 
     # -- streams and messages ------------------------------------------------------------
 
@@ -583,9 +581,7 @@ def _offset(mark: tuple[int, float, int]) -> int:
     return mark[0]
 
 
-def _text(raw: bytes | str) -> str:
-    if isinstance(raw, str):
-        return raw
+def _text(raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -466,11 +466,14 @@ class QuicDecryptor:
         sample_at = pn_offset + 4
         if sample_at + SAMPLE_LEN > end:
             return None
-        mask = hp.mask(bytes(data[sample_at : sample_at + SAMPLE_LEN]))
+        mask = hp.mask(data[sample_at : sample_at + SAMPLE_LEN])
         first = data[start] ^ (mask[0] & (0x1F if short else 0x0F))
         pn_len = (first & 0x03) + 1
-        pn = bytes(b ^ m for b, m in zip(data[pn_offset : pn_offset + pn_len], mask[1 : 1 + pn_len]))
-        return first, pn_len, pn
+        pn_end = pn_offset + pn_len
+        value = int.from_bytes(data[pn_offset:pn_end], "big") ^ int.from_bytes(
+            mask[1 : 1 + pn_len], "big"
+        )
+        return first, pn_len, value.to_bytes(pn_len, "big")
 
     def _open(
         self, side: _Side, level: int, data: bytes, start: int, pn_offset: int, end: int,
@@ -480,7 +483,7 @@ class QuicDecryptor:
         if end - pn_offset - pn_len < keys.tag:
             return None
         number = decode_packet_number(int.from_bytes(pn_bytes, "big"), pn_len, side.largest[level])
-        aad = bytes((first,)) + bytes(data[start + 1 : pn_offset]) + pn_bytes
+        aad = bytes((first,)) + data[start + 1 : pn_offset] + pn_bytes
         payload = keys.open(number, memoryview(data)[pn_offset + pn_len : end], aad)
         if payload is None:
             return None

@@ -81,7 +81,9 @@ def tls13_stream(total: int, record: int) -> tuple[bytes, bytes, bytes]:
     while len(out) < total:
         data = chunk[:record] + b"\x17"
         header = b"\x17\x03\x03" + (len(data) + 16).to_bytes(2, "big")
-        out += header + aead.encrypt((int.from_bytes(iv, "big") ^ seq).to_bytes(12, "big"), data, header)
+        out += header + aead.encrypt(
+            (int.from_bytes(iv, "big") ^ seq).to_bytes(12, "big"), data, header
+        )
         seq += 1
     return tls_records(bytes(hello)), server_hello, bytes(out)
 
@@ -198,7 +200,10 @@ def quic_packets(total: int) -> tuple[bytes, bytes, list[bytes]]:
         frame = b"\x0e" + encode_varint(0) + encode_varint(offset) + encode_varint(len(piece))
         frame += piece
         header = b"\x41" + bytes(8) + (pn & 0xFFFF).to_bytes(2, "big")
-        sealed = bytearray(header + aead.encrypt((int.from_bytes(iv, "big") ^ pn).to_bytes(12, "big"), frame, header))
+        sealed = bytearray(
+            header
+            + aead.encrypt((int.from_bytes(iv, "big") ^ pn).to_bytes(12, "big"), frame, header)
+        )
         mask = keys.hp.mask(bytes(sealed[13:29]))
         sealed[0] ^= mask[0] & 0x1F
         sealed[9] ^= mask[1]

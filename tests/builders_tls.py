@@ -94,9 +94,11 @@ class AppStream:
             head = b"".join(d for c, d, _, _ in self.pending if c)
             if self.alpn == "h2" or is_h2_preface(head):
                 self.parser = Http2Connection(self.ctx, self.input)
-            elif self.alpn is not None or len(head) >= 24 or (head and not b"PRI".startswith(
-                head[:3]
-            )):
+            elif (
+                self.alpn is not None
+                or len(head) >= 24
+                or (head and not b"PRI".startswith(head[:3]))
+            ):
                 self.parser = _Http1Pair(self.ctx, self.input)
             else:
                 return []
@@ -184,8 +186,13 @@ class QuicTestSession:
         out: list[Parsed] = []
         for piece in pieces:
             out += self.h3.stream_data(
-                piece.from_client, piece.stream_id, piece.data, piece.fin, piece.time,
-                piece.frame, piece.reset,
+                piece.from_client,
+                piece.stream_id,
+                piece.data,
+                piece.fin,
+                piece.time,
+                piece.frame,
+                piece.reset,
             )
         _problems(self.ctx, self.input, self.quic.take_problems())
         return self._orient(out)

@@ -36,9 +36,9 @@ QUIC_STREAM = (flow_chunks(DATA / "h3-aes128gcm.pcap")[0], keylog_of(DATA / "h3-
 
 
 @st.composite
-def mutations(draw: st.DrawFn, chunks: list[tuple[bool, bytes, float, int]]) -> list[
-    tuple[bool, bytes, float, int]
-]:
+def mutations(
+    draw: st.DrawFn, chunks: list[tuple[bool, bytes, float, int]]
+) -> list[tuple[bool, bytes, float, int]]:
     out = list(chunks)
     for _ in range(draw(st.integers(1, 6))):
         i = draw(st.integers(0, len(out) - 1))
@@ -125,7 +125,9 @@ def quic_payloads(draw: st.DrawFn) -> bytes:
         elif kind == 2:
             parts.append(b"\x06" + v(draw(st.integers(0, 50))) + v(3) + b"abc")
         elif kind == 3:
-            parts.append(b"\x18" + v(1) + v(0) + bytes((8,)) + draw(st.binary(min_size=24, max_size=24)))
+            parts.append(
+                b"\x18" + v(1) + v(0) + bytes((8,)) + draw(st.binary(min_size=24, max_size=24))
+            )
         else:
             parts.append(draw(st.binary(max_size=20)))
     return b"".join(parts)
@@ -152,6 +154,7 @@ def test_random_frames_behind_quic_keys_never_raise(payloads: list[bytes]) -> No
 def test_quic_frame_walker_never_raises(payload: bytes) -> None:
     events, problem = walk_frames(payload)
     assert problem is None or isinstance(problem, str)
+    assert all(e.offset >= 0 for e in events)
 
 
 @FUZZ

@@ -57,7 +57,9 @@ def test_every_http3_capture_decrypts(name: str, keys_by: str) -> None:
         result = decrypt_capture(DATA / f"{name}.dsb.pcapng")
     assert dict(result.ctx.anomalies.counts) == {}
     (quic,) = result.quic
-    assert (quic.status, quic.version, quic.suite, quic.alpn) == ((DECRYPTED, *CAPTURES[name], "h3"))
+    assert (quic.status, quic.version, quic.suite, quic.alpn) == (
+        (DECRYPTED, *CAPTURES[name], "h3")
+    )
     assert quic.key_source == keys_by
     requests = result.requests()
     assert [r.target for r in requests] == ["/v1/checkin", "/v1/register", "/v1/heartbeat"]

@@ -88,8 +88,10 @@ def test_every_capture_decrypts(name: str, keys_by: str) -> None:
 
 
 def test_responses_are_read_and_gzip_undone() -> None:
-    result = decrypt_capture(DATA / "tls13-chacha20-http11.pcap", [DATA / "tls13-chacha20-http11.keys"])  # fmt: skip
-    (first, second) = result.responses()
+    name = "tls13-chacha20-http11"
+    result = decrypt_capture(DATA / f"{name}.pcap", [DATA / f"{name}.keys"])
+    first, second = result.responses()
+    assert second.body == first.body
     assert first.status == 200 and first.encodings == ("gzip",)
     assert first.body == b'{"ok": true, "received": 61}'
 

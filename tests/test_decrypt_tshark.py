@@ -25,7 +25,9 @@ HTTP2 = ["tls13-aes128gcm-h2", "tls12-ecdhe-aes128gcm-h2", "h2c-prior-knowledge"
 HTTP3 = sorted(p.stem for p in DATA.glob("h3-*.pcap"))
 
 
-def tshark(capture: Path, display: str, fields: list[str], extra: list[str] = ()) -> list[list[str]]:  # type: ignore[assignment]
+def tshark(
+    capture: Path, display: str, fields: list[str], extra: list[str] = ()
+) -> list[list[str]]:  # type: ignore[assignment]
     keys = capture.with_suffix(".keys")
     cmd = ["tshark", "-r", str(capture), "-Y", display, "-T", "fields", "-E", f"aggregator={AGG}",
            "-E", "separator=\t", "-E", "occurrence=a"]  # fmt: skip
@@ -57,7 +59,8 @@ def test_http11_over_tls_agrees_with_tshark(name: str) -> None:
     for (frame, request), (t_frame, method, uri, lines, body) in zip(requests, theirs, strict=True):
         assert (frame, request.method, request.target) == (int(t_frame), method, uri)
         assert [f"{k}: {v}" for k, v in request.headers] == [
-            x.removesuffix("\\r\\n") for x in lines.split(AGG)  # tshark shows CRLF escaped
+            x.removesuffix("\\r\\n")
+            for x in lines.split(AGG)  # tshark shows CRLF escaped
         ]
         assert request.body.decode() == body
     responses = [p.content for p in ours.messages if isinstance(p.content, HttpResponse)]
@@ -65,14 +68,16 @@ def test_http11_over_tls_agrees_with_tshark(name: str) -> None:
     assert [(r.status, r.body.decode()) for r in responses] == [(int(c), b) for c, b in theirs]
 
 
-def h2_fields(capture: Path) -> tuple[dict[str, list[tuple[str, str]]], dict[tuple[str, str], bytes]]:
+def h2_fields(
+    capture: Path,
+) -> tuple[dict[str, list[tuple[str, str]]], dict[tuple[str, str], bytes]]:
     """tshark's HTTP/2 view: header fields per sending port, in order, and DATA bytes per
     (sending port, stream)."""
     client, server = first_port(capture)
     extra = ["-d", f"tcp.port=={server},http2"] if "prior" in capture.name else []
     headers: dict[str, list[tuple[str, str]]] = {client: [], server: []}
-    for port, names, values in tshark(capture, "http2.type == 1", ["tcp.srcport",
-                                      "http2.header.name", "http2.header.value"], extra):  # fmt: skip
+    fields = ["tcp.srcport", "http2.header.name", "http2.header.value"]
+    for port, names, values in tshark(capture, "http2.type == 1", fields, extra):
         headers[port] += list(zip(names.split(AGG), values.split(AGG), strict=True))
     data: dict[tuple[str, str], bytes] = {}
     for port, streams, types, payloads in tshark(capture, "http2.type == 0", ["tcp.srcport",
@@ -121,15 +126,20 @@ def test_quic_stream_bytes_agree_with_tshark(name: str) -> None:
     capture = DATA / f"{name}.pcap"
     client, _ = first_port(capture)
     theirs: dict[tuple[bool, int], bytes] = {}
-    for port, streams, payloads in tshark(capture, "quic.stream_data", ["udp.srcport",
-                                          "quic.stream.stream_id", "quic.stream_data"]):  # fmt: skip
+    fields = ["udp.srcport", "quic.stream.stream_id", "quic.stream_data"]
+    for port, streams, payloads in tshark(capture, "quic.stream_data", fields):
         for stream, payload in zip(streams.split(AGG), payloads.split(AGG), strict=True):
             key = (port == client, int(stream))
             theirs[key] = theirs.get(key, b"") + bytes.fromhex(payload.replace(":", ""))
     assert quic_streams(name) == theirs
     # And the HTTP/3 DATA frames tshark finds are the bodies we read.
     ours = decrypt_capture(capture, [capture.with_suffix(".keys")])
-    bodies = sorted(bytes.fromhex(p) for types, payloads in tshark(
-        capture, "http3.frame_type == 0", ["http3.frame_type", "http3.frame_payload"])
-        for t, p in zip(types.split(AGG), payloads.split(AGG), strict=True) if t == "0")  # fmt: skip
+    bodies = []
+    for types, payloads in tshark(
+        capture, "http3.frame_type == 0", ["http3.frame_type", "http3.frame_payload"]
+    ):
+        for t, p in zip(types.split(AGG), payloads.split(AGG), strict=True):
+            if t == "0":
+                bodies.append(bytes.fromhex(p))
+    bodies.sort()
     assert sorted(m.body for _, m in ours.http()) == bodies

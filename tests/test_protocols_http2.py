@@ -30,8 +30,14 @@ from phonehome.protocols.http2 import (
 from tests.builders_tls import DATA, decrypt_capture, flow_chunks
 from tests.test_decrypt_tls import AD_ID, BODY
 
-REQUEST = [(":method", "POST"), (":scheme", "https"), (":authority", "api.example"),
-           (":path", "/v1/checkin?x=1"), ("x-ad-id", AD_ID), ("content-type", "application/json")]  # fmt: skip
+REQUEST = [
+    (":method", "POST"),
+    (":scheme", "https"),
+    (":authority", "api.example"),
+    (":path", "/v1/checkin?x=1"),
+    ("x-ad-id", AD_ID),
+    ("content-type", "application/json"),
+]
 RESPONSE = [(":status", "200"), ("content-type", "application/json")]
 
 
@@ -86,9 +92,12 @@ def messages(out: list[Parsed]) -> list[HttpRequest | HttpResponse]:
 
 
 def frame(ftype: int, flags: int, stream: int, payload: bytes) -> bytes:
-    return struct.pack("!I", len(payload))[1:] + bytes((ftype, flags)) + struct.pack(
-        "!I", stream
-    ) + payload
+    return (
+        struct.pack("!I", len(payload))[1:]
+        + bytes((ftype, flags))
+        + struct.pack("!I", stream)
+        + payload
+    )
 
 
 def frame_types(data: bytes) -> list[tuple[int, int]]:
@@ -122,14 +131,19 @@ def test_a_simple_exchange() -> None:
     assert ctx.anomalies.total() == 0
     request, response = messages(out)
     assert isinstance(request, HttpRequest) and isinstance(response, HttpResponse)
-    assert (request.method, request.target, request.version) == ("POST", "/v1/checkin?x=1", "HTTP/2")
+    assert (request.method, request.target, request.version) == (
+        "POST",
+        "/v1/checkin?x=1",
+        "HTTP/2",
+    )
     assert request.headers == tuple(REQUEST) and request.body == BODY
     assert request.host == "api.example" and request.url == "https://api.example/v1/checkin?x=1"
     assert (response.status, response.reason, response.body) == (200, "", b'{"ok":1}')
     assert [p.from_client for p in out] == [True, False]
     # Stamped with the frame (here: the chunk) where the HEADERS frame started.
-    with_headers = [i for i, (c, d) in enumerate(talk.chunks, 1)
-                    if any(t == 1 for t, _ in frame_types(d[len(PREFACE) * (i == 1) :]))]  # fmt: skip
+    with_headers = [
+        i for i, (c, d) in enumerate(talk.chunks, 1) if any(t == 1 for t, _ in frame_sizes(d))
+    ]
     assert [p.frame for p in out] == with_headers and len(with_headers) == 2
 
 
@@ -297,7 +311,7 @@ def test_an_oversized_data_frame_is_skipped_not_held() -> None:
         out += conn.data(True, bytes(min(65536, MAX_FRAME + 10)), 0.0, 2)
     out += conn.data(True, rest, 0.0, 3) + conn.close()
     assert ctx.anomalies.counts["http2.frame_too_large"] == 1
-    assert conn._client.buf.__len__() < 65536 + 64  # noqa: SLF001 (bounded)
+    assert conn._client.buf.__len__() < 65536 + 64
 
 
 def test_bodies_are_bounded() -> None:
@@ -330,10 +344,13 @@ def test_a_gap_stops_the_direction_and_truncates_open_messages() -> None:
 def test_preface_and_h2c_recognisers() -> None:
     assert is_h2_preface(PREFACE + b"\x00") and not is_h2_preface(PREFACE[:10])
     assert may_become_h2_preface(b"PRI * HT") and not may_become_h2_preface(b"POST ")
-    up = HttpRequest("GET", "/", "HTTP/1.1", (("Upgrade", "h2c"), ("HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA")), b"")  # fmt: skip
+    fields = (("Upgrade", "h2c"), ("HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA"))
+    up = HttpRequest("GET", "/", "HTTP/1.1", fields, b"")
     assert is_h2c_upgrade(up)
     assert not is_h2c_upgrade(HttpRequest("GET", "/", "HTTP/1.1", (("Upgrade", "websocket"),), b""))
-    assert is_h2c_switch(HttpResponse(101, "Switching Protocols", "HTTP/1.1", (("Upgrade", "h2c"),), b""))
+    assert is_h2c_switch(
+        HttpResponse(101, "Switching Protocols", "HTTP/1.1", (("Upgrade", "h2c"),), b"")
+    )
 
 
 # -- real captures -------------------------------------------------------------------

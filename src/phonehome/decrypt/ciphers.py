@@ -9,7 +9,7 @@ block ciphers are cryptography's (OpenSSL); only the TLS framing around them is 
 from __future__ import annotations
 
 import hmac
-from typing import Final
+from typing import Final, Protocol, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -114,12 +114,28 @@ def suite_name(number: int) -> str:
     return suite.name if suite is not None else f"0x{number:04x}"
 
 
-def aead_for(cipher: str, key: bytes) -> AESGCM | AESCCM | ChaCha20Poly1305:
+class Aead(Protocol):
+    """cryptography's AEAD classes as used here. They take any buffer (records are opened
+    straight from memoryviews of the stream, without a copy); their stubs say ``bytes``."""
+
+    def decrypt(
+        self, nonce: bytes, data: bytes | memoryview, associated_data: bytes | None
+    ) -> bytes: ...
+
+    def encrypt(
+        self, nonce: bytes, data: bytes | memoryview, associated_data: bytes | None
+    ) -> bytes: ...
+
+
+def aead_for(cipher: str, key: bytes) -> Aead:
+    aead: AESGCM | AESCCM | ChaCha20Poly1305
     if cipher == AES_GCM:
-        return AESGCM(key)
-    if cipher == CHACHA20:
-        return ChaCha20Poly1305(key)
-    return AESCCM(key, 8 if cipher == AES_CCM_8 else 16)
+        aead = AESGCM(key)
+    elif cipher == CHACHA20:
+        aead = ChaCha20Poly1305(key)
+    else:
+        aead = AESCCM(key, 8 if cipher == AES_CCM_8 else 16)
+    return cast(Aead, aead)
 
 
 def tag_len(cipher: str) -> int:
@@ -131,7 +147,9 @@ class RecordCipher:
 
     __slots__ = ()
 
-    def open(self, header: bytes, fragment: bytes | memoryview, seq: int) -> tuple[int, bytes] | None:
+    def open(
+        self, header: bytes, fragment: bytes | memoryview, seq: int
+    ) -> tuple[int, bytes] | None:
         """(content type, plaintext) of one record, or None when it does not authenticate.
         ``header`` is the 5-byte record header as sent."""
         raise NotImplementedError
@@ -148,7 +166,9 @@ class Tls13Cipher(RecordCipher):
         self._iv = int.from_bytes(iv, "big")
         self._tag = tag_len(cipher)
 
-    def open(self, header: bytes, fragment: bytes | memoryview, seq: int) -> tuple[int, bytes] | None:
+    def open(
+        self, header: bytes, fragment: bytes | memoryview, seq: int
+    ) -> tuple[int, bytes] | None:
         if len(fragment) < self._tag + 1:
             return None
         nonce = (self._iv ^ seq).to_bytes(12, "big")
@@ -175,7 +195,9 @@ class Tls12AeadCipher(RecordCipher):
         self._salt = salt
         self._tag = tag_len(cipher)
 
-    def open(self, header: bytes, fragment: bytes | memoryview, seq: int) -> tuple[int, bytes] | None:
+    def open(
+        self, header: bytes, fragment: bytes | memoryview, seq: int
+    ) -> tuple[int, bytes] | None:
         size = len(fragment) - 8 - self._tag
         if size < 0:
             return None
@@ -194,10 +216,12 @@ class Tls12ChaChaCipher(RecordCipher):
     __slots__ = ("_aead", "_iv")
 
     def __init__(self, key: bytes, iv: bytes) -> None:
-        self._aead = ChaCha20Poly1305(key)
+        self._aead = aead_for(CHACHA20, key)
         self._iv = int.from_bytes(iv, "big")
 
-    def open(self, header: bytes, fragment: bytes | memoryview, seq: int) -> tuple[int, bytes] | None:
+    def open(
+        self, header: bytes, fragment: bytes | memoryview, seq: int
+    ) -> tuple[int, bytes] | None:
         size = len(fragment) - 16
         if size < 0:
             return None
@@ -238,7 +262,9 @@ class Tls12CbcCipher(RecordCipher):
             return None
         return plain[: -1 - pad]
 
-    def open(self, header: bytes, fragment: bytes | memoryview, seq: int) -> tuple[int, bytes] | None:
+    def open(
+        self, header: bytes, fragment: bytes | memoryview, seq: int
+    ) -> tuple[int, bytes] | None:
         data = bytes(fragment)
         mac_len = self._mac_len
         if self._etm:

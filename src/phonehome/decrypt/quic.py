@@ -118,7 +118,9 @@ class StreamPiece:
     def __repr__(self) -> str:
         side = "client" if self.from_client else "server"
         flags = " fin" if self.fin else ""
-        return f"StreamPiece({side}, stream {self.stream_id}@{self.offset}, {len(self.data)}{flags})"
+        return (
+            f"StreamPiece({side}, stream {self.stream_id}@{self.offset}, {len(self.data)}{flags})"
+        )
 
 
 class HeaderProtection:
@@ -348,13 +350,21 @@ class QuicDecryptor:
         client (a UDP flow's orientation comes from ports, not from who spoke first)."""
         return self._flipped
 
-    def datagram(self, from_client: bool, data: bytes, time: float, frame: int) -> list[StreamPiece]:
+    def datagram(
+        self, from_client: bool, data: bytes, time: float, frame: int
+    ) -> list[StreamPiece]:
         """One datagram; ``from_client`` in the caller's orientation. The pieces returned
         say ``from_client`` in QUIC's: True for what the QUIC client sent (see
         :attr:`flipped`)."""
-        if self._initial_dcid is None and not self._flipped and not from_client and data:
-            if data[0] & 0x80 and _is_initial(data):
-                self._flipped = True
+        if (
+            self._initial_dcid is None
+            and not self._flipped
+            and not from_client
+            and data
+            and data[0] & 0x80
+            and _is_initial(data)
+        ):
+            self._flipped = True
         side = self._server if from_client == self._flipped else self._client
         if not side.stopped:
             self._datagram(side, data, time, frame)
@@ -529,7 +539,9 @@ class QuicDecryptor:
                 return
         self._failed(side, _HANDSHAKE, frame)
 
-    def _zero_rtt(self, side: _Side, packet: bytes, pn_offset: int, time: float, frame: int) -> None:
+    def _zero_rtt(
+        self, side: _Side, packet: bytes, pn_offset: int, time: float, frame: int
+    ) -> None:
         if self._suite is None:
             self._hold(side, packet, -pn_offset, time, frame)
             return
@@ -598,7 +610,6 @@ class QuicDecryptor:
         if unmasked is None:
             return False
         phase = (unmasked[0] >> 2) & 1
-        opened: tuple[int, bytes] | None = None
         if phase == app.phase:
             opened = self._open(side, _APP, packet, 0, pn_offset, end, app.cur, unmasked)
         else:
@@ -855,4 +866,3 @@ def _dcid_lengths(packet: bytes, cids: dict[bytes, None]) -> list[int]:
     if not lengths:
         lengths.append(0)
     return lengths
-

@@ -174,8 +174,8 @@ class TlsDecryptor:
         "_ems",
         "_entry",
         "_etm",
-        "_keylog",
         "_key_blocks",
+        "_keylog",
         "_problems",
         "_server",
         "_suite",
@@ -421,8 +421,8 @@ class TlsDecryptor:
             # A record no key opens before any did: early data the server rejected (its
             # secret may not be logged), or a handshake record whose secret was not
             # logged. Skip it, up to a point; with every secret there, the key is wrong.
-            skippable = (d.from_client and self.early_offered) or d.stage == _HANDSHAKE and not (
-                d.candidates
+            skippable = (d.from_client and self.early_offered) or (
+                d.stage == _HANDSHAKE and not (d.candidates)
             )
             if skippable and tried and d.skipped < MAX_SKIPPED:
                 if not d.skipped:
@@ -434,8 +434,9 @@ class TlsDecryptor:
 
     def _confirm(self, d: _Direction, cipher: RecordCipher, secret: Secret) -> None:
         if d.skipped and d.from_client and self.early_offered:
-            self._problem("tls.keys_missing", d.skipped_frame, f"{d.skipped} early data "
-                          "records not read: no CLIENT_EARLY_TRAFFIC_SECRET opens them")  # fmt: skip
+            detail = f"{d.skipped} early data records not read: no "
+            detail += "CLIENT_EARLY_TRAFFIC_SECRET opens them"
+            self._problem("tls.keys_missing", d.skipped_frame, detail)
         d.cipher = cipher
         d.secret = secret
         d.confirmed = True

@@ -201,11 +201,11 @@ class Http3Connection:
                     self._anomaly("http3.qpack_blocked", f"stream {stream_id}: the table "
                                   "entries its field section needs never came")  # fmt: skip
         self._requests.clear()
-        for (from_client, _), uni in self._uni.items():
-            msg = uni.message
-            if msg is not None and msg.headers is not None and not msg.emitted:
-                msg.truncated = True
-                self._emit(False, msg)
+        for uni in self._uni.values():
+            pushed = uni.message
+            if pushed is not None and pushed.headers is not None and not pushed.emitted:
+                pushed.truncated = True
+                self._emit(False, pushed)
         self._uni.clear()
         return self._drain()
 
@@ -316,9 +316,7 @@ class Http3Connection:
             return
         self._headers(from_client, msg, fields)
 
-    def _headers(
-        self, from_client: bool, msg: _Message, raw: list[tuple[bytes, bytes]]
-    ) -> None:
+    def _headers(self, from_client: bool, msg: _Message, raw: list[tuple[bytes, bytes]]) -> None:
         fields = [(_text(k), _text(v)) for k, v in raw]
         if msg.headers is None or (not from_client and _informational(msg.headers)):
             if not from_client and _informational(fields):

@@ -32,7 +32,7 @@ BODY = b'{"imei":"352071026884283","event":"unlock","model":"TA-1046"}'
 # name: (version, suite, alpn, connections, requests, responses), as tshark counts them:
 # with "Connection: close" curl sends its second request on the first connection before
 # it sees the close, and again on the resumed one; s_server answers neither the 0-RTT
-# nor the HelloRetryRequest and KeyUpdate cases' POSTs.
+# nor the HelloRetryRequest, KeyUpdate and renegotiation cases' POSTs.
 CAPTURES = {
     "tls13-aes128gcm-http11": ("TLS 1.3", "TLS_AES_128_GCM_SHA256", None, 1, 2, 2),
     "tls13-aes256gcm-http11": ("TLS 1.3", "TLS_AES_256_GCM_SHA384", None, 1, 2, 2),
@@ -41,6 +41,8 @@ CAPTURES = {
     "tls13-hrr-http11": ("TLS 1.3", "TLS_AES_256_GCM_SHA384", None, 1, 1, 0),
     "tls13-early-data-http11": ("TLS 1.3", "TLS_AES_256_GCM_SHA384", None, 2, 2, 0),
     "tls13-keyupdate-http11": ("TLS 1.3", "TLS_AES_256_GCM_SHA384", None, 1, 2, 0),
+    "tls12-renegotiation-http11": (
+        "TLS 1.2", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", None, 1, 2, 0),
     "tls12-ecdhe-aes128gcm-http11": (
         "TLS 1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", None, 1, 2, 2),
     "tls12-ecdhe-aes256gcm-http11": (

@@ -218,7 +218,8 @@ def case_openssl(out: Path, name: str, work: Path, payload: Payload, mode: str) 
     session, the second resumes it and sends the request as 0-RTT early data. ``hrr``: the
     server only accepts P-256 while the client's key share is X25519, so the server sends
     a HelloRetryRequest. ``keyupdate``: between two requests s_client's ``K`` command
-    sends a KeyUpdate that asks the server to update too."""
+    sends a KeyUpdate that asks the server to update too. ``reneg``: TLS 1.2, and ``R``
+    renegotiates between the requests."""
     early_data = mode == "early"
     cert, key = make_cert(work)
     port = free_port()
@@ -226,9 +227,11 @@ def case_openssl(out: Path, name: str, work: Path, payload: Payload, mode: str) 
     keys.unlink(missing_ok=True)
     server_cmd = ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(cert),
                   "-key", str(key)]  # fmt: skip
-    server_cmd += {"early": ["-early_data"], "hrr": ["-groups", "P-256", "-www"]}.get(
-        mode, ["-www"]
-    )
+    server_cmd += {
+        "early": ["-early_data"],
+        "hrr": ["-groups", "P-256", "-www"],
+        "reneg": ["-tls1_2", "-client_renegotiation", "-www"],
+    }.get(mode, ["-www"])
     server = subprocess.Popen(server_cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)  # fmt: skip
     try:
@@ -246,8 +249,10 @@ def case_openssl(out: Path, name: str, work: Path, payload: Payload, mode: str) 
             elif mode == "hrr":
                 _s_client([*client, "-groups", "X25519:P-256"], [request])
             else:
-                # s_client takes "K" as a command only when it is all one read gives it.
-                _s_client(client, [request, b"K\n", http11_request(payload, PATHS[1], port)])
+                # s_client takes "K"/"R" as a command only when it is all one read gives it.
+                second = http11_request(payload, PATHS[1], port)
+                command = b"R\n" if mode == "reneg" else b"K\n"
+                _s_client(client, [request, command, second])
         finally:
             dump.stop()
     finally:
@@ -621,6 +626,9 @@ CASES = [
     Case("tls13-keyupdate-http11", "TLS 1.3 KeyUpdate: openssl s_client sends a POST, a "
          "KeyUpdate (update_requested, so s_server updates too), and another POST",
          lambda out, name, work, p: case_openssl(out, name, work, p, "keyupdate")),
+    Case("tls12-renegotiation-http11", "TLS 1.2: openssl s_client sends a POST, renegotiates "
+         "(R: a new handshake inside the encrypted one, new randoms and keys), then a POST",
+         lambda out, name, work, p: case_openssl(out, name, work, p, "reneg")),
     Case("tls12-ecdhe-aes128gcm-http11", "TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256",
          _https([*TLS12, "--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256"])),
     Case("tls12-ecdhe-aes256gcm-http11", "TLS 1.2 ECDHE-ECDSA-AES256-GCM-SHA384 (SHA-384 PRF)",

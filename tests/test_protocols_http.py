@@ -265,8 +265,10 @@ def test_an_upgrade_request_body_is_read_before_the_pause(split: int) -> None:
     """An h2c upgrade POST sends its body as HTTP/1.1 (RFC 7540 3.2): it belongs to the
     request, and only what follows it waits for the 101."""
     p = HttpStreamParser(True, Context(), 0)
-    head = (b"POST /up HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
-            b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nContent-Length: 9\r\n\r\n")  # fmt: skip
+    head = (
+        b"POST /up HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nContent-Length: 9\r\n\r\n"
+    )
     data = head + b"imei=3520" + b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
     cut = len(head) + split
     out = p.feed(data[:cut], 1.0, 1) + p.feed(data[cut:], 2.0, 2)

@@ -5,17 +5,17 @@ not decode QPACK, so HTTP/3 is compared on stream bytes and DATA frames)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from phonehome.decrypt.quic import QuicDecryptor, StreamPiece
 from phonehome.model.message import HttpRequest, HttpResponse
+from tests import tshark as wireshark
 from tests.builders_tls import DATA, decrypt_capture, flow_chunks, keylog_of
+from tests.needs import needs
 
-pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+pytestmark = needs(tools=["tshark"])
 
 AGG = "\x1f"
 """What tshark puts between several values of one field (none of the captures has it)."""
@@ -26,18 +26,13 @@ HTTP3 = sorted(p.stem for p in DATA.glob("h3-*.pcap"))
 
 
 def tshark(
-    capture: Path, display: str, fields: list[str], extra: list[str] = ()
-) -> list[list[str]]:  # type: ignore[assignment]
+    capture: Path, display: str, fields: list[str], decode_as: dict[str, str] | None = None
+) -> list[list[str]]:
+    """tshark's fields, given the capture's key log when it has one."""
     keys = capture.with_suffix(".keys")
-    cmd = ["tshark", "-r", str(capture), "-Y", display, "-T", "fields", "-E", f"aggregator={AGG}",
-           "-E", "separator=\t", "-E", "occurrence=a"]  # fmt: skip
-    if keys.exists():
-        cmd += ["-o", f"tls.keylog_file:{keys}"]
-    cmd += list(extra)
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return [line.split("\t") for line in out.splitlines()]
+    prefs = {"tls.keylog_file": str(keys)} if keys.exists() else {}
+    return wireshark.fields(capture, *fields, display_filter=display, prefs=prefs,
+                            decode_as=decode_as, aggregator=AGG)  # fmt: skip
 
 
 def first_port(capture: Path) -> tuple[str, str]:
@@ -74,7 +69,7 @@ def h2_fields(
     """tshark's HTTP/2 view: header fields per sending port, in order, and DATA bytes per
     (sending port, stream)."""
     client, server = first_port(capture)
-    extra = ["-d", f"tcp.port=={server},http2"] if "prior" in capture.name else []
+    extra = {f"tcp.port=={server}": "http2"} if "prior" in capture.name else None
     headers: dict[str, list[tuple[str, str]]] = {client: [], server: []}
     fields = ["tcp.srcport", "http2.header.name", "http2.header.value"]
     for port, names, values in tshark(capture, "http2.type == 1", fields, extra):

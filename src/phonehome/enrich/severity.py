@@ -1,7 +1,8 @@
 """How bad a finding is, with the reasons a reader can check.
 
 A score adds up independent factors; every factor that moves it says so in one sentence,
-so the level can be argued with. The table (also in docs/events.md):
+so the level can be argued with. The table (also in docs/events.md; the identifier
+points are each identifier's ``weight`` in :mod:`phonehome.identifiers`):
 
 | factor | points |
 |---|---|
@@ -25,22 +26,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from phonehome.identifiers import CATALOGUE
+
 HIGH = 6
 MEDIUM = 3
-SENSITIVITY: dict[str, tuple[int, str]] = {
-    "imei": (3, "a permanent hardware identifier of the phone"),
-    "meid": (3, "a permanent hardware identifier of the phone"),
-    "imsi": (3, "the SIM subscriber's identity"),
-    "iccid": (3, "the SIM card's serial number"),
-    "msisdn": (3, "the phone number"),
-    "email": (3, "an email address, which names a person"),
-    "location": (3, "the device's location"),
-    "cell_id": (3, "the serving cell tower, which locates the device"),
-    "mac": (2, "a hardware address of the device"),
-    "serial": (2, "the device's serial number"),
-    "android_id": (1, "the Android ID, which the user can reset"),
-    "ad_id": (1, "the advertising ID, which the user can reset"),
-}
+SENSITIVITY: dict[str, tuple[int, str]] = {i.id: (i.weight, i.why) for i in CATALOGUE}
+"""Points and description of each identifier, from the identifier catalogue."""
 FREQUENT_INTERVAL_S = 3600.0
 FREQUENT_PER_DAY = 24
 TRIGGER_P = 0.01

@@ -8,35 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-IDENTIFIERS: tuple[str, ...] = (
-    "imei",
-    "meid",
-    "imsi",
-    "iccid",
-    "msisdn",
-    "serial",
-    "android_id",
-    "ad_id",
-    "mac",
-    "email",
-    "location",
-    "cell_id",
-)
+from phonehome import identifiers as catalogue
+
+IDENTIFIERS: tuple[str, ...] = catalogue.IDS
 """Identifier names. Released names never change (they are part of the JSON contract)."""
 
-PROFILE_VALUE_KEYS: tuple[str, ...] = (
-    "imei",
-    "meid",
-    "imsi",
-    "iccid",
-    "msisdn",
-    "serial",
-    "android_id",
-    "ad_id",
-    "mac",
-    "email",
-    "cell_id",
-)
+PROFILE_VALUE_KEYS: tuple[str, ...] = catalogue.PROFILE_KEYS
 """Keys of a profile whose value is a string or a list of strings."""
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from phonehome.report.text_format import NAMES, ORDER
+from phonehome import identifiers
 from phonehome.report.view import ScanView
 
 CSP = (
@@ -115,12 +115,10 @@ def _short_time(value: Any) -> str:
 
 
 def identifier_name(f: dict[str, Any]) -> str:
-    ident = f.get("identifier")
-    return NAMES.get(ident, str(ident)) if isinstance(ident, str) else "identifier"
+    return identifiers.name(f.get("identifier"))
 
 
-def _rank(ident: Any) -> int:
-    return ORDER.index(ident) if ident in ORDER else len(ORDER)
+_rank = identifiers.rank
 
 
 def _names(findings: list[dict[str, Any]]) -> list[str]:

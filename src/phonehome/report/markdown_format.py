@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from phonehome.report.text_format import NAMES, ORDER
+from phonehome import identifiers
 from phonehome.report.view import ScanView
 
 MAX_ROWS = 500
@@ -37,12 +37,8 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _name(ident: Any) -> str:
-    return NAMES.get(ident, str(ident)) if isinstance(ident, str) else "identifier"
-
-
-def _rank(ident: Any) -> int:
-    return ORDER.index(ident) if ident in ORDER else len(ORDER)
+_name = identifiers.name
+_rank = identifiers.rank
 
 
 def _how(readability: set[Any]) -> str:

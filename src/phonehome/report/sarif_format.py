@@ -26,11 +26,11 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import quote
 
-from phonehome.report.text_format import NAMES
+from phonehome import identifiers
 from phonehome.report.view import ScanView
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-RESETTABLE = frozenset({"android_id", "ad_id"})
+RESETTABLE = frozenset(i.id for i in identifiers.CATALOGUE if i.resettable)
 SEVERITY_LEVELS = {
     "critical": "error",
     "high": "error",
@@ -95,14 +95,22 @@ def _first_line(doc: str | None) -> str:
 
 
 def rules() -> list[dict[str, Any]]:
-    """Every registered detector, in registry order: stable rule indices across scans."""
+    """Every registered detector, in registry order: stable rule indices across scans.
+
+    A pattern detector's rule text is its identifier's in the catalogue; the known-value
+    detector (which finds every identifier) is described by its module."""
     from phonehome.detect import PATTERN_DETECTORS, Detector, KnownValues
 
     detectors: list[type[Detector]] = [KnownValues, *PATTERN_DETECTORS]
     out = []
     for cls in detectors:
+        entry = identifiers.get(cls.identifier)
         module = sys.modules.get(cls.__module__)
-        text = _first_line(module.__doc__ if module else None) or cls.name
+        text = (
+            entry.rule_text
+            if entry is not None
+            else _first_line(module.__doc__ if module else None) or cls.name
+        )
         out.append(
             {
                 "id": cls.id,
@@ -115,7 +123,7 @@ def rules() -> list[dict[str, Any]]:
 
 
 def _message(f: dict[str, Any], revealed: bool) -> str:
-    name = NAMES.get(str(f.get("identifier")), str(f.get("identifier")))
+    name = identifiers.name(f.get("identifier"))
     how = {
         "cleartext": "in clear text",
         "decrypted": "encrypted on the wire (seen decrypted)",

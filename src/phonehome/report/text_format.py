@@ -10,24 +10,9 @@ import os
 from collections import defaultdict
 from typing import Any
 
+from phonehome import identifiers
 from phonehome.report.view import ScanView, map_strings
 from phonehome.terminal import safe
-
-NAMES = {
-    "imei": "IMEI",
-    "meid": "MEID",
-    "imsi": "IMSI",
-    "iccid": "ICCID",
-    "msisdn": "phone number",
-    "serial": "serial number",
-    "android_id": "Android ID",
-    "ad_id": "advertising ID",
-    "mac": "MAC address",
-    "email": "email",
-    "location": "location",
-    "cell_id": "cell ID",
-}
-ORDER = list(NAMES)
 
 
 def _style(color: bool) -> tuple[str, str, str, str]:
@@ -144,7 +129,7 @@ def render(view: ScanView, color: bool = False) -> str:
 
     dests = sorted(by_dest.items(), key=rank)
     for (host, port, proto), fs in dests:
-        ids = sorted({f["identifier"] for f in fs}, key=ORDER.index)
+        ids = sorted({f["identifier"] for f in fs}, key=lambda i: (identifiers.rank(i), str(i)))
         readab = {f["readability"] for f in fs}
         if "cleartext" in readab:
             how = f"{red}in CLEAR TEXT{reset}"
@@ -158,7 +143,8 @@ def render(view: ScanView, color: bool = False) -> str:
         apps = sorted({p for f in fs if f["app"] for p in f["app"]["packages"]})
         app = f" by {', '.join(apps)}" if apps else ""
         out.append(
-            f"  {bold}{_list([NAMES[i] for i in ids])}{reset} sent {how} to {bold}{host}{reset}"
+            f"  {bold}{_list([identifiers.name(i) for i in ids])}{reset} sent {how} to "
+            f"{bold}{host}{reset}"
             f"{_owner(fs)} ({proto}/{port}){app}"
         )
         out.append(f"    {_how_often(fs, times, first, last)}{_trigger(fs)}{_severity(fs)}")
@@ -167,11 +153,12 @@ def render(view: ScanView, color: bool = False) -> str:
         out.append(f"{bold}Findings{reset}")
         for (host, port, proto), fs in dests:
             out.append(f"{host}:{port} ({proto})")
-            for f in sorted(fs, key=lambda f: (ORDER.index(f["identifier"]), f["where"])):
+            for f in sorted(fs, key=lambda f: (identifiers.rank(f["identifier"]), f["where"])):
                 enc = ">".join(f["encoding"]) or "plain"
                 tag = "profile" if f["profile_match"] else f"pattern {f['confidence']:.2f}"
+                name = identifiers.name(f["identifier"])
                 out.append(
-                    f"  {NAMES[f['identifier']]:<14} {f['value_redacted']:<22} x{f['count']:<5} "
+                    f"  {name:<14} {f['value_redacted']:<22} x{f['count']:<5} "
                     f"{f['where']}  [{enc}]  {f['detector']} ({tag})"
                 )
     ni = d.get("not_inspected") or []

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from phonehome import __version__
+from phonehome import __version__, identifiers
 from phonehome.errors import InputError, UsageError
 from phonehome.privacy import home_dir, private_files, write_private
 
@@ -62,22 +62,9 @@ SYSTEM_UIDS = frozenset(
 )
 """Shared user ids that run an app inside a platform process, with its privileges."""
 
-IDENTIFIER_NAMES = {
-    "imei": "IMEI",
-    "meid": "MEID",
-    "iccid": "ICCID",
-    "imsi": "IMSI",
-    "msisdn": "phone number",
-    "serial": "serial number",
-    "mac": "MAC address",
-    "cell_id": "cell location",
-    "location": "location",
-    "android_id": "Android ID",
-    "ad_id": "advertising ID",
-    "email": "accounts",
-}
+IDENTIFIER_NAMES = {i: identifiers.static_name(i) for i in identifiers.STATIC_ORDER}
 """Display names, in the order a verdict lists them (device and SIM ids first)."""
-DEVICE_IDS = frozenset({"imei", "meid", "iccid", "imsi", "msisdn", "serial"})
+DEVICE_IDS = frozenset(i.id for i in identifiers.CATALOGUE if i.device_bound)
 """Identifiers of the device or SIM themselves: they follow the user across resets."""
 
 STATUSES = ("added", "changed", "removed")

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from phonehome import identifiers
+
 Identity = tuple[
     str | None,
     str | None,
@@ -219,10 +221,7 @@ def diff_docs(
 
 
 def _finding_line(f: Mapping[str, Any]) -> str:
-    from phonehome.report.text_format import NAMES
-
-    ident = str(f.get("identifier") or "?")
-    name = NAMES.get(ident, ident)
+    name = identifiers.name(str(f.get("identifier") or "?"))
     clear = "CLEAR TEXT" if f.get("readability") == "cleartext" else str(f.get("readability"))
     enc = " > ".join(_strs(f.get("encoding"))) or "plain"
     app = f.get("app")

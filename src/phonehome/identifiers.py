@@ -1,0 +1,257 @@
+"""The identifier catalogue: every personal identifier phonehome knows, in one table.
+
+Each entry says what the identifier is called in the reports, what kind of thing it
+identifies, whether the user can reset it, how much it weighs in a finding's severity, the
+text of its SARIF rule, and how static analysis names it. Every other table derives from
+this one: the profile keys (:mod:`phonehome.model.profile`), the severity points
+(:mod:`phonehome.enrich.severity`), the names and order in the scan reports, the SARIF
+level and rule text, the static-analysis verdicts. ``tests/test_identifiers.py`` walks the
+catalogue: every detector's identifier is here, and every report format renders every
+entry.
+
+Adding an identifier is one :class:`Identifier` in :data:`CATALOGUE` (plus its detector
+in ``detect/``, if a pattern can find it without a profile). Ids are part of the scan
+JSON contract (docs/scan-json.md) and never change once released.
+
+Plain data and small functions, no imports beyond the standard library: the CLI, the
+detectors and the reports all read it, so it must cost nothing to import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+Kind = Literal["hardware", "sim", "account", "advertising", "software", "location", "network"]
+"""What the identifier identifies.
+
+``hardware``: the device itself, for its whole life (IMEI, serial). ``sim``: the SIM card
+or the subscription (IMSI, ICCID, phone number). ``account``: a person's account (e-mail).
+``advertising``: an id the platform issues for ads and the user can reset. ``software``:
+an id the platform generates for apps, reset with a factory reset (Android ID; neither
+hardware nor advertising). ``location``: where the device is (coordinates, the serving
+cell). ``network``: an address of one of the device's network interfaces (MAC)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    id: str
+    """The JSON name (``imei``): stable, part of the scan contract."""
+    name: str
+    """Display name in scan reports, singular (``cell ID``)."""
+    plural: str
+    """Display name for several values (``cell IDs``)."""
+    kind: Kind
+    resettable: bool
+    """The user can reset it without replacing hardware or SIM (a resettable id tracks
+    less: SARIF files it one level lower)."""
+    weight: int
+    """Severity points of a finding of this identifier (docs/events.md, the severity
+    table): 3 permanent, subscriber or place; 2 hardware not tied to the subscriber; 1
+    resettable and scoped by the platform."""
+    why: str
+    """The severity reason's description (``imei is <why>``)."""
+    rule_text: str
+    """SARIF rule text of the pattern detector that finds it without a profile."""
+    static_name: str
+    """Name in static-analysis verdicts (``reads IMEI, ICCID, cell location``): what the
+    API an app calls returns, which is not always what the scan found in traffic."""
+    static_rank: int
+    """Position in a static-analysis verdict: device and SIM identifiers first."""
+    in_profile: bool = True
+    """A device profile key holding a string or a list of strings (locations are tables
+    of their own, ``[[location]]``)."""
+
+    @property
+    def device_bound(self) -> bool:
+        """Identifies the device or SIM itself: follows the user across resets and apps."""
+        return self.kind in ("hardware", "sim")
+
+
+CATALOGUE: Final[tuple[Identifier, ...]] = (
+    Identifier(
+        "imei",
+        "IMEI",
+        "IMEIs",
+        "hardware",
+        False,
+        3,
+        "a permanent hardware identifier of the phone",
+        "IMEI: 15 digits with a Luhn check digit and a GSMA reporting-body prefix.",
+        "IMEI",
+        0,
+    ),
+    Identifier(
+        "meid",
+        "MEID",
+        "MEIDs",
+        "hardware",
+        False,
+        3,
+        "a permanent hardware identifier of the phone",
+        "MEID: 14 hex digits, only under an MEID-like key.",
+        "MEID",
+        1,
+    ),
+    Identifier(
+        "imsi",
+        "IMSI",
+        "IMSIs",
+        "sim",
+        False,
+        3,
+        "the SIM subscriber's identity",
+        "IMSI: 14-15 digits, MCC + MNC of a real operator, only under an IMSI-like key.",
+        "IMSI",
+        3,
+    ),
+    Identifier(
+        "iccid",
+        "ICCID",
+        "ICCIDs",
+        "sim",
+        False,
+        3,
+        "the SIM card's serial number",
+        "ICCID: the SIM card number, 18-20 digits starting 89 (telecom), Luhn-valid.",
+        "ICCID",
+        2,
+    ),
+    Identifier(
+        "msisdn",
+        "phone number",
+        "phone numbers",
+        "sim",
+        False,
+        3,
+        "the phone number",
+        "Phone numbers (MSISDN), validated by libphonenumber.",
+        "phone number",
+        4,
+    ),
+    Identifier(
+        "serial",
+        "serial number",
+        "serial numbers",
+        "hardware",
+        False,
+        2,
+        "the device's serial number",
+        "Serial number: the device's hardware serial, found as a known value of the profile "
+        "(no pattern tells a serial from other strings).",
+        "serial number",
+        5,
+    ),
+    Identifier(
+        "android_id",
+        "Android ID",
+        "Android IDs",
+        "software",
+        True,
+        1,
+        "the Android ID, which the user can reset",
+        "Android ID (Settings.Secure.ANDROID_ID): 16 hex digits, only under its own key.",
+        "Android ID",
+        9,
+    ),
+    Identifier(
+        "ad_id",
+        "advertising ID",
+        "advertising IDs",
+        "advertising",
+        True,
+        1,
+        "the advertising ID, which the user can reset",
+        "Advertising ID (Google AAID, Apple IDFA): a UUID, only under an ad-id key.",
+        "advertising ID",
+        10,
+    ),
+    Identifier(
+        "mac",
+        "MAC address",
+        "MAC addresses",
+        "network",
+        False,
+        2,
+        "a hardware address of the device",
+        "MAC addresses: six octets with : or -, or 12 hex / Cisco dotted under a MAC key.",
+        "MAC address",
+        6,
+    ),
+    Identifier(
+        "email",
+        "email",
+        "emails",
+        "account",
+        False,
+        3,
+        "an email address, which names a person",
+        "E-mail addresses: a dot-atom local part, @, a domain with a real TLD.",
+        "accounts",
+        11,
+    ),
+    Identifier(
+        "location",
+        "location",
+        "locations",
+        "location",
+        False,
+        3,
+        "the device's location",
+        "Latitude/longitude pairs under location keys.",
+        "location",
+        8,
+        in_profile=False,
+    ),
+    Identifier(
+        "cell_id",
+        "cell ID",
+        "cell IDs",
+        "location",
+        False,
+        3,
+        "the serving cell tower, which locates the device",
+        "Cell ids: the serving cell tower, i.e. a coarse location, under cell-like keys.",
+        "cell location",
+        7,
+    ),
+)
+"""In the order the scan reports list identifiers (the most telling first)."""
+
+BY_ID: Final[dict[str, Identifier]] = {i.id: i for i in CATALOGUE}
+IDS: Final[tuple[str, ...]] = tuple(i.id for i in CATALOGUE)
+PROFILE_KEYS: Final[tuple[str, ...]] = tuple(i.id for i in CATALOGUE if i.in_profile)
+STATIC_ORDER: Final[tuple[str, ...]] = tuple(
+    i.id for i in sorted(CATALOGUE, key=lambda i: i.static_rank)
+)
+_RANK: Final[dict[str, int]] = {id_: n for n, id_ in enumerate(IDS)}
+
+
+def get(identifier: object) -> Identifier | None:
+    """The entry of ``identifier``, or None for an id this build does not know (a
+    document stored by a newer phonehome, or edited by hand)."""
+    return BY_ID.get(identifier) if isinstance(identifier, str) else None
+
+
+def name(identifier: object) -> str:
+    """The display name; an unknown id is shown as itself, a missing one as
+    ``identifier``."""
+    entry = get(identifier)
+    if entry is not None:
+        return entry.name
+    return str(identifier) if isinstance(identifier, str) else "identifier"
+
+
+def rank(identifier: object) -> int:
+    """Position in the scan reports' order; unknown ids after every known one."""
+    return _RANK.get(identifier, len(IDS)) if isinstance(identifier, str) else len(IDS)
+
+
+def static_name(identifier: object) -> str:
+    entry = get(identifier)
+    return entry.static_name if entry is not None else str(identifier)
+
+
+def static_rank(identifier: object) -> int:
+    entry = get(identifier)
+    return entry.static_rank if entry is not None else len(IDS)

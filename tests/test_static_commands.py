@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from phonehome.cli import Group
-from phonehome.static.commands import apk, firmware_diff
+from phonehome.cli.static import apk, firmware_diff
 
 APKS = Path(__file__).resolve().parent / "apks"
 BUILT = APKS / "built"

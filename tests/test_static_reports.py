@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from phonehome.cli import Group
+from phonehome.cli.static import apk, firmware_diff
+from phonehome.cli.store import history_command, show_command
 from phonehome.static import report_doc
-from phonehome.static.commands import apk, firmware_diff
 from phonehome.static.reports import FORMATS
 from phonehome.store import Store
-from phonehome.store.commands import history_command, show_command
 from tests.test_report_html import Page
 
 Doc = dict[str, Any]

@@ -13,18 +13,18 @@ import pytest
 from click.testing import CliRunner, Result
 
 from phonehome.cli import Group
-from phonehome.privacy import home_dir
-from phonehome.report import FORMATS, ScanView
-from phonehome.store import Store
-from phonehome.store.commands import (
+from phonehome.cli.store import (
     baseline_command,
     delete_command,
     diff_command,
     history_command,
-    parse_scan_id,
     purge_command,
     show_command,
 )
+from phonehome.privacy import home_dir
+from phonehome.report import FORMATS, ScanView
+from phonehome.store import Store
+from phonehome.store.refs import parse_scan_id
 from tests.test_store_builders import Day, before_update, nokia_day, scan_doc
 
 COMMANDS = [

@@ -2,7 +2,8 @@
 
 ``Store`` keeps every scan's redacted view document plus normalised rows in one SQLite
 file; ``diff_docs`` compares two scan documents by finding identity; baselines let a CI
-gate accept known findings. The click commands live in :mod:`phonehome.store.commands`.
+gate accept known findings. Its commands live in
+:mod:`phonehome.cli.store`.
 """
 
 from __future__ import annotations

@@ -93,6 +93,16 @@ def write_baseline(
     Rewriting an existing baseline keeps the justifications people wrote for findings
     that are still there; ``justification`` fills the entries that have none.
     """
+    baseline, text = baseline_document(doc, path, justification)
+    write_private(path, text.encode())
+    return baseline
+
+
+def baseline_document(
+    doc: Mapping[str, Any], path: Path, justification: str | None = None
+) -> tuple[Baseline, str]:
+    """The baseline of a redacted scan document and its JSON text, keeping the
+    justifications of the baseline already at ``path`` (see :func:`write_baseline`)."""
     check_scan_doc(doc)
     require_redacted(doc)
     kept = load_baseline(path).justifications() if path.exists() else {}
@@ -115,8 +125,8 @@ def write_baseline(
         },
         "entries": entries,
     }
-    write_private(path, (json.dumps(out, indent=2, ensure_ascii=False) + "\n").encode())
-    return Baseline(entries, frozenset(seen))
+    text = json.dumps(out, indent=2, ensure_ascii=False) + "\n"
+    return Baseline(entries, frozenset(seen)), text
 
 
 def filter_new(doc: Mapping[str, Any], baseline: Baseline) -> list[dict[str, Any]]:

@@ -1,83 +1,36 @@
-"""The store's commands: history, show, diff, delete, purge, baseline.
+"""The store's commands: history, show (and its alias report), diff, delete, purge,
+baseline.
 
-Standalone click commands, each registered in ``cli.py`` with one line
-(``main.add_command(history_command)``); errors are ``PhonehomeError`` s, which the CLI
-group turns into one line on stderr and exit code 2. Where a command takes a SCAN, it is
-a stored scan id or the path of a scan JSON file (``phonehome scan --format json -o F``),
-so CI jobs can diff and baseline without a store.
+Errors are ``PhonehomeError`` s, which the CLI group turns into one line on stderr and exit
+code 2. Where a command takes a SCAN, it is a stored scan id or the path of a scan JSON
+file (``phonehome scan --format json -o F``; :mod:`phonehome.store.refs`), so CI jobs can
+diff and baseline without a store.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from phonehome.cli import db_option, output_option
-from phonehome.errors import UsageError
-from phonehome.privacy import write_private
-from phonehome.store.db import (
-    ScanRow,
-    StaticRow,
-    Store,
-    default_path,
-    read_scan_file,
-    require_redacted,
+from phonehome.cli.options import (
+    EXIT_FINDINGS,
+    db_option,
+    format_option,
+    output_option,
+    scan_id_argument,
 )
+from phonehome.cli.output import use_color, write_report
+from phonehome.errors import UsageError
 
-EXIT_NEW = 1
+if TYPE_CHECKING:
+    from phonehome.store.db import ScanRow, StaticRow, Store
+
+EXIT_NEW = EXIT_FINDINGS
 """``diff`` exits 1 when the later scan has findings the earlier one did not (a gate)."""
-
-MAX_SCAN_ID = (1 << 63) - 1
-"""The largest SQLite integer; a larger id would make sqlite3 raise OverflowError."""
-
-
-def parse_scan_id(text: str) -> int | None:
-    """The stored-scan id that ``text`` names, or None when it is not one.
-
-    Only ASCII digits count: ``str.isdigit()`` also accepts '²' (which ``int()`` refuses)
-    and ``int()`` also accepts '٣', so both would make ids that look like no id a user typed.
-    """
-    if not (text.isascii() and text.isdigit()) or len(text) > 19:
-        return None
-    value = int(text)
-    return value if 1 <= value <= MAX_SCAN_ID else None
-
-
-def scan_id_argument(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """Click callback turning SCAN_ID argument(s) into ints, so a bad id is a usage error."""
-    texts = value if isinstance(value, tuple) else (value,)
-    ids: list[int] = []
-    for text in texts:
-        scan_id = parse_scan_id(str(text))
-        if scan_id is None:
-            raise click.BadParameter(f"{str(text)[:40]!r} is not a scan id (1 to {MAX_SCAN_ID})")
-        ids.append(scan_id)
-    return tuple(ids) if isinstance(value, tuple) else ids[0]
-
-
-def load_scan(ref: str, db_path: Path | None) -> tuple[dict[str, Any], str]:
-    """A scan by stored id or from a scan JSON file, with a label for headings."""
-    if ref.isascii() and ref.isdigit():
-        scan_id = parse_scan_id(ref)
-        if scan_id is None:
-            raise UsageError(f"no scan {ref[:40]} (scan ids are 1 to {MAX_SCAN_ID})")
-        with Store.open(db_path, create=False) as store:
-            return store.load(scan_id), f"scan {ref}"
-    doc = read_scan_file(Path(ref))
-    require_redacted(doc)
-    return doc, Path(ref).name
-
-
-def _write(text: str, output: Path | None) -> None:
-    if output is not None:
-        write_private(output, text.encode())
-    else:
-        sys.stdout.write(text)
 
 
 def _short(text: str, width: int) -> str:
@@ -123,9 +76,7 @@ def static_history_text(rows: list[tuple[StaticRow, int, str]], path: Path) -> s
 
 @click.command("history")
 @db_option
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option(["text", "json"])
 @click.option(
     "--static",
     "static",
@@ -134,6 +85,8 @@ def static_history_text(rows: list[tuple[StaticRow, int, str]], path: Path) -> s
 )
 def history_command(db_path: Path | None, fmt: str, static: bool) -> None:
     """List the stored scans (or with --static the static analysis results), newest first."""
+    from phonehome.store.db import Store, default_path
+
     path = db_path or default_path()
     rows: list[ScanRow] = []
     statics: list[tuple[StaticRow, int, str]] = []
@@ -148,31 +101,21 @@ def history_command(db_path: Path | None, fmt: str, static: bool) -> None:
     if static and fmt == "json":
         results = [{**asdict(r), "risk": score, "summary": what} for r, score, what in statics]
         doc = {"schema": "phonehome.history/1", "db": str(path), "static": results}
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        write_report(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     elif static:
-        sys.stdout.write(static_history_text(statics, path))
+        write_report(static_history_text(statics, path))
     elif fmt == "json":
         doc = {"schema": "phonehome.history/1", "db": str(path), "scans": [asdict(r) for r in rows]}
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        write_report(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(history_text(rows, path))
-        if n_static:
-            sys.stdout.write(
-                f"and {n_static} static analysis result(s): phonehome history --static\n"
-            )
+        more = f"and {n_static} static analysis result(s): phonehome history --static\n"
+        write_report(history_text(rows, path) + (more if n_static else ""))
 
 
 @click.command("show")
 @click.argument("scan_id", callback=scan_id_argument)
 @db_option
-@click.option(
-    "--format",
-    "fmt",
-    default="text",
-    show_default=True,
-    metavar="FORMAT",
-    help="Any report format of 'phonehome scan --format' (text, json, jsonl, ...).",
-)
+@format_option(None, "Any report format of 'phonehome scan --format' (text, json, jsonl, ...).")
 @output_option
 @click.option(
     "--static",
@@ -189,32 +132,31 @@ def show_command(
         _show_static(scan_id, db_path, fmt, output)
         return
     from phonehome.report import FORMATS, ScanView
+    from phonehome.store.db import Store
 
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of: {', '.join(sorted(FORMATS))}")
     with Store.open(db_path, create=False) as store:
         doc = store.load(scan_id)
-    color = output is None and sys.stdout.isatty()
-    _write(FORMATS[fmt](ScanView(doc, revealed=False), color), output)
+    write_report(FORMATS[fmt](ScanView(doc, revealed=False), use_color(output)), output)
 
 
 def _show_static(static_id: int, db_path: Path | None, fmt: str, output: Path | None) -> None:
     from phonehome.static.reports import FORMATS
+    from phonehome.store.db import Store
 
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of: {', '.join(sorted(FORMATS))}")
     with Store.open(db_path, create=False) as store:
         doc = store.load_static(static_id)
-    _write(FORMATS[fmt](doc), output)
+    write_report(FORMATS[fmt](doc), output)
 
 
 @click.command("diff")
 @click.argument("scan_a", metavar="SCAN_A")
 @click.argument("scan_b", metavar="SCAN_B")
 @db_option
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option(["text", "json"])
 @click.pass_context
 def diff_command(
     ctx: click.Context, scan_a: str, scan_b: str, db_path: Path | None, fmt: str
@@ -225,11 +167,12 @@ def diff_command(
     has new findings (so a CI job can gate an update), else 0.
     """
     from phonehome.store.diff import diff_docs, render_diff
+    from phonehome.store.refs import load_scan
 
     a, label_a = load_scan(scan_a, db_path)
     b, label_b = load_scan(scan_b, db_path)
     d = diff_docs(a, b, (label_a, label_b))
-    sys.stdout.write(render_diff(d, "json" if fmt == "json" else "text"))
+    write_report(render_diff(d, "json" if fmt == "json" else "text"))
     ctx.exit(EXIT_NEW if d.new else 0)
 
 
@@ -240,6 +183,8 @@ def diff_command(
 @db_option
 def delete_command(scan_ids: tuple[int, ...], db_path: Path | None) -> None:
     """Delete stored scans (their rows are overwritten in the file, not just unlinked)."""
+    from phonehome.store.db import Store
+
     with Store.open(db_path, create=False) as store:
         missing = [i for i in scan_ids if not store.delete(i)]
         for i in scan_ids:
@@ -254,6 +199,8 @@ def delete_command(scan_ids: tuple[int, ...], db_path: Path | None) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def purge_command(db_path: Path | None, yes: bool) -> None:
     """Delete every stored scan and static analysis result."""
+    from phonehome.store.db import Store, default_path
+
     path = db_path or default_path()
     if not path.exists():
         click.echo(f"Nothing stored in {path}.")
@@ -290,8 +237,10 @@ def baseline_command(
     SCAN is a stored scan id or a scan JSON file. Findings in the baseline no longer fail
     a scan; edit each entry's "justification" to say why it is accepted.
     """
-    from phonehome.store.baseline import write_baseline
+    from phonehome.store.baseline import baseline_document
+    from phonehome.store.refs import load_scan
 
     doc, _ = load_scan(scan, db_path)
-    written = write_baseline(doc, output, justification)
+    written, text = baseline_document(doc, output, justification)
+    write_report(text, output)
     click.echo(f"wrote {len(written.entries)} baseline entries to {output}")

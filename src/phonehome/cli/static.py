@@ -1,4 +1,4 @@
-"""The ``apk`` and ``firmware-diff`` commands (registered on the main group by cli.py).
+"""The static-analysis commands: ``apk`` and ``firmware-diff``.
 
 Reports in the formats of :data:`phonehome.static.reports.FORMATS` (text, json, html,
 sarif). Like scans, every run is recorded in the store unless ``--no-store``: one static
@@ -17,46 +17,38 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from phonehome import __version__
-from phonehome.cli import db_option, output_option
+from phonehome.cli.options import (
+    EXIT_CLEAN,
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    db_option,
+    format_option,
+    no_store_option,
+    output_option,
+)
+from phonehome.cli.output import write_report
 from phonehome.errors import InputError
-from phonehome.privacy import write_private
-from phonehome.static import firmware as fw
-from phonehome.static.report_doc import APKS_SCHEMA
 from phonehome.static.reports import FORMATS
 
-EXIT_CLEAN, EXIT_RISKY, EXIT_ERROR = 0, 1, 2
+if TYPE_CHECKING:
+    from phonehome.static.firmware import Progress
+
+EXIT_RISKY = EXIT_FINDINGS
 BAR_WIDTH = 30
 
-
-def _emit(text: str, output: Path | None) -> None:
-    if output is not None:
-        write_private(output, text.encode())
-    else:
-        click.echo(text, nl=False)
-
-
-def _format_option(f: Any) -> Any:
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(list(FORMATS)),
-        default="text",
-        show_default=True,
-        help="text for people, json for tools, html for a page to read offline and share, "
-        "sarif (2.1.0) for CI and code-scanning dashboards.",
-    )(f)
+_format_option = format_option(
+    list(FORMATS),
+    "text for people, json for tools, html for a page to read offline and share, "
+    "sarif (2.1.0) for CI and code-scanning dashboards.",
+)
 
 
 def _store_options(f: Any) -> Any:
-    f = click.option("--no-store", is_flag=True, help="Do not record this analysis in the store.")(
-        f
-    )
-    return db_option(f)
+    return db_option(no_store_option(f))
 
 
 def _record(kind: str, docs: list[dict[str, Any]], db_path: Path | None) -> None:
@@ -94,6 +86,10 @@ def apk(
     --static). Exit code 1 when an app is risky (``!``), 0 otherwise, 2 when no APK
     could be read.
     """
+    from phonehome import __version__
+    from phonehome.static.report_doc import APKS_SCHEMA
+    from phonehome.static.verdict import analyse_one
+
     reports: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
     for path in apks:
@@ -112,29 +108,12 @@ def apk(
     reports.sort(key=lambda r: -int(r["risk"]["score"]))
     tool = {"name": "phonehome", "version": __version__}
     doc = {"schema": APKS_SCHEMA, "tool": tool, "apks": reports, "errors": errors}
-    _emit(FORMATS[fmt](doc), output)
+    write_report(FORMATS[fmt](doc), output)
     if reports and not no_store:
         _record("app", [{**r, "tool": tool} for r in reports], db_path)
     if not reports:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_RISKY if any(r["risk"]["risky"] for r in reports) else EXIT_CLEAN)
-
-
-def analyse_one(path: Path) -> dict[str, Any]:
-    """The APK's full analysis plus signer, risk and a one-line verdict."""
-    from phonehome.static.apk import analyze_apk
-    from phonehome.static.signing import read_signing
-
-    report = analyze_apk(path).to_dict()
-    try:
-        signing = read_signing(path).to_dict()
-    except OSError as exc:
-        signing = {"problems": [f"signature not read: {exc}"]}
-    summary = fw.summary(report, signing)
-    report["signing"] = signing
-    report["risk"] = fw.risk(summary)
-    report["verdict"] = fw.describe(summary)
-    return report
 
 
 # --- firmware-diff --------------------------------------------------------------------
@@ -175,18 +154,20 @@ def firmware_diff(
     --no-store. Exit code 1 when an added or changed app is risky (``!``), 0 otherwise, 2
     for usage or input errors.
     """
+    from phonehome.static import firmware as fw
+
     progress = _progress_bars if sys.stderr.isatty() else None
     doc = fw.firmware_diff(old, new, jobs=jobs, cache=not no_cache, progress=progress)
     for side in ("old", "new"):
         for err in doc[side]["errors"]:
             click.echo(f"phonehome: {side.upper()}: {err['path']}: {err['error']}", err=True)
-    _emit(FORMATS[fmt](doc), output)
+    write_report(FORMATS[fmt](doc), output)
     if not no_store:  # after the report: a busy store does not cost a long analysis
         _record("firmware", [doc], db_path)
     sys.exit(EXIT_RISKY if any(e["risky"] for e in doc["changes"]) else EXIT_CLEAN)
 
 
-def _progress_bars(label: str) -> fw.Progress:
+def _progress_bars(label: str) -> Progress:
     def draw(done: int, total: int) -> None:
         filled = BAR_WIDTH * done // max(total, 1)
         bar = "#" * filled + "." * (BAR_WIDTH - filled)

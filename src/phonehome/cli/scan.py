@@ -1,8 +1,10 @@
-"""What ``phonehome scan`` (and ``demo``) do between the arguments and the output.
+"""``phonehome scan``: the command, and what it (and ``demo``) do between the arguments
+and the output.
 
-Kept out of cli.py so the sequence reads in one place: load the profile, scan, enrich,
-store the redacted document, apply the baseline, then render the document the user asked
-for. The stored document is always the redacted one, even with ``--reveal``.
+The sequence reads in one place (:func:`run_scan_command`): load the profile, run the
+scan pass, enrich, store the redacted document, apply the baseline, then render the
+document the user asked for. The stored document is always the redacted one, even with
+``--reveal``.
 """
 
 from __future__ import annotations
@@ -14,19 +16,131 @@ from typing import Any
 
 import click
 
-from phonehome.context import Context, DeviceSelector
+from phonehome.cli.options import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    REPORT_FORMATS,
+    db_option,
+    device_options,
+    format_option,
+    make_context,
+    output_option,
+)
+from phonehome.cli.output import use_color, write_report
 from phonehome.errors import InputError, UsageError
 
 
-def make_context(device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> Context:
-    from phonehome.net.addr import parse_ip, parse_mac
+@click.command()
+@click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")
+@click.option(
+    "--device",
+    "device_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Device profile (TOML) with the values to look for (docs/profile.md).",
+)
+@format_option(
+    REPORT_FORMATS,
+    "Report format (text for people, json is the versioned contract, html is one "
+    "self-contained file, sarif for CI gates).",
+)
+@output_option
+@click.option(
+    "--reveal",
+    is_flag=True,
+    help="Show raw identifier values instead of redacted ones (the output says so; the "
+    "store still keeps redacted values only).",
+)
+@click.option(
+    "--events",
+    "events_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Device events (unlock, screen on, boot ...): the simulator's CSV, JSON, or "
+    "'adb logcat -b events -v epoch' output (docs/events.md).",
+)
+@click.option(
+    "--events-tz",
+    metavar="ZONE",
+    help="Time zone (IANA name) of an events log without epoch times.",
+)
+@click.option(
+    "--events-offset",
+    type=float,
+    default=0.0,
+    metavar="SECONDS",
+    help="Seconds to add to every event time (the device clock's offset).",
+)
+@click.option(
+    "--trigger-window",
+    type=click.FloatRange(min=0.1, max=3600),
+    metavar="SECONDS",
+    help="A send within this many seconds after an event counts as triggered by it (default 10).",
+)
+@click.option(
+    "--home-country",
+    metavar="CC",
+    help="ISO country code of the user's home (default: the profile's home_country); "
+    "flags transfers out of the home region.",
+)
+@db_option
+@click.option("--no-store", is_flag=True, help="Do not record this scan in the store.")
+@click.option(
+    "--apks",
+    "apks",
+    type=click.Path(exists=True, path_type=Path),
+    help="APK file, folder of APKs or extracted firmware tree: destinations found in an "
+    "app's code name the app of findings the capture did not label.",
+)
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Findings already in this baseline (see 'phonehome baseline') do not fail the run.",
+)
+@device_options
+def scan(
+    captures: tuple[str, ...],
+    device_file: Path | None,
+    fmt: str,
+    output: Path | None,
+    reveal: bool,
+    events_file: Path | None,
+    events_tz: str | None,
+    events_offset: float,
+    trigger_window: float | None,
+    home_country: str | None,
+    db_path: Path | None,
+    no_store: bool,
+    baseline_file: Path | None,
+    apks: Path | None,
+    device_ips: tuple[str, ...],
+    device_macs: tuple[str, ...],
+) -> None:
+    """Find the device's personal identifiers in what it sent, and where they went.
 
-    try:
-        ips = frozenset(parse_ip(s) for s in device_ips)
-        macs = frozenset(parse_mac(s) for s in device_macs)
-    except ValueError as e:
-        raise UsageError(f"bad --device-ip/--device-mac value: {e}") from None
-    return Context(device=DeviceSelector(ips=ips, macs=macs))
+    Exit code 0 when nothing was found (or everything found is in --baseline), 1 when
+    findings were reported, 2 for usage or input errors, so it can gate a CI pipeline.
+    Every scan is recorded in the store (redacted values only) unless --no-store.
+    """
+    outcome = run_scan_command(
+        ScanRequest(
+            captures=captures,
+            device_file=device_file,
+            device_ips=device_ips,
+            device_macs=device_macs,
+            events_file=events_file,
+            events_tz=events_tz,
+            events_offset=events_offset,
+            trigger_window=trigger_window,
+            home_country=home_country,
+            db_path=db_path,
+            store=not no_store,
+            baseline_file=baseline_file,
+            apks=apks,
+            reveal=reveal,
+        )
+    )
+    render_to(outcome, fmt, output)
+    sys.exit(EXIT_FINDINGS if outcome.failing else EXIT_CLEAN)
 
 
 @dataclass
@@ -180,13 +294,8 @@ def _app_reports(path: Path) -> list[dict[str, Any]]:
 
 
 def render_to(outcome: ScanOutcome, fmt: str, output: Path | None) -> None:
-    from phonehome.privacy import write_private
     from phonehome.report import FORMATS
     from phonehome.report.view import ScanView
 
-    color = output is None and sys.stdout.isatty()
-    text = FORMATS[fmt](ScanView(outcome.doc, outcome.revealed), color)
-    if output is not None:
-        write_private(output, text.encode())
-    else:
-        sys.stdout.write(text)
+    text = FORMATS[fmt](ScanView(outcome.doc, outcome.revealed), use_color(output))
+    write_report(text, output)

@@ -1,0 +1,99 @@
+"""The command line: the ``phonehome`` group and where each of its commands lives.
+
+One module per command or family of commands (``cli/scan.py``, ``cli/store.py`` ...), each
+importing its shared options from :mod:`.options` and writing through :mod:`.output`;
+library code never imports this package. Commands are loaded on first use
+(:data:`COMMANDS`), so ``flows`` on a big capture does not pay for the store, the reports
+and the APK analyser at start-up.
+
+Exit codes (documented in docs/cli.md): 0 = ran, nothing found; 1 = ``scan`` reported
+findings; 2 = usage or input error (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from phonehome import __version__, native
+from phonehome.cli.options import EXIT_CLEAN, EXIT_ERROR, REPORT_FORMATS
+from phonehome.errors import PhonehomeError
+
+__all__ = ["COMMANDS", "REPORT_FORMATS", "Group", "main"]
+
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "scan": ("phonehome.cli.scan", "scan"),
+    "flows": ("phonehome.cli.flows", "flows"),
+    "demo": ("phonehome.cli.demo", "demo"),
+    "simulate": ("phonehome.cli.simulate", "simulate"),
+    "data": ("phonehome.cli.data", "data"),
+    "export": ("phonehome.cli.export", "export"),
+    "history": ("phonehome.cli.store", "history_command"),
+    "show": ("phonehome.cli.store", "show_command"),
+    "report": ("phonehome.cli.store", "show_command"),
+    "diff": ("phonehome.cli.store", "diff_command"),
+    "delete": ("phonehome.cli.store", "delete_command"),
+    "purge": ("phonehome.cli.store", "purge_command"),
+    "baseline": ("phonehome.cli.store", "baseline_command"),
+    "apk": ("phonehome.cli.static", "apk"),
+    "firmware-diff": ("phonehome.cli.static", "firmware_diff"),
+}
+"""Every command: name -> (module, attribute). Adding a command is a module in this
+package and one line here."""
+
+
+class Group(click.Group):
+    """Turns PhonehomeError anywhere below into one line on stderr and exit code 2, and
+    loads the commands of :data:`COMMANDS` on first use.
+
+    ``lazy`` names the commands to load on demand; a group built with explicit
+    ``commands`` (the tests) has only those."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, attr = self.lazy[cmd_name]
+            command = getattr(importlib.import_module(module), attr)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PhonehomeError as e:
+            click.echo(f"phonehome: error: {e}", err=True)
+            sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            click.echo("phonehome: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(EXIT_CLEAN)
+
+
+@click.group(cls=Group, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    __version__,
+    prog_name="phonehome",
+    message=f"%(prog)s, version %(version)s\npacket core: {native.status().describe()}",
+)
+def main() -> None:
+    """Find out what a phone or IoT device tells the world.
+
+    Reads captures (pcap, pcapng incl. PCAPdroid, HAR, mitmproxy flows), finds the
+    device's personal identifiers in what it sent, and says where they went.
+    """
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""``phonehome data`` and ``data update``: the bundled reference data and its rebuild."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from phonehome.errors import UsageError
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def data(ctx: click.Context) -> None:
+    """Show the bundled reference data sets (date, source, licence)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from phonehome.refdata import datasets
+
+    for d in datasets():
+        click.echo(f"{d.name:<18} {d.rows:>8} rows  {d.date:<12} {d.licence:<16} {d.source}")
+
+
+@data.command("update")
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write to (default: the installed package's data directory).",
+)
+@click.option(
+    "--shared-data",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Folder with the Osmocom TAC and Exodus tracker copies (default: ../shared/data).",
+)
+@click.option(
+    "--ip-tarball",
+    "ip_tarballs",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="npm tarballs of @ip-location-db/asn and @ip-location-db/geo-whois-asn-country "
+    "(from 'npm pack'); rebuilds the IP -> AS/country table from them.",
+)
+@click.option(
+    "--fetch-ip",
+    is_flag=True,
+    help="Run 'npm pack' to fetch the two IP packages first. The only phonehome action "
+    "that uses the network, and only when you ask for it.",
+)
+def data_update(
+    dest: Path | None,
+    shared_data: Path | None,
+    ip_tarballs: tuple[Path, ...],
+    fetch_ip: bool,
+) -> None:
+    """Rebuild the data files from the installed Debian packages and bundled copies.
+
+    MCC/MNC come from Debian's mobile-broadband-provider-info, MAC OUIs from ieee-data,
+    TACs and trackers from the copies in ../shared; the IP table only with --ip-tarball
+    or --fetch-ip. Provenance is written to SOURCES.md and datasets.json.
+    """
+    import tempfile
+
+    from phonehome import databuild
+
+    target = dest or Path(databuild.__file__).resolve().parent / "data"
+    try:
+        written = databuild.rebuild(target, shared_data)
+        tarballs = list(ip_tarballs)
+        with tempfile.TemporaryDirectory() as tmp:
+            if fetch_ip:
+                tarballs += databuild.fetch_ip_packages(Path(tmp))
+            if tarballs:
+                written += databuild.rebuild_ipdb(target, tarballs)
+    except databuild.SourceMissing as e:
+        raise UsageError(str(e)) from None
+    for p in written:
+        click.echo(str(p))

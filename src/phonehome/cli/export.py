@@ -1,0 +1,41 @@
+"""``phonehome export``: the packets behind a scan's findings, as a small pcapng."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from phonehome.cli.options import db_option
+
+
+@click.command()
+@click.argument("scan_ref", metavar="SCAN")
+@click.option(
+    "--pcap",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="pcapng file to write (mode 0600).",
+)
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The scan's capture files, in order, if they moved since the scan (repeatable).",
+)
+@db_option
+def export(scan_ref: str, out: Path, inputs: tuple[Path, ...], db_path: Path | None) -> None:
+    """Write only the packets that carry findings to a small pcapng, to hand on.
+
+    SCAN is a stored scan id or a scan JSON file. Frames are copied from the original
+    captures (their SHA-256 must match the scan's); no TLS key log or other traffic is
+    copied; each packet's comment says what it carries, never the value.
+    """
+    from phonehome.export import export_pcap
+    from phonehome.store.refs import load_scan
+
+    doc, label = load_scan(scan_ref, db_path)
+    n = export_pcap(doc, out, list(inputs) or None)
+    click.echo(f"{out}: {n} packet(s) from {label}")

@@ -1,0 +1,59 @@
+"""``phonehome flows``: the application messages of captures, like a small tshark."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from phonehome.cli.options import device_options, make_context
+
+
+@click.command()
+@click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "jsonl"]),
+    default="text",
+    show_default=True,
+    help="One line per message, or one JSON object per line.",
+)
+@device_options
+def flows(
+    captures: tuple[str, ...], fmt: str, device_ips: tuple[str, ...], device_macs: tuple[str, ...]
+) -> None:
+    """List the application messages in captures, like a small tshark.
+
+    CAPTURE may be '-' for a classic pcap on standard input
+    (tcpdump -w - | phonehome flows -). Ends with counts of packets, flows, messages
+    and anomalies by kind (on stderr for jsonl, so stdout stays pure JSON lines).
+    """
+    from phonehome.flowlist import to_json, to_text, write_lines
+    from phonehome.pipeline import iter_messages, open_all
+
+    ctx = make_context(device_ips, device_macs)
+    # No input hashes here: flows never prints them, and hashing costs a copy per block.
+    caps = open_all(list(captures), hash_inputs=False)
+    render = to_json if fmt == "jsonl" else to_text
+    write = sys.stdout.write
+    lines = map(render, iter_messages(caps, ctx))
+    if sys.stdout.isatty():
+        for line in lines:  # a person watching a live capture sees each line at once
+            write(line + "\n")
+    else:
+        write_lines(lines, write)  # pipes and files: one write per 128 lines
+    for cap in caps:
+        if cap.damage:
+            ctx.anomalies.add("gzip.damaged", cap.index, None, cap.damage)
+    s = ctx.stats
+    line = (
+        f"{s.inputs} input(s), {s.frames} frames, {s.packets} packets, {s.flows} flows, "
+        f"{s.messages} messages, {ctx.anomalies.total()} anomalies"
+    )
+    kinds = ", ".join(f"{k}={v}" for k, v in sorted(ctx.anomalies.counts.items()))
+    summary = line + (f" ({kinds})" if kinds else "")
+    if fmt == "jsonl":
+        click.echo(summary, err=True)
+    else:
+        write(summary + "\n")

@@ -1,0 +1,114 @@
+"""The options several commands share, defined once so their names and help agree.
+
+Every command module imports its options from here; nothing here imports more than click
+at module level, so ``phonehome --help`` (which loads every command to list it) stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from phonehome.context import Context
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+"""Exit codes (docs/cli.md): nothing found; findings (``scan``), a risky app (``apk``,
+``firmware-diff``) or new findings (``diff``); usage or input error."""
+
+REPORT_FORMATS = ["text", "json", "jsonl", "html", "csv", "markdown", "sarif"]
+"""The names in ``phonehome.report.FORMATS`` (listed here so ``--help`` stays fast;
+tests/test_cli_docs.py checks the two agree)."""
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The store file (default: phonehome.db in the phonehome data directory, "
+    "$PHONEHOME_HOME when set).",
+)
+"""``--db``, for every command that reads or records in the findings store."""
+
+output_option = click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file (mode 0600) instead of standard output.",
+)
+"""``--output``/``-o`` of the commands that print a report."""
+
+no_store_option = click.option(
+    "--no-store", is_flag=True, help="Do not record this analysis in the store."
+)
+"""``--no-store`` of the commands that record what they found (``scan`` words its help
+for scans)."""
+
+
+def format_option(
+    choices: Sequence[str] | None, help: str | None = None, default: str = "text"
+) -> Callable[[F], F]:
+    """``--format``: a choice among ``choices``, or any name (checked by the command)
+    when None."""
+    option: Callable[[F], F] = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)) if choices is not None else None,
+        default=default,
+        show_default=True,
+        metavar=None if choices is not None else "FORMAT",
+        help=help,
+    )
+    return option
+
+
+def device_options(f: F) -> F:
+    f = click.option(
+        "--device-mac",
+        "device_macs",
+        multiple=True,
+        metavar="MAC",
+        help="The device's MAC address (repeatable). Flows of other hosts are dropped and "
+        "counted. Survives DHCP and IPv6 privacy addresses, unlike --device-ip.",
+    )(f)
+    f = click.option(
+        "--device-ip",
+        "device_ips",
+        multiple=True,
+        metavar="IP",
+        help="The device's IP address (repeatable). Flows of other hosts are dropped and "
+        "counted. Default: the side that opens connections from a private address.",
+    )(f)
+    return f
+
+
+def make_context(device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> Context:
+    """The run's context, with the device that :func:`device_options` selected."""
+    from phonehome.context import Context, DeviceSelector
+    from phonehome.errors import UsageError
+    from phonehome.net.addr import parse_ip, parse_mac
+
+    try:
+        ips = frozenset(parse_ip(s) for s in device_ips)
+        macs = frozenset(parse_mac(s) for s in device_macs)
+    except ValueError as e:
+        raise UsageError(f"bad --device-ip/--device-mac value: {e}") from None
+    return Context(device=DeviceSelector(ips=ips, macs=macs))
+
+
+def scan_id_argument(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Click callback turning SCAN_ID argument(s) into ints, so a bad id is a usage error."""
+    from phonehome.store.refs import MAX_SCAN_ID, parse_scan_id
+
+    texts = value if isinstance(value, tuple) else (value,)
+    ids: list[int] = []
+    for text in texts:
+        scan_id = parse_scan_id(str(text))
+        if scan_id is None:
+            raise click.BadParameter(f"{str(text)[:40]!r} is not a scan id (1 to {MAX_SCAN_ID})")
+        ids.append(scan_id)
+    return tuple(ids) if isinstance(value, tuple) else ids[0]

@@ -1,0 +1,26 @@
+"""The one place a command's report or file leaves phonehome.
+
+A report goes to ``--output`` (created mode 0600: it names destinations and redacted
+values of the user's device) or, without one, to standard output. Every command that
+writes a report or a document uses :func:`write_report`, so none of them can forget the mode.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from phonehome.privacy import write_private
+
+
+def write_report(text: str, output: Path | None = None) -> None:
+    """``text`` to the file ``output`` (mode 0600, replaced whole) or to standard output."""
+    if output is not None:
+        write_private(output, text.encode())
+    else:
+        sys.stdout.write(text)
+
+
+def use_color(output: Path | None) -> bool:
+    """Whether a report may use colour: only on a terminal, never in a file."""
+    return output is None and sys.stdout.isatty()

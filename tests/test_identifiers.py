@@ -22,10 +22,9 @@ from phonehome.enrich.severity import assess
 from phonehome.identifiers import BY_ID, CATALOGUE, IDS, Identifier
 from phonehome.model.field import Field
 from phonehome.model.profile import PROFILE_VALUE_KEYS, DeviceProfile
-from phonehome.report import FORMATS, ScanView
+from phonehome.report import FORMATS, STATIC_FORMATS, ScanView
 from phonehome.report.sarif_format import rules
 from phonehome.static import firmware as fw
-from phonehome.static.reports import FORMATS as STATIC_FORMATS
 from phonehome.static.sources import SOURCE_FIELDS, SOURCES
 from tests.conftest import scan_doc
 

@@ -30,7 +30,7 @@ from click.testing import CliRunner
 from phonehome import simulate
 from phonehome.cli import main
 from phonehome.report import html_format
-from phonehome.report.view import ScanView
+from phonehome.report.document import ScanView
 from tests.needs import need_tool, needs
 
 ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from phonehome.report import html_format
-from phonehome.report.html_format import Markup, el
-from phonehome.report.view import ScanView
+from phonehome.report.document import ScanView
+from phonehome.report.html import Markup, el
 from tests.conftest import scan_doc
 
 Doc = dict[str, Any]

@@ -189,7 +189,7 @@ def test_a_config_compiled_by_the_real_toolchain(tmp_path: Path) -> None:
 
 
 def test_the_text_report_says_what_the_config_permits() -> None:
-    from phonehome.static.report_text import network_security_line
+    from phonehome.report.static_text import network_security_line
 
     line = network_security_line(config(NOKIA_LIKE))
     assert line == (

@@ -19,8 +19,8 @@ from click.testing import CliRunner, Result
 from phonehome.cli import Group
 from phonehome.cli.static import apk, firmware_diff
 from phonehome.cli.store import history_command, show_command
-from phonehome.static import report_doc
-from phonehome.static.reports import FORMATS
+from phonehome.report import STATIC_FORMATS as FORMATS
+from phonehome.report import static_document as report_doc
 from phonehome.store import Store
 from tests.test_report_html import Page
 

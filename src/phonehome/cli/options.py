@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from phonehome.report import REGISTRY
+
 if TYPE_CHECKING:
     from phonehome.context import Context
 
@@ -21,9 +23,11 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 """Exit codes (docs/cli.md): nothing found; findings (``scan``), a risky app (``apk``,
 ``firmware-diff``) or new findings (``diff``); usage or input error."""
 
-REPORT_FORMATS = ["text", "json", "jsonl", "html", "csv", "markdown", "sarif"]
-"""The names in ``phonehome.report.FORMATS`` (listed here so ``--help`` stays fast;
-tests/test_cli_docs.py checks the two agree)."""
+REPORT_FORMATS = [f.name for f in REGISTRY if f.scan is not None]
+"""The formats of a scan document, in ``--format`` order (from the report registry, which
+lists them without importing them)."""
+STATIC_REPORT_FORMATS = [f.name for f in REGISTRY if f.static is not None]
+"""The formats of a static-analysis document."""
 
 db_option = click.option(
     "--db",

@@ -294,8 +294,7 @@ def _app_reports(path: Path) -> list[dict[str, Any]]:
 
 
 def render_to(outcome: ScanOutcome, fmt: str, output: Path | None) -> None:
-    from phonehome.report import FORMATS
-    from phonehome.report.view import ScanView
+    from phonehome.report import FORMATS, ScanView
 
     text = FORMATS[fmt](ScanView(outcome.doc, outcome.revealed), use_color(output))
     write_report(text, output)

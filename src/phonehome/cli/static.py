@@ -1,6 +1,6 @@
 """The static-analysis commands: ``apk`` and ``firmware-diff``.
 
-Reports in the formats of :data:`phonehome.static.reports.FORMATS` (text, json, html,
+Reports in the formats of :data:`phonehome.report.STATIC_FORMATS` (text, json, html,
 sarif). Like scans, every run is recorded in the store unless ``--no-store``: one static
 result of kind ``app`` per analysed APK, one of kind ``firmware`` per diff (see
 ``phonehome history --static``). They hold no personal data: packages, versions,
@@ -25,6 +25,7 @@ from phonehome.cli.options import (
     EXIT_CLEAN,
     EXIT_ERROR,
     EXIT_FINDINGS,
+    STATIC_REPORT_FORMATS,
     db_option,
     format_option,
     no_store_option,
@@ -32,7 +33,7 @@ from phonehome.cli.options import (
 )
 from phonehome.cli.output import write_report
 from phonehome.errors import InputError
-from phonehome.static.reports import FORMATS
+from phonehome.report import STATIC_FORMATS
 
 if TYPE_CHECKING:
     from phonehome.static.firmware import Progress
@@ -41,7 +42,7 @@ EXIT_RISKY = EXIT_FINDINGS
 BAR_WIDTH = 30
 
 _format_option = format_option(
-    list(FORMATS),
+    STATIC_REPORT_FORMATS,
     "text for people, json for tools, html for a page to read offline and share, "
     "sarif (2.1.0) for CI and code-scanning dashboards.",
 )
@@ -87,7 +88,7 @@ def apk(
     could be read.
     """
     from phonehome import __version__
-    from phonehome.static.report_doc import APKS_SCHEMA
+    from phonehome.report.static_document import APKS_SCHEMA
     from phonehome.static.verdict import analyse_one
 
     reports: list[dict[str, Any]] = []
@@ -108,7 +109,7 @@ def apk(
     reports.sort(key=lambda r: -int(r["risk"]["score"]))
     tool = {"name": "phonehome", "version": __version__}
     doc = {"schema": APKS_SCHEMA, "tool": tool, "apks": reports, "errors": errors}
-    write_report(FORMATS[fmt](doc), output)
+    write_report(STATIC_FORMATS[fmt](doc), output)
     if reports and not no_store:
         _record("app", [{**r, "tool": tool} for r in reports], db_path)
     if not reports:
@@ -161,7 +162,7 @@ def firmware_diff(
     for side in ("old", "new"):
         for err in doc[side]["errors"]:
             click.echo(f"phonehome: {side.upper()}: {err['path']}: {err['error']}", err=True)
-    write_report(FORMATS[fmt](doc), output)
+    write_report(STATIC_FORMATS[fmt](doc), output)
     if not no_store:  # after the report: a busy store does not cost a long analysis
         _record("firmware", [doc], db_path)
     sys.exit(EXIT_RISKY if any(e["risky"] for e in doc["changes"]) else EXIT_CLEAN)

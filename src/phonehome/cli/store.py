@@ -54,7 +54,7 @@ def history_text(rows: list[ScanRow], path: Path) -> str:
 
 def static_summaries(store: Store) -> list[tuple[StaticRow, int, str]]:
     """Each static result with its highest risk score and its one-line verdict."""
-    from phonehome.static.report_doc import headline, items
+    from phonehome.report.static_document import headline, items
 
     out = []
     for row in store.list_static():
@@ -142,14 +142,15 @@ def show_command(
 
 
 def _show_static(static_id: int, db_path: Path | None, fmt: str, output: Path | None) -> None:
-    from phonehome.static.reports import FORMATS
+    from phonehome.report import STATIC_FORMATS
     from phonehome.store.db import Store
 
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; choose one of: {', '.join(sorted(FORMATS))}")
+    if fmt not in STATIC_FORMATS:
+        choices = ", ".join(sorted(STATIC_FORMATS))
+        raise UsageError(f"unknown format {fmt!r}; choose one of: {choices}")
     with Store.open(db_path, create=False) as store:
         doc = store.load_static(static_id)
-    write_report(FORMATS[fmt](doc), output)
+    write_report(STATIC_FORMATS[fmt](doc), output)
 
 
 @click.command("diff")

@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from phonehome.identifiers import CATALOGUE
+from phonehome.jsondoc import as_dict, opt_number
 
 HIGH = 6
 MEDIUM = 3
@@ -58,16 +59,6 @@ def assess(finding: dict[str, Any]) -> dict[str, Any]:
     return {"level": level, "reasons": reasons}
 
 
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
 def _identifier(finding: dict[str, Any]) -> tuple[int, str]:
     name = finding.get("identifier")
     known = SENSITIVITY.get(name) if isinstance(name, str) else None
@@ -93,8 +84,8 @@ def _readability(finding: dict[str, Any]) -> tuple[int, str]:
 
 
 def _destination(finding: dict[str, Any]) -> list[tuple[int, str]]:
-    destination = _dict(finding.get("destination"))
-    jurisdiction = _dict(destination.get("jurisdiction"))
+    destination = as_dict(finding.get("destination"))
+    jurisdiction = as_dict(destination.get("jurisdiction"))
     out: list[tuple[int, str]] = []
     if destination.get("party") == "third":
         entity = destination.get("entity")
@@ -111,12 +102,12 @@ def _destination(finding: dict[str, Any]) -> list[tuple[int, str]]:
 
 
 def _frequency(finding: dict[str, Any]) -> tuple[int, str]:
-    timeline = _dict(finding.get("timeline"))
-    interval = _number(timeline.get("interval_s"))
+    timeline = as_dict(finding.get("timeline"))
+    interval = opt_number(timeline.get("interval_s"))
     if interval is not None and 0 < interval <= FREQUENT_INTERVAL_S:
         return 1, f"sent regularly, every {human_interval(interval)}"
-    per_day = _dict(timeline.get("per_day"))
-    counts = [int(n) for n in per_day.values() if _number(n) is not None]
+    per_day = as_dict(timeline.get("per_day"))
+    counts = [int(n) for n in per_day.values() if opt_number(n) is not None]
     most = max(counts, default=0)
     if most >= FREQUENT_PER_DAY:
         return 1, f"sent up to {most} times a day"
@@ -124,15 +115,15 @@ def _frequency(finding: dict[str, Any]) -> tuple[int, str]:
 
 
 def _trigger(finding: dict[str, Any]) -> tuple[int, str]:
-    trigger = _dict(finding.get("trigger"))
-    p_value = _number(trigger.get("p_value"))
-    matched, of = _number(trigger.get("matched")), _number(trigger.get("of"))
+    trigger = as_dict(finding.get("trigger"))
+    p_value = opt_number(trigger.get("p_value"))
+    matched, of = opt_number(trigger.get("matched")), opt_number(trigger.get("of"))
     if p_value is None or matched is None or of is None:
         return 0, ""
     if p_value >= TRIGGER_P or matched < TRIGGER_MIN_EVENTS:
         return 0, ""
-    window = _number(trigger.get("window_s")) or 5.0
-    baseline = _number(trigger.get("baseline")) or 0.0
+    window = opt_number(trigger.get("window_s")) or 5.0
+    baseline = opt_number(trigger.get("baseline")) or 0.0
     event = str(trigger.get("event", "event"))
     return 1, (
         f"sent within {window:g} s after {int(matched)} of {int(of)} {event} events "
@@ -141,7 +132,7 @@ def _trigger(finding: dict[str, Any]) -> tuple[int, str]:
 
 
 def _confidence(finding: dict[str, Any]) -> tuple[int, str]:
-    confidence = _number(finding.get("confidence"))
+    confidence = opt_number(finding.get("confidence"))
     if finding.get("profile_match") is True or confidence is None:
         return 0, ""
     if confidence < LOW_CONFIDENCE:

@@ -24,7 +24,8 @@ import csv
 import io
 from typing import Any
 
-from phonehome.report.view import ScanView
+from phonehome.jsondoc import as_dict, as_list
+from phonehome.report.document import FindingDoc, ScanDocument, ScanView
 
 COLUMNS = (
     "detector",
@@ -67,14 +68,6 @@ COLUMNS = (
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def cell(value: Any) -> str:
     if value is None:
         return ""
@@ -86,19 +79,19 @@ def cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def row(f: dict[str, Any], revealed: bool) -> list[str]:
-    app = _dict(f.get("app"))
-    dest = _dict(f.get("destination"))
-    juris = _dict(dest.get("jurisdiction"))
-    severity = _dict(f.get("severity"))
-    trigger = _dict(f.get("trigger"))
+def row(f: FindingDoc, revealed: bool) -> list[str]:
+    app = f.app
+    dest = f.destination
+    juris = as_dict(dest.get("jurisdiction"))
+    severity = f.severity
+    trigger = f.trigger
     values: dict[str, Any] = {
-        **{k: f.get(k) for k in COLUMNS if k in f},
+        **{k: f.raw[k] for k in COLUMNS if k in f.raw},
         "value": f.get("value") if revealed else None,
-        "encoding": ">".join(str(e) for e in _list(f.get("encoding"))),
-        "ips": " ".join(str(i) for i in _list(f.get("ips"))),
+        "encoding": ">".join(f.encoding),
+        "ips": " ".join(str(i) for i in as_list(f.get("ips"))),
         "app_uid": app.get("uid"),
-        "app_packages": ";".join(str(p) for p in _list(app.get("packages"))),
+        "app_packages": ";".join(f.packages),
         "app_source": app.get("source"),
         "registrable_domain": dest.get("registrable_domain"),
         "owner": dest.get("entity"),
@@ -109,7 +102,7 @@ def row(f: dict[str, Any], revealed: bool) -> list[str]:
         "jurisdiction": juris.get("region"),
         "out_of_home_region": juris.get("out_of_home_region"),
         "severity": severity.get("level"),
-        "severity_reasons": "; ".join(str(r) for r in _list(severity.get("reasons"))),
+        "severity_reasons": "; ".join(str(r) for r in as_list(severity.get("reasons"))),
         "trigger_event": trigger.get("event"),
         "trigger_matched": trigger.get("matched"),
         "trigger_of": trigger.get("of"),
@@ -122,7 +115,7 @@ def render(view: ScanView, color: bool = False) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    revealed = bool(view.doc.get("revealed")) or view.revealed
-    for f in _list(view.doc.get("findings")):
-        writer.writerow(row(_dict(f), revealed))
+    d = ScanDocument(view)
+    for f in d.findings:
+        writer.writerow(row(f, d.revealed))
     return out.getvalue()

@@ -1,12 +1,7 @@
 """``--format html``: one self-contained page to read offline and hand to someone else.
 
-Escaped by construction: markup is built with :func:`el`, which escapes every text child
-and attribute value unless it is :class:`Markup` that :func:`el` made itself. There is no
-template language in which one forgotten ``|e`` lets a host name from a capture run
-script, and no new dependency (Jinja2 would need autoescape switched on and a templates
-directory shipped as package data). The page loads nothing: CSS is inline, the timeline is
-inline SVG, there is no script, and a Content-Security-Policy forbids every load in case a
-string ever slips through.
+Escaped by construction and loading nothing, on the skeleton every report page shares
+(:mod:`phonehome.report.html`); the timeline is inline SVG.
 
 The doc may carry keys added by later stages (``destination``, ``timeline``, ``trigger``,
 ``severity``, ``datasets``, ``methodology``); each is shown when present and skipped when
@@ -15,20 +10,15 @@ absent or malformed, so a report of an old stored scan still renders.
 
 from __future__ import annotations
 
-import html
-import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import Any
 
 from phonehome import identifiers
-from phonehome.report.view import ScanView
+from phonehome.jsondoc import as_dict, as_int, as_list
+from phonehome.report.document import FindingDoc, ScanDocument, ScanView
+from phonehome.report.html import Markup, Node, el, join, page, row, table
 
-CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "base-uri 'none'; form-action 'none'"
-)
 MAX_EVIDENCE_SHOWN = 5
 MAX_CHART_ROWS = 30
 MAX_NOT_INSPECTED_SHOWN = 100
@@ -36,67 +26,7 @@ MAX_GENERIC_DEPTH = 4
 """Bounds on what one page shows, so a huge scan still gives a page a browser opens."""
 
 
-class Markup(str):
-    """Markup built by this module; any other string is text and gets escaped."""
-
-    __slots__ = ()
-
-
-Node: TypeAlias = "Markup | str | int | float | Sequence[Node] | None"
-AttrValue: TypeAlias = "str | int | float | bool | None"
-
-_TAG = re.compile(r"[a-zA-Z][a-zA-Z0-9]*")
-_VOID = frozenset({"meta", "br", "hr", "img", "input", "link", "wbr"})
-
-
-def _flatten(node: Node) -> Iterable[str]:
-    if node is None:
-        return
-    if isinstance(node, Markup):
-        yield node
-    elif isinstance(node, str | int | float):
-        yield html.escape(str(node), quote=True)
-    else:
-        for child in node:
-            yield from _flatten(child)
-
-
-def join(*nodes: Node) -> Markup:
-    return Markup("".join(_flatten(list(nodes))))
-
-
-def el(tag: str, *children: Node, **attrs: AttrValue) -> Markup:
-    """``el("a", "x", class_="y")`` -> ``<a class="y">x</a>``; ``_`` in names -> ``-``."""
-    if not _TAG.fullmatch(tag):
-        raise ValueError(f"bad tag name {tag!r}")
-    parts = [tag]
-    for key, value in attrs.items():
-        if value is None or value is False:
-            continue
-        name = key.rstrip("_").replace("_", "-")
-        if value is True:
-            parts.append(name)
-        else:
-            parts.append(f'{name}="{html.escape(str(value), quote=True)}"')
-    opening = f"<{' '.join(parts)}>"
-    if tag in _VOID:
-        return Markup(opening)
-    return Markup(f"{opening}{join(*children)}</{tag}>")
-
-
-# -- reading the doc defensively ------------------------------------------------------
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+# -- reading the doc ------------------------------------------------------------------
 
 
 def _time(value: Any) -> datetime | None:
@@ -114,33 +44,25 @@ def _short_time(value: Any) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else str(value or "?")
 
 
-def identifier_name(f: dict[str, Any]) -> str:
-    return identifiers.name(f.get("identifier"))
-
-
-_rank = identifiers.rank
-
-
-def _names(findings: list[dict[str, Any]]) -> list[str]:
+def _names(findings: list[FindingDoc]) -> list[str]:
     """Identifier names, most telling first (IMEI before cell ID), as the text view does."""
-    idents = {f.get("identifier") for f in findings}
-    return [
-        identifier_name({"identifier": i}) for i in sorted(idents, key=lambda i: (_rank(i), str(i)))
-    ]
+    idents = {f.identifier for f in findings}
+    ranked = sorted(idents, key=lambda i: (identifiers.rank(i), str(i)))
+    return [identifiers.name(i) for i in ranked]
 
 
-def owner_and_country(f: dict[str, Any]) -> tuple[str | None, str | None]:
+def owner_and_country(f: FindingDoc) -> tuple[str | None, str | None]:
     """Who runs the destination and where, from enrichment when the scan had it."""
-    dest = _dict(f.get("destination"))
+    dest = f.destination
     owner = dest.get("entity") or dest.get("as_org")
     country = dest.get("country")
     if not country:
-        nets = _list(dest.get("networks"))
-        country = next((n.get("country") for n in nets if _dict(n).get("country")), None)
+        nets = as_list(dest.get("networks"))
+        country = next((n.get("country") for n in nets if as_dict(n).get("country")), None)
     return (str(owner) if owner else None, str(country) if country else None)
 
 
-def _readability(f: dict[str, Any]) -> Markup:
+def _readability(f: FindingDoc) -> Markup:
     r = f.get("readability")
     if r == "cleartext":
         return el("span", "CLEAR TEXT", class_="badge clear")
@@ -149,14 +71,10 @@ def _readability(f: dict[str, Any]) -> Markup:
     return el("span", "encrypted", class_="badge enc")
 
 
-def _dest_key(f: dict[str, Any]) -> tuple[str, int, str]:
-    return (str(f.get("host", "?")), _int(f.get("port")), str(f.get("protocol", "?")))
-
-
 # -- sections -------------------------------------------------------------------------
 
 
-def _verdict(findings: list[dict[str, Any]]) -> Markup:
+def _verdict(findings: list[FindingDoc]) -> Markup:
     if not findings:
         return el(
             "section",
@@ -164,9 +82,9 @@ def _verdict(findings: list[dict[str, Any]]) -> Markup:
             el("p", "No personal identifiers found in what the device sent.", class_="headline"),
             id="verdict",
         )
-    by_dest: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
+    by_dest: dict[tuple[str, int, str], list[FindingDoc]] = defaultdict(list)
     for f in findings:
-        by_dest[_dest_key(f)].append(f)
+        by_dest[f.destination_key].append(f)
     kinds = _names(findings)
     clear_dests = sum(
         1 for fs in by_dest.values() if any(f.get("readability") == "cleartext" for f in fs)
@@ -181,7 +99,7 @@ def _verdict(findings: list[dict[str, Any]]) -> Markup:
         names = _names(fs)
         owner, country = owner_and_country(fs[0])
         who = ", ".join(x for x in (owner, country) if x)
-        times = max(_int(f.get("count")) for f in fs)
+        times = max(as_int(f.get("count")) for f in fs)
         items.append(
             el(
                 "li",
@@ -206,31 +124,25 @@ def _verdict(findings: list[dict[str, Any]]) -> Markup:
     )
 
 
-def _worst(fs: list[dict[str, Any]]) -> dict[str, Any]:
+def _worst(fs: list[FindingDoc]) -> FindingDoc:
     order = {"cleartext": 0, "decrypted": 1}
     return min(fs, key=lambda f: order.get(str(f.get("readability")), 2))
 
 
-def _dest_rank(item: tuple[tuple[str, int, str], list[dict[str, Any]]]) -> tuple[int, int, str]:
+def _dest_rank(item: tuple[tuple[str, int, str], list[FindingDoc]]) -> tuple[int, int, str]:
     fs = item[1]
     clear = any(f.get("readability") == "cleartext" for f in fs)
-    return (0 if clear else 1, -len({f.get("identifier") for f in fs}), item[0][0])
+    return (0 if clear else 1, -len({f.identifier for f in fs}), item[0][0])
 
 
-def row(label: str, *value: Node) -> Markup:
-    """A ``<dt>label</dt><dd>value</dd>`` pair of a definition list (also used by the
-    static-analysis report)."""
-    return join(el("dt", label), el("dd", *value))
-
-
-def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> Markup:
-    host, port, proto = _dest_key(f)
+def _card(f: FindingDoc, index: int, inputs: list[Any], revealed: bool) -> Markup:
+    host, port, proto = f.destination_key
     owner, country = owner_and_country(f)
-    dest = _dict(f.get("destination"))
+    dest = f.destination
     rows = [
         row("Value", el("code", f.get("value_redacted", "")), " ", el("small", f.get("value_id"))),
     ]
-    if revealed and "value" in f:
+    if revealed and "value" in f.raw:
         rows.append(row("Raw value", el("code", f.get("value"), class_="raw")))
     dest_bits: list[Node] = [el("code", host), f" port {port}, {proto}"]
     if owner or country:
@@ -240,10 +152,10 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
     if dest.get("party"):
         dest_bits.append(f", {dest['party']} party")
     rows.append(row("Destination", dest_bits))
-    ips = [str(i) for i in _list(f.get("ips"))[:8]]
+    ips = [str(i) for i in as_list(f.get("ips"))[:8]]
     if ips:
         rows.append(row("Addresses", ", ".join(ips)))
-    nets = [_dict(n) for n in _list(dest.get("networks"))[:8]]
+    nets = [as_dict(n) for n in as_list(dest.get("networks"))[:8]]
     if nets:
         rows.append(
             row(
@@ -269,7 +181,7 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
                 ),
             )
         )
-    juris = _dict(dest.get("jurisdiction"))
+    juris = as_dict(dest.get("jurisdiction"))
     if juris:
         outside = juris.get("out_of_home_region")
         rows.append(
@@ -280,27 +192,27 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
                 f" ({juris['basis']})" if juris.get("basis") else "",
             )
         )
-    app = _dict(f.get("app"))
+    app = f.app
     if app:
-        pkgs = ", ".join(str(p) for p in _list(app.get("packages"))) or f"uid {app.get('uid')}"
+        pkgs = ", ".join(str(p) for p in as_list(app.get("packages"))) or f"uid {app.get('uid')}"
         rows.append(row("App", pkgs, f" (according to {app.get('source', '?')})"))
     rows.append(
         row(
             "Sent",
-            f"{_int(f.get('count'))} time(s), ",
+            f"{as_int(f.get('count'))} time(s), ",
             _short_time(f.get("first_seen")),
             " … ",
             _short_time(f.get("last_seen")),
         )
     )
-    timeline = _dict(f.get("timeline"))
+    timeline = f.timeline
     if timeline.get("interval_s"):
         rows.append(row("Rhythm", f"about every {_duration(timeline['interval_s'])}"))
-    per_day = _dict(f.get("per_day")) or _dict(timeline.get("per_day"))
+    per_day = as_dict(f.get("per_day")) or as_dict(timeline.get("per_day"))
     if len(per_day) > 1:
         rows.append(row("Per day", ", ".join(f"{d}: {n}" for d, n in list(per_day.items())[:14])))
     rows.append(row("Where", el("code", f.get("where", ""))))
-    excerpt = _dict(f.get("excerpt"))
+    excerpt = f.excerpt
     if excerpt:
         # The decoded text around the value, the value itself marked (and redacted
         # unless the scan was revealed): what a reader checks the finding against.
@@ -316,7 +228,7 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
                 ),
             )
         )
-    chain = [str(e) for e in _list(f.get("encoding"))]
+    chain = [str(e) for e in as_list(f.get("encoding"))]
     rows.append(
         row(
             "Encoding chain",
@@ -332,10 +244,10 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
         else f"pattern, confidence {f.get('confidence')}"
     )
     rows.append(row("Detector", el("code", f.get("detector", "?")), f" — {matched}"))
-    trigger = _dict(f.get("trigger"))
+    trigger = f.trigger
     if trigger.get("event"):
         rows.append(row("Trigger", _trigger_text(trigger)))
-    evidence = [_dict(e) for e in _list(f.get("evidence"))]
+    evidence = f.evidence
     if evidence:
         frames = ", ".join(str(e.get("frame")) for e in evidence[:MAX_EVIDENCE_SHOWN])
         more = " …" if len(evidence) > MAX_EVIDENCE_SHOWN else ""
@@ -347,17 +259,17 @@ def _card(f: dict[str, Any], index: int, inputs: list[Any], revealed: bool) -> M
                 el("code", evidence[0].get("filter", "")),
             )
         )
-    severity = _dict(f.get("severity"))
+    severity = f.severity
     sev: Node = None
     if severity.get("level"):
         sev = el("span", f"severity: {severity['level']}", class_="badge sev")
-    reasons = [str(r) for r in _list(severity.get("reasons"))]
+    reasons = [str(r) for r in as_list(severity.get("reasons"))]
     if reasons:
         rows.append(row("Why it matters", el("ul", [el("li", r) for r in reasons])))
     clear = " clear" if f.get("readability") == "cleartext" else ""
     return el(
         "article",
-        el("h3", identifier_name(f), " → ", host, " ", _readability(f), " ", sev),
+        el("h3", f.name, " → ", host, " ", _readability(f), " ", sev),
         el("dl", rows),
         class_=f"card{clear}",
         id=f"leak-{index}",
@@ -394,19 +306,19 @@ def _trigger_text(trigger: dict[str, Any]) -> str:
 
 def _input_name(inputs: list[Any], index: Any) -> str:
     if isinstance(index, int) and 0 <= index < len(inputs):
-        path = str(_dict(inputs[index]).get("path", f"input {index}"))
+        path = str(as_dict(inputs[index]).get("path", f"input {index}"))
         return path.replace("\\", "/").rsplit("/", 1)[-1]
     return f"input {index}"
 
 
-def _cards(findings: list[dict[str, Any]], inputs: list[Any], revealed: bool) -> Markup:
+def _cards(findings: list[FindingDoc], inputs: list[Any], revealed: bool) -> Markup:
     order = {"cleartext": 0, "decrypted": 1}
     ranked = sorted(
         findings,
         key=lambda f: (
             order.get(str(f.get("readability")), 2),
             str(f.get("host")),
-            _rank(f.get("identifier")),
+            f.rank,
             str(f.get("where")),
         ),
     )
@@ -427,13 +339,13 @@ def _ticks(t0: float, t1: float) -> tuple[float, str]:
     return 2592000.0, "%Y-%m"
 
 
-def _chart(findings: list[dict[str, Any]]) -> Markup:
+def _chart(findings: list[FindingDoc]) -> Markup:
     """Occurrences over time, one row per destination and identifier (a raster plot)."""
     rows: dict[tuple[str, str], list[float]] = defaultdict(list)
     clear: dict[tuple[str, str], bool] = {}
     for f in findings:
-        key = (str(f.get("host", "?")), identifier_name(f))
-        stamps = [t.timestamp() for t in map(_time, _list(f.get("times"))) if t]
+        key = (str(f.get("host", "?")), f.name)
+        stamps = [t.timestamp() for t in map(_time, as_list(f.get("times"))) if t]
         rows[key].extend(stamps)
         clear[key] = clear.get(key, False) or f.get("readability") == "cleartext"
     rows = {k: v for k, v in rows.items() if v}
@@ -522,8 +434,8 @@ def _chart(findings: list[dict[str, Any]]) -> Markup:
     )
 
 
-def _destinations(findings: list[dict[str, Any]]) -> Markup:
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+def _destinations(findings: list[FindingDoc]) -> Markup:
+    groups: dict[tuple[str, str], list[FindingDoc]] = defaultdict(list)
     for f in findings:
         owner, country = owner_and_country(f)
         groups[(country or "unknown", owner or "unknown")].append(f)
@@ -539,7 +451,7 @@ def _destinations(findings: list[dict[str, Any]]) -> Markup:
                 el("td", owner),
                 el("td", ", ".join(hosts)),
                 el("td", ", ".join(_names(fs))),
-                el("td", sum(_int(f.get("count")) for f in fs), class_="num"),
+                el("td", sum(as_int(f.get("count")) for f in fs), class_="num"),
                 el("td", "yes" if any(f.get("readability") == "cleartext" for f in fs) else "no"),
             )
         )
@@ -582,17 +494,9 @@ def _generic(value: Any, depth: int = 0) -> Node:
     return str(value)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Node]]) -> Markup:
-    return el(
-        "table",
-        el("thead", el("tr", [el("th", h, scope="col") for h in headers])),
-        el("tbody", [el("tr", [el("td", c) for c in r]) for r in rows]),
-    )
-
-
-def _methodology(d: dict[str, Any]) -> Markup:
-    tool = _dict(d.get("tool"))
-    device = _dict(d.get("device"))
+def _methodology(d: ScanDocument) -> Markup:
+    tool = as_dict(d.get("tool"))
+    device = as_dict(d.get("device"))
     facts = [
         row("Tool", f"{tool.get('name', 'phonehome')} {tool.get('version', '?')}"),
         row("Report schema", str(d.get("schema", "?"))),
@@ -614,10 +518,10 @@ def _methodology(d: dict[str, Any]) -> Markup:
             else "redacted; ids are keyed hashes that only this installation can reproduce",
         ),
     ]
-    stats = _dict(d.get("stats"))
+    stats = as_dict(d.get("stats"))
     if stats:
         facts.append(row("Totals", ", ".join(f"{v} {k}" for k, v in stats.items())))
-    inputs = [_dict(i) for i in _list(d.get("inputs"))]
+    inputs = [as_dict(i) for i in as_list(d.get("inputs"))]
     parts: list[Node] = [
         el("h2", "Methodology"),
         el(
@@ -638,14 +542,14 @@ def _methodology(d: dict[str, Any]) -> Markup:
                     i.get("size"),
                     i.get("packets"),
                     i.get("messages"),
-                    sum(v for v in _dict(i.get("anomalies")).values() if isinstance(v, int)),
+                    sum(v for v in as_dict(i.get("anomalies")).values() if isinstance(v, int)),
                     el("code", i.get("sha256"), class_="hash"),
                 )
                 for i in inputs
             ],
         ),
     ]
-    ni = [_dict(x) for x in _list(d.get("not_inspected"))]
+    ni = [as_dict(x) for x in as_list(d.get("not_inspected"))]
     parts.append(el("h3", "Not inspected (encrypted, contents unseen)"))
     if ni:
         more = len(ni) - MAX_NOT_INSPECTED_SHOWN
@@ -667,112 +571,50 @@ def _methodology(d: dict[str, Any]) -> Markup:
         )
     else:
         parts.append(el("p", "Nothing: no flow was encrypted-only."))
-    anomalies = _dict(d.get("anomalies"))
+    anomalies = as_dict(d.get("anomalies"))
     parts.append(el("h3", "Anomalies"))
     parts.append(
         table(("Kind", "Count"), sorted(anomalies.items()))
         if anomalies
         else el("p", "None: every packet decoded.")
     )
-    datasets = _list(d.get("datasets"))
+    datasets = as_list(d.get("datasets"))
     if datasets:
         parts.append(el("h3", "Reference data"))
         parts.append(el("ul", [el("li", _generic(x)) for x in datasets[:50]]))
     if d.get("methodology"):
         parts.append(el("h3", "Method details"))
-        parts.append(_generic(d["methodology"]))
+        parts.append(_generic(d.get("methodology")))
     return el("section", parts, id="methodology")
 
 
-CSS = Markup(
-    """
-:root{--fg:#1b1b1f;--muted:#5a5a66;--bg:#fff;--card:#f6f6f9;--line:#d5d5de;--clear:#b3261e;
---enc:#1f5fa8;--warn:#8a5a00}
-*{box-sizing:border-box}
-code.excerpt{white-space:pre-wrap;word-break:break-all}
-code.excerpt mark{background:#ffe08a;color:inherit;font-weight:600;padding:0 .1em}
-body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);
-background:var(--bg);margin:0 auto;max-width:1000px;padding:1.5rem}
-h1{font-size:1.6rem;margin:.2rem 0}h2{margin-top:2rem;border-bottom:2px solid var(--line)}
-h3{margin:.2rem 0 .6rem;font-size:1.05rem}
-.sub{color:var(--muted);margin:0}
-.headline{font-size:1.2rem;font-weight:600}
-.verdict li{margin:.3rem 0}
-.revealed{border:3px solid var(--clear);background:#fdecea;padding:.8rem;font-weight:700}
-.badge{display:inline-block;padding:0 .45rem;border-radius:.3rem;font-size:.8rem;
-font-weight:700;border:1px solid currentColor;vertical-align:middle}
-.badge.clear{color:var(--clear)}.badge.enc,.badge.dec{color:var(--enc)}
-.badge.sev{color:var(--warn)}
-.cards{display:grid;gap:1rem}
-.card{background:var(--card);border:1px solid var(--line);border-left:6px solid var(--enc);
-border-radius:.4rem;padding:.8rem 1rem}
-.card.clear{border-left-color:var(--clear)}
-dl{display:grid;grid-template-columns:11rem 1fr;gap:.2rem .8rem;margin:0}
-dt{font-weight:600;color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
-dd ul{margin:0;padding-left:1.1rem}
-code{font:13px ui-monospace,"DejaVu Sans Mono",monospace;overflow-wrap:anywhere}
-table{border-collapse:collapse;width:100%;margin:.5rem 0}
-th,td{border:1px solid var(--line);padding:.25rem .5rem;text-align:left;vertical-align:top;
-overflow-wrap:anywhere}
-th{background:var(--card)}td.num{text-align:right}
-.hash{font-size:11px}
-.note{color:var(--muted)}
-figure{margin:0;overflow-x:auto}
-svg .lane{fill:var(--card)}svg .lbl{text-anchor:end;font-size:12px;fill:var(--fg)}
-svg .tick.clear{fill:var(--clear)}svg .tick.enc{fill:var(--enc)}
-svg .grid{stroke:var(--line);stroke-dasharray:2 3}svg .axisline{stroke:var(--muted)}
-svg .axis{text-anchor:middle;font-size:11px;fill:var(--muted)}
-footer{margin-top:2rem;color:var(--muted);font-size:.85rem}
-@media print{.card{break-inside:avoid}}
-"""
-)
-
-
 def render(view: ScanView, color: bool = False) -> str:
-    d = view.doc
-    findings = [_dict(f) for f in _list(d.get("findings"))]
-    inputs = _list(d.get("inputs"))
-    device = _dict(d.get("device")).get("name") or "the device"
-    names = ", ".join(str(_dict(i).get("path")) for i in inputs) or "no input"
-    revealed = bool(d.get("revealed")) or view.revealed
-    warning: Node = None
-    if revealed:
-        warning = el(
+    d = ScanDocument(view)
+    device = d.device_name
+    names = ", ".join(str(i.get("path")) for i in d.inputs) or "no input"
+    alert: Node = None
+    if d.revealed:
+        alert = el(
             "p",
             "RAW VALUES SHOWN (--reveal): this report contains personal data. "
             "Do not share it as it is.",
             class_="revealed",
             role="alert",
         )
-    head = el(
-        "head",
-        el("meta", charset="utf-8"),
-        el("meta", http_equiv="Content-Security-Policy", content=CSP),
-        el("meta", name="referrer", content="no-referrer"),
-        el("meta", name="viewport", content="width=device-width, initial-scale=1"),
-        el("title", f"phonehome report: what {device} sent"),
-        el("style", CSS),
+    main = el(
+        "main",
+        _verdict(d.findings),
+        _cards(d.findings, d.inputs, d.revealed),
+        _chart(d.findings),
+        _destinations(d.findings),
+        _methodology(d),
     )
-    body = el(
-        "body",
-        el(
-            "header",
-            el("h1", f"What {device} sent"),
-            el("p", f"phonehome scan of {names}", class_="sub"),
-        ),
-        warning,
-        el(
-            "main",
-            _verdict(findings),
-            _cards(findings, inputs, revealed),
-            _chart(findings),
-            _destinations(findings),
-            _methodology(d),
-        ),
-        el(
-            "footer",
-            "Made offline by phonehome. Values are redacted unless stated otherwise; this "
-            "page loads nothing from the network.",
-        ),
+    return page(
+        f"phonehome report: what {device} sent",
+        f"What {device} sent",
+        f"phonehome scan of {names}",
+        main,
+        "Made offline by phonehome. Values are redacted unless stated otherwise; this "
+        "page loads nothing from the network.",
+        alert=alert,
     )
-    return "<!DOCTYPE html>\n" + el("html", head, body, lang="en") + "\n"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
-from phonehome.report.view import ScanView
+from phonehome.report.document import ScanDocument, ScanView
 
 
 def render(view: ScanView, color: bool = False) -> str:
-    d = view.doc
-    head = {"schema": d["schema"], "inputs": [i["sha256"] for i in d["inputs"]]}
-    lines = [json.dumps({**head, **f}, ensure_ascii=False) for f in d["findings"]]
+    d = ScanDocument(view)
+    head = {"schema": d.get("schema"), "inputs": [i.get("sha256") for i in d.inputs]}
+    lines = [json.dumps({**head, **f.raw}, ensure_ascii=False) for f in d.findings]
     return "".join(line + "\n" for line in lines)

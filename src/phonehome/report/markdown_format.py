@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from phonehome import identifiers
-from phonehome.report.view import ScanView
+from phonehome.report.document import FindingDoc, ScanDocument, ScanView
 
 MAX_ROWS = 500
 """Trackers cap issue bodies (GitHub at 65536 characters); the rest is counted, not shown."""
@@ -29,19 +29,7 @@ def md(value: Any) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-_name = identifiers.name
-_rank = identifiers.rank
-
-
-def _how(readability: set[Any]) -> str:
+def _how(readability: set[str]) -> str:
     if "cleartext" in readability:
         return "**in clear text**"
     if "decrypted" in readability:
@@ -49,26 +37,25 @@ def _how(readability: set[Any]) -> str:
     return "encrypted"
 
 
-def _owner(f: dict[str, Any]) -> str:
-    dest = _dict(f.get("destination"))
+def _owner(f: FindingDoc) -> str:
+    dest = f.destination
     parts = [dest.get("entity") or dest.get("as_org"), dest.get("country")]
     return ", ".join(str(p) for p in parts if p)
 
 
 def render(view: ScanView, color: bool = False) -> str:
-    d = view.doc
-    findings = [_dict(f) for f in _list(d.get("findings"))]
-    device = _dict(d.get("device")).get("name") or "the device"
-    out = [f"## phonehome: what {md(device)} sent", ""]
-    if d.get("revealed") or view.revealed:
+    d = ScanDocument(view)
+    findings = d.findings
+    out = [f"## phonehome: what {md(d.device_name)} sent", ""]
+    if d.revealed:
         out += ["> **RAW VALUES SHOWN (--reveal): this report contains personal data.**", ""]
-    by_dest: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    by_dest: dict[tuple[str, str, str], list[FindingDoc]] = defaultdict(list)
     for f in findings:
-        by_dest[(str(f.get("host")), str(f.get("port")), str(f.get("protocol")))].append(f)
+        by_dest[(f.host, str(f.port), f.protocol)].append(f)
     if not findings:
         out.append("No personal identifiers found in what the device sent.")
     else:
-        kinds = {f.get("identifier") for f in findings}
+        kinds = {f.identifier for f in findings}
         out.append(
             f"**{len(kinds)} kind(s) of personal identifier left the device, "
             f"to {len(by_dest)} destination(s).**"
@@ -76,14 +63,14 @@ def render(view: ScanView, color: bool = False) -> str:
         out.append("")
         for (host, port, proto), fs in sorted(
             by_dest.items(),
-            key=lambda kv: ("cleartext" not in {f.get("readability") for f in kv[1]}, kv[0]),
+            key=lambda kv: (not any(f.cleartext for f in kv[1]), kv[0]),
         ):
-            idents = sorted({f.get("identifier") for f in fs}, key=_rank)
+            idents = sorted({f.identifier for f in fs}, key=lambda i: (identifiers.rank(i), str(i)))
             owner = _owner(fs[0])
-            count = max(f.get("count", 0) for f in fs if isinstance(f.get("count", 0), int))
+            count = max(f.count for f in fs)
             out.append(
-                f"- {md(', '.join(_name(i) for i in idents))} sent "
-                f"{_how({f.get('readability') for f in fs})} to `{_code(host)}`"
+                f"- {md(', '.join(identifiers.name(i) for i in idents))} sent "
+                f"{_how({f.readability for f in fs})} to `{_code(host)}`"
                 + (f" ({md(owner)})" if owner else "")
                 + f" over {md(proto)}/{md(port)}, {count} time(s)"
             )
@@ -92,22 +79,22 @@ def render(view: ScanView, color: bool = False) -> str:
         ranked = sorted(
             findings,
             key=lambda f: (
-                f.get("readability") != "cleartext",
-                str(f.get("host")),
-                _rank(f.get("identifier")),
+                not f.cleartext,
+                f.host,
+                f.rank,
             ),
         )
         for f in ranked[:MAX_ROWS]:
-            enc = " > ".join(str(e) for e in _list(f.get("encoding"))) or "none"
-            value = f.get("value") if view.revealed and "value" in f else f.get("value_redacted")
+            enc = " > ".join(f.encoding) or "none"
+            value = f.shown_value(d.revealed)
             out.append(
                 "| "
                 + " | ".join(
                     [
-                        md(_name(f.get("identifier"))),
+                        md(f.name),
                         f"`{_code(value)}`",
                         f"`{_code(f.get('host'))}:{_code(f.get('port'))}` {md(f.get('protocol'))}",
-                        "yes" if f.get("readability") == "cleartext" else "no",
+                        "yes" if f.cleartext else "no",
                         md(f.get("count")),
                         f"`{_code(f.get('where'))}`",
                         md(enc),
@@ -118,12 +105,12 @@ def render(view: ScanView, color: bool = False) -> str:
             )
         if len(ranked) > MAX_ROWS:
             out += ["", f"… and {len(ranked) - MAX_ROWS} more finding(s) (see the JSON report)."]
-    ni = _list(d.get("not_inspected"))
+    ni = d.not_inspected
     if ni:
         out += ["", f"Not inspected (encrypted, contents unseen): {len(ni)} destination(s)."]
     out.append("")
-    inputs = [_dict(i) for i in _list(d.get("inputs"))]
-    tool = _dict(d.get("tool"))
+    inputs = d.inputs
+    tool = d.tool
     out.append(
         f"<sub>phonehome {md(tool.get('version', '?'))}; inputs: "
         + ", ".join(f"{md(i.get('path'))} (sha256 `{_code(i.get('sha256'))}`)" for i in inputs)

@@ -27,7 +27,8 @@ from typing import Any
 from urllib.parse import quote
 
 from phonehome import identifiers
-from phonehome.report.view import ScanView
+from phonehome.jsondoc import as_dict, as_list, dicts
+from phonehome.report.document import ScanDocument, ScanView
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 RESETTABLE = frozenset(i.id for i in identifiers.CATALOGUE if i.resettable)
@@ -41,16 +42,8 @@ SEVERITY_LEVELS = {
 }
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def level(f: dict[str, Any]) -> str:
-    assessed = _dict(f.get("severity")).get("level")
+    assessed = as_dict(f.get("severity")).get("level")
     if isinstance(assessed, str) and assessed.lower() in SEVERITY_LEVELS:
         return SEVERITY_LEVELS[assessed.lower()]
     clear = f.get("readability") == "cleartext"
@@ -61,17 +54,17 @@ def level(f: dict[str, Any]) -> str:
 
 def identity_fingerprint(f: dict[str, Any]) -> str:
     """SHA-256 over the finding identity tuple of docs/scan-json.md."""
-    app = _dict(f.get("app"))
+    app = as_dict(f.get("app"))
     identity = [
         f.get("identifier"),
         f.get("value_id"),
         app.get("uid"),
-        sorted(str(p) for p in _list(app.get("packages"))),
+        sorted(str(p) for p in as_list(app.get("packages"))),
         f.get("host"),
         f.get("port"),
         f.get("protocol"),
         f.get("where"),
-        _list(f.get("encoding")),
+        as_list(f.get("encoding")),
     ]
     blob = json.dumps(identity, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -128,7 +121,7 @@ def _message(f: dict[str, Any], revealed: bool) -> str:
         "cleartext": "in clear text",
         "decrypted": "encrypted on the wire (seen decrypted)",
     }.get(str(f.get("readability")), "encrypted")
-    chain = ">".join(str(e) for e in _list(f.get("encoding"))) or "no encoding"
+    chain = ">".join(str(e) for e in as_list(f.get("encoding"))) or "no encoding"
     value = f.get("value") if revealed and "value" in f else f.get("value_redacted")
     return (
         f"{name} {value} sent {how} to {f.get('host')} ({f.get('protocol')}/{f.get('port')}) "
@@ -144,7 +137,7 @@ def _result(
     artifact_of: list[int],
     revealed: bool,
 ) -> dict[str, Any]:
-    evidence = [_dict(e) for e in _list(f.get("evidence"))]
+    evidence = dicts(f.get("evidence"))
     first = evidence[0] if evidence else {}
     where = str(f.get("where", ""))
     location: dict[str, Any] = {
@@ -210,10 +203,10 @@ def _result(
 
 
 def render(view: ScanView, color: bool = False) -> str:
-    d = view.doc
-    revealed = bool(d.get("revealed")) or view.revealed
-    findings = [_dict(f) for f in _list(d.get("findings"))]
-    inputs = [_dict(i) for i in _list(d.get("inputs"))]
+    d = ScanDocument(view)
+    revealed = d.revealed
+    findings = [f.raw for f in d.findings]
+    inputs = d.inputs
     driver_rules = rules()
     known = {r["id"] for r in driver_rules}
     for f in findings:  # a detector this build does not know (an old stored scan)
@@ -222,7 +215,7 @@ def render(view: ScanView, color: bool = False) -> str:
             known.add(det)
             driver_rules.append({"id": det, "shortDescription": {"text": det}})
     rule_index = {r["id"]: i for i, r in enumerate(driver_rules)}
-    tool = _dict(d.get("tool"))
+    tool = d.tool
     # One artifact per distinct input: SARIF requires the artifacts to be unique, and the
     # same file may be given twice (``scan a.pcap a.pcap``).
     artifacts: list[dict[str, Any]] = []
@@ -242,26 +235,26 @@ def render(view: ScanView, color: bool = False) -> str:
             "level": "note",
             "message": {"text": f"{kind}: {count} occurrence(s) in the input"},
         }
-        for kind, count in sorted(_dict(d.get("anomalies")).items())
+        for kind, count in sorted(d.anomalies.items())
     ]
     invocation: dict[str, Any] = {"executionSuccessful": True}
     for key, prop in (("started", "startTimeUtc"), ("finished", "endTimeUtc")):
         if isinstance(d.get(key), str):
-            invocation[prop] = d[key]
+            invocation[prop] = d.get(key)
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
     run_props: dict[str, Any] = {
         "schema": d.get("schema"),
         "revealed": revealed,
         "device": d.get("device"),
-        "notInspected": _list(d.get("not_inspected"))[:1000],
-        "stats": _dict(d.get("stats")),
+        "notInspected": as_list(d.get("not_inspected"))[:1000],
+        "stats": d.stats,
     }
     if revealed:
         run_props["warning"] = "RAW VALUES SHOWN (--reveal): this log contains personal data."
     for key in ("datasets", "methodology"):
-        if key in d:
-            run_props[key] = d[key]
+        if key in d.raw:
+            run_props[key] = d.raw[key]
     run = {
         "tool": {
             "driver": {

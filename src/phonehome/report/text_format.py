@@ -11,7 +11,8 @@ from collections import defaultdict
 from typing import Any
 
 from phonehome import identifiers
-from phonehome.report.view import ScanView, map_strings
+from phonehome.jsondoc import as_dict, map_strings, opt_number
+from phonehome.report.document import FindingDoc, ScanDocument, ScanView
 from phonehome.terminal import safe
 
 
@@ -21,21 +22,21 @@ def _style(color: bool) -> tuple[str, str, str, str]:
     return "\033[1m", "\033[31m", "\033[33m", "\033[0m"
 
 
-def _list(items: list[str]) -> str:
+def _and_list(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _owner(fs: list[dict[str, Any]]) -> str:
+def _owner(fs: list[FindingDoc]) -> str:
     """`` — China Telecom, AS4134 Chinanet, CN (third country, outside home region)``."""
-    dest = next((f["destination"] for f in fs if isinstance(f.get("destination"), dict)), None)
+    dest = next((f.destination for f in fs if f.destination), None)
     if not dest:
         return ""
     parts = [p for p in (dest.get("entity"),) if p]
     if dest.get("asn"):
         parts.append(f"AS{dest['asn']} {dest.get('as_org') or ''}".strip())
-    juris = dest.get("jurisdiction") or {}
+    juris = as_dict(dest.get("jurisdiction"))
     where = dest.get("country") or ""
     notes = [n for n in (juris.get("region"),) if n]
     if juris.get("out_of_home_region"):
@@ -45,14 +46,14 @@ def _owner(fs: list[dict[str, Any]]) -> str:
     return (" — " + ", ".join(parts)) if parts else ""
 
 
-def _how_often(fs: list[dict[str, Any]], times: int, first: str, last: str) -> str:
+def _how_often(fs: list[FindingDoc], times: int, first: str, last: str) -> str:
     per_day: dict[str, int] = {}
     for f in fs:
-        for day, n in ((f.get("timeline") or {}).get("per_day") or {}).items():
+        for day, n in as_dict(f.timeline.get("per_day")).items():
             per_day[day] = max(per_day.get(day, 0), n)
     days = len(per_day) or 1
     interval = next(
-        (f["timeline"]["interval_s"] for f in fs if (f.get("timeline") or {}).get("interval_s")),
+        (opt_number(f.timeline["interval_s"]) for f in fs if f.timeline.get("interval_s")),
         None,
     )
     every = f", every {interval:.0f} s" if interval else ""
@@ -62,21 +63,25 @@ def _how_often(fs: list[dict[str, Any]], times: int, first: str, last: str) -> s
     )
 
 
-def _trigger(fs: list[dict[str, Any]]) -> str:
-    best = None
+def _trigger(fs: list[FindingDoc]) -> str:
+    """The most significant trigger of a destination's findings, in one clause."""
+    best: dict[str, Any] | None = None
     for f in fs:
-        t = f.get("trigger")
-        better = best is None or (isinstance(t, dict) and t.get("p_value", 1) < best["p_value"])
-        if isinstance(t, dict) and t.get("of") and better:
+        t = f.trigger
+        numbers = [opt_number(t.get(k)) for k in ("p_value", "matched", "of", "baseline")]
+        if not t.get("of") or None in numbers:
+            continue
+        if best is None or t["p_value"] < best["p_value"]:
             best = t
     if best is None:
         return ""
-    strong = best.get("p_value", 1) < 0.01
+    strong = best["p_value"] < 0.01
     verdict = "each" if best["matched"] == best["of"] else f"{best['matched']} of {best['of']}"
+    delay = opt_number(best.get("max_delay_s")) or 0.0
     text = (
-        f"; {verdict} within {best.get('max_delay_s', 0):.1f} s after {_a(best['event'])} "
-        f"({best['matched']} of {best['of']} {best['event']}s, chance {best['baseline']:.1%}, "
-        f"p = {best['p_value']:.1g})"
+        f"; {verdict} within {delay:.1f} s after {_a(str(best.get('event')))} "
+        f"({best['matched']} of {best['of']} {best.get('event')}s, "
+        f"chance {best['baseline']:.1%}, p = {best['p_value']:.1g})"
     )
     return text if strong else text + " — not more than chance"
 
@@ -85,12 +90,19 @@ def _a(word: str) -> str:
     return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
-def _severity(fs: list[dict[str, Any]]) -> str:
-    levels = [(f.get("severity") or {}).get("level") for f in fs]
+def _severity(fs: list[FindingDoc]) -> str:
+    levels = [f.severity.get("level") for f in fs]
     for level in ("high", "medium", "low"):
         if level in levels:
             return f"; severity {level.upper()}"
     return ""
+
+
+def _tag(f: FindingDoc) -> str:
+    if f.get("profile_match"):
+        return "profile"
+    confidence = opt_number(f.get("confidence"))
+    return f"pattern {confidence:.2f}" if confidence is not None else "pattern"
 
 
 def printable(node: Any) -> Any:
@@ -102,49 +114,49 @@ def printable(node: Any) -> Any:
 
 def render(view: ScanView, color: bool = False) -> str:
     bold, red, yellow, reset = _style(color)
-    d = printable(view.doc)
+    d = ScanDocument(ScanView(printable(view.doc), view.revealed))
     out: list[str] = []
-    by_dest: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
-    for f in d["findings"]:
-        by_dest[(f["host"], f["port"], f["protocol"])].append(f)
+    by_dest: dict[tuple[str, int, str], list[FindingDoc]] = defaultdict(list)
+    for f in d.findings:
+        by_dest[f.destination_key].append(f)
 
-    if view.revealed:
+    if d.revealed:
         out.append(
             f"{yellow}RAW VALUES SHOWN (--reveal): this output contains personal data.{reset}"
         )
     if not by_dest:
         out.append(f"{bold}No personal identifiers found in what the device sent.{reset}")
     else:
-        ids_total = {f["identifier"] for f in d["findings"]}
+        ids_total = {f.identifier for f in d.findings}
         out.append(
             f"{bold}{len(ids_total)} kind(s) of personal identifier left the device, "
             f"to {len(by_dest)} destination(s).{reset}"
         )
 
     # Verdict lines, most sensitive destinations first (cleartext, then more identifiers).
-    def rank(item: tuple[tuple[str, int, str], list[dict[str, Any]]]) -> tuple[int, int]:
+    def rank(item: tuple[tuple[str, int, str], list[FindingDoc]]) -> tuple[int, int]:
         fs = item[1]
-        clear = any(f["readability"] == "cleartext" for f in fs)
-        return (0 if clear else 1, -len({f["identifier"] for f in fs}))
+        clear = any(f.cleartext for f in fs)
+        return (0 if clear else 1, -len({f.identifier for f in fs}))
 
     dests = sorted(by_dest.items(), key=rank)
     for (host, port, proto), fs in dests:
-        ids = sorted({f["identifier"] for f in fs}, key=lambda i: (identifiers.rank(i), str(i)))
-        readab = {f["readability"] for f in fs}
+        ids = sorted({f.identifier for f in fs}, key=lambda i: (identifiers.rank(i), str(i)))
+        readab = {f.readability for f in fs}
         if "cleartext" in readab:
             how = f"{red}in CLEAR TEXT{reset}"
         elif "decrypted" in readab:
             how = "encrypted on the wire (seen decrypted)"
         else:
             how = "encrypted"
-        times = max(f["count"] for f in fs)
-        first = min(f["first_seen"] for f in fs)
-        last = max(f["last_seen"] for f in fs)
-        apps = sorted({p for f in fs if f["app"] for p in f["app"]["packages"]})
+        times = max(f.count for f in fs)
+        first = min(f.first_seen for f in fs)
+        last = max(f.last_seen for f in fs)
+        apps = sorted({p for f in fs for p in f.packages})
         app = f" by {', '.join(apps)}" if apps else ""
+        names = _and_list([identifiers.name(i) for i in ids])
         out.append(
-            f"  {bold}{_list([identifiers.name(i) for i in ids])}{reset} sent {how} to "
-            f"{bold}{host}{reset}"
+            f"  {bold}{names}{reset} sent {how} to {bold}{host}{reset}"
             f"{_owner(fs)} ({proto}/{port}){app}"
         )
         out.append(f"    {_how_often(fs, times, first, last)}{_trigger(fs)}{_severity(fs)}")
@@ -153,31 +165,30 @@ def render(view: ScanView, color: bool = False) -> str:
         out.append(f"{bold}Findings{reset}")
         for (host, port, proto), fs in dests:
             out.append(f"{host}:{port} ({proto})")
-            for f in sorted(fs, key=lambda f: (identifiers.rank(f["identifier"]), f["where"])):
-                enc = ">".join(f["encoding"]) or "plain"
-                tag = "profile" if f["profile_match"] else f"pattern {f['confidence']:.2f}"
-                name = identifiers.name(f["identifier"])
+            for f in sorted(fs, key=lambda f: (f.rank, f.where)):
+                enc = ">".join(f.encoding) or "plain"
                 out.append(
-                    f"  {name:<14} {f['value_redacted']:<22} x{f['count']:<5} "
-                    f"{f['where']}  [{enc}]  {f['detector']} ({tag})"
+                    f"  {f.name:<14} {f.text('value_redacted', ''):<22} x{f.count:<5} "
+                    f"{f.where}  [{enc}]  {f.text('detector')} ({_tag(f)})"
                 )
-    ni = d.get("not_inspected") or []
+    ni = d.not_inspected
     if ni:
         out.append("")
-        shown = ", ".join(f"{x['host']} x{x['hellos']}" for x in ni[:8])
+        shown = ", ".join(f"{x.get('host')} x{x.get('hellos')}" for x in ni[:8])
         more = f", and {len(ni) - 8} more" if len(ni) > 8 else ""
         out.append(
             f"Not inspected (encrypted, contents unseen): {len(ni)} destination(s): "
             f"{shown}{more}. Decrypted traffic (HAR, mitmproxy flows) would show more."
         )
     out.append("")
-    for i in d["inputs"]:
-        an = sum(i["anomalies"].values())
+    for i in d.inputs:
+        an = sum(n for n in as_dict(i.get("anomalies")).values() if isinstance(n, int))
         out.append(
-            f"Input {i['path']}: {i['format']}, {i['packets']} packets, "
-            f"{i['messages']} messages, {an} anomalies, sha256 {i['sha256'][:16]}…"
+            f"Input {i.get('path')}: {i.get('format')}, {i.get('packets')} packets, "
+            f"{i.get('messages')} messages, {an} anomalies, sha256 "
+            f"{str(i.get('sha256') or '')[:16]}…"
         )
-    if d["anomalies"]:
-        kinds = ", ".join(f"{k} {v}" for k, v in sorted(d["anomalies"].items()))
+    if d.anomalies:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(d.anomalies.items()))
         out.append(f"Anomalies: {kinds}")
     return "\n".join(out) + "\n"

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from phonehome.detect.profile import profile_hash
+from phonehome.jsondoc import map_strings
 from phonehome.privacy import ValueIds, redact
+from phonehome.report.document import ScanView
 from phonehome.scan import ScanResult
 
 SCHEMA = "phonehome.scan/1"
@@ -30,13 +30,6 @@ def iso(t: float) -> str:
         )
     except (OverflowError, ValueError, OSError):
         return f"epoch:{t:.3f}"
-
-
-@dataclass
-class ScanView:
-    doc: dict[str, Any]
-    """The JSON document of the scan contract (docs/scan-json.md)."""
-    revealed: bool
 
 
 MIN_SCRUB_LEN = 6
@@ -93,21 +86,6 @@ class Scrubber:
         """Every string of a JSON-like document, scrubbed (keys too); the fields that are
         redacted or hashed by construction are left as they are."""
         return map_strings(node, self, skip=_SAFE_KEYS)
-
-
-def map_strings(node: Any, fn: Callable[[str], str], skip: frozenset[str] = frozenset()) -> Any:
-    """``node`` with ``fn`` applied to every string in it, dictionary keys included; the
-    values under ``skip`` keys are copied as they are."""
-    if isinstance(node, str):
-        return fn(node)
-    if isinstance(node, list):
-        return [map_strings(x, fn, skip) for x in node]
-    if isinstance(node, dict):
-        return {
-            fn(k) if isinstance(k, str) else k: v if k in skip else map_strings(v, fn, skip)
-            for k, v in node.items()
-        }
-    return node
 
 
 _SAFE_KEYS = frozenset(

@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from phonehome.errors import InputError, PhonehomeError, UsageError
+from phonehome.jsondoc import as_dict, opt_int, opt_str
 from phonehome.privacy import home_dir, private_files
 from phonehome.store.diff import identity_key
 
@@ -235,18 +236,6 @@ def read_scan_file(path: Path) -> dict[str, Any]:
     return check_scan_doc(read_json_file(path, MAX_DOC_BYTES, "a scan document"), str(path))
 
 
-def _text(x: object) -> str | None:
-    return x if isinstance(x, str) else None
-
-
-def _int(x: object) -> int | None:
-    return x if isinstance(x, int) and not isinstance(x, bool) else None
-
-
-def _dict(x: object) -> dict[str, Any]:
-    return x if isinstance(x, dict) else {}
-
-
 def _dumps(doc: Mapping[str, Any]) -> str:
     text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     if len(text) > MAX_DOC_BYTES:
@@ -261,36 +250,36 @@ def _sha256(text: str) -> str:
 def _finding_rows(scan_id: int, findings: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
     """Lazily, so the rows are computed inside the save's transaction."""
     for i, f in enumerate(findings):
-        app = _dict(f.get("app"))
+        app = as_dict(f.get("app"))
         yield (
             scan_id,
             i,
             identity_key(f),
-            _text(f.get("detector")),
-            _text(f.get("identifier")),
-            _text(f.get("value_id")),
-            _text(f.get("value_redacted")),
-            _int(app.get("uid")),
+            opt_str(f.get("detector")),
+            opt_str(f.get("identifier")),
+            opt_str(f.get("value_id")),
+            opt_str(f.get("value_redacted")),
+            opt_int(app.get("uid")),
             json.dumps(app.get("packages") or [], ensure_ascii=False),
-            _text(f.get("host")),
-            _int(f.get("port")),
-            _text(f.get("protocol")),
-            _text(f.get("where")),
+            opt_str(f.get("host")),
+            opt_int(f.get("port")),
+            opt_str(f.get("protocol")),
+            opt_str(f.get("where")),
             json.dumps(f.get("encoding") or [], ensure_ascii=False),
-            _text(f.get("readability")),
-            _int(f.get("count")),
-            _text(f.get("first_seen")),
-            _text(f.get("last_seen")),
+            opt_str(f.get("readability")),
+            opt_int(f.get("count")),
+            opt_str(f.get("first_seen")),
+            opt_str(f.get("last_seen")),
         )
 
 
 def _anomaly_rows(scan_id: int, doc: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
-    for kind, n in _dict(doc.get("anomalies")).items():
+    for kind, n in as_dict(doc.get("anomalies")).items():
         if isinstance(n, int):
             rows.append((scan_id, None, str(kind), n))
     for i, inp in enumerate(doc["inputs"]):
-        for kind, n in _dict(inp.get("anomalies")).items():
+        for kind, n in as_dict(inp.get("anomalies")).items():
             if isinstance(n, int):
                 rows.append((scan_id, i, str(kind), n))
     return rows
@@ -300,12 +289,16 @@ def _static_columns(kind: str, doc: Mapping[str, Any]) -> tuple[Any, ...]:
     """The few fields worth a column; the documented keys of a static result (store.md)."""
     if kind == "app":
         return (
-            _text(doc.get("package")),
-            _text(doc.get("version_name")),
-            _int(doc.get("version_code")),
-            _text(doc.get("sha256")),
+            opt_str(doc.get("package")),
+            opt_str(doc.get("version_name")),
+            opt_int(doc.get("version_code")),
+            opt_str(doc.get("sha256")),
         )
-    return (_text(doc.get("fingerprint")), _text(doc.get("build_id")), _text(doc.get("sha256")))
+    return (
+        opt_str(doc.get("fingerprint")),
+        opt_str(doc.get("build_id")),
+        opt_str(doc.get("sha256")),
+    )
 
 
 class Store:
@@ -445,10 +438,10 @@ class Store:
         check_scan_doc(doc)
         require_redacted(doc)
         text = _dumps(doc)
-        device = _dict(doc.get("device"))
-        tool = _dict(doc.get("tool"))
+        device = as_dict(doc.get("device"))
+        tool = as_dict(doc.get("tool"))
         findings: list[dict[str, Any]] = doc["findings"]
-        anomalies = _dict(doc.get("anomalies"))
+        anomalies = as_dict(doc.get("anomalies"))
         with self._transaction():
             cur = self._conn.execute(
                 "INSERT INTO scans (schema, tool_version, started, finished, saved, device,"
@@ -456,12 +449,12 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     doc["schema"],
-                    _text(tool.get("version")),
-                    _text(doc.get("started")),
-                    _text(doc.get("finished")),
+                    opt_str(tool.get("version")),
+                    opt_str(doc.get("started")),
+                    opt_str(doc.get("finished")),
                     now_iso(),
-                    _text(device.get("name")),
-                    _text(device.get("profile_sha256")),
+                    opt_str(device.get("name")),
+                    opt_str(device.get("profile_sha256")),
                     len(findings),
                     sum(1 for f in findings if f.get("readability") == "cleartext"),
                     sum(n for n in anomalies.values() if isinstance(n, int)),
@@ -476,12 +469,12 @@ class Store:
                     (
                         scan_id,
                         i,
-                        _text(inp.get("path")),
-                        _text(inp.get("sha256")),
-                        _int(inp.get("size")),
-                        _text(inp.get("format")),
-                        _int(inp.get("packets")),
-                        _int(inp.get("messages")),
+                        opt_str(inp.get("path")),
+                        opt_str(inp.get("sha256")),
+                        opt_int(inp.get("size")),
+                        opt_str(inp.get("format")),
+                        opt_int(inp.get("packets")),
+                        opt_int(inp.get("messages")),
                     )
                     for i, inp in enumerate(doc["inputs"])
                 ],

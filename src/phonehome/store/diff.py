@@ -19,6 +19,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from phonehome import identifiers
+from phonehome.jsondoc import opt_int as _int
+from phonehome.jsondoc import opt_str as _str
+from phonehome.jsondoc import strs as _strs
 
 Identity = tuple[
     str | None,
@@ -51,18 +54,6 @@ COUNT_MIN_DELTA = 2
 INTERVAL_RATIO = 2.0
 """The typical (median) gap between sends changed by this factor: every 2 h -> every 15 min."""
 MIN_TIMES_FOR_INTERVAL = 3
-
-
-def _str(x: object) -> str | None:
-    return x if isinstance(x, str) else None
-
-
-def _int(x: object) -> int | None:
-    return x if isinstance(x, int) and not isinstance(x, bool) else None
-
-
-def _strs(x: object) -> tuple[str, ...]:
-    return tuple(str(v) for v in x) if isinstance(x, list | tuple) else ()
 
 
 def identity(finding: Mapping[str, Any]) -> Identity:

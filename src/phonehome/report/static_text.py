@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from phonehome.jsondoc import as_dict, as_list
+from phonehome.report.static_document import as_apks, counts, items, kind
 from phonehome.static import firmware as fw
-from phonehome.static.report_doc import as_apks, as_dict, as_list, counts, items, kind
 
 
 def render(doc: dict[str, Any]) -> str:

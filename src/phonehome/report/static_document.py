@@ -1,5 +1,5 @@
-"""What the static report formats share: one reading of ``apk`` and ``firmware-diff``
-documents, and the rules an app or a change breaks.
+"""The static-analysis documents as the report formats read them: one reading of ``apk``
+and ``firmware-diff`` documents, and the rules an app or a change breaks.
 
 The documents may come back from the store, written by an older phonehome or edited by
 hand, so they are read defensively: a missing or mistyped key shows as absent, it never
@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from phonehome import identifiers
+from phonehome.jsondoc import as_dict, as_int, as_list
 from phonehome.static import firmware as fw
 
 APKS_SCHEMA = "phonehome.apks/1"
@@ -83,18 +85,6 @@ class Item:
     rules: tuple[Rule, ...] = ()
     side: str | None = None
     """``NEW``/``OLD``: the build the app's path is relative to (diffs only)."""
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def as_int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def kind(doc: dict[str, Any]) -> str:
@@ -210,9 +200,8 @@ def signer(app: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
 
 def identifier_names(ids: list[Any]) -> list[str]:
     """Display names, device and SIM identifiers first (the order verdicts use)."""
-    order = list(fw.IDENTIFIER_NAMES)
-    known = sorted({str(i) for i in ids}, key=lambda i: (order.index(i) if i in order else 99, i))
-    return [fw.IDENTIFIER_NAMES.get(i, i) for i in known]
+    known = sorted({str(i) for i in ids}, key=lambda i: (identifiers.static_rank(i), i))
+    return [identifiers.static_name(i) for i in known]
 
 
 def counts(doc: dict[str, Any]) -> dict[str, int]:

@@ -1,11 +1,11 @@
 """``--format html`` for ``apk`` and ``firmware-diff``: one self-contained page to read
 offline and hand to a vendor or a QA team, like the scan report.
 
-Built with the scan report's escaped-by-construction builder (:func:`el`): package names,
-endpoints, certificate subjects and paths come from untrusted APKs and are only ever
-text. The page loads nothing (inline CSS, no script, no links) and carries the same
-Content-Security-Policy as the scan report. Lists are capped so that an app naming
-thousands of hosts still gives a page a browser opens.
+Built on the scan report's page skeleton and escaped-by-construction builder
+(:mod:`phonehome.report.html`): package names, endpoints, certificate subjects and paths
+come from untrusted APKs and are only ever text. The page loads nothing (inline CSS, no
+script, no links) and carries the same Content-Security-Policy as the scan report. Lists
+are capped so that an app naming thousands of hosts still gives a page a browser opens.
 """
 
 from __future__ import annotations
@@ -14,20 +14,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from phonehome.report.html_format import CSP, CSS, Markup, Node, el, join, row, table
-from phonehome.static import firmware as fw
-from phonehome.static.report_doc import (
+from phonehome.jsondoc import as_dict, as_int, as_list
+from phonehome.report.html import Markup, Node, el, join, page, row, table
+from phonehome.report.static_document import (
     Item,
     as_apks,
-    as_dict,
-    as_int,
-    as_list,
     counts,
     identifier_names,
     items,
     kind,
     signer,
 )
+from phonehome.static import firmware as fw
 
 MAX_SHOWN = 50
 """Rows of one list (endpoints, permissions, sources, problems) shown per app."""
@@ -64,22 +62,14 @@ def render(doc: dict[str, Any]) -> str:
         names = ", ".join(Path(str(i.app.get("path", "?"))).name for i in apps[:10])
         sub = f"phonehome apk analysis of {names or 'no app'}" + (" …" if len(apps) > 10 else "")
         main = el("main", _apk_verdict(doc, apps), _apk_cards(apps), _method(doc))
-    head = el(
-        "head",
-        el("meta", charset="utf-8"),
-        el("meta", http_equiv="Content-Security-Policy", content=CSP),
-        el("meta", name="referrer", content="no-referrer"),
-        el("meta", name="viewport", content="width=device-width, initial-scale=1"),
-        el("title", f"phonehome: {title.lower()}"),
-        el("style", Markup(CSS + EXTRA_CSS)),
-    )
-    body = el(
-        "body",
-        el("header", el("h1", title), el("p", sub, class_="sub")),
+    return page(
+        f"phonehome: {title.lower()}",
+        title,
+        sub,
         main,
-        el("footer", "Made offline by phonehome; this page loads nothing from the network."),
+        "Made offline by phonehome; this page loads nothing from the network.",
+        extra_css=EXTRA_CSS,
     )
-    return "<!DOCTYPE html>\n" + el("html", head, body, lang="en") + "\n"
 
 
 # -- verdicts -------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 gate a build on what its apps do, next to the scan's SARIF.
 
 One ``result`` per app (``apk``) or per added or changed app (``firmware-diff``) that
-breaks a rule of :data:`~phonehome.static.report_doc.RULES`, riskiest first; the result is
+breaks a rule of :data:`~phonehome.report.static_document.RULES`, riskiest first; the result is
 filed under the app's most serious rule and lists all of them in ``properties.rules``.
 The unit of triage is the app: one alert that says "system app; reads IMEI, ICCID, IMSI;
 posts to http://zzhc.vnet.cn" beats three that each say a third of it. A risky app is an
@@ -23,18 +23,10 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from phonehome.jsondoc import as_dict, as_int, as_list
 from phonehome.report.sarif_format import SARIF_SCHEMA, artifact_uri
+from phonehome.report.static_document import RULES, Item, identifier_names, items, kind
 from phonehome.static import firmware as fw
-from phonehome.static.report_doc import (
-    RULES,
-    Item,
-    as_dict,
-    as_int,
-    as_list,
-    identifier_names,
-    items,
-    kind,
-)
 
 MAX_FLOWS = 10
 MAX_NOTIFICATIONS = 1000

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from phonehome.model.field import Match
 from phonehome.model.message import AppLabel, Message
@@ -52,8 +53,12 @@ class Finding:
     excerpt: tuple[str, str, str] | None = None
     """(before, match, after) from the first occurrence's decoded text: raw here, redacted
     where output is written (see :func:`phonehome.report.view.build_view`)."""
-    """Occurrences per UTC day, over all occurrences (``times`` keeps only the first
-    ``KEEP``)."""
+    app_evidence: str | None = None
+    """Why :attr:`app` names the app when the capture did not (an enricher linked the
+    destination to an app's code), for the ``app.evidence`` of the scan JSON."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Keys the enrichers added to this finding's JSON object (``destination``,
+    ``timeline``, ``trigger``, ``severity`` ...), in the order they added them."""
 
     @property
     def identity(self) -> tuple[object, ...]:

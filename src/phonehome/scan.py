@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from phonehome import __version__
 from phonehome.context import Context
@@ -49,6 +50,16 @@ class ScanResult:
     encrypted_flows: dict[str, int] = field(default_factory=dict)
     """Destinations (host or IP) reached only through TLS/QUIC -> number of hellos: what
     was not inspected."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Keys the enrichers added to the top of the scan JSON (``datasets``,
+    ``trigger_events`` ...), in the order they added them."""
+
+    @property
+    def span(self) -> tuple[float, float] | None:
+        """The first and last message time of the inputs, when there were messages."""
+        if self.first_time is None or self.last_time is None:
+            return None
+        return (self.first_time, self.last_time)
 
 
 def run_scan(

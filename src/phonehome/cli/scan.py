@@ -153,7 +153,7 @@ class ScanRequest:
     events_tz: str | None = None
     events_offset: float = 0.0
     trigger_window: float | None = None
-    """Seconds; None = :data:`phonehome.enrichment.DEFAULT_TRIGGER_WINDOW_S`."""
+    """Seconds; None = :data:`phonehome.enrich.enrichers.DEFAULT_TRIGGER_WINDOW_S`."""
     home_country: str | None = None
     db_path: Path | None = None
     store: bool = True
@@ -173,7 +173,12 @@ class ScanOutcome:
 
 
 def run_scan_command(req: ScanRequest) -> ScanOutcome:
-    from phonehome.enrichment import DEFAULT_TRIGGER_WINDOW_S, EnrichOptions
+    from phonehome.enrich.enrichers import (
+        DEFAULT_TRIGGER_WINDOW_S,
+        EnrichOptions,
+        default_enrichers,
+        enrich,
+    )
     from phonehome.pipeline import open_all
     from phonehome.privacy import ValueIds, installation_key
     from phonehome.report.view import build_view
@@ -227,9 +232,11 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
         home_country=home or None,
         events=list(events),
         trigger_window_s=req.trigger_window or DEFAULT_TRIGGER_WINDOW_S,
+        app_reports=app_reports,
     )
+    enrich(result, default_enrichers(options))
     ids = ValueIds(installation_key())
-    doc = _finish(build_view(result, ids, reveal=False).doc, result, options, app_reports)
+    doc = build_view(result, ids, reveal=False).doc
     scan_id = None
     if req.store:
         from phonehome.store import Store
@@ -242,37 +249,11 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
 
         failing = len(filter_new(doc, baseline))
     shown = doc
-    if req.reveal:
-        shown = _finish(build_view(result, ids, reveal=True).doc, result, options, app_reports)
+    if req.reveal:  # the same enriched records, shown raw
+        shown = build_view(result, ids, reveal=True).doc
     if scan_id is not None:
         shown = {**shown, "scan_id": scan_id}
     return ScanOutcome(shown, req.reveal, scan_id, failing)
-
-
-def _finish(
-    doc: dict[str, Any],
-    result: Any,
-    options: Any,
-    app_reports: list[dict[str, Any]] | None,
-) -> dict[str, Any]:
-    """Name apps from their code first (so first/third party can use them), then enrich."""
-    from phonehome.enrichment import enrich
-
-    if app_reports:
-        from phonehome.static.link import attribute
-
-        doc = attribute(doc, app_reports)
-        for item, finding in zip(doc["findings"], result.findings, strict=True):
-            app = item.get("app")
-            if app and finding.app is None:
-                finding.app = _label(app)
-    return enrich(doc, result, options)
-
-
-def _label(app: dict[str, Any]) -> Any:
-    from phonehome.model.message import AppLabel
-
-    return AppLabel(app.get("uid"), tuple(app.get("packages") or ()), str(app.get("source")))
 
 
 def _app_reports(path: Path) -> list[dict[str, Any]]:

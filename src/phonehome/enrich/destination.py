@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from phonehome.enrich import entities, ipdb, jurisdiction
+from phonehome.enrich.base import Enricher, Scan
+from phonehome.findings import Finding
 from phonehome.refdata import datasets, registrable_domain
 
 MAX_NETWORKS = 16
@@ -115,3 +117,28 @@ def datasets_used() -> list[str]:
     if psl is not None:
         out.append(f"Public Suffix List: {psl.source} ({psl.date})")
     return out
+
+
+class DestinationEnricher(Enricher):
+    """``destination`` of each finding; ``datasets`` (which reference data said so)."""
+
+    def __init__(self, home_country: str | None = None) -> None:
+        self.home_country = home_country
+        self._described: dict[tuple[str, tuple[str, ...], tuple[str, ...]], dict[str, Any]] = {}
+
+    def finding(self, finding: Finding, scan: Scan) -> None:
+        packages = tuple(finding.app.packages) if finding.app else ()
+        key = (finding.host, tuple(finding.ips), packages)
+        dest = self._described.get(key)
+        if dest is None:
+            dest = describe(
+                finding.host,
+                list(finding.ips),
+                home_country=self.home_country,
+                app_packages=list(packages),
+            )
+            self._described[key] = dest
+        finding.extra["destination"] = dest
+
+    def done(self, scan: Scan) -> None:
+        scan.extra["datasets"] = datasets_used()

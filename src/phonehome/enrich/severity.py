@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from phonehome.enrich.base import Enricher, Scan
+from phonehome.findings import Finding
 from phonehome.identifiers import CATALOGUE
 from phonehome.jsondoc import as_dict, opt_number
 
@@ -147,3 +149,18 @@ def human_interval(seconds: float) -> str:
     if seconds < 2 * 3600:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
+
+
+class SeverityEnricher(Enricher):
+    """``severity`` of each finding, from what the enrichers before it found: it runs last."""
+
+    def finding(self, finding: Finding, scan: Scan) -> None:
+        facts = {
+            "identifier": finding.identifier,
+            "readability": finding.readability,
+            "where": finding.where,
+            "profile_match": finding.profile_match,
+            "confidence": round(finding.confidence, 2),  # as the document states it
+            **finding.extra,
+        }
+        finding.extra["severity"] = assess(facts)

@@ -12,6 +12,9 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
+from phonehome.enrich.base import Enricher, Scan
+from phonehome.findings import Finding
+
 # A beacon: at least this many sends whose gaps vary by less than MAX_CV of their mean.
 MIN_SENDS = 4
 MAX_CV = 0.2
@@ -55,3 +58,10 @@ def beacon_interval(times: list[float]) -> float | None:
     if statistics.pstdev(gaps, mu=mean) / mean >= MAX_CV:
         return None
     return round(statistics.median(gaps), 3)
+
+
+class TimelineEnricher(Enricher):
+    """``timeline`` of each finding: sends per day and the beacon interval."""
+
+    def finding(self, finding: Finding, scan: Scan) -> None:
+        finding.extra["timeline"] = summarize(finding.times, finding.per_day)

@@ -15,8 +15,10 @@ from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
 
+from phonehome.enrich.base import Enricher, Scan
 from phonehome.enrich.events import Event
 from phonehome.enrich.timeline import beacon_interval
+from phonehome.findings import Finding
 
 DEFAULT_KINDS = ("unlock", "screen_on", "boot")
 
@@ -139,3 +141,37 @@ def bursts_after_idle(
             bursts += 1
             after_idle += 1
     return {"after_idle": after_idle, "of_bursts": bursts, "idle_s": idle_s}
+
+
+class TriggerEnricher(Enricher):
+    """``trigger`` of each finding: the device event its sends follow beyond chance (None
+    without device events, and then ``trigger_hint``: bursts after idle gaps, a weaker
+    hint); ``trigger_events`` (what events were given)."""
+
+    def __init__(self, events: Sequence[Event], window_s: float) -> None:
+        self.events = list(events)
+        self.window_s = window_s
+
+    def finding(self, finding: Finding, scan: Scan) -> None:
+        span = scan.span
+        if not self.events:
+            finding.extra["trigger"] = None
+            hint = bursts_after_idle(finding.times, start=span[0] if span else None)
+            if hint:
+                finding.extra["trigger_hint"] = hint
+            return
+        finding.extra["trigger"] = correlate(
+            finding.times, self.events, window_s=self.window_s, span=span
+        )
+
+    def done(self, scan: Scan) -> None:
+        if not self.events:
+            return
+        kinds: dict[str, int] = {}
+        for e in self.events:
+            kinds[e.kind] = kinds.get(e.kind, 0) + 1
+        scan.extra["trigger_events"] = {
+            "count": len(self.events),
+            "kinds": kinds,
+            "window_s": self.window_s,
+        }

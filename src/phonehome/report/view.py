@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from phonehome.detect.profile import profile_hash
+from phonehome.findings import Finding
 from phonehome.jsondoc import map_strings
 from phonehome.privacy import ValueIds, redact
 from phonehome.report.document import ScanView
@@ -162,7 +163,20 @@ def _excerpt(
     return {"before": before, "match": redact(match, identifier), "after": after}
 
 
+def _app(f: Finding) -> dict[str, Any] | None:
+    if f.app is None:
+        return None
+    app: dict[str, Any] = {"uid": f.app.uid, "packages": list(f.app.packages)}
+    app["source"] = f.app.source
+    if f.app_evidence is not None:
+        app["evidence"] = f.app_evidence
+    return app
+
+
 def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) -> ScanView:
+    """The scan document of ``result`` (with whatever the enrichers added), redacted unless
+    ``reveal``: everything after the scan pass reads and writes the finding records, and
+    this is the one place they become the document."""
     scrubber = Scrubber(result) if not reveal else None
 
     def scrub(text: str) -> str:
@@ -185,11 +199,7 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
             "host": scrub(f.host),
             "ips": f.ips,
             "port": f.port,
-            "app": (
-                {"uid": f.app.uid, "packages": list(f.app.packages), "source": f.app.source}
-                if f.app
-                else None
-            ),
+            "app": _app(f),
             "count": f.count,
             "first_seen": iso(f.first_seen),
             "last_seen": iso(f.last_seen),
@@ -209,6 +219,7 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
             item["excerpt"] = _excerpt(f.excerpt, f.identifier, scrubber)
         if reveal:
             item["value"] = f.value
+        item.update(f.extra)
         findings.append(item)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
@@ -244,6 +255,7 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
         ],
         "stats": result.stats,
         "anomalies": result.anomalies,
+        **result.extra,
     }
     if scrubber is not None:
         # One pass over every string, whatever field it came in by (an app name taken

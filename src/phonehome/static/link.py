@@ -29,7 +29,7 @@ def attribute(doc: dict[str, Any], reports: list[dict[str, Any]]) -> dict[str, A
     anything with ``package``, ``endpoints`` (``value``, ``host``) and optionally
     ``chains`` (``identifier``, ``text``).
     """
-    index = _HostIndex(reports)
+    index = HostIndex(reports)
     out = copy.deepcopy(doc)
     for finding in out.get("findings", []):
         if finding.get("app") is not None:
@@ -40,7 +40,7 @@ def attribute(doc: dict[str, Any], reports: list[dict[str, Any]]) -> dict[str, A
     return out
 
 
-class _HostIndex:
+class HostIndex:
     """Endpoints of all reports by exact host and by registrable domain."""
 
     def __init__(self, reports: list[dict[str, Any]]) -> None:

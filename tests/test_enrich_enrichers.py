@@ -23,7 +23,7 @@ from phonehome.findings import Finding
 from phonehome.pipeline import open_all
 from phonehome.privacy import ValueIds
 from phonehome.report.view import build_view
-from phonehome.scan import ScanResult, run_scan
+from phonehome.scan_pass import ScanResult, run_scan
 from phonehome.static.apk import analyze_apk
 
 APKS = Path(__file__).resolve().parent / "apks" / "built"

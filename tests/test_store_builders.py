@@ -23,7 +23,7 @@ from phonehome.detect.profile import load_profile
 from phonehome.pipeline import open_all
 from phonehome.privacy import ValueIds
 from phonehome.report.view import build_view
-from phonehome.scan import run_scan
+from phonehome.scan_pass import run_scan
 
 KEY = bytes(range(32))
 """One fixed installation key, so value ids agree across the scans of a test."""

@@ -182,7 +182,7 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
     from phonehome.pipeline import open_all
     from phonehome.privacy import ValueIds, installation_key
     from phonehome.report.view import build_view
-    from phonehome.scan import run_scan
+    from phonehome.scan_pass import run_scan
 
     profile = None
     if req.device_file is not None:

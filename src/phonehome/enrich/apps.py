@@ -1,7 +1,7 @@
 """Naming the app behind a finding from the apps' code, when the capture could not.
 
 A router capture or a plain tcpdump says nothing about which app sent a packet; an app's
-code usually names the hosts it talks to (:mod:`phonehome.static.link`). This enricher
+code usually names the hosts it talks to (:mod:`phonehome.static.attribution`). This enricher
 runs first, so that the destination enricher can tell a first party from a third.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from phonehome.enrich.base import Enricher, Scan
 from phonehome.findings import Finding
 from phonehome.model.message import AppLabel
-from phonehome.static.link import HostIndex
+from phonehome.static.attribution import HostIndex
 
 
 class AppFromCodeEnricher(Enricher):

@@ -18,7 +18,7 @@ from phonehome.findings import Finding
 
 
 class Scan(Protocol):
-    """What an enricher sees of a scan (a :class:`phonehome.scan.ScanResult`)."""
+    """What an enricher sees of a scan (a :class:`phonehome.scan_pass.ScanResult`)."""
 
     findings: list[Finding]
     extra: dict[str, Any]

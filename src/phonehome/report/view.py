@@ -17,7 +17,7 @@ from phonehome.findings import Finding
 from phonehome.jsondoc import map_strings
 from phonehome.privacy import ValueIds, redact
 from phonehome.report.document import ScanView
-from phonehome.scan import ScanResult
+from phonehome.scan_pass import ScanResult
 
 SCHEMA = "phonehome.scan/1"
 

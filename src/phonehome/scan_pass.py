@@ -1,6 +1,9 @@
-"""The scan: messages -> fields -> matches -> findings, in one streaming pass.
+"""The scan pass: messages -> fields -> matches -> findings, in one streaming pass.
 
-Only outgoing messages are examined: data the server sent to the device is not a leak.
+Not to be confused with :mod:`phonehome.pipeline` (captures -> messages, which this pass
+consumes) or with the ``scan`` command (:mod:`phonehome.cli.scan`: profile, this pass,
+enrichment, store, report). Only outgoing messages are examined: data the server sent to
+the device is not a leak.
 """
 
 from __future__ import annotations

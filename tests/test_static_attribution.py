@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from phonehome import simulate
 from phonehome.cli import main
 from phonehome.static.apk import analyze_apk
+from phonehome.static.attribution import attribute
 from phonehome.static.firmware import analyze_tree
-from phonehome.static.link import attribute
 
 APKS = Path(__file__).resolve().parent / "apks"
 AUTOREG = "org.phonehome.test.autoreg"

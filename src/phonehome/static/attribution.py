@@ -1,4 +1,4 @@
-"""Linking traffic to code: the app whose code names a finding's destination.
+"""Attribution: which app sent a finding, from the app whose code names its destination.
 
 A capture from a router or a plain tcpdump says nothing about which app sent a packet.
 An app's code usually names the hosts it talks to, so a host seen in a finding and a host

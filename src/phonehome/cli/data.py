@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from phonehome.cli.options import dir_option, file_option
 from phonehome.errors import UsageError
 
 
@@ -22,21 +23,20 @@ def data(ctx: click.Context) -> None:
 
 
 @data.command("update")
-@click.option(
+@dir_option(
     "--dest",
-    type=click.Path(file_okay=False, path_type=Path),
     help="Directory to write to (default: the installed package's data directory).",
 )
-@click.option(
+@dir_option(
     "--shared-data",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    exists=True,
     help="Folder with the Osmocom TAC and Exodus tracker copies (default: ../shared/data).",
 )
-@click.option(
+@file_option(
     "--ip-tarball",
     "ip_tarballs",
     multiple=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    exists=True,
     help="npm tarballs of @ip-location-db/asn and @ip-location-db/geo-whois-asn-country "
     "(from 'npm pack'); rebuilds the IP -> AS/country table from them.",
 )

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
+from phonehome.cli.options import dir_option
+
 
 @click.command()
-@click.option(
+@dir_option(
     "--dir",
     "workdir",
-    type=click.Path(file_okay=False, path_type=Path),
     help="Where to write the sample and reports (default: the phonehome data dir).",
 )
 def demo(workdir: Path | None) -> None:

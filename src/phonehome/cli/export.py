@@ -6,23 +6,17 @@ from pathlib import Path
 
 import click
 
-from phonehome.cli.options import db_option
+from phonehome.cli.options import db_option, file_option
 
 
 @click.command()
 @click.argument("scan_ref", metavar="SCAN")
-@click.option(
-    "--pcap",
-    "out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="pcapng file to write (mode 0600).",
-)
-@click.option(
+@file_option("--pcap", "out", required=True, help="pcapng file to write (mode 0600).")
+@file_option(
     "--input",
     "inputs",
     multiple=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    exists=True,
     help="The scan's capture files, in order, if they moved since the scan (repeatable).",
 )
 @db_option

@@ -29,19 +29,46 @@ lists them without importing them)."""
 STATIC_REPORT_FORMATS = [f.name for f in REGISTRY if f.static is not None]
 """The formats of a static-analysis document."""
 
-db_option = click.option(
+
+def file_option(
+    *decls: str, help: str, required: bool = False, exists: bool = False, multiple: bool = False
+) -> Callable[[F], F]:
+    """An option naming a file (never a directory), as a :class:`~pathlib.Path`."""
+    option: Callable[[F], F] = click.option(
+        *decls,
+        type=click.Path(dir_okay=False, exists=exists, path_type=Path),
+        required=required,
+        multiple=multiple,
+        help=help,
+    )
+    return option
+
+
+def dir_option(*decls: str, help: str, exists: bool = False) -> Callable[[F], F]:
+    """An option naming a directory, as a :class:`~pathlib.Path`."""
+    option: Callable[[F], F] = click.option(
+        *decls, type=click.Path(file_okay=False, exists=exists, path_type=Path), help=help
+    )
+    return option
+
+
+db_option = file_option(
     "--db",
     "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
     help="The store file (default: phonehome.db in the phonehome data directory, "
     "$PHONEHOME_HOME when set).",
 )
 """``--db``, for every command that reads or records in the findings store."""
 
-output_option = click.option(
+
+def written_file_option(help: str) -> Callable[[F], F]:
+    """``--output``/``-o`` of the commands whose output is a file, never standard output."""
+    return file_option("--output", "-o", required=True, help=help)
+
+
+output_option = file_option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
     help="Write the report to this file (mode 0600) instead of standard output.",
 )
 """``--output``/``-o`` of the commands that print a report."""

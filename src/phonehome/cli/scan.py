@@ -22,6 +22,7 @@ from phonehome.cli.options import (
     REPORT_FORMATS,
     db_option,
     device_options,
+    file_option,
     format_option,
     make_context,
     output_option,
@@ -32,10 +33,9 @@ from phonehome.errors import InputError, UsageError
 
 @click.command()
 @click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")
-@click.option(
+@file_option(
     "--device",
     "device_file",
-    type=click.Path(dir_okay=False, path_type=Path),
     help="Device profile (TOML) with the values to look for (docs/profile.md).",
 )
 @format_option(
@@ -50,10 +50,9 @@ from phonehome.errors import InputError, UsageError
     help="Show raw identifier values instead of redacted ones (the output says so; the "
     "store still keeps redacted values only).",
 )
-@click.option(
+@file_option(
     "--events",
     "events_file",
-    type=click.Path(dir_okay=False, path_type=Path),
     help="Device events (unlock, screen on, boot ...): the simulator's CSV, JSON, or "
     "'adb logcat -b events -v epoch' output (docs/events.md).",
 )
@@ -90,55 +89,21 @@ from phonehome.errors import InputError, UsageError
     help="APK file, folder of APKs or extracted firmware tree: destinations found in an "
     "app's code name the app of findings the capture did not label.",
 )
-@click.option(
+@file_option(
     "--baseline",
     "baseline_file",
-    type=click.Path(dir_okay=False, path_type=Path),
     help="Findings already in this baseline (see 'phonehome baseline') do not fail the run.",
 )
 @device_options
-def scan(
-    captures: tuple[str, ...],
-    device_file: Path | None,
-    fmt: str,
-    output: Path | None,
-    reveal: bool,
-    events_file: Path | None,
-    events_tz: str | None,
-    events_offset: float,
-    trigger_window: float | None,
-    home_country: str | None,
-    db_path: Path | None,
-    no_store: bool,
-    baseline_file: Path | None,
-    apks: Path | None,
-    device_ips: tuple[str, ...],
-    device_macs: tuple[str, ...],
-) -> None:
+def scan(fmt: str, output: Path | None, no_store: bool, **request: Any) -> None:
     """Find the device's personal identifiers in what it sent, and where they went.
 
     Exit code 0 when nothing was found (or everything found is in --baseline), 1 when
     findings were reported, 2 for usage or input errors, so it can gate a CI pipeline.
     Every scan is recorded in the store (redacted values only) unless --no-store.
     """
-    outcome = run_scan_command(
-        ScanRequest(
-            captures=captures,
-            device_file=device_file,
-            device_ips=device_ips,
-            device_macs=device_macs,
-            events_file=events_file,
-            events_tz=events_tz,
-            events_offset=events_offset,
-            trigger_window=trigger_window,
-            home_country=home_country,
-            db_path=db_path,
-            store=not no_store,
-            baseline_file=baseline_file,
-            apks=apks,
-            reveal=reveal,
-        )
-    )
+    # Every other option is a field of ScanRequest, under the same name.
+    outcome = run_scan_command(ScanRequest(store=not no_store, **request))
     render_to(outcome, fmt, output)
     sys.exit(EXIT_FINDINGS if outcome.failing else EXIT_CLEAN)
 

@@ -6,18 +6,13 @@ from pathlib import Path
 
 import click
 
+from phonehome.cli.options import written_file_option
 from phonehome.errors import UsageError
 
 
 @click.command()
 @click.argument("scenario", metavar="SCENARIO")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Capture file to write; ground truth, profile and events go beside it.",
-)
+@written_file_option("Capture file to write; ground truth, profile and events go beside it.")
 @click.option("--size", "size_mb", type=float, help="Target size in MB (bench scenario).")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--pcapng", is_flag=True, help="Write pcapng instead of classic pcap.")

@@ -22,6 +22,7 @@ from phonehome.cli.options import (
     format_option,
     output_option,
     scan_id_argument,
+    written_file_option,
 )
 from phonehome.cli.output import use_color, write_report
 from phonehome.errors import UsageError
@@ -219,13 +220,7 @@ def purge_command(db_path: Path | None, yes: bool) -> None:
 
 @click.command("baseline")
 @click.argument("scan", metavar="SCAN")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Baseline file to write (rewriting one keeps its justifications).",
-)
+@written_file_option("Baseline file to write (rewriting one keeps its justifications).")
 @click.option(
     "--justification", metavar="TEXT", help="Why these findings are accepted (every new entry)."
 )

@@ -15,11 +15,12 @@ shown under its id.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from phonehome import identifiers
-from phonehome.jsondoc import as_dict, as_int, as_list, dicts, strs
+from phonehome.jsondoc import as_dict, as_int, as_list, dicts, opt_str, strs
 
 
 @dataclass
@@ -29,10 +30,49 @@ class ScanView:
     revealed: bool
 
 
+T = TypeVar("T")
+
+
+class _Key(Generic[T]):
+    """A document key read as a typed attribute: ``host = _Key("host", _text("?"))``."""
+
+    def __init__(self, key: str, read: Callable[[object], T]) -> None:
+        self.key = key
+        self.read = read
+
+    def __get__(self, doc: Any, owner: Any = None) -> T:
+        return self.read(doc.raw.get(self.key))
+
+
+def _text(default: str) -> Callable[[object], str]:
+    """Text as it stands (a number shown as its digits), ``default`` when missing."""
+    return lambda value: default if value is None else str(value)
+
+
 class FindingDoc:
     """One finding of a scan document."""
 
     __slots__ = ("raw",)
+
+    identifier = _Key("identifier", opt_str)
+    host = _Key("host", _text("?"))
+    port = _Key("port", as_int)
+    protocol = _Key("protocol", _text("?"))
+    readability = _Key("readability", _text(""))
+    count = _Key("count", as_int)
+    where = _Key("where", _text(""))
+    encoding = _Key("encoding", strs)
+    """The decoder chain, outermost first."""
+    first_seen = _Key("first_seen", _text(""))
+    last_seen = _Key("last_seen", _text(""))
+    app = _Key("app", as_dict)
+    destination = _Key("destination", as_dict)
+    timeline = _Key("timeline", as_dict)
+    trigger = _Key("trigger", as_dict)
+    severity = _Key("severity", as_dict)
+    excerpt = _Key("excerpt", as_dict)
+    evidence = _Key("evidence", dicts)
+    times = _Key("times", as_list)
 
     def __init__(self, raw: object) -> None:
         self.raw: dict[str, Any] = as_dict(raw)
@@ -43,13 +83,7 @@ class FindingDoc:
 
     def text(self, key: str, default: str = "?") -> str:
         """The value under ``key`` as text, ``default`` when the key is missing."""
-        value = self.raw.get(key)
-        return default if value is None else str(value)
-
-    @property
-    def identifier(self) -> str | None:
-        value = self.raw.get("identifier")
-        return value if isinstance(value, str) else None
+        return _text(default)(self.raw.get(key))
 
     @property
     def name(self) -> str:
@@ -61,87 +95,18 @@ class FindingDoc:
         return identifiers.rank(self.raw.get("identifier"))
 
     @property
-    def host(self) -> str:
-        return self.text("host")
-
-    @property
-    def port(self) -> int:
-        return as_int(self.raw.get("port"))
-
-    @property
-    def protocol(self) -> str:
-        return self.text("protocol")
-
-    @property
     def destination_key(self) -> tuple[str, int, str]:
         """(host, port, protocol): what the verdict groups findings by."""
         return (self.host, self.port, self.protocol)
-
-    @property
-    def readability(self) -> str:
-        return self.text("readability", "")
 
     @property
     def cleartext(self) -> bool:
         return self.raw.get("readability") == "cleartext"
 
     @property
-    def count(self) -> int:
-        return as_int(self.raw.get("count"))
-
-    @property
-    def where(self) -> str:
-        return self.text("where", "")
-
-    @property
-    def encoding(self) -> tuple[str, ...]:
-        """The decoder chain, outermost first."""
-        return strs(self.raw.get("encoding"))
-
-    @property
-    def first_seen(self) -> str:
-        return self.text("first_seen", "")
-
-    @property
-    def last_seen(self) -> str:
-        return self.text("last_seen", "")
-
-    @property
     def packages(self) -> tuple[str, ...]:
         """The sending app's packages (empty when no app was named)."""
         return strs(self.app.get("packages"))
-
-    @property
-    def app(self) -> dict[str, Any]:
-        return as_dict(self.raw.get("app"))
-
-    @property
-    def destination(self) -> dict[str, Any]:
-        return as_dict(self.raw.get("destination"))
-
-    @property
-    def timeline(self) -> dict[str, Any]:
-        return as_dict(self.raw.get("timeline"))
-
-    @property
-    def trigger(self) -> dict[str, Any]:
-        return as_dict(self.raw.get("trigger"))
-
-    @property
-    def severity(self) -> dict[str, Any]:
-        return as_dict(self.raw.get("severity"))
-
-    @property
-    def excerpt(self) -> dict[str, Any]:
-        return as_dict(self.raw.get("excerpt"))
-
-    @property
-    def evidence(self) -> list[dict[str, Any]]:
-        return dicts(self.raw.get("evidence"))
-
-    @property
-    def times(self) -> list[Any]:
-        return as_list(self.raw.get("times"))
 
     def shown_value(self, revealed: bool) -> Any:
         """The raw value when the document was revealed and has it, else the redacted one."""
@@ -164,32 +129,19 @@ class ScanDocument:
     def get(self, key: str, default: Any = None) -> Any:
         return self.raw.get(key, default)
 
-    @property
-    def inputs(self) -> list[dict[str, Any]]:
-        return dicts(self.raw.get("inputs"))
-
-    @property
-    def device(self) -> dict[str, Any]:
-        return as_dict(self.raw.get("device"))
+    inputs = _Key("inputs", dicts)
+    """Each capture: path, format, SHA-256, size, packets, messages, anomalies."""
+    device = _Key("device", as_dict)
+    """The profile's name and keyed id; empty when the scan had no profile."""
+    tool = _Key("tool", as_dict)
+    anomalies = _Key("anomalies", as_dict)
+    """Damage counted by kind, over every input."""
+    not_inspected = _Key("not_inspected", dicts)
+    """Destinations reached only encrypted: host and number of hellos."""
+    stats = _Key("stats", as_dict)
 
     @property
     def device_name(self) -> str:
         """The profile's device name, or "the device"."""
         name = self.device.get("name")
         return str(name) if name else "the device"
-
-    @property
-    def tool(self) -> dict[str, Any]:
-        return as_dict(self.raw.get("tool"))
-
-    @property
-    def anomalies(self) -> dict[str, Any]:
-        return as_dict(self.raw.get("anomalies"))
-
-    @property
-    def not_inspected(self) -> list[dict[str, Any]]:
-        return dicts(self.raw.get("not_inspected"))
-
-    @property
-    def stats(self) -> dict[str, Any]:
-        return as_dict(self.raw.get("stats"))

@@ -31,7 +31,11 @@ class Detector:
     id: ClassVar[str]
     """Stable id reported in every Match, e.g. ``PH-IMEI``; never changes once released."""
     identifier: ClassVar[str]
+    """The catalogued identifier it finds (:mod:`phonehome.identifiers`)."""
     name: ClassVar[str]
+    rule_text: ClassVar[str | None] = None
+    """SARIF rule text, when it is not the identifier's ``rule_text`` in the catalogue (a
+    second detector of one identifier says how it differs from the first)."""
 
     keys: ClassVar[re.Pattern[str] | None] = None
     """Normalised keys under which the detector may hit whatever the text (a superset of

@@ -90,8 +90,9 @@ def _first_line(doc: str | None) -> str:
 def rules() -> list[dict[str, Any]]:
     """Every registered detector, in registry order: stable rule indices across scans.
 
-    A pattern detector's rule text is its identifier's in the catalogue; the known-value
-    detector (which finds every identifier) is described by its module."""
+    A pattern detector's rule text is its own ``rule_text`` or else its identifier's in
+    the catalogue; the known-value detector (which finds every identifier) is described
+    by its module."""
     from phonehome.detect import PATTERN_DETECTORS, Detector, KnownValues
 
     detectors: list[type[Detector]] = [KnownValues, *PATTERN_DETECTORS]
@@ -99,7 +100,7 @@ def rules() -> list[dict[str, Any]]:
     for cls in detectors:
         entry = identifiers.get(cls.identifier)
         module = sys.modules.get(cls.__module__)
-        text = (
+        text = cls.rule_text or (
             entry.rule_text
             if entry is not None
             else _first_line(module.__doc__ if module else None) or cls.name

@@ -63,9 +63,9 @@ def test_static_ranks_are_a_permutation() -> None:
     ("identifier", "shown", "rank"),
     [
         ("imei", "IMEI", 0),
-        ("cell_id", "cell ID", 11),
-        ("sip_uri", "sip_uri", 12),
-        (None, "identifier", 12),
+        ("cell_id", "cell ID", IDS.index("cell_id")),
+        ("not_an_identifier", "not_an_identifier", len(IDS)),
+        (None, "identifier", len(IDS)),
     ],
 )
 def test_unknown_ids_are_shown_as_themselves(identifier: Any, shown: str, rank: int) -> None:
@@ -95,16 +95,29 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("key", PROFILE_VALUE_KEYS)
-def test_every_profile_key_is_found_as_a_known_value(sim: Path, key: str) -> None:
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e.values[0].in_profile])
+def test_every_profile_key_is_found_as_a_known_value(entry: Any) -> None:
     """A profile value of any catalogued identifier is searched for as written (no
     identifier needs a case of its own in the known-value detector to be found)."""
-    profile, _ = load_profile(sim.with_name("encodings.device.toml"))
-    (raw, *_) = profile.values[key]
-    one = DeviceProfile(values={key: (raw,)}, home_country=profile.home_country)
-    assert normal_value(key, raw, one.home_country) is not None
-    found = Engine(one).scan(Field(f'{{"k":"{raw}"}}', "http.body", key="k"))
+    key, raw = entry.id, entry.example
+    profile = DeviceProfile(values={key: (raw,)}, home_country="NO")
+    assert normal_value(key, raw, profile.home_country) is not None
+    found = Engine(profile).scan(Field(f'{{"k":"{raw}"}}', "http.body", key="k"))
     assert {m.identifier for m in found if m.profile_match} == {key}
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_examples_pass_the_profile_checks(entry: Identifier, tmp_path: Path) -> None:
+    """The example is a value of the right shape: a profile holding it loads cleanly."""
+    if entry.in_profile:
+        text = f'{entry.id} = "{entry.example}"\n'
+    else:
+        lat, lon = entry.example.split(",")
+        text = f"[[{entry.id}]]\nlat = {lat}\nlon = {lon}\n"
+    (tmp_path / "p.toml").write_text(text)
+    profile, warnings = load_profile(tmp_path / "p.toml")
+    assert warnings == []
+    assert profile.values.get(entry.id) == ((entry.example,) if entry.in_profile else None)
 
 
 def test_static_sources_name_catalogued_identifiers() -> None:

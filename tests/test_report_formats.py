@@ -60,7 +60,7 @@ def test_raw_values_only_with_reveal(fmt: str, doc: Doc, revealed: Doc) -> None:
     assert all(v in shown for v in raw)
 
 
-@pytest.mark.parametrize("fmt", sorted(set(FORMATS) - {"jsonl"}))  # jsonl: no finding, no line
+@pytest.mark.parametrize("fmt", ["csv", "markdown", "sarif", "html"])
 @pytest.mark.parametrize(
     "mangle",
     [

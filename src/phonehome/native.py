@@ -56,6 +56,7 @@ COMPILED_SINGLE_MODULES: tuple[str, ...] = (
     "phonehome.model.frame",
     "phonehome.model.message",
     "phonehome.net.addr",
+    "phonehome.net.contracts",
     "phonehome.net.flows",
     "phonehome.net.ip",
     "phonehome.net.link",

@@ -26,7 +26,7 @@ from phonehome.errors import InputError
 from phonehome.model import Frame, Message
 
 if TYPE_CHECKING:
-    from phonehome.ingest.pcap import ReaderFilter
+    from phonehome.net.contracts import ReaderFilter
 
 SNIFF_BYTES = 4096
 

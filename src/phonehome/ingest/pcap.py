@@ -33,12 +33,7 @@ from phonehome.context import Context
 from phonehome.errors import InputError
 from phonehome.ingest import pcapdroid
 from phonehome.model import Frame
-
-ReaderFilter = Callable[[bytes, int, int, float, int], bool]
-"""``(buffer, start, stop, ts, frame number) -> handled``, run on a frame's bytes
-(``buffer[start:stop]``) before any object is made of it; True means it has been fully
-accounted for (and processed) by the flow table and is dropped: see
-``FlowTable.done_filter``. Shared by the pcap and pcapng readers."""
+from phonehome.net.contracts import ReaderFilter
 
 CHUNK_SIZE = 1 << 18
 """Bytes per read: 256 KiB measured ~35 % faster than 1 MiB for the record loop (the

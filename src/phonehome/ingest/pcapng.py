@@ -29,8 +29,9 @@ from typing import Any, BinaryIO, Final
 from phonehome.context import Context
 from phonehome.errors import InputError
 from phonehome.ingest import pcapdroid
-from phonehome.ingest.pcap import CHUNK_SIZE, ReaderFilter, read_up_to
+from phonehome.ingest.pcap import CHUNK_SIZE, read_up_to
 from phonehome.model import Frame
+from phonehome.net.contracts import ReaderFilter
 
 MAX_BLOCK: Final = 64 * 1024 * 1024
 MAX_KEYLOG_BYTES: Final = 64 * 1024 * 1024

@@ -16,11 +16,12 @@ from __future__ import annotations
 import struct
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from phonehome.context import Context
 from phonehome.model.frame import ACK, FIN, RST, SYN, Packet
 from phonehome.net.addr import is_local, ntop
+from phonehome.net.contracts import Parsed, ReaderFilter, Session
 from phonehome.net.link import (
     ETH_IPV4,
     ETH_IPV6,
@@ -30,10 +31,6 @@ from phonehome.net.link import (
     RAW_IP_LINKTYPES,
 )
 from phonehome.net.tcp import Event, Stream
-from phonehome.protocols.base import Parsed, Session
-
-if TYPE_CHECKING:
-    from phonehome.ingest.pcap import ReaderFilter
 
 TCP: Final = 6
 UDP: Final = 17

@@ -11,6 +11,9 @@ fields extraction walks — as a Zeek protocol folder keeps its record, state an
 together. Nothing here raises on bad data: problems are anomalies in the context, and a
 parser that cannot go on hands its bytes back to the session as raw payload.
 
+``Parsed`` and ``Session`` (what the flow table hands over and drives) are the flow
+table's own contract, in :mod:`phonehome.net.contracts`; they are re-exported here.
+
 The classes are plain base classes rather than ``typing.Protocol`` interfaces: compiled
 with mypyc (see :mod:`phonehome.native`), a call through a native base class is a vtable
 call, through a structural interface a generic Python call.
@@ -20,46 +23,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from typing import Protocol as Structural
 
 from phonehome.context import Context
 from phonehome.extract.engine import Budget
 from phonehome.model.field import Field
 from phonehome.model.message import Content, Message, Record
+from phonehome.net.contracts import Parsed, Session
 
-
-class Parsed:
-    """One parsed unit and where it started. Slotted: created per message on the hot path."""
-
-    __slots__ = ("content", "frame", "from_client", "time")
-
-    def __init__(self, from_client: bool, time: float, frame: int, content: Content) -> None:
-        self.from_client = from_client
-        self.time = time
-        self.frame = frame
-        self.content = content
-
-    def __repr__(self) -> str:
-        return f"Parsed({self.from_client}, {self.time}, {self.frame}, {self.content!r})"
-
-
-class Session(Structural):
-    """What the flow table drives, one per flow (tests pass structural fakes)."""
-
-    done: bool
-
-    def data(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
-        """Contiguous stream bytes (TCP) or one datagram (UDP) of one direction."""
-        ...
-
-    def gap(self, from_client: bool, size: int) -> None:
-        """``size`` bytes of this direction were never captured (already counted as
-        ``tcp.gap`` by the flow table). The session resynchronises if it can."""
-        ...
-
-    def close(self) -> list[Parsed]:
-        """The flow ended (FIN/RST, idle timeout, end of input): flush what is pending."""
-        ...
+__all__ = [
+    "Parsed",
+    "Protocol",
+    "Rest",
+    "Session",
+    "TcpApp",
+    "TcpHost",
+    "UdpApp",
+    "UdpHost",
+]
 
 
 Rest = tuple[bytes, float, int]

@@ -215,6 +215,8 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
                 for e in f.evidence
             ],
         }
+        if f.capped:
+            item["more_occurrences"] = f.more_occurrences
         if f.excerpt is not None:
             item["excerpt"] = _excerpt(f.excerpt, f.identifier, scrubber)
         if reveal:

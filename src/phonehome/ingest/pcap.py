@@ -30,7 +30,6 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Final
@@ -59,7 +58,9 @@ _TRAILER_MIN_FRAME: Final = pcapdroid.ETHER_HEADER_LEN + pcapdroid.TRAILER_LEN
 MAX_EMPTY_RUN: Final = 1 << 20
 """Consecutive empty records with a non-zero header walked one by one before the reader
 gives up (all-zero runs are skipped in bulk and do not count)."""
-_NONZERO: Final = re.compile(rb"[^\x00]")
+_ZERO_STEP: Final = 4096
+_ZERO_BLOCK: Final = bytes(_ZERO_STEP)
+_ZERO_RECORD: Final = bytes(_RECORD_HEADER_LEN)
 
 # magic as it appears on disk -> (struct byte order, fractional units per second)
 _MAGICS: Final = {
@@ -136,9 +137,13 @@ def _records(
                 if not empty:
                     empty_from = number + 1
                 if sec == 0 and frac == 0 and orig == 0:
-                    # all-zero: skip the whole run at memchr speed, whole records only
-                    nonzero = _NONZERO.search(buf, pos)
-                    k = ((nonzero.start() if nonzero is not None else end) - pos) >> 4
+                    # all-zero: skip the whole run at memcmp speed, whole records only
+                    p = pos
+                    while p + _ZERO_STEP <= end and buf.startswith(_ZERO_BLOCK, p):
+                        p += _ZERO_STEP
+                    while p + _RECORD_HEADER_LEN <= end and buf.startswith(_ZERO_RECORD, p):
+                        p += _RECORD_HEADER_LEN
+                    k = (p - pos) >> 4
                     zeros += k
                 else:
                     k = 1

@@ -310,7 +310,7 @@ def test_reading_in_small_chunks_gives_the_same_messages(
 
 def test_members_around_entries_in_any_order_are_skipped() -> None:
     doc = (
-        b'{"x": [1, {"a": "]}"}], "log": {"pages": [{"title": "\\\"]"}], "entries": ['
+        b'{"x": [1, {"a": "]}"}], "log": {"pages": [{"title": "\\"]"}], "entries": ['
         + json.dumps(entry()).encode()
         + b'], "comment": "}", "n": 12345}, "y": null}'
     )

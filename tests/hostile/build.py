@@ -122,7 +122,9 @@ def _har_entry(i: int, body: str | None = None) -> dict[str, object]:
     }
 
 
-_HAR_HEAD = b'{"log": {"version": "1.2", "creator": {"name": "hostile", "version": "1"}, "entries": ['
+_HAR_HEAD = (
+    b'{"log": {"version": "1.2", "creator": {"name": "hostile", "version": "1"}, "entries": ['
+)
 _HAR_TAIL = b"]}}\n"
 
 
@@ -175,12 +177,12 @@ def har_twice(out: Path) -> Case:
 
 
 def pcap_zeros(out: Path, zeros: int = 2 << 30) -> Case:
-    """A pcap header, one DNS-over-HTTP-free UDP record, then ``zeros`` zero bytes, gzipped."""
+    """A pcap header, one UDP record (a DNS query), then ``zeros`` zero bytes, gzipped."""
     import struct
 
     from phonehome.simulate.packets import udp_frame
 
-    query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01"
+    query = b"\x12\x34\x01\x00\x00\x01" + bytes(6) + b"\x07example\x03com\x00\x00\x01\x00\x01"
     frame = udp_frame(DEVICE, SERVER, 40000, 53, query)
     header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
     record = struct.pack("<IIII", T0 // 1_000_000, 0, len(frame), len(frame)) + frame
@@ -194,11 +196,11 @@ def mitm_flows(out: Path, n: int = 1_000_000) -> Case:
     """``n`` HTTP flows, each sending the IMEI: one flow written by mitmproxy's own
     writer, its bytes repeated with the request path varied (a flow file is a plain
     concatenation of flows)."""
+    import io
+
     from mitmproxy import http
     from mitmproxy.io import FlowWriter
     from mitmproxy.test import tflow
-
-    import io
 
     marker = "/c?imei=" + IMEI + "&n=000000000"
     flow = tflow.tflow(

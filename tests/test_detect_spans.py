@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from phonehome import findings
 from phonehome.detect import Engine, spans
 from phonehome.findings import best_matches
 from phonehome.model.field import Field, Match
@@ -179,10 +181,18 @@ def test_widest_keeps_what_the_pairwise_version_kept(matches: list[Match]) -> No
     assert _ids(_widest(matches)) == _ids(ref_widest(matches))
 
 
-@settings(max_examples=400, deadline=None)
-@given(match_sets())
-def test_best_matches_keeps_what_the_pairwise_version_kept(matches: list[Match]) -> None:
-    new = best_matches(matches)
+@pytest.mark.parametrize("small", [0, findings.SMALL], ids=["sweep", "pairwise-below-small"])
+@settings(max_examples=300, deadline=None)
+@given(matches=match_sets())
+def test_best_matches_keeps_what_the_pairwise_version_kept(
+    small: int, matches: list[Match]
+) -> None:
+    old_small = findings.SMALL
+    findings.SMALL = small  # not a compiled module: the threshold is a plain global
+    try:
+        new = best_matches(matches)
+    finally:
+        findings.SMALL = old_small
     ref = ref_best_matches(matches)
     # same matches in the same order; ``more`` counts what the dedupe folded into each
     assert [dataclasses.replace(m, more=0) for m in new] == ref

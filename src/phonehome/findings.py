@@ -161,6 +161,19 @@ def _prefer_exact(matches: list[Match]) -> list[Match]:
             for m in matches
             if m.form == "plain" or (m.field.where, m.field.encoding, m.start, m.end) not in exact
         ]
+    if len(matches) <= SMALL:
+        return [
+            m
+            for m in matches
+            if not any(
+                o is not m
+                and o.field is m.field
+                and o.start <= m.start
+                and o.end >= m.end
+                and o.end - o.start > m.end - m.start
+                for o in matches
+            )
+        ]
     return spans.drop_inside_wider(matches, {i: id(m.field) for i, m in enumerate(matches)})
 
 
@@ -169,6 +182,9 @@ def _part(where: str) -> str:
 
 
 Rank = tuple[int, int, bool, bool]
+SMALL = 8
+"""Groups up to this size are compared pair by pair: cheaper than sorting for the two or
+three matches most messages have."""
 
 
 def _rank(m: Match) -> Rank:
@@ -187,6 +203,8 @@ def _deepest(group: list[Match]) -> list[Match]:
     among them is a range-maximum query: O(n log n) for the group instead of comparing
     every pair.
     """
+    if len(group) <= SMALL:
+        return [m for m in group if not any(_deeper(o, m) for o in group if o is not m)]
     best: dict[str, Rank] = {}
     for m in group:
         r = _rank(m)
@@ -208,6 +226,18 @@ def _deepest(group: list[Match]) -> list[Match]:
         if found is None or not found > _rank(m):
             out.append(m)
     return out
+
+
+def _deeper(a: Match, b: Match) -> bool:
+    """True when ``a`` is the same occurrence as ``b`` seen through more decoding: the
+    pairwise definition of :func:`_deepest`, used as it is for small groups."""
+    fa, fb = a.field, b.field
+    part = _part(fb.where)
+    if _part(fa.where) != part:
+        return False
+    if fb.where != part and not fa.where.startswith(fb.where):
+        return False
+    return _rank(a) > _rank(b)
 
 
 def _prefixed(places: list[str], top: _RangeMax, prefix: str) -> Rank | None:

@@ -26,8 +26,6 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
-from phonehome.simulate import appproto, quic_build, tls_build  # noqa: E402
-from phonehome.simulate.packets import Host, TcpConnection, udp_frame  # noqa: E402
 from tests.builders_capture import (  # noqa: E402
     custom_block,
     dsb,
@@ -42,6 +40,9 @@ from tests.builders_capture import (  # noqa: E402
     shb,
     spb,
 )
+
+from phonehome.simulate import appproto, quic_build, tls_build  # noqa: E402
+from phonehome.simulate.packets import Host, TcpConnection, udp_frame  # noqa: E402
 
 MAX_SEED = 64 << 10
 FIXTURES = REPO / "tests" / "shared" / "fixtures"
@@ -93,8 +94,8 @@ def _conversations() -> list[list[tuple[int, bytes]]]:
     mqtt = appproto.mqtt_connect(f"dev-{IMEI}", username="u") + appproto.mqtt_publish(
         f"dev/{IMEI}/loc", b'{"lat": 59.91, "lon": 10.75}'
     )
-    chunked = (
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + appproto.chunked(b"x" * 100)
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + appproto.chunked(
+        b"x" * 100
     )
     dns = udp_frame(DEVICE, SERVER, 40001, 53, appproto.dns_query(7, f"{IMEI}.t.example"))
     quic = [udp_frame(DEVICE, SERVER, 40002, 443, d) for d in _quic_datagrams()]
@@ -156,9 +157,7 @@ def _protobuf() -> bytes:
 def seeds() -> dict[str, list[bytes]]:
     convs = _conversations()
     small_pcaps = [
-        p.read_bytes()
-        for p in sorted(FIXTURES.glob("*/*.pcap"))
-        if p.stat().st_size <= MAX_SEED
+        p.read_bytes() for p in sorted(FIXTURES.glob("*/*.pcap")) if p.stat().st_size <= MAX_SEED
     ]
     packet = ipv4_udp(b"payload")
     pcapng = [
@@ -180,14 +179,17 @@ def seeds() -> dict[str, list[bytes]]:
     pcaps = [_pcap(c) for c in convs] + small_pcaps
     pcaps.append(pcap_file([(1, 2, pcapdroid_trailer_frame(packet, 10001, "com.a"))]))
     hars = [
-        p.read_bytes() for p in sorted((FIXTURES / "har").glob("*.har")) if p.stat().st_size <= MAX_SEED
+        p.read_bytes()
+        for p in sorted((FIXTURES / "har").glob("*.har"))
+        if p.stat().st_size <= MAX_SEED
     ]
     bodies = [
         json.dumps({"a": [{"IMEI1": IMEI}], "b": "eyJtYWMiOiJhNDo3NzozMzoxMjozNDo1NiJ9"}).encode(),
         f"imei={IMEI}&lat=59.91&lon=10.75&cid=12345&lac=7".encode(),
-        b"--xyz\r\nContent-Disposition: form-data; name=\"m\"\r\n\r\n" + IMEI.encode()
+        b'--xyz\r\nContent-Disposition: form-data; name="m"\r\n\r\n'
+        + IMEI.encode()
         + b"\r\n--xyz--\r\n",
-        f"<reg><dev imei=\"{IMEI}\"><mac>a4:77:33:12:34:56</mac></dev></reg>".encode(),
+        f'<reg><dev imei="{IMEI}"><mac>a4:77:33:12:34:56</mac></dev></reg>'.encode(),
         _protobuf(),
         gzip.compress(json.dumps({"imei": IMEI}).encode()),
         zlib.compress(IMEI.encode() * 3),
@@ -201,7 +203,8 @@ def seeds() -> dict[str, list[bytes]]:
         "http": [
             _pieces(_http_post() + _http_post(), 100),
             _pieces(b"\x00" + b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", 7),
-            bytes([0, 1]) + b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            bytes([0, 1])
+            + b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
             + appproto.chunked(b"y" * 50, 16),
         ],
         "dns": [

@@ -20,6 +20,8 @@ os.environ.setdefault("PHONEHOME_HOME", "/tmp/phonehome-fuzz-home")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+import contextlib
+
 import atheris  # noqa: E402
 
 from fuzz import targets  # noqa: E402
@@ -28,10 +30,8 @@ from fuzz import targets  # noqa: E402
 # (``instrument_imports`` would miss the packet core: phonehome's own finder loads those
 # modules from their sources when the compiled ones are not used).
 for _name in targets.targets():
-    try:
+    with contextlib.suppress(Exception):
         targets.check(_name, b"")
-    except Exception:  # noqa: BLE001, S110 - only the imports matter here
-        pass
 
 
 def _instrument_phonehome() -> int:
@@ -73,10 +73,8 @@ def main() -> None:
     run, allowed = target.run, target.allowed
 
     def one(data: bytes) -> None:
-        try:
+        with contextlib.suppress(allowed):
             run(data)
-        except allowed:
-            pass
 
     argv = [
         sys.argv[0],

@@ -13,6 +13,7 @@ saved crash and the seed corpus without atheris.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -346,7 +347,5 @@ def targets() -> dict[str, Target]:
 def check(name: str, data: bytes) -> None:
     """Run one input; raise what the target does not allow (what a fuzzer reports)."""
     target = targets()[name]
-    try:
+    with contextlib.suppress(target.allowed):
         target.run(data)
-    except target.allowed:
-        pass

@@ -11,6 +11,7 @@ atheris measures coverage of Python bytecode, and the compiled modules have none
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -19,8 +20,6 @@ os.environ["PHONEHOME_PURE_PYTHON"] = "1"
 os.environ.setdefault("PHONEHOME_HOME", "/tmp/phonehome-fuzz-home")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-
-import contextlib
 
 import atheris  # noqa: E402
 

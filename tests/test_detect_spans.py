@@ -268,3 +268,19 @@ def test_best_matches_counts_repeated_places_of_one_message() -> None:
     [best] = best_matches(matches)
     assert best.field.where == "http.body:imei"
     assert best.more == 2399
+
+
+def test_nested_spellings_beyond_the_known_cap_are_not_counted_twice() -> None:
+    # +4791234567 holds the national 4791234567 and 91234567: counted once per occurrence
+    profile = DeviceProfile(home_country="NO", values={"msisdn": ("+4791234567",)})
+    found = Engine(profile).scan(field("tel=+4791234567;" * 300))
+    assert {m.form for m in found} == {"plain"}
+    assert sum(1 + m.more for m in found) == 300
+
+
+def test_base64_occurrences_beyond_the_known_cap_are_counted_once() -> None:
+    import base64
+
+    text = base64.b64encode(f"x={IMEI}\n".encode() * 3000).decode()
+    found = Engine(DeviceProfile(values={"imei": (IMEI,)})).scan(field(text))
+    assert sum(1 + m.more for m in found) == 3000

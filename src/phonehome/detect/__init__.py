@@ -149,8 +149,13 @@ class Engine:
         known = _widest(self.known.scan(field)) if self._known_active else []
         found = list(known)
         taken: dict[str, spans.Intervals] = {}
+        # values whose further occurrences the known detector only counted: a pattern
+        # match of the same value is one of those, at a span no kept match covers
+        counted = {(k.identifier, k.value) for k in known if k.more}
         for detector in self.selected(field):
             for m in detector.scan(field):
+                if counted and (m.identifier, m.value) in counted:
+                    continue
                 if known:
                     spans_of = taken.get(m.identifier)
                     if spans_of is None:

@@ -16,6 +16,7 @@ the IMEI's body inside some other 15-digit number is not the IMEI.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import itertools
 import math
@@ -44,6 +45,10 @@ SCALES = ((1e6, "scaled-1e6"), (1e7, "scaled-1e7"))
 MAX_NUMBERS = 256
 """Numbers per field considered for location pairs: bounds the work on huge bodies."""
 PAIR_GAP = 24
+MAX_KEPT = 64
+"""Occurrences of one value in one form kept per field (the engine then keeps
+:data:`~phonehome.detect.spans.MAX_PER_VALUE` of them, after dropping the ones inside
+wider matches); the others are only counted."""
 """Most characters between the two numbers of a pair (``,"lon":`` in JSON is 8)."""
 
 _HEXCHARS = frozenset("0123456789abcdefABCDEF")
@@ -267,18 +272,41 @@ class KnownValues(Detector):
         return bool(len(self._caseless) or self.locations)
 
     def scan(self, field: Field) -> list[Match]:
+        """Every occurrence, up to :data:`MAX_KEPT` per value and form; the rest are
+        counted on the last one kept (``Match.more``), so a body repeating a value
+        100,000 times does not become 100,000 objects."""
         text = field.text
         found: list[Match] = []
         seen: set[tuple[int, int, str, str]] = set()
+        # per value, form and length: a shorter spelling (the IMEI's body inside the
+        # IMEI) is counted apart, and dropped with its carrier inside the wider match
+        kept: dict[tuple[str, str, str, int], int] = {}
+        extra: dict[tuple[str, str, str, int], int] = {}
+        extra_at: dict[tuple[str, str, str, int], int] = {}
         for matcher in (self._caseless, self._exact):
             for start, end, t in matcher.scan(text):
                 key = (start, end, t.identifier, t.value)
                 if key in seen or not whole_token(text, start, end, t.rule):
                     continue
+                group = (t.identifier, t.value, t.form, end - start)
+                n = kept.get(group, 0)
+                if n >= MAX_KEPT:
+                    # tags of one pattern come one after the other: count a span once
+                    if extra_at.get(group) != start:
+                        extra_at[group] = start
+                        extra[group] = extra.get(group, 0) + 1
+                    continue
+                kept[group] = n + 1
                 seen.add(key)
                 found.append(
                     Match(self.id, t.identifier, t.value, start, end, 1.0, True, field, t.form)
                 )
+        if extra:
+            for i in range(len(found) - 1, -1, -1):
+                m = found[i]
+                more = extra.pop((m.identifier, m.value, m.form, m.end - m.start), 0)
+                if more:
+                    found[i] = dataclasses.replace(m, more=more)
         if self.locations:
             found += self._scan_locations(field)
         return found

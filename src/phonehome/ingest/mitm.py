@@ -98,7 +98,15 @@ def read(stream: BinaryIO, input: int, ctx: Context, path: str) -> Iterator[Mess
         raise InputError(path, f"no readable flow in {index} mitmproxy flow(s) ({reason})")
 
 
-_FLOW_ERRORS = (KeyError, RecursionError, AttributeError, TypeError, ValueError, OverflowError)
+_FLOW_ERRORS = (
+    KeyError,
+    RecursionError,
+    AttributeError,
+    TypeError,
+    ValueError,
+    OverflowError,
+    AssertionError,  # Flow.set_state asserts that no unknown key is left (fuzzing found it)
+)
 """What a malformed flow state raises from mitmproxy or from our reading of it."""
 
 

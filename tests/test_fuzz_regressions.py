@@ -13,8 +13,8 @@ import io
 from pathlib import Path
 
 import pytest
-
 from fuzz import targets
+
 from phonehome.context import Context
 
 FUZZ = Path(__file__).resolve().parents[1] / "fuzz"

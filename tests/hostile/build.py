@@ -16,7 +16,8 @@ The cases (the issue's four, then their neighbours):
    decoded text holds the IMEI on every line.
 3. ``bomb.har.gz``: a 1 MB gzipped HAR that inflates to 1 GiB (one entry with the IMEI,
    then entries whose bodies are runs of one letter).
-4. ``zeros.pcap.gz``: a pcap header, one record, then 2 GiB of zero bytes, gzipped (2 MB).
+4. ``zeros.pcap.gz``: a pcap header, one record, then 2 GiB of zero bytes, gzipped (2 MB,
+   as gzip members of 64 MiB of zeros each).
 5. ``entries.har``: a HAR of one million small entries (168 MB), each sending the IMEI.
 6. ``twice.har.gz.gz``: gzip of a gzipped HAR.
 7. ``flows.mitm``: a mitmproxy flow file of many flows (one million in the benchmark).
@@ -153,17 +154,26 @@ def _gzip_to(path: Path, chunks: Iterator[bytes]) -> None:
         f.write(z.flush())
 
 
+def _gzip_member(data: bytes) -> bytes:
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return z.compress(data) + z.flush()
+
+
 def har_bomb(out: Path, inflated: int = 1 << 30) -> Case:
-    """One entry with the IMEI, then 1 MiB bodies of one letter up to ``inflated``."""
+    """One entry with the IMEI, then 1 MiB bodies of one letter up to ``inflated``.
+
+    A gzip file may be several members one after the other (RFC 1952, 2.2): the filler
+    is one member of 64 entries written as many times as needed, so building a 1 GiB
+    bomb costs compressing 64 MiB once."""
     path = out / "bomb.har.gz"
-    filler = "A" * (1 << 20)
-
-    def entries() -> Iterator[bytes]:
-        yield json.dumps(_har_entry(0)).encode()
-        for i in range(1, inflated // len(filler) + 1):
-            yield json.dumps(_har_entry(i, filler)).encode()
-
-    _gzip_to(path, _har_chunks(entries()))
+    filler = json.dumps(_har_entry(1, "A" * (1 << 20))).encode()
+    head = _HAR_HEAD + json.dumps(_har_entry(0)).encode()
+    block = _gzip_member(b"," + b",".join([filler] * 64))
+    with open(path, "wb") as f:
+        f.write(_gzip_member(head))
+        for _ in range(max(1, inflated // (64 * len(filler)))):
+            f.write(block)
+        f.write(_gzip_member(_HAR_TAIL))
     return Case(path, "the first entries read, then gzip.limit: stopped reading")
 
 
@@ -186,9 +196,12 @@ def pcap_zeros(out: Path, zeros: int = 2 << 30) -> Case:
     frame = udp_frame(DEVICE, SERVER, 40000, 53, query)
     header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
     record = struct.pack("<IIII", T0 // 1_000_000, 0, len(frame), len(frame)) + frame
-    block = bytes(1 << 20)
+    block = _gzip_member(bytes(64 << 20))
     path = out / "zeros.pcap.gz"
-    _gzip_to(path, iter([header + record, *(block for _ in range(zeros >> 20))]))
+    with open(path, "wb") as f:
+        f.write(_gzip_member(header + record))
+        for _ in range(max(1, zeros >> 26)):
+            f.write(block)
     return Case(path, "the DNS query, then one pcap.empty_records and gzip.limit")
 
 

@@ -64,6 +64,9 @@ class Target(NamedTuple):
     value: str
     form: str
     rule: Rule
+    spelling: str = ""
+    """The spelling this pattern encodes (one spelling has several Base64 patterns, one per
+    byte alignment): occurrences beyond the cap are counted per spelling."""
 
 
 def normal_value(identifier: str, raw: str, region: str | None) -> str | None:
@@ -185,24 +188,25 @@ def targets(profile: DeviceProfile) -> tuple[list[tuple[str, Target]], list[tupl
                 continue
             for spelling, form in spellings(identifier, value, raw):
                 rule = rule_for(identifier, spelling)
-                caseless.append((spelling, Target(identifier, value, form, rule)))
+                caseless.append((spelling, Target(identifier, value, form, rule, spelling)))
                 url = quote(spelling, safe="")
                 if url != spelling:
-                    caseless.append((url, Target(identifier, value, "urlencoded", rule)))
+                    caseless.append((url, Target(identifier, value, "urlencoded", rule, spelling)))
                 data = spelling.encode("utf-8")
                 for name in HASHES:
                     digest = hashlib.new(name, data).hexdigest()
-                    caseless.append((digest, Target(identifier, value, name, "hex")))
+                    caseless.append((digest, Target(identifier, value, name, "hex", spelling)))
                 if len(spelling) < ENCODE_MIN_LEN:
                     continue
-                caseless.append((data.hex(), Target(identifier, value, "hex", "none")))
+                caseless.append((data.hex(), Target(identifier, value, "hex", "none", spelling)))
                 for fragment in base64_fragments(data):
                     if len(fragment) < BASE64_MIN_LEN:
                         continue
-                    exact.append((fragment, Target(identifier, value, "base64", "none")))
+                    exact.append((fragment, Target(identifier, value, "base64", "none", spelling)))
                     urlsafe = fragment.replace("+", "-").replace("/", "_")
                     if urlsafe != fragment:
-                        exact.append((urlsafe, Target(identifier, value, "base64url", "none")))
+                        target = Target(identifier, value, "base64url", "none", spelling)
+                        exact.append((urlsafe, target))
     return caseless, exact
 
 
@@ -278,17 +282,18 @@ class KnownValues(Detector):
         text = field.text
         found: list[Match] = []
         seen: set[tuple[int, int, str, str]] = set()
-        # per value, form and length: a shorter spelling (the IMEI's body inside the
+        # per value, form and spelling: a shorter spelling (the IMEI's body inside the
         # IMEI) is counted apart, and dropped with its carrier inside the wider match
-        kept: dict[tuple[str, str, str, int], int] = {}
-        extra: dict[tuple[str, str, str, int], int] = {}
-        extra_at: dict[tuple[str, str, str, int], int] = {}
+        kept: dict[tuple[str, str, str, str], int] = {}
+        last: dict[tuple[str, str, str, str], int] = {}
+        extra: dict[tuple[str, str, str, str], int] = {}
+        extra_at: dict[tuple[str, str, str, str], int] = {}
         for matcher in (self._caseless, self._exact):
             for start, end, t in matcher.scan(text):
                 key = (start, end, t.identifier, t.value)
                 if key in seen or not whole_token(text, start, end, t.rule):
                     continue
-                group = (t.identifier, t.value, t.form, end - start)
+                group = (t.identifier, t.value, t.form, t.spelling)
                 n = kept.get(group, 0)
                 if n >= MAX_KEPT:
                     # tags of one pattern come one after the other: count a span once
@@ -297,16 +302,14 @@ class KnownValues(Detector):
                         extra[group] = extra.get(group, 0) + 1
                     continue
                 kept[group] = n + 1
+                last[group] = len(found)
                 seen.add(key)
                 found.append(
                     Match(self.id, t.identifier, t.value, start, end, 1.0, True, field, t.form)
                 )
-        if extra:
-            for i in range(len(found) - 1, -1, -1):
-                m = found[i]
-                more = extra.pop((m.identifier, m.value, m.form, m.end - m.start), 0)
-                if more:
-                    found[i] = dataclasses.replace(m, more=more)
+        for group, more in extra.items():
+            i = last[group]
+            found[i] = dataclasses.replace(found[i], more=found[i].more + more)
         if self.locations:
             found += self._scan_locations(field)
         return found

@@ -122,7 +122,7 @@ def main() -> None:
         if not wanted(name):
             continue
         made = maker(WORK, args.scale)
-        case = made[0] if isinstance(made, tuple) else made
+        case = made if isinstance(made, build.Case) else made[0]
         size = case.path.stat().st_size / 1e6
         flows = measure(args.python, ["flows", "--format", "jsonl", str(case.path)], args.timeout)
         scan_args = ["scan", str(case.path), "--no-store", "--format", "json", "-o", os.devnull]

@@ -256,7 +256,7 @@ def main() -> None:
         if args.only and name not in args.only.split(","):
             continue
         made = build(args.out, args.scale)
-        case = made[0] if isinstance(made, tuple) else made
+        case = made if isinstance(made, Case) else made[0]
         print(f"{name}: {case}")
 
 

@@ -55,7 +55,7 @@ the peak across fork and exec)."""
 THROUGHPUT = """
 import base64, sys, time
 from phonehome.detect import Engine
-from phonehome.extract import fields
+from phonehome.protocols.registry import message_fields as fields
 from phonehome.findings import best_matches
 from phonehome.model import Endpoint, FlowKey, HttpRequest, Message
 from phonehome.model.profile import DeviceProfile

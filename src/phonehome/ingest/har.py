@@ -35,6 +35,7 @@ from urllib.parse import quote_plus, urlsplit
 
 from phonehome.context import Context
 from phonehome.errors import InputError
+from phonehome.ingest.flowids import FlowIds
 from phonehome.model import Endpoint, FlowKey, HttpRequest, HttpResponse, Message
 from phonehome.protocols.bodies import split_codings
 
@@ -85,7 +86,7 @@ class _HarReader:
         self.input = input
         self.ctx = ctx
         self.entries = 0
-        self.flows = _FlowIds()
+        self.flows = FlowIds(MAX_CONNECTIONS)
 
     def messages(self) -> Iterator[Message]:
         js = self.js
@@ -132,27 +133,6 @@ class _HarReader:
                     self.ctx.anomalies.add("har.bad_entry", self.input, index, str(e))
         if not seen:
             raise _Unreadable("not a HAR file (log.entries is not a list)")
-
-
-class _FlowIds:
-    """Flow id per connection key, numbered 1..; remembers at most
-    :data:`MAX_CONNECTIONS` keys, so a million entries do not keep a million keys."""
-
-    def __init__(self) -> None:
-        self._ids: dict[tuple[str, str], int] = {}
-        self._next = 1
-
-    def new(self) -> int:
-        self._next += 1
-        return self._next - 1
-
-    def get(self, key: tuple[str, str]) -> int:
-        found = self._ids.get(key)
-        if found is None:
-            if len(self._ids) >= MAX_CONNECTIONS:
-                del self._ids[next(iter(self._ids))]
-            found = self._ids[key] = self.new()
-        return found
 
 
 _TOO_LARGE = object()
@@ -337,7 +317,7 @@ class _JsonStream:
 
 
 def _entry_messages(
-    entry: object, index: int, input: int, ctx: Context, flows: _FlowIds
+    entry: object, index: int, input: int, ctx: Context, flows: FlowIds
 ) -> Iterator[Message]:
     if not isinstance(entry, dict):
         raise _BadEntry("entry is not an object")

@@ -16,6 +16,7 @@ import pytest
 from fuzz import targets
 
 from phonehome.context import Context
+from tests.needs import need_module
 
 FUZZ = Path(__file__).resolve().parents[1] / "fuzz"
 CASES = sorted(
@@ -35,14 +36,14 @@ def test_every_target_has_seeds() -> None:
 )
 def test_replay(kind: str, target: str, path: Path) -> None:
     if target == "mitm":
-        pytest.importorskip("mitmproxy", reason="mitmproxy not installed")
+        need_module("mitmproxy")
     targets.check(target, path.read_bytes())
 
 
 def test_mitm_flow_state_with_a_leftover_key_is_a_bad_flow() -> None:
     # mitmproxy's Flow.set_state asserts that no unknown key is left: an AssertionError
     # escaped the reader as a traceback. The damaged flow is counted; the next is read.
-    pytest.importorskip("mitmproxy", reason="mitmproxy not installed")
+    need_module("mitmproxy")
     from phonehome.ingest import mitm
 
     data = (FUZZ / "regressions" / "mitm" / "set-state-leftover-key").read_bytes()

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.hostile import build
+from tests.needs import need_module
 
 MAX_RSS_MB = 150
 MAX_RSS_DISTINCT_MB = 300
@@ -175,7 +176,7 @@ def test_gzip_of_gzip_is_refused_in_one_line(inputs: Path) -> None:
 
 
 def test_many_mitmproxy_flows_in_flat_memory(inputs: Path) -> None:
-    pytest.importorskip("mitmproxy", reason="mitmproxy not installed")
+    need_module("mitmproxy")
     small = build.mitm_flows(sub(inputs, "mitm-small"), 2_000)
     large = build.mitm_flows(sub(inputs, "mitm-large"), 20_000)
     r_small = run("flows", "--format", "jsonl", small.path)

@@ -167,11 +167,11 @@ def render(view: ScanView, color: bool = False) -> str:
             out.append(f"{host}:{port} ({proto})")
             for f in sorted(fs, key=lambda f: (f.rank, f.where)):
                 enc = ">".join(f.encoding) or "plain"
-                more = as_int(f.get("more_occurrences"))
+                extra = as_int(f.get("more_occurrences"))
                 also = ""
-                if more:
+                if extra:
                     where = "message" if f.count == 1 else "messages"
-                    also = f"  (and {more:,} more in the same {where})"
+                    also = f"  (and {extra:,} more in the same {where})"
                 out.append(
                     f"  {f.name:<14} {f.text('value_redacted', ''):<22} x{f.count:<5} "
                     f"{f.where}  [{enc}]  {f.text('detector')} ({_tag(f)}){also}"

@@ -26,6 +26,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
+from phonehome.simulate import appproto, quic_build, tls_build  # noqa: E402
+from phonehome.simulate.packets import Host, TcpConnection, udp_frame  # noqa: E402
 from tests.builders_capture import (  # noqa: E402
     custom_block,
     dsb,
@@ -40,9 +42,6 @@ from tests.builders_capture import (  # noqa: E402
     shb,
     spb,
 )
-
-from phonehome.simulate import appproto, quic_build, tls_build  # noqa: E402
-from phonehome.simulate.packets import Host, TcpConnection, udp_frame  # noqa: E402
 
 MAX_SEED = 64 << 10
 FIXTURES = REPO / "tests" / "shared" / "fixtures"

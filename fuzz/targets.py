@@ -80,9 +80,9 @@ def netstack(data: bytes) -> None:
     """Frames of a link type through the whole packet path (link, IP, TCP reassembly,
     flow table, every protocol parser), then extraction and detection of what the
     device sent: the scan's loop. Byte 0 picks the link type; then 2-byte lengths."""
-    from phonehome.protocols.registry import message_fields as fields
     from phonehome.ingest import open_capture
     from phonehome.pipeline import iter_messages
+    from phonehome.protocols.registry import message_fields as fields
 
     if not data:
         return
@@ -238,9 +238,9 @@ _CODINGS = ((), ("gzip",), ("deflate",), ("br",), ("gzip", "br"), ("identity",))
 def decoders(data: bytes) -> None:
     """A request body (byte 0: content type and coding) through Content-Encoding, every
     structure and decoder of the extractor, and the detectors."""
-    from phonehome.protocols.registry import message_fields as fields
     from phonehome.model import Endpoint, FlowKey, HttpRequest, Message
     from phonehome.protocols.bodies import decode_body
+    from phonehome.protocols.registry import message_fields as fields
 
     if not data:
         return

@@ -51,3 +51,17 @@ def test_mitm_flow_state_with_a_leftover_key_is_a_bad_flow() -> None:
     msgs = list(mitm.read(io.BytesIO(data), 0, ctx, "x.mitm"))
     assert ctx.anomalies.counts == {"mitm.bad_flow": 1}
     assert [m.frame for m in msgs] == [2, 2]
+
+
+def test_zip_with_an_unsupported_version_needed_is_refused_with_a_reason(tmp_path: Path) -> None:
+    # zipfile raises NotImplementedError for a central directory entry whose "version
+    # needed to extract" is above 6.3 (here 25.5); it escaped open_zip as a traceback.
+    from phonehome.static.apk import analyze_apk
+    from phonehome.static.zipsafe import open_zip
+
+    path = tmp_path / "v.apk"
+    path.write_bytes((FUZZ / "regressions" / "zip" / "version-needed-25.5").read_bytes())
+    why = open_zip(path)
+    assert isinstance(why, str) and "does not support" in why and "25.5" in why
+    report = analyze_apk(path).to_dict()
+    assert any("25.5" in p for p in report["problems"])

@@ -290,10 +290,85 @@ def test_unreadable_file_is_input_error(data: bytes, reason: str) -> None:
         read(data)
 
 
-def test_oversized_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(har, "MAX_FILE", 100)
-    with pytest.raises(InputError, match="larger than"):
-        read(har_bytes(entry(), entry()))
+# --- streaming (issue 18) ----------------------------------------------------------------
+
+
+def _messages_summary(msgs: list[Message]) -> list[tuple[object, ...]]:
+    return [(m.frame, m.flow_id, m.direction, m.host, m.content) for m in msgs]
+
+
+@pytest.mark.parametrize("name", ["chrome.har", "firefox.har", "charles.har", "with-bom.har"])
+@pytest.mark.parametrize("chunk", [1, 7, 4096])
+def test_reading_in_small_chunks_gives_the_same_messages(
+    name: str, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = fixture(name).read_bytes()
+    whole = read(data)
+    monkeypatch.setattr(har, "CHUNK", chunk)
+    assert _messages_summary(read(data)) == _messages_summary(whole)
+
+
+def test_members_around_entries_in_any_order_are_skipped() -> None:
+    doc = (
+        b'{"x": [1, {"a": "]}"}], "log": {"pages": [{"title": "\\"]"}], "entries": ['
+        + json.dumps(entry()).encode()
+        + b'], "comment": "}", "n": 12345}, "y": null}'
+    )
+    assert len(read(doc)) == 2
+
+
+@pytest.mark.parametrize("chunk", [3, 1 << 20])
+def test_an_entry_too_large_is_skipped_and_the_rest_read(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(har, "MAX_ENTRY", 2000)
+    monkeypatch.setattr(har, "CHUNK", chunk)
+    big = entry("http://big.example/")
+    # a long string with escaped quotes and backslashes, and nesting, to step over
+    big["request"]["postData"] = {"text": '\\"{[' * 2000, "params": [[[{"a": "]"}]]]}
+    ctx = Context()
+    msgs = read(har_bytes(entry("http://a.example/"), big, entry("http://b.example/")), ctx)
+    assert [m.host for m in msgs] == ["a.example"] * 2 + ["b.example"] * 2
+    assert [m.frame for m in msgs] == [1, 1, 3, 3]
+    assert ctx.anomalies.counts == {"har.entry_too_large": 1}
+    assert ctx.anomalies.samples[0].frame == 2
+
+
+def test_damage_after_entries_keeps_them_and_stops() -> None:
+    ctx = Context()
+    data = har_bytes(entry("http://a.example/"), entry("http://b.example/"))
+    msgs = read(data[: data.rindex(b"http://b.example/")], ctx)
+    assert [m.host for m in msgs] == ["a.example"] * 2
+    assert ctx.anomalies.counts == {"har.truncated": 1}
+    assert ctx.anomalies.samples[0].frame == 2
+
+
+@pytest.mark.parametrize(
+    "tail", [b" garbage", b"\xff", b"]", b'{"log": {}}'], ids=["text", "utf8", "bracket", "doc"]
+)
+def test_data_after_the_document_is_counted(tail: bytes) -> None:
+    ctx = Context()
+    msgs = read(har_bytes(entry()) + tail, ctx)
+    assert len(msgs) == 2
+    assert ctx.anomalies.counts == {"har.truncated": 1}
+
+
+def test_a_syntax_error_inside_an_entry_stops_at_once() -> None:
+    ctx = Context()
+    data = har_bytes(entry("http://a.example/"), entry("http://b.example/"))
+    bad = data.replace(b'"http://b.example/"', b'"http://b.example/" tru', 1)
+    msgs = read(bad, ctx)
+    assert [m.host for m in msgs] == ["a.example"] * 2
+    [sample] = ctx.anomalies.samples
+    assert sample.kind == "har.truncated" and "invalid JSON" in sample.detail
+
+
+def test_flow_ids_forget_old_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(har, "MAX_CONNECTIONS", 2)
+    entries = [entry(connection=str(c)) for c in (1, 2, 1, 3, 4, 1)]
+    ids = [m.flow_id for m in read(har_bytes(*entries)) if m.direction == "out"]
+    # 1 and 2 remembered; 3 pushes out 1's key, 4 pushes out 2's; 1 comes back as new
+    assert ids == [1, 2, 1, 3, 4, 5]
 
 
 def test_registry_opens_gzipped_har(tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ def test_firmware_diff_reports_bad_apks_and_goes_on(tmp_path: Path) -> None:
     (bad / "Bad.apk").write_bytes(b"PK\x03\x04 truncated")
     code, out, err = run("firmware-diff", str(OLD), str(tmp_path / "new"), "-j", "1")
     assert code == 0  # nothing risky was added: NEW only lost apps
-    assert "NEW: system/app/Bad/Bad.apk: not an APK" in err
+    assert "phonehome: error: NEW: system/app/Bad/Bad.apk: not an APK" in err
     assert "removed in NEW: org.phonehome.test.imeilog" in out
 
 
@@ -117,8 +117,11 @@ def test_apk_batch_goes_on_past_bad_files(tmp_path: Path) -> None:
         "apk", str(junk), str(tmp_path / "missing.apk"), str(BUILT / "ImeiLog.apk")
     )
     assert code == 0
-    assert f"{junk}: not an APK: not a zip archive" in err
-    assert "missing.apk" in err
+    assert f"phonehome: error: {junk}: not an APK: not a zip archive" in err
+    assert f"phonehome: error: {tmp_path / 'missing.apk'}: " in err
+    assert all(
+        line.startswith(("phonehome: error: ", "phonehome: recorded ")) for line in err.splitlines()
+    )
     assert "org.phonehome.test.imeilog" in out
     code, _, _ = run("apk", str(junk))
     assert code == 2  # nothing could be read at all
@@ -136,3 +139,22 @@ def test_apk_json(tmp_path: Path) -> None:
     assert report["risk"]["risky"] is True
     assert report["signing"]["schemes"] == ["v1", "v2", "v3"]
     assert set(report["reads_identifiers"]) == {"imei", "iccid", "imsi", "cell_id"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["apk", "/nonexistent.apk", "--no-store"],
+        ["firmware-diff", "/nonexistent/old", "/nonexistent/new", "--no-store"],
+    ],
+)
+def test_fatal_errors_are_one_phonehome_error_line(args: list[str]) -> None:
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, "-m", "phonehome", *args], capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 2
+    assert res.stderr.startswith("phonehome: error: ")
+    assert res.stderr.count("\n") == 1

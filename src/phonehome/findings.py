@@ -9,10 +9,13 @@ memory does not grow with the capture.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from phonehome.detect import spans
 from phonehome.model.field import Match
 from phonehome.model.message import AppLabel, Message
 
@@ -50,6 +53,14 @@ class Finding:
     times: list[float] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
     per_day: dict[str, int] = field(default_factory=dict)
+    more_occurrences: int = 0
+    """Occurrences beyond one per message at this place (the value repeated in one field,
+    or in several fields of the same place, as the repeated keys of a form); counted, not
+    kept (see :func:`best_matches`)."""
+    capped: bool = False
+    """Some message carried the value more than :data:`~phonehome.detect.spans.MAX_PER_VALUE`
+    times at this place: only then do outputs show :attr:`more_occurrences` (a value
+    repeated a few times, as a SIP message repeats a number, is not worth a line)."""
     excerpt: tuple[str, str, str] | None = None
     """(before, match, after) from the first occurrence's decoded text: raw here, redacted
     where output is written (see :func:`phonehome.report.view.build_view`)."""
@@ -92,6 +103,12 @@ def best_matches(matches: list[Match]) -> list[Match]:
     The raw body and its decoded JSON are both scanned (a value split by Base64 line
     breaks is only whole after decoding), so one value is often found at several depths
     of the same place; the deepest, most specific one is the evidence worth reporting.
+    Then one match per (identifier, value, where, encoding): the others are counted in
+    its ``more`` (the same value twice in one field, or in two fields of one place, as
+    the repeated keys of a form).
+
+    Time O(n log n) in the number of matches: a body repeating a value thousands of
+    times must not cost the square of that (see :mod:`phonehome.detect.spans`).
     """
     if len(matches) < 2:
         return matches
@@ -103,19 +120,25 @@ def best_matches(matches: list[Match]) -> list[Match]:
     for group in groups.values():
         if len(group) == 1:
             out.extend(group)
-            continue
-        for m in group:
-            if not any(_deeper(o, m) for o in group if o is not m):
-                out.append(m)
-    # One match per (identifier, value, where, encoding): a value twice in one field.
-    seen: set[tuple[str, str, str, tuple[str, ...]]] = set()
+        else:
+            out.extend(_deepest(group))
+    # One match per (identifier, value, where, encoding); the rest counted on it.
+    seen: dict[tuple[str, str, str, tuple[str, ...]], int] = {}
     uniq: list[Match] = []
+    more: list[int] = []
     for m in out:
         k = (m.identifier, m.value, m.field.where, m.field.encoding)
-        if k not in seen:
-            seen.add(k)
+        i = seen.get(k)
+        if i is None:
+            seen[k] = len(uniq)
             uniq.append(m)
-    return uniq
+            more.append(m.more)
+        else:
+            more[i] += 1 + m.more
+    return [
+        m if n == m.more else dataclasses.replace(m, more=n)
+        for m, n in zip(uniq, more, strict=True)
+    ]
 
 
 def _prefer_exact(matches: list[Match]) -> list[Match]:
@@ -138,40 +161,112 @@ def _prefer_exact(matches: list[Match]) -> list[Match]:
             for m in matches
             if m.form == "plain" or (m.field.where, m.field.encoding, m.start, m.end) not in exact
         ]
-    return [
-        m
-        for m in matches
-        if not any(
-            o is not m
-            and o.field is m.field
-            and o.start <= m.start
-            and o.end >= m.end
-            and o.end - o.start > m.end - m.start
-            for o in matches
-        )
-    ]
+    if len(matches) <= SMALL:
+        return [
+            m
+            for m in matches
+            if not any(
+                o is not m
+                and o.field is m.field
+                and o.start <= m.start
+                and o.end >= m.end
+                and o.end - o.start > m.end - m.start
+                for o in matches
+            )
+        ]
+    return spans.drop_inside_wider(matches, {i: id(m.field) for i, m in enumerate(matches)})
 
 
 def _part(where: str) -> str:
     return where.split(":", 1)[0]
 
 
+Rank = tuple[int, int, bool, bool]
+SMALL = 8
+"""Groups up to this size are compared pair by pair: cheaper than sorting for the two or
+three matches most messages have."""
+
+
+def _rank(m: Match) -> Rank:
+    """How deep and specific an occurrence is: more decoders, then a longer place, then a
+    profile match, then the plain form. ``a`` is deeper than ``b`` seen at a compatible
+    place exactly when its rank is greater."""
+    return (len(m.field.encoding), len(m.field.where), m.profile_match, m.form == "plain")
+
+
+def _deepest(group: list[Match]) -> list[Match]:
+    """The matches of one value that no deeper occurrence at a compatible place hides.
+
+    ``a`` hides ``b`` when both are in the same part of the message, ``a``'s place
+    extends ``b``'s (or ``b`` is the whole part) and ``a`` ranks higher (:func:`_rank`).
+    The places that extend a place are one run of the sorted places, so the best rank
+    among them is a range-maximum query: O(n log n) for the group instead of comparing
+    every pair.
+    """
+    if len(group) <= SMALL:
+        return [m for m in group if not any(_deeper(o, m) for o in group if o is not m)]
+    best: dict[str, Rank] = {}
+    for m in group:
+        r = _rank(m)
+        w = m.field.where
+        if w not in best or r > best[w]:
+            best[w] = r
+    places = sorted(best)
+    top = _RangeMax([best[w] for w in places])
+    out: list[Match] = []
+    for m in group:
+        w = m.field.where
+        part = _part(w)
+        if w == part:
+            i = bisect.bisect_left(places, w)
+            ranks = (top.query(i, i + 1), _prefixed(places, top, part + ":"))
+            found = max((r for r in ranks if r is not None), default=None)
+        else:
+            found = _prefixed(places, top, w)
+        if found is None or not found > _rank(m):
+            out.append(m)
+    return out
+
+
 def _deeper(a: Match, b: Match) -> bool:
-    """True when ``a`` is the same occurrence as ``b`` seen through more decoding."""
+    """True when ``a`` is the same occurrence as ``b`` seen through more decoding: the
+    pairwise definition of :func:`_deepest`, used as it is for small groups."""
     fa, fb = a.field, b.field
-    if _part(fa.where) != _part(fb.where):
+    part = _part(fb.where)
+    if _part(fa.where) != part:
         return False
-    if fb.where != _part(fb.where) and not fa.where.startswith(fb.where):
-        return False  # b is already at a specific path that a does not extend
-    da, db = len(fa.encoding), len(fb.encoding)
-    if da != db:
-        return da > db
-    if len(fa.where) != len(fb.where):
-        return len(fa.where) > len(fb.where)
-    # Same place, same depth: prefer a profile match, then the plainer form.
-    if a.profile_match != b.profile_match:
-        return a.profile_match
-    return (a.form == "plain") and (b.form != "plain")
+    if fb.where != part and not fa.where.startswith(fb.where):
+        return False
+    return _rank(a) > _rank(b)
+
+
+def _prefixed(places: list[str], top: _RangeMax, prefix: str) -> Rank | None:
+    """The best rank among the places that start with ``prefix``."""
+    lo = bisect.bisect_left(places, prefix)
+    n = len(prefix)
+    hi = bisect.bisect_right(places, prefix, lo, key=lambda p: p[:n])
+    return top.query(lo, hi)
+
+
+class _RangeMax:
+    """Maximum over any run of a fixed list in O(1) (a sparse table, O(n log n) to build)."""
+
+    __slots__ = ("_levels",)
+
+    def __init__(self, values: list[Rank]) -> None:
+        self._levels = [values]
+        width = 1
+        while 2 * width <= len(values):
+            prev = self._levels[-1]
+            self._levels.append([max(prev[i], prev[i + width]) for i in range(len(prev) - width)])
+            width *= 2
+
+    def query(self, lo: int, hi: int) -> Rank | None:
+        if hi <= lo:
+            return None
+        level = (hi - lo).bit_length() - 1
+        row = self._levels[level]
+        return max(row[lo], row[hi - (1 << level)])
 
 
 class Aggregator:
@@ -219,6 +314,9 @@ class Aggregator:
             )
             self.findings[key] = f
         f.count += 1
+        f.more_occurrences += m.more
+        if m.more >= spans.MAX_PER_VALUE:
+            f.capped = True
         f.confidence = max(f.confidence, m.confidence)
         f.profile_match = f.profile_match or m.profile_match
         if msg.time < f.first_seen:

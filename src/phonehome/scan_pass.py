@@ -135,7 +135,7 @@ def run_scan(
         s.sha256 = cap.sha256
         s.size = cap.size
         if cap.damage:
-            ctx.anomalies.add("gzip.damaged", cap.index, None, cap.damage)
+            ctx.anomalies.add(cap.damage_kind, cap.index, None, cap.damage)
         s.anomalies = dict(ctx.anomalies.by_input(cap.index))
     findings = agg.results()
     # A host reached in clear as well is not "only encrypted".

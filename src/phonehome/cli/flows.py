@@ -45,7 +45,7 @@ def flows(
         write_lines(lines, write)  # pipes and files: one write per 128 lines
     for cap in caps:
         if cap.damage:
-            ctx.anomalies.add("gzip.damaged", cap.index, None, cap.damage)
+            ctx.anomalies.add(cap.damage_kind, cap.index, None, cap.damage)
     s = ctx.stats
     line = (
         f"{s.inputs} input(s), {s.frames} frames, {s.packets} packets, {s.flows} flows, "

@@ -98,12 +98,12 @@ def apk(
             report = analyse_one(path)
         except InputError as exc:
             errors.append({"path": str(path), "error": exc.reason})
-            click.echo(f"phonehome: {path}: {exc.reason}", err=True)
+            click.echo(f"phonehome: error: {path}: {exc.reason}", err=True)
             continue
         if not report.get("package"):
             why = "; ".join(report.get("problems", [])[:2]) or "no manifest"
             errors.append({"path": str(path), "error": f"not an APK: {why}"})
-            click.echo(f"phonehome: {path}: not an APK: {why}", err=True)
+            click.echo(f"phonehome: error: {path}: not an APK: {why}", err=True)
             continue
         reports.append(report)
     reports.sort(key=lambda r: -int(r["risk"]["score"]))
@@ -161,7 +161,7 @@ def firmware_diff(
     doc = fw.firmware_diff(old, new, jobs=jobs, cache=not no_cache, progress=progress)
     for side in ("old", "new"):
         for err in doc[side]["errors"]:
-            click.echo(f"phonehome: {side.upper()}: {err['path']}: {err['error']}", err=True)
+            click.echo(f"phonehome: error: {side.upper()}: {err['path']}: {err['error']}", err=True)
     write_report(STATIC_FORMATS[fmt](doc), output)
     if not no_store:  # after the report: a busy store does not cost a long analysis
         _record("firmware", [doc], db_path)

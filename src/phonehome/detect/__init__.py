@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from phonehome.detect import spans
 from phonehome.detect.ad_id import AdIdDetector
 from phonehome.detect.android_id import AndroidIdDetector
 from phonehome.detect.base import Detector, norm_key
@@ -139,6 +140,7 @@ class Engine:
                 m.profile_match,
                 field,
                 m.form,
+                m.more,
             )
             for m in seen
         ]
@@ -146,30 +148,31 @@ class Engine:
     def _scan(self, field: Field) -> list[Match]:
         known = _widest(self.known.scan(field)) if self._known_active else []
         found = list(known)
+        taken: dict[str, spans.Intervals] = {}
+        # values whose further occurrences the known detector only counted: a pattern
+        # match of the same value is one of those, at a span no kept match covers
+        counted = {(k.identifier, k.value) for k in known if k.more}
         for detector in self.selected(field):
             for m in detector.scan(field):
-                if not any(k.identifier == m.identifier and _overlap(k, m) for k in known):
-                    found.append(m)
+                if counted and (m.identifier, m.value) in counted:
+                    continue
+                if known:
+                    spans_of = taken.get(m.identifier)
+                    if spans_of is None:
+                        spans_of = taken[m.identifier] = spans.Intervals(
+                            (k.start, k.end) for k in known if k.identifier == m.identifier
+                        )
+                    if spans_of.overlaps(m.start, m.end):
+                        continue
+                found.append(m)
         found.sort(key=lambda m: (m.start, m.end, m.detector))
-        return found
-
-
-def _overlap(a: Match, b: Match) -> bool:
-    return a.start < b.end and b.start < a.end
+        return spans.cap(found)
 
 
 def _widest(matches: list[Match]) -> list[Match]:
     """Drop known-value matches lying inside a wider match of the same value."""
-    return [
-        m
-        for m in matches
-        if not any(
-            o is not m
-            and o.identifier == m.identifier
-            and o.value == m.value
-            and o.start <= m.start
-            and m.end <= o.end
-            and (o.end - o.start) > (m.end - m.start)
-            for o in matches
-        )
-    ]
+    if len(matches) < 2:
+        return matches
+    return spans.drop_inside_wider(
+        matches, {i: (m.identifier, m.value) for i, m in enumerate(matches)}
+    )

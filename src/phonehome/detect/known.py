@@ -16,6 +16,7 @@ the IMEI's body inside some other 15-digit number is not the IMEI.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import itertools
 import math
@@ -44,6 +45,10 @@ SCALES = ((1e6, "scaled-1e6"), (1e7, "scaled-1e7"))
 MAX_NUMBERS = 256
 """Numbers per field considered for location pairs: bounds the work on huge bodies."""
 PAIR_GAP = 24
+MAX_KEPT = 64
+"""Occurrences of one value in one form kept per field (the engine then keeps
+:data:`~phonehome.detect.spans.MAX_PER_VALUE` of them, after dropping the ones inside
+wider matches); the others are only counted."""
 """Most characters between the two numbers of a pair (``,"lon":`` in JSON is 8)."""
 
 _HEXCHARS = frozenset("0123456789abcdefABCDEF")
@@ -59,6 +64,9 @@ class Target(NamedTuple):
     value: str
     form: str
     rule: Rule
+    spelling: str = ""
+    """The spelling this pattern encodes (one spelling has several Base64 patterns, one per
+    byte alignment): occurrences beyond the cap are counted per spelling."""
 
 
 def normal_value(identifier: str, raw: str, region: str | None) -> str | None:
@@ -180,24 +188,25 @@ def targets(profile: DeviceProfile) -> tuple[list[tuple[str, Target]], list[tupl
                 continue
             for spelling, form in spellings(identifier, value, raw):
                 rule = rule_for(identifier, spelling)
-                caseless.append((spelling, Target(identifier, value, form, rule)))
+                caseless.append((spelling, Target(identifier, value, form, rule, spelling)))
                 url = quote(spelling, safe="")
                 if url != spelling:
-                    caseless.append((url, Target(identifier, value, "urlencoded", rule)))
+                    caseless.append((url, Target(identifier, value, "urlencoded", rule, spelling)))
                 data = spelling.encode("utf-8")
                 for name in HASHES:
                     digest = hashlib.new(name, data).hexdigest()
-                    caseless.append((digest, Target(identifier, value, name, "hex")))
+                    caseless.append((digest, Target(identifier, value, name, "hex", spelling)))
                 if len(spelling) < ENCODE_MIN_LEN:
                     continue
-                caseless.append((data.hex(), Target(identifier, value, "hex", "none")))
+                caseless.append((data.hex(), Target(identifier, value, "hex", "none", spelling)))
                 for fragment in base64_fragments(data):
                     if len(fragment) < BASE64_MIN_LEN:
                         continue
-                    exact.append((fragment, Target(identifier, value, "base64", "none")))
+                    exact.append((fragment, Target(identifier, value, "base64", "none", spelling)))
                     urlsafe = fragment.replace("+", "-").replace("/", "_")
                     if urlsafe != fragment:
-                        exact.append((urlsafe, Target(identifier, value, "base64url", "none")))
+                        target = Target(identifier, value, "base64url", "none", spelling)
+                        exact.append((urlsafe, target))
     return caseless, exact
 
 
@@ -267,18 +276,40 @@ class KnownValues(Detector):
         return bool(len(self._caseless) or self.locations)
 
     def scan(self, field: Field) -> list[Match]:
+        """Every occurrence, up to :data:`MAX_KEPT` per value and form; the rest are
+        counted on the last one kept (``Match.more``), so a body repeating a value
+        100,000 times does not become 100,000 objects."""
         text = field.text
         found: list[Match] = []
         seen: set[tuple[int, int, str, str]] = set()
+        # per value, form and spelling: a shorter spelling (the IMEI's body inside the
+        # IMEI) is counted apart, and dropped with its carrier inside the wider match
+        kept: dict[tuple[str, str, str, str], int] = {}
+        last: dict[tuple[str, str, str, str], int] = {}
+        extra: dict[tuple[str, str, str, str], int] = {}
+        extra_at: dict[tuple[str, str, str, str], int] = {}
         for matcher in (self._caseless, self._exact):
             for start, end, t in matcher.scan(text):
                 key = (start, end, t.identifier, t.value)
                 if key in seen or not whole_token(text, start, end, t.rule):
                     continue
+                group = (t.identifier, t.value, t.form, t.spelling)
+                n = kept.get(group, 0)
+                if n >= MAX_KEPT:
+                    # tags of one pattern come one after the other: count a span once
+                    if extra_at.get(group) != start:
+                        extra_at[group] = start
+                        extra[group] = extra.get(group, 0) + 1
+                    continue
+                kept[group] = n + 1
+                last[group] = len(found)
                 seen.add(key)
                 found.append(
                     Match(self.id, t.identifier, t.value, start, end, 1.0, True, field, t.form)
                 )
+        for group, more in extra.items():
+            i = last[group]
+            found[i] = dataclasses.replace(found[i], more=found[i].more + more)
         if self.locations:
             found += self._scan_locations(field)
         return found

@@ -78,6 +78,11 @@ class Capture:
         return self.gz.damage if self.gz is not None else None
 
     @property
+    def damage_kind(self) -> str:
+        """The anomaly kind of :attr:`damage`: ``gzip.damaged`` or ``gzip.limit``."""
+        return self.gz.damage_kind if self.gz is not None else "gzip.damaged"
+
+    @property
     def sha256(self) -> str:
         """SHA-256 of the file as stored (compressed bytes for .gz); complete after close;
         empty when the capture was opened without hashing."""
@@ -149,14 +154,35 @@ class _HashingReader(io.RawIOBase):
         super().close()
 
 
+MAX_INFLATE_RATIO = 200
+"""Inflated bytes per compressed byte read beyond :data:`INFLATE_ALLOWANCE`: captures and
+HAR compress 3-20x; 2 GiB of zeros compress 1000x."""
+INFLATE_ALLOWANCE = 64 << 20
+"""Any ``.gz`` may inflate this far whatever its ratio (a small file of repetitive
+traffic is not a bomb)."""
+MAX_INFLATED = 16 << 30
+"""Inflated bytes read from one ``.gz`` input at most, whatever its ratio (16 GiB):
+beyond that, decompress the file and pass it as it is (uncompressed inputs have no
+limit: they cost their own size)."""
+
+
 class _SafeGzip(io.RawIOBase):
     """Gzip decompression that turns damage (truncation, bad CRC, garbage) into end of
     data plus a flag, so a damaged ``.gz`` behaves like a truncated capture: what was
-    readable is processed and the damage is counted, never a traceback."""
+    readable is processed and the damage is counted, never a traceback.
 
-    def __init__(self, compressed: BinaryIO) -> None:
+    The inflated size is bounded by ratio to the compressed bytes read
+    (:data:`MAX_INFLATE_RATIO`, past :data:`INFLATE_ALLOWANCE`) and in total
+    (:data:`MAX_INFLATED`): a 2 MB file of 2 GiB zeros stops at 64 MiB, as end of data
+    with ``damage_kind`` ``gzip.limit``, instead of being read for minutes.
+    """
+
+    def __init__(self, compressed: BinaryIO, consumed: Callable[[], int] | None = None) -> None:
         self._gz = gzip.GzipFile(fileobj=compressed, mode="rb")
+        self._consumed = consumed
+        self.inflated = 0
         self.damage: str | None = None
+        self.damage_kind = "gzip.damaged"
 
     def readable(self) -> bool:
         return True
@@ -170,8 +196,29 @@ class _SafeGzip(io.RawIOBase):
             self.damage = str(e) or type(e).__name__
             return 0
         n = len(data)
+        self.inflated += n
+        if self.inflated > INFLATE_ALLOWANCE and self._over_limit():
+            return 0
         b[:n] = data
         return n
+
+    def _over_limit(self) -> bool:
+        read = self._consumed() if self._consumed is not None else 0
+        if self.inflated > MAX_INFLATED:
+            why = f"more than {MAX_INFLATED >> 30} GiB inflated"
+        elif self.inflated > MAX_INFLATE_RATIO * read:
+            why = (
+                f"{self.inflated >> 20} MiB inflated from {read >> 10} KiB, "
+                f"over {MAX_INFLATE_RATIO}x"
+            )
+        else:
+            return False
+        self.damage_kind = "gzip.limit"
+        self.damage = (
+            f"{why}: stopped reading (a decompression bomb?); decompress the file "
+            "yourself to read past this"
+        )
+        return True
 
 
 def _peekable(raw: BinaryIO) -> io.BufferedReader:
@@ -208,12 +255,17 @@ def open_capture(path: str, index: int = 0, *, hash_input: bool = True) -> Captu
         raise InputError(path, e.strerror or str(e)) from None
     gz: _SafeGzip | None = None
     if head[:2] == b"\x1f\x8b":
-        gz = _SafeGzip(stream)
+        gz = _SafeGzip(stream, lambda: hasher.size)
         stream = _peekable(gz)  # type: ignore[arg-type]
         head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
         if gz.damage is not None and not head:
             hasher.close()
             raise InputError(path, f"damaged gzip data ({gz.damage})")
+        if head[:2] == b"\x1f\x8b":
+            hasher.close()
+            raise InputError(
+                path, "gzip inside gzip is not undone: decompress the outer layer first"
+            )
     if not head:
         hasher.close()
         raise InputError(path, "empty file")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from phonehome.context import Context
 from phonehome.errors import InputError
+from phonehome.ingest.flowids import FlowIds
 from phonehome.model import Endpoint, FlowKey, HttpRequest, HttpResponse, Message
 from phonehome.protocols.bodies import decode_body, split_codings
 
@@ -63,7 +64,7 @@ def read(stream: BinaryIO, input: int, ctx: Context, path: str) -> Iterator[Mess
     except ImportError:
         raise InputError(path, NEEDS_MITMPROXY) from None
 
-    flows: dict[tuple[str, str], int] = {}
+    flows = FlowIds()
     index = 0
     good = 0
     reason = ""
@@ -98,7 +99,15 @@ def read(stream: BinaryIO, input: int, ctx: Context, path: str) -> Iterator[Mess
         raise InputError(path, f"no readable flow in {index} mitmproxy flow(s) ({reason})")
 
 
-_FLOW_ERRORS = (KeyError, RecursionError, AttributeError, TypeError, ValueError, OverflowError)
+_FLOW_ERRORS = (
+    KeyError,
+    RecursionError,
+    AttributeError,
+    TypeError,
+    ValueError,
+    OverflowError,
+    AssertionError,  # Flow.set_state asserts that no unknown key is left (fuzzing found it)
+)
 """What a malformed flow state raises from mitmproxy or from our reading of it."""
 
 
@@ -112,7 +121,7 @@ def _flow_messages(
     index: int,
     input: int,
     ctx: Context,
-    flows: dict[tuple[str, str], int],
+    flows: FlowIds,
 ) -> Iterator[Message]:
     req = flow.request
     client = _endpoint(flow.client_conn.peername, 0)
@@ -121,7 +130,7 @@ def _flow_messages(
     if req.http_version.lower() in _HTTP3:
         transport = "udp"
     key = FlowKey("udp" if transport == "udp" else "tcp", client, server)
-    flow_id = flows.setdefault((flow.client_conn.id, flow.server_conn.id), len(flows) + 1)
+    flow_id = flows.get((flow.client_conn.id, flow.server_conn.id))
     host = req.pretty_host or None
 
     headers = _headers(req.headers.fields)

@@ -16,6 +16,11 @@ Decisions worth knowing:
   not a capture past this point: ``pcap.bad_record_length``, and reading stops, since a
   classic pcap has no marker to resynchronise on.
 * A file that ends inside a record header or body: ``pcap.truncated_record``.
+* Empty records (length 0) carry nothing: a run of them is one ``pcap.empty_records``
+  anomaly, not one frame each (2 GiB of zeros would be 134 million of them; tshark
+  shows each as a malformed frame). Frame numbers still advance per record, as in
+  tshark, so evidence after the run stays right. All-zero runs are skipped in bulk; a
+  run of :data:`MAX_EMPTY_RUN` empty records with non-zero headers stops the reader.
 * On Ethernet captures, frames carrying a PCAPdroid trailer are returned without it and
   with ``Frame.uid`` set (see :mod:`phonehome.ingest.pcapdroid`).
 * ``filter_for`` (optional) gives a :data:`ReaderFilter` for the link type; frames it
@@ -45,6 +50,12 @@ _LINKTYPE_MASK: Final = 0x03FFFFFF
 _GLOBAL_HEADER_LEN: Final = 24
 _RECORD_HEADER_LEN: Final = 16
 _TRAILER_MIN_FRAME: Final = pcapdroid.ETHER_HEADER_LEN + pcapdroid.TRAILER_LEN
+MAX_EMPTY_RUN: Final = 1 << 20
+"""Consecutive empty records with a non-zero header walked one by one before the reader
+gives up (all-zero runs are skipped in bulk and do not count)."""
+_ZERO_STEP: Final = 4096
+_ZERO_BLOCK: Final = bytes(_ZERO_STEP)
+_ZERO_RECORD: Final = bytes(_RECORD_HEADER_LEN)
 
 # magic as it appears on disk -> (struct byte order, fractional units per second)
 _MAGICS: Final = {
@@ -101,6 +112,9 @@ def _records(
     pos = 0
     number = 0
     eof = False
+    empty = 0  # length of the current run of empty records (0: not in one)
+    zeros = 0  # of which all-zero
+    empty_from = 0
     while True:
         end = len(buf)
         want = CHUNK_SIZE
@@ -114,6 +128,35 @@ def _records(
                     f"record claims {incl} bytes (limit {limit}); stopped reading",
                 )
                 return
+            if incl == 0:
+                if not empty:
+                    empty_from = number + 1
+                if sec == 0 and frac == 0 and orig == 0:
+                    # all-zero: skip the whole run at memcmp speed, whole records only
+                    p = pos
+                    while p + _ZERO_STEP <= end and buf.startswith(_ZERO_BLOCK, p):
+                        p += _ZERO_STEP
+                    while p + _RECORD_HEADER_LEN <= end and buf.startswith(_ZERO_RECORD, p):
+                        p += _RECORD_HEADER_LEN
+                    k = (p - pos) >> 4
+                    zeros += k
+                else:
+                    k = 1
+                    if empty - zeros >= MAX_EMPTY_RUN:
+                        ctx.anomalies.add(
+                            "pcap.empty_records",
+                            input,
+                            empty_from,
+                            f"{empty} empty records from frame {empty_from} on; stopped reading",
+                        )
+                        return
+                empty += k
+                number += k
+                pos += k * _RECORD_HEADER_LEN
+                continue
+            if empty:
+                _empty_run(ctx, input, empty_from, empty)
+                empty = zeros = 0
             start = pos + _RECORD_HEADER_LEN
             stop = start + incl
             if stop > end:
@@ -134,6 +177,8 @@ def _records(
             elif skip is None or not skip(buf, start, stop, ts, number):
                 yield Frame(number, ts, linktype, buf[start:stop], orig, input)
         if eof:
+            if empty:
+                _empty_run(ctx, input, empty_from, empty)
             if pos < end:
                 ctx.anomalies.add(
                     "pcap.truncated_record",
@@ -146,6 +191,14 @@ def _records(
         eof = not chunk
         buf = buf[pos:] + chunk
         pos = 0
+
+
+def _empty_run(ctx: Context, input: int, first: int, count: int) -> None:
+    """One anomaly for a run of empty records (tshark shows each as a malformed frame;
+    the frame numbers advance the same way here, so later evidence still matches)."""
+    last = first + count - 1
+    where = f"frame {first}" if count == 1 else f"frames {first}-{last}"
+    ctx.anomalies.add("pcap.empty_records", input, first, f"{count} empty record(s), {where}")
 
 
 def _apply_trailer(

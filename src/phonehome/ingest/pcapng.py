@@ -16,7 +16,10 @@ Damage after the first Section Header Block is counted, never raised: a block le
 that cannot be right (< 12, not a multiple of 4, > 64 MiB, or past the end of the file)
 stops the reader (``pcapng.bad_block_length``) because the next block cannot be found;
 a packet whose captured length overflows its block is skipped
-(``pcapng.bad_packet_length``) and reading goes on.
+(``pcapng.bad_packet_length``) and reading goes on. A run of Enhanced Packet Blocks that
+captured nothing is one ``pcapng.empty_records`` anomaly (frame numbers still advance, as
+in tshark), and :data:`~phonehome.ingest.pcap.MAX_EMPTY_RUN` of them in a row stop the
+reader. All-zero bytes are a block of length 0: the reader stops there, as tshark does.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any, BinaryIO, Final
 from phonehome.context import Context
 from phonehome.errors import InputError
 from phonehome.ingest import pcapdroid
-from phonehome.ingest.pcap import CHUNK_SIZE, read_up_to
+from phonehome.ingest.pcap import CHUNK_SIZE, MAX_EMPTY_RUN, read_up_to
 from phonehome.model import Frame
 from phonehome.net.contracts import ReaderFilter
 
@@ -122,6 +125,8 @@ def _blocks(
     filters: list[ReaderFilter | None] = []  # per interface
     keylog_bytes = 0
     number = 0
+    empty = 0  # length of the current run of empty packets (0: not in one)
+    empty_from = 0
     last_ts = 0.0
     pos = 0
     eof = False
@@ -144,6 +149,8 @@ def _blocks(
                     word = struct.Struct(endian + "I").unpack_from
                     btype, blen = header(buf, pos)
             if blen < 12 or blen & 3 or blen > MAX_BLOCK or (btype == SHB and blen < _MIN_SHB):
+                if empty:
+                    _empty_run(ctx, input, empty_from, empty)
                 ctx.anomalies.add(
                     "pcapng.bad_block_length",
                     input,
@@ -171,6 +178,24 @@ def _blocks(
                     pos = stop
                     continue
                 iface, ts_high, ts_low, caplen, origlen = epb_fields(buf, pos + 8)
+                if caplen == 0:
+                    if not empty:
+                        empty_from = number + 1
+                    elif empty >= MAX_EMPTY_RUN:
+                        ctx.anomalies.add(
+                            "pcapng.empty_records",
+                            input,
+                            empty_from,
+                            f"{empty} empty packets from frame {empty_from} on; stopped reading",
+                        )
+                        return
+                    empty += 1
+                    number += 1
+                    pos = stop
+                    continue
+                if empty:
+                    _empty_run(ctx, input, empty_from, empty)
+                    empty = 0
                 data_end = pos + 28 + caplen
                 if data_end > stop - 4:
                     ctx.anomalies.add(
@@ -233,6 +258,8 @@ def _blocks(
                 _custom(buf, pos, stop, endian, ctx, input, number)
             pos = stop
         if eof:
+            if empty:
+                _empty_run(ctx, input, empty_from, empty)
             if pos < end:
                 ctx.anomalies.add(
                     "pcapng.bad_block_length",
@@ -245,6 +272,14 @@ def _blocks(
         eof = not chunk
         buf = buf[pos:] + chunk
         pos = 0
+
+
+def _empty_run(ctx: Context, input: int, first: int, count: int) -> None:
+    """One anomaly for a run of packets with no captured byte (tshark shows each as a
+    malformed frame; the frame numbers advance the same way here)."""
+    last = first + count - 1
+    where = f"frame {first}" if count == 1 else f"frames {first}-{last}"
+    ctx.anomalies.add("pcapng.empty_records", input, first, f"{count} empty packet(s), {where}")
 
 
 def _cut_short_detail(buf: bytes, pos: int, end: int, header: Unpack) -> str:

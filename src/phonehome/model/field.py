@@ -50,6 +50,9 @@ class Match:
     form: str = "plain"
     """How the value appeared: plain, urlencoded, base64, hex, md5, sha1, sha256, sha512,
     imei-body, scaled-1e6 ... (known-value detector), or ``pattern``."""
+    more: int = 0
+    """Further occurrences of the same value in the same field that the detect stage
+    counted but did not keep (see :data:`phonehome.detect.spans.MAX_PER_VALUE`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from phonehome import identifiers
-from phonehome.jsondoc import as_dict, map_strings, opt_number
+from phonehome.jsondoc import as_dict, as_int, map_strings, opt_number
 from phonehome.report.document import FindingDoc, ScanDocument, ScanView
 from phonehome.terminal import safe
 
@@ -167,9 +167,14 @@ def render(view: ScanView, color: bool = False) -> str:
             out.append(f"{host}:{port} ({proto})")
             for f in sorted(fs, key=lambda f: (f.rank, f.where)):
                 enc = ">".join(f.encoding) or "plain"
+                extra = as_int(f.get("more_occurrences"))
+                also = ""
+                if extra:
+                    where = "message" if f.count == 1 else "messages"
+                    also = f"  (and {extra:,} more in the same {where})"
                 out.append(
                     f"  {f.name:<14} {f.text('value_redacted', ''):<22} x{f.count:<5} "
-                    f"{f.where}  [{enc}]  {f.text('detector')} ({_tag(f)})"
+                    f"{f.where}  [{enc}]  {f.text('detector')} ({_tag(f)}){also}"
                 )
     ni = d.not_inspected
     if ni:

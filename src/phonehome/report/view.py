@@ -69,19 +69,15 @@ class Scrubber:
                 caseless.setdefault(spelling, redact(target.value, target.identifier))
             for spelling, target in strict:
                 exact.setdefault(spelling, redact(target.value, target.identifier))
-        self._caseless = {k.lower(): v for k, v in caseless.items() if len(k) >= MIN_SCRUB_LEN}
-        self._exact = {k: v for k, v in exact.items() if len(k) >= MIN_SCRUB_LEN}
-        self._re_caseless = _alternation(self._caseless, re.IGNORECASE)
-        self._re_exact = _alternation(self._exact, 0)
+        self._caseless = _Replacer(
+            {k.lower(): v for k, v in caseless.items() if len(k) >= MIN_SCRUB_LEN}, True
+        )
+        self._exact = _Replacer({k: v for k, v in exact.items() if len(k) >= MIN_SCRUB_LEN}, False)
 
     def __call__(self, text: str) -> str:
         if not text:
             return text
-        if self._re_caseless is not None:
-            text = self._re_caseless.sub(lambda m: self._caseless[m.group(0).lower()], text)
-        if self._re_exact is not None:
-            text = self._re_exact.sub(lambda m: self._exact[m.group(0)], text)
-        return text
+        return self._exact(self._caseless(text))
 
     def tree(self, node: Any) -> Any:
         """Every string of a JSON-like document, scrubbed (keys too); the fields that are
@@ -107,11 +103,46 @@ _SAFE_KEYS = frozenset(
 )
 
 
-def _alternation(values: dict[str, str], flags: int) -> re.Pattern[str] | None:
-    if not values:
-        return None
-    ordered = sorted(values, key=len, reverse=True)  # the longest spelling wins
-    return re.compile("|".join(re.escape(v) for v in ordered), flags)
+class _Replacer:
+    """Every occurrence of the spellings, leftmost first and the longest at a position,
+    replaced by its mask: what a regular expression alternation of the spellings (longest
+    first) does, but through the detect stage's multi-pattern matcher, so the cost does
+    not grow with the number of spellings times the text (a scan with 10,000 distinct
+    values took minutes in this class alone). Spellings that are not ASCII, which the
+    matcher would not fold the way ``str.lower`` does, make it a regular expression as
+    before (all of them: the longest must win across both kinds)."""
+
+    def __init__(self, values: dict[str, str], caseless: bool) -> None:
+        from phonehome.detect.matcher import Matcher
+
+        self._values = values
+        self._caseless = caseless
+        self._regex: re.Pattern[str] | None = None
+        self._matcher = Matcher[str]([])
+        if all(k.isascii() for k in values):
+            self._matcher = Matcher(list(values.items()), caseless=caseless)
+        else:
+            ordered = sorted(values, key=len, reverse=True)
+            flags = re.IGNORECASE if caseless else 0
+            self._regex = re.compile("|".join(map(re.escape, ordered)), flags)
+
+    def __call__(self, text: str) -> str:
+        hits = self._matcher.scan(text)
+        if hits:
+            out: list[str] = []
+            pos = 0
+            # hits are sorted by start, then end: the last hit at a start is the longest
+            for i, (start, end, mask) in enumerate(hits):
+                if start < pos or (i + 1 < len(hits) and hits[i + 1][0] == start):
+                    continue
+                out += (text[pos:start], mask)
+                pos = end
+            out.append(text[pos:])
+            text = "".join(out)
+        if self._regex is not None:
+            key = str.lower if self._caseless else str
+            text = self._regex.sub(lambda m: self._values[key(m.group(0))], text)
+        return text
 
 
 # A run of letters and digits, joined by - : . (MAC and UUID groups, decimals).
@@ -215,6 +246,8 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
                 for e in f.evidence
             ],
         }
+        if f.capped:
+            item["more_occurrences"] = f.more_occurrences
         if f.excerpt is not None:
             item["excerpt"] = _excerpt(f.excerpt, f.identifier, scrubber)
         if reveal:

@@ -119,6 +119,12 @@ def open_zip(path: Path) -> SafeZip | str:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, struct.error) as exc:
         fh.close()
         return f"not a zip archive ({exc})"
+    except NotImplementedError as exc:
+        # zipfile refuses a whole listing when one entry claims a "version needed to
+        # extract" above 6.3 (found by fuzzing); Android ignores that field, so such an
+        # archive may still install: say so rather than call it "not a zip".
+        fh.close()
+        return f"zip archive the reader does not support ({exc})"
     except OSError:
         fh.close()
         raise

@@ -1,0 +1,243 @@
+"""Build the committed seed corpus ``fuzz/corpus/<target>/`` from the real fixtures and
+the simulator's own builders (small files only: at most :data:`MAX_SEED` bytes each).
+
+    python fuzz/build_corpus.py          # rewrites fuzz/corpus/
+
+Seeds give the fuzzer valid structure to mutate from: a real pcap, a real HAR, a
+ClientHello with extensions, an encrypted QUIC Initial it could never guess. Each file
+is named by the SHA-1 of its content, as libFuzzer names what it adds.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import struct
+import sys
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+
+from phonehome.simulate import appproto, quic_build, tls_build  # noqa: E402
+from phonehome.simulate.packets import Host, TcpConnection, udp_frame  # noqa: E402
+from tests.builders_capture import (  # noqa: E402
+    custom_block,
+    dsb,
+    epb,
+    ethernet,
+    idb,
+    ipv4_udp,
+    nrb,
+    pcap_file,
+    pcapdroid_trailer_frame,
+    pcapdroid_uid_map,
+    shb,
+    spb,
+)
+
+MAX_SEED = 64 << 10
+FIXTURES = REPO / "tests" / "shared" / "fixtures"
+APKS = REPO / "tests" / "apks" / "built"
+IMEI = "359123456789012"
+DEVICE = Host(b"\x02\x00\x00\x00\x00\x01", bytes([10, 0, 0, 2]))
+SERVER = Host(b"\x04\x00\x00\x00\x00\x01", bytes([93, 184, 216, 34]))
+
+
+class _Frames:
+    """A frame sink collecting (time, frame) for pcap and netstack seeds."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[int, bytes]] = []
+
+    def emit(self, ts_us: int, frame: bytes) -> int:
+        self.frames.append((ts_us, frame))
+        return len(self.frames)
+
+
+def _conversation(request: bytes, response: bytes, port: int = 80) -> list[tuple[int, bytes]]:
+    sink = _Frames()
+    conn = TcpConnection(sink, DEVICE, 40000, SERVER, port, 1_700_000_000_000_000)
+    conn.open()
+    conn.send(request)
+    conn.send(response, from_client=False)
+    conn.close()
+    return sink.frames
+
+
+def _client_hello(sni: str = "t.example.com") -> bytes:
+    return tls_build.tls_records(tls_build.client_hello(sni))
+
+
+def _quic_datagrams() -> list[bytes]:
+    hello = tls_build.client_hello("q.example.com", ("h3",))
+    return quic_build.client_initial_datagrams(hello, b"\x01" * 8, b"\x02" * 8, packets=2)
+
+
+def _http_post() -> bytes:
+    body = json.dumps({"imei": IMEI, "data": "eyJpbWVpIjoiMzU5MTIzNDU2Nzg5MDEyIn0="}).encode()
+    return appproto.http_request(
+        "POST", f"/r?imei={IMEI}&mac=a4%3A77%3A33%3A12%3A34%3A56", "t.example.com",
+        [("Content-Type", "application/json"), ("Cookie", f"id={IMEI}")], body,
+    )  # fmt: skip
+
+
+def _conversations() -> list[list[tuple[int, bytes]]]:
+    mqtt = appproto.mqtt_connect(f"dev-{IMEI}", username="u") + appproto.mqtt_publish(
+        f"dev/{IMEI}/loc", b'{"lat": 59.91, "lon": 10.75}'
+    )
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + appproto.chunked(
+        b"x" * 100
+    )
+    dns = udp_frame(DEVICE, SERVER, 40001, 53, appproto.dns_query(7, f"{IMEI}.t.example"))
+    quic = [udp_frame(DEVICE, SERVER, 40002, 443, d) for d in _quic_datagrams()]
+    return [
+        _conversation(_http_post(), chunked),
+        _conversation(_client_hello(), b"\x16\x03\x03\x00\x04\x02\x00\x00\x00", 443),
+        _conversation(mqtt, appproto.mqtt_connack(), 1883),
+        [(1, dns)] + [(2 + i, q) for i, q in enumerate(quic)],
+    ]
+
+
+def _pcap(frames: list[tuple[int, bytes]]) -> bytes:
+    return pcap_file([(t // 1_000_000, t % 1_000_000, f) for t, f in frames])
+
+
+def _netstack(frames: list[tuple[int, bytes]], linktype_index: int = 0) -> bytes:
+    return bytes([linktype_index]) + b"".join(struct.pack(">H", len(f)) + f for _, f in frames)
+
+
+def _pieces(data: bytes, size: int) -> bytes:
+    return bytes([size - 1]) + data
+
+
+def _length_prefixed(items: list[bytes]) -> bytes:
+    return b"".join(struct.pack(">H", len(i)) + i for i in items)
+
+
+def _mitm() -> Iterator[bytes]:
+    try:
+        from mitmproxy import http
+        from mitmproxy.io import FlowWriter
+        from mitmproxy.test import tflow
+    except ImportError:
+        return
+    buf = io.BytesIO()
+    writer = FlowWriter(buf)
+    req = http.Request.make(
+        "POST", f"http://t.example.com/c?imei={IMEI}", b"a=1", {"Content-Encoding": "identity"}
+    )
+    writer.add(tflow.tflow(req=req, resp=tflow.tresp()))
+    writer.add(tflow.tflow(resp=True))
+    yield buf.getvalue()
+
+
+def _apk_members(name: str) -> Iterator[bytes]:
+    for apk in sorted(APKS.glob("*.apk")):
+        with zipfile.ZipFile(apk) as z:
+            if name in z.namelist():
+                yield z.read(name)
+
+
+def _protobuf() -> bytes:
+    def field(number: int, data: bytes) -> bytes:
+        return bytes([number << 3 | 2, len(data)]) + data
+
+    return field(1, IMEI.encode()) + field(2, field(3, b"a4:77:33:12:34:56")) + b"\x18\x96\x01"
+
+
+def seeds() -> dict[str, list[bytes]]:
+    convs = _conversations()
+    small_pcaps = [
+        p.read_bytes() for p in sorted(FIXTURES.glob("*/*.pcap")) if p.stat().st_size <= MAX_SEED
+    ]
+    packet = ipv4_udp(b"payload")
+    pcapng = [
+        p.read_bytes() for p in sorted(FIXTURES.glob("*/*.pcapng")) if p.stat().st_size <= MAX_SEED
+    ]
+    pcapng.append(
+        shb()
+        + idb(tsresol=9)
+        + pcapdroid_uid_map(10001, "com.a", "A")
+        + custom_block(1234, b"other vendor")
+        + epb(0, 5, ethernet(packet), comments=["u-10001"])
+        + spb(ethernet(packet))
+        + nrb([(bytes(4), ["a.example"])])
+        + dsb(b"CLIENT_RANDOM 00 11\n")
+        + shb(">")
+        + idb(endian=">")
+        + epb(0, 7, ethernet(packet), endian=">")
+    )
+    pcaps = [_pcap(c) for c in convs] + small_pcaps
+    pcaps.append(pcap_file([(1, 2, pcapdroid_trailer_frame(packet, 10001, "com.a"))]))
+    hars = [
+        p.read_bytes()
+        for p in sorted((FIXTURES / "har").glob("*.har"))
+        if p.stat().st_size <= MAX_SEED
+    ]
+    bodies = [
+        json.dumps({"a": [{"IMEI1": IMEI}], "b": "eyJtYWMiOiJhNDo3NzozMzoxMjozNDo1NiJ9"}).encode(),
+        f"imei={IMEI}&lat=59.91&lon=10.75&cid=12345&lac=7".encode(),
+        b'--xyz\r\nContent-Disposition: form-data; name="m"\r\n\r\n'
+        + IMEI.encode()
+        + b"\r\n--xyz--\r\n",
+        f'<reg><dev imei="{IMEI}"><mac>a4:77:33:12:34:56</mac></dev></reg>'.encode(),
+        _protobuf(),
+        gzip.compress(json.dumps({"imei": IMEI}).encode()),
+        zlib.compress(IMEI.encode() * 3),
+        IMEI.encode().hex().encode(),
+        b"eyJhbGciOiJIUzI1NiJ9.eyJpbWVpIjoiMzU5MTIzNDU2Nzg5MDEyIn0.c2ln",
+    ]
+    return {
+        "pcap": pcaps,
+        "pcapng": pcapng,
+        "netstack": [_netstack(c) for c in convs],
+        "http": [
+            _pieces(_http_post() + _http_post(), 100),
+            _pieces(b"\x00" + b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", 7),
+            bytes([0, 1])
+            + b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + appproto.chunked(b"y" * 50, 16),
+        ],
+        "dns": [
+            appproto.dns_query(1, f"{IMEI}.t.example"),
+            appproto.dns_response(1, "t.example", 1, [bytes([93, 184, 216, 34])]),
+        ],
+        "tls": [_client_hello(), _client_hello("x" * 200), tls_build.client_hello(None)],
+        "quic": [_length_prefixed(_quic_datagrams())],
+        "mqtt": [
+            _pieces(appproto.mqtt_connect(f"dev-{IMEI}", username="u"), 5),
+            _pieces(appproto.mqtt_publish(f"a/{IMEI}", b"{}") + appproto.mqtt_disconnect(), 200),
+        ],
+        "har": hars,
+        "mitm": list(_mitm()),
+        "gz": [gzip.compress(pcaps[0]), gzip.compress(hars[0]) if hars else b""],
+        "decoders": [bytes([i % 7]) + b for i, b in enumerate(bodies)]
+        + [bytes([0x11]) + gzip.compress(bodies[0]), bytes([0x21]) + zlib.compress(bodies[1])],
+        "axml": list(_apk_members("AndroidManifest.xml")),
+        "dex": list(_apk_members("classes.dex")),
+        "zip": [p.read_bytes() for p in sorted(APKS.glob("*.apk")) if p.stat().st_size <= MAX_SEED],
+    }
+
+
+def main() -> None:
+    corpus = HERE / "corpus"
+    shutil.rmtree(corpus, ignore_errors=True)
+    for name, items in seeds().items():
+        folder = corpus / name
+        folder.mkdir(parents=True)
+        for data in items:
+            if data and len(data) <= MAX_SEED:
+                (folder / hashlib.sha1(data).hexdigest()).write_bytes(data)
+        print(f"{name}: {len(list(folder.iterdir()))} seeds")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,351 @@
+"""One fuzz target per parser entry point: bytes in, and only the documented refusal out.
+
+Every target takes the fuzzer's bytes and drives one entry point the way phonehome does
+(readers are iterated to the end, stream parsers are fed in pieces and finished). The
+project's rule is that stages never raise on bad data, so the only exceptions a target
+lets through silently are the ones its entry point documents (``InputError`` for a file
+that is not a capture, ``DnsError``/``TlsError``/``DexError`` where a caller catches
+them); anything else is a finding and libFuzzer saves the input.
+
+Targets are plain functions so that ``tests/test_fuzz_regressions.py`` replays every
+saved crash and the seed corpus without atheris.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import struct
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from phonehome.context import Context
+from phonehome.errors import InputError
+
+if TYPE_CHECKING:
+    from phonehome.detect import Engine
+
+_TMP = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+
+
+class Target(NamedTuple):
+    run: Callable[[bytes], None]
+    allowed: tuple[type[BaseException], ...]
+    """Exceptions that are the entry point's documented answer to bad input."""
+
+
+def _scratch(data: bytes, suffix: str) -> Path:
+    """A private file holding ``data`` (entry points that take a path)."""
+    fd, name = tempfile.mkstemp(suffix=suffix, dir=_TMP)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return Path(name)
+
+
+def _pieces(data: bytes) -> list[bytes]:
+    """Split a stream where the fuzzer says: byte 0 is the piece size (1-256)."""
+    if not data:
+        return []
+    size = data[0] + 1
+    body = data[1:]
+    return [body[i : i + size] for i in range(0, len(body), size)] or [b""]
+
+
+# --- capture readers ---------------------------------------------------------------------
+
+
+def pcap(data: bytes) -> None:
+    from phonehome.ingest import pcap as reader
+
+    for _ in reader.read(io.BytesIO(data), 0, Context(), "fuzz.pcap"):
+        pass
+
+
+def pcapng(data: bytes) -> None:
+    from phonehome.ingest import pcapng as reader
+
+    for _ in reader.read(io.BytesIO(data), 0, Context(), "fuzz.pcapng"):
+        pass
+
+
+_LINKTYPES = (1, 101, 113, 276, 0, 228, 229)
+"""Ethernet, raw IP, Linux SLL, SLL2, BSD null, raw IPv4, raw IPv6."""
+
+
+def netstack(data: bytes) -> None:
+    """Frames of a link type through the whole packet path (link, IP, TCP reassembly,
+    flow table, every protocol parser), then extraction and detection of what the
+    device sent: the scan's loop. Byte 0 picks the link type; then 2-byte lengths."""
+    from phonehome.ingest import open_capture
+    from phonehome.pipeline import iter_messages
+    from phonehome.protocols.registry import message_fields as fields
+
+    if not data:
+        return
+    linktype = _LINKTYPES[data[0] % len(_LINKTYPES)]
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype)]
+    pos, ts = 1, 1_700_000_000
+    while pos + 2 <= len(data):
+        (n,) = struct.unpack_from(">H", data, pos)
+        frame = data[pos + 2 : pos + 2 + n]
+        pos += 2 + n
+        ts += 1
+        out.append(struct.pack("<IIII", ts, 0, len(frame), len(frame)) + frame)
+    path = _scratch(b"".join(out), ".pcap")
+    try:
+        ctx = Context()
+        engine = _engine()
+        for msg in iter_messages([open_capture(str(path))], ctx):
+            if msg.direction == "out":
+                for f in fields(msg, ctx.anomalies):
+                    engine.scan(f)
+    finally:
+        path.unlink()
+
+
+_ENGINE: list[Engine] = []
+
+
+def _engine() -> Engine:
+    """One engine for every run (building its matcher per input would be most of the
+    time); a profile, so the known-value detector runs too."""
+    from phonehome.detect import Engine
+    from phonehome.model.profile import DeviceProfile
+
+    if not _ENGINE:
+        profile = DeviceProfile(
+            values={"imei": ("359123456789012",), "mac": ("a4:77:33:12:34:56",)}
+        )
+        _ENGINE.append(Engine(profile))
+    return _ENGINE[0]
+
+
+def har(data: bytes) -> None:
+    from phonehome.ingest import har as reader
+
+    for _ in reader.read(io.BytesIO(data), 0, Context(), "fuzz.har"):
+        pass
+
+
+def mitm(data: bytes) -> None:
+    from phonehome.ingest import mitm as reader
+
+    for _ in reader.read(io.BytesIO(data), 0, Context(), "fuzz.mitm"):
+        pass
+
+
+def gz(data: bytes) -> None:
+    """Any input through the registry: gzip undone (bounded), format sniffed, read."""
+    from phonehome.ingest import open_capture
+
+    path = _scratch(data, ".in")
+    try:
+        cap = open_capture(str(path))
+        ctx = Context()
+        if cap.format.kind == "frames":
+            for _ in cap.frames(ctx):
+                pass
+        else:
+            for _ in cap.messages(ctx):
+                pass
+        cap.close()
+    finally:
+        path.unlink()
+
+
+# --- protocol parsers --------------------------------------------------------------------
+
+
+def http(data: bytes) -> None:
+    """One direction of an HTTP/1.x connection, fed in pieces (bit 0 of byte 0: side)."""
+    from phonehome.protocols.http import HttpStreamParser
+
+    if not data:
+        return
+    parser = HttpStreamParser(bool(data[0] & 1), Context(), 0)
+    if not parser.is_request:
+        parser.expect("GET")
+        parser.expect("HEAD")
+    for i, piece in enumerate(_pieces(data[1:])):
+        parser.feed(piece, float(i), i + 1)
+        if parser.stopped or parser.tunnel:
+            parser.take_rest()
+            break
+    parser.finish()
+
+
+def dns(data: bytes) -> None:
+    from phonehome.protocols import dns as parser
+
+    parser.parse_lenient(data)
+    parser.parse_if_dns(data)
+    parser.split_tcp(data)
+    parser.parse(data)  # DnsError allowed: the strict parser's documented answer
+
+
+def tls(data: bytes) -> None:
+    from phonehome.protocols import tls as parser
+
+    parser.looks_like_client_hello(data)
+    parser.parse_client_hello_records(data)
+    parser.parse_client_hello(data)  # TlsError allowed
+
+
+def quic(data: bytes) -> None:
+    """Client datagrams of one flow (2-byte lengths) through the Initial tracker, and
+    the CRYPTO frame parser on the bytes as if decrypted."""
+    from phonehome.protocols.quic import QuicInitialTracker, crypto_frames, looks_like_quic_initial
+
+    crypto_frames(data)
+    tracker = QuicInitialTracker()
+    pos = 0
+    while pos + 2 <= len(data) and not tracker.done:
+        (n,) = struct.unpack_from(">H", data, pos)
+        datagram = data[pos + 2 : pos + 2 + n]
+        pos += 2 + n
+        looks_like_quic_initial(datagram)
+        tracker.feed(datagram)
+
+
+def mqtt(data: bytes) -> None:
+    from phonehome.protocols.mqtt import MqttStreamParser
+
+    parser = MqttStreamParser(Context(), 0)
+    for i, piece in enumerate(_pieces(data)):
+        parser.feed(piece, float(i), i + 1)
+        if parser.stopped:
+            break
+
+
+# --- what is inside messages ---------------------------------------------------------------
+
+_CONTENT_TYPES = (
+    "text/plain",
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=xyz",
+    "application/xml",
+    "application/octet-stream",
+    "application/x-protobuf",
+)
+_CODINGS = ((), ("gzip",), ("deflate",), ("br",), ("gzip", "br"), ("identity",))
+
+
+def decoders(data: bytes) -> None:
+    """A request body (byte 0: content type and coding) through Content-Encoding, every
+    structure and decoder of the extractor, and the detectors."""
+    from phonehome.model import Endpoint, FlowKey, HttpRequest, Message
+    from phonehome.protocols.bodies import decode_body
+    from phonehome.protocols.registry import message_fields as fields
+
+    if not data:
+        return
+    ctype = _CONTENT_TYPES[data[0] % len(_CONTENT_TYPES)]
+    codings = list(_CODINGS[(data[0] >> 4) % len(_CODINGS)])
+    body, removed, truncated = decode_body(data[1:], codings, max_size=1 << 20)
+    client, server = Endpoint("10.0.0.2", 40000), Endpoint("93.184.216.34", 80)
+    request = HttpRequest(
+        "POST",
+        "/c?" + data[1:64].decode("latin-1"),
+        "HTTP/1.1",
+        (("Host", "t.example"), ("Content-Type", ctype), ("Cookie", "id=" + body[:32].hex())),
+        body,
+        truncated,
+        removed,
+    )
+    flow = FlowKey("tcp", client, server)
+    msg = Message(
+        0.0, 0, 1, 1, flow, client, server, "out", "http", "cleartext", request, host="t.example"
+    )
+    ctx = Context()
+    engine = _engine()
+    for f in fields(msg, ctx.anomalies):
+        engine.scan(f)
+
+
+# --- static analysis -----------------------------------------------------------------------
+
+
+def axml(data: bytes) -> None:
+    from phonehome.static.manifest import parse_manifest
+
+    parse_manifest(data).to_dict()
+
+
+def _apk_with(name: str, data: bytes) -> None:
+    from phonehome.static.apk import analyze_apk
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr(name, data)
+    path = _scratch(buf.getvalue(), ".apk")
+    try:
+        analyze_apk(path).to_dict()
+    finally:
+        path.unlink()
+
+
+def dex(data: bytes) -> None:
+    """A DEX file as the APK analysis reads it (classes, call graph, strings)."""
+    _apk_with("classes.dex", data)
+
+
+def zip_(data: bytes) -> None:
+    """Any bytes as an APK: the guarded zip reader, then whatever the entries hold."""
+    from phonehome.static.apk import analyze_apk
+    from phonehome.static.zipsafe import open_zip
+
+    path = _scratch(data, ".apk")
+    try:
+        opened = open_zip(path)
+        if not isinstance(opened, str):
+            for name in opened.names()[:64]:
+                opened.read(name, limit=1 << 20)
+            opened.close()
+        analyze_apk(path).to_dict()
+    finally:
+        path.unlink()
+
+
+def _allowed(*extra: str) -> tuple[type[BaseException], ...]:
+    from phonehome.protocols.dns import DnsError
+    from phonehome.protocols.tls import TlsError
+    from phonehome.static.dex import DexError
+
+    known: dict[str, type[BaseException]] = {
+        "dns": DnsError,
+        "tls": TlsError,
+        "dex": DexError,
+    }
+    return (InputError, *(known[e] for e in extra))
+
+
+def targets() -> dict[str, Target]:
+    return {
+        "pcap": Target(pcap, _allowed()),
+        "pcapng": Target(pcapng, _allowed()),
+        "netstack": Target(netstack, _allowed()),
+        "http": Target(http, _allowed()),
+        "dns": Target(dns, _allowed("dns")),
+        "tls": Target(tls, _allowed("tls")),
+        "quic": Target(quic, _allowed()),
+        "mqtt": Target(mqtt, _allowed()),
+        "har": Target(har, _allowed()),
+        "mitm": Target(mitm, _allowed()),
+        "gz": Target(gz, _allowed()),
+        "decoders": Target(decoders, _allowed()),
+        "axml": Target(axml, _allowed()),
+        "dex": Target(dex, _allowed()),
+        "zip": Target(zip_, _allowed()),
+    }
+
+
+def check(name: str, data: bytes) -> None:
+    """Run one input; raise what the target does not allow (what a fuzzer reports)."""
+    target = targets()[name]
+    with contextlib.suppress(target.allowed):
+        target.run(data)

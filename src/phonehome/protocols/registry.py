@@ -18,17 +18,19 @@ from phonehome.model.anomaly import Anomalies
 from phonehome.model.field import Field
 from phonehome.model.message import Content, Message
 from phonehome.protocols.base import Protocol
+from phonehome.protocols.diameter import DIAMETER
 from phonehome.protocols.dns import DNS
 from phonehome.protocols.http import HTTP
 from phonehome.protocols.mqtt import MQTT
 from phonehome.protocols.quic import QUIC
 from phonehome.protocols.raw import RAW
+from phonehome.protocols.sip import SIP
 from phonehome.protocols.ssh import SSH
 from phonehome.protocols.tls import TLS
 
-TCP: Final[tuple[Protocol, ...]] = (HTTP, TLS, MQTT, DNS, SSH)
+TCP: Final[tuple[Protocol, ...]] = (HTTP, TLS, MQTT, DNS, SSH, SIP, DIAMETER)
 """Recognised on TCP, in this order."""
-UDP: Final[tuple[Protocol, ...]] = (DNS, QUIC)
+UDP: Final[tuple[Protocol, ...]] = (DNS, SIP, QUIC)
 """Recognised on UDP, in this order."""
 OTHER: Final[tuple[Protocol, ...]] = (RAW,)
 """Protocols no session recognises, whose content other sources or fallbacks make."""

@@ -123,10 +123,13 @@ class TcpApp:
 
 
 class UdpHost:
-    """What a UDP flow offers the protocol handling a datagram."""
+    """What a UDP flow offers the protocol handling a datagram. The ports are hints
+    only (GTP-C and GTP-U share a header; the port tells their echo messages apart)."""
 
     ctx: Context
     input: int
+    client_port: int
+    server_port: int
 
     def raw(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
         """The datagram as raw payload (bounded per direction of the flow)."""

@@ -20,17 +20,20 @@ from phonehome.model.message import Content, Message
 from phonehome.protocols.base import Protocol
 from phonehome.protocols.diameter import DIAMETER
 from phonehome.protocols.dns import DNS
+from phonehome.protocols.gtp import GTPV1, GTPV2
 from phonehome.protocols.http import HTTP
+from phonehome.protocols.ike import IKE
 from phonehome.protocols.mqtt import MQTT
 from phonehome.protocols.quic import QUIC
+from phonehome.protocols.radius import RADIUS
 from phonehome.protocols.raw import RAW
 from phonehome.protocols.sip import SIP
 from phonehome.protocols.ssh import SSH
 from phonehome.protocols.tls import TLS
 
-TCP: Final[tuple[Protocol, ...]] = (HTTP, TLS, MQTT, DNS, SSH, SIP, DIAMETER)
+TCP: Final[tuple[Protocol, ...]] = (SIP, HTTP, TLS, MQTT, DNS, SSH, DIAMETER)
 """Recognised on TCP, in this order."""
-UDP: Final[tuple[Protocol, ...]] = (DNS, SIP, QUIC)
+UDP: Final[tuple[Protocol, ...]] = (DNS, SIP, GTPV2, GTPV1, RADIUS, IKE, QUIC)
 """Recognised on UDP, in this order."""
 OTHER: Final[tuple[Protocol, ...]] = (RAW,)
 """Protocols no session recognises, whose content other sources or fallbacks make."""

@@ -31,7 +31,7 @@ from phonehome.extract.engine import LEAF, Budget, expand
 from phonehome.extract.leaf import escape_segment
 from phonehome.extract.text import to_text
 from phonehome.model.field import Field
-from phonehome.model.message import Content, Headers, Message, Record, header
+from phonehome.model.message import Content, Headers, Message, RawPayload, Record, header
 from phonehome.protocols.base import Parsed, Protocol, TcpApp, TcpHost, UdpHost
 from phonehome.protocols.threegpp import location_fields, pani_locations
 
@@ -44,6 +44,9 @@ MAX_HEADERS: Final = 256
 _REQUEST: Final = re.compile(rb"([A-Z][A-Z-]{1,31}) ((?:sips?|tel|urn):[^ \r\n]{1,8192}) SIP/2\.0")
 _REQUEST_START: Final = re.compile(rb"[A-Z][A-Z-]{1,31} (?:sips?|tel|urn):")
 _STATUS: Final = re.compile(rb"SIP/2\.0 ([1-6][0-9]{2})(?: ([^\r\n]*))?")
+_RESYNC: Final = re.compile(
+    rb"(?m)^(?:[A-Z][A-Z-]{1,31} (?:sips?|tel|urn):[^ \r\n]{1,8192} SIP/2\.0|SIP/2\.0 [1-6][0-9]{2} )"
+)
 
 COMPACT: Final[dict[str, str]] = {
     "a": "Accept-Contact",
@@ -364,9 +367,11 @@ def parse_datagram(data: bytes) -> tuple[SipMessage, str | None]:
 
 
 class _Side:
-    __slots__ = ("buf", "skip", "start", "pending")
+    __slots__ = ("buf", "pending", "resync", "skip", "start")
 
     def __init__(self) -> None:
+        self.resync = False
+        """After a gap: looking for the next start line, what comes before it is raw."""
         self.buf = bytearray()
         self.skip = 0
         """Body bytes of an over-long message still to drop."""
@@ -398,8 +403,32 @@ class SipApp(TcpApp):
         if not side.buf.strip(b"\r\n"):
             side.start = (time, frame)
         side.buf += data
+        if side.resync and not self._resync(from_client, side, time, frame, out):
+            return
         while self._next(from_client, side, time, frame, out):
             pass
+
+    def _resync(
+        self, from_client: bool, side: _Side, time: float, frame: int, out: list[Parsed]
+    ) -> bool:
+        """Drop to the next start line (as raw payload); False while none is in sight."""
+        m = _RESYNC.search(side.buf)
+        if m is None:
+            if len(side.buf) > MAX_HEADER:
+                keep = len(side.buf) - 64
+                self._raw(from_client, side, keep, out)
+                side.start = (time, frame)
+            return False
+        self._raw(from_client, side, m.start(), out)
+        side.resync = False
+        side.start = (time, frame)
+        return True
+
+    def _raw(self, from_client: bool, side: _Side, size: int, out: list[Parsed]) -> None:
+        if size > 0:
+            data = bytes(side.buf[:size])
+            out.append(Parsed(from_client, side.start[0], side.start[1], RawPayload(data)))
+            del side.buf[:size]
 
     def _next(
         self, from_client: bool, side: _Side, time: float, frame: int, out: list[Parsed]
@@ -451,15 +480,15 @@ class SipApp(TcpApp):
         return True
 
     def gap(self, from_client: bool, size: int, out: list[Parsed]) -> None:
-        """Framing is lost: what is held and what follows is raw (a later request line
-        on the client side is recognised again by :meth:`SipProtocol.tcp_resume`)."""
+        """Framing is lost: what is held is raw, and so is what follows up to the next
+        start line (SIP lines are text, so the next message is easy to find)."""
         side = self._sides[from_client]
-        rest = (bytes(side.buf), side.start[0], side.start[1]) if side.buf else None
-        side.buf.clear()
+        if side.pending is not None:
+            out.append(Parsed(from_client, side.start[0], side.start[1], side.pending))
+            side.pending = None
         side.skip = 0
-        side.pending = None
-        self.host.to_raw(from_client, rest, out)
-        self.host.flush_raw(from_client, out)
+        self._raw(from_client, side, len(side.buf), out)
+        side.resync = True
 
     def finish(self, from_client: bool, out: list[Parsed]) -> None:
         side = self._sides[from_client]
@@ -467,10 +496,9 @@ class SipApp(TcpApp):
             out.append(Parsed(from_client, side.start[0], side.start[1], side.pending))
             side.pending = None
         if side.buf.strip(b"\r\n"):
-            self._anomaly("sip.truncated", f"{len(side.buf)} bytes left at close", None)
-            rest = (bytes(side.buf), side.start[0], side.start[1])
-            side.buf.clear()
-            self.host.to_raw(from_client, rest, out)
+            if not side.resync:
+                self._anomaly("sip.truncated", f"{len(side.buf)} bytes left at close", None)
+            self._raw(from_client, side, len(side.buf), out)
 
     def _fail(
         self,

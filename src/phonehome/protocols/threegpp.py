@@ -108,8 +108,8 @@ _NAMES: Final[dict[str, tuple[str, str]]] = {
     "rai": ("lac", "rac"),
     "lai": ("lac", ""),
     "tai": ("tac", ""),
-    "ecgi": ("", "eci"),
-    "ncgi": ("", "nci"),
+    "ecgi": ("tac", "eci"),
+    "ncgi": ("tac", "nci"),
     "utran": ("lac", "ucid"),
     "enb": ("", "enb"),
 }

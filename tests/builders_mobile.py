@@ -21,7 +21,9 @@ DEVICE = Endpoint("10.0.0.1", 40000)
 SERVER = Endpoint("10.0.0.2", 5060)
 
 
-def udp(data: bytes, client_port: int = 40000, server_port: int = 5060) -> tuple[Context, list[Parsed]]:
+def udp(
+    data: bytes, client_port: int = 40000, server_port: int = 5060
+) -> tuple[Context, list[Parsed]]:
     """One datagram from the client through a fresh UDP session."""
     ctx = Context()
     session = UdpSession(ctx, 0, client_port, server_port)

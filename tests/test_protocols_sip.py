@@ -36,8 +36,11 @@ def volte_register(pani: str = "3GPP-E-UTRAN-FDD; utran-cell-id-3gpp=2620100A1B2
                 f'<sip:[2001:db8::1]:5060>;+sip.instance="<{imei_urn(IMEI)}>";'
                 '+g.3gpp.icsi-ref="urn%3Aurn-7%3A3gpp-service.ims.icsi.mmtel"',
             ),
-            ("Authorization", f'Digest username="{IMSI}@{DOMAIN}",realm="{DOMAIN}",'
-             f'uri="sip:{DOMAIN}",nonce="",response=""'),  # fmt: skip
+            (
+                "Authorization",
+                f'Digest username="{IMSI}@{DOMAIN}",realm="{DOMAIN}",'
+                f'uri="sip:{DOMAIN}",nonce="",response=""',
+            ),
             ("P-Access-Network-Info", pani),
             ("User-Agent", "Phone/1.0"),
         ],
@@ -106,7 +109,10 @@ def test_access_network_info_that_names_no_cell(access: str, params: dict[str, s
 
 
 def test_header_grammar() -> None:
-    assert split_list('"Doe, J" <sip:a@b>;q=1, <sip:c@d>') == ['"Doe, J" <sip:a@b>;q=1', "<sip:c@d>"]
+    assert split_list('"Doe, J" <sip:a@b>;q=1, <sip:c@d>') == [
+        '"Doe, J" <sip:a@b>;q=1',
+        "<sip:c@d>",
+    ]
     assert split_params(';a=1;b="x;y";c') == [("a", "1"), ("b", "x;y"), ("c", "")]
     assert address('"Bob" <sip:bob@x.org;transport=tcp>;tag=9') == (
         "Bob",

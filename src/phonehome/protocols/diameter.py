@@ -473,11 +473,15 @@ class DiameterApp(TcpApp):
         buf += data
         while len(buf) >= HEADER:
             if not looks_like_diameter(bytes(buf[: HEADER + 8])):
-                self._fail(from_client, "diameter.bad_header", f"first byte {buf[0]:#04x}", frame, out)
+                self._fail(
+                    from_client, "diameter.bad_header", f"first byte {buf[0]:#04x}", frame, out
+                )
                 return
             length = int.from_bytes(buf[1:4], "big")
             if length > MAX_MESSAGE:
-                self._fail(from_client, "diameter.too_large", f"message of {length} bytes", frame, out)
+                self._fail(
+                    from_client, "diameter.too_large", f"message of {length} bytes", frame, out
+                )
                 return
             if len(buf) < length:
                 return
@@ -510,7 +514,9 @@ class DiameterApp(TcpApp):
             buf.clear()
             self.host.to_raw(from_client, rest, out)
 
-    def _fail(self, from_client: bool, kind: str, detail: str, frame: int, out: list[Parsed]) -> None:
+    def _fail(
+        self, from_client: bool, kind: str, detail: str, frame: int, out: list[Parsed]
+    ) -> None:
         self._anomaly(kind, detail, frame)
         buf = self._bufs[from_client]
         start = self._starts[from_client]

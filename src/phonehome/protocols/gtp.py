@@ -543,7 +543,11 @@ class _Gtp(Protocol):
 
     def summary(self, content: Content) -> str:
         assert isinstance(content, GtpMessage)
-        text = f"{content.type_name} teid={content.teid:#x}" if content.teid >= 0 else content.type_name
+        text = (
+            f"{content.type_name} teid={content.teid:#x}"
+            if content.teid >= 0
+            else content.type_name
+        )
         imsi = _find(content.ies, "IMSI")
         if imsi is not None:
             text += f" IMSI {display(imsi, content.version)}"

@@ -25,9 +25,9 @@ from phonehome.extract.leaf import escape_segment
 from phonehome.extract.text import printable, to_text
 from phonehome.model.field import Field
 from phonehome.model.message import Content, Message, Record
+from phonehome.protocols.base import Parsed, Protocol, UdpHost
 from phonehome.protocols.eap import EapPacket, identity_fields
 from phonehome.protocols.eap import parse as parse_eap
-from phonehome.protocols.base import Parsed, Protocol, UdpHost
 from phonehome.protocols.threegpp import location_fields, tbcd, uli_v1
 
 PORTS: Final = frozenset((1645, 1646, 1812, 1813, 3799))
@@ -216,7 +216,9 @@ def parse(data: bytes, length: int) -> tuple[RadiusPacket, str | None]:
                     vpos += vsa[vpos + 1]
                     name, kind = VENDORS.get((vendor, vtype), (f"Vendor-{vendor}-{vtype}", _BYTES))
                     attrs.append(
-                        RadiusAttribute(vtype, vendor, name, kind, b"" if kind == _SECRET else vvalue)
+                        RadiusAttribute(
+                            vtype, vendor, name, kind, b"" if kind == _SECRET else vvalue
+                        )
                     )
                 continue
             attrs.append(RadiusAttribute(26, vendor, f"Vendor-{vendor}", _BYTES, vsa))

@@ -45,7 +45,8 @@ _REQUEST: Final = re.compile(rb"([A-Z][A-Z-]{1,31}) ((?:sips?|tel|urn):[^ \r\n]{
 _REQUEST_START: Final = re.compile(rb"[A-Z][A-Z-]{1,31} (?:sips?|tel|urn):")
 _STATUS: Final = re.compile(rb"SIP/2\.0 ([1-6][0-9]{2})(?: ([^\r\n]*))?")
 _RESYNC: Final = re.compile(
-    rb"(?m)^(?:[A-Z][A-Z-]{1,31} (?:sips?|tel|urn):[^ \r\n]{1,8192} SIP/2\.0|SIP/2\.0 [1-6][0-9]{2} )"
+    rb"(?m)^(?:[A-Z][A-Z-]{1,31} (?:sips?|tel|urn):[^ \r\n]{1,8192} SIP/2\.0"
+    rb"|SIP/2\.0 [1-6][0-9]{2} )"
 )
 
 COMPACT: Final[dict[str, str]] = {
@@ -444,7 +445,9 @@ class SipApp(TcpApp):
         end, body_start = _header_end(buf)
         if end < 0:
             if len(buf) > MAX_HEADER:
-                self._fail(from_client, side, "sip.header_too_long", f"over {MAX_HEADER} bytes", frame, out)
+                self._fail(
+                    from_client, side, "sip.header_too_long", f"over {MAX_HEADER} bytes", frame, out
+                )
             return False
         try:
             method, uri, status, reason, headers = parse_head(bytes(buf[:end]))
@@ -453,7 +456,9 @@ class SipApp(TcpApp):
             self._fail(from_client, side, "sip.malformed", str(e), frame, out)
             return False
         if length is None:
-            self._anomaly("sip.no_content_length", "message on a stream without Content-Length", frame)
+            self._anomaly(
+                "sip.no_content_length", "message on a stream without Content-Length", frame
+            )
             length = 0
         total = body_start + length
         if length > MAX_BODY:
@@ -610,10 +615,26 @@ def sip_fields(msg: SipMessage, budget: Budget) -> Iterator[Field]:
                 if uri:
                     yield from expand(budget, "sip.uri", segment, (), name, (), uri)
                 if display:
-                    yield from expand(budget, "sip.header", f"{segment}.display-name", (), "display-name", (), display)
+                    yield from expand(
+                        budget,
+                        "sip.header",
+                        f"{segment}.display-name",
+                        (),
+                        "display-name",
+                        (),
+                        display,
+                    )
                 for pname, pvalue in params:
                     if pvalue and pname.lower() not in ("tag", "expires", "q"):
-                        yield from expand(budget, "sip.header", f"{segment}.{escape_segment(pname)}", (), pname, (), pvalue)
+                        yield from expand(
+                            budget,
+                            "sip.header",
+                            f"{segment}.{escape_segment(pname)}",
+                            (),
+                            pname,
+                            (),
+                            pvalue,
+                        )
         elif lname in _AUTH_HEADERS:
             _, _, credentials = value.partition(" ")
             for element in split_list(credentials):
@@ -621,7 +642,15 @@ def sip_fields(msg: SipMessage, budget: Budget) -> Iterator[Field]:
                 pname = pname.strip()
                 pvalue = unquote(pvalue.strip())
                 if pvalue and pname.lower() not in _AUTH_VOCABULARY:
-                    yield from expand(budget, "sip.header", f"{segment}.{escape_segment(pname)}", (), pname, (), pvalue)
+                    yield from expand(
+                        budget,
+                        "sip.header",
+                        f"{segment}.{escape_segment(pname)}",
+                        (),
+                        pname,
+                        (),
+                        pvalue,
+                    )
         elif lname == "p-access-network-info":
             yield from _pani_fields(value, segment, budget)
         else:
@@ -636,12 +665,24 @@ def _pani_fields(value: str, segment: str, budget: Budget) -> Iterator[Field]:
         params = {k.lower(): v for k, v in split_params(rest)}
         for pname, pvalue in params.items():
             if pvalue:
-                yield from expand(budget, "sip.header", f"{segment}.{escape_segment(pname)}", (), pname, (), pvalue, None, LEAF)
+                yield from expand(
+                    budget,
+                    "sip.header",
+                    f"{segment}.{escape_segment(pname)}",
+                    (),
+                    pname,
+                    (),
+                    pvalue,
+                    None,
+                    LEAF,
+                )
         cells, bssid = pani_locations(access, params)
         for loc in cells:
             yield from location_fields(budget, "sip.header", segment, loc)
         if bssid is not None:
-            yield from expand(budget, "sip.header", f"{segment}>bssid", (), "bssid", (), bssid, None, LEAF)
+            yield from expand(
+                budget, "sip.header", f"{segment}>bssid", (), "bssid", (), bssid, None, LEAF
+            )
 
 
 SIP: Final = SipProtocol()

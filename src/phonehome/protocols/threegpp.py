@@ -44,9 +44,7 @@ def tbcd(data: bytes) -> str | None:
 def to_tbcd(digits: str) -> bytes:
     """The TBCD bytes of a digit string, with the filler nibble when the count is odd."""
     padded = digits + "F" if len(digits) % 2 else digits
-    return bytes(
-        int(padded[i + 1], 16) << 4 | int(padded[i], 16) for i in range(0, len(padded), 2)
-    )
+    return bytes(int(padded[i + 1], 16) << 4 | int(padded[i], 16) for i in range(0, len(padded), 2))
 
 
 def plmn(data: bytes) -> tuple[str, str] | None:
@@ -215,14 +213,10 @@ def location_fields(
     segment = f"{path}>{loc.kind}" if path else loc.kind
     if loc.cell >= 0 and cell_key and loc.kind in CELL_KINDS:
         others = tuple(sib)
-        yield from expand(
-            budget, part, segment, chain, cell_key, others, str(loc.cell), None, LEAF
-        )
+        yield from expand(budget, part, segment, chain, cell_key, others, str(loc.cell), None, LEAF)
     elif loc.area >= 0 and area_key:
         rest = tuple(s for s in sib if s[0] != area_key)
-        yield from expand(
-            budget, part, segment, chain, area_key, rest, str(loc.area), None, LEAF
-        )
+        yield from expand(budget, part, segment, chain, area_key, rest, str(loc.area), None, LEAF)
 
 
 def pani_locations(access: str, params: dict[str, str]) -> tuple[list[CellLocation], str | None]:

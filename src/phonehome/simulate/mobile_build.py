@@ -132,7 +132,9 @@ def radius_vsa(vendor: int, vtype: int, value: bytes) -> bytes:
     return radius_attr(26, struct.pack("!I", vendor) + bytes([vtype, len(value) + 2]) + value)
 
 
-def radius(code: int, ident: int, attrs: Sequence[bytes], authenticator: bytes = bytes(16)) -> bytes:
+def radius(
+    code: int, ident: int, attrs: Sequence[bytes], authenticator: bytes = bytes(16)
+) -> bytes:
     body = b"".join(attrs)
     return struct.pack("!BBH", code, ident, 20 + len(body)) + authenticator + body
 

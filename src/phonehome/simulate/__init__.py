@@ -43,6 +43,12 @@ SCENARIOS: dict[str, Scenario] = {
             "encodings",
         ),
         Scenario(
+            "volte",
+            "a phone's IMS signalling: VoLTE registration (IMSI, IMEI URN, cell), a call "
+            "over TCP (phone number), a Wi-Fi calling re-registration (access point BSSID)",
+            "volte",
+        ),
+        Scenario(
             "bench",
             "a large mixed corpus (HTTP, DNS, TLS, QUIC) with a few leaks, "
             "for speed and memory measurements; --size sets the size",

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from phonehome.cli import main
@@ -16,6 +13,7 @@ from phonehome.model import Content, Endpoint, Field, FlowKey, Message
 from phonehome.protocols.base import Parsed
 from phonehome.protocols.registry import message_fields
 from phonehome.protocols.udp import UdpSession
+from tests.tshark import fields as tshark_fields
 
 DEVICE = Endpoint("10.0.0.1", 40000)
 SERVER = Endpoint("10.0.0.2", 5060)
@@ -48,16 +46,9 @@ def by_where(found: list[Field]) -> dict[str, list[Field]]:
     return out
 
 
-def tshark(path: Path, display_filter: str, *names: str, decode_as: str = "") -> list[list[str]]:
-    if shutil.which("tshark") is None:
-        pytest.skip("tshark is not installed")
-    args = ["tshark", "-r", str(path), "-Y", display_filter, "-T", "fields", "-E", "occurrence=a"]
-    if decode_as:
-        args += ["-d", decode_as]
-    for name in ("frame.number", *names):
-        args += ["-e", name]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    return [line.split("\t") for line in out.splitlines()]
+def tshark(path: Path, display_filter: str, *names: str) -> list[list[str]]:
+    """Frame number and ``names`` of each frame tshark shows under ``display_filter``."""
+    return tshark_fields(path, "frame.number", *names, display_filter=display_filter)
 
 
 def flows_jsonl(path: Path, *extra: str) -> list[dict[str, object]]:

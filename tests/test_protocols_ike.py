@@ -3,10 +3,8 @@ type is visible), NAT-T's non-ESP marker, IKEv1 Aggressive Mode's identity in cl
 
 from __future__ import annotations
 
-import pytest
-
 from phonehome.model.message import RawPayload
-from phonehome.protocols.ike import IkeMessage
+from phonehome.protocols.ike import EspPacket, IkeMessage
 from phonehome.simulate.mobile_build import ike, ike_payload
 
 from .builders_mobile import by_where, fields, only, udp
@@ -53,15 +51,12 @@ def test_auth_identity_is_encrypted_only_its_type_shows() -> None:
     assert fields(msg, "ike") == []
 
 
-@pytest.mark.parametrize(
-    "data",
-    [
-        b"\xff",  # NAT keep-alive
-        SPI + b"\x00\x00\x00\x01" + bytes(40),  # ESP in UDP: an SPI, not the marker
-    ],
-)
-def test_nat_t_port_without_the_marker_is_not_ike(data: bytes) -> None:
-    assert isinstance(only(udp(data, 4500, 4500)[1]), RawPayload)
+def test_nat_t_port_keepalive_and_esp() -> None:
+    assert isinstance(only(udp(b"\xff", 4500, 4500)[1]), RawPayload)
+    esp = only(udp(SPI + b"\x00\x00\x00\x01" + bytes(40), 40000, 4500)[1])
+    assert esp == EspPacket(0x01020304, 0x05060708, 52)
+    assert fields(esp, "esp") == []
+    assert isinstance(only(udp(SPI + bytes(40), 40000, 45000)[1]), RawPayload)  # not NAT-T
 
 
 def test_ikev1_aggressive_mode_identity_is_in_clear() -> None:

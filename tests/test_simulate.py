@@ -75,8 +75,8 @@ def tshark_fields(path: Path, display_filter: str, *fields: str) -> list[list[st
 # --- generation, files, determinism --------------------------------------------------
 
 
-def test_registry_lists_the_three_scenarios() -> None:
-    assert set(SCENARIOS) == {"nokia7plus", "encodings", "bench"}
+def test_registry_lists_the_scenarios() -> None:
+    assert set(SCENARIOS) == {"nokia7plus", "encodings", "bench", "volte", "eap-aka", "vowifi"}
 
 
 @pytest.mark.parametrize("name", sorted(SIZES))

@@ -15,7 +15,8 @@ unencrypted, and phonehome reads it (an ID payload of type FQDN, USER_FQDN ...).
 
 Recognised by content: the header's version (2.0 or 1.0), a known exchange type and a
 length equal to the datagram; on 4500 after the 4 zero bytes of the non-ESP marker
-(RFC 3948). NAT keep-alives (one 0xFF byte) and ESP-in-UDP stay raw.
+(RFC 3948). NAT keep-alives (one 0xFF byte) stay raw; ESP in UDP on 4500 is an ``esp`` message
+(encrypted: its SPI and sequence number shown, nothing searched).
 """
 
 from __future__ import annotations
@@ -290,3 +291,53 @@ class IkeProtocol(Protocol):
 
 
 IKE: Final = IkeProtocol()
+
+
+class EspPacket(Record):
+    """An ESP packet in UDP (RFC 3948): the SPI and sequence number, the rest encrypted."""
+
+    FIELDS = ("spi", "sequence", "length")
+    __slots__ = FIELDS
+
+    spi: Final[int]
+    sequence: Final[int]
+    length: Final[int]
+
+    def __init__(self, spi: int, sequence: int, length: int) -> None:
+        self.spi = spi
+        self.sequence = sequence
+        self.length = length
+
+
+class EspProtocol(Protocol):
+    """ESP in UDP on the NAT-T port: the IPsec tunnel IKE set up (Wi-Fi calling's calls,
+    VPNs). Encrypted: counted and shown, never searched (its bytes are random)."""
+
+    def __init__(self) -> None:
+        super().__init__("esp", (EspPacket,), encrypted=True)
+
+    def udp_datagram(
+        self, host: UdpHost, from_client: bool, data: bytes, time: float, frame: int
+    ) -> list[Parsed] | None:
+        if 4500 not in (host.client_port, host.server_port) or len(data) < 16:
+            return None
+        spi = int.from_bytes(data[:4], "big")
+        if spi < 256:  # 0 is the non-ESP marker; 1-255 are reserved (RFC 4303 2.1)
+            return None
+        packet = EspPacket(spi, int.from_bytes(data[4:8], "big"), len(data))
+        return [Parsed(from_client, time, frame, packet)]
+
+    def columns(self, content: Content) -> dict[str, Any]:
+        assert isinstance(content, EspPacket)
+        return {
+            "esp_spi": f"{content.spi:#010x}",
+            "esp_seq": content.sequence,
+            "length": content.length,
+        }
+
+    def summary(self, content: Content) -> str:
+        assert isinstance(content, EspPacket)
+        return f"ESP spi={content.spi:#010x} seq={content.sequence} ({content.length} bytes)"
+
+
+ESP: Final = EspProtocol()

@@ -277,6 +277,7 @@ class RadiusProtocol(Protocol):
             "radius_id": content.identifier,
             "radius_user": display(user) if user is not None else None,
             "radius_eap": content.eap.describe() if content.eap is not None else None,
+            "radius_eap_identity": content.eap.identity if content.eap is not None else None,
             "radius_attributes": [a.name for a in content.attributes],
         }
 

@@ -22,7 +22,7 @@ from phonehome.protocols.diameter import DIAMETER
 from phonehome.protocols.dns import DNS
 from phonehome.protocols.gtp import GTPV1, GTPV2
 from phonehome.protocols.http import HTTP
-from phonehome.protocols.ike import IKE
+from phonehome.protocols.ike import ESP, IKE
 from phonehome.protocols.mqtt import MQTT
 from phonehome.protocols.quic import QUIC
 from phonehome.protocols.radius import RADIUS
@@ -33,7 +33,7 @@ from phonehome.protocols.tls import TLS
 
 TCP: Final[tuple[Protocol, ...]] = (SIP, HTTP, TLS, MQTT, DNS, SSH, DIAMETER)
 """Recognised on TCP, in this order."""
-UDP: Final[tuple[Protocol, ...]] = (DNS, SIP, GTPV2, GTPV1, RADIUS, IKE, QUIC)
+UDP: Final[tuple[Protocol, ...]] = (DNS, SIP, GTPV2, GTPV1, RADIUS, IKE, ESP, QUIC)
 """Recognised on UDP, in this order."""
 OTHER: Final[tuple[Protocol, ...]] = (RAW,)
 """Protocols no session recognises, whose content other sources or fallbacks make."""

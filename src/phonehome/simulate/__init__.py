@@ -49,6 +49,18 @@ SCENARIOS: dict[str, Scenario] = {
             "volte",
         ),
         Scenario(
+            "eap-aka",
+            "carrier Wi-Fi with EAP-AKA on the access point: EAPOL with the phone, RADIUS "
+            "with the AAA server (permanent identity, pseudonym, re-authentication)",
+            "eap_aka",
+        ),
+        Scenario(
+            "vowifi",
+            "Wi-Fi calling's IKEv2 tunnel to the ePDG: IKE_SA_INIT in clear, the IMSI "
+            "identity inside the encrypted IKE_AUTH (a decoy), ESP in UDP",
+            "vowifi",
+        ),
+        Scenario(
             "bench",
             "a large mixed corpus (HTTP, DNS, TLS, QUIC) with a few leaks, "
             "for speed and memory measurements; --size sets the size",

@@ -1,4 +1,4 @@
-"""The ``volte`` scenario: a phone's IMS signalling, as tcpdump on the phone's IMS interface sees it.
+"""The ``volte`` scenario: a phone's IMS signalling, as tcpdump on its IMS interface sees it.
 
 A VoLTE/VoWiFi phone registers with its operator's IMS (TS 24.229) and its REGISTER
 carries the subscriber and the device in clear on that interface: the IMSI in the
@@ -113,14 +113,31 @@ class _Ims:
 
 
 def _leak(
-    scene: Scene, identifier: str, value: str, where: str, ref: int, *, port: int = PORT,
-    protocol: str = "sip", raw: str | None = None, host: str | None = None,
-) -> None:  # fmt: skip
+    scene: Scene,
+    identifier: str,
+    value: str,
+    where: str,
+    ref: int,
+    *,
+    port: int = PORT,
+    protocol: str = "sip",
+    raw: str | None = None,
+    host: str | None = None,
+) -> None:
     scene.truth.leak(
-        Leak(identifier, value, host or ims_domain(MCC, MNC), ip_str(PCSCF), port, protocol,
-             where, (), raw),
+        Leak(
+            identifier,
+            value,
+            host or ims_domain(MCC, MNC),
+            ip_str(PCSCF),
+            port,
+            protocol,
+            where,
+            (),
+            raw,
+        ),
         ref,
-    )  # fmt: skip
+    )
 
 
 def _register_leaks(scene: Scene, ims: _Ims, ref: int, cell: bool) -> None:
@@ -221,8 +238,15 @@ def call(scene: Scene, ims: _Ims, t: int, pani: str) -> int:
         _leak(scene, "msisdn", p.msisdn, where, ref, host=host)
     _leak(scene, "imsi", p.imsi, "sip.uri:Contact", ref, host=host)
     _leak(scene, "imei", p.imei, "sip.header:Contact.+sip.instance", ref, raw=ims.urn, host=host)
-    _leak(scene, "cell_id", f"0x{p.cell_id:x}", "sip.header:P-Access-Network-Info>ecgi", ref,
-          raw=str(p.cell_id), host=host)  # fmt: skip
+    _leak(
+        scene,
+        "cell_id",
+        f"0x{p.cell_id:x}",
+        "sip.header:P-Access-Network-Info>ecgi",
+        ref,
+        raw=str(p.cell_id),
+        host=host,
+    )
     scene.truth.decoy(
         Decoy(CALLEE, "sip.uri:Request-URI", "the number called, not the phone's", host), ref
     )
@@ -238,8 +262,10 @@ def call(scene: Scene, ims: _Ims, t: int, pani: str) -> int:
     conn.wait(2 * SECOND)
     conn.send(sip_response(180, "Ringing", base), from_client=False)
     conn.wait(6 * SECOND)
-    conn.send(sip_response(200, "OK", [*base, ("Content-Type", "application/sdp")], sdp),
-              from_client=False)  # fmt: skip
+    conn.send(
+        sip_response(200, "OK", [*base, ("Content-Type", "application/sdp")], sdp),
+        from_client=False,
+    )
     conn.wait(scene.rtt(60))
     tail = [("From", f"{me};tag=c1"), ("To", f"<tel:{CALLEE}>;tag=callee1"), ("Call-ID", call_id)]
     conn.send(sip_request("ACK", f"tel:{CALLEE}", [ims.via("TCP"), *tail, ("CSeq", "1 ACK")]))

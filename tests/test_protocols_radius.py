@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from phonehome.model.message import RawPayload
@@ -21,8 +23,9 @@ from phonehome.simulate.mobile_build import (
     radius_vsa,
     tai,
 )
+from tests import tshark
 
-from .builders_mobile import by_where, fields, only, udp
+from .builders_mobile import by_where, fields, flows_jsonl, only, udp
 
 IMSI = "311480123456789"
 NAI = f"0{IMSI}@wlan.mnc480.mcc311.3gppnetwork.org"
@@ -167,3 +170,39 @@ def test_damaged_eap_in_radius_is_counted() -> None:
     ctx, out = udp(access_request(b"\x02\x01\x00\x40\x01abc"), 50000, 1812)
     assert isinstance(only(out), RadiusPacket)
     assert ctx.anomalies.counts["radius.bad_eap"] == 1
+
+
+# -- a real exchange ------------------------------------------------------------------------
+
+REAL = Path(__file__).parent / "data" / "radius" / "eapsim_freeradius.pcap"
+
+
+def test_real_eap_sim_over_radius_as_tshark_reads_it() -> None:
+    """eapol_test against FreeRADIUS (tools/make_radius_capture.sh): every RADIUS packet,
+    its User-Name and the EAP identities (Response/Identity and AT_IDENTITY) agree."""
+    rows = tshark.fields(
+        REAL,
+        "frame.number",
+        "radius.code",
+        "radius.User_Name",
+        "eap.identity.prefix",
+        "eap.identity.full",
+        "eap.sim.subtype",
+        display_filter="radius",
+    )
+    ours = {int(str(x["frame"])): x for x in flows_jsonl(REAL) if x["protocol"] == "radius"}
+    assert sorted(ours) == [int(r[0]) for r in rows] == list(range(1, 7))
+    codes = {1: "Access-Request", 2: "Access-Accept", 3: "Access-Reject", 11: "Access-Challenge"}
+    identities = []
+    for frame, code, user, prefix, full, subtype in rows:
+        line = ours[int(frame)]
+        assert line["radius_code"] == codes[int(code)]
+        assert (line["radius_user"] or "") == user
+        if full:
+            identities.append(line["radius_eap_identity"])
+            assert line["radius_eap_identity"] == prefix.strip("'") + full
+        if subtype:
+            assert "SIM" in str(line["radius_eap"])
+    nai = "1001010000012345@wlan.mnc001.mcc001.3gppnetwork.org"
+    assert identities == [nai, nai]  # Response/Identity, then AT_IDENTITY when asked
+    assert [x["direction"] for x in ours.values()] == ["out", "in"] * 3

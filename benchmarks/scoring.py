@@ -37,7 +37,8 @@ Key = tuple[str, str, str, str]
 def expected_chain(leak: Doc) -> tuple[tuple[str, ...], str]:
     """The (``encoding``, ``form``) a correct finding reports for a ground-truth leak.
 
-    - A trailing ``md5``/``sha1``/``sha256``/``scaled-1e6`` is the finding's ``form``.
+    - A trailing ``md5``/``sha1``/``sha256``/``scaled-1e6`` is the finding's ``form``; a
+      leak's own ``form`` (an IMEI URN, an IMSI in an EAP NAI) is the form.
     - A cell id spelled in decimal or as a hex number has form ``decimal`` / ``hex-number``
       (the truth's ``raw`` says which); any other value appears ``plain``.
     - ``gzip`` first in an ``http.body`` chain is the request's Content-Encoding: the scan's
@@ -50,6 +51,7 @@ def expected_chain(leak: Doc) -> tuple[tuple[str, ...], str]:
     """
     chain = list(leak["encoding"])
     form = chain.pop() if chain and chain[-1] in FINAL_TRANSFORMS else "plain"
+    form = leak.get("form", form)
     if leak["identifier"] == "cell_id":
         raw = leak.get("raw", leak["value"])
         form = "decimal" if raw == str(int(leak["value"], 16)) else "hex-number"

@@ -2,8 +2,8 @@
 captures, scored by the same code as ``benchmarks/accuracy.py`` (benchmarks/scoring.py).
 
 - ``encodings`` over several seeds (every encoding and protocol the simulator has, and its
-  decoys) and ``nokia7plus``: with the device profile every leak of the ground truth is
-  found with its value, ``where``, host, encoding chain, form and count, nothing else is
+  decoys), ``nokia7plus`` and the mobile scenarios ``volte`` and ``eap-aka``: with the
+  device profile every leak of the ground truth is found with its value, ``where``, host, encoding chain, form and count, nothing else is
   reported, no decoy is touched; without a profile the pattern detectors report nothing
   outside the labelled places.
 - benchmarks/labels.json: each labelled leak found with its profile, no banned identifier
@@ -23,7 +23,7 @@ from benchmarks import scoring
 from phonehome import simulate
 from phonehome.cli import main
 
-SEEDS = {"encodings": [1, 2, 3, 4, 5], "nokia7plus": [1, 2]}
+SEEDS = {"encodings": [1, 2, 3, 4, 5], "nokia7plus": [1, 2], "volte": [1, 2], "eap-aka": [1, 2]}
 CORPUS = [(scenario, seed) for scenario, seeds in SEEDS.items() for seed in seeds]
 
 

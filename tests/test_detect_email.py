@@ -19,6 +19,26 @@ CASES = [
     miss("@example.com"),
     miss("ola@-example.com"),
     miss("no at sign here"),
+    # protocol names in the address shape (docs/detectors.md): SSH algorithm names ...
+    miss("curve25519-sha256@libssh.org"),
+    miss("kex=curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256"),
+    miss("hmac-sha2-256-etm@openssh.com"),
+    miss("rijndael-cbc@lysator.liu.se"),
+    miss("chacha20-poly1305@openssh.com"),
+    miss("ssh-ed25519-cert-v01@openssh.com"),
+    miss("zlib@openssh.com"),
+    miss("ext-info-in-auth@openssh.com"),
+    hit("security@openssh.com", value="security@openssh.com"),  # a real mailbox there
+    hit("aes256@example.org", value="aes256@example.org"),  # one word elsewhere: a person's
+    # ... SIP/tel/XMPP URIs, 3GPP identities, message and call ids
+    miss("sip:alice@example.org"),
+    miss("<sips:alice@example.org;transport=tls>"),
+    hit("mailto:alice@example.org", value="alice@example.org"),
+    miss("0242011234567890@wlan.mnc001.mcc242.3gppnetwork.org"),
+    miss("alice@ims.mnc001.mcc242.3gppnetwork.org"),
+    miss("a84b4c76e66710@pc33.atlanta.com", "Call-ID"),
+    miss("<1234.5678@mail.example.com>", "Message-ID"),
+    hit("a84b4c76e66710@pc33.atlanta.com", "X-Trace", value="a84b4c76e66710@pc33.atlanta.com"),
 ]
 
 

@@ -31,7 +31,20 @@ CASES = [
     miss("150000000000008"),  # Luhn-valid, epoch-shaped, no reporting body 15
     miss("001010000000008", "imei"),  # test IMEI (reporting body 00)
     miss("35693803564380", "imei"),  # 14 digits
+    # RFC 7254 URN (VoLTE +sip.instance): spare digit 0 or the check digit, any key
+    hit("<urn:gsma:imei:35693803-564380-0>", value="356938035643809"),
+    hit("urn:gsma:imei:35693803-564380-9;svn=01", value="356938035643809"),
+    hit("URN:GSMA:IMEI:35693803-564380-0", value="356938035643809"),
+    miss("urn:gsma:imei:35693803-564380-4"),  # neither spare nor check digit
+    miss("urn:gsma:imei:00693803-564380-0"),  # no reporting body
+    miss("urn:gsma:imei:35693803-5643801-0"),
+    miss("35693803-564380-0"),  # dashed without the URN: only a profile value
 ]
+
+
+def test_urn_form() -> None:
+    (m,) = ImeiDetector().scan(field("+sip.instance=<urn:gsma:imei:35693803-564380-0>"))
+    assert (m.form, m.confidence) == ("urn", 0.95)
 
 
 # A hit bare, with low confidence; a key that only contains "imei" must not raise it.

@@ -131,7 +131,7 @@ def test_base64_alignment_span_lies_inside_the_encoding(known: KnownValues, shif
     "text",
     [
         "1356938035643809",  # IMEI inside a longer number
-        "3569380356438091",
+        "35693803564380912",  # (16 digits starting with the body are an IMEISV: see below)
         "a1b2356938035643809",  # inside a hex run
         "356938035643809ff",
         "135693803564380",  # the IMEI body inside a different 15-digit number
@@ -233,3 +233,55 @@ def test_backends_find_the_same_forms(backend: str) -> None:
         return [(m.start, m.end, m.identifier, m.form) for m in ms]
 
     assert key(k.scan(field(text))) == key(ref.scan(field(text)))
+
+
+# -- telephony forms: IMEI as signalling writes it, IMEISV, TBCD, IMSI in NAIs ------------
+
+IMSI = "242011234567890"
+TBCD_IMSI = bytes.fromhex("42021132547698f0")  # 24 20 11 23 45 67 89 0F, nibble-swapped
+TBCD_IMEI = bytes.fromhex("53968330653408f9")  # 35 69 38 03 56 43 80 9F
+
+
+@pytest.mark.parametrize(
+    ("text", "identifier", "form"),
+    [
+        ("urn:gsma:imei:35693803-564380-0", "imei", "urn"),  # spare digit
+        ("urn:gsma:imei:35693803-564380-9", "imei", "urn"),  # check digit
+        ("IMEI 35693803-564380-0 ok", "imei", "dashed"),
+        ("mei=356938035643800", "imei", "imei-spare"),  # check digit not transmitted
+        ("imeisv=3569380356438017", "imei", "imeisv"),
+        (f"0{IMSI}@wlan.mnc001.mcc242.3gppnetwork.org", "imsi", "nai-eap-aka"),
+        (f"1{IMSI}@wlan.mnc001.mcc242.3gppnetwork.org", "imsi", "nai-eap-sim"),
+        (f"6{IMSI}@nai.epc.mnc001.mcc242.3gppnetwork.org", "imsi", "nai-eap-aka-prime"),
+        ("\x01\x00\x08\x00" + TBCD_IMSI.decode("latin-1") + "\x4c", "imsi", "tbcd"),
+        (f"imsi_raw={TBCD_IMSI.hex().upper()}", "imsi", "tbcd-hex"),
+        ("\x02\x08" + TBCD_IMEI.decode("latin-1"), "imei", "tbcd"),
+    ],
+)
+def test_telephony_forms(known: KnownValues, text: str, identifier: str, form: str) -> None:
+    found = [m for m in known.scan(field(text)) if m.identifier == identifier]
+    assert (found[0].value, found[0].form) == (
+        IMEI if identifier == "imei" else IMSI,
+        form,
+    ), found
+    assert all(m.profile_match for m in found)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"9{IMSI}@wlan.mnc001.mcc242.3gppnetwork.org",  # not a method digit: a longer number
+        f"0{IMSI}",  # a method digit, but no NAI after it
+        "35693803564380177",  # an IMEISV inside a longer number
+        "urn:gsma:imei:35693803-564380-4",  # neither spare nor check digit
+    ],
+)
+def test_telephony_forms_stay_whole_tokens(known: KnownValues, text: str) -> None:
+    assert [m for m in known.scan(field(text)) if m.identifier in ("imei", "imsi")] == []
+
+
+def test_tbcd_of_the_phone_number() -> None:
+    known = KnownValues(DeviceProfile(values={"msisdn": ("+4791234567",)}))
+    packed = bytes.fromhex("7419325476")  # 47 91 23 45 67
+    (m,) = [m for m in known.scan(field("\x91" + packed.decode("latin-1"))) if m.form == "tbcd"]
+    assert m.value == "+4791234567"

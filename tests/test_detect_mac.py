@@ -23,6 +23,10 @@ CASES = [
     miss("ac:37-43:4d:7f:12"),  # mixed separators
     miss("ac37434d7f1234", "mac"),  # 14 hex under a MAC key
     miss("fe80::1ff:fe23:4567:890a"),
+    miss("02:00:00:00:00:00"),  # Android's constant for apps without the permission
+    miss('{"wifi_mac":"02:00:00:00:00:00"}'),
+    miss("74:83:c2:10:20:30", "bssid"),  # the access point's, not the device's
+    miss("74-83-C2-10-20-30:CarrierWiFi", "Called-Station-Id"),
 ]
 
 

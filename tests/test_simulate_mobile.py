@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from phonehome.cli import main
 from phonehome.simulate import SimulationResult, run
 from tests import tshark
 
@@ -123,3 +125,18 @@ def test_vowifi_ike_and_esp_as_tshark_reads_them(generated: dict[str, Simulation
     ours_esp = _by_frame(path, "esp")
     assert sorted(ours_esp) == [int(r[0]) for r in esp]
     assert {ours_esp[int(f)]["esp_spi"] for f, _ in esp} == {s for _, s in esp}
+
+
+def test_vowifi_reports_nothing_a_capture_cannot_read(
+    generated: dict[str, SimulationResult],
+) -> None:
+    """IDi travels inside IKE_AUTH's Encrypted payload: with the device's profile or
+    without, a passive capture of Wi-Fi calling names no identifier."""
+    r = generated["vowifi"]
+    truth = json.loads(r.truth.read_text())
+    assert truth["leaks"] == [] and truth["decoys"][0]["value"].startswith("0")
+    for device in (["--device", str(r.profile)], []):
+        args = ["scan", str(r.capture), "--format", "json", "--no-store", *device]
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 0, res.output  # 0: nothing found
+        assert json.loads(res.stdout)["findings"] == []

@@ -148,7 +148,8 @@ def _prefer_exact(matches: list[Match]) -> list[Match]:
     on the same span is not reported (the MEID field of the self-registration request is
     the profile's ``meid``, not also "the IMEI's body"). A match inside a longer match of
     the same field is part of that value, not a value of its own: the hex or Base64 of an
-    MEID is a prefix of the hex or Base64 of the IMEI it was cut from.
+    MEID is a prefix of the hex or Base64 of the IMEI it was cut from. Except a profile
+    value inside a pattern detector's wider match: the known value is what it is.
     """
     exact = {
         (m.field.where, m.field.encoding, m.start, m.end)
@@ -162,19 +163,43 @@ def _prefer_exact(matches: list[Match]) -> list[Match]:
             if m.form == "plain" or (m.field.where, m.field.encoding, m.start, m.end) not in exact
         ]
     if len(matches) <= SMALL:
-        return [
-            m
-            for m in matches
-            if not any(
-                o is not m
-                and o.field is m.field
-                and o.start <= m.start
-                and o.end >= m.end
-                and o.end - o.start > m.end - m.start
-                for o in matches
-            )
-        ]
-    return spans.drop_inside_wider(matches, {i: id(m.field) for i, m in enumerate(matches)})
+        return [m for m in matches if not any(_covers(o, m) for o in matches if o is not m)]
+    return _uncovered(matches)
+
+
+def _covers(o: Match, m: Match) -> bool:
+    """``m`` is not a value of its own next to ``o``: it lies inside ``o``'s longer span of
+    the same field, or ``o`` is the profile's own value inside ``m``'s pattern match (an
+    IMSI in a SIP URI or NAI that the e-mail detector saw whole is the known IMSI)."""
+    if o.field is not m.field:
+        return False
+    if m.start <= o.start and o.end <= m.end and m.end - m.start > o.end - o.start:
+        return o.profile_match and not m.profile_match
+    inside = o.start <= m.start and o.end >= m.end and o.end - o.start > m.end - m.start
+    return inside and not (m.profile_match and not o.profile_match)
+
+
+def _uncovered(matches: list[Match]) -> list[Match]:
+    """:func:`_covers` for many matches, by sort and sweep: a profile match survives
+    unless a wider profile match holds it; a pattern match survives unless any wider
+    match holds it or it holds a narrower profile match."""
+    profile = [m for m in matches if m.profile_match]
+    kept_profile = {id(m) for m in spans.drop_inside_wider(profile, _by_field(profile))}
+    kept_any = {id(m) for m in spans.drop_inside_wider(matches, _by_field(matches))}
+    holders = spans.Holders((id(m.field), m.start, m.end) for m in profile)
+    return [
+        m
+        for m in matches
+        if (
+            id(m) in kept_profile
+            if m.profile_match
+            else id(m) in kept_any and not holders.holds_narrower(id(m.field), m.start, m.end)
+        )
+    ]
+
+
+def _by_field(matches: list[Match]) -> dict[int, int]:
+    return {i: id(m.field) for i, m in enumerate(matches)}
 
 
 def _part(where: str) -> str:

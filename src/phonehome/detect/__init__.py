@@ -25,6 +25,7 @@ from phonehome.detect.mac import MacDetector
 from phonehome.detect.matcher import Backend
 from phonehome.detect.meid import MeidDetector
 from phonehome.detect.msisdn import MsisdnDetector
+from phonehome.detect.nai import NaiDetector
 from phonehome.model.field import Field, Match
 from phonehome.model.profile import DeviceProfile
 
@@ -32,6 +33,7 @@ PATTERN_DETECTORS: list[type[Detector]] = [
     ImeiDetector,
     MeidDetector,
     ImsiDetector,
+    NaiDetector,
     IccidDetector,
     MsisdnDetector,
     MacDetector,
@@ -43,6 +45,11 @@ PATTERN_DETECTORS: list[type[Detector]] = [
 ]
 
 __all__ = ["PATTERN_DETECTORS", "Detector", "Engine", "KnownValues"]
+
+PEER_KEY = "peer"
+"""The key a protocol gives a field that names the other party of the exchange (the
+called number of a SIP INVITE): the profile's values are looked for there, the pattern
+detectors are not run (a number someone calls is not the caller's identifier)."""
 
 MAX_KEYS = 4096
 """Distinct normalised keys whose detector selection is remembered (then forgotten)."""
@@ -90,6 +97,8 @@ class Engine:
 
     def selected(self, field: Field) -> tuple[Detector, ...]:
         """The pattern detectors that can hit ``field``, in registration order."""
+        if field.key == PEER_KEY:
+            return ()
         if not self.fast:
             return tuple(self.patterns)
         keyed = self._keyed_under(norm_key(field.key))

@@ -54,10 +54,16 @@ class Detector:
     def scan(self, field: Field) -> list[Match]:
         raise NotImplementedError
 
-    def match(self, field: Field, value: str, start: int, end: int, confidence: float) -> Match:
-        return Match(
-            self.id, self.identifier, value, start, end, confidence, False, field, "pattern"
-        )
+    def match(
+        self,
+        field: Field,
+        value: str,
+        start: int,
+        end: int,
+        confidence: float,
+        form: str = "pattern",
+    ) -> Match:
+        return Match(self.id, self.identifier, value, start, end, confidence, False, field, form)
 
 
 @functools.lru_cache(maxsize=8192)

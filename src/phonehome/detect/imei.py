@@ -5,6 +5,11 @@ a reporting body (the issuer of the TAC). That set has no 15-19, so millisecond 
 microsecond epoch times (``1[5-9]...``) never pass. The TAC itself is not looked up: TAC
 tables are incomplete and an unknown model is no reason to miss an IMEI. IMEISV (14-digit
 body + 2-digit software version, no check digit) is accepted only under an IMEI-like key.
+
+The IMEI URN of RFC 7254 (``urn:gsma:imei:TTTTTTTT-SSSSSS-D``, what a VoLTE phone's SIP
+Contact carries as ``+sip.instance``) declares itself: TAC and SNR with a reporting-body
+prefix, and a last digit that is the spare digit 0 or the Luhn check digit. It is
+reported under any key, as the IMEI with its check digit (form ``urn``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ REPORTING_BODIES = frozenset(f"{n:02d}" for n in _BODIES)
 
 IMEI_KEYS = re.compile(r"x?(device)?(imei(sv)?\d*|deviceid\d*|meid)")
 _CANDIDATE = re.compile(r"(?<![0-9])[0-9]{15,16}(?![0-9])")
+_URN = re.compile(r"urn:gsma:imei:([0-9]{8})-([0-9]{6})-([0-9])(?![0-9])", re.IGNORECASE)
 
 
 def plausible_imei(digits: str) -> bool:
@@ -31,12 +37,17 @@ class ImeiDetector(Detector):
     id = "PH-IMEI"
     identifier = "imei"
     name = "IMEI"
-    needs = re.compile(r"[0-9]{15}")
+    needs = re.compile(r"[0-9]{15}|(?i:urn:gsma:imei:)")
 
     def scan(self, field: Field) -> list[Match]:
         text = field.text
         keyed = key_is(field, IMEI_KEYS)
         found: list[Match] = []
+        for m in _URN.finditer(text):
+            body = m.group(1) + m.group(2)
+            check = luhn_digit(body)
+            if body[:2] in REPORTING_BODIES and m.group(3) in ("0", check):
+                found.append(self.match(field, body + check, m.start(), m.end(), 0.95, "urn"))
         for m in _CANDIDATE.finditer(text):
             digits = m.group()
             if in_number_run(text, m.start(), m.end()):

@@ -29,11 +29,11 @@ import phonenumbers
 from phonehome.detect.base import Detector, in_hex_run, in_number_run, key_is, sibling
 from phonehome.detect.location import LAT_KEYS, LON_KEYS, decimals, distance_m
 from phonehome.detect.matcher import Backend, Matcher
-from phonehome.detect.validators import digits_only, normal_mac
+from phonehome.detect.validators import digits_only, normal_mac, to_tbcd
 from phonehome.model.field import Field, Match
 from phonehome.model.profile import DeviceProfile, Location
 
-Rule = Literal["digits", "hex", "mac", "alnum", "email", "none"]
+Rule = Literal["digits", "hex", "mac", "alnum", "email", "nai", "none"]
 """How a hit must be bounded to count (see :func:`whole_token`)."""
 
 ENCODE_MIN_LEN = 6
@@ -109,6 +109,7 @@ def spellings(identifier: str, value: str, raw: str) -> list[tuple[str, str]]:
     ]
     if identifier == "imei" and len(value) == 15:
         out.append((value[:14], "imei-body"))
+        out += imei_spellings(value)
     elif identifier == "mac":
         h = value.replace(":", "")
         for s in (value, value.replace(":", "-"), h, f"{h[:4]}.{h[4:8]}.{h[8:]}"):
@@ -124,6 +125,65 @@ def spellings(identifier: str, value: str, raw: str) -> list[tuple[str, str]]:
     for spelling, form in out:
         first.setdefault(spelling, form)
     return list(first.items())
+
+
+NAI_METHODS = (("0", "nai-eap-aka"), ("1", "nai-eap-sim"), ("6", "nai-eap-aka-prime"))
+"""The method digit an EAP permanent identity puts before the IMSI (TS 23.003 19.3.2)."""
+
+
+def imei_spellings(imei: str) -> list[tuple[str, str]]:
+    """The IMEI as signalling writes it: with the spare digit 0 in place of the check digit
+    (TS 23.003 6.2.1: the check digit is not transmitted), dashed 8-6-1 with either last
+    digit, and as the RFC 7254 URN (``urn:gsma:imei:TTTTTTTT-SSSSSS-D``)."""
+    tac, snr = imei[:8], imei[8:14]
+    out = [(f"{tac}{snr}0", "imei-spare")] if imei[14] != "0" else []
+    for last in dict.fromkeys((imei[14], "0")):
+        dashed = f"{tac}-{snr}-{last}"
+        out += [(dashed, "dashed"), (f"urn:gsma:imei:{dashed}", "urn")]
+    return out
+
+
+def telephony_targets(
+    profile: DeviceProfile,
+) -> tuple[list[tuple[str, Target]], list[tuple[str, Target]]]:
+    """The binary and software-version forms of IMEI, IMSI and phone number:
+
+    * IMEISV (TS 23.003 6.2.2): the IMEI's 14-digit body and any 2-digit software version,
+      the 16 digits as a whole token (form ``imeisv``);
+    * the IMSI behind an EAP method digit in a NAI user part (``0<IMSI>@``, TS 23.003
+      19.3.2), only before its ``@`` (forms ``nai-eap-aka``, ``nai-eap-sim``,
+      ``nai-eap-aka-prime``);
+    * TBCD (TS 29.002; GTP-C, Diameter, MAP): two digits a byte, low nibble first, ``F``
+      filler, as the bytes themselves (form ``tbcd``, case-sensitive, found in the latin-1
+      text of binary payloads) and as their hex (``tbcd-hex``), for the IMEI, its IMEISVs,
+      the IMSI and the phone number's international digits.
+    """
+    caseless: list[tuple[str, Target]] = []
+    exact: list[tuple[str, Target]] = []
+    for identifier, raws in profile.values.items():
+        if identifier not in ("imei", "imsi", "msisdn"):
+            continue
+        for raw in raws:
+            value = normal_value(identifier, raw, profile.home_country)
+            if value is None:
+                continue
+            digits = digits_only(value)
+            numbers = [digits]
+            if identifier == "imsi":
+                caseless += [
+                    (method + value, Target(identifier, value, form, "nai", method + value))
+                    for method, form in NAI_METHODS
+                ]
+            if identifier == "imei" and len(value) == 15:
+                svs = [f"{value[:14]}{sv:02d}" for sv in range(100)]
+                caseless += [(sv, Target(identifier, value, "imeisv", "digits", sv)) for sv in svs]
+                numbers += svs
+            for number in numbers:
+                packed = to_tbcd(number)
+                tbcd = Target(identifier, value, "tbcd", "none", number)
+                exact.append((packed.decode("latin-1"), tbcd))
+                caseless.append((packed.hex(), tbcd._replace(form="tbcd-hex", rule="hex")))
+    return caseless, exact
 
 
 def _cell_spellings(value: str) -> list[tuple[str, str]]:
@@ -207,7 +267,8 @@ def targets(profile: DeviceProfile) -> tuple[list[tuple[str, Target]], list[tupl
                     if urlsafe != fragment:
                         target = Target(identifier, value, "base64url", "none", spelling)
                         exact.append((urlsafe, target))
-    return caseless, exact
+    more_caseless, more_exact = telephony_targets(profile)
+    return caseless + more_caseless, exact + more_exact
 
 
 def whole_token(text: str, start: int, end: int, rule: Rule) -> bool:
@@ -215,6 +276,8 @@ def whole_token(text: str, start: int, end: int, rule: Rule) -> bool:
         return True
     if rule == "digits":
         return not in_number_run(text, start, end)
+    if rule == "nai":
+        return text[end : end + 1] == "@" and not in_number_run(text, start, end)
     if rule == "hex":
         return not in_hex_run(text, start, end)
     before = text[start - 1] if start > 0 else ""

@@ -100,3 +100,43 @@ def cap(matches: list[Match], limit: int = MAX_PER_VALUE) -> list[Match]:
         i = last[key]
         kept[i] = dataclasses.replace(kept[i], more=kept[i].more + n)
     return kept
+
+
+class Holders:
+    """Spans per group answering "does a span of this group lie inside [start, end) and
+    differ from it?" in O(log n): per group, spans sorted by start with a suffix minimum
+    of their ends (a span starting at or after ``start`` lies inside exactly when the
+    least end among them is at most ``end``)."""
+
+    __slots__ = ("_groups",)
+
+    def __init__(self, spans: Iterable[tuple[Hashable, int, int]]) -> None:
+        by_group: dict[Hashable, list[tuple[int, int]]] = {}
+        for group, start, end in spans:
+            by_group.setdefault(group, []).append((start, end))
+        self._groups: dict[Hashable, tuple[list[int], list[int]]] = {}
+        for group, members in by_group.items():
+            members.sort()
+            suffix_min = [0] * len(members)
+            low = members[-1][1]
+            for i in range(len(members) - 1, -1, -1):
+                low = min(low, members[i][1])
+                suffix_min[i] = low
+            self._groups[group] = ([s for s, _ in members], suffix_min)
+
+    def _least_end_from(self, group: Hashable, start: int) -> int | None:
+        found = self._groups.get(group)
+        if found is None:
+            return None
+        starts, suffix_min = found
+        i = bisect.bisect_left(starts, start)
+        return suffix_min[i] if i < len(starts) else None
+
+    def holds_narrower(self, group: Hashable, start: int, end: int) -> bool:
+        # strictly narrower: starts later and ends no later, or starts no earlier and
+        # ends earlier
+        later = self._least_end_from(group, start + 1)
+        if later is not None and later <= end:
+            return True
+        same = self._least_end_from(group, start)
+        return same is not None and same < end

@@ -55,3 +55,10 @@ def normal_mac(value: str) -> str | None:
 
 def digits_only(value: str) -> str:
     return "".join(ch for ch in value if "0" <= ch <= "9")
+
+
+def to_tbcd(digits: str) -> bytes:
+    """TBCD (TS 29.002) bytes of a digit string: two digits a byte, the low nibble first,
+    ``F`` filling the last high nibble of an odd count."""
+    padded = digits + "F" if len(digits) % 2 else digits
+    return bytes(int(padded[i + 1], 16) << 4 | int(padded[i], 16) for i in range(0, len(padded), 2))

@@ -126,6 +126,9 @@ NOISE_HEADERS: Final = frozenset(
 """Protocol mechanics from a small vocabulary: never personal, not searched."""
 
 _AUTH_HEADERS: Final = frozenset(("authorization", "proxy-authorization"))
+PEER_KEY: Final = "peer"
+"""Key of a field naming the other party (``phonehome.detect.PEER_KEY``): only the
+profile's values are looked for there."""
 _AUTH_VOCABULARY: Final = frozenset(
     ("response", "nonce", "cnonce", "opaque", "nc", "qop", "algorithm", "auts")
 )
@@ -600,8 +603,13 @@ def _uris(headers: Headers, lname: str) -> list[str]:
 
 def sip_fields(msg: SipMessage, budget: Budget) -> Iterator[Field]:
     """The places of a SIP message where identities travel (docs/fields.md)."""
+    # A request's target (Request-URI, To) is the other party, except in REGISTER, whose
+    # To is the registering user's own address of record (RFC 3261 10.2).
+    target = PEER_KEY if msg.method and msg.method != "REGISTER" else None
     if msg.method:
-        yield from expand(budget, "sip.uri", "Request-URI", (), "Request-URI", (), msg.uri)
+        yield from expand(
+            budget, "sip.uri", "Request-URI", (), target or "Request-URI", (), msg.uri
+        )
     for name, value in msg.headers:
         lname = name.lower()
         if lname in NOISE_HEADERS or not value:
@@ -612,8 +620,9 @@ def sip_fields(msg: SipMessage, budget: Budget) -> Iterator[Field]:
                 if element == "*":
                     continue
                 display, uri, params = address(element)
+                key = target if target and lname == "to" else name
                 if uri:
-                    yield from expand(budget, "sip.uri", segment, (), name, (), uri)
+                    yield from expand(budget, "sip.uri", segment, (), key, (), uri)
                 if display:
                     yield from expand(
                         budget,

@@ -41,12 +41,6 @@ def tbcd(data: bytes) -> str | None:
     return "".join(out) or None
 
 
-def to_tbcd(digits: str) -> bytes:
-    """The TBCD bytes of a digit string, with the filler nibble when the count is odd."""
-    padded = digits + "F" if len(digits) % 2 else digits
-    return bytes(int(padded[i + 1], 16) << 4 | int(padded[i], 16) for i in range(0, len(padded), 2))
-
-
 def plmn(data: bytes) -> tuple[str, str] | None:
     """(MCC, MNC) of a 3-byte PLMN id, or None when a digit is not a digit."""
     if len(data) < 3:

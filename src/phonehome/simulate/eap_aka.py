@@ -54,6 +54,9 @@ AP_IP = bytes([192, 168, 1, 2])
 SWITCH_MAC = bytes.fromhex("c80e14a291f0")
 GATEWAY_IP = bytes([192, 168, 1, 1])
 AAA_IP = bytes([198, 51, 100, 18])
+PARTNER_AAA_IP = bytes([198, 51, 100, 19])
+"""The AAA server behind the partner hotspot of sessions 2 and 3 (it proxies to the home
+operator): another destination, so the decoys' places are not the first session's."""
 SSID = "Telenor WiFi"
 RADIUS_PORT = 1812
 EAPOL_TYPE = 0x888E
@@ -72,9 +75,10 @@ def _dashed(mac: bytes) -> str:
 class _Session:
     """One authentication: EAPOL between phone and AP, RADIUS between AP and AAA."""
 
-    def __init__(self, scene: Scene, ap: Lan, t: int, radius_id: int) -> None:
+    def __init__(self, scene: Scene, ap: Lan, t: int, radius_id: int, aaa: bytes) -> None:
         self.scene = scene
         self.ap = ap
+        self.aaa = aaa
         self.t = t
         self.radius_id = radius_id
         self.port = ap.ephemeral_port()
@@ -106,12 +110,24 @@ class _Session:
         ref = self.ap.udp(
             self.t,
             True,
-            AAA_IP,
+            self.aaa,
             RADIUS_PORT,
             self.port,
             radius(1, self.radius_id, attrs, self.scene.rng.randbytes(16)),
         )
         self.t += self.scene.rtt(20)
+        p = self.scene.phone
+        _leak(
+            self.scene,
+            self.aaa,
+            "mac",
+            p.mac_text,
+            "radius.attr:Calling-Station-Id",
+            ref,
+            _dashed(DEVICE_MAC),
+        )
+        if user == f"0{p.imsi}@{REALM}":
+            _leak(self.scene, self.aaa, "imsi", p.imsi, "radius.attr:User-Name", ref, user)
         return ref
 
     def answer(self, code: int, eap: bytes, extra: list[bytes] | None = None) -> int:
@@ -121,7 +137,7 @@ class _Session:
         ref = self.ap.udp(
             self.t,
             False,
-            AAA_IP,
+            self.aaa,
             RADIUS_PORT,
             self.port,
             radius(code, self.radius_id, attrs, self.scene.rng.randbytes(16)),
@@ -164,36 +180,45 @@ class _Session:
         self.eapol(False, rng.randbytes(95), ptype=3)  # EAPOL-Key message 1 of the handshake
 
 
-def _leak(scene: Scene, identifier: str, value: str, where: str, ref: int, raw: str) -> None:
-    scene.truth.leak(
-        Leak(
-            identifier, value, ip_str(AAA_IP), ip_str(AAA_IP), RADIUS_PORT, "radius", where, (), raw
-        ),
-        ref,
+def _leak(
+    scene: Scene, aaa: bytes, identifier: str, value: str, where: str, ref: int, raw: str
+) -> None:
+    form = "nai-eap-aka" if identifier == "imsi" else None
+    leak = Leak(
+        identifier,
+        value,
+        ip_str(aaa),
+        ip_str(aaa),
+        RADIUS_PORT,
+        "radius",
+        where,
+        (),
+        raw,
+        form=form,
     )
+    scene.truth.leak(leak, ref)
 
 
-def full_authentication(scene: Scene, ap: Lan, t: int, first_id: str) -> int:
+def full_authentication(scene: Scene, ap: Lan, t: int, first_id: str, aaa: bytes) -> int:
     """Sessions 1 and 2: the identity first offered, then (for a pseudonym) the
     permanent one asked for; then the challenge."""
     p = scene.phone
     permanent = f"0{p.imsi}@{REALM}"
-    s = _Session(scene, ap, t, scene.rng.randrange(256))
+    s = _Session(scene, ap, t, scene.rng.randrange(256), aaa)
     s.eapol(True, b"", ptype=1)  # EAPOL-Start
     s.eapol(False, struct.pack("!BBHB", 1, 1, 5, 1))  # EAP-Request/Identity
     offered = eap_identity(1, first_id)
     s.eapol(True, offered)
     ref = s.access_request(offered, first_id)
     if first_id == permanent:
-        for where in ("radius.attr:User-Name", "radius.attr:EAP-Message>identity"):
-            _leak(scene, "imsi", p.imsi, where, ref, permanent)
+        _leak(scene, aaa, "imsi", p.imsi, "radius.attr:EAP-Message>identity", ref, permanent)
     else:
         scene.truth.decoy(
             Decoy(
                 first_id,
                 "radius.attr:User-Name",
                 "an EAP-AKA pseudonym (leading 2): not an IMSI",
-                ip_str(AAA_IP),
+                ip_str(aaa),
             ),
             ref,
         )
@@ -203,8 +228,7 @@ def full_authentication(scene: Scene, ap: Lan, t: int, first_id: str) -> int:
         reply = eap_sim_aka(2, 2, AKA, IDENTITY, [at_identity(permanent)])
         s.eapol(True, reply)
         ref = s.access_request(reply, first_id)
-        _leak(scene, "imsi", p.imsi, "radius.attr:EAP-Message>AT_IDENTITY", ref, permanent)
-    _leak(scene, "mac", p.mac_text, "radius.attr:Calling-Station-Id", ref, _dashed(DEVICE_MAC))
+        _leak(scene, aaa, "imsi", p.imsi, "radius.attr:EAP-Message>AT_IDENTITY", ref, permanent)
     s.challenge(3, first_id)
     return s.t
 
@@ -212,7 +236,7 @@ def full_authentication(scene: Scene, ap: Lan, t: int, first_id: str) -> int:
 def reauthentication(scene: Scene, ap: Lan, t: int, reauth_id: str) -> int:
     """Session 3: fast re-authentication; the counter and next ids travel encrypted."""
     rng = scene.rng
-    s = _Session(scene, ap, t, rng.randrange(256))
+    s = _Session(scene, ap, t, rng.randrange(256), PARTNER_AAA_IP)
     s.eapol(False, struct.pack("!BBHB", 1, 1, 5, 1))
     offered = eap_identity(1, reauth_id)
     s.eapol(True, offered)
@@ -222,7 +246,7 @@ def reauthentication(scene: Scene, ap: Lan, t: int, reauth_id: str) -> int:
             reauth_id,
             "radius.attr:User-Name",
             "an EAP-AKA fast re-authentication identity (leading 4): not an IMSI",
-            ip_str(AAA_IP),
+            ip_str(PARTNER_AAA_IP),
         ),
         ref,
     )
@@ -268,9 +292,9 @@ def generate(out: Path, seed: int, size_mb: float | None, pcapng: bool) -> Gener
     reauth = f"4{token[20:44]}@{REALM}"
     t = START_US + 9 * HOUR
     scene.event(t, "network_change")
-    t = full_authentication(scene, ap, t, f"0{p.imsi}@{REALM}")
+    t = full_authentication(scene, ap, t, f"0{p.imsi}@{REALM}", AAA_IP)
     scene.event(t + 2 * HOUR, "network_change")
-    t = full_authentication(scene, ap, t + 2 * HOUR, pseudonym)
+    t = full_authentication(scene, ap, t + 2 * HOUR, pseudonym, PARTNER_AAA_IP)
     scene.event(t + 30 * MINUTE, "network_change")
     reauthentication(scene, ap, t + 30 * MINUTE + SECOND, reauth)
     return scene.finish(trace, out, scenario="eap-aka", seed=seed, pcapng=pcapng)

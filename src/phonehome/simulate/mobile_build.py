@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-from phonehome.protocols.threegpp import to_tbcd
+from phonehome.detect.validators import to_tbcd
 
 # -- SIP -----------------------------------------------------------------------------------
 

@@ -55,6 +55,10 @@ class Leak:
     """The value as it appears once the encoding chain is undone, when it differs."""
     note: str | None = None
     refs: list[int] = field(default_factory=list)
+    form: str | None = None
+    """How the value is spelled where it is, when that is not its plain spelling or a
+    trailing digest of ``encoding``: ``urn`` (an IMEI URN), ``nai-eap-aka`` (an IMSI
+    behind an EAP method digit) ... (docs/detectors.md, the forms)."""
 
     def key(self) -> tuple[Any, ...]:
         return (
@@ -157,6 +161,8 @@ class Truth:
                 entry["raw"] = lk.raw
             if lk.note is not None:
                 entry["note"] = lk.note
+            if lk.form is not None:
+                entry["form"] = lk.form
             leaks.append(entry)
         leaks.sort(key=lambda e: (e["frames"][:1], e["identifier"], e["where"]))
         decoys = []

@@ -119,25 +119,23 @@ def _leak(
     where: str,
     ref: int,
     *,
-    port: int = PORT,
-    protocol: str = "sip",
     raw: str | None = None,
     host: str | None = None,
+    form: str | None = None,
 ) -> None:
-    scene.truth.leak(
-        Leak(
-            identifier,
-            value,
-            host or ims_domain(MCC, MNC),
-            ip_str(PCSCF),
-            port,
-            protocol,
-            where,
-            (),
-            raw,
-        ),
-        ref,
+    leak = Leak(
+        identifier,
+        value,
+        host or ims_domain(MCC, MNC),
+        ip_str(PCSCF),
+        PORT,
+        "sip",
+        where,
+        (),
+        raw,
+        form=form,
     )
+    scene.truth.leak(leak, ref)
 
 
 def _register_leaks(scene: Scene, ims: _Ims, ref: int, cell: bool) -> None:
@@ -145,7 +143,7 @@ def _register_leaks(scene: Scene, ims: _Ims, ref: int, cell: bool) -> None:
     for where in ("sip.uri:From", "sip.uri:To", "sip.uri:Contact"):
         _leak(scene, "imsi", p.imsi, where, ref)
     _leak(scene, "imsi", p.imsi, "sip.header:Authorization.username", ref, raw=ims.impi)
-    _leak(scene, "imei", p.imei, "sip.header:Contact.+sip.instance", ref, raw=ims.urn)
+    _leak(scene, "imei", p.imei, "sip.header:Contact.+sip.instance", ref, raw=ims.urn, form="urn")
     if cell:
         _leak(
             scene,
@@ -237,7 +235,16 @@ def call(scene: Scene, ims: _Ims, t: int, pani: str) -> int:
     for where in ("sip.uri:From", "sip.uri:P-Preferred-Identity"):
         _leak(scene, "msisdn", p.msisdn, where, ref, host=host)
     _leak(scene, "imsi", p.imsi, "sip.uri:Contact", ref, host=host)
-    _leak(scene, "imei", p.imei, "sip.header:Contact.+sip.instance", ref, raw=ims.urn, host=host)
+    _leak(
+        scene,
+        "imei",
+        p.imei,
+        "sip.header:Contact.+sip.instance",
+        ref,
+        raw=ims.urn,
+        host=host,
+        form="urn",
+    )
     _leak(
         scene,
         "cell_id",
@@ -268,9 +275,11 @@ def call(scene: Scene, ims: _Ims, t: int, pani: str) -> int:
     )
     conn.wait(scene.rtt(60))
     tail = [("From", f"{me};tag=c1"), ("To", f"<tel:{CALLEE}>;tag=callee1"), ("Call-ID", call_id)]
-    conn.send(sip_request("ACK", f"tel:{CALLEE}", [ims.via("TCP"), *tail, ("CSeq", "1 ACK")]))
+    ack = conn.send(sip_request("ACK", f"tel:{CALLEE}", [ims.via("TCP"), *tail, ("CSeq", "1 ACK")]))
     conn.wait(40 * SECOND)
-    conn.send(sip_request("BYE", f"tel:{CALLEE}", [ims.via("TCP"), *tail, ("CSeq", "2 BYE")]))
+    bye = conn.send(sip_request("BYE", f"tel:{CALLEE}", [ims.via("TCP"), *tail, ("CSeq", "2 BYE")]))
+    for later in (ack[-1], bye[-1]):  # the caller's From is on every request of the dialog
+        _leak(scene, "msisdn", p.msisdn, "sip.uri:From", later, host=host)
     conn.wait(scene.rtt(60))
     conn.send(sip_response(200, "OK", [*tail, ("CSeq", "2 BYE")]), from_client=False)
     conn.wait(SECOND)

@@ -3,9 +3,9 @@ captures, scored by the same code as ``benchmarks/accuracy.py`` (benchmarks/scor
 
 - ``encodings`` over several seeds (every encoding and protocol the simulator has, and its
   decoys), ``nokia7plus`` and the mobile scenarios ``volte`` and ``eap-aka``: with the
-  device profile every leak of the ground truth is found with its value, ``where``, host, encoding chain, form and count, nothing else is
-  reported, no decoy is touched; without a profile the pattern detectors report nothing
-  outside the labelled places.
+  device profile every leak of the ground truth is found with its value, ``where``, host,
+  encoding chain, form and count, nothing else is reported, no decoy is touched; without a
+  profile the pattern detectors report nothing outside the labelled places.
 - benchmarks/labels.json: each labelled leak found with its profile, no banned identifier
   reported without one.
 """

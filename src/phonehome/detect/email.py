@@ -17,6 +17,13 @@ rejected too (docs/detectors.md says which and why):
   GSMA runs for exactly that): the IMSI in them is reported as an IMSI;
 * message and call identifiers under their protocol keys (``Call-ID``, ``Message-ID``,
   ``In-Reply-To``, ``References``, ``Content-ID``): random tokens at a host name.
+
+And addresses that are real but the same for everyone are not a person's identifier:
+role mailboxes (RFC 2142: ``postmaster@``, ``abuse@``, ``support@``, ``noreply@`` ...), the
+anonymous NAI of EAP outer identities (RFC 7542 2.4: ``anonymous@realm``, ``@realm``),
+template placeholders (``user@``, ``your_phone_number@``), and the shared logins of mobile
+data access points (``ppp@``, ``wap@``, ``internet@`` + operator domain: every subscriber
+of the APN sends the same).
 """
 
 from __future__ import annotations
@@ -51,6 +58,30 @@ _ALGORITHM_NAME = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 _ALGORITHM_DOMAINS = frozenset(("openssh.com", "libssh.org", "ssh.com", "lysator.liu.se"))
 
 
+SHARED_LOCAL_PARTS = frozenset(
+    (
+        # RFC 2142 role mailboxes, and the no-reply senders
+        "postmaster", "hostmaster", "webmaster", "abuse", "noc", "security", "info",
+        "marketing", "sales", "support", "noreply", "no-reply", "donotreply", "do-not-reply",
+        "mailer-daemon",
+        # RFC 7542 2.4 anonymous NAI (EAP outer identity)
+        "anonymous", "anon",
+        # placeholders of templates and documentation
+        "user", "username", "name", "email", "someone", "example", "test", "number",
+        "your_phone_number", "yourname", "your.name", "firstname.lastname",
+        # shared access-point logins (the same for every subscriber of the APN)
+        "ppp", "wap", "mms", "gprs", "internet", "data", "web", "mobile", "evdo", "cdma",
+        "lte", "umts", "3g", "4g", "5g", "apn", "dial", "dialup", "broadband", "wireless",
+    )
+)  # fmt: skip
+"""Local parts that name no one: whoever sends such an address, it is everyone's."""
+
+
+def shared_address(local: str) -> bool:
+    """A role, anonymous, placeholder or shared-login local part (see the module doc)."""
+    return local.lower() in SHARED_LOCAL_PARTS
+
+
 def algorithm_name(local: str, domain: str) -> bool:
     """An RFC 4250 ``name@domain`` algorithm or extension name: lower-case words joined by
     ``-`` with a cryptographic one among them (``hmac-sha2-256-etm``); at a domain that
@@ -72,7 +103,7 @@ def not_a_mailbox(text: str, start: int, local: str, domain: str) -> bool:
         return True
     if _SCHEME_BEFORE.search(text, max(0, start - 5), start) is not None:
         return True
-    return algorithm_name(local, d)
+    return shared_address(local) or algorithm_name(local, d)
 
 
 def _suffixes() -> PublicSuffixList:

@@ -156,7 +156,7 @@ def main() -> int:
     found = findings()
     labels = load_labels()
     missing = [k for k in found if k not in labels]
-    stale = [k for k in labels if k not in found]
+    stale = [k for k in labels if k not in found and not labels[k].get("only_interpreted")]
     if args.unlabelled:
         print(json.dumps([stub(k, found[k]) for k in missing], indent=2, ensure_ascii=False))
         return 0

@@ -40,6 +40,7 @@ SOURCES = (
     "tests/shared/fixtures/har",
     "tests/data/ssh",
     "tests/data/radius",
+    "tests/data/sip",
     "tests/data/noise",
     "tests/data/tls",
 )

@@ -37,5 +37,5 @@ def test_every_finding_on_real_traffic_is_labelled_and_every_label_found() -> No
 
 def test_the_corpus_covers_every_real_capture_source() -> None:
     names = {p.parent.name for p in precision.captures()}
-    assert names == {"real", "mobile", "har", "ssh", "radius", "noise", "tls"}
+    assert names == {"real", "mobile", "har", "ssh", "radius", "sip", "noise", "tls"}
     assert not [p for p in precision.captures() if p.name.endswith(".dsb.pcapng")]

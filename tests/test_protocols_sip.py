@@ -3,6 +3,8 @@ fixture checked against tshark."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from phonehome.model.message import RawPayload
@@ -256,3 +258,20 @@ def test_real_calls_as_tshark_decodes_them() -> None:
         assert (line["sip_from"], line["sip_to"]) == (frm, to)
         assert ",".join(line["sip_contact"]) == contact  # type: ignore[arg-type]
         assert line["sip_call_id"] == call_id
+
+
+SIPP = Path(__file__).parent / "data" / "sip" / "sipp_tcp.pcap"
+
+
+def test_real_sip_over_tcp_as_tshark_reads_it() -> None:
+    """SIPp's UAC and UAS over one TCP connection (tools/make_sip_capture.sh): three
+    calls, every request and response tshark shows, in order, none left as raw bytes."""
+    rows = tshark(SIPP, "sip", "sip.Method", "sip.Status-Code", "sip.r-uri", "sip.Call-ID")
+    lines = flows_jsonl(SIPP)
+    ours = [x for x in lines if x["protocol"] == "sip"]
+    assert len(ours) == len(rows) == 18
+    for (frame, method, status, ruri, call_id), line in zip(rows, ours, strict=True):
+        assert line["frame"] == int(frame)
+        assert (line["sip_method"] or "", str(line["sip_status"] or "")) == (method, status)
+        assert (line["sip_uri"] or "", line["sip_call_id"]) == (ruri, call_id)
+    assert not [x for x in lines if x["protocol"] == "tcp"]

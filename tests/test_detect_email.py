@@ -28,7 +28,8 @@ CASES = [
     miss("ssh-ed25519-cert-v01@openssh.com"),
     miss("zlib@openssh.com"),
     miss("ext-info-in-auth@openssh.com"),
-    hit("security@openssh.com", value="security@openssh.com"),  # a real mailbox there
+    hit("djm@openssh.com", value="djm@openssh.com"),  # a person's mailbox there
+    miss("security@openssh.com"),  # a role mailbox (RFC 2142): no one's own
     hit("aes256@example.org", value="aes256@example.org"),  # one word elsewhere: a person's
     # ... SIP/tel/XMPP URIs, 3GPP identities, message and call ids
     miss("sip:alice@example.org"),

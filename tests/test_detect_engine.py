@@ -27,13 +27,17 @@ def test_detector_ids_are_stable_and_unique() -> None:
         "PH-MSISDN",
         "PH-MAC",
         "PH-EMAIL",
+        "PH-SIPURI",
         "PH-LOCATION",
         "PH-CELLID",
+        "PH-BSSID",
         "PH-ANDROIDID",
         "PH-ADID",
     ]
+    # the field-name heuristic runs only without a profile, last
+    assert [d.id for d in Engine(None).detectors][-1] == "PH-FIELDNAME"
     # one detector per identifier, unless a second one says how it differs (rule_text)
-    primary = [cls for cls in PATTERN_DETECTORS if getattr(cls, "rule_text", None) is None]
+    primary = [cls for cls in PATTERN_DETECTORS if cls.rule_text is None]
     assert len({cls.identifier for cls in primary}) == len(primary)
     assert all(d.name for d in Engine(PROFILE).detectors)
 

@@ -30,7 +30,8 @@ or the subscription (IMSI, ICCID, phone number). ``account``: a person's account
 ``advertising``: an id the platform issues for ads and the user can reset. ``software``:
 an id the platform generates for apps, reset with a factory reset (Android ID; neither
 hardware nor advertising). ``location``: where the device is (coordinates, the serving
-cell). ``network``: an address of one of the device's network interfaces (MAC)."""
+cell, the Wi-Fi access point). ``network``: an address of one of the device's network
+interfaces (MAC)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,9 @@ class Identifier:
     in_profile: bool = True
     """A device profile key holding a string or a list of strings (locations are tables
     of their own, ``[[location]]``)."""
+    telephony: bool = False
+    """Mobile networks carry it as telephony digits, TBCD-coded in GTP-C, Diameter and
+    MAP (TS 29.002): the known-value detector also looks for those forms."""
 
     @property
     def device_bound(self) -> bool:
@@ -83,6 +87,7 @@ CATALOGUE: Final[tuple[Identifier, ...]] = (
         static_name="IMEI",
         static_rank=0,
         example="490154203237518",
+        telephony=True,
     ),
     Identifier(
         id="meid",
@@ -109,6 +114,7 @@ CATALOGUE: Final[tuple[Identifier, ...]] = (
         static_name="IMSI",
         static_rank=3,
         example="242010123456789",
+        telephony=True,
     ),
     Identifier(
         id="iccid",
@@ -135,6 +141,7 @@ CATALOGUE: Final[tuple[Identifier, ...]] = (
         static_name="phone number",
         static_rank=4,
         example="+4791234567",
+        telephony=True,
     ),
     Identifier(
         id="serial",
@@ -162,7 +169,7 @@ CATALOGUE: Final[tuple[Identifier, ...]] = (
         why="the Android ID, which the user can reset",
         rule_text="Android ID (Settings.Secure.ANDROID_ID): 16 hex digits, only under its own key.",
         static_name="Android ID",
-        static_rank=9,
+        static_rank=10,
         example="9774d56d682e549c",
     ),
     Identifier(
@@ -175,7 +182,7 @@ CATALOGUE: Final[tuple[Identifier, ...]] = (
         why="the advertising ID, which the user can reset",
         rule_text="Advertising ID (Google AAID, Apple IDFA): a UUID, only under an ad-id key.",
         static_name="advertising ID",
-        static_rank=10,
+        static_rank=11,
         example="38400000-8cf0-11bd-b23e-10b96e40000d",
     ),
     Identifier(
@@ -190,7 +197,7 @@ CATALOGUE: Final[tuple[Identifier, ...]] = (
             "MAC addresses: six octets with : or -, or 12 hex / Cisco dotted under a MAC key."
         ),
         static_name="MAC address",
-        static_rank=6,
+        static_rank=7,
         example="02:00:5e:10:20:30",
     ),
     Identifier(
@@ -203,8 +210,24 @@ CATALOGUE: Final[tuple[Identifier, ...]] = (
         why="an email address, which names a person",
         rule_text="E-mail addresses: a dot-atom local part, @, a domain with a real TLD.",
         static_name="accounts",
-        static_rank=11,
+        static_rank=12,
         example="kari.nordmann@example.org",
+    ),
+    Identifier(
+        id="sip_uri",
+        name="SIP address",
+        plural="SIP addresses",
+        kind="account",
+        resettable=False,
+        weight=3,
+        why="a SIP address, which names a subscriber's phone line or VoIP account",
+        rule_text=(
+            "SIP addresses: a sip:/sips: URI whose user part names an account (a phone "
+            "number or an IMSI in it is reported as that), sent by the device about itself."
+        ),
+        static_name="SIP account",
+        static_rank=13,
+        example="sip:kari.nordmann@sip.example.org",
     ),
     Identifier(
         id="location",
@@ -216,7 +239,7 @@ CATALOGUE: Final[tuple[Identifier, ...]] = (
         why="the device's location",
         rule_text="Latitude/longitude pairs under location keys.",
         static_name="location",
-        static_rank=8,
+        static_rank=9,
         example="59.9139,10.7522",
         in_profile=False,
     ),
@@ -230,8 +253,44 @@ CATALOGUE: Final[tuple[Identifier, ...]] = (
         why="the serving cell tower, which locates the device",
         rule_text="Cell ids: the serving cell tower, i.e. a coarse location, under cell-like keys.",
         static_name="cell location",
-        static_rank=7,
+        static_rank=8,
         example="0x1a2b3c",
+    ),
+    Identifier(
+        id="bssid",
+        name="access point",
+        plural="access points",
+        kind="location",
+        resettable=False,
+        weight=3,
+        why="the Wi-Fi access point the device is on (its BSSID), which locates the device",
+        rule_text=(
+            "BSSIDs: the MAC address of the Wi-Fi access point the device is attached to, "
+            "under BSSID keys (IMS P-Access-Network-Info, RADIUS Called-Station-Id, bssid)."
+        ),
+        static_name="Wi-Fi access point",
+        static_rank=14,
+        example="74:83:c2:10:20:30",
+    ),
+    Identifier(
+        id="device_id",
+        name="device ID (by field name)",
+        plural="device IDs (by field name)",
+        kind="hardware",
+        resettable=False,
+        weight=2,
+        why=(
+            "a value sent under a device-identifier field name; its form matched no validated "
+            "identifier, so what it identifies is unconfirmed"
+        ),
+        rule_text=(
+            "Device identifier by field name, unvalidated: an identifier-shaped value under "
+            "a key naming a device identifier (device_id, udid, hwid ...) that no validating "
+            "detector recognised."
+        ),
+        static_name="device identifier",
+        static_rank=6,
+        example="350672920106648",
     ),
 )
 """In the order the scan reports list identifiers (the most telling first)."""

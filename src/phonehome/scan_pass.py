@@ -53,6 +53,9 @@ class ScanResult:
     encrypted_flows: dict[str, int] = field(default_factory=dict)
     """Destinations (host or IP) reached only through TLS/QUIC -> number of hellos: what
     was not inspected."""
+    not_identifiers: dict[tuple[str, str | None, str], int] = field(default_factory=dict)
+    """Placeholder values seen and dismissed: (identifier, constant or None, why) -> count
+    (``phonehome.detect.placeholders``)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys the enrichers added to the top of the scan JSON (``datasets``,
     ``trigger_events`` ...), in the order they added them."""
@@ -162,6 +165,9 @@ def run_scan(
         first_time=first,
         last_time=last,
         encrypted_flows=encrypted,
+        not_identifiers={
+            (k.identifier, k.value, k.why): n for k, n in engine.not_identifiers.items()
+        },
     )
 
 

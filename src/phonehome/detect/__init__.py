@@ -9,13 +9,16 @@ Detector ids are documented in docs/detectors.md and never change once released.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
-from phonehome.detect import spans
+from phonehome.detect import placeholders, spans
 from phonehome.detect.ad_id import AdIdDetector
 from phonehome.detect.android_id import AndroidIdDetector
 from phonehome.detect.base import Detector, norm_key
+from phonehome.detect.bssid import BssidDetector
 from phonehome.detect.cell_id import CellIdDetector
 from phonehome.detect.email import EmailDetector
+from phonehome.detect.field_name import FieldNameDetector
 from phonehome.detect.iccid import IccidDetector
 from phonehome.detect.imei import ImeiDetector
 from phonehome.detect.imsi import ImsiDetector
@@ -26,6 +29,8 @@ from phonehome.detect.matcher import Backend
 from phonehome.detect.meid import MeidDetector
 from phonehome.detect.msisdn import MsisdnDetector
 from phonehome.detect.nai import NaiDetector
+from phonehome.detect.placeholders import Placeholder
+from phonehome.detect.sip_uri import SipUriDetector
 from phonehome.model.field import Field, Match
 from phonehome.model.profile import DeviceProfile
 
@@ -38,10 +43,13 @@ PATTERN_DETECTORS: list[type[Detector]] = [
     MsisdnDetector,
     MacDetector,
     EmailDetector,
+    SipUriDetector,
     LocationDetector,
     CellIdDetector,
+    BssidDetector,
     AndroidIdDetector,
     AdIdDetector,
+    FieldNameDetector,
 ]
 
 __all__ = ["PATTERN_DETECTORS", "Detector", "Engine", "KnownValues"]
@@ -84,13 +92,20 @@ class Engine:
         fast: bool = True,
     ) -> None:
         self.known = KnownValues(profile, backend=backend)
-        self.patterns: list[Detector] = [cls(profile) for cls in PATTERN_DETECTORS]
+        self.patterns: list[Detector] = [
+            cls(profile) for cls in PATTERN_DETECTORS if profile is None or not cls.profile_less
+        ]
+        self.not_identifiers: Counter[Placeholder] = Counter()
+        """Placeholder values seen (``detect.placeholders``): dismissed, counted."""
+        self._fallbacks = frozenset(d.id for d in self.patterns if d.fallback)
         self.detectors: list[Detector] = (
             [self.known, *self.patterns] if self.known.active else list(self.patterns)
         )
         self.fast = fast
         self._known_active = self.known.active
-        self._memo: dict[tuple[str, str | None], tuple[Match, ...]] = {}
+        self._memo: dict[
+            tuple[str, str | None], tuple[tuple[Match, ...], tuple[Placeholder, ...]]
+        ] = {}
         self._keyed: dict[str, tuple[Detector, ...]] = {}
         needs = [d.needs.pattern for d in self.patterns if d.needs is not None]
         self._gate = re.compile("|".join(f"(?:{n})" for n in needs)) if needs else None
@@ -130,14 +145,20 @@ class Engine:
         if not text:
             return []
         if not self.fast or field.siblings or len(text) > MEMO_TEXT:
+            self.not_identifiers.update(placeholders.scan(field))
             return self._scan(field)
-        seen = self._memo.get((text, field.key))
-        if seen is None:
+        memo = self._memo.get((text, field.key))
+        if memo is None:
+            dismissed = tuple(placeholders.scan(field))
+            self.not_identifiers.update(dismissed)
             found = self._scan(field)
             if len(self._memo) >= MEMO_SIZE:
                 del self._memo[next(iter(self._memo))]
-            self._memo[(text, field.key)] = tuple(found)
+            self._memo[(text, field.key)] = (tuple(found), dismissed)
             return found
+        seen, dismissed = memo
+        if dismissed:
+            self.not_identifiers.update(dismissed)
         return [
             Match(
                 m.detector,
@@ -174,8 +195,19 @@ class Engine:
                     if spans_of.overlaps(m.start, m.end):
                         continue
                 found.append(m)
+        if self._fallbacks and len(found) > 1:
+            found = _without_fallen_back(found, self._fallbacks)
         found.sort(key=lambda m: (m.start, m.end, m.detector))
         return spans.cap(found)
+
+
+def _without_fallen_back(found: list[Match], fallbacks: frozenset[str]) -> list[Match]:
+    """A fallback detector's match only where no other detector matched overlapping text
+    (``Detector.fallback``: the field-name heuristic defers to every validating one)."""
+    if not any(m.detector in fallbacks for m in found):
+        return found
+    others = spans.Intervals((m.start, m.end) for m in found if m.detector not in fallbacks)
+    return [m for m in found if m.detector not in fallbacks or not others.overlaps(m.start, m.end)]
 
 
 def _widest(matches: list[Match]) -> list[Match]:

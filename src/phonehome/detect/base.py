@@ -37,6 +37,12 @@ class Detector:
     """SARIF rule text, when it is not the identifier's ``rule_text`` in the catalogue (a
     second detector of one identifier says how it differs from the first)."""
 
+    profile_less: ClassVar[bool] = False
+    """Runs only when the scan has no device profile (a heuristic for what a profile
+    would otherwise tell)."""
+    fallback: ClassVar[bool] = False
+    """Its matches are dropped where any other detector matched overlapping text."""
+
     keys: ClassVar[re.Pattern[str] | None] = None
     """Normalised keys under which the detector may hit whatever the text (a superset of
     the keys :meth:`scan` accepts)."""

@@ -30,6 +30,7 @@ from phonehome.detect.base import Detector, in_hex_run, in_number_run, key_is, s
 from phonehome.detect.location import LAT_KEYS, LON_KEYS, decimals, distance_m
 from phonehome.detect.matcher import Backend, Matcher
 from phonehome.detect.validators import digits_only, normal_mac, to_tbcd
+from phonehome.identifiers import CATALOGUE
 from phonehome.model.field import Field, Match
 from phonehome.model.profile import DeviceProfile, Location
 
@@ -78,7 +79,7 @@ def normal_value(identifier: str, raw: str, region: str | None) -> str | None:
         return digits_only(raw) or None
     if identifier == "iccid":
         return raw.upper().rstrip("F") or None
-    if identifier == "mac":
+    if identifier in MAC_LIKE:
         return normal_mac(raw)
     if identifier == "email":
         return raw.lower()
@@ -110,7 +111,7 @@ def spellings(identifier: str, value: str, raw: str) -> list[tuple[str, str]]:
     if identifier == "imei" and len(value) == 15:
         out.append((value[:14], "imei-body"))
         out += imei_spellings(value)
-    elif identifier == "mac":
+    elif identifier in MAC_LIKE:
         h = value.replace(":", "")
         for s in (value, value.replace(":", "-"), h, f"{h[:4]}.{h[4:8]}.{h[8:]}"):
             out += [(s, "plain"), (s.upper(), "plain")]
@@ -126,6 +127,11 @@ def spellings(identifier: str, value: str, raw: str) -> list[tuple[str, str]]:
         first.setdefault(spelling, form)
     return list(first.items())
 
+
+MAC_LIKE = ("mac", "bssid")
+"""Identifiers that are MAC addresses (the device's, its access point's)."""
+TELEPHONY = frozenset(i.id for i in CATALOGUE if i.telephony)
+"""Identifiers written in telephony digits, TBCD in signalling (the catalogue says)."""
 
 NAI_METHODS = (("0", "nai-eap-aka"), ("1", "nai-eap-sim"), ("6", "nai-eap-aka-prime"))
 """The method digit an EAP permanent identity puts before the IMSI (TS 23.003 19.3.2)."""
@@ -161,7 +167,7 @@ def telephony_targets(
     caseless: list[tuple[str, Target]] = []
     exact: list[tuple[str, Target]] = []
     for identifier, raws in profile.values.items():
-        if identifier not in ("imei", "imsi", "msisdn"):
+        if identifier not in TELEPHONY:
             continue
         for raw in raws:
             value = normal_value(identifier, raw, profile.home_country)
@@ -219,7 +225,7 @@ def rule_for(identifier: str, spelling: str) -> Rule:
         return "email"
     if spelling.lstrip("+").isdigit():
         return "digits"
-    if identifier == "mac" and not spelling.isalnum():
+    if identifier in MAC_LIKE and not spelling.isalnum():
         return "mac"
     if all(ch in _UUIDCHARS for ch in spelling):
         return "hex"

@@ -70,7 +70,7 @@ class NaiDetector(Detector):
         "[method digit]<IMSI>@...mnc<MNC>.mcc<MCC>.3gppnetwork.org, the IMSI starting with "
         "the realm's MCC and MNC; EAP pseudonyms and re-authentication identities excluded."
     )
-    needs = re.compile(r"3gppnetwork\.org", re.IGNORECASE)
+    needs = re.compile(r"(?i:3gppnetwork\.org)")
 
     def scan(self, field: Field) -> list[Match]:
         found: list[Match] = []

@@ -88,6 +88,7 @@ _CHECKS: dict[str, Callable[[str], str | None]] = {
     "iccid": _check_iccid,
     "msisdn": _check_msisdn,
     "mac": _check_mac,
+    "bssid": _check_mac,
     "android_id": _check_android_id,
     "ad_id": _check_ad_id,
     "email": _check_email,

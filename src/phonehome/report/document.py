@@ -138,6 +138,8 @@ class ScanDocument:
     """Damage counted by kind, over every input."""
     not_inspected = _Key("not_inspected", dicts)
     """Destinations reached only encrypted: host and number of hellos."""
+    not_identifiers = _Key("not_identifiers", dicts)
+    """Placeholder values seen and dismissed: identifier, constant, why, count."""
     stats = _Key("stats", as_dict)
 
     @property

@@ -571,6 +571,18 @@ def _methodology(d: ScanDocument) -> Markup:
         )
     else:
         parts.append(el("p", "Nothing: no flow was encrypted-only."))
+    dismissed = [as_dict(x) for x in as_list(d.get("not_identifiers"))]
+    if dismissed:
+        parts.append(el("h3", "Not identifiers (placeholders seen and dismissed)"))
+        parts.append(
+            table(
+                ("Identifier", "Value", "Why", "Count"),
+                [
+                    (x.get("identifier"), x.get("value") or "", x.get("why"), x.get("count"))
+                    for x in dismissed[:50]
+                ],
+            )
+        )
     anomalies = as_dict(d.get("anomalies"))
     parts.append(el("h3", "Anomalies"))
     parts.append(

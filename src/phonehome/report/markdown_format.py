@@ -105,6 +105,10 @@ def render(view: ScanView, color: bool = False) -> str:
             )
         if len(ranked) > MAX_ROWS:
             out += ["", f"… and {len(ranked) - MAX_ROWS} more finding(s) (see the JSON report)."]
+    dismissed = d.not_identifiers
+    if dismissed:
+        n = sum(x.get("count", 0) for x in dismissed if isinstance(x.get("count"), int))
+        out += ["", f"Not identifiers (placeholders seen and dismissed): {n} value(s)."]
     ni = d.not_inspected
     if ni:
         out += ["", f"Not inspected (encrypted, contents unseen): {len(ni)} destination(s)."]

@@ -176,6 +176,14 @@ def render(view: ScanView, color: bool = False) -> str:
                     f"  {f.name:<14} {f.text('value_redacted', ''):<22} x{f.count:<5} "
                     f"{f.where}  [{enc}]  {f.text('detector')} ({_tag(f)}){also}"
                 )
+    dismissed = d.not_identifiers
+    if dismissed:
+        out.append("")
+        out.append(
+            "Not identifiers (seen, dismissed as placeholders): "
+            + "; ".join(_placeholder(x) for x in dismissed[:8])
+            + (f"; and {len(dismissed) - 8} more" if len(dismissed) > 8 else "")
+        )
     ni = d.not_inspected
     if ni:
         out.append("")
@@ -197,3 +205,9 @@ def render(view: ScanView, color: bool = False) -> str:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(d.anomalies.items()))
         out.append(f"Anomalies: {kinds}")
     return "\n".join(out) + "\n"
+
+
+def _placeholder(x: dict[str, Any]) -> str:
+    """``mac 02:00:00:00:00:00 x3 (Android's constant …)``."""
+    value = f" {x.get('value')}" if x.get("value") else ""
+    return f"{x.get('identifier')}{value} x{x.get('count')} ({x.get('why')})"

@@ -286,6 +286,12 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
             {"host": scrub(h), "hellos": n}
             for h, n in sorted(result.encrypted_flows.items(), key=lambda x: -x[1])
         ],
+        "not_identifiers": [
+            {"identifier": ident, "value": value, "why": why, "count": n}
+            for (ident, value, why), n in sorted(
+                result.not_identifiers.items(), key=lambda x: (-x[1], x[0][0], x[0][2])
+            )
+        ],
         "stats": result.stats,
         "anomalies": result.anomalies,
         **result.extra,

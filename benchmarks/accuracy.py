@@ -66,7 +66,7 @@ def own_corpus(seeds: list[int], work: Path) -> tuple[float, float, bool]:
             # not a bare android_id), and pattern values are normal forms (a cell id in
             # decimal): compare places only, and read precision, not recall.
             places = scoring.truth_places(truth)
-            got = scoring.pattern_places(scan(cap, None, work))
+            got = scoring.pattern_places(scan(cap, None, work), truth)
             without.add(places & got, got, label)
     p, r = with_profile.report("Own corpus, scanned with the device profile")
     print(f"  encoding chain, form and count of every leak exact: {'yes' if exact else 'NO'}")

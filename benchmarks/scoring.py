@@ -130,10 +130,23 @@ def check_truth(doc: Doc, truth: Doc) -> TruthCheck:
     return out
 
 
-def pattern_places(doc: Doc) -> set[tuple[str, str, str]]:
+UNVALIDATED = "device_id"
+"""The field-name heuristic's identifier: a value sent as "the device id", type unknown."""
+
+
+def pattern_places(doc: Doc, truth: Doc | None = None) -> set[tuple[str, str, str]]:
     """(identifier, where, host) of every finding: without a profile the pattern detectors
-    report normal forms (a cell id in decimal), so places are compared, not values."""
-    return {(f["identifier"], f["where"], f["host"]) for f in doc["findings"]}
+    report normal forms (a cell id in decimal), so places are compared, not values. Given
+    the ``truth``, an unvalidated device id at a labelled place is that place's leak (the
+    heuristic names no type; the label does)."""
+    labelled = {(x["where"], x["host"]): x["identifier"] for x in (truth or {}).get("leaks", [])}
+    out = set()
+    for f in doc["findings"]:
+        ident = f["identifier"]
+        if ident == UNVALIDATED:
+            ident = labelled.get((f["where"], f["host"]), ident)
+        out.add((ident, f["where"], f["host"]))
+    return out
 
 
 def truth_places(truth: Doc) -> set[tuple[str, str, str]]:

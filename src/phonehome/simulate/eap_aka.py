@@ -126,6 +126,9 @@ class _Session:
             ref,
             _dashed(DEVICE_MAC),
         )
+        bssid = ":".join(f"{b:02x}" for b in AP_MAC)  # the access point, found by pattern
+        called = f"{_dashed(AP_MAC)}:{SSID}"
+        _leak(self.scene, self.aaa, "bssid", bssid, "radius.attr:Called-Station-Id", ref, called)
         if user == f"0{p.imsi}@{REALM}":
             _leak(self.scene, self.aaa, "imsi", p.imsi, "radius.attr:User-Name", ref, user)
         return ref
@@ -183,7 +186,7 @@ class _Session:
 def _leak(
     scene: Scene, aaa: bytes, identifier: str, value: str, where: str, ref: int, raw: str
 ) -> None:
-    form = "nai-eap-aka" if identifier == "imsi" else None
+    form = {"imsi": "nai-eap-aka", "bssid": "pattern"}.get(identifier)
     leak = Leak(
         identifier,
         value,

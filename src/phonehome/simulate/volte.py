@@ -140,6 +140,8 @@ def _leak(
 
 def _register_leaks(scene: Scene, ims: _Ims, ref: int, cell: bool) -> None:
     p = scene.phone
+    if not cell:  # Wi-Fi access: the access point instead of the cell (not in the profile)
+        _leak(scene, "bssid", BSSID, "sip.header:P-Access-Network-Info>bssid", ref, form="pattern")
     for where in ("sip.uri:From", "sip.uri:To", "sip.uri:Contact"):
         _leak(scene, "imsi", p.imsi, where, ref)
     _leak(scene, "imsi", p.imsi, "sip.header:Authorization.username", ref, raw=ims.impi)

@@ -27,6 +27,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
 from phonehome.simulate import appproto, quic_build, tls_build  # noqa: E402
+from phonehome.simulate import mobile_build as mb  # noqa: E402
 from phonehome.simulate.packets import Host, TcpConnection, udp_frame  # noqa: E402
 from tests.builders_capture import (  # noqa: E402
     custom_block,
@@ -153,6 +154,108 @@ def _protobuf() -> bytes:
     return field(1, IMEI.encode()) + field(2, field(3, b"a4:77:33:12:34:56")) + b"\x18\x96\x01"
 
 
+IMSI = "001010123456789"
+NAI = f"0{IMSI}@wlan.mnc001.mcc001.3gppnetwork.org"
+
+
+def _sip() -> list[bytes]:
+    ims = mb.ims_domain("001", "01")
+    register = mb.sip_request(
+        "REGISTER",
+        f"sip:{ims}",
+        [
+            ("Via", "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK1"),
+            ("From", f"<sip:{IMSI}@{ims}>;tag=1"),
+            ("To", f"<sip:{IMSI}@{ims}>"),
+            ("Call-ID", "a@10.0.0.2"),
+            ("CSeq", "1 REGISTER"),
+            ("Contact", f'<sip:{IMSI}@10.0.0.2>;+sip.instance="<{mb.imei_urn(IMEI)}>"'),
+            ("P-Access-Network-Info", "3GPP-E-UTRAN-FDD; utran-cell-id-3gpp=001010001abcdef1"),
+        ],
+    )
+    ok = mb.sip_response(200, "OK", [("CSeq", "1 REGISTER"), ("Call-ID", "a@10.0.0.2")])
+    invite = mb.sip_request(
+        "INVITE",
+        "tel:+4712345678",
+        [("From", "<sip:+4791234567@ims.example;user=phone>"), ("CSeq", "2 INVITE")],
+        b"v=0\r\n",
+    )
+    return [register, ok, invite]
+
+
+def _mobile_seeds() -> dict[str, list[bytes]]:
+    register, ok, invite = _sip()
+    v3gpp = 10415
+    ulr = mb.diameter(
+        316,
+        [
+            mb.avp(263, b"mme;1"),
+            mb.avp(1, IMSI.encode()),
+            mb.avp(1401, mb.avp(1402, IMEI.encode(), v3gpp) + mb.avp(1403, b"01", v3gpp), v3gpp),
+            mb.avp(443, mb.avp_u32(450, 0) + mb.avp(444, b"4791234567")),
+        ],
+        application=16777251,
+    )
+    create_session = mb.gtpv2(
+        32,
+        [
+            mb.gtpv2_ie(1, mb.tbcd(IMSI)),
+            mb.gtpv2_ie(76, mb.tbcd("4791234567")),
+            mb.gtpv2_ie(75, mb.tbcd(IMEI[:14] + "01")),
+            mb.gtpv2_ie(
+                86, bytes([0x18]) + mb.tai("001", "01", 258) + mb.ecgi("001", "01", 0xABCDEF)
+            ),
+            mb.gtpv2_ie(93, mb.gtpv2_ie(73, b"\x05")),
+        ],
+    )
+    create_pdp = mb.gtpv1(
+        16,
+        [
+            b"\x02" + mb.tbcd(IMSI),
+            b"\x0e\x01",
+            b"\x86\x00\x06\x91" + mb.tbcd("4791234567"),
+            b"\x9a\x00\x08" + mb.tbcd(IMEI[:14] + "01"),
+        ],
+    )
+    identity = mb.eap_identity(1, NAI)
+    aka = mb.eap_sim_aka(2, 2, 23, 5, [mb.at_identity(NAI)])
+    access = mb.radius(
+        1,
+        1,
+        [
+            mb.radius_attr(1, NAI.encode()),
+            mb.radius_attr(31, b"02-00-00-00-00-01"),
+            mb.radius_attr(30, b"74-83-C2-10-20-30:Carrier"),
+            *mb.eap_message_attrs(aka),
+        ],
+    )
+    spi = bytes(range(1, 9))
+    sa_init = mb.ike(34, 33, mb.ike_payload(0, bytes(8)), spi)
+    auth = mb.ike(35, 46, mb.ike_payload(35, bytes(48)), spi, spi[::-1], 1)
+    pani = b"IEEE-802.11; i-wlan-node-id=7483c2102030"
+    return {
+        "sip_udp": [
+            b"\x00" + _length_prefixed([register, invite]),
+            b"\x01" + _length_prefixed([ok]),
+        ],
+        "sip_tcp": [b"\x00" + _pieces(register + invite, 50)],
+        "diameter": [b"\x00" + _pieces(ulr, 40)],
+        "gtpv2": [b"\x00" + _length_prefixed([create_session])],
+        "gtpv1": [b"\x00" + _length_prefixed([create_pdp])],
+        "radius": [b"\x00" + _length_prefixed([access])],
+        "ike": [
+            b"\x00" + _length_prefixed([sa_init, auth]),
+            b"\x02" + _length_prefixed([b"\x00" * 4 + auth]),
+        ],
+        "eap": [identity, aka],
+        "threegpp": [
+            mb.tbcd(IMSI),
+            bytes([0x18]) + mb.tai("001", "01", 1) + mb.ecgi("001", "01", 5),
+            pani,
+        ],
+    }
+
+
 def seeds() -> dict[str, list[bytes]]:
     convs = _conversations()
     small_pcaps = [
@@ -224,6 +327,7 @@ def seeds() -> dict[str, list[bytes]]:
         "axml": list(_apk_members("AndroidManifest.xml")),
         "dex": list(_apk_members("classes.dex")),
         "zip": [p.read_bytes() for p in sorted(APKS.glob("*.apk")) if p.stat().st_size <= MAX_SEED],
+        **_mobile_seeds(),
     }
 
 

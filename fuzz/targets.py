@@ -28,6 +28,7 @@ from phonehome.errors import InputError
 
 if TYPE_CHECKING:
     from phonehome.detect import Engine
+    from phonehome.protocols.base import Parsed
 
 _TMP = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
 
@@ -221,6 +222,124 @@ def mqtt(data: bytes) -> None:
             break
 
 
+def _mobile(data: bytes, server_port: int, tcp: bool) -> list[Parsed]:
+    """Datagrams (2-byte lengths) or stream pieces through a session on the protocol's
+    port, then what a scan asks of every message: host, ``flows`` columns and summary,
+    fields and the detectors. Byte 0's low bit: the client or the server side."""
+    from phonehome.model import Endpoint, FlowKey, Message
+    from phonehome.protocols.registry import message_fields, protocol_of
+    from phonehome.protocols.tcp import TcpSession
+    from phonehome.protocols.udp import UdpSession
+
+    if not data:
+        return []
+    ctx = Context()
+    from_client = not data[0] & 1
+    out: list[Parsed] = []
+    if tcp:
+        stream = TcpSession(ctx, 0, server_port)
+        for i, piece in enumerate(_pieces(data[1:])):
+            out += stream.data(from_client, piece, float(i), i + 1)
+        out += stream.close()
+    else:
+        session = UdpSession(ctx, 0, 40000, server_port)
+        pos, i = 1, 0
+        while pos + 2 <= len(data):
+            (n,) = struct.unpack_from(">H", data, pos)
+            i += 1
+            out += session.data(from_client, data[pos + 2 : pos + 2 + n], float(i), i)
+            pos += 2 + n
+        out += session.close()
+    device, server = Endpoint("10.0.0.1", 40000), Endpoint("10.0.0.2", server_port)
+    flow = FlowKey("tcp" if tcp else "udp", device, server)
+    engine = _engine()
+    for p in out:
+        protocol = protocol_of(p.content)
+        protocol.host(p.content)
+        protocol.columns(p.content)
+        protocol.summary(p.content)
+        name = protocol.message_name(p.content, flow.transport)
+        msg = Message(
+            p.time, 0, p.frame, 1, flow, device, server, "out", name, "cleartext", p.content
+        )
+        for f in message_fields(msg, ctx.anomalies):
+            engine.scan(f)
+    return out
+
+
+_ROUTES: dict[str, tuple[int, bool]] = {
+    "sip_udp": (5060, False),
+    "sip_tcp": (5060, True),
+    "diameter": (3868, True),
+    "gtpv2": (2123, False),
+    "gtpv1": (2123, False),  # shares the port with v2; the version bits choose the parser
+    "radius": (1812, False),  # and the EAP it carries (EAP-Message, EAP-SIM/AKA)
+    "ike": (500, False),
+}
+"""Server port and transport (TCP?) of each mobile-protocol target."""
+
+
+def mobile(name: str, data: bytes) -> list[Parsed]:
+    """What target ``name`` parsed from ``data`` (IKE: on 4500 behind the non-ESP marker,
+    ESP otherwise, when bit 1 of byte 0 is set)."""
+    port, tcp = _ROUTES[name]
+    if name == "ike" and data[:1] and data[0] & 2:
+        port = 4500
+    return _mobile(data, port, tcp)
+
+
+def sip_udp(data: bytes) -> None:
+    mobile("sip_udp", data)
+
+
+def sip_tcp(data: bytes) -> None:
+    mobile("sip_tcp", data)
+
+
+def diameter(data: bytes) -> None:
+    mobile("diameter", data)
+
+
+def gtpv2(data: bytes) -> None:
+    mobile("gtpv2", data)
+
+
+def gtpv1(data: bytes) -> None:
+    mobile("gtpv1", data)
+
+
+def radius(data: bytes) -> None:
+    mobile("radius", data)
+
+
+def ike(data: bytes) -> None:
+    mobile("ike", data)
+
+
+def eap(data: bytes) -> None:
+    """An EAP packet as any carrier hands it over, and its identity fields."""
+    from phonehome.extract.engine import Budget
+    from phonehome.protocols.eap import identity_fields, parse
+
+    packet, _ = parse(data)
+    if packet is not None:
+        list(identity_fields(Budget(None, 0, 1), "eap", "EAP-Message", packet))
+
+
+def threegpp(data: bytes) -> None:
+    """The 3GPP encodings: TBCD, PLMN, ULI (GTPv1/v2) and P-Access-Network-Info."""
+    from phonehome.protocols import threegpp as enc
+
+    enc.tbcd(data)
+    enc.plmn(data)
+    enc.uli_v2(data)
+    enc.uli_v1(data)
+    text = data.decode("latin-1")
+    access, _, rest = text.partition(";")
+    params = dict(p.partition("=")[::2] for p in rest.split(";"))
+    enc.pani_locations(access.strip(), params)
+
+
 # --- what is inside messages ---------------------------------------------------------------
 
 _CONTENT_TYPES = (
@@ -334,6 +453,15 @@ def targets() -> dict[str, Target]:
         "tls": Target(tls, _allowed("tls")),
         "quic": Target(quic, _allowed()),
         "mqtt": Target(mqtt, _allowed()),
+        "sip_udp": Target(sip_udp, _allowed()),
+        "sip_tcp": Target(sip_tcp, _allowed()),
+        "diameter": Target(diameter, _allowed()),
+        "gtpv2": Target(gtpv2, _allowed()),
+        "gtpv1": Target(gtpv1, _allowed()),
+        "radius": Target(radius, _allowed()),
+        "ike": Target(ike, _allowed()),
+        "eap": Target(eap, _allowed()),
+        "threegpp": Target(threegpp, _allowed()),
         "har": Target(har, _allowed()),
         "mitm": Target(mitm, _allowed()),
         "gz": Target(gz, _allowed()),

@@ -65,3 +65,26 @@ def test_zip_with_an_unsupported_version_needed_is_refused_with_a_reason(tmp_pat
     assert isinstance(why, str) and "does not support" in why and "25.5" in why
     report = analyze_apk(path).to_dict()
     assert any("25.5" in p for p in report["problems"])
+
+
+@pytest.mark.parametrize(
+    ("target", "protocol"),
+    [
+        ("sip_udp", "sip"),
+        ("sip_tcp", "sip"),
+        ("diameter", "diameter"),
+        ("gtpv2", "gtpv2"),
+        ("gtpv1", "gtpv1"),
+        ("radius", "radius"),
+        ("ike", "ike"),
+    ],
+)
+def test_mobile_seeds_reach_their_parser(target: str, protocol: str) -> None:
+    # a seed the session hands back as raw payload would fuzz the raw path, not the parser
+    from phonehome.protocols.registry import protocol_of
+
+    names = set()
+    for path in sorted((FUZZ / "corpus" / target).iterdir()):
+        for p in targets.mobile(target, path.read_bytes()):
+            names.add(protocol_of(p.content).message_name(p.content, "udp"))
+    assert names == {protocol}

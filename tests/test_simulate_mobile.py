@@ -140,3 +140,51 @@ def test_vowifi_reports_nothing_a_capture_cannot_read(
         res = CliRunner().invoke(main, args)
         assert res.exit_code == 0, res.output  # 0: nothing found
         assert json.loads(res.stdout)["findings"] == []
+
+
+def _scan(r: SimulationResult, *extra: str) -> list[dict[str, object]]:
+    args = ["scan", str(r.capture), "--format", "json", "--no-store", "--reveal", *extra]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1, res.output  # 1: findings
+    findings: list[dict[str, object]] = json.loads(res.stdout)["findings"]
+    return findings
+
+
+def test_volte_register_gives_the_imei_urn_the_imsi_and_the_cell_to_the_ims_host(
+    generated: dict[str, SimulationResult],
+) -> None:
+    """Issue 12, done when: the REGISTER with the profile's IMEI and IMSI."""
+    r = generated["volte"]
+    profile = r.profile.read_text()
+    found = _scan(r, "--device", str(r.profile))
+    register = [f for f in found if str(f["host"]).endswith(".3gppnetwork.org")]
+    imei = [f for f in register if f["identifier"] == "imei"]
+    assert imei and {f["form"] for f in imei} == {"urn"}
+    assert all(f["where"] == "sip.header:Contact.+sip.instance" for f in imei)
+    assert all(f["profile_match"] and str(f["value"]) in profile for f in imei)
+    imsi = {f["where"] for f in register if f["identifier"] == "imsi" and f["profile_match"]}
+    assert {"sip.uri:From", "sip.uri:To", "sip.uri:Contact"} <= imsi
+    cells = [f for f in register if f["identifier"] == "cell_id"]
+    assert {f["where"] for f in cells} == {"sip.header:P-Access-Network-Info>ecgi"}
+    # nothing of it is called an e-mail address
+    assert not [f for f in found if f["identifier"] == "email"]
+
+
+def test_eap_aka_identities_give_imsi_findings_without_a_profile(
+    generated: dict[str, SimulationResult],
+) -> None:
+    r = generated["eap-aka"]
+    truth = json.loads(r.truth.read_text())
+    imsi = next(x["value"] for x in truth["leaks"] if x["identifier"] == "imsi")
+    found = _scan(r)
+    got = {(f["where"], f["form"]) for f in found if f["identifier"] == "imsi"}
+    assert ("radius.attr:User-Name", "nai-eap-aka") in got
+    assert ("radius.attr:EAP-Message>AT_IDENTITY", "nai-eap-aka") in got
+    assert {f["value"] for f in found if f["identifier"] == "imsi"} == {imsi}
+    # the pseudonym and the re-authentication identity are counted, not reported
+    res = CliRunner().invoke(main, ["scan", str(r.capture), "--format", "json", "--no-store"])
+    dismissed = json.loads(res.stdout)["not_identifiers"]
+    assert {(x["identifier"], x["value"], x["why"]) for x in dismissed} == {
+        ("imsi", None, "an EAP pseudonym, not an IMSI"),
+        ("imsi", None, "an EAP re-authentication identity, not an IMSI"),
+    }

@@ -23,6 +23,11 @@ CASES = [
     miss("sip:anonymous@anonymous.invalid"),  # RFC 3323 privacy
     miss("sip:user@example.org"),  # a placeholder
     miss("sip:ims.example.org"),  # a server, no user
+    miss("sip:sipp@127.0.0.1:5060"),  # loopback: SIPp's default, reachable from nowhere
+    miss("<sip:alice@[::1]>"),
+    miss("sip:alice@0.0.0.0"),
+    miss("sip:alice@localhost"),
+    hit("sip:alice@127.example.org", value="sip:alice@127.example.org"),
     miss("tel:+4712345678"),
     miss("mailto:alice@example.org"),
     miss("xsip:alice@example.org"),

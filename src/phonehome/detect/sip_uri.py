@@ -11,7 +11,10 @@ address (which the e-mail detector no longer calls it). What is not reported her
 * the anonymous URI of RFC 3323 (``sip:anonymous@anonymous.invalid``) and other shared
   names (``PH-EMAIL``'s list of role and placeholder names);
 * a URI without a user part (``sip:ims.example.org``: a server), and any URI in a field
-  that names the other party (the number called, ``phonehome.detect.PEER_KEY``).
+  that names the other party (the number called, ``phonehome.detect.PEER_KEY``);
+* a URI at a loopback or unspecified address or ``localhost`` (``sip:sipp@127.0.0.1``:
+  reachable from no other machine, so no one's address; test tools' defaults), as the
+  e-mail detector rejects ``user@localhost``.
 
 The value is ``sip:user@host`` (scheme and host in lower case, no port, parameters or
 headers), so one account found in From, Contact and Authorization is one value.
@@ -19,6 +22,7 @@ headers), so one account found in From, Contact and Authorization is one value.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Final
 
@@ -35,6 +39,18 @@ _URI: Final = re.compile(
 _PHONE: Final = re.compile(r"\+?[0-9][0-9().-]{5,}")
 
 
+def local_only(host: str) -> bool:
+    """A host no other machine reaches: loopback, unspecified, ``localhost``."""
+    name = host.strip("[]").rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_unspecified
+
+
 class SipUriDetector(Detector):
     id = "PH-SIPURI"
     identifier = "sip_uri"
@@ -47,7 +63,7 @@ class SipUriDetector(Detector):
             user, host = m.group(2), m.group(3).lower()
             if _PHONE.fullmatch(user) or user.lower() in SHARED_LOCAL_PARTS:
                 continue
-            if host.endswith("3gppnetwork.org") or host.endswith(".invalid"):
+            if host.endswith("3gppnetwork.org") or host.endswith(".invalid") or local_only(host):
                 continue  # an IMS identity (its IMSI is PH-NAI's) or a non-address
             value = f"{m.group(1).lower()}:{user}@{host}"
             found.append(self.match(field, value, m.start(), m.end(), 0.9))

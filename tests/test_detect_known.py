@@ -285,3 +285,20 @@ def test_tbcd_of_the_phone_number() -> None:
     packed = bytes.fromhex("7419325476")  # 47 91 23 45 67
     (m,) = [m for m in known.scan(field("\x91" + packed.decode("latin-1"))) if m.form == "tbcd"]
     assert m.value == "+4791234567"
+
+
+@pytest.mark.parametrize("backend", available_backends())
+def test_tbcd_with_nul_bytes_on_every_backend(backend: str) -> None:
+    # "00" is the byte 0x00 in TBCD: a test-network IMSI starts with it, and an IMEISV
+    # with software version 00 ends with it (found by fuzzing: hyperscan's literal API
+    # cut the patterns at the NUL and reported matches one byte off)
+    profile = DeviceProfile(values={"imsi": ("001010123456789",), "imei": (IMEI,)})
+    known = KnownValues(profile, backend=backend)  # type: ignore[arg-type]
+    imsi = bytes.fromhex("00010121436587f9")  # 00 10 10 12 34 56 78 9F, nibble-swapped
+    imeisv = bytes.fromhex("5396833065340800")  # IMEI 35693803564380, SV 00
+    text = "\x01" + imsi.decode("latin-1") + "\x4c\x00\x08\x00" + imeisv.decode("latin-1")
+    got = {(m.identifier, m.form, m.start, m.end) for m in known.scan(field(text))}
+    assert ("imsi", "tbcd", 1, 9) in got
+    assert ("imei", "tbcd", 13, 21) in got
+    # nothing one byte off
+    assert {(s, e) for _, f, s, e in got if f == "tbcd"} == {(1, 9), (13, 21)}

@@ -55,6 +55,9 @@ def brute_force(patterns: list[tuple[str, int]], text: str, caseless: bool) -> l
         ([("d1a5", 1)], "xD1A5x", True, [(1, 5, 1)]),
         ([("é1", 1), ("bc", 2)], "ééé1 ébc", False, [(2, 4, 1), (6, 8, 2)]),  # str offsets
         ([("bc", 1)], "İbc", True, [(1, 3, 1)]),  # İ.lower() is two chars: offsets stay
+        # NUL bytes (TBCD of "00"), also leading: hyperscan's literal API cuts at NUL
+        ([("S\x192\x00", 1)], "S\x192\x01 S\x192\x00", False, [(5, 9, 1)]),
+        ([("\x00\x01", 1), ("Ab", 2)], "ab\x00\x01", True, [(0, 2, 2), (2, 4, 1)]),
         ([("x", 1)], "", False, []),
         ([], "abc", False, []),
     ],
@@ -65,7 +68,7 @@ def test_examples(
     assert Matcher(patterns, caseless=caseless, backend=backend).scan(text) == expected
 
 
-ALPHABET = "ab01:%+/=é"
+ALPHABET = "ab01:%+/=é\x00"
 planted_patterns = st.lists(st.text(ALPHABET, min_size=1, max_size=6), min_size=1, max_size=8)
 
 

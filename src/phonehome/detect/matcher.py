@@ -102,13 +102,19 @@ def _hyperscan(patterns: list[str], caseless: bool) -> _Search:
 
     encoded = [p.encode("utf-8", "surrogatepass") for p in patterns]
     lengths = [len(p) for p in encoded]
+    # The binding hands literals to hs_compile_lit_multi as C strings: a NUL byte ends
+    # the pattern there (and a leading one makes it empty, which hyperscan refuses).
+    # TBCD spellings hold NULs ("00" is the byte 0x00), so then every pattern is
+    # compiled as an expression of escaped bytes, which matches the same bytes.
+    literal = not any(b"\0" in p for p in encoded)
+    expressions = encoded if literal else [b"".join(b"\\x%02x" % c for c in p) for p in encoded]
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(
-        expressions=encoded,
+        expressions=expressions,
         ids=list(range(len(encoded))),
         elements=len(encoded),
         flags=hyperscan.HS_FLAG_CASELESS if caseless else 0,
-        literal=True,
+        literal=literal,
     )
     scratch = hyperscan.Scratch(db)
 

@@ -30,6 +30,8 @@ CASES = [
     miss("1700000000", "device_id"),  # a clock
     miss("1700000000123", "device_id"),
     miss("000000000000000", "imei"),  # placeholders
+    miss("004999010640000", "imei"),  # an Intel modem's default IMEI
+    miss("358240051111110", "device_id"),  # the Android emulator's
     miss("123456789012345", "device_id"),
     miss("unknown", "device_id"),
     miss("00000000-0000-0000-0000-000000000000", "udid"),

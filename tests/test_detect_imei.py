@@ -11,6 +11,9 @@ from phonehome.detect.imei import ImeiDetector, plausible_imei
 from tests.builders_detect import Case, field, fixture_payloads, hit, miss
 
 CASES = [
+    miss("358240051111110"),  # the Android emulator's IMEI: valid, and everyone's
+    miss('{"imei":"358240051111110"}'),
+    miss("urn:gsma:imei:35824005-111111-0"),
     hit("356938035643809", value="356938035643809"),
     hit('{"IMEI1":"490154203237518","IMEI2":""}', value="490154203237518"),
     hit("imei=861074031234563&os=9", value="861074031234563"),

@@ -25,6 +25,8 @@ ZERO_UUID = "00000000-0000-0000-0000-000000000000"
         (ZERO_UUID, "gaid", ("ad_id", ZERO_UUID)),
         ("000000000000000", "imei", ("imei", "000000000000000")),
         ("004999010640000", "IMEI1", ("imei", "004999010640000")),
+        ("358240051111110", "IMEI", ("imei", "358240051111110")),  # the Android emulator's
+        ("358240051111110", "x", ("imei", "358240051111110")),  # passes the checks: anywhere
         ("0000000000000000", "android_id", ("android_id", "0000000000000000")),
         ("9774d56d682e549c", "android_id", ("android_id", "9774d56d682e549c")),
         ("2a7f3c9e1b@wlan.mnc001.mcc242.3gppnetwork.org", "User-Name", ("imsi", None)),

@@ -13,7 +13,8 @@ so it is never mistaken for a validated one. Only when:
 * the whole value is identifier-shaped: 8-20 digits, 12-64 hex digits (dashes allowed),
   or 10-40 letters and digits with at least three digits;
 * it is not a placeholder or a clock: one repeated character, ``0123456789``-like runs,
-  a 10- or 13-digit Unix time of this century, ``null``/``unknown``;
+  a 10- or 13-digit Unix time of this century, ``null``/``unknown``, or a value
+  :mod:`phonehome.detect.placeholders` knows (the emulator's and modems' default IMEIs);
 * no other detector (a validated one, or the profile's values) found something there.
 
 It runs only without a profile: with one, the profile's values are what the scan is for.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from phonehome.detect import placeholders
 from phonehome.detect.base import Detector, key_is
 from phonehome.model.field import Field, Match
 
@@ -63,6 +65,6 @@ class FieldNameDetector(Detector):
         if not key_is(field, DEVICE_ID_KEYS):
             return []
         m = _VALUE.fullmatch(field.text)
-        if m is None or not identifier_shaped(m.group(1)):
+        if m is None or not identifier_shaped(m.group(1)) or placeholders.scan(field):
             return []
         return [self.match(field, m.group(1), m.start(1), m.end(1), 0.4)]

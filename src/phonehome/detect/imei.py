@@ -15,6 +15,7 @@ reported under any key, as the IMEI with its check digit (form ``urn``).
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from phonehome.detect.base import Detector, in_number_run, key_is
 from phonehome.detect.validators import luhn_digit, luhn_ok
@@ -29,8 +30,22 @@ _CANDIDATE = re.compile(r"(?<![0-9])[0-9]{15,16}(?![0-9])")
 _URN = re.compile(r"urn:gsma:imei:([0-9]{8})-([0-9]{6})-([0-9])(?![0-9])", re.IGNORECASE)
 
 
+PLACEHOLDER_IMEIS: Final[dict[str, str]] = {
+    "000000000000000": "an emulator's IMEI (all zero)",
+    "004999010640000": "an Intel modem's default IMEI",
+    "358240051111110": "the Android emulator's IMEI (API 28 and later)",
+}
+"""IMEIs that many devices report: no one's. The emulator's passes every check, so it is
+rejected here as well as counted (``detect.placeholders``)."""
+
+
 def plausible_imei(digits: str) -> bool:
-    return len(digits) == 15 and digits[:2] in REPORTING_BODIES and luhn_ok(digits)
+    return (
+        len(digits) == 15
+        and digits[:2] in REPORTING_BODIES
+        and luhn_ok(digits)
+        and digits not in PLACEHOLDER_IMEIS
+    )
 
 
 class ImeiDetector(Detector):
@@ -46,7 +61,7 @@ class ImeiDetector(Detector):
         for m in _URN.finditer(text):
             body = m.group(1) + m.group(2)
             check = luhn_digit(body)
-            if body[:2] in REPORTING_BODIES and m.group(3) in ("0", check):
+            if plausible_imei(body + check) and m.group(3) in ("0", check):
                 found.append(self.match(field, body + check, m.start(), m.end(), 0.95, "urn"))
         for m in _CANDIDATE.finditer(text):
             digits = m.group()
@@ -57,7 +72,7 @@ class ImeiDetector(Detector):
                     found.append(
                         self.match(field, digits, m.start(), m.end(), 0.95 if keyed else 0.7)
                     )
-            elif keyed and digits[:2] in REPORTING_BODIES:
-                body = digits[:14]
-                found.append(self.match(field, body + luhn_digit(body), m.start(), m.end(), 0.85))
+            elif keyed and plausible_imei(digits[:14] + luhn_digit(digits[:14])):
+                imei = digits[:14] + luhn_digit(digits[:14])
+                found.append(self.match(field, imei, m.start(), m.end(), 0.85))
         return found

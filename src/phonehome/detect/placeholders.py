@@ -9,7 +9,8 @@ was dismissed: the scan report lists these as "not identifiers" with their count
 * advertising ID / IDFA ``00000000-0000-0000-0000-000000000000``: ad tracking limited,
   the AD_ID permission missing, or the iOS simulator;
 * IMEI ``000000000000000`` (old emulators) and ``004999010640000`` (an Intel modem's
-  default), under an IMEI key;
+  default), under an IMEI key, and ``358240051111110`` (the Android emulator's since API
+  28, which passes the IMEI checks) wherever it is the whole value;
 * Android ID ``0000000000000000`` and ``9774d56d682e549c`` (shared by a generation of
   Android 2.2 devices), under an Android-ID key;
 * EAP-SIM/AKA pseudonyms and fast re-authentication identities in a 3GPP NAI: the realm
@@ -26,7 +27,7 @@ from typing import Final, NamedTuple
 from phonehome.detect.ad_id import AD_ID_KEYS
 from phonehome.detect.android_id import ANDROID_ID_KEYS
 from phonehome.detect.base import key_is
-from phonehome.detect.imei import IMEI_KEYS
+from phonehome.detect.imei import IMEI_KEYS, PLACEHOLDER_IMEIS, REPORTING_BODIES
 from phonehome.detect.nai import pseudonym
 from phonehome.model.field import Field
 
@@ -47,15 +48,13 @@ _MAC: Final = re.compile(
     r"(?<![0-9A-Fa-f:-])0[02](?P<sep>[:-])00(?:(?P=sep)00){4}(?![0-9A-Fa-f:-])"
 )
 _ZERO_UUID: Final = "00000000-0000-0000-0000-000000000000"
-_IMEIS: Final[dict[str, str]] = {
-    "000000000000000": "an emulator's IMEI (all zero)",
-    "004999010640000": "an Intel modem's default IMEI",
-}
 _ANDROID_IDS: Final[dict[str, str]] = {
     "0000000000000000": "unset (all zero)",
     "9774d56d682e549c": "shared by a generation of Android 2.2 devices",
 }
-NEEDS: Final = re.compile(r"0[02][:-]00[:-]00|3gppnetwork\.org|^\s*0{8}|9774d56d682e549c|004999")
+NEEDS: Final = re.compile(
+    r"0[02][:-]00[:-]00|3gppnetwork\.org|^\s*0{8}|9774d56d682e549c|004999|358240051111110"
+)
 
 
 def scan(field: Field) -> list[Placeholder]:
@@ -70,8 +69,10 @@ def scan(field: Field) -> list[Placeholder]:
     value = text.strip().lower()
     if value == _ZERO_UUID and key_is(field, AD_ID_KEYS):
         out.append(Placeholder("ad_id", _ZERO_UUID, "ad tracking limited or not allowed"))
-    elif value in _IMEIS and key_is(field, IMEI_KEYS):
-        out.append(Placeholder("imei", value, _IMEIS[value]))
+    elif value in PLACEHOLDER_IMEIS and (
+        key_is(field, IMEI_KEYS) or value[:2] in REPORTING_BODIES  # the emulator's: anywhere
+    ):
+        out.append(Placeholder("imei", value, PLACEHOLDER_IMEIS[value]))
     elif value in _ANDROID_IDS and key_is(field, ANDROID_ID_KEYS):
         out.append(Placeholder("android_id", value, _ANDROID_IDS[value]))
     kind = pseudonym(text) if "3gppnetwork" in text else None

@@ -81,18 +81,19 @@ def ref_prefer_exact(matches: list[Match]) -> list[Match]:
             for m in matches
             if m.form == "plain" or (m.field.where, m.field.encoding, m.start, m.end) not in exact
         ]
-    return [
-        m
-        for m in matches
-        if not any(
-            o is not m
-            and o.field is m.field
-            and o.start <= m.start
-            and o.end >= m.end
-            and o.end - o.start > m.end - m.start
-            for o in matches
-        )
-    ]
+    return [m for m in matches if not any(_ref_covers(o, m) for o in matches if o is not m)]
+
+
+def _ref_covers(o: Match, m: Match) -> bool:
+    """A match inside a wider one of its field is dropped, except the profile's own value
+    inside a pattern match: then the wider pattern match is dropped instead."""
+    if o.field is not m.field:
+        return False
+    o_in_m = m.start <= o.start and o.end <= m.end and m.end - m.start > o.end - o.start
+    m_in_o = o.start <= m.start and m.end <= o.end and o.end - o.start > m.end - m.start
+    if o_in_m:
+        return o.profile_match and not m.profile_match
+    return m_in_o and not (m.profile_match and not o.profile_match)
 
 
 def ref_best_matches(matches: list[Match]) -> list[Match]:

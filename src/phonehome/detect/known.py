@@ -365,7 +365,10 @@ class KnownValues(Detector):
                 group = (t.identifier, t.value, t.form, t.spelling)
                 n = kept.get(group, 0)
                 if n >= MAX_KEPT:
-                    # tags of one pattern come one after the other: count a span once
+                    # tags of one pattern come one after the other: count a span once,
+                    # also when two spellings share the pattern (the Base64 of the IMEI
+                    # and of its spare-digit form agree but for the last characters)
+                    seen.add(key)
                     if extra_at.get(group) != start:
                         extra_at[group] = start
                         extra[group] = extra.get(group, 0) + 1

@@ -228,6 +228,7 @@ CATALOGUE: Final[tuple[Identifier, ...]] = (
         static_name="SIP account",
         static_rank=13,
         example="sip:kari.nordmann@sip.example.org",
+        in_profile=False,
     ),
     Identifier(
         id="location",
@@ -271,6 +272,7 @@ CATALOGUE: Final[tuple[Identifier, ...]] = (
         static_name="Wi-Fi access point",
         static_rank=14,
         example="74:83:c2:10:20:30",
+        in_profile=False,
     ),
     Identifier(
         id="device_id",
@@ -291,6 +293,7 @@ CATALOGUE: Final[tuple[Identifier, ...]] = (
         static_name="device identifier",
         static_rank=6,
         example="350672920106648",
+        in_profile=False,
     ),
 )
 """In the order the scan reports list identifiers (the most telling first)."""

@@ -36,7 +36,7 @@ class Rule:
 IDENTIFIER_TO_NETWORK = Rule(
     "PH-STATIC-IDENTIFIER-TO-NETWORK",
     "IdentifierToNetwork",
-    "The app's code reads a device identifier and a call path takes it to a network sink.",
+    "The value of a device identifier the app reads flows to a network sink (data flow).",
     "error",
 )
 NEW_SYSTEM_APP = Rule(
@@ -118,7 +118,7 @@ def _risk(entry: dict[str, Any]) -> tuple[int, bool, list[dict[str, Any]]]:
 def _apk_item(r: dict[str, Any]) -> Item:
     score, risky, reasons = _risk(r)
     rules: list[Rule] = []
-    if as_list(r.get("chains")):
+    if fw.flow_chains(r):
         rules.append(IDENTIFIER_TO_NETWORK)
     if _cleartext(as_list(r.get("endpoints"))):
         rules.append(CLEARTEXT_ENDPOINT)
@@ -144,7 +144,7 @@ def _change_item(e: dict[str, Any]) -> Item:
     app = new if new is not None else (old or {})
     rules: list[Rule] = []
     if status == "added":
-        if as_list(app.get("chains")):
+        if fw.flow_chains(app):
             rules.append(IDENTIFIER_TO_NETWORK)
         if fw.is_system_app(app):
             rules.append(NEW_SYSTEM_APP)
@@ -153,7 +153,7 @@ def _change_item(e: dict[str, Any]) -> Item:
     elif status == "changed":
         # Only what the update brought counts, as in the diff's own score.
         new_ids = set(as_list(as_dict(changes.get("reads_identifiers")).get("added")))
-        if any(as_dict(c).get("identifier") in new_ids for c in as_list(app.get("chains"))):
+        if any(c.get("identifier") in new_ids for c in fw.flow_chains(app)):
             rules.append(IDENTIFIER_TO_NETWORK)
         if "signer" in changes:
             rules.append(SIGNER_CHANGED)

@@ -521,6 +521,29 @@ def _cache_store(key: str, record: dict[str, Any]) -> None:
 # --- risk and verdicts ----------------------------------------------------------------
 
 
+def flow_chains(app: dict[str, Any], kind: str = "network") -> list[dict[str, Any]]:
+    """The chains along which an identifier's value reaches a sink of ``kind`` (data
+    flow). Reachability chains (and chains stored before phonehome.apk/2, which were all
+    reachability) are context: they never count as sending."""
+    return [
+        c
+        for c in app.get("chains", [])
+        if isinstance(c, dict)
+        and c.get("evidence") == "data-flow"
+        and c.get("sink_kind", "network") == kind
+    ]
+
+
+def sent_identifiers(app: dict[str, Any]) -> list[str]:
+    """Identifiers whose value flows to the network, in verdict order."""
+    return _order({str(c.get("identifier")) for c in flow_chains(app)})
+
+
+def _order(ids: set[str]) -> list[str]:
+    order = list(IDENTIFIER_NAMES)
+    return sorted(ids, key=lambda i: (order.index(i) if i in order else len(order), i))
+
+
 def is_system_app(app: dict[str, Any]) -> bool:
     return bool(app.get("privileged")) or app.get("shared_user_id") in SYSTEM_UIDS
 
@@ -549,8 +572,8 @@ def risk(app: dict[str, Any], *, signer_changed: bool = False) -> dict[str, Any]
         reasons.append((min(2 * len(device), 6), "reads " + _names(device)))
     if other:
         reasons.append((min(len(other), 3), "reads " + _names(other)))
-    if app.get("chains"):
-        reasons.append((4, "identifier reaches the network in code"))
+    if flow_chains(app):
+        reasons.append((4, "identifier flows to the network in code (data flow)"))
     if app.get("triggers"):
         reasons.append((2, "runs on " + ", ".join(app["triggers"])))
     if cleartext_endpoints(app):
@@ -570,7 +593,7 @@ def risk(app: dict[str, Any], *, signer_changed: bool = False) -> dict[str, Any]
 def _can_send(app: dict[str, Any]) -> bool:
     """A code path to the network, or at least a way out: an endpoint or INTERNET."""
     return bool(
-        app.get("chains")
+        flow_chains(app)
         or app.get("endpoints")
         or "android.permission.INTERNET" in app.get("permissions", [])
     )
@@ -591,10 +614,13 @@ def describe(app: dict[str, Any]) -> str:
     if app.get("triggers"):
         parts.append("runs on " + ", ".join(app["triggers"]))
     endpoints = cleartext_endpoints(app) or sorted({_origin(e) for e in app.get("endpoints", [])})
+    sent = sent_identifiers(app)
     if endpoints:
-        verb = "posts to" if app.get("chains") else "names"
+        verb = f"posts {_names(sent)} to" if sent else "names"
         more = f" (+{len(endpoints) - 3})" if len(endpoints) > 3 else ""
         parts.append(f"{verb} {', '.join(endpoints[:3])}{more}")
+    elif sent:
+        parts.append(f"sends {_names(sent)} to the network")
     if app.get("code") == "not analysable":
         parts.append("code not analysable")
     return "; ".join(parts)
@@ -689,7 +715,7 @@ def _change_risk(b: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     new_values = set(changes.get("endpoints", {}).get("added", []))
     added["endpoints"] = [e for e in b.get("endpoints", []) if e.get("value") in new_values]
     new_ids = set(added["reads_identifiers"])
-    added["chains"] = [c for c in b.get("chains", []) if c.get("identifier") in new_ids]
+    added["chains"] = [c for c in flow_chains(b) if c.get("identifier") in new_ids]
     if "code" not in changes:
         added["code"] = ""
     if not (new_ids or added["triggers"] or added["endpoints"] or "signer" in changes):

@@ -222,6 +222,8 @@ def _analyze_code(
         report.add_problem(f"call graph: {exc}")
     else:
         _flows(graph, report)
+    for host in sorted(graph.host_uses):
+        endpoints.setdefault(host, ep.host_endpoint(host))
     report.code_actions = sorted(graph.code_actions)
     report.classes = len(graph.supers)
     report.trackers = find_trackers(graph.classes)
@@ -260,13 +262,23 @@ def _index_dex(
         report.add_problem(f"{name}: {exc}")
         return
     try:
-        graph.add_dex(dex)
-        strings = (
-            raw.decode("utf-8", "replace")
-            for i in range(dex.string_count)
-            if b"." in (raw := dex.raw_string(i))
-        )
-        for e in ep.from_strings(strings, "dex"):
+        hosts: dict[int, str] = {}
+        prefixes: set[int] = set()
+        urls: list[str] = []
+        for i in range(dex.string_count):
+            raw = dex.raw_string(i)
+            if b"." not in raw and not raw.endswith(b"://"):
+                continue
+            text = raw.decode("utf-8", "replace")
+            if "://" in text:
+                if ep.is_scheme_prefix(text):
+                    prefixes.add(i)
+                else:
+                    urls.append(text)
+            elif (host := ep.bare_host(text)) is not None:
+                hosts[i] = host
+        graph.add_dex(dex, hosts, prefixes)
+        for e in ep.from_strings(urls, "dex"):
             endpoints.setdefault(e.value, e)
         report.dex_files.append(name)
         report.methods += dex.method_count

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from phonehome.static import sources
+from phonehome.static import endpoints, sources
 from phonehome.static.dex import DexFile, Op
 from phonehome.static.manifest import Manifest
 
@@ -166,6 +166,10 @@ class CallGraph:
     """Field id (``field_ids``) -> the methods that read it (iget/sget)."""
     children: dict[str, list[str]] = field(default_factory=dict)
     """Class -> its direct subclasses and implementers in the app."""
+    host_uses: set[str] = field(default_factory=set)
+    """Bare host strings the code hands to a host/URL API (static/endpoints.py)."""
+    _host_apis: frozenset[int] = frozenset()
+    _append_apis: frozenset[int] = frozenset()
 
     def intern(self, key: str) -> int:
         gid = self.ids.get(key)
@@ -181,8 +185,23 @@ class CallGraph:
 
     # -- building ---------------------------------------------------------------------
 
-    def add_dex(self, dex: DexFile) -> None:
-        """Index one DEX file's classes and code (call :meth:`resolve` after the last)."""
+    def add_dex(
+        self,
+        dex: DexFile,
+        hosts: dict[int, str] | None = None,
+        prefixes: set[int] | None = None,
+    ) -> None:
+        """Index one DEX file's classes and code (call :meth:`resolve` after the last).
+
+        ``hosts`` maps string indices that can be host names to the host, ``prefixes``
+        are the indices of ``scheme://`` strings: a host string the code uses as a host
+        goes to :attr:`host_uses`.
+        """
+        if not self._host_apis:
+            self._host_apis = frozenset(self.intern(k) for k in endpoints.HOST_APIS)
+            self._append_apis = frozenset(self.intern(k) for k in endpoints.APPEND_APIS)
+        self._hosts = hosts or {}
+        self._prefixes = prefixes or set()
         local: dict[int, int] = {}
         wanted_strings: dict[int, str | None] = {}
         wanted_fields: dict[int, str | None] = {}
@@ -224,17 +243,30 @@ class CallGraph:
         types: list[str] = []
         strings: list[str] = []
         fields: list[str] = []
+        hosts, prefixes = self._hosts, self._prefixes
+        pending: list[str] = []
+        url_context = False
         for op, index in dex.code(code_off):
             if op is Op.INVOKE:
-                gid = local.get(index)
-                if gid is None:
+                callee = local.get(index)
+                if callee is None:
                     owner, name = dex.method_ref(index)
-                    gid = self.intern(f"{owner}->{name}")
-                    local[index] = gid
-                calls.append(gid)
+                    callee = self.intern(f"{owner}->{name}")
+                    local[index] = callee
+                calls.append(callee)
+                if pending:
+                    if callee in self._host_apis or (url_context and callee in self._append_apis):
+                        self.host_uses.update(pending)
+                    pending.clear()
             elif op is Op.NEW_INSTANCE or op is Op.CONST_CLASS:
                 types.append(dex.type_name(index))
             elif op is Op.STRING:
+                if hosts:
+                    host = hosts.get(index)
+                    if host is not None:
+                        pending.append(host)
+                    elif index in prefixes:
+                        url_context = True
                 if index not in wanted_strings:
                     text = dex.string(index)
                     keep = text == sources.ANDROID_ID_KEY or text in sources.TRIGGERS

@@ -170,6 +170,8 @@ class CallGraph:
     """Bare host strings the code hands to a host/URL API (static/endpoints.py)."""
     _host_apis: frozenset[int] = frozenset()
     _append_apis: frozenset[int] = frozenset()
+    _hosts: dict[int, str] = field(default_factory=dict)
+    _prefixes: set[int] = field(default_factory=set)
 
     def intern(self, key: str) -> int:
         gid = self.ids.get(key)

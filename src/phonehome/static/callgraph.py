@@ -112,9 +112,7 @@ class Chain:
             "transforms": list(self.transforms),
         }
         if self.evidence == "data-flow":
-            out["path"] = [
-                {"method": m, "offset": o, "instruction": i} for m, o, i in self.path
-            ]
+            out["path"] = [{"method": m, "offset": o, "instruction": i} for m, o, i in self.path]
         return out
 
 

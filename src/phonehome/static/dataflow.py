@@ -711,11 +711,11 @@ class _MethodRun:
             carried |= d
         if not rules.result_is_clean(name) and carried:
             result |= {self.df._derive(lab, step, transform) for lab in carried}
-        if not is_static and args and name != "<init>" or (name == "<init>" and len(args) > 1):
+        if (not is_static and args and name != "<init>") or (name == "<init>" and len(args) > 1):
             stored: set[Label] = set()
             for d in data[1:]:
                 stored |= d
-            if stored and rules.stores_into_receiver(name) or (stored and transform):
+            if (stored and rules.stores_into_receiver(name)) or (stored and transform):
                 self._mutate(out, insn.regs[0], {self.df._derive(x, step, transform)
                                                   for x in stored})  # fmt: skip
             if not is_static and name != "<init>":

@@ -150,10 +150,7 @@ WRITE_NAMES = frozenset(
 """Methods that put their arguments into the stream/writer they are called on."""
 
 TRANSFORMS: dict[str, str] = {
-    **{
-        f"Ljava/security/MessageDigest;->{m}": "hashed"
-        for m in ("digest", "update")
-    },
+    **{f"Ljava/security/MessageDigest;->{m}": "hashed" for m in ("digest", "update")},
     **{f"Ljavax/crypto/Mac;->{m}": "hashed" for m in ("doFinal", "update")},
     **{
         f"Lorg/apache/commons/codec/digest/DigestUtils;->{m}": "hashed"

@@ -16,7 +16,7 @@ from phonehome import identifiers
 from phonehome.jsondoc import as_dict, as_int, as_list
 from phonehome.static import firmware as fw
 
-APKS_SCHEMA = "phonehome.apks/1"
+APKS_SCHEMA = "phonehome.apks/2"
 """The ``apk`` command's document: ``{"schema", "tool", "apks": [...], "errors": [...]}``."""
 APK_PREFIX = "phonehome.apk/"
 """One APK's analysis (``ApkReport.to_dict()`` plus signing, risk, verdict): what the

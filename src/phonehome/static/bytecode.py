@@ -177,7 +177,7 @@ def _decode(units: Sequence[int], i: int, n: int) -> Insn | None:
     regs: tuple[int, ...] = ()
     index = -1
     targets: tuple[int, ...] = ()
-    if kind == K_INVOKE or kind == K_FILLED_ARRAY:
+    if kind in (K_INVOKE, K_FILLED_ARRAY):
         index = units[i + 1]
         if op in _RANGE_INVOKES:
             first = units[i + 2]
@@ -211,10 +211,8 @@ def _decode(units: Sequence[int], i: int, n: int) -> Insn | None:
         w = units[i + 1]
         regs = (a8, w & 0xFF, w >> 8)
     elif kind == K_UNOP:
-        if op >= 0xD8:  # binop/lit8: vAA, vBB
-            regs = (a8, units[i + 1] & 0xFF)
-        else:  # unop and binop/lit16: vA, vB
-            regs = (a4, b4)
+        # binop/lit8: vAA, vBB; unop and binop/lit16: vA, vB
+        regs = (a8, units[i + 1] & 0xFF) if op >= 0xD8 else (a4, b4)
     elif kind == K_BINOP:
         if op >= 0xB0:  # /2addr
             regs = (a4, a4, b4)

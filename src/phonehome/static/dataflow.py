@@ -288,7 +288,7 @@ class DataFlow:
         return item
 
     def _analyse(self, key: Key) -> None:
-        gid, ctx = key
+        gid = key[0]
         found = self._code_item(gid)
         if found is None:
             return
@@ -484,8 +484,7 @@ class _MethodRun:
             if kind == bc.K_NEW:
                 self.types.append(self.dex.type_name(insn.index))
         elif kind == bc.K_RETURN:
-            labs = _only(state.get(regs[0], frozenset()), T, H, S)
-            self.summary.ret |= labs
+            self.summary.ret |= _only(state.get(regs[0], frozenset()), T, H, S)
         elif kind == bc.K_FILLED_ARRAY:
             labs: set[Label] = set()
             for r in regs:
@@ -692,8 +691,8 @@ class _MethodRun:
             result.add(self.df._label(H, origin, -1, (), None, None))
         if name == "<init>" and args:
             wrapped: set[Label] = set()
-            for h in handles[1:]:
-                wrapped |= h
+            for hs in handles[1:]:
+                wrapped |= hs
             made = rules.HANDLE_CONSTRUCTORS.get(api.partition("->")[0])
             if not wrapped and made is not None:
                 origin = Origin(f"{made.kind}/{made.channel}", label, self.gid, insn.offset)
@@ -729,9 +728,13 @@ class _MethodRun:
     def _names_android_id(self, args: list[frozenset[Label]]) -> bool:
         for labs in args:
             for lab in labs:
-                if lab.kind == M and lab.param == -2 and lab.origin is not None:
-                    if self.dex.string(lab.origin.offset) == sources.ANDROID_ID_KEY:
-                        return True
+                if (
+                    lab.kind == M
+                    and lab.param == -2
+                    and lab.origin is not None
+                    and self.dex.string(lab.origin.offset) == sources.ANDROID_ID_KEY
+                ):
+                    return True
         return False
 
     def _dispatch(self, insn: bc.Insn, api: str, payload: rules.Payload,
@@ -755,8 +758,8 @@ class _MethodRun:
                 summary = self.df._summary_for(target, ctx, self.key)
                 if summary is None:
                     continue
-                args = [frozenset()] * word + [labs]
-                inst = _Instantiator(self.df, args, step)
+                passed: list[frozenset[Label]] = [frozenset()] * word + [labs]
+                inst = _Instantiator(self.df, passed, step)
                 for data, sink, sapi, handle, where in summary.sinks:
                     for d in inst.labels({data}):
                         hs: set[Label | None] = (
@@ -852,7 +855,8 @@ def flow_chains(df: DataFlow, reach: list[tuple[str, dict[int, int]]]) -> list[C
         steps = flow.data.steps()
         if not steps or steps[-1] != flow.step:
             steps.append(flow.step)
-        label, to_source = "no manifest entry point", (method_name(g.keys[origin.method]),)
+        label = "no manifest entry point"
+        to_source: tuple[str, ...] = (method_name(g.keys[origin.method]),)
         for entry, parents in reach:
             if origin.method in parents:
                 label, to_source = entry, g.path_to(parents, origin.method)

@@ -39,8 +39,8 @@ from phonehome import __version__, identifiers
 from phonehome.errors import InputError, UsageError
 from phonehome.privacy import home_dir, private_files, write_private
 
-SCHEMA = "phonehome.firmware-diff/1"
-CACHE_VERSION = "1"
+SCHEMA = "phonehome.firmware-diff/2"
+CACHE_VERSION = "2"
 PARTITIONS = ("system", "system_ext", "product", "vendor", "odm", "oem")
 APP_DIRS = ("app", "priv-app")
 CODE_SUFFIXES = (".apk", ".odex", ".vdex")
@@ -445,10 +445,10 @@ def summarize_apk(
 
 def _analyse(apk: Path) -> dict[str, Any]:
     from phonehome.static.apk import analyze_apk
-    from phonehome.static.signing import read_signing
+    from phonehome.static.verify import signing_report
 
-    report = analyze_apk(apk)
-    return summary(report.to_dict(), read_signing(apk).to_dict())
+    report = analyze_apk(apk).to_dict()
+    return summary(report, signing_report(apk, report.get("min_sdk")))
 
 
 def summary(report: dict[str, Any], signing: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -462,11 +462,14 @@ def summary(report: dict[str, Any], signing: dict[str, Any] | None = None) -> di
         "sha256": report.get("sha256", ""),
         "signer": list(signing.get("signer", [])),
         "signer_subjects": list(signing.get("subjects", [])),
+        "signature_verified": signing.get("verified"),
+        "signature_problem": (signing.get("verification") or {}).get("reason"),
         "permissions": sorted(report.get("permissions", [])),
         "triggers": sorted(report.get("triggers", [])),
         "reads_identifiers": sorted(report.get("reads_identifiers", [])),
         "endpoints": list(report.get("endpoints", []))[:MAX_ENDPOINTS],
         "chains": list(report.get("chains", []))[:MAX_CHAINS],
+        "dataflow": report.get("dataflow"),
         "trackers": sorted({t.get("name", "") for t in report.get("trackers", [])}),
         "code": report.get("code", ""),
         "problems": list(report.get("problems", []))[:20] + list(signing.get("problems", []))[:5],
@@ -582,10 +585,15 @@ def risk(app: dict[str, Any], *, signer_changed: bool = False) -> dict[str, Any]
         reasons.append((1, "code not analysable"))
     if signer_changed:
         reasons.append((3 if is_system_app(app) else 2, "signer changed"))
+    if app.get("signature_verified") is False:
+        reasons.append((3 if is_system_app(app) else 2, "signature does not verify"))
     score = sum(p for p, _ in reasons)
     return {
         "score": score,
-        "risky": score >= RISKY and (signer_changed or bool(ids and _can_send(app))),
+        "risky": score >= RISKY
+        and (
+            signer_changed or app.get("signature_verified") is False or bool(ids and _can_send(app))
+        ),
         "reasons": [{"points": p, "reason": r} for p, r in reasons],
     }
 
@@ -623,6 +631,8 @@ def describe(app: dict[str, Any]) -> str:
         parts.append(f"sends {_names(sent)} to the network")
     if app.get("code") == "not analysable":
         parts.append("code not analysable")
+    if app.get("signature_verified") is False:
+        parts.append("signature does not verify")
     return "; ".join(parts)
 
 
@@ -683,7 +693,11 @@ def _changes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             "new": b["signer"],
             "old_subjects": a.get("signer_subjects", []),
             "new_subjects": b.get("signer_subjects", []),
+            "old_verified": a.get("signature_verified"),
+            "new_verified": b.get("signature_verified"),
         }
+    if b.get("signature_verified") is False and a.get("signature_verified") is not False:
+        changes["signature"] = {"new": "does not verify", "reason": b.get("signature_problem")}
     for name in _SET_FIELDS:
         added, removed = _set_diff(a.get(name, []), b.get(name, []))
         if added or removed:
@@ -718,7 +732,15 @@ def _change_risk(b: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     added["chains"] = [c for c in flow_chains(b) if c.get("identifier") in new_ids]
     if "code" not in changes:
         added["code"] = ""
-    if not (new_ids or added["triggers"] or added["endpoints"] or "signer" in changes):
+    if "signature" not in changes:
+        added["signature_verified"] = None  # it did not verify before either: not new
+    if not (
+        new_ids
+        or added["triggers"]
+        or added["endpoints"]
+        or "signer" in changes
+        or "signature" in changes
+    ):
         return {"score": 0, "risky": False, "reasons": []}  # version, permissions, code
     return risk(added, signer_changed="signer" in changes)
 
@@ -768,6 +790,9 @@ def _verdict(
     if "signer" in changes:
         c = changes["signer"]
         parts.append(f"signer changed ({_short(c['old'])} → {_short(c['new'])})")
+    if "signature" in changes:
+        why = changes["signature"].get("reason")
+        parts.append("signature does not verify" + (f" ({why})" if why else ""))
     if "version" in changes:
         parts.append(f"version {changes['version']['old']} → {changes['version']['new']}")
     labels = {

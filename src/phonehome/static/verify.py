@@ -713,9 +713,7 @@ def _digest_attrs(attrs: dict[str, str], suffix: str) -> list[tuple[str, bytes]]
     for key, value in attrs.items():
         if key.endswith(suffix) and key[: -len(suffix)] in _JAR_DIGESTS:
             try:
-                out.append(
-                    (_JAR_DIGESTS[key[: -len(suffix)]], base64.b64decode(value, validate=True))
-                )
+                digest = base64.b64decode(value, validate=True)
             except ValueError as exc:
                 raise Failed(f"malformed {key} value") from exc
             out.append((_JAR_DIGESTS[key[: -len(suffix)]], digest))

@@ -196,6 +196,8 @@ def _decode(units: Sequence[int], i: int, n: int) -> Insn | None:
         regs = (a8,)
     elif kind == K_CONST:
         regs = (a4,) if op == 0x12 else (a8,)
+        if op in (0x1C, 0xFE, 0xFF):  # const-class, const-method-handle/type
+            index = units[i + 1]
     elif kind == K_CONST_STRING:
         regs = (a8,)
         index = units[i + 1] if op == 0x1A else units[i + 1] | (units[i + 2] << 16)

@@ -302,7 +302,11 @@ class DataFlow:
         run.execute()
         if summary.size() != before:
             self._notify(key)
-        concrete = any(lab.param < 0 and lab.kind in (T, H) for lab in summary.ret)
+        concrete = any(
+            lab.param < 0 and lab.kind in (T, H)
+            for labs in (summary.ret, *summary.args.values())
+            for lab in labs
+        )
         if concrete and gid not in self._ret_announced:
             # Its callers may carry the value on: analyse those not yet analysed.
             self._ret_announced.add(gid)
@@ -609,10 +613,10 @@ class _MethodRun:
             return self.df._code_item(callee) is not None
         step = self._step(insn, sources.api_label(self.df.g.keys[callee]))
         inst = _Instantiator(self.df, args, step)
-        result |= inst.labels(summary.ret)
+        result |= inst.labels(summary.ret, returned=True)
         for k, labs in summary.args.items():
             if k < len(insn.regs):
-                got = inst.labels(labs)
+                got = inst.labels(labs, returned=True)
                 if got:
                     self._mutate(out, insn.regs[k], got)
         for name, labs in summary.fields.items():
@@ -714,7 +718,8 @@ class _MethodRun:
             stored: set[Label] = set()
             for d in data[1:]:
                 stored |= d
-            if (stored and rules.stores_into_receiver(name)) or (stored and transform):
+            into = bool(stored) and (rules.stores_into_receiver(name) or transform is not None)
+            if into and sink is None:  # a sink consumes its arguments
                 self._mutate(out, insn.regs[0], {self.df._derive(x, step, transform)
                                                   for x in stored})  # fmt: skip
             if not is_static and name != "<init>":
@@ -722,7 +727,7 @@ class _MethodRun:
                 if ret == api.partition("->")[0]:
                     # Builder style (returns its receiver): the result is the same object.
                     result |= {lab for lab in args[0] if lab.kind == M}
-                    if stored and rules.stores_into_receiver(name):
+                    if into and sink is None:
                         result |= {self.df._derive(x, step, transform) for x in stored}
 
     def _names_android_id(self, args: list[frozenset[Label]]) -> bool:
@@ -802,11 +807,13 @@ class _Instantiator:
         self.args = args
         self.step = step
 
-    def labels(self, labs: set[Label]) -> set[Label]:
+    def labels(self, labs: set[Label], returned: bool = False) -> set[Label]:
+        """``returned``: the labels come back to the caller (return value, an argument's
+        object), so concrete ones get the call as a step of their path."""
         out: set[Label] = set()
         for lab in labs:
             if lab.kind != S:
-                out.add(lab)
+                out.add(self.df._derive(lab, self.step) if returned and lab.kind == T else lab)
                 continue
             if lab.param >= len(self.args):
                 continue

@@ -174,16 +174,19 @@ class DataFlow:
         self,
         graph: CallGraph,
         *,
-        max_seconds: float = MAX_SECONDS,
-        max_analyses: int = MAX_ANALYSES,
-        max_total_visits: int = MAX_TOTAL_VISITS,
-        max_method_visits: int = MAX_METHOD_VISITS,
+        max_seconds: float | None = None,
+        max_analyses: int | None = None,
+        max_total_visits: int | None = None,
+        max_method_visits: int | None = None,
     ) -> None:
+        """Budgets default to the module's ``MAX_*`` values (read at construction)."""
         self.g = graph
-        self.max_seconds = max_seconds
-        self.max_analyses = max_analyses
-        self.max_total_visits = max_total_visits
-        self.max_method_visits = max_method_visits
+        self.max_seconds = MAX_SECONDS if max_seconds is None else max_seconds
+        self.max_analyses = MAX_ANALYSES if max_analyses is None else max_analyses
+        self.max_total_visits = MAX_TOTAL_VISITS if max_total_visits is None else max_total_visits
+        self.max_method_visits = (
+            MAX_METHOD_VISITS if max_method_visits is None else max_method_visits
+        )
         self.flows: list[Flow] = []
         self._flow_keys: set[tuple[int, int, int]] = set()
         self.complete = True

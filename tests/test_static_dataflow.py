@@ -235,7 +235,7 @@ def test_budgets_stop_the_analysis_and_say_so(budget: dict[str, Any], reason: st
     all_chains(graph, manifest, df)  # what was found until then still makes chains
 
 
-def test_truncation_is_reported_in_the_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_truncation_is_reported_in_the_json(monkeypatch: pytest.MonkeyPatch) -> None:
     from phonehome.static import dataflow
 
     monkeypatch.setattr(dataflow, "MAX_ANALYSES", 1)

@@ -25,7 +25,7 @@ OLD, NEW = APKS / "firmware" / "old", APKS / "firmware" / "new"
 AUTOREG = "org.phonehome.test.autoreg"
 VERDICT = (
     f"added in NEW: {AUTOREG} — system app; reads IMEI, ICCID, IMSI, cell location; "
-    "runs on USER_PRESENT; posts to http://zzhc.vnet.cn"
+    "runs on USER_PRESENT; posts IMEI, ICCID, IMSI, cell location to http://zzhc.vnet.cn"
 )
 
 
@@ -43,7 +43,8 @@ def test_autoregistration_app_is_ranked_first_with_its_verdict(diff: dict[str, A
     assert first["verdict"] == VERDICT
     assert first["risky"] and first["status"] == "added"
     reasons = [r["reason"] for r in first["risk"]["reasons"]]
-    assert "system app" in reasons and "identifier reaches the network in code" in reasons
+    assert "system app" in reasons
+    assert "identifier flows to the network in code (data flow)" in reasons
     assert first["risk"]["score"] == sum(r["points"] for r in first["risk"]["reasons"])
     assert {c["identifier"] for c in first["new"]["chains"]} == {"imei", "iccid", "imsi", "cell_id"}
 
@@ -253,12 +254,17 @@ def test_cache_is_used_private_and_survives_corruption(monkeypatch: pytest.Monke
     assert again == fresh
 
 
+FLOW = {"evidence": "data-flow", "sink_kind": "network", "identifier": "imei"}
+
+
 @pytest.mark.parametrize(
     ("app", "risky"),
     [
-        ({"privileged": True, "reads_identifiers": ["imei"], "chains": [{}]}, True),
+        ({"privileged": True, "reads_identifiers": ["imei"], "chains": [FLOW]}, True),
         ({"reads_identifiers": ["imei", "imsi"], "triggers": ["BOOT_COMPLETED"]}, False),
-        ({"reads_identifiers": ["imei"], "chains": [{}]}, True),
+        ({"reads_identifiers": ["imei"], "chains": [FLOW]}, True),
+        # reachability is context: it earns no points and no way to send
+        ({"reads_identifiers": ["imei", "imsi"], "chains": [{"evidence": "reachability"}]}, False),
         ({"reads_identifiers": ["ad_id"], "triggers": ["BOOT_COMPLETED"]}, False),
         (
             {

@@ -448,7 +448,7 @@ def _analyse(apk: Path) -> dict[str, Any]:
     from phonehome.static.verify import signing_report
 
     report = analyze_apk(apk).to_dict()
-    return summary(report, signing_report(apk, report.get("min_sdk")))
+    return summary(report, signing_report(apk, report.get("min_sdk"), report.get("target_sdk")))
 
 
 def summary(report: dict[str, Any], signing: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -26,8 +26,9 @@ platform): v3 is checked when present; v2 when present and the APK supports plat
 before 28 (or there is no v3); v1 when the APK supports platforms before 24 or there is no
 v2/v3 at all. Each scheme is reported ``verified``, ``failed`` (with the reason) or
 ``absent``, whether it is required or not, and the APK is ``verified`` only when every
-scheme the policy checks verifies and the schemes name consistent signers (v1 = v2, v3's
-oldest certificate = the v1/v2 one): exactly when ``apksigner verify`` exits 0.
+scheme the policy checks verifies, the schemes name consistent signers (v1 = v2, v3's
+oldest certificate = the v1/v2 one), and an app targeting API 30+ has v2 or later:
+exactly when ``apksigner verify`` exits 0.
 
 Not covered (docs/static.md): APK Signature Scheme v4 (a separate ``.idsig`` file),
 source stamps, the verity digest algorithms (IDs 0x0421/0x0423/0x0425: their signature is
@@ -72,7 +73,7 @@ STRIPPING_PROTECTION_ATTR = 0xBEEFF00D
 PROOF_OF_ROTATION_ATTR = 0x3BA06F8C
 ROTATION_MIN_SDK_ATTR = 0x559F8B02
 SCHEMES = ("v1", "v2", "v3", "v3.1")
-SDK_N, SDK_P, SDK_T = 24, 28, 33
+SDK_N, SDK_P, SDK_R, SDK_T = 24, 28, 30, 33
 MAX_SDK = 0x7FFFFFFF
 CHUNK = 1024 * 1024
 MAX_ENTRY = 512 * 1024 * 1024
@@ -145,6 +146,7 @@ class SchemeResult:
 class Verification:
     min_sdk: int
     schemes: dict[str, SchemeResult]
+    target_sdk: int | None = None
     verified: bool = False
     reason: str | None = None
     """Why the APK does not verify (the first error apksigner would report)."""
@@ -171,23 +173,27 @@ class Verification:
             "schemes": {s: r.to_dict() for s, r in self.schemes.items()},
             "policy": {
                 "min_sdk": self.min_sdk,
+                "target_sdk": self.target_sdk,
                 "required": self.required,
                 "rule": (
-                    "v3 when present; v2 when present and minSdk < 28 or no v3; "
-                    "v1 when minSdk < 24 or no v2/v3 (apksigner verify)"
+                    "v3 (and v3.1) when present; v2 when present and minSdk < 28 or no v3; "
+                    "v1 when minSdk < 24 or no v2/v3; targetSdk >= 30 needs v2 or later "
+                    "(apksigner verify)"
                 ),
             },
         }
 
 
-def verify_apk(path: Path, min_sdk: int | None) -> Verification:
+def verify_apk(path: Path, min_sdk: int | None, target_sdk: int | None = None) -> Verification:
     """Verify every signature scheme of the APK at ``path`` for platforms ``min_sdk``
-    (the manifest's ``minSdkVersion``; 1 when unknown) and newer.
+    (the manifest's ``minSdkVersion``; 1 when unknown) and newer. ``target_sdk`` (the
+    manifest's) matters from 30 on: Android 11+ requires v2 or later for such apps.
 
     Raises OSError only when the file cannot be read.
     """
     sdk = min_sdk if isinstance(min_sdk, int) and min_sdk > 0 else 1
-    out = Verification(sdk, {s: SchemeResult(s) for s in SCHEMES})
+    target = target_sdk if isinstance(target_sdk, int) and target_sdk > 0 else None
+    out = Verification(sdk, {s: SchemeResult(s) for s in SCHEMES}, target)
     with path.open("rb") as fh:
         try:
             zs = _zip_sections(fh)
@@ -850,6 +856,12 @@ def _policy(out: Verification, found: set[int]) -> None:
                     else f"{scheme}: required for minSdkVersion {sdk} but absent"
                 )  # fmt: skip
                 break
+    modern = any(s[x].status == "verified" and s[x].required for x in ("v2", "v3", "v3.1"))
+    if out.reason is None and (out.target_sdk or 0) >= SDK_R and not modern:
+        out.reason = (
+            f"target SDK version {out.target_sdk} requires APK Signature Scheme v2 or "
+            "later; the APK is not signed with one"
+        )
     if out.reason is None:
         out.reason = _consistency(out)
     out.verified = out.reason is None
@@ -870,14 +882,16 @@ def _consistency(out: Verification) -> str | None:
     return None
 
 
-def signing_report(path: Path, min_sdk: int | None) -> dict[str, Any]:
+def signing_report(
+    path: Path, min_sdk: int | None, target_sdk: int | None = None
+) -> dict[str, Any]:
     """The APK's signers (:func:`phonehome.static.signing.read_signing`: who it claims)
     with the verification (whether the claim holds): ``verified`` is true only when
     ``apksigner verify`` would accept the APK. Raises OSError when it cannot be read."""
     from phonehome.static.signing import read_signing
 
     report = read_signing(path).to_dict()
-    verification = verify_apk(path, min_sdk)
+    verification = verify_apk(path, min_sdk, target_sdk)
     report["verified"] = verification.verified
     report["verification"] = verification.to_dict()
     return report

@@ -415,3 +415,41 @@ def test_an_image_debugfs_cannot_open_is_an_error_not_an_empty_tree(tmp_path: Pa
         fw.open_firmware(image),
     ):
         pass
+
+
+def _tree_with_new_weather(tmp_path: Path, apk: bytes) -> Path:
+    new = tmp_path / "new"
+    shutil.copytree(NEW, new, symlinks=True)
+    (new / "product" / "app" / "Weather" / "Weather.apk").write_bytes(apk)
+    return new
+
+
+def test_a_signature_that_does_not_verify_is_said(tmp_path: Path) -> None:
+    """Weather 2.0 with its v2/v3 block stripped: the claimed signer is still readable,
+    but the JAR signature says v2/v3 were there, so Android would refuse the APK."""
+    from tests import tamper_apk as t
+
+    stripped = t.with_pairs((NEW / "product/app/Weather/Weather.apk").read_bytes(), None)
+    doc = fw.firmware_diff(OLD, _tree_with_new_weather(tmp_path, stripped), jobs=1, cache=False)
+    (weather,) = [e for e in doc["changes"] if e["package"] == "org.phonehome.test.weather"]
+    assert weather["new"]["signature_verified"] is False
+    assert "it was stripped" in weather["changes"]["signature"]["reason"]
+    assert "signature does not verify (v1: META-INF/VENDOR.SF says the APK is also signed" in (
+        weather["verdict"]
+    )
+    reasons = [r["reason"] for r in weather["risk"]["reasons"]]
+    assert "signature does not verify" in reasons and "signer changed" in reasons
+    assert weather["risk"]["score"] == 4  # ranked; flagged only when the app is also risky
+
+
+def test_a_proven_key_rotation_is_not_a_signer_change(tmp_path: Path) -> None:
+    """Weather 1.0 re-signed with a v3 lineage from the platform key to the vendor key:
+    the signer differs, but the old key signed the hand-over."""
+    rotated = (APKS / "built" / "Weather-rotated.apk").read_bytes()
+    doc = fw.firmware_diff(OLD, _tree_with_new_weather(tmp_path, rotated), jobs=1, cache=False)
+    (weather,) = [e for e in doc["changes"] if e["package"] == "org.phonehome.test.weather"]
+    assert weather["changes"]["signer"]["rotated"] is True
+    assert weather["verdict"].startswith(
+        "changed in NEW: org.phonehome.test.weather — signer rotated, proof of rotation verified"
+    )
+    assert weather["risk"] == {"score": 0, "risky": False, "reasons": []}

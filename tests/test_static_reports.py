@@ -353,9 +353,15 @@ def test_sarif_autoreg_is_the_top_result_with_its_code_paths(docs: dict[str, Doc
     messages = [s["location"]["message"]["text"] for s in locations]
     assert messages[len(chain["to_source"]) + 2].startswith(f"@{chain['path'][1]['offset']}: ")
     # Benign apps raise nothing (BootWeather and ImeiLog send the IMEI only to the log);
-    # the Flows app sends identifiers; the OatOnly system app names a cleartext endpoint.
-    packages = [r["properties"]["package"] for r in run_["results"]]
-    assert packages == [AUTOREG, "org.phonehome.test.flows", "org.phonehome.test.oatonly"]
+    # the Flows app sends identifiers; the OatOnly system app names a cleartext endpoint;
+    # Weather signed with v1 alone for target API 30 would be refused by Android.
+    found = [(r["properties"]["package"], r["ruleId"]) for r in run_["results"]]
+    assert found == [
+        (AUTOREG, "PH-STATIC-IDENTIFIER-TO-NETWORK"),
+        ("org.phonehome.test.flows", "PH-STATIC-IDENTIFIER-TO-NETWORK"),
+        ("org.phonehome.test.oatonly", "PH-STATIC-CLEARTEXT-ENDPOINT"),
+        ("org.phonehome.test.weather", "PH-STATIC-SIGNATURE-INVALID"),
+    ]
 
 
 def test_sarif_diff_results_per_change(docs: dict[str, Doc]) -> None:

@@ -23,6 +23,7 @@ from phonehome.report.static_document import (
     identifier_names,
     items,
     kind,
+    signature_status,
     signer,
 )
 from phonehome.static import firmware as fw
@@ -161,6 +162,9 @@ def _app_rows(app: dict[str, Any]) -> list[Markup]:
         )
     else:
         rows.append(row("Signer", "none (unsigned)"))
+    status = signature_status(app)
+    if status:
+        rows.append(row("Signature", status))
     permissions = [str(p) for p in as_list(app.get("permissions"))]
     rows.append(
         row("Permissions", el("ul", _capped(permissions)) if permissions else "none requested")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from phonehome.jsondoc import as_dict, as_list
-from phonehome.report.static_document import as_apks, counts, items, kind
+from phonehome.report.static_document import as_apks, counts, items, kind, signature_status
 from phonehome.static import firmware as fw
 
 
@@ -36,6 +36,9 @@ def apk_text(r: dict[str, Any]) -> str:
         lines.append(f"    signer: {who} ({prints}; {schemes})")
     else:
         lines.append("    signer: none (unsigned)")
+    status = signature_status(r)
+    if status:
+        lines.append(f"    signature: {status}")
     chains = [as_dict(c) for c in as_list(r.get("chains"))]
     for chain in chains[:5]:
         lines.append(f"    {_chain_label(chain)}: {chain.get('text')}")

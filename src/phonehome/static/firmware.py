@@ -463,6 +463,7 @@ def summary(report: dict[str, Any], signing: dict[str, Any] | None = None) -> di
         "signer": list(signing.get("signer", [])),
         "signer_subjects": list(signing.get("subjects", [])),
         "signature_verified": signing.get("verified"),
+        "signer_lineage": _lineage(signing),
         "signature_problem": (signing.get("verification") or {}).get("reason"),
         "permissions": sorted(report.get("permissions", [])),
         "triggers": sorted(report.get("triggers", [])),
@@ -474,6 +475,16 @@ def summary(report: dict[str, Any], signing: dict[str, Any] | None = None) -> di
         "code": report.get("code", ""),
         "problems": list(report.get("problems", []))[:20] + list(signing.get("problems", []))[:5],
     }
+
+
+def _lineage(signing: dict[str, Any]) -> list[str]:
+    """Fingerprints of the v3.1/v3 proof-of-rotation lineage, oldest first ([] if none)."""
+    schemes = (signing.get("verification") or {}).get("schemes") or {}
+    for scheme in ("v3.1", "v3"):
+        lineage = (schemes.get(scheme) or {}).get("lineage")
+        if lineage:
+            return list(lineage)
+    return []
 
 
 def _cache_dir() -> Path:
@@ -695,9 +706,18 @@ def _changes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             "new_subjects": b.get("signer_subjects", []),
             "old_verified": a.get("signature_verified"),
             "new_verified": b.get("signature_verified"),
+            # the old key signed the hand-over to the new one (APK Signature Scheme v3)
+            "rotated": bool(
+                b.get("signature_verified")
+                and set(a["signer"]) <= set(b.get("signer_lineage") or [])
+            ),
         }
     if b.get("signature_verified") is False and a.get("signature_verified") is not False:
-        changes["signature"] = {"new": "does not verify", "reason": b.get("signature_problem")}
+        changes["signature"] = {
+            "old": "verifies" if a.get("signature_verified") else "not checked",
+            "new": "does not verify",
+            "reason": b.get("signature_problem"),
+        }
     for name in _SET_FIELDS:
         added, removed = _set_diff(a.get(name, []), b.get(name, []))
         if added or removed:
@@ -742,7 +762,8 @@ def _change_risk(b: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
         or "signature" in changes
     ):
         return {"score": 0, "risky": False, "reasons": []}  # version, permissions, code
-    return risk(added, signer_changed="signer" in changes)
+    changed = "signer" in changes and not changes["signer"].get("rotated")
+    return risk(added, signer_changed=changed)
 
 
 def version_text(app: dict[str, Any]) -> str:
@@ -789,7 +810,10 @@ def _verdict(
     parts: list[str] = []
     if "signer" in changes:
         c = changes["signer"]
-        parts.append(f"signer changed ({_short(c['old'])} → {_short(c['new'])})")
+        what = (
+            "signer rotated, proof of rotation verified" if c.get("rotated") else "signer changed"
+        )
+        parts.append(f"{what} ({_short(c['old'])} → {_short(c['new'])})")
     if "signature" in changes:
         why = changes["signature"].get("reason")
         parts.append("signature does not verify" + (f" ({why})" if why else ""))

@@ -434,8 +434,9 @@ def test_a_signature_that_does_not_verify_is_said(tmp_path: Path) -> None:
     (weather,) = [e for e in doc["changes"] if e["package"] == "org.phonehome.test.weather"]
     assert weather["new"]["signature_verified"] is False
     assert "it was stripped" in weather["changes"]["signature"]["reason"]
-    assert "signature does not verify (v1: META-INF/VENDOR.SF says the APK is also signed" in (
-        weather["verdict"]
+    assert (
+        "signature does not verify (v1: META-INF/VENDOR.SF says the APK is also signed"
+        in (weather["verdict"])
     )
     reasons = [r["reason"] for r in weather["risk"]["reasons"]]
     assert "signature does not verify" in reasons and "signer changed" in reasons

@@ -311,11 +311,15 @@ class DataFlow:
             for lab in labs
         )
         if concrete and gid not in self._ret_announced:
-            # Its callers may carry the value on: analyse those not yet analysed.
+            # It produces a value its callers may carry on: analyse those not yet
+            # analysed, and its own context-free summary for those that were.
             self._ret_announced.add(gid)
+            empty: frozenset[int] = frozenset()
+            if (gid, empty) not in self._summaries:
+                self._schedule((gid, empty))
             for caller in self._callers_of(gid):
                 if caller not in self._contexts:
-                    self._schedule((caller, frozenset()))
+                    self._schedule((caller, empty))
 
     def _callers_of(self, gid: int) -> list[int]:
         if self._callers is None:
@@ -346,10 +350,14 @@ class DataFlow:
         return self._fields.get(name, set())
 
     def _summary_for(self, callee: int, ctx: frozenset[int], caller: Key) -> Summary | None:
+        """The callee's summary in ``ctx`` (None until it is analysed; the caller is
+        re-analysed when it is). With nothing passed in (empty ``ctx``) a callee matters
+        only if it produces values itself, and such callees announce themselves
+        (:meth:`_analyse`): they are not analysed on every call."""
         key = (callee, ctx)
         self._deps.setdefault(key, set()).add(caller)
         hit = self._summaries.get(key)
-        if hit is None and key not in self._queued:
+        if hit is None and key not in self._queued and (ctx or callee in self._ret_announced):
             if self._code_item(callee) is None:
                 return None
             self._schedule(key)

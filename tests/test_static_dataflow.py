@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from functools import cache
 from pathlib import Path
@@ -266,3 +267,22 @@ def test_damaged_code_never_raises() -> None:
         df = DataFlow(graph)
         df.run()
         assert isinstance(df.flows, list)
+
+
+def test_same_apk_same_paths_whatever_the_hash_seed() -> None:
+    """A regulator's evidence must not change between runs: label sets iterate in
+    creation order, not in the order of randomised string hashes."""
+    code = (
+        "import json, sys; from pathlib import Path; from phonehome.static.apk import "
+        "analyze_apk; print(json.dumps([c.to_dict() for c in analyze_apk(Path(sys.argv[1]))"
+        ".chains]))"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code, str(APKS / "Flows.apk")],
+            capture_output=True, text=True, check=True, timeout=300,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2", "3")
+    }  # fmt: skip
+    assert len(outs) == 1

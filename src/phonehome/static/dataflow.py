@@ -91,9 +91,11 @@ class Origin:
 
 class Label:
     """A fact about a register (see the module docstring). Interned: one object per
-    (kind, origin or parameter, transforms, step)."""
+    (kind, origin or parameter, transforms, step). Hashed by creation order, so that sets
+    of labels iterate the same way on every run and the same APK always gives the same
+    statement paths."""
 
-    __slots__ = ("kind", "origin", "param", "parent", "step", "transforms")
+    __slots__ = ("kind", "origin", "param", "parent", "serial", "step", "transforms")
 
     def __init__(
         self,
@@ -103,6 +105,7 @@ class Label:
         transforms: tuple[str, ...],
         step: Step | None,
         parent: Label | None,
+        serial: int,
     ) -> None:
         self.kind = kind
         self.origin = origin
@@ -110,6 +113,13 @@ class Label:
         self.transforms = transforms
         self.step = step
         self.parent = parent
+        self.serial = serial
+
+    def __hash__(self) -> int:
+        return self.serial
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
 
     def steps(self) -> list[Step]:
         """The statements from where the label was born to here, in order."""
@@ -187,8 +197,7 @@ class DataFlow:
         self.max_method_visits = (
             MAX_METHOD_VISITS if max_method_visits is None else max_method_visits
         )
-        self.flows: list[Flow] = []
-        self._flow_keys: set[tuple[int, int, int]] = set()
+        self._flows: dict[tuple[Any, ...], Flow] = {}
         self.complete = True
         self.reason: str | None = None
         self.truncated_methods = 0
@@ -260,7 +269,7 @@ class DataFlow:
         if hit is None:
             if len(self._labels) >= MAX_LABELS:
                 raise Budget(f"label budget of {MAX_LABELS} spent")
-            hit = Label(kind, origin, param, transforms, step, parent)
+            hit = Label(kind, origin, param, transforms, step, parent, len(self._labels))
             self._labels[key] = hit
         return hit
 
@@ -365,12 +374,20 @@ class DataFlow:
 
     def _add_flow(self, data: Label, sink: rules.Sink, api: str, handle: Label | None,
                   step: Step) -> None:  # fmt: skip
-        assert data.origin is not None
-        key = (id(data.origin), id(sink), hash((api, handle.origin if handle else None)))
-        if key in self._flow_keys or len(self.flows) >= MAX_FLOWS:
-            return
-        self._flow_keys.add(key)
-        self.flows.append(Flow(data, sink, api, handle, step))
+        """One flow per (origin, sink, sink API, handle origin): the one with the
+        shortest statement path (then the first in path order) is kept."""
+        key = (data.origin, sink, api, handle.origin if handle else None)
+        flow = Flow(data, sink, api, handle, step)
+        old = self._flows.get(key)
+        if old is None:
+            if len(self._flows) < MAX_FLOWS:
+                self._flows[key] = flow
+        elif _path_key(flow) < _path_key(old):
+            self._flows[key] = flow
+
+    @property
+    def flows(self) -> list[Flow]:
+        return list(self._flows.values())
 
     def resolve(self, key: str) -> tuple[tuple[int, ...], str | None]:
         hit = self._resolved.get(key)
@@ -383,6 +400,11 @@ class DataFlow:
         self.visits += n
         if self.visits > self.max_total_visits:
             raise Budget(f"budget of {self.max_total_visits} instruction visits spent")
+
+
+def _path_key(flow: Flow) -> tuple[int, list[tuple[int, int, str]]]:
+    steps = flow.data.steps()
+    return len(steps), [(s.method, s.offset, s.text) for s in steps]
 
 
 def _only(labels: frozenset[Label] | set[Label], *kinds: str) -> set[Label]:
@@ -403,7 +425,6 @@ class _MethodRun:
         self.summary = summary
         self.at = {insn.offset: i for i, insn in enumerate(code.insns)}
         self.base = code.registers - code.ins
-        self.types: list[str] = []
 
     def execute(self) -> None:
         code = self.code
@@ -496,8 +517,6 @@ class _MethodRun:
             out[regs[0]] = frozenset((self._const(insn.index),))
         elif kind == bc.K_NEW or kind == bc.K_NEW_ARRAY:
             out[regs[0]] = frozenset((self._alloc(insn),))
-            if kind == bc.K_NEW:
-                self.types.append(self.dex.type_name(insn.index))
         elif kind == bc.K_RETURN:
             self.summary.ret |= _only(state.get(regs[0], frozenset()), T, H, S)
         elif kind == bc.K_FILLED_ARRAY:
@@ -758,7 +777,7 @@ class _MethodRun:
         """Hand a value to the callbacks of the classes this method names (``new
         Intent(ctx, Svc.class)``, ``new MyTask()``) or of the receiver's class."""
         g = self.df.g
-        candidates = {api.partition("->")[0], *self._named_types()}
+        candidates = sorted({api.partition("->")[0], *self._named_types()})
         step = self._step(insn, sources.api_label(api))
         for cls in candidates:
             if cls not in g.supers:

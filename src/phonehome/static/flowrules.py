@@ -130,7 +130,6 @@ HANDLE_CONSTRUCTORS: dict[str, Sink] = {
     "Ljava/io/FileOutputStream;": Sink("local", "file"),
     "Ljava/io/FileWriter;": Sink("local", "file"),
     "Ljava/io/RandomAccessFile;": Sink("local", "file"),
-    "Ljava/io/PrintWriter;": Sink("local", "file"),
 }
 """``new X(...)`` of these is a handle when no other handle is wrapped (``new
 PrintWriter(socketStream)`` is the socket's)."""

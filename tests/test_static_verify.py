@@ -37,9 +37,12 @@ NEED_APKSIGNER = pytest.mark.skipif(
 PASS = "pass:phonehome-test"
 
 
-def apksigner(path: Path) -> tuple[bool, dict[str, bool], str]:
+def apksigner(path: Path, *extra: str) -> tuple[bool, dict[str, bool], str]:
     out = subprocess.run(
-        ["apksigner", "verify", "-v", str(path)], capture_output=True, text=True, timeout=120
+        ["apksigner", "verify", "-v", *extra, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     lines = re.findall(r"Verified using (v\d) scheme[^:]*: (true|false)", out.stdout)
     return out.returncode == 0, {s: v == "true" for s, v in lines}, out.stdout + out.stderr
@@ -228,6 +231,30 @@ def test_v1_only_for_min_sdk_26_is_accepted(tmp_path: Path) -> None:
     assert [v.schemes[s].status for s in ("v1", "v2", "v3", "v3.1")] == [
         "verified", "absent", "absent", "absent"
     ]  # fmt: skip
+
+
+@NEED_APKSIGNER
+@pytest.mark.parametrize(
+    ("apk", "sdk", "levels"),
+    [
+        ("AutoReg.apk", 8, "9-17"),  # SHA-256 with RSA: API 0-8 and 18+
+        ("AutoReg.apk", 10, "10-17"),
+        ("AutoReg.apk", 18, None),
+        ("ImeiLog.apk", 8, "8-17"),  # ECDSA: API 18+
+        ("ImeiLog.apk", 17, "17"),
+    ],
+)
+def test_jar_signature_algorithms_per_api_level(apk: str, sdk: int, levels: str | None) -> None:
+    """A v1 signature Android cannot check on some platform the minSdk includes does not
+    verify, as apksigner --min-sdk-version says."""
+    ok, _, text = apksigner(BUILT / apk, "--min-sdk-version", str(sdk))
+    v = verify_apk(BUILT / apk, sdk)
+    assert v.verified is ok, text
+    if levels is None:
+        assert v.verified
+    else:
+        assert v.reason is not None and f"on API level(s) {levels}, which" in v.reason
+        assert f"API Level(s) {levels} for which" in text
 
 
 def test_policy_follows_min_sdk() -> None:

@@ -599,7 +599,7 @@ def _verify_v1_into(path: Path, out: Verification, found: set[int]) -> None:
         return
     with opened as archive:
         try:
-            result.signers = _verify_v1(archive, names, blocks, found)
+            result.signers = _verify_v1(archive, names, blocks, found, out.min_sdk)
             result.status = "verified"
         except Failed as exc:
             result.status, result.reason = "failed", str(exc)
@@ -621,7 +621,7 @@ def _read_member(archive: SafeZip, name: str, limit: int) -> bytes:
 
 
 def _verify_v1(archive: SafeZip, names: list[str], blocks: list[str],
-               found: set[int]) -> list[bytes]:  # fmt: skip
+               found: set[int], min_sdk: int) -> list[bytes]:  # fmt: skip
     """Verify the JAR signature; the signers' certificates, or Failed."""
     seen: set[str] = set()
     for n in names:
@@ -650,7 +650,7 @@ def _verify_v1(archive: SafeZip, names: list[str], blocks: list[str],
         if sf_name is None:
             raise Failed(f"{block}: no matching META-INF/{base}.SF")
         sf = _read_member(archive, sf_name, MAX_META)
-        signers.append(_verify_pkcs7(block, _read_member(archive, block, MAX_META), sf))
+        signers.append(_verify_pkcs7(block, _read_member(archive, block, MAX_META), sf, min_sdk))
         sections_raw = {k: v[0] for k, v in by_name.items()}
         signed_by.append(_verify_sf(sf_name, sf, manifest, main, sections_raw, found))
     for n in names:
@@ -780,7 +780,34 @@ _HASH_OF_SIG = {
 }  # fmt: skip
 
 
-def _verify_pkcs7(name: str, data: bytes, sf: bytes) -> bytes:
+_JAR_SIG_SUPPORT: dict[tuple[str, str], tuple[tuple[int, int], ...]] = {
+    ("sha1", "rsa"): ((0, MAX_SDK),),
+    ("sha256", "rsa"): ((0, 8), (18, MAX_SDK)),
+    ("sha384", "rsa"): ((18, MAX_SDK),),
+    ("sha512", "rsa"): ((18, MAX_SDK),),
+    **{(h, "ec"): ((18, MAX_SDK),) for h in ("sha1", "sha224", "sha256", "sha384", "sha512")},
+}
+"""API levels on which Android verifies a JAR signature of this digest and key type
+(apksig's table for the common cases: RSA with SHA-256 broke in API 9-17, SHA-384/512
+and ECDSA came with API 18). Other combinations are not checked against the minSdk."""
+
+
+def _unsupported_levels(digest: str, kind: str, min_sdk: int) -> str | None:
+    ranges = _JAR_SIG_SUPPORT.get((digest, kind))
+    if ranges is None:
+        return None
+    gaps: list[str] = []
+    start = min_sdk
+    for lo, hi in ranges:
+        if hi < start:
+            continue
+        if lo > start:
+            gaps.append(f"{start}-{lo - 1}" if lo - 1 > start else str(start))
+        start = max(start, hi + 1)
+    return ", ".join(gaps) or None
+
+
+def _verify_pkcs7(name: str, data: bytes, sf: bytes, min_sdk: int = 1) -> bytes:
     """Verify the PKCS#7 SignedData in ``name`` over ``sf``; the signer's certificate."""
     try:
         info = cms.ContentInfo.load(data, strict=False)
@@ -831,6 +858,12 @@ def _verify_pkcs7(name: str, data: bytes, sf: bytes) -> bytes:
     key = _load_public_key(_cert_public_key_der(der, name))
     kind = "rsa" if isinstance(key, rsa.RSAPublicKey) else (
         "ec" if isinstance(key, ec.EllipticCurvePublicKey) else "dsa")  # fmt: skip
+    gaps = _unsupported_levels(str(digest_alg), kind, min_sdk)
+    if gaps is not None:
+        raise Failed(
+            f"{name}: {str(digest_alg).upper()} with {kind.upper()} is not verified by Android "
+            f"on API level(s) {gaps}, which minSdkVersion {min_sdk} includes"
+        )
     if not _verify_sig(key, _Algo(kind, algo, ""), signature, message):
         raise Failed(f"{name}: PKCS#7 signature over the .SF did not verify")
     return bytes(der)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -28,13 +27,11 @@ from phonehome.static.dataflow import DataFlow, all_chains
 from phonehome.static.dex import DexFile
 from phonehome.static.manifest import parse_manifest
 from phonehome.static.zipsafe import open_zip
+from tests.needs import needs
 
 APKS = Path(__file__).resolve().parent / "apks" / "built"
 CASE = "receiver org.phonehome.test.flows."
-NEED_DEXDUMP = pytest.mark.skipif(
-    shutil.which("dexdump") is None and os.environ.get("CI") != "true",
-    reason="dexdump not installed (Debian dexdump)",
-)
+NEED_DEXDUMP = needs(tools=["dexdump"])
 
 
 @cache

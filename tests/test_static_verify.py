@@ -14,9 +14,7 @@ blocks are checked against the scheme's rules, not against apksigner.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import zipfile
 from collections.abc import Callable
@@ -27,13 +25,11 @@ import pytest
 from phonehome.static.manifest import parse_manifest
 from phonehome.static.verify import verify_apk
 from tests import tamper_apk as t
+from tests.needs import needs
 
 APKS = Path(__file__).resolve().parent / "apks"
 BUILT = APKS / "built"
-NEED_APKSIGNER = pytest.mark.skipif(
-    shutil.which("apksigner") is None and os.environ.get("CI") != "true",
-    reason="apksigner not installed (Debian apksigner)",
-)
+NEED_APKSIGNER = needs(tools=["apksigner"])
 PASS = "pass:phonehome-test"
 
 

@@ -139,6 +139,18 @@ class _Method:
     """Source fields read (``Settings$Secure;->ANDROID_ID``)."""
 
 
+def _merged(a: _Method, b: _Method) -> _Method:
+    """One method of two overloads (a call by name may reach either)."""
+    calls = array("I", a.raw_calls)
+    calls.extend(b.raw_calls)
+    return _Method(
+        calls,
+        tuple(dict.fromkeys((*a.types, *b.types))),
+        a.strings + b.strings,
+        a.fields + b.fields,
+    )
+
+
 @dataclass(slots=True)
 class CallGraph:
     keys: list[str] = field(default_factory=list)
@@ -159,6 +171,10 @@ class CallGraph:
     code_at: array[int] = field(default_factory=lambda: array("Q"))
     """Per method id: ``(dex number + 1) << 32 | code offset`` of an app method with
     code, 0 otherwise (abstract, native, framework)."""
+    more_code: dict[int, list[int]] = field(default_factory=dict)
+    """Method id -> the code of its other overloads (same encoding as ``code_at``).
+    Methods are named without their signature, so ``doInBackground(String[])`` and the
+    ``doInBackground(Object[])`` bridge javac adds are one method: both bodies count."""
     field_ids: dict[str, int] = field(default_factory=dict)
     field_readers: dict[int, array[int]] = field(default_factory=dict)
     """Field id (``field_ids``) -> the methods that read it (iget/sget)."""
@@ -221,13 +237,18 @@ class CallGraph:
                     continue
                 names.add(sys.intern(name))  # "run", "<init>": one object, not 100k
                 gid = self.intern(f"{owner}->{name}")
-                self.methods[gid] = self._scan(
+                scanned = self._scan(
                     dex, gid, code_off, local, wanted_strings, wanted_fields, field_local
                 )
+                known = self.methods.get(gid)
+                self.methods[gid] = scanned if known is None else _merged(known, scanned)
                 if code_off:
                     if len(self.code_at) <= gid:
                         self.code_at.extend([0] * (gid + 1 - len(self.code_at) + 1024))
-                    self.code_at[gid] = dex_tag | code_off
+                    if self.code_at[gid]:  # an overload: its code counts too
+                        self.more_code.setdefault(gid, []).append(dex_tag | code_off)
+                    else:
+                        self.code_at[gid] = dex_tag | code_off
 
     def _scan(
         self,
@@ -302,12 +323,16 @@ class CallGraph:
         elif readers[-1] != gid:
             readers.append(gid)
 
-    def code_location(self, gid: int) -> tuple[DexFile, int] | None:
-        """The DEX and code offset of an app method with code."""
+    def code_locations(self, gid: int) -> list[tuple[DexFile, int]]:
+        """The DEX and code offset of each body of an app method (one per overload with
+        code; none for abstract, native and framework methods)."""
         loc = self.code_at[gid] if gid < len(self.code_at) else 0
         if not loc:
-            return None
-        return self.dexes[(loc >> 32) - 1], loc & 0xFFFFFFFF
+            return []
+        return [
+            (self.dexes[(at >> 32) - 1], at & 0xFFFFFFFF)
+            for at in (loc, *self.more_code.get(gid, ()))
+        ]
 
     def resolve_call(self, key: str) -> tuple[tuple[int, ...], str | None]:
         """App methods a call to ``key`` may reach, and the framework method it names."""

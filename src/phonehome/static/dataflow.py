@@ -158,7 +158,8 @@ class Summary:
     """Field -> symbolic labels stored in it (concrete ones go to the global cells)."""
     sinks: list[tuple[Label, rules.Sink, str, Label | None, Step]] = field(default_factory=list)
     """(data, sink, sink api, handle, step) where data or handle is symbolic."""
-    sink_keys: set[tuple[int, int, int, int]] = field(default_factory=set)
+    sink_keys: set[tuple[int, rules.Sink, int, Step]] = field(default_factory=set)
+    """Sinks by value: a method analysed again (or calling itself) adds none twice."""
 
     def size(self) -> int:
         return (
@@ -211,7 +212,7 @@ class DataFlow:
         self._contexts: dict[int, set[frozenset[int]]] = {}
         self._queue: deque[Key] = deque()
         self._queued: set[Key] = set()
-        self._code: dict[int, tuple[bc.CodeItem, DexFile] | None] = {}
+        self._code: dict[int, list[tuple[bc.CodeItem, DexFile]]] = {}
         self._resolved: dict[str, tuple[tuple[int, ...], str | None]] = {}
         self._callers: dict[int, list[int]] | None = None
         self._ret_announced: set[int] = set()
@@ -285,33 +286,34 @@ class DataFlow:
 
     # -- one method -----------------------------------------------------------------------
 
-    def _code_item(self, gid: int) -> tuple[bc.CodeItem, DexFile] | None:
-        if gid in self._code:
-            return self._code[gid]
-        loc = self.g.code_location(gid)
-        item = None
-        if loc is not None:
-            dex, off = loc
+    def _code_items(self, gid: int) -> list[tuple[bc.CodeItem, DexFile]]:
+        """The decoded bodies of a method: one, or one per overload (methods are named
+        without their signature; a call may reach any of them)."""
+        items = self._code.get(gid)
+        if items is not None:
+            return items
+        items = []
+        for dex, off in self.g.code_locations(gid):
             code = bc.decode_code(dex.data, off)
-            item = (code, dex) if code is not None else None
+            if code is not None:
+                items.append((code, dex))
         if len(self._code) > 4096:
             self._code.clear()  # decoded code is cheap to redo, memory is not
-        self._code[gid] = item
-        return item
+        self._code[gid] = items
+        return items
 
     def _analyse(self, key: Key) -> None:
         gid = key[0]
-        found = self._code_item(gid)
-        if found is None:
+        found = self._code_items(gid)
+        if not found:
             return
-        code, dex = found
         self.analyses += 1
         summary = self._summaries.get(key)
         before = summary.size() if summary is not None else -1
         if summary is None:
             summary = self._summaries[key] = Summary()
-        run = _MethodRun(self, key, code, dex, summary)
-        run.execute()
+        for code, dex in found:  # overloads share one summary
+            _MethodRun(self, key, code, dex, summary).execute()
         if summary.size() != before:
             self._notify(key)
         concrete = any(
@@ -367,7 +369,7 @@ class DataFlow:
         self._deps.setdefault(key, set()).add(caller)
         hit = self._summaries.get(key)
         if hit is None and key not in self._queued and (ctx or callee in self._ret_announced):
-            if self._code_item(callee) is None:
+            if not self._code_items(callee):
                 return None
             self._schedule(key)
         return hit
@@ -425,6 +427,8 @@ class _MethodRun:
         self.summary = summary
         self.at = {insn.offset: i for i, insn in enumerate(code.insns)}
         self.base = code.registers - code.ins
+        self.written = ""
+        """The call being interpreted, as written in the bytecode."""
 
     def execute(self) -> None:
         code = self.code
@@ -612,6 +616,9 @@ class _MethodRun:
     def _invoke(self, insn: bc.Insn, state: State, out: State) -> None:
         owner, name = self.dex.method_ref(insn.index)
         api = f"{owner}->{name}"
+        # Statements are shown as written (``Fetcher.execute``, as dexdump prints them);
+        # the rules apply to what the call resolves to (``AsyncTask.execute``).
+        self.written = sources.api_label(api)
         args = [state.get(r, frozenset()) for r in insn.regs]
         is_static = insn.op in bc.STATIC_INVOKES
         targets, framework = self.df.resolve(api)
@@ -640,8 +647,8 @@ class _MethodRun:
         ctx = frozenset(k for k, labs in enumerate(args) if _only(labs, T, H, S))
         summary = self.df._summary_for(callee, ctx, self.key)
         if summary is None:
-            return self.df._code_item(callee) is not None
-        step = self._step(insn, sources.api_label(self.df.g.keys[callee]))
+            return bool(self.df._code_items(callee))
+        step = self._step(insn, self.written)
         inst = _Instantiator(self.df, args, step)
         result |= inst.labels(summary.ret, returned=True)
         for k, labs in summary.args.items():
@@ -675,7 +682,7 @@ class _MethodRun:
         if data.kind == T and (handle is None or handle.kind == H):
             self.df._add_flow(data, sink, api, handle, step)
             return
-        key = (id(data), id(sink), id(handle), id(step))
+        key = (id(data), sink, id(handle), step)
         if key not in self.summary.sink_keys:
             self.summary.sink_keys.add(key)
             self.summary.sinks.append((data, sink, api, handle, step))
@@ -692,14 +699,20 @@ class _MethodRun:
         result: set[Label],
     ) -> None:
         label = sources.api_label(api)
-        step = self._step(insn, label)
+        step = self._step(insn, self.written)
         data = [_only(a, T, S) for a in args]
         handles = [_only(a, H, S) for a in args]
         # Sources.
         identifier = sources.SOURCES.get(api)
         if identifier is None and api in sources.SETTINGS_GETTERS and self._names_android_id(args):
             identifier = "android_id"
-        if identifier is not None:
+        if identifier is not None and not any(
+            lab.kind == T and lab.origin is not None and lab.origin.what == identifier
+            for d in data
+            for lab in d
+        ):
+            # A new value, unless it is read off one already followed (``getCid()`` of
+            # the ``getCellLocation()`` result): that is the same value, one chain.
             origin = Origin(identifier, label, self.gid, insn.offset)
             result.add(self.df._label(T, origin, -1, (), step, None))
         # Direct sinks.
@@ -726,7 +739,9 @@ class _MethodRun:
         if name == "<init>" and args:
             wrapped: set[Label] = set()
             for hs in handles[1:]:
-                wrapped |= hs
+                # A parameter may be a stream to wrap or a value to store: as a value
+                # its path goes through this constructor.
+                wrapped |= {self.df._derive(h, step) if h.kind == S else h for h in hs}
             made = rules.HANDLE_CONSTRUCTORS.get(api.partition("->")[0])
             if not wrapped and made is not None:
                 origin = Origin(f"{made.kind}/{made.channel}", label, self.gid, insn.offset)
@@ -778,7 +793,7 @@ class _MethodRun:
         Intent(ctx, Svc.class)``, ``new MyTask()``) or of the receiver's class."""
         g = self.df.g
         candidates = sorted({api.partition("->")[0], *self._named_types()})
-        step = self._step(insn, sources.api_label(api))
+        step = self._step(insn, self.written)
         for cls in candidates:
             if cls not in g.supers:
                 continue
@@ -786,8 +801,7 @@ class _MethodRun:
                 target = g.find_method(cls, callback)
                 if target is None:
                     continue
-                found = self.df._code_item(target)
-                if found is None:
+                if not self.df._code_items(target):
                     continue
                 ctx = frozenset((word,))
                 summary = self.df._summary_for(target, ctx, self.key)

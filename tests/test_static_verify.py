@@ -48,7 +48,7 @@ def ours(path: Path):  # type: ignore[no-untyped-def]
     try:
         manifest = parse_manifest(zipfile.ZipFile(path).read("AndroidManifest.xml"))
         sdk, target = manifest.min_sdk, manifest.target_sdk
-    except (zipfile.BadZipFile, KeyError, OSError):
+    except (zipfile.BadZipFile, KeyError, OSError, NotImplementedError):
         sdk = target = None
     return verify_apk(path, sdk, target)
 
@@ -341,3 +341,21 @@ def test_damage_never_raises(tmp_path: Path) -> None:
         v = verify_apk(apk, 21)
         assert isinstance(v.verified, bool)
         assert v.verified or isinstance(v.reason, str)
+
+
+@NEED_APKSIGNER
+def test_an_entry_zipfile_refuses_to_list_is_a_reason_not_a_crash(tmp_path: Path) -> None:
+    """A central directory entry claiming "version needed to extract" 25.5 (a fuzz find:
+    zipfile then refuses the whole listing). The directory is signed data, so apksigner
+    refuses the APK; so do we, with a reason for each scheme and no exception."""
+    data = bytearray(_read("AutoReg.apk"))
+    _, cd, _ = t.sections(bytes(data))
+    assert data[cd : cd + 4] == b"PK\x01\x02"
+    data[cd + 6 : cd + 8] = (255).to_bytes(2, "little")  # version needed: 25.5
+    apk = tmp_path / "x.apk"
+    apk.write_bytes(bytes(data))
+    v = agree(apk)
+    assert not v.verified
+    assert v.schemes["v1"].status == "failed"
+    assert v.schemes["v1"].reason == "not a readable zip (zip file version 25.5)"
+    assert v.schemes["v3"].reason.startswith("APK integrity check failed")

@@ -587,7 +587,10 @@ def _verify_v1_into(path: Path, out: Verification, found: set[int]) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             names = [i.filename for i in zf.infolist()]
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except (
+        zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, struct.error,
+        NotImplementedError,  # an entry's "version needed to extract" over 6.3
+    ) as exc:  # fmt: skip
         result.status, result.reason = "failed", f"not a readable zip ({exc})"
         return
     blocks = [n for n in names if _SIG_BLOCK.match(n)]

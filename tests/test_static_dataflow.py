@@ -61,6 +61,7 @@ def flows(apk: str, entry: str) -> list[dict[str, Any]]:
         ("ProviderCase", "msisdn", "ipc", "content-provider", [], "ContentValues.put"),
         ("LibraryCase", "cell_id", "network", "udp", ["hex"], "Packer.pack"),
         ("VolleyCase", "location", "network", "http", [], "StringRequest.<init>"),
+        ("RetrofitCase", "imei", "network", "http", ["json"], "Api.register"),
     ],
 )
 def test_each_rule_finds_its_flow(

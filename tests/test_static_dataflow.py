@@ -62,6 +62,8 @@ def flows(apk: str, entry: str) -> list[dict[str, Any]]:
         ("LibraryCase", "cell_id", "network", "udp", ["hex"], "Packer.pack"),
         ("VolleyCase", "location", "network", "http", [], "StringRequest.<init>"),
         ("RetrofitCase", "imei", "network", "http", ["json"], "Api.register"),
+        ("FileCase", "android_id", "local", "file", [], "PrintWriter.println"),
+        ("SmsCase", "iccid", "network", "sms", [], "String.concat"),
     ],
 )
 def test_each_rule_finds_its_flow(

@@ -280,7 +280,7 @@ def _graph(apk: str) -> tuple[CallGraph, Any]:
     [
         ({"max_analyses": 2}, "analysis budget of 2 method analyses spent"),
         ({"max_total_visits": 10}, "budget of 10 instruction visits spent"),
-        ({"max_seconds": 0.0}, "time budget of 0 s spent"),
+        ({"max_seconds": 0.0}, "CPU time budget of 0 s spent"),
         ({"max_method_visits": 3}, "over the per-method budget of 3 instruction visits"),
     ],
 )

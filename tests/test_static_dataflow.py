@@ -64,6 +64,7 @@ def flows(apk: str, entry: str) -> list[dict[str, Any]]:
         ("RetrofitCase", "imei", "network", "http", ["json"], "Api.register"),
         ("FileCase", "android_id", "local", "file", [], "PrintWriter.println"),
         ("SmsCase", "iccid", "network", "sms", [], "String.concat"),
+        ("HelperCase", "imei", "network", "http-header", [], "Ids.imei"),
     ],
 )
 def test_each_rule_finds_its_flow(

@@ -6,6 +6,11 @@ and methods whose bytecode makes calls, strings and allocations (tests/builders_
 child's peak RSS (from ``wait4``), beside the APK and DEX sizes: the figure to hold
 against general-purpose analysers, which are reported to need ~150x the APK size.
 
+The default is the 3.5 MB / 240k-method APK issue 17 holds the data flow to (under 2x
+the time and memory of the call graph alone; docs/static.md has the figures). On a
+shared machine, compare against a checkout of the previous version in alternation rather
+than against a number measured at another time.
+
 Usage: python benchmarks/apk_speed.py [--dex 8] [--classes 3000] [--methods 10]
 """
 
@@ -30,7 +35,7 @@ t = time.perf_counter()
 r = analyze_apk(Path(sys.argv[1]))
 print(json.dumps({"seconds": time.perf_counter() - t, "classes": r.classes,
                   "methods": r.methods, "chains": len(r.chains), "endpoints": len(r.endpoints),
-                  "problems": r.problems[:5]}))
+                  "dataflow": r.dataflow, "problems": r.problems[:5]}))
 """
 BASELINE = (
     "import phonehome.static, phonehome.refdata; phonehome.refdata.registrable_domain('a.com')"
@@ -92,7 +97,8 @@ def main() -> None:
         f"= {(rss - base_rss) / apk.stat().st_size:.1f}x the APK size above baseline"
     )
     print(
-        f"chains {result['chains']}, endpoints {result['endpoints']}, problems {result['problems']}"
+        f"chains {result['chains']}, endpoints {result['endpoints']}, "
+        f"data flow {result['dataflow']}, problems {result['problems']}"
     )
 
 

@@ -123,4 +123,13 @@ def test_evidence_names_the_path_of_the_same_identifier() -> None:
     reports = [report("a.reg", "http://zzhc.vnet.cn/", chains=chains)]
     doc = {"findings": [{"identifier": "imei", "host": "zzhc.vnet.cn", "app": None}]}
     evidence = attribute(doc, reports)["findings"][0]["app"]["evidence"]
-    assert evidence.endswith("; code path: BOOT receiver -> getDeviceId -> post")
+    # chains without evidence (stored before phonehome.apk/2) were reachability
+    assert evidence.endswith(
+        "; code path (reachability, no flow found): BOOT receiver -> getDeviceId -> post"
+    )
+    flow = {"identifier": "imei", "text": "BOOT receiver -> getDeviceId => post"}
+    reports = [
+        report("a.reg", "http://zzhc.vnet.cn/", chains=[*chains, flow | {"evidence": "data-flow"}])
+    ]
+    evidence = attribute(doc, reports)["findings"][0]["app"]["evidence"]
+    assert evidence.endswith("; data flow: BOOT receiver -> getDeviceId => post")

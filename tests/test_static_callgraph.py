@@ -244,3 +244,23 @@ def test_registered_receiver_actions_in_code() -> None:
     code = [("string", "android.intent.action.SCREEN_ON"), ("string", "not an action")]
     graph, _ = _graph([[_receiver(code)]], {})
     assert graph.code_actions == {"android.intent.action.SCREEN_ON"}
+
+
+def test_overloads_are_one_method_with_every_body() -> None:
+    """Methods are keyed by name, not signature: ``doInBackground(String[])`` and the
+    ``doInBackground(Object[])`` bridge javac adds (Flows.apk's ``Fetcher``, an
+    ``AsyncTask<String, ...>``) are one method whose calls are those of both bodies. The
+    bridge, defined last, used to replace the real body and hide its network calls."""
+    import zipfile
+    from pathlib import Path
+
+    apk = Path(__file__).resolve().parent / "apks" / "built" / "Flows.apk"
+    graph = CallGraph()
+    graph.add_dex(DexFile(zipfile.ZipFile(apk).read("classes.dex")))
+    graph.resolve()
+    gid = graph.ids["Lorg/phonehome/test/flows/Fetcher;->doInBackground"]
+    assert len(graph.code_locations(gid)) == 2
+    uses = {(u.api, u.method) for u in graph.sinks_found()}
+    fetcher = "org.phonehome.test.flows.Fetcher.doInBackground"
+    assert ("HttpURLConnection.getResponseCode", fetcher) in uses
+    assert gid in graph.callees[gid]  # the bridge's call to the typed body

@@ -34,7 +34,7 @@ def test_firmware_diff_text_leads_with_the_verdict() -> None:
     assert lines[1].startswith("!")
     assert lines[1].endswith(
         f"added in NEW: {AUTOREG} — system app; reads IMEI, ICCID, IMSI, cell location; "
-        "runs on USER_PRESENT; posts to http://zzhc.vnet.cn"
+        "runs on USER_PRESENT; posts IMEI, ICCID, IMSI, cell location to http://zzhc.vnet.cn"
     )
     assert lines[2].strip().startswith("why: system app +3")
     assert any("changed in NEW: org.phonehome.test.weather — signer changed" in x for x in lines)
@@ -49,7 +49,7 @@ def test_firmware_diff_json_to_a_private_file(tmp_path: Path) -> None:
     assert code == 1 and stdout == ""
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     doc = json.loads(out.read_text())
-    assert doc["schema"] == "phonehome.firmware-diff/1"
+    assert doc["schema"] == "phonehome.firmware-diff/2"
     assert [e["status"] for e in doc["changes"]] == ["added", "changed", "removed"]
     assert doc["changes"][0]["new"]["package"] == AUTOREG
 
@@ -106,8 +106,21 @@ def test_apk_text_puts_the_risky_app_first_with_its_code_path() -> None:
     _, out, _ = run("apk", str(BUILT / "Weather.apk"), str(BUILT / "AutoReg.apk"))
     lines = out.splitlines()
     assert lines[0].startswith(f"! {AUTOREG} 8.0 (8)")
-    assert "posts to http://zzhc.vnet.cn" in lines[1]
-    assert any(x.strip().startswith("path: USER_PRESENT receiver ->") for x in lines)
+    assert "posts IMEI, ICCID, IMSI, cell location to http://zzhc.vnet.cn" in lines[1]
+    flow = [x.strip() for x in lines if x.strip().startswith("flow: USER_PRESENT receiver ->")]
+    assert len(flow) == 4
+    assert all(x.endswith("(HttpURLConnection.getOutputStream) [json+base64]") for x in flow)
+
+
+def test_apk_text_of_the_weather_app_shape_says_no_flow() -> None:
+    """Reads the IMEI, logs it, fetches a forecast: a local flow and a reachability note,
+    never "posts the IMEI"."""
+    code, out, _ = run("apk", str(BUILT / "BootWeather.apk"))
+    assert code == 0
+    assert "posts" not in out and "identifier flows" not in out
+    assert "names https://api.weather.example.org" in out
+    assert "    flow (local): BOOT_COMPLETED receiver -> " in out
+    assert "    reachable, no flow found: BOOT_COMPLETED receiver -> " in out
 
 
 def test_apk_batch_goes_on_past_bad_files(tmp_path: Path) -> None:
@@ -133,7 +146,7 @@ def test_apk_json(tmp_path: Path) -> None:
     assert code == 1
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     doc = json.loads(out.read_text())
-    assert doc["schema"] == "phonehome.apks/1"
+    assert doc["schema"] == "phonehome.apks/2"
     (report,) = doc["apks"]
     assert report["package"] == AUTOREG
     assert report["risk"]["risky"] is True

@@ -25,7 +25,7 @@ OLD, NEW = APKS / "firmware" / "old", APKS / "firmware" / "new"
 AUTOREG = "org.phonehome.test.autoreg"
 VERDICT = (
     f"added in NEW: {AUTOREG} — system app; reads IMEI, ICCID, IMSI, cell location; "
-    "runs on USER_PRESENT; posts to http://zzhc.vnet.cn"
+    "runs on USER_PRESENT; posts IMEI, ICCID, IMSI, cell location to http://zzhc.vnet.cn"
 )
 
 
@@ -43,7 +43,8 @@ def test_autoregistration_app_is_ranked_first_with_its_verdict(diff: dict[str, A
     assert first["verdict"] == VERDICT
     assert first["risky"] and first["status"] == "added"
     reasons = [r["reason"] for r in first["risk"]["reasons"]]
-    assert "system app" in reasons and "identifier reaches the network in code" in reasons
+    assert "system app" in reasons
+    assert "identifier flows to the network in code (data flow)" in reasons
     assert first["risk"]["score"] == sum(r["points"] for r in first["risk"]["reasons"])
     assert {c["identifier"] for c in first["new"]["chains"]} == {"imei", "iccid", "imsi", "cell_id"}
 
@@ -253,12 +254,17 @@ def test_cache_is_used_private_and_survives_corruption(monkeypatch: pytest.Monke
     assert again == fresh
 
 
+FLOW = {"evidence": "data-flow", "sink_kind": "network", "identifier": "imei"}
+
+
 @pytest.mark.parametrize(
     ("app", "risky"),
     [
-        ({"privileged": True, "reads_identifiers": ["imei"], "chains": [{}]}, True),
+        ({"privileged": True, "reads_identifiers": ["imei"], "chains": [FLOW]}, True),
         ({"reads_identifiers": ["imei", "imsi"], "triggers": ["BOOT_COMPLETED"]}, False),
-        ({"reads_identifiers": ["imei"], "chains": [{}]}, True),
+        ({"reads_identifiers": ["imei"], "chains": [FLOW]}, True),
+        # reachability is context: it earns no points and no way to send
+        ({"reads_identifiers": ["imei", "imsi"], "chains": [{"evidence": "reachability"}]}, False),
         ({"reads_identifiers": ["ad_id"], "triggers": ["BOOT_COMPLETED"]}, False),
         (
             {
@@ -409,3 +415,42 @@ def test_an_image_debugfs_cannot_open_is_an_error_not_an_empty_tree(tmp_path: Pa
         fw.open_firmware(image),
     ):
         pass
+
+
+def _tree_with_new_weather(tmp_path: Path, apk: bytes) -> Path:
+    new = tmp_path / "new"
+    shutil.copytree(NEW, new, symlinks=True)
+    (new / "product" / "app" / "Weather" / "Weather.apk").write_bytes(apk)
+    return new
+
+
+def test_a_signature_that_does_not_verify_is_said(tmp_path: Path) -> None:
+    """Weather 2.0 with its v2/v3 block stripped: the claimed signer is still readable,
+    but the JAR signature says v2/v3 were there, so Android would refuse the APK."""
+    from tests import tamper_apk as t
+
+    stripped = t.with_pairs((NEW / "product/app/Weather/Weather.apk").read_bytes(), None)
+    doc = fw.firmware_diff(OLD, _tree_with_new_weather(tmp_path, stripped), jobs=1, cache=False)
+    (weather,) = [e for e in doc["changes"] if e["package"] == "org.phonehome.test.weather"]
+    assert weather["new"]["signature_verified"] is False
+    assert "it was stripped" in weather["changes"]["signature"]["reason"]
+    assert (
+        "signature does not verify (v1: META-INF/VENDOR.SF says the APK is also signed"
+        in (weather["verdict"])
+    )
+    reasons = [r["reason"] for r in weather["risk"]["reasons"]]
+    assert "signature does not verify" in reasons and "signer changed" in reasons
+    assert weather["risk"]["score"] == 4  # ranked; flagged only when the app is also risky
+
+
+def test_a_proven_key_rotation_is_not_a_signer_change(tmp_path: Path) -> None:
+    """Weather 1.0 re-signed with a v3 lineage from the platform key to the vendor key:
+    the signer differs, but the old key signed the hand-over."""
+    rotated = (APKS / "built" / "Weather-rotated.apk").read_bytes()
+    doc = fw.firmware_diff(OLD, _tree_with_new_weather(tmp_path, rotated), jobs=1, cache=False)
+    (weather,) = [e for e in doc["changes"] if e["package"] == "org.phonehome.test.weather"]
+    assert weather["changes"]["signer"]["rotated"] is True
+    assert weather["verdict"].startswith(
+        "changed in NEW: org.phonehome.test.weather — signer rotated, proof of rotation verified"
+    )
+    assert weather["risk"] == {"score": 0, "risky": False, "reasons": []}

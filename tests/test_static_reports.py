@@ -147,7 +147,7 @@ def test_html_app_card_shows_everything_the_analysis_found(docs: dict[str, Doc])
         "TelephonyManager.getSimSerialNumber",
         autoreg["chains"][0]["text"],
         "CLEAR TEXT",
-        "identifier reaches the network in code +4",
+        "identifier flows to the network in code (data flow) +4",
         "PH-STATIC-IDENTIFIER-TO-NETWORK",
         "code not analysable",  # OatOnly's problem
         "lib/arm64-v8a/libsimreport.so",
@@ -339,22 +339,29 @@ def test_sarif_autoreg_is_the_top_result_with_its_code_paths(docs: dict[str, Doc
     autoreg = next(a for a in docs["apk"]["apks"] if a["package"] == AUTOREG)
     assert run_["artifacts"][0]["hashes"]["sha-256"] == autoreg["sha256"]
     flows = top["codeFlows"]
-    assert len(flows) == len(autoreg["chains"])
-    steps = [
-        s["location"]["logicalLocations"][0]["fullyQualifiedName"]
-        for s in flows[0]["threadFlows"][0]["locations"]
-    ]
+    assert len(flows) == len(autoreg["chains"]) == 4  # all four are data flows
+    locations = flows[0]["threadFlows"][0]["locations"]
+    steps = [s["location"]["logicalLocations"][0]["fullyQualifiedName"] for s in locations]
     chain = autoreg["chains"][0]
     assert steps == [
         chain["entry"],
         *chain["to_source"],
         chain["source"],
-        *chain["to_sink"],
+        *(p["method"] for p in chain["path"][1:]),
         chain["sink"],
     ]
-    # Benign apps raise nothing; the OatOnly system app names a cleartext endpoint.
-    packages = [r["properties"]["package"] for r in run_["results"]]
-    assert packages == [AUTOREG, "org.phonehome.test.oatonly"]
+    messages = [s["location"]["message"]["text"] for s in locations]
+    assert messages[len(chain["to_source"]) + 2].startswith(f"@{chain['path'][1]['offset']}: ")
+    # Benign apps raise nothing (BootWeather and ImeiLog send the IMEI only to the log);
+    # the Flows app sends identifiers; the OatOnly system app names a cleartext endpoint;
+    # Weather signed with v1 alone for target API 30 would be refused by Android.
+    found = [(r["properties"]["package"], r["ruleId"]) for r in run_["results"]]
+    assert found == [
+        (AUTOREG, "PH-STATIC-IDENTIFIER-TO-NETWORK"),
+        ("org.phonehome.test.flows", "PH-STATIC-IDENTIFIER-TO-NETWORK"),
+        ("org.phonehome.test.oatonly", "PH-STATIC-CLEARTEXT-ENDPOINT"),
+        ("org.phonehome.test.weather", "PH-STATIC-SIGNATURE-INVALID"),
+    ]
 
 
 def test_sarif_diff_results_per_change(docs: dict[str, Doc]) -> None:
@@ -407,7 +414,8 @@ APP: Doc = {
     "shared_user_id": None,
     "reads_identifiers": [],
 }
-CHAIN = {"identifier": "imei", "text": "x"}
+CHAIN = {"identifier": "imei", "text": "x", "evidence": "data-flow", "sink_kind": "network"}
+REACH = {"identifier": "imei", "text": "x", "evidence": "reachability"}
 PLAIN = {"value": "http://h/", "cleartext": True}
 TLS = {"value": "https://h/", "cleartext": False}
 RISKY = {"score": 9, "risky": True, "reasons": []}
@@ -418,6 +426,9 @@ CALM = {"score": 0, "risky": False, "reasons": []}
     ("entry", "rules"),
     [
         ({**APP, "chains": [CHAIN], "risk": RISKY}, ["IDENTIFIER-TO-NETWORK"]),
+        # reachability only, or a flow to the log: context, not the network rule
+        ({**APP, "chains": [REACH], "risk": RISKY}, ["RISKY-APP"]),
+        ({**APP, "chains": [{**CHAIN, "sink_kind": "local"}], "risk": RISKY}, ["RISKY-APP"]),
         ({**APP, "endpoints": [PLAIN, TLS], "risk": CALM}, ["CLEARTEXT-ENDPOINT"]),
         ({**APP, "endpoints": [TLS], "risk": CALM}, []),
         ({**APP, "risk": RISKY}, ["RISKY-APP"]),
@@ -428,7 +439,7 @@ CALM = {"score": 0, "risky": False, "reasons": []}
     ],
 )
 def test_rules_of_an_app(entry: Doc, rules: list[str]) -> None:
-    (item,) = report_doc.items({"schema": "phonehome.apks/1", "apks": [entry]})
+    (item,) = report_doc.items({"schema": "phonehome.apks/2", "apks": [entry]})
     assert [r.id for r in item.rules] == [f"PH-STATIC-{r}" for r in rules]
 
 
@@ -498,7 +509,7 @@ def change(
     ],
 )
 def test_rules_of_a_change(entry: Doc, rules: list[str]) -> None:
-    (item,) = report_doc.items({"schema": "phonehome.firmware-diff/1", "changes": [entry]})
+    (item,) = report_doc.items({"schema": "phonehome.firmware-diff/2", "changes": [entry]})
     assert [r.id for r in item.rules] == [f"PH-STATIC-{r}" for r in rules]
 
 
@@ -596,6 +607,8 @@ STORED_APP_KEYS = {
     "components", "code", "dex_files", "classes", "methods", "reads_identifiers", "triggers",
     "sources", "sinks", "chains", "code_actions", "endpoints", "trackers", "native_libs",
     "problems",
+    # phonehome.apk/2: whether the data-flow analysis finished (counts, a reason)
+    "dataflow",
     # the app's own network security config: host names it configures, no user data
     "network_security",
     # added by the apk command

@@ -8,7 +8,8 @@
 #   sh tests/apks/build.sh
 #
 # Output:
-#   built/<App>.apk                       one signed APK per source app (+ Weather-2.0.apk)
+#   built/<App>.apk                       one signed APK per source app (+ Weather-2.0.apk,
+#                                         Weather-rotated.apk with a v3 signing lineage)
 #   firmware/old, firmware/new            two extracted "system images" (before/after an
 #                                         update): NEW adds AutoReg, removes ImeiLog and
 #                                         ships Weather 2.0 signed by another key.
@@ -23,7 +24,8 @@ trap 'rm -rf "$WORK"' EXIT
 python3 "$HERE/make_blobs.py"
 
 # build SRC_DIR OUT_APK KEYSTORE ALIAS [V1]
-# V1=yes adds a v1 (JAR) signature beside v2 and v3; otherwise v2+v3 only.
+# V1=yes adds a v1 (JAR) signature beside v2 and v3; V1=only signs with v1 alone;
+# otherwise v2+v3 only.
 build() {
     src=$1 out=$2 ks=$3 alias=$4 v1=${5:-no}
     copy="$WORK/src-$(basename "$out" .apk)"
@@ -32,11 +34,12 @@ build() {
     aligned="$WORK/$(basename "$out").aligned"
     apktool b --quiet --force-all --frame-path "$WORK/framework" -o "$unsigned" "$copy"
     zipalign -f -p 4 "$unsigned" "$aligned"
-    v1flag=false
+    v1flag=false v2flag=true
     [ "$v1" = yes ] && v1flag=true
+    [ "$v1" = only ] && v1flag=true v2flag=false
     apksigner sign --ks "$KEYS/$ks" --ks-key-alias "$alias" --ks-pass "$PASS" \
-        --key-pass "$PASS" --v1-signing-enabled "$v1flag" --v2-signing-enabled true \
-        --v3-signing-enabled true --out "$out" "$aligned"
+        --key-pass "$PASS" --v1-signing-enabled "$v1flag" --v2-signing-enabled "$v2flag" \
+        --v3-signing-enabled "$v2flag" --out "$out" "$aligned"
     rm -f "$out.idsig"
 }
 
@@ -45,6 +48,29 @@ build "$HERE/src/autoreg" "$HERE/built/AutoReg.apk" test-platform.p12 platform y
 build "$HERE/src/weather" "$HERE/built/Weather.apk" test-platform.p12 platform yes
 build "$HERE/src/imeilog" "$HERE/built/ImeiLog.apk" test-ec.p12 ec yes
 build "$HERE/src/oatonly" "$HERE/built/OatOnly.apk" test-platform.p12 platform no
+build "$HERE/src/bootweather" "$HERE/built/BootWeather.apk" test-ec.p12 ec yes
+build "$HERE/src/flows" "$HERE/built/Flows.apk" test-vendor.p12 vendor yes
+
+# Weather for target API 30 signed with v1 alone: Android 11+ refuses it (apps targeting
+# API 30 need v2 or later), so `apksigner verify` must say it does not verify.
+rm -rf "$WORK/weather30" && cp -r "$HERE/src/weather" "$WORK/weather30"
+sed -i "s/targetSdkVersion: '28'/targetSdkVersion: '30'/" "$WORK/weather30/apktool.yml"
+build "$WORK/weather30" "$HERE/built/Weather-target30-v1only.apk" test-platform.p12 platform only
+
+# Weather rotated: the platform key hands over to the vendor key (APK Signature Scheme v3
+# proof-of-rotation lineage). v1 and v2 stay signed by the old key, v3 by the new one.
+apksigner rotate --out "$WORK/lineage" \
+    --old-signer --ks "$KEYS/test-platform.p12" --ks-key-alias platform --ks-pass "$PASS" \
+    --key-pass "$PASS" \
+    --new-signer --ks "$KEYS/test-vendor.p12" --ks-key-alias vendor --ks-pass "$PASS" \
+    --key-pass "$PASS"
+apksigner sign --lineage "$WORK/lineage" \
+    --ks "$KEYS/test-platform.p12" --ks-key-alias platform --ks-pass "$PASS" --key-pass "$PASS" \
+    --next-signer --ks "$KEYS/test-vendor.p12" --ks-key-alias vendor --ks-pass "$PASS" \
+    --key-pass "$PASS" \
+    --v1-signing-enabled true --v2-signing-enabled true --v3-signing-enabled true \
+    --out "$HERE/built/Weather-rotated.apk" "$HERE/built/Weather.apk"
+rm -f "$HERE/built/Weather-rotated.apk.idsig"
 
 # Weather 2.0: same code, new version, signed by the vendor key (the signer change).
 rm -rf "$WORK/weather2" && cp -r "$HERE/src/weather" "$WORK/weather2"
@@ -69,6 +95,9 @@ place new product app Weather "$HERE/built/Weather-2.0.apk"
 place new system priv-app AutoReg "$HERE/built/AutoReg.apk"
 
 for apk in "$HERE"/built/*.apk; do
-    apksigner verify "$apk" >/dev/null
+    case "$apk" in
+        *-v1only.apk) ! apksigner verify "$apk" >/dev/null 2>&1 ;;  # refused on purpose
+        *) apksigner verify "$apk" >/dev/null ;;
+    esac
 done
 echo "built: $(ls "$HERE/built" | tr '\n' ' ')"

@@ -16,7 +16,7 @@ from phonehome import identifiers
 from phonehome.jsondoc import as_dict, as_int, as_list
 from phonehome.static import firmware as fw
 
-APKS_SCHEMA = "phonehome.apks/1"
+APKS_SCHEMA = "phonehome.apks/2"
 """The ``apk`` command's document: ``{"schema", "tool", "apks": [...], "errors": [...]}``."""
 APK_PREFIX = "phonehome.apk/"
 """One APK's analysis (``ApkReport.to_dict()`` plus signing, risk, verdict): what the
@@ -36,7 +36,7 @@ class Rule:
 IDENTIFIER_TO_NETWORK = Rule(
     "PH-STATIC-IDENTIFIER-TO-NETWORK",
     "IdentifierToNetwork",
-    "The app's code reads a device identifier and a call path takes it to a network sink.",
+    "The value of a device identifier the app reads flows to a network sink (data flow).",
     "error",
 )
 NEW_SYSTEM_APP = Rule(
@@ -57,13 +57,27 @@ CLEARTEXT_ENDPOINT = Rule(
     "The app names an endpoint that is reached without encryption (http, ws, ftp, mqtt, tcp).",
     "warning",
 )
+SIGNATURE_INVALID = Rule(
+    "PH-STATIC-SIGNATURE-INVALID",
+    "SignatureInvalid",
+    "The APK's signature does not verify: Android (apksigner verify) would refuse it, and "
+    "its claimed signer proves nothing.",
+    "error",
+)
 RISKY_APP = Rule(
     "PH-STATIC-RISKY-APP",
     "RiskyApp",
     "The app reads a device identifier, has a way to send it and scores as risky.",
     "warning",
 )
-RULES = (IDENTIFIER_TO_NETWORK, NEW_SYSTEM_APP, SIGNER_CHANGED, CLEARTEXT_ENDPOINT, RISKY_APP)
+RULES = (
+    IDENTIFIER_TO_NETWORK,
+    SIGNATURE_INVALID,
+    NEW_SYSTEM_APP,
+    SIGNER_CHANGED,
+    CLEARTEXT_ENDPOINT,
+    RISKY_APP,
+)
 """Most serious first: an item's first rule is the one a SARIF result is filed under."""
 
 
@@ -118,8 +132,10 @@ def _risk(entry: dict[str, Any]) -> tuple[int, bool, list[dict[str, Any]]]:
 def _apk_item(r: dict[str, Any]) -> Item:
     score, risky, reasons = _risk(r)
     rules: list[Rule] = []
-    if as_list(r.get("chains")):
+    if fw.flow_chains(r):
         rules.append(IDENTIFIER_TO_NETWORK)
+    if as_dict(r.get("signing")).get("verified") is False:
+        rules.append(SIGNATURE_INVALID)
     if _cleartext(as_list(r.get("endpoints"))):
         rules.append(CLEARTEXT_ENDPOINT)
     if risky and not rules:
@@ -144,8 +160,10 @@ def _change_item(e: dict[str, Any]) -> Item:
     app = new if new is not None else (old or {})
     rules: list[Rule] = []
     if status == "added":
-        if as_list(app.get("chains")):
+        if fw.flow_chains(app):
             rules.append(IDENTIFIER_TO_NETWORK)
+        if app.get("signature_verified") is False:
+            rules.append(SIGNATURE_INVALID)
         if fw.is_system_app(app):
             rules.append(NEW_SYSTEM_APP)
         if _cleartext(as_list(app.get("endpoints"))):
@@ -153,9 +171,11 @@ def _change_item(e: dict[str, Any]) -> Item:
     elif status == "changed":
         # Only what the update brought counts, as in the diff's own score.
         new_ids = set(as_list(as_dict(changes.get("reads_identifiers")).get("added")))
-        if any(as_dict(c).get("identifier") in new_ids for c in as_list(app.get("chains"))):
+        if any(c.get("identifier") in new_ids for c in fw.flow_chains(app)):
             rules.append(IDENTIFIER_TO_NETWORK)
-        if "signer" in changes:
+        if "signature" in changes:
+            rules.append(SIGNATURE_INVALID)
+        if "signer" in changes and not as_dict(changes["signer"]).get("rotated"):
             rules.append(SIGNER_CHANGED)
         new_values = set(as_list(as_dict(changes.get("endpoints")).get("added")))
         added = [x for x in as_list(app.get("endpoints")) if as_dict(x).get("value") in new_values]
@@ -196,6 +216,24 @@ def signer(app: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
         [str(x) for x in as_list(app.get("signer_subjects"))],
         [],
     )
+
+
+def signature_status(app: dict[str, Any]) -> str:
+    """``verified (v1+v2+v3 required for minSdk 21)``, ``does not verify: <why>``, or ""
+    when the document predates verification (phonehome.apk/1)."""
+    signing = as_dict(app.get("signing"))
+    verified = signing.get("verified", app.get("signature_verified"))
+    if verified is None:
+        return ""
+    verification = as_dict(signing.get("verification"))
+    if verified is False:
+        why = verification.get("reason") or app.get("signature_problem") or "unknown reason"
+        return f"does not verify: {why}"
+    policy = as_dict(verification.get("policy"))
+    required = "+".join(str(x) for x in as_list(policy.get("required")))
+    if required and policy.get("min_sdk") is not None:
+        return f"verified ({required} required for minSdk {policy.get('min_sdk')})"
+    return "verified"
 
 
 def identifier_names(ids: list[Any]) -> list[str]:

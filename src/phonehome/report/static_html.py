@@ -23,6 +23,7 @@ from phonehome.report.static_document import (
     identifier_names,
     items,
     kind,
+    signature_status,
     signer,
 )
 from phonehome.static import firmware as fw
@@ -161,6 +162,9 @@ def _app_rows(app: dict[str, Any]) -> list[Markup]:
         )
     else:
         rows.append(row("Signer", "none (unsigned)"))
+    status = signature_status(app)
+    if status:
+        rows.append(row("Signature", status))
     permissions = [str(p) for p in as_list(app.get("permissions"))]
     rows.append(
         row("Permissions", el("ul", _capped(permissions)) if permissions else "none requested")
@@ -169,15 +173,21 @@ def _app_rows(app: dict[str, Any]) -> list[Markup]:
     rows.append(row("Runs on", triggers or "no system event (only when started)"))
     rows.append(row("Reads", _sources(app)))
     chains = [as_dict(c) for c in as_list(app.get("chains"))]
-    if chains:
-        more = len(chains) - MAX_CHAINS_SHOWN
-        rows.append(
-            row(
-                "Code paths to the network",
-                el("ol", [el("li", c.get("text", "?")) for c in chains[:MAX_CHAINS_SHOWN]]),
-                f"and {more} more" if more > 0 else "",
+    flows = [c for c in chains if c.get("evidence") == "data-flow"]
+    reach = [c for c in chains if c.get("evidence") != "data-flow"]
+    for title, group in (
+        ("Data flows (the value reaches the sink)", flows),
+        ("Reachable only, no flow found (context)", reach),
+    ):
+        if group:
+            more = len(group) - MAX_CHAINS_SHOWN
+            rows.append(
+                row(
+                    title,
+                    el("ol", [el("li", _chain_text(c)) for c in group[:MAX_CHAINS_SHOWN]]),
+                    f"and {more} more" if more > 0 else "",
+                )
             )
-        )
     rows.append(row("Endpoints", _endpoints(as_list(app.get("endpoints")))))
     trackers = [as_dict(t) for t in as_list(app.get("trackers"))]
     if trackers:
@@ -392,3 +402,9 @@ def _method(doc: dict[str, Any]) -> Markup:
             parts.append(el("h3", "Packages shipped twice (the first one was compared)"))
             parts.append(el("ul", _capped(dupes)))
     return el("section", parts, id="methodology")
+
+
+def _chain_text(chain: dict[str, Any]) -> str:
+    kind = chain.get("sink_kind")
+    prefix = f"[{kind}] " if chain.get("evidence") == "data-flow" and kind else ""
+    return f"{prefix}{chain.get('text', '?')}"

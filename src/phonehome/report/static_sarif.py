@@ -134,7 +134,7 @@ def _result(
             "changes": item.changes,
         },
     }
-    flows = [_flow(as_dict(c)) for c in as_list(app.get("chains"))[:MAX_FLOWS]]
+    flows = [_flow(c) for c in fw.flow_chains(app)[:MAX_FLOWS]]
     if flows:
         result["codeFlows"] = flows
     return result
@@ -159,8 +159,15 @@ def _flow(chain: dict[str, Any]) -> dict[str, Any]:
     steps = [_step(str(chain.get("entry", "?")), "function", "entry point")]
     steps += [_step(str(m), "function", "calls") for m in as_list(chain.get("to_source"))[:20]]
     steps.append(_step(str(chain.get("source", "?")), "function", f"reads the {ident}"))
-    steps += [_step(str(m), "function", "calls") for m in as_list(chain.get("to_sink"))[:20]]
-    steps.append(_step(str(chain.get("sink", "?")), "function", "network sink"))
+    path = [as_dict(p) for p in as_list(chain.get("path"))]
+    if path:  # data flow: the statements the value passes, source call to sink call
+        for p in path[1:41]:
+            text = f"@{p.get('offset')}: {p.get('instruction')}"
+            steps.append(_step(str(p.get("method", "?")), "function", text))
+        steps.append(_step(str(chain.get("sink", "?")), "function", "network sink"))
+    else:
+        steps += [_step(str(m), "function", "calls") for m in as_list(chain.get("to_sink"))[:20]]
+        steps.append(_step(str(chain.get("sink", "?")), "function", "network sink"))
     return {
         "message": {"text": str(chain.get("text", ""))},
         "threadFlows": [{"locations": steps}],

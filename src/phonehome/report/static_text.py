@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from phonehome.jsondoc import as_dict, as_list
-from phonehome.report.static_document import as_apks, counts, items, kind
+from phonehome.report.static_document import as_apks, counts, items, kind, signature_status
 from phonehome.static import firmware as fw
 
 
@@ -36,11 +36,17 @@ def apk_text(r: dict[str, Any]) -> str:
         lines.append(f"    signer: {who} ({prints}; {schemes})")
     else:
         lines.append("    signer: none (unsigned)")
+    status = signature_status(r)
+    if status:
+        lines.append(f"    signature: {status}")
     chains = [as_dict(c) for c in as_list(r.get("chains"))]
     for chain in chains[:5]:
-        lines.append(f"    path: {chain.get('text')}")
+        lines.append(f"    {_chain_label(chain)}: {chain.get('text')}")
     if len(chains) > 5:
         lines.append(f"    (+{len(chains) - 5} more code paths)")
+    flow = as_dict(r.get("dataflow"))
+    if flow and flow.get("complete") is False:
+        lines.append(f"    data flow incomplete: {flow.get('reason')}")
     endpoints = [as_dict(e) for e in as_list(r.get("endpoints"))]
     plain = [str(e.get("value")) for e in endpoints if e.get("cleartext")]
     if plain:
@@ -57,6 +63,15 @@ def apk_text(r: dict[str, Any]) -> str:
     if len(problems) > 5:
         lines.append(f"    (+{len(problems) - 5} more problems; --format json lists all)")
     return "\n".join(lines) + "\n"
+
+
+def _chain_label(chain: dict[str, Any]) -> str:
+    """``flow`` when the value reaches the sink (with the sink's kind when it is not the
+    network); ``reachable`` when only the code does (context, not a leak)."""
+    if chain.get("evidence") == "data-flow":
+        kind = chain.get("sink_kind", "network")
+        return "flow" if kind == "network" else f"flow ({kind})"
+    return "reachable, no flow found"
 
 
 def network_security_line(ns: dict[str, Any]) -> str:
@@ -90,8 +105,8 @@ def diff_text(doc: dict[str, Any]) -> str:
         if item.risky:
             why = ", ".join(f"{r.get('reason')} +{r.get('points')}" for r in item.reasons)
             lines.append(f"        why: {why}")
-            for chain in as_list(item.app.get("chains"))[:1]:
-                lines.append(f"        path: {as_dict(chain).get('text')}")
+            for chain in fw.flow_chains(item.app)[:1]:
+                lines.append(f"        flow: {chain.get('text')}")
     for label, side in (("OLD", old), ("NEW", new)):
         for problem in as_list(side.get("problems"))[:10]:
             lines.append(f"  {label}: problem: {problem}")

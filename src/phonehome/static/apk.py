@@ -22,6 +22,7 @@ from typing import Any
 from phonehome.errors import InputError
 from phonehome.static import endpoints as ep
 from phonehome.static.callgraph import ApiUse, CallGraph, Chain
+from phonehome.static.dataflow import DataFlow, all_chains
 from phonehome.static.dex import DexError, DexFile
 from phonehome.static.endpoints import Endpoint
 from phonehome.static.manifest import Manifest, parse_manifest
@@ -31,12 +32,13 @@ from phonehome.static.sources import trigger_name
 from phonehome.static.trackers import TrackerHit, find_trackers
 from phonehome.static.zipsafe import SafeZip, open_zip
 
-SCHEMA = "phonehome.apk/1"
+SCHEMA = "phonehome.apk/2"
 MAX_DEX_FILES = 128
 MAX_NATIVE_LIBS = 64
 MAX_PROBLEMS = 200
 _DEX_NAME = re.compile(r"^classes(\d*)\.dex$")
 _NATIVE_NAME = re.compile(r"^lib/[^/]+/[^/]+\.so$")
+_NO_FLOW: dict[str, Any] = {"complete": True, "reason": None, "analyses": 0, "flows": 0}
 _BAD_DATA = (struct.error, IndexError, ValueError, UnicodeError, OverflowError, KeyError)
 
 
@@ -62,6 +64,9 @@ class ApkReport:
     native_libs: list[str] = field(default_factory=list)
     network_security: NetworkSecurity | None = None
     """The app's network security config, when it has one (static/netsec.py)."""
+    dataflow: dict[str, Any] = field(default_factory=lambda: dict(_NO_FLOW))
+    """Whether the data-flow analysis ran to the end: ``complete``, ``reason`` (why
+    not), and its counts (static/dataflow.py)."""
     problems: list[str] = field(default_factory=list)
 
     def hosts(self) -> set[str]:
@@ -107,6 +112,7 @@ class ApkReport:
             "sources": [u.to_dict() for u in self.sources],
             "sinks": [u.to_dict() for u in self.sinks],
             "chains": [c.to_dict() for c in self.chains],
+            "dataflow": self.dataflow,
             "code_actions": self.code_actions,
             "endpoints": [e.to_dict() for e in self.endpoints],
             "trackers": [t.to_dict() for t in self.trackers],
@@ -212,14 +218,35 @@ def _analyze_code(
         graph.resolve()
         report.sources = graph.sources_found()
         report.sinks = graph.sinks_found()
-        report.chains = graph.chains(report.manifest)
     except _BAD_DATA as exc:
         report.add_problem(f"call graph: {exc}")
+    else:
+        _flows(graph, report)
+    for host in sorted(graph.host_uses):
+        endpoints.setdefault(host, ep.host_endpoint(host))
     report.code_actions = sorted(graph.code_actions)
     report.classes = len(graph.supers)
     report.trackers = find_trackers(graph.classes)
     for p in graph.problems[:50]:
         report.add_problem(p)
+
+
+def _flows(graph: CallGraph, report: ApkReport) -> None:
+    """Data-flow chains, then reachability chains as context (static/dataflow.py)."""
+    flow = DataFlow(graph)
+    try:
+        flow.run()
+        report.chains = all_chains(graph, report.manifest, flow)
+    except _BAD_DATA as exc:
+        flow.complete, flow.reason = False, f"stopped on damaged code: {exc}"
+        report.add_problem(f"data flow: {exc}")
+        report.chains = graph.chains(report.manifest)
+    report.dataflow = {
+        "complete": flow.complete,
+        "reason": flow.reason,
+        "analyses": flow.analyses,
+        "flows": len(flow.flows),
+    }
 
 
 def _index_dex(
@@ -235,13 +262,23 @@ def _index_dex(
         report.add_problem(f"{name}: {exc}")
         return
     try:
-        graph.add_dex(dex)
-        strings = (
-            raw.decode("utf-8", "replace")
-            for i in range(dex.string_count)
-            if b"." in (raw := dex.raw_string(i))
-        )
-        for e in ep.from_strings(strings, "dex"):
+        hosts: dict[int, str] = {}
+        prefixes: set[int] = set()
+        urls: list[str] = []
+        for i in range(dex.string_count):
+            raw = dex.raw_string(i)
+            if b"." not in raw and not raw.endswith(b"://"):
+                continue
+            text = raw.decode("utf-8", "replace")
+            if "://" in text:
+                if ep.is_scheme_prefix(text):
+                    prefixes.add(i)
+                else:
+                    urls.append(text)
+            elif (host := ep.bare_host(text)) is not None:
+                hosts[i] = host
+        graph.add_dex(dex, hosts, prefixes)
+        for e in ep.from_strings(urls, "dex"):
             endpoints.setdefault(e.value, e)
         report.dex_files.append(name)
         report.methods += dex.method_count

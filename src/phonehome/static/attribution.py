@@ -99,12 +99,15 @@ def _evidence(
     where = endpoint.get("where") or "code"
     place = "dex string" if where == "dex" else f"string in {where}"
     text = f"{how} {host} in {package}: {place} {endpoint.get('value')}"
-    chain = next(
-        (c for c in report.get("chains", []) if c.get("identifier") == identifier),
-        None,
-    )
+    chains = report.get("chains", [])
+    flows = [c for c in chains if c.get("evidence") == "data-flow"]
+    chain = next((c for c in flows if c.get("identifier") == identifier), None)
     if chain is not None and chain.get("text"):
-        text += f"; code path: {chain['text']}"
+        text += f"; data flow: {chain['text']}"
+    else:
+        reach = next((c for c in chains if c.get("identifier") == identifier), None)
+        if reach is not None and reach.get("text"):
+            text += f"; code path (reachability, no flow found): {reach['text']}"
     return text
 
 

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from phonehome.static import sources
+from phonehome.static import endpoints, sources
 from phonehome.static.dex import DexFile, Op
 from phonehome.static.manifest import Manifest
 
@@ -65,16 +65,40 @@ class Chain:
     to_source: tuple[str, ...]
     """Methods from the entry method to the one calling the source."""
     to_sink: tuple[str, ...]
-    """Methods from where the two paths part (the last of ``to_source`` that is also on
-    the way to the sink) to the one calling the sink."""
+    """Reachability: methods from where the two paths part (the last of ``to_source``
+    that is also on the way to the sink) to the one calling the sink. Data flow: the
+    methods the value passes through, from the source call to the sink call."""
+    evidence: str = "reachability"
+    """``data-flow``: the value itself reaches the sink (``path`` says how);
+    ``reachability``: the same task runs code that reads it and code that sends, no flow
+    of the value was found. Only data-flow chains count as "sends"."""
+    sink_kind: str = "network"
+    """``network``, ``local`` (logs, files, preferences, databases) or ``ipc``."""
+    channel: str = ""
+    """``http-body``, ``http-url``, ``http-header``, ``socket``, ``log``, ``file``, ..."""
+    transforms: tuple[str, ...] = ()
+    """What was done to the value on the way, in order: ``json``, ``base64``, ``hashed``."""
+    path: tuple[tuple[str, int, str], ...] = ()
+    """Data flow: (method, bytecode offset in code units, instruction) of each statement
+    the value passes, from the source call to the sink call."""
 
     def text(self) -> str:
         head = " -> ".join((self.entry, *(_short(m) for m in self.to_source), self.source))
+        if self.evidence == "data-flow":
+            hops: list[str] = []
+            for _method, _offset, insn in self.path[1:-1]:
+                ref = insn.rpartition(", ")[2]
+                if not hops or hops[-1] != ref:
+                    hops.append(ref)
+            if len(hops) > 8:
+                hops = [*hops[:4], "...", *hops[-3:]]
+            via = f" [{'+'.join(self.transforms)}]" if self.transforms else ""
+            return f"{head} => {' => '.join((*hops, self.sink))}{via}"
         tail = " -> ".join((*(_short(m) for m in self.to_sink[1:]), self.sink))
         return f"{head} ... -> {tail}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "entry": self.entry,
             "identifier": self.identifier,
             "source": self.source,
@@ -82,7 +106,14 @@ class Chain:
             "to_source": list(self.to_source),
             "to_sink": list(self.to_sink),
             "text": self.text(),
+            "evidence": self.evidence,
+            "sink_kind": self.sink_kind,
+            "channel": self.channel,
+            "transforms": list(self.transforms),
         }
+        if self.evidence == "data-flow":
+            out["path"] = [{"method": m, "offset": o, "instruction": i} for m, o, i in self.path]
+        return out
 
 
 def _short(method: str) -> str:
@@ -108,6 +139,18 @@ class _Method:
     """Source fields read (``Settings$Secure;->ANDROID_ID``)."""
 
 
+def _merged(a: _Method, b: _Method) -> _Method:
+    """One method of two overloads (a call by name may reach either)."""
+    calls = array("I", a.raw_calls)
+    calls.extend(b.raw_calls)
+    return _Method(
+        calls,
+        tuple(dict.fromkeys((*a.types, *b.types))),
+        a.strings + b.strings,
+        a.fields + b.fields,
+    )
+
+
 @dataclass(slots=True)
 class CallGraph:
     keys: list[str] = field(default_factory=list)
@@ -123,6 +166,26 @@ class CallGraph:
     code_actions: set[str] = field(default_factory=set)
     """Trigger actions named in code (``registerReceiver`` filters)."""
     problems: list[str] = field(default_factory=list)
+    dexes: list[DexFile] = field(default_factory=list)
+    """The DEX files, kept for the data-flow analysis (it decodes methods on demand)."""
+    code_at: array[int] = field(default_factory=lambda: array("Q"))
+    """Per method id: ``(dex number + 1) << 32 | code offset`` of an app method with
+    code, 0 otherwise (abstract, native, framework)."""
+    more_code: dict[int, list[int]] = field(default_factory=dict)
+    """Method id -> the code of its other overloads (same encoding as ``code_at``).
+    Methods are named without their signature, so ``doInBackground(String[])`` and the
+    ``doInBackground(Object[])`` bridge javac adds are one method: both bodies count."""
+    field_ids: dict[str, int] = field(default_factory=dict)
+    field_readers: dict[int, array[int]] = field(default_factory=dict)
+    """Field id (``field_ids``) -> the methods that read it (iget/sget)."""
+    children: dict[str, list[str]] = field(default_factory=dict)
+    """Class -> its direct subclasses and implementers in the app."""
+    host_uses: set[str] = field(default_factory=set)
+    """Bare host strings the code hands to a host/URL API (static/endpoints.py)."""
+    _host_apis: frozenset[int] = frozenset()
+    _append_apis: frozenset[int] = frozenset()
+    _hosts: dict[int, str] = field(default_factory=dict)
+    _prefixes: set[int] = field(default_factory=set)
 
     def intern(self, key: str) -> int:
         gid = self.ids.get(key)
@@ -138,11 +201,29 @@ class CallGraph:
 
     # -- building ---------------------------------------------------------------------
 
-    def add_dex(self, dex: DexFile) -> None:
-        """Index one DEX file's classes and code (call :meth:`resolve` after the last)."""
+    def add_dex(
+        self,
+        dex: DexFile,
+        hosts: dict[int, str] | None = None,
+        prefixes: set[int] | None = None,
+    ) -> None:
+        """Index one DEX file's classes and code (call :meth:`resolve` after the last).
+
+        ``hosts`` maps string indices that can be host names to the host, ``prefixes``
+        are the indices of ``scheme://`` strings: a host string the code uses as a host
+        goes to :attr:`host_uses`.
+        """
+        if not self._host_apis:
+            self._host_apis = frozenset(self.intern(k) for k in endpoints.HOST_APIS)
+            self._append_apis = frozenset(self.intern(k) for k in endpoints.APPEND_APIS)
+        self._hosts = hosts or {}
+        self._prefixes = prefixes or set()
         local: dict[int, int] = {}
         wanted_strings: dict[int, str | None] = {}
         wanted_fields: dict[int, str | None] = {}
+        self.dexes.append(dex)
+        dex_tag = len(self.dexes) << 32
+        field_local: dict[int, int] = {}
         for cls in dex.classes():
             if cls.name in self.supers:
                 self.problems.append(f"{dex.name}: class {cls.name} defined twice, first kept")
@@ -156,31 +237,57 @@ class CallGraph:
                     continue
                 names.add(sys.intern(name))  # "run", "<init>": one object, not 100k
                 gid = self.intern(f"{owner}->{name}")
-                self.methods[gid] = self._scan(dex, code_off, local, wanted_strings, wanted_fields)
+                scanned = self._scan(
+                    dex, gid, code_off, local, wanted_strings, wanted_fields, field_local
+                )
+                known = self.methods.get(gid)
+                self.methods[gid] = scanned if known is None else _merged(known, scanned)
+                if code_off:
+                    if len(self.code_at) <= gid:
+                        self.code_at.extend([0] * (gid + 1 - len(self.code_at) + 1024))
+                    if self.code_at[gid]:  # an overload: its code counts too
+                        self.more_code.setdefault(gid, []).append(dex_tag | code_off)
+                    else:
+                        self.code_at[gid] = dex_tag | code_off
 
     def _scan(
         self,
         dex: DexFile,
+        gid: int,
         code_off: int,
         local: dict[int, int],
         wanted_strings: dict[int, str | None],
         wanted_fields: dict[int, str | None],
+        field_local: dict[int, int],
     ) -> _Method:
         calls = array("I")
         types: list[str] = []
         strings: list[str] = []
         fields: list[str] = []
+        hosts, prefixes = self._hosts, self._prefixes
+        pending: list[str] = []
+        url_context = False
         for op, index in dex.code(code_off):
             if op is Op.INVOKE:
-                gid = local.get(index)
-                if gid is None:
+                callee = local.get(index)
+                if callee is None:
                     owner, name = dex.method_ref(index)
-                    gid = self.intern(f"{owner}->{name}")
-                    local[index] = gid
-                calls.append(gid)
+                    callee = self.intern(f"{owner}->{name}")
+                    local[index] = callee
+                calls.append(callee)
+                if pending:
+                    if callee in self._host_apis or (url_context and callee in self._append_apis):
+                        self.host_uses.update(pending)
+                    pending.clear()
             elif op is Op.NEW_INSTANCE or op is Op.CONST_CLASS:
                 types.append(dex.type_name(index))
             elif op is Op.STRING:
+                if hosts:
+                    host = hosts.get(index)
+                    if host is not None:
+                        pending.append(host)
+                    elif index in prefixes:
+                        url_context = True
                 if index not in wanted_strings:
                     text = dex.string(index)
                     keep = text == sources.ANDROID_ID_KEY or text in sources.TRIGGERS
@@ -188,7 +295,10 @@ class CallGraph:
                 hit = wanted_strings[index]
                 if hit is not None:
                     strings.append(hit)
+            elif op is Op.IGET:
+                self._read_field(dex, gid, index, field_local)
             elif op is Op.SGET:
+                self._read_field(dex, gid, index, field_local)
                 if index not in wanted_fields:
                     owner, name = dex.field_ref(index)
                     key = f"{owner}->{name}"
@@ -198,9 +308,39 @@ class CallGraph:
                     fields.append(fhit)
         return _Method(calls, tuple(dict.fromkeys(types)), tuple(strings), tuple(fields))
 
+    def _read_field(self, dex: DexFile, gid: int, index: int, field_local: dict[int, int]) -> None:
+        fid = field_local.get(index)
+        if fid is None:
+            owner, name = dex.field_ref(index)
+            key = f"{owner}->{name}"
+            fid = self.field_ids.get(key)
+            if fid is None:
+                fid = self.field_ids[key] = len(self.field_ids)
+            field_local[index] = fid
+        readers = self.field_readers.get(fid)
+        if readers is None:
+            self.field_readers[fid] = array("I", (gid,))
+        elif readers[-1] != gid:
+            readers.append(gid)
+
+    def code_locations(self, gid: int) -> list[tuple[DexFile, int]]:
+        """The DEX and code offset of each body of an app method (one per overload with
+        code; none for abstract, native and framework methods)."""
+        loc = self.code_at[gid] if gid < len(self.code_at) else 0
+        if not loc:
+            return []
+        return [
+            (self.dexes[(at >> 32) - 1], at & 0xFFFFFFFF)
+            for at in (loc, *self.more_code.get(gid, ()))
+        ]
+
+    def resolve_call(self, key: str) -> tuple[tuple[int, ...], str | None]:
+        """App methods a call to ``key`` may reach, and the framework method it names."""
+        return self._resolve_call(key, self.children)
+
     def resolve(self) -> None:
         """Turn raw invoke targets into edges, implicit edges and source/sink facts."""
-        children: dict[str, list[str]] = {}
+        children = self.children
         for cls, sup in self.supers.items():
             for parent in (sup, *self.interfaces.get(cls, ())):
                 if parent is not None:
@@ -331,10 +471,19 @@ class CallGraph:
                     out.append((label, target))
         return out
 
-    def chains(self, manifest: Manifest) -> list[Chain]:
-        """Entry -> source ... sink chains, shortest first per entry and source API."""
+    def reach(self, manifest: Manifest) -> list[tuple[str, dict[int, int]]]:
+        """Per entry point: its label and the methods it reaches (method -> parent)."""
+        return [(label, self._forward_bfs(entry)) for label, entry in self.entry_points(manifest)]
+
+    def chains(
+        self, manifest: Manifest, reach: list[tuple[str, dict[int, int]]] | None = None
+    ) -> list[Chain]:
+        """Entry -> source ... sink chains (reachability), shortest first per entry and
+        source API."""
         if not self.source_uses or not self.sink_uses:
             return []
+        if reach is None:
+            reach = self.reach(manifest)
         callers = self._callers()
         to_sink = _reverse_bfs(set(self.sink_uses), callers)
         by_api: dict[tuple[str, str], set[int]] = {}
@@ -343,8 +492,7 @@ class CallGraph:
                 by_api.setdefault((api, identifier), set()).add(gid)
         to_source = {key: _reverse_bfs(gids, callers) for key, gids in by_api.items()}
         chains: dict[tuple[str, str], Chain] = {}
-        for label, entry in self.entry_points(manifest):
-            parents = self._forward_bfs(entry)
+        for label, parents in reach:
             for (api, identifier), dist in to_source.items():
                 key = (label, api)
                 if key in chains or len(chains) >= MAX_CHAINS:
@@ -389,6 +537,15 @@ class CallGraph:
             for callee in targets:
                 callers.setdefault(callee, []).append(caller)
         return callers
+
+    def path_to(self, parents: dict[int, int], gid: int) -> tuple[str, ...]:
+        """Method names from an entry point down to ``gid`` (in a :meth:`reach` map)."""
+        path: list[int] = []
+        node = gid
+        while node != -1 and len(path) <= MAX_DEPTH + 1:
+            path.append(node)
+            node = parents[node]
+        return tuple(method_name(self.keys[g]) for g in reversed(path))
 
     def _forward_bfs(self, entry: int) -> dict[int, int]:
         """method -> parent (-1 for the entry), in BFS order, bounded by depth and size."""

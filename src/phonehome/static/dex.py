@@ -179,6 +179,18 @@ class DexFile:
         cls, _proto, name = struct.unpack_from("<HHI", self.data, base + 8 * index)
         return self.type_name(cls), self.string(name)
 
+    def method_return(self, index: int) -> str:
+        """Return type descriptor of method_ids[index] (``V``, ``Ljava/lang/String;``)."""
+        count, base = self._methods
+        pcount, pbase = self._protos
+        if index >= count:
+            return ""
+        (proto,) = struct.unpack_from("<H", self.data, base + 8 * index + 2)
+        if proto >= pcount:
+            return ""
+        (ret,) = struct.unpack_from("<I", self.data, pbase + 12 * proto + 4)
+        return self.type_name(ret)
+
     def field_ref(self, index: int) -> tuple[str, str]:
         """(class descriptor, field name) of field_ids[index]."""
         count, base = self._fields

@@ -1,10 +1,24 @@
-"""Hard-coded network endpoints in an app: URLs and bare host names in DEX strings and in
-the printable strings of native libraries. These are what links a destination seen in a
-capture to the app whose code names it, and plain ``http://`` ones are flagged: whatever
-goes there can be read by anyone on the path.
+"""Hard-coded network endpoints in an app: URLs in DEX strings and in the printable
+strings of native libraries, and bare host names the code uses as hosts. These are what
+links a destination seen in a capture to the app whose code names it, and plain
+``http://`` ones are flagged: whatever goes there can be read by anyone on the path.
 
-A bare string counts as a host only if it is the whole string, has an ICANN public suffix
-and does not read like a Java package (``com.google.android`` has a valid TLD too).
+A full URL (``scheme://host...``) is an endpoint wherever it appears. A bare dotted
+string is one only when it *can* be a host and the code *uses* it as one:
+
+- it is the whole string, lower case, ends in a suffix the Public Suffix List knows (its
+  ICANN section, and no default rule: ``line.separator``, ``os.arch`` and
+  ``fm.last.android.metachanged`` end in no real suffix), is not a Java package
+  (``com.google.android``) or a file name (``config.properties``); and
+- the method that loads it hands it to an API that takes a host or URL (``new URL``,
+  ``Uri.parse``, ``InetSocketAddress``, ``Socket``, ``InetAddress.getByName``, OkHttp's
+  ``HttpUrl.Builder.host``/``Request.Builder.url``, ``CertificatePinner.Builder.add``,
+  ``HttpHost``), or appends it after a ``scheme://`` string it also loads
+  (:data:`HOST_APIS`, checked while the call graph is built, ``callgraph.CallGraph``).
+
+So ``System.getProperty("user.name")`` and ``new Intent("fm.last.android.play")`` name no
+host, even where the suffix is real. Native libraries are not disassembled: only their
+URLs count.
 """
 
 from __future__ import annotations
@@ -16,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from phonehome.refdata import registrable_domain
+from phonehome.refdata import public_suffixes
 
 MAX_ENDPOINTS = 2000
 MAX_STRING = 4096
@@ -61,26 +75,73 @@ class Endpoint:
         }
 
 
+HOST_APIS = frozenset(
+    {
+        "Ljava/net/URL;-><init>",
+        "Ljava/net/URI;-><init>",
+        "Ljava/net/URI;->create",
+        "Landroid/net/Uri;->parse",
+        "Landroid/net/Uri$Builder;->authority",
+        "Landroid/net/Uri$Builder;->encodedAuthority",
+        "Ljava/net/InetSocketAddress;-><init>",
+        "Ljava/net/InetSocketAddress;->createUnresolved",
+        "Ljava/net/InetAddress;->getByName",
+        "Ljava/net/InetAddress;->getAllByName",
+        "Ljava/net/Socket;-><init>",
+        "Ljavax/net/ssl/SSLSocket;-><init>",
+        "Ljavax/net/SocketFactory;->createSocket",
+        "Ljavax/net/ssl/SSLSocketFactory;->createSocket",
+        "Lokhttp3/HttpUrl$Builder;->host",
+        "Lokhttp3/HttpUrl;->parse",
+        "Lokhttp3/HttpUrl;->get",
+        "Lokhttp3/Request$Builder;->url",
+        "Lokhttp3/CertificatePinner$Builder;->add",
+        "Lcom/squareup/okhttp/HttpUrl$Builder;->host",
+        "Lcom/squareup/okhttp/Request$Builder;->url",
+        "Lorg/apache/http/HttpHost;-><init>",
+        "Landroid/webkit/WebView;->loadUrl",
+    }
+)
+"""Calls whose string arguments are hosts or URLs: a bare string loaded just before one
+of them (no other call in between) is used as a host."""
+
+APPEND_APIS = frozenset(
+    {
+        "Ljava/lang/StringBuilder;->append",
+        "Ljava/lang/StringBuilder;-><init>",
+        "Ljava/lang/StringBuffer;->append",
+        "Ljava/lang/String;->concat",
+    }
+)
+"""String building: a bare string appended in a method that also loads a ``scheme://``
+string is the host of the URL being built (``"https://" + HOST + "/v1"``)."""
+
+
 def from_strings(strings: Iterable[str], where: str = "dex") -> list[Endpoint]:
-    """Endpoints among whole strings (DEX string table, resource strings)."""
+    """URL endpoints among whole strings (DEX string table, resource strings)."""
     out: dict[str, Endpoint] = {}
     for text in strings:
         if len(out) >= MAX_ENDPOINTS:
             break
-        if len(text) > MAX_STRING or ("." not in text):
+        if len(text) > MAX_STRING or "://" not in text:
             continue
-        if "://" in text:
-            for match in _URL.finditer(text):
-                _add_url(out, match.group(0), where)
-        else:
-            host = _bare_host(text)
-            if host:
-                out.setdefault(host, Endpoint(host, host, None, where))
+        for match in _URL.finditer(text):
+            _add_url(out, match.group(0), where)
     return list(out.values())
 
 
+def host_endpoint(host: str, where: str = "dex") -> Endpoint:
+    """A bare host the code uses as one (see the module docstring)."""
+    return Endpoint(host, host, None, where)
+
+
+def is_scheme_prefix(text: str) -> bool:
+    """``https://``, ``http://`` ...: the start of a URL built in code."""
+    return text.endswith("://") and _URL.match(text + "x.xx") is not None
+
+
 def from_native(data: bytes, where: str) -> list[Endpoint]:
-    """Endpoints in the printable runs of a native library (URLs, and whole-run hosts)."""
+    """URL endpoints in the printable runs of a native library."""
     runs = (m.group(0).decode("ascii") for m in _NATIVE_RUN.finditer(data[:MAX_NATIVE_BYTES]))
     return from_strings(runs, where)
 
@@ -97,15 +158,18 @@ def _add_url(out: dict[str, Endpoint], url: str, where: str) -> None:
     out.setdefault(url, Endpoint(url, host.lower(), parts.scheme.lower(), where))
 
 
-def _bare_host(text: str) -> str | None:
+def bare_host(text: str) -> str | None:
+    """``text`` as a host name if it can be one (whole string, lower case, a suffix the
+    Public Suffix List knows, not a Java package or a file name), else None."""
     host = text.strip().lower()
     if host != text.strip() or not _HOST.match(host):
         return None  # upper case: a class name, not a host
     labels = host.split(".")
     if labels[0] in _JAVA_ROOTS or labels[-1] in _FILE_TLDS:
         return None
-    domain = registrable_domain(host, icann_only=True)
-    return host if domain else None
+    psl = public_suffixes(icann_only=True)
+    domain = psl.privatesuffix(host, accept_unknown=False)
+    return host if isinstance(domain, str) else None
 
 
 def _is_ip(host: str) -> bool:

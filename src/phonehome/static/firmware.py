@@ -39,8 +39,8 @@ from phonehome import __version__, identifiers
 from phonehome.errors import InputError, UsageError
 from phonehome.privacy import home_dir, private_files, write_private
 
-SCHEMA = "phonehome.firmware-diff/1"
-CACHE_VERSION = "1"
+SCHEMA = "phonehome.firmware-diff/2"
+CACHE_VERSION = "2"
 PARTITIONS = ("system", "system_ext", "product", "vendor", "odm", "oem")
 APP_DIRS = ("app", "priv-app")
 CODE_SUFFIXES = (".apk", ".odex", ".vdex")
@@ -445,10 +445,10 @@ def summarize_apk(
 
 def _analyse(apk: Path) -> dict[str, Any]:
     from phonehome.static.apk import analyze_apk
-    from phonehome.static.signing import read_signing
+    from phonehome.static.verify import signing_report
 
-    report = analyze_apk(apk)
-    return summary(report.to_dict(), read_signing(apk).to_dict())
+    report = analyze_apk(apk).to_dict()
+    return summary(report, signing_report(apk, report.get("min_sdk"), report.get("target_sdk")))
 
 
 def summary(report: dict[str, Any], signing: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -462,15 +462,29 @@ def summary(report: dict[str, Any], signing: dict[str, Any] | None = None) -> di
         "sha256": report.get("sha256", ""),
         "signer": list(signing.get("signer", [])),
         "signer_subjects": list(signing.get("subjects", [])),
+        "signature_verified": signing.get("verified"),
+        "signer_lineage": _lineage(signing),
+        "signature_problem": (signing.get("verification") or {}).get("reason"),
         "permissions": sorted(report.get("permissions", [])),
         "triggers": sorted(report.get("triggers", [])),
         "reads_identifiers": sorted(report.get("reads_identifiers", [])),
         "endpoints": list(report.get("endpoints", []))[:MAX_ENDPOINTS],
         "chains": list(report.get("chains", []))[:MAX_CHAINS],
+        "dataflow": report.get("dataflow"),
         "trackers": sorted({t.get("name", "") for t in report.get("trackers", [])}),
         "code": report.get("code", ""),
         "problems": list(report.get("problems", []))[:20] + list(signing.get("problems", []))[:5],
     }
+
+
+def _lineage(signing: dict[str, Any]) -> list[str]:
+    """Fingerprints of the v3.1/v3 proof-of-rotation lineage, oldest first ([] if none)."""
+    schemes = (signing.get("verification") or {}).get("schemes") or {}
+    for scheme in ("v3.1", "v3"):
+        lineage = (schemes.get(scheme) or {}).get("lineage")
+        if lineage:
+            return list(lineage)
+    return []
 
 
 def _cache_dir() -> Path:
@@ -521,6 +535,29 @@ def _cache_store(key: str, record: dict[str, Any]) -> None:
 # --- risk and verdicts ----------------------------------------------------------------
 
 
+def flow_chains(app: dict[str, Any], kind: str = "network") -> list[dict[str, Any]]:
+    """The chains along which an identifier's value reaches a sink of ``kind`` (data
+    flow). Reachability chains (and chains stored before phonehome.apk/2, which were all
+    reachability) are context: they never count as sending."""
+    return [
+        c
+        for c in app.get("chains", [])
+        if isinstance(c, dict)
+        and c.get("evidence") == "data-flow"
+        and c.get("sink_kind", "network") == kind
+    ]
+
+
+def sent_identifiers(app: dict[str, Any]) -> list[str]:
+    """Identifiers whose value flows to the network, in verdict order."""
+    return _order({str(c.get("identifier")) for c in flow_chains(app)})
+
+
+def _order(ids: set[str]) -> list[str]:
+    order = list(IDENTIFIER_NAMES)
+    return sorted(ids, key=lambda i: (order.index(i) if i in order else len(order), i))
+
+
 def is_system_app(app: dict[str, Any]) -> bool:
     return bool(app.get("privileged")) or app.get("shared_user_id") in SYSTEM_UIDS
 
@@ -549,8 +586,8 @@ def risk(app: dict[str, Any], *, signer_changed: bool = False) -> dict[str, Any]
         reasons.append((min(2 * len(device), 6), "reads " + _names(device)))
     if other:
         reasons.append((min(len(other), 3), "reads " + _names(other)))
-    if app.get("chains"):
-        reasons.append((4, "identifier reaches the network in code"))
+    if flow_chains(app):
+        reasons.append((4, "identifier flows to the network in code (data flow)"))
     if app.get("triggers"):
         reasons.append((2, "runs on " + ", ".join(app["triggers"])))
     if cleartext_endpoints(app):
@@ -559,10 +596,15 @@ def risk(app: dict[str, Any], *, signer_changed: bool = False) -> dict[str, Any]
         reasons.append((1, "code not analysable"))
     if signer_changed:
         reasons.append((3 if is_system_app(app) else 2, "signer changed"))
+    if app.get("signature_verified") is False:
+        reasons.append((3 if is_system_app(app) else 2, "signature does not verify"))
     score = sum(p for p, _ in reasons)
     return {
         "score": score,
-        "risky": score >= RISKY and (signer_changed or bool(ids and _can_send(app))),
+        "risky": score >= RISKY
+        and (
+            signer_changed or app.get("signature_verified") is False or bool(ids and _can_send(app))
+        ),
         "reasons": [{"points": p, "reason": r} for p, r in reasons],
     }
 
@@ -570,7 +612,7 @@ def risk(app: dict[str, Any], *, signer_changed: bool = False) -> dict[str, Any]
 def _can_send(app: dict[str, Any]) -> bool:
     """A code path to the network, or at least a way out: an endpoint or INTERNET."""
     return bool(
-        app.get("chains")
+        flow_chains(app)
         or app.get("endpoints")
         or "android.permission.INTERNET" in app.get("permissions", [])
     )
@@ -591,12 +633,17 @@ def describe(app: dict[str, Any]) -> str:
     if app.get("triggers"):
         parts.append("runs on " + ", ".join(app["triggers"]))
     endpoints = cleartext_endpoints(app) or sorted({_origin(e) for e in app.get("endpoints", [])})
+    sent = sent_identifiers(app)
     if endpoints:
-        verb = "posts to" if app.get("chains") else "names"
+        verb = f"posts {_names(sent)} to" if sent else "names"
         more = f" (+{len(endpoints) - 3})" if len(endpoints) > 3 else ""
         parts.append(f"{verb} {', '.join(endpoints[:3])}{more}")
+    elif sent:
+        parts.append(f"sends {_names(sent)} to the network")
     if app.get("code") == "not analysable":
         parts.append("code not analysable")
+    if app.get("signature_verified") is False:
+        parts.append("signature does not verify")
     return "; ".join(parts)
 
 
@@ -657,6 +704,19 @@ def _changes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             "new": b["signer"],
             "old_subjects": a.get("signer_subjects", []),
             "new_subjects": b.get("signer_subjects", []),
+            "old_verified": a.get("signature_verified"),
+            "new_verified": b.get("signature_verified"),
+            # the old key signed the hand-over to the new one (APK Signature Scheme v3)
+            "rotated": bool(
+                b.get("signature_verified")
+                and set(a["signer"]) <= set(b.get("signer_lineage") or [])
+            ),
+        }
+    if b.get("signature_verified") is False and a.get("signature_verified") is not False:
+        changes["signature"] = {
+            "old": "verifies" if a.get("signature_verified") else "not checked",
+            "new": "does not verify",
+            "reason": b.get("signature_problem"),
         }
     for name in _SET_FIELDS:
         added, removed = _set_diff(a.get(name, []), b.get(name, []))
@@ -689,12 +749,21 @@ def _change_risk(b: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     new_values = set(changes.get("endpoints", {}).get("added", []))
     added["endpoints"] = [e for e in b.get("endpoints", []) if e.get("value") in new_values]
     new_ids = set(added["reads_identifiers"])
-    added["chains"] = [c for c in b.get("chains", []) if c.get("identifier") in new_ids]
+    added["chains"] = [c for c in flow_chains(b) if c.get("identifier") in new_ids]
     if "code" not in changes:
         added["code"] = ""
-    if not (new_ids or added["triggers"] or added["endpoints"] or "signer" in changes):
+    if "signature" not in changes:
+        added["signature_verified"] = None  # it did not verify before either: not new
+    if not (
+        new_ids
+        or added["triggers"]
+        or added["endpoints"]
+        or "signer" in changes
+        or "signature" in changes
+    ):
         return {"score": 0, "risky": False, "reasons": []}  # version, permissions, code
-    return risk(added, signer_changed="signer" in changes)
+    changed = "signer" in changes and not changes["signer"].get("rotated")
+    return risk(added, signer_changed=changed)
 
 
 def version_text(app: dict[str, Any]) -> str:
@@ -741,7 +810,13 @@ def _verdict(
     parts: list[str] = []
     if "signer" in changes:
         c = changes["signer"]
-        parts.append(f"signer changed ({_short(c['old'])} → {_short(c['new'])})")
+        what = (
+            "signer rotated, proof of rotation verified" if c.get("rotated") else "signer changed"
+        )
+        parts.append(f"{what} ({_short(c['old'])} → {_short(c['new'])})")
+    if "signature" in changes:
+        why = changes["signature"].get("reason")
+        parts.append("signature does not verify" + (f" ({why})" if why else ""))
     if "version" in changes:
         parts.append(f"version {changes['version']['old']} → {changes['version']['new']}")
     labels = {

@@ -14,7 +14,8 @@ between schemes is a problem of its own.
 
 Fingerprints are over the certificate's DER bytes as stored (what ``apksigner verify
 --print-certs`` prints), so a certificate that ``cryptography`` cannot parse still has one.
-Nothing here verifies signatures: this is identification, not trust.
+Nothing here verifies signatures: this is identification. Whether the claim holds (the
+signatures verify, as ``apksigner verify`` decides) is :mod:`phonehome.static.verify`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""One APK as ``phonehome apk`` reports and stores it: the full analysis, its signer, the
-risk score with reasons and a one-line verdict.
+"""One APK as ``phonehome apk`` reports and stores it: the full analysis, its signer with
+the signatures verified (static/verify.py), the risk score with reasons and a one-line
+verdict.
 
 The score and verdict are the firmware diff's (:func:`phonehome.static.firmware.risk`,
 :func:`~phonehome.static.firmware.describe`), so an app ranks the same whether it is
@@ -13,14 +14,14 @@ from typing import Any
 
 from phonehome.static import firmware as fw
 from phonehome.static.apk import analyze_apk
-from phonehome.static.signing import read_signing
+from phonehome.static.verify import signing_report
 
 
 def analyse_one(path: Path) -> dict[str, Any]:
     """The APK's full analysis plus signer, risk and a one-line verdict."""
     report = analyze_apk(path).to_dict()
     try:
-        signing = read_signing(path).to_dict()
+        signing = signing_report(path, report.get("min_sdk"), report.get("target_sdk"))
     except OSError as exc:
         signing = {"problems": [f"signature not read: {exc}"]}
     summary = fw.summary(report, signing)

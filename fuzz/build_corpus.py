@@ -327,6 +327,9 @@ def seeds() -> dict[str, list[bytes]]:
         "axml": list(_apk_members("AndroidManifest.xml")),
         "dex": list(_apk_members("classes.dex")),
         "zip": [p.read_bytes() for p in sorted(APKS.glob("*.apk")) if p.stat().st_size <= MAX_SEED],
+        "apksig": [
+            p.read_bytes() for p in sorted(APKS.glob("*.apk")) if p.stat().st_size <= MAX_SEED
+        ],
         **_mobile_seeds(),
     }
 

@@ -88,16 +88,21 @@ def main() -> int:
     flags = ["-max_len=65536"]
     if args.seconds:
         flags.append(f"-max_total_time={args.seconds}")
-    if args.runs:
-        flags.append(f"-runs={args.runs}")
     if args.seed:
         flags.append(f"-seed={args.seed}")
     if not args.seconds and not args.runs:
         ap.error("give --seconds or --runs")
+    table = targets()
+
+    def runs(name: str) -> list[str]:
+        if not args.runs:
+            return []
+        return [f"-runs={max(1, round(args.runs * table[name].share))}"]
+
     (HERE / "_work").mkdir(exist_ok=True)
     timeout = (args.seconds or 3600) * 3 + 120
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda n: run_one(n, flags, timeout), names))
+        results = list(pool.map(lambda n: run_one(n, flags + runs(n), timeout), names))
     print("| target | executions | cov | ft | corpus | crashes | wall s |")
     print("|---|---|---|---|---|---|---|")
     for r in results:

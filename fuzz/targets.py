@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import struct
 import tempfile
@@ -37,6 +38,9 @@ class Target(NamedTuple):
     run: Callable[[bytes], None]
     allowed: tuple[type[BaseException], ...]
     """Exceptions that are the entry point's documented answer to bad input."""
+    share: float = 1.0
+    """The part of ``run_all --runs`` this target runs: below 1 for a target whose one
+    execution costs a hundred of the others' (CI's fuzzing time stays bounded)."""
 
 
 def _scratch(data: bytes, suffix: str) -> Path:
@@ -430,6 +434,20 @@ def zip_(data: bytes) -> None:
         path.unlink()
 
 
+def apksig(data: bytes) -> None:
+    """Any bytes as a signed APK: v1 (the JAR entries through zipfile), the signing block
+    before the central directory (v2/v3/v3.1, lineage) and the platform policy, for an old
+    and a new minSdk; the report as the CLI writes it."""
+    from phonehome.static.verify import signing_report
+
+    path = _scratch(data, ".apk")
+    try:
+        json.dumps(signing_report(path, None))
+        json.dumps(signing_report(path, 28, 30))
+    finally:
+        path.unlink()
+
+
 def _allowed(*extra: str) -> tuple[type[BaseException], ...]:
     from phonehome.protocols.dns import DnsError
     from phonehome.protocols.tls import TlsError
@@ -469,6 +487,7 @@ def targets() -> dict[str, Target]:
         "axml": Target(axml, _allowed()),
         "dex": Target(dex, _allowed()),
         "zip": Target(zip_, _allowed()),
+        "apksig": Target(apksig, _allowed(), share=0.15),
     }
 
 

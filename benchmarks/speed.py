@@ -155,7 +155,8 @@ def main() -> int:
     tshark = shutil.which("tshark")
     ph = [sys.executable, "-m", "phonehome"]
     version = subprocess.run([*ph, "--version"], capture_output=True, text=True, env=ENV)
-    core = version.stdout.strip().splitlines()[-1] if version.stdout else "?"
+    # packet core, matcher and JSON writer: every line of --version but the first
+    core = "; ".join(version.stdout.strip().splitlines()[1:]) if version.stdout else "?"
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; {core}")
     all_ok = True
     runs = [(int(x), "phone") for x in args.sizes.split(",") if x]

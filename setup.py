@@ -60,11 +60,32 @@ class BuildExt(build_ext):
         (base / "phonehome" / "_native.json").write_text(manifest + "\n", "utf-8")
 
 
+_BUILDING = {"bdist_wheel", "editable_wheel", "build_ext", "build", "develop", "install"}
+"""setup.py commands that compile (pip also runs it for metadata, which does not)."""
+
+
+def _announce(line: str) -> None:
+    """Say so before the long, silent part of the build. pip keeps a build backend's
+    output to itself unless run with -v, so the line also goes to the terminal itself
+    when there is one (nothing is written where there is none, e.g. in CI)."""
+    print(line, file=sys.stderr, flush=True)
+    try:
+        with open("/dev/tty", "w", encoding="utf-8") as tty:
+            tty.write(line + "\n")
+    except OSError:
+        pass
+
+
 def extensions() -> list[object]:
     # As phonehome.native.wants_pure, which the build cannot import.
     if os.environ.get("PHONEHOME_PURE_PYTHON", "").strip().lower() not in ("", "0", "false", "no"):
         print("phonehome: PHONEHOME_PURE_PYTHON set, not compiling", file=sys.stderr)
         return []
+    if _BUILDING.intersection(sys.argv[1:]):
+        _announce(
+            f"phonehome: compiling the packet core ({len(MODULES)} modules) with mypyc; "
+            "this takes about 90 s and prints nothing until it ends"
+        )
     try:
         from mypyc.build import mypycify
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from click.testing import CliRunner
 
 from phonehome import __version__, databuild, native
 from phonehome.cli import COMMANDS, REPORT_FORMATS, main
+from phonehome.detect.matcher import Matcher
 from phonehome.report import FORMATS
 from tests.needs import need_file
 
@@ -30,9 +33,29 @@ def test_every_command_has_help(name: str) -> None:
 def test_version() -> None:
     res = CliRunner().invoke(main, ["--version"])
     assert res.exit_code == 0
-    first, core = res.output.splitlines()
+    first, core, matcher, writer = res.output.splitlines()
     assert first == f"phonehome, version {__version__}"
     assert core == f"packet core: {native.status().describe()}"
+    assert matcher == f"matcher: {Matcher([('x', 0)]).backend}"
+    try:
+        import orjson
+    except ImportError:
+        assert writer == "JSON writer: stdlib json"
+    else:
+        assert writer == f"JSON writer: orjson {orjson.__version__}"
+
+
+def test_version_names_the_fallbacks_when_the_fast_packages_are_missing() -> None:
+    """Where hyperscan or orjson has no wheel, --version says what runs instead."""
+    code = (
+        "import sys; sys.modules['hyperscan'] = None; sys.modules['orjson'] = None\n"
+        "from phonehome.cli import main\n"
+        "main(['--version'])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[2:] == ["matcher: ahocorasick", "JSON writer: stdlib json"]
 
 
 def test_data_lists_every_bundled_dataset_with_date_and_licence() -> None:

@@ -107,3 +107,30 @@ def test_package_domain(package: str, domain: str | None, entity: str | None) ->
     assert entities.package_domain(package) == domain
     found = entities.of_package(package)
     assert (found.name if found else None) == entity
+
+
+def test_lazy_signatures_answer_as_compiling_every_one() -> None:
+    """Signatures are compiled only for hosts holding one of their plain names: on hosts
+    made from every signature (and near misses), the answer is the one of searching
+    every compiled signature."""
+    import random
+    import re
+
+    data = json.loads(entities._read(entities.EXODUS_FILE))["trackers"]
+    signatures = [str(e.get("network_signature") or "").strip() for e in data.values()]
+    signatures = [s for s in signatures if s]
+    compiled = [(s, entities._bounded(s)) for s in signatures]
+    lazy = {t.signature: t for t in entities._trackers()}
+    assert sum(1 for t in lazy.values() if t.needles) > len(lazy) // 2
+    rng = random.Random(15)
+    hosts = {"example.com", "a.b", "x"}
+    for s in signatures:
+        for alternative in s.split("|"):
+            name = re.sub(r"\\(.)", r"\1", alternative).strip(".^$")
+            hosts |= {name, f"sdk.{name}", f"x{name}", f"{name}x", f"{name}.cdn.net"}
+            hosts.add(name[: len(name) // 2] + rng.choice("-.q") + name[len(name) // 2 :])
+    for host in sorted(hosts):
+        for s, pattern in compiled:
+            want = pattern.search(host) if pattern is not None else None
+            got = lazy[s].search(host)
+            assert (got and got.span()) == (want and want.span()), (s, host)

@@ -84,6 +84,23 @@ def _table() -> ipdb.IpTable:
     return table
 
 
+def test_v4_index_is_built_after_enough_lookups_and_agrees() -> None:
+    """A scan looks up a few dozen addresses: no /16 index for those (it costs a quarter
+    of the load); a bulk caller gets it after INDEX_AFTER lookups, with the same answers."""
+    fresh = ipdb.IpTable(_table().t)
+    rng = random.Random(15)
+    probes = [rng.randrange(1 << 32) for _ in range(ipdb.INDEX_AFTER + 200)]
+    before = [fresh.lookup_v4(a) for a in probes[: ipdb.INDEX_AFTER - 1]]
+    assert fresh._v4_index is None
+    after = [fresh.lookup_v4(a) for a in probes]
+    assert fresh._v4_index is not None
+    assert after[: ipdb.INDEX_AFTER - 1] == before
+    t = fresh.t
+    for addr, got in zip(probes, after, strict=True):
+        i = bisect_right(t.v4_starts, addr) - 1
+        assert got == (fresh._info(t.v4_records[i]) if i >= 0 else None)
+
+
 def test_fast_v4_index_and_v6_pairs_agree_with_plain_bisect() -> None:
     """The /16 index and the (high, low) IPv6 comparison against a plain search."""
     table = _table()

@@ -199,3 +199,17 @@ def test_rebuild_names_the_missing_source(tmp_path: Path) -> None:
     with pytest.raises(databuild.SourceMissing, match=r"osmocom-tacdb\.csv: missing"):
         databuild.rebuild(tmp_path / "out", tmp_path / "no-such-dir")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("icann_only", [False, True])
+def test_public_suffix_rules_are_the_packages_own(icann_only: bool) -> None:
+    """refdata adds the punycode of the non-ASCII rules itself (the package's way runs the
+    idna codec over all ~10,000): the resulting rule set must be the package's."""
+    from publicsuffixlist import PublicSuffixList
+
+    ours = refdata.public_suffixes(icann_only)
+    theirs = PublicSuffixList(only_icann=icann_only)
+    assert ours._publicsuffix == theirs._publicsuffix
+    assert ours._maxlabel == theirs._maxlabel
+    assert any(r.startswith("xn--") for r in ours._publicsuffix)
+    assert ours.privatesuffix("a.b.xn--p1ai") == theirs.privatesuffix("a.b.xn--p1ai")

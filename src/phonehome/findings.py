@@ -13,6 +13,7 @@ import bisect
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from phonehome.detect import spans
@@ -384,7 +385,14 @@ def _excerpt(m: Match) -> tuple[str, str, str]:
 
 
 def _day(t: float) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(t))
+    return _day_of(int(t // 86400))
+
+
+@lru_cache(maxsize=256)
+def _day_of(day: int) -> str:
+    """The UTC date of a day number (Unix time // 86400): one strftime per day seen,
+    not per occurrence."""
+    return time.strftime("%Y-%m-%d", time.gmtime(day * 86400))
 
 
 def _evidence(msg: Message) -> Evidence:

@@ -12,9 +12,10 @@ import csv
 import gzip
 import io
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from importlib import metadata, resources
+from importlib import resources
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -160,9 +161,30 @@ def public_suffixes(icann_only: bool = False) -> PublicSuffixList:
 
 @cache
 def _public_suffixes(icann_only: bool) -> PublicSuffixList:
-    from publicsuffixlist import PublicSuffixList
+    from publicsuffixlist import PSLFILE, PublicSuffixList
 
-    return PublicSuffixList(only_icann=icann_only)
+    # The package adds the punycode form of every rule by running the idna codec over
+    # all ~10,000 of them, which was most of the parse (and of a small scan's start-up);
+    # an ASCII rule is its own punycode, so only the few hundred non-ASCII rules need it.
+    # Those are added to the source here, beside their rule, and the package's own
+    # encoding is turned off: the same rule set (tests/test_refdata.py compares them).
+    with open(PSLFILE, "rb") as source:
+        return PublicSuffixList(
+            with_punycode_rules(source), accept_encoded_idn=False, only_icann=icann_only
+        )
+
+
+def with_punycode_rules(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """PSL source lines, each non-ASCII rule followed by its punycode (``!`` kept)."""
+    for line in lines:
+        yield line
+        if line.isascii():
+            continue
+        rule = line.decode("utf-8", "surrogateescape").lower().split(" ")[0].rstrip()
+        if not rule or rule.startswith("//"):
+            continue
+        bang = "!" if rule.startswith("!") else ""
+        yield (bang + rule.lstrip("!").encode("idna").decode("ascii")).encode("ascii")
 
 
 def registrable_domain(host: str, *, icann_only: bool = False) -> str | None:
@@ -195,10 +217,12 @@ def datasets() -> list[Dataset]:
 
 
 def _psl_dataset() -> Dataset:
-    try:
-        version = metadata.version("publicsuffixlist")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
+    # The package's own __version__ (the same string as its metadata): importlib.metadata
+    # and the email package it loads were ~25 ms of every scan's start-up, for this line
+    # of the report's datasets.
+    import publicsuffixlist
+
+    version = str(getattr(publicsuffixlist, "__version__", "") or "unknown")
     date = "unknown"
     rules = 0
     try:

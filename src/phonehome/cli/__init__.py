@@ -81,11 +81,45 @@ class Group(click.Group):
             sys.exit(EXIT_CLEAN)
 
 
+def version_lines() -> list[str]:
+    """What ``--version`` prints: the version, then which fast paths this install has.
+
+    Worked out when asked (not at import: finding the matcher imports hyperscan, which
+    every other command would pay for at start-up)."""
+    from phonehome.detect.matcher import available_backends
+
+    return [
+        f"phonehome, version {__version__}",
+        f"packet core: {native.status().describe()}",
+        f"matcher: {available_backends()[0]}",
+        f"JSON writer: {json_writer()}",
+    ]
+
+
+def json_writer() -> str:
+    """The serialiser of ``flows --format jsonl`` (``flowlist``): orjson when installed."""
+    try:
+        import orjson
+    except ImportError:
+        return "stdlib json"
+    return f"orjson {orjson.__version__}"
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo("\n".join(version_lines()))
+    ctx.exit()
+
+
 @click.group(cls=Group, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(
-    __version__,
-    prog_name="phonehome",
-    message=f"%(prog)s, version %(version)s\npacket core: {native.status().describe()}",
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and which packet core, matcher and JSON writer are in use.",
 )
 def main() -> None:
     """Find out what a phone or IoT device tells the world.

@@ -10,16 +10,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
+from functools import lru_cache
 
 from phonehome.net.addr import parse_ip
 
 _PROTOCOLS = {"tcp": 6, "udp": 17, "sctp": 132}
 
 
+@lru_cache(maxsize=4096)
 def community_id(
     transport: str, src_ip: str, sport: int, dst_ip: str, dport: int, seed: int = 0
 ) -> str:
     """``"1:" + base64(sha1(seed, ordered endpoints, proto, ports))`` for a port-based flow.
+
+    Remembered for recent flows: the scan's evidence asks once per occurrence of every
+    finding (up to ``findings.KEEP`` each), mostly for the same few flows, and parsing
+    the two addresses is most of the cost.
 
     The endpoints are put in a canonical order (smaller address first, or smaller port
     when the addresses are equal) so both directions of a flow give the same hash.

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
@@ -47,17 +47,38 @@ MODULES = compiled_modules()
 
 
 class BuildExt(build_ext):
-    """Also writes the manifest that lets the package tell its build from stale copies."""
+    """Also writes the manifest that lets the package tell its build from stale copies.
+
+    The extensions are optional (a failing compiler leaves the pure modules in use), so
+    setuptools only warns when one fails. The manifest is written only when every one of
+    them was built in this run: with a failed shared library and a fresh manifest, the
+    package would load an old library against new shims, and say it is compiled.
+    """
 
     def run(self) -> None:
+        self._built: set[str] = set()
         super().run()
         if not self.extensions:
+            return
+        base = SRC if self.inplace else Path(self.build_lib)
+        target = base / "phonehome" / "_native.json"
+        failed = sorted(e.name for e in self.extensions if e.name not in self._built)
+        if failed:
+            target.unlink(missing_ok=True)
+            print(
+                f"phonehome: {len(failed)} of {len(self.extensions)} compiled parts failed "
+                f"to build ({', '.join(failed[:3])}…): the packet core runs interpreted",
+                file=sys.stderr,
+            )
             return
         # The digests phonehome.native.decide compares with (its source_digest).
         digests = {m: hashlib.sha256(source_of(m).read_bytes()).hexdigest() for m in MODULES}
         manifest = json.dumps({"compiler": "mypyc", "modules": digests}, indent=1)
-        base = SRC if self.inplace else Path(self.build_lib)
-        (base / "phonehome" / "_native.json").write_text(manifest + "\n", "utf-8")
+        target.write_text(manifest + "\n", "utf-8")
+
+    def build_extension(self, ext: Extension) -> None:
+        super().build_extension(ext)  # raises on failure; setuptools swallows it (optional)
+        self._built.add(ext.name)
 
 
 _BUILDING = {"bdist_wheel", "editable_wheel", "build_ext", "build", "develop", "install"}

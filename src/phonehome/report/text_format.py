@@ -172,8 +172,9 @@ def render(view: ScanView, color: bool = False) -> str:
                 if extra:
                     where = "message" if f.count == 1 else "messages"
                     also = f"  (and {extra:,} more in the same {where})"
+                value = str(f.shown_value(d.revealed) or "")
                 out.append(
-                    f"  {f.name:<14} {f.text('value_redacted', ''):<22} x{f.count:<5} "
+                    f"  {f.name:<14} {value:<22} x{f.count:<5} "
                     f"{f.where}  [{enc}]  {f.text('detector')} ({_tag(f)}){also}"
                 )
     ni = d.not_inspected

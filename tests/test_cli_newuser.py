@@ -25,3 +25,54 @@ def test_reveal_in_text_shows_the_raw_values(nokia_capture: Path) -> None:
     assert profile["imei"][0] in shown.stdout and profile["iccid"] in shown.stdout
     hidden = CliRunner().invoke(main, args)
     assert profile["imei"][0] not in hidden.stdout and "RAW VALUES" not in hidden.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan", "--no-store", "CAPTURE", "-o", "MISSING/out.json"],
+        ["show", "1", "-o", "MISSING/out.txt"],
+        ["apk", "APK", "-o", "MISSING/out.txt"],
+        ["firmware-diff", "TMP", "TMP", "-o", "MISSING/out.txt"],
+        ["baseline", "1", "-o", "MISSING/baseline.json"],
+        ["export", "1", "--pcap", "MISSING/out.pcapng"],
+        ["simulate", "nokia7plus", "-o", "MISSING/sim.pcap"],
+        ["scan", "--no-store", "CAPTURE", "-o", "FILE/out.json"],
+    ],
+    ids=["scan", "show", "apk", "firmware-diff", "baseline", "export", "simulate", "not-a-dir"],
+)
+def test_output_in_a_missing_folder_is_one_error_line(
+    nokia_capture: Path, tmp_path: Path, args: list[str]
+) -> None:
+    (tmp_path / "a.apk").write_bytes(b"PK\x05\x06" + bytes(18))
+    (tmp_path / "file").write_text("")
+    values = {
+        "CAPTURE": str(nokia_capture),
+        "APK": str(tmp_path / "a.apk"),
+        "TMP": str(tmp_path),
+    }
+    argv = [values.get(a, a) for a in args]
+    argv = [
+        a.replace("MISSING", str(tmp_path / "no" / "such")).replace("FILE", str(tmp_path / "file"))
+        for a in argv
+    ]
+    res = CliRunner().invoke(main, argv)
+    assert res.exit_code == 2, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("phonehome: error: "), res.stderr
+    assert "does not exist" in lines[0] or "is not a folder" in lines[0]
+    assert not (tmp_path / "no").exists()
+
+
+def test_an_output_the_system_refuses_is_one_error_line(
+    nokia_capture: Path, tmp_path: Path
+) -> None:
+    # The folder exists, so only the write can fail: a name longer than any file system
+    # takes (ENAMETOOLONG, for root too).
+    out = tmp_path / ("x" * 300 + ".json")
+    res = CliRunner().invoke(main, ["scan", "--no-store", str(nokia_capture), "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("phonehome: error: "), res.stderr
+    assert "cannot write" in lines[0]

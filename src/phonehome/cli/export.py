@@ -11,7 +11,7 @@ from phonehome.cli.options import db_option, file_option
 
 @click.command()
 @click.argument("scan_ref", metavar="SCAN")
-@file_option("--pcap", "out", required=True, help="pcapng file to write (mode 0600).")
+@file_option("--pcap", "out", required=True, written=True, help="pcapng file to write (mode 0600).")
 @file_option(
     "--input",
     "inputs",

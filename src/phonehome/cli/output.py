@@ -10,13 +10,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from phonehome.errors import UsageError
 from phonehome.privacy import write_private
 
 
 def write_report(text: str, output: Path | None = None) -> None:
     """``text`` to the file ``output`` (mode 0600, replaced whole) or to standard output."""
     if output is not None:
-        write_private(output, text.encode())
+        try:
+            write_private(output, text.encode())
+        except OSError as e:  # a full disk, a read-only folder: one error line, exit 2
+            raise UsageError(f"{output}: cannot write: {e.strerror or e}") from None
     else:
         sys.stdout.write(text)
 

@@ -76,3 +76,26 @@ def test_an_output_the_system_refuses_is_one_error_line(
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("phonehome: error: "), res.stderr
     assert "cannot write" in lines[0]
+
+
+def test_scan_to_a_file_says_what_it_wrote_and_stored(nokia_capture: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    args = ["scan", str(nokia_capture), "--device", str(device(nokia_capture)), "-o", str(out)]
+    res = CliRunner().invoke(main, [*args, "--format", "json"])
+    assert res.exit_code == 1 and res.stdout == ""
+    assert res.stderr.splitlines() == [
+        f"phonehome: wrote {out} (json); stored as scan 1 (another format without scanning "
+        "again: phonehome show 1 --format FORMAT)"
+    ]
+    # The hint works: the stored scan in another format, and that says what it wrote too.
+    html = tmp_path / "out.html"
+    shown = CliRunner().invoke(main, ["show", "1", "--format", "html", "-o", str(html)])
+    assert shown.exit_code == 0, shown.output
+    assert html.read_text().startswith("<!DOCTYPE html>")
+    assert shown.stderr == f"phonehome: wrote {html} (html)\n"
+    # --no-store to a file: what it wrote, no scan.
+    res = CliRunner().invoke(main, [*args, "--no-store"])
+    assert res.stderr == f"phonehome: wrote {out} (text)\n"
+    # Stored, report on standard output: the scan number on stderr, the report untouched.
+    res = CliRunner().invoke(main, args[:-2])
+    assert "stored as scan 2" in res.stderr and "stored as scan" not in res.stdout

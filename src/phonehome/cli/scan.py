@@ -27,7 +27,7 @@ from phonehome.cli.options import (
     make_context,
     output_option,
 )
-from phonehome.cli.output import use_color, write_report
+from phonehome.cli.output import announce, use_color, write_report
 from phonehome.errors import InputError, UsageError
 
 
@@ -105,6 +105,7 @@ def scan(fmt: str, output: Path | None, no_store: bool, **request: Any) -> None:
     # Every other option is a field of ScanRequest, under the same name.
     outcome = run_scan_command(ScanRequest(store=not no_store, **request))
     render_to(outcome, fmt, output)
+    announce(output, fmt, outcome.scan_id)
     sys.exit(EXIT_FINDINGS if outcome.failing else EXIT_CLEAN)
 
 

@@ -24,7 +24,7 @@ from phonehome.cli.options import (
     scan_id_argument,
     written_file_option,
 )
-from phonehome.cli.output import use_color, write_report
+from phonehome.cli.output import announce, use_color, write_report
 from phonehome.errors import UsageError
 
 if TYPE_CHECKING:
@@ -140,6 +140,7 @@ def show_command(
     with Store.open(db_path, create=False) as store:
         doc = store.load(scan_id)
     write_report(FORMATS[fmt](ScanView(doc, revealed=False), use_color(output)), output)
+    announce(output, fmt)
 
 
 def _show_static(static_id: int, db_path: Path | None, fmt: str, output: Path | None) -> None:
@@ -152,6 +153,7 @@ def _show_static(static_id: int, db_path: Path | None, fmt: str, output: Path | 
     with Store.open(db_path, create=False) as store:
         doc = store.load_static(static_id)
     write_report(STATIC_FORMATS[fmt](doc), output)
+    announce(output, fmt)
 
 
 @click.command("diff")

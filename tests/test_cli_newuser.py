@@ -99,3 +99,28 @@ def test_scan_to_a_file_says_what_it_wrote_and_stored(nokia_capture: Path, tmp_p
     # Stored, report on standard output: the scan number on stderr, the report untouched.
     res = CliRunner().invoke(main, args[:-2])
     assert "stored as scan 2" in res.stderr and "stored as scan" not in res.stdout
+
+
+@pytest.mark.parametrize("pcapng", [False, True], ids=["pcap", "pcapng"])
+def test_a_capture_cut_short_says_the_results_may_be_incomplete(
+    tmp_path: Path, pcapng: bool
+) -> None:
+    from phonehome import simulate
+
+    whole = tmp_path / ("enc.pcapng" if pcapng else "enc.pcap")
+    simulate.run("encodings", whole, seed=5, pcapng=pcapng)
+    cut = tmp_path / ("cut" + whole.suffix)
+    cut.write_bytes(whole.read_bytes()[:-50])  # the last record loses its end
+    res = CliRunner().invoke(main, ["scan", "--no-store", str(cut)])
+    assert res.exit_code in (0, 1), res.output
+    sentence = f"Results may be incomplete: in {cut}, "
+    assert sentence in res.stdout
+    assert "whatever followed was not read" in res.stdout
+    warning = [ln for ln in res.stderr.splitlines() if ln.startswith("phonehome: warning: ")]
+    assert len(warning) == 1 and sentence in warning[0]
+    for fmt, marker in (("html", 'class="incomplete"'), ("markdown", "> **Results may be")):
+        out = CliRunner().invoke(main, ["scan", "--no-store", str(cut), "--format", fmt])
+        assert marker in out.stdout and cut.name in out.stdout
+    # The whole capture: no such sentence anywhere.
+    res = CliRunner().invoke(main, ["scan", "--no-store", str(whole)])
+    assert "incomplete" not in res.stdout + res.stderr

@@ -105,8 +105,19 @@ def scan(fmt: str, output: Path | None, no_store: bool, **request: Any) -> None:
     # Every other option is a field of ScanRequest, under the same name.
     outcome = run_scan_command(ScanRequest(store=not no_store, **request))
     render_to(outcome, fmt, output)
+    _warn_incomplete(outcome)
     announce(output, fmt, outcome.scan_id)
     sys.exit(EXIT_FINDINGS if outcome.failing else EXIT_CLEAN)
+
+
+def _warn_incomplete(outcome: ScanOutcome) -> None:
+    """An input not read to its end says so on stderr too, whatever the format: a JSON
+    report read by a script, or a scan that found nothing, would otherwise exit as if the
+    whole capture had been searched."""
+    from phonehome.report.document import ScanDocument, ScanView, incomplete_line
+
+    for path, why in ScanDocument(ScanView(outcome.doc, outcome.revealed)).stopped_early():
+        click.echo(f"phonehome: warning: {incomplete_line(path, why)}", err=True)
 
 
 @dataclass

@@ -145,3 +145,19 @@ class ScanDocument:
         """The profile's device name, or "the device"."""
         name = self.device.get("name")
         return str(name) if name else "the device"
+
+    def stopped_early(self) -> list[tuple[str, str]]:
+        """(input path, what happened) for each input whose reading stopped before its end:
+        every format says it in words, since the findings may miss what came after."""
+        from phonehome.model.anomaly import stopped_early
+
+        return [
+            (str(i.get("path")), why)
+            for i in self.inputs
+            for why in stopped_early(as_dict(i.get("anomalies")))
+        ]
+
+
+def incomplete_line(path: str, why: str) -> str:
+    """The one sentence every format uses for an input that was not read to its end."""
+    return f"Results may be incomplete: in {path}, {why}; whatever followed was not read."

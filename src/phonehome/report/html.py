@@ -101,6 +101,7 @@ h3{margin:.2rem 0 .6rem;font-size:1.05rem}
 .headline{font-size:1.2rem;font-weight:600}
 .verdict li{margin:.3rem 0}
 .revealed{border:3px solid var(--clear);background:#fdecea;padding:.8rem;font-weight:700}
+.incomplete{border:3px solid var(--warn);padding:.8rem;font-weight:600}
 .badge{display:inline-block;padding:0 .45rem;border-radius:.3rem;font-size:.8rem;
 font-weight:700;border:1px solid currentColor;vertical-align:middle}
 .badge.clear{color:var(--clear)}.badge.enc,.badge.dec{color:var(--enc)}

@@ -16,7 +16,7 @@ from typing import Any
 
 from phonehome import identifiers
 from phonehome.jsondoc import as_dict, as_int, as_list
-from phonehome.report.document import FindingDoc, ScanDocument, ScanView
+from phonehome.report.document import FindingDoc, ScanDocument, ScanView, incomplete_line
 from phonehome.report.html import Markup, Node, el, join, page, row, table
 
 MAX_EVIDENCE_SHOWN = 5
@@ -592,14 +592,20 @@ def render(view: ScanView, color: bool = False) -> str:
     d = ScanDocument(view)
     device = d.device_name
     names = ", ".join(str(i.get("path")) for i in d.inputs) or "no input"
-    alert: Node = None
+    alert: list[Node] = [
+        el("p", incomplete_line(path, why), class_="incomplete", role="alert")
+        for path, why in d.stopped_early()
+    ]
     if d.revealed:
-        alert = el(
-            "p",
-            "RAW VALUES SHOWN (--reveal): this report contains personal data. "
-            "Do not share it as it is.",
-            class_="revealed",
-            role="alert",
+        alert.insert(
+            0,
+            el(
+                "p",
+                "RAW VALUES SHOWN (--reveal): this report contains personal data. "
+                "Do not share it as it is.",
+                class_="revealed",
+                role="alert",
+            ),
         )
     main = el(
         "main",
@@ -616,5 +622,5 @@ def render(view: ScanView, color: bool = False) -> str:
         main,
         "Made offline by phonehome. Values are redacted unless stated otherwise; this "
         "page loads nothing from the network.",
-        alert=alert,
+        alert=alert or None,
     )

@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from phonehome import identifiers
-from phonehome.report.document import FindingDoc, ScanDocument, ScanView
+from phonehome.report.document import FindingDoc, ScanDocument, ScanView, incomplete_line
 
 MAX_ROWS = 500
 """Trackers cap issue bodies (GitHub at 65536 characters); the rest is counted, not shown."""
@@ -49,6 +49,8 @@ def render(view: ScanView, color: bool = False) -> str:
     out = [f"## phonehome: what {md(d.device_name)} sent", ""]
     if d.revealed:
         out += ["> **RAW VALUES SHOWN (--reveal): this report contains personal data.**", ""]
+    for path, why in d.stopped_early():
+        out += [f"> **{md(incomplete_line(path, why))}**", ""]
     by_dest: dict[tuple[str, str, str], list[FindingDoc]] = defaultdict(list)
     for f in findings:
         by_dest[(f.host, str(f.port), f.protocol)].append(f)

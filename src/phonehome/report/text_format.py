@@ -12,7 +12,7 @@ from typing import Any
 
 from phonehome import identifiers
 from phonehome.jsondoc import as_dict, as_int, map_strings, opt_number
-from phonehome.report.document import FindingDoc, ScanDocument, ScanView
+from phonehome.report.document import FindingDoc, ScanDocument, ScanView, incomplete_line
 from phonehome.terminal import safe
 
 
@@ -197,4 +197,6 @@ def render(view: ScanView, color: bool = False) -> str:
     if d.anomalies:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(d.anomalies.items()))
         out.append(f"Anomalies: {kinds}")
+    for path, why in d.stopped_early():
+        out.append(f"{yellow}{incomplete_line(path, why)}{reset}")
     return "\n".join(out) + "\n"

@@ -3,6 +3,7 @@ through the real command line on a simulated capture."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -124,3 +125,64 @@ def test_a_capture_cut_short_says_the_results_may_be_incomplete(
     # The whole capture: no such sentence anywhere.
     res = CliRunner().invoke(main, ["scan", "--no-store", str(whole)])
     assert "incomplete" not in res.stdout + res.stderr
+
+
+@pytest.mark.parametrize(
+    ("code", "hint"),
+    [("XX", "two letters such as"), ("UK", "United Kingdom is GB"), ("EU", "name one country")],
+)
+def test_home_country_must_be_an_assigned_iso_code(
+    nokia_capture: Path, tmp_path: Path, code: str, hint: str
+) -> None:
+    args = ["scan", "--no-store", str(nokia_capture), "--home-country", code]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("phonehome: error: --home-country: ")
+    assert f"'{code}' is not an ISO 3166-1 alpha-2 country code" in lines[0] and hint in lines[0]
+    # The same code in a profile is refused with the profile's name.
+    profile = tmp_path / "p.toml"
+    profile.write_text(f'home_country = "{code}"\nimei = "352071025700910"\n')
+    res = CliRunner().invoke(
+        main, ["scan", "--no-store", str(nokia_capture), "--device", str(profile)]
+    )
+    assert res.exit_code == 2 and res.stderr.startswith(f"phonehome: error: {profile}: ")
+
+
+def test_home_country_any_case_is_taken(nokia_capture: Path) -> None:
+    res = CliRunner().invoke(
+        main, ["scan", "--no-store", str(nokia_capture), "--home-country", "gb", "--format", "json"]
+    )
+    assert res.exit_code == 1, res.output
+    juris = [f["destination"]["jurisdiction"] for f in json.loads(res.stdout)["findings"]]
+    assert any(j.get("out_of_home_region") for j in juris if j.get("region"))
+
+
+def test_counts_read_as_words(nokia_capture: Path) -> None:
+    args = ["scan", "--no-store", str(nokia_capture), "--device", str(device(nokia_capture))]
+    text = CliRunner().invoke(main, args).stdout
+    for bad in ("(s)", " 1 anomalies", " 1 findings", " 1 inputs", "(adequacy ("):
+        assert bad not in text, bad
+    assert "kinds of personal identifier left the device, to " in text
+    assert " 0 anomalies, sha256" in text
+    flows = CliRunner().invoke(main, ["flows", str(nokia_capture)]).stdout.splitlines()[-1]
+    assert flows.startswith("1 input, ") and "(s)" not in flows
+
+
+def test_region_words_say_a_partial_adequacy_plainly() -> None:
+    from phonehome.enrich.jurisdiction import region, region_words
+
+    assert region_words(str(region("US"))) == (
+        "partial EU adequacy decision: " + str(region("US")).split("partial: ")[1][:-1]
+    )
+    assert region_words(str(region("JP"))) == "EU adequacy decision"
+    assert region_words(str(region("CN"))) == "third country"
+
+
+def test_a_bad_scan_id_says_where_ids_come_from() -> None:
+    res = CliRunner().invoke(main, ["show", "abc"])
+    assert res.exit_code == 2
+    assert "9223372036854775807" not in res.stderr
+    assert "'abc' is not a scan id (a number from the ID column of 'phonehome history')" in (
+        res.stderr
+    )

@@ -114,6 +114,39 @@ def valid_mcc(mcc: str) -> bool:
     return mcc in _mcc()
 
 
+@cache
+def _countries() -> dict[str, str]:
+    return {code: name for code, name in _rows("countries.csv")}
+
+
+_NOT_ISO: dict[str, str] = {"UK": "GB", "EL": "GR", "EU": ""}
+"""Codes people type that ISO 3166-1 reserves but does not assign (the EU's own short
+forms for the United Kingdom and Greece, and the EU itself), with the code meant."""
+
+
+def country_name(code: str) -> str | None:
+    """The name of an ISO 3166-1 alpha-2 country code (any case), None if not assigned."""
+    return _countries().get(code.strip().upper())
+
+
+def check_country(code: str) -> str:
+    """``code`` upper-cased if ISO 3166-1 assigns it; a :class:`UsageError` saying what
+    is wrong (and, for a common look-alike, which code was meant) if not."""
+    from phonehome.errors import UsageError
+
+    upper = code.strip().upper()
+    if country_name(upper) is not None:
+        return upper
+    meant = _NOT_ISO.get(upper)
+    if meant:
+        hint = f" ({country_name(meant)} is {meant})"
+    elif upper == "EU":
+        hint = " (name one country of the EU/EEA, e.g. DE: the whole EU/EEA is then home)"
+    else:
+        hint = " (two letters such as NO, DE, US; see ISO 3166-1)"
+    raise UsageError(f"{code!r} is not an ISO 3166-1 alpha-2 country code{hint}")
+
+
 def mcc_country(mcc: str) -> str | None:
     """ISO 3166 alpha-2 country of a mobile country code."""
     return _mcc().get(mcc)

@@ -157,13 +157,16 @@ def make_context(device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> C
 
 def scan_id_argument(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """Click callback turning SCAN_ID argument(s) into ints, so a bad id is a usage error."""
-    from phonehome.store.refs import MAX_SCAN_ID, parse_scan_id
+    from phonehome.store.refs import parse_scan_id
 
     texts = value if isinstance(value, tuple) else (value,)
     ids: list[int] = []
     for text in texts:
         scan_id = parse_scan_id(str(text))
         if scan_id is None:
-            raise click.BadParameter(f"{str(text)[:40]!r} is not a scan id (1 to {MAX_SCAN_ID})")
+            raise click.BadParameter(
+                f"{str(text)[:40]!r} is not a scan id (a number from the ID column of "
+                "'phonehome history')"
+            )
         ids.append(scan_id)
     return tuple(ids) if isinstance(value, tuple) else ids[0]

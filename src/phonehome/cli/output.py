@@ -8,9 +8,9 @@ writes a report or a document uses :func:`write_report`, so none of them can for
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
-from pathlib import Path
 
 from phonehome.errors import UsageError
 from phonehome.privacy import write_private

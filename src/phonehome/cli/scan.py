@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from phonehome import wording
 from phonehome.cli.options import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
@@ -173,9 +174,16 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
         from phonehome.store.baseline import load_baseline
 
         baseline = load_baseline(req.baseline_file)
-    home = (req.home_country or (profile.home_country if profile else None) or "").upper()
-    if home and (len(home) != 2 or not home.isalpha()):
-        raise UsageError(f"--home-country must be an ISO 3166 two-letter code, not {home!r}")
+    home = ""
+    if req.home_country is not None:
+        from phonehome.refdata import check_country
+
+        try:
+            home = check_country(req.home_country)
+        except UsageError as e:
+            raise UsageError(f"--home-country: {e}") from None
+    elif profile is not None and profile.home_country:
+        home = profile.home_country  # checked by load_profile
     # Everything that can fail on the user's arguments fails before a long scan starts.
     if req.events_file is not None and not req.events_file.is_file():
         raise InputError(str(req.events_file), "no such events file")
@@ -202,7 +210,8 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
         unparsed = getattr(events, "unparsed", 0)
         if unparsed:
             click.echo(
-                f"phonehome: warning: {req.events_file}: {unparsed} line(s) not understood",
+                f"phonehome: warning: {req.events_file}: "
+                f"{wording.count(unparsed, 'line')} not understood",
                 err=True,
             )
     options = EnrichOptions(

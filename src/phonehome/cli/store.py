@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from phonehome import wording
 from phonehome.cli.options import (
     EXIT_FINDINGS,
     db_option,
@@ -109,7 +110,9 @@ def history_command(db_path: Path | None, fmt: str, static: bool) -> None:
         doc = {"schema": "phonehome.history/1", "db": str(path), "scans": [asdict(r) for r in rows]}
         write_report(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
-        more = f"and {n_static} static analysis result(s): phonehome history --static\n"
+        more = (
+            f"and {wording.count(n_static, 'static analysis result')}: phonehome history --static\n"
+        )
         write_report(history_text(rows, path) + (more if n_static else ""))
 
 
@@ -213,11 +216,15 @@ def purge_command(db_path: Path | None, yes: bool) -> None:
         n_scans, n_static = len(store.scans()), len(store.list_static())
         if not yes:
             click.confirm(
-                f"Delete all {n_scans} scan(s) and {n_static} static result(s) from {path}?",
+                f"Delete all {wording.count(n_scans, 'scan')} and "
+                f"{wording.count(n_static, 'static result')} from {path}?",
                 abort=True,
             )
         store.purge()
-    click.echo(f"Deleted {n_scans} scan(s) and {n_static} static result(s) from {path}.")
+    click.echo(
+        f"Deleted {wording.count(n_scans, 'scan')} and "
+        f"{wording.count(n_static, 'static result')} from {path}."
+    )
 
 
 @click.command("baseline")

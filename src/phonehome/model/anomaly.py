@@ -16,8 +16,7 @@ SAMPLES_PER_KIND = 20
 STOPPED_EARLY: dict[str, str] = {
     "pcap.truncated_record": "the capture ends in the middle of a packet record (cut short "
     "while being written or copied)",
-    "pcapng.bad_block_length": "a pcapng block is cut short or damaged, and reading stopped "
-    "there",
+    "pcapng.bad_block_length": "a pcapng block is cut short or damaged, and reading stopped there",
     "har.truncated": "the HAR file is damaged or cut short, and reading stopped there",
     "mitm.truncated": "the mitmproxy flow file is cut short, and reading stopped there",
     "gzip.damaged": "the gzip data is damaged or cut short, and reading stopped there",

@@ -14,7 +14,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from phonehome import identifiers
+from phonehome import identifiers, wording
+from phonehome.enrich.jurisdiction import region_words
 from phonehome.jsondoc import as_dict, as_int, as_list
 from phonehome.report.document import FindingDoc, ScanDocument, ScanView, incomplete_line
 from phonehome.report.html import Markup, Node, el, join, page, row, table
@@ -90,9 +91,9 @@ def _verdict(findings: list[FindingDoc]) -> Markup:
         1 for fs in by_dest.values() if any(f.get("readability") == "cleartext" for f in fs)
     )
     headline = (
-        f"{len(kinds)} kind(s) of personal identifier left the device, to {len(by_dest)} "
-        f"destination(s); {clear_dests} of them received it in clear text, readable by anyone "
-        "on the path."
+        f"{wording.count(len(kinds), 'kind')} of personal identifier left the device, to "
+        f"{wording.count(len(by_dest), 'destination')}; {clear_dests} of them received it "
+        "in clear text, readable by anyone on the path."
     )
     items = []
     for (host, port, proto), fs in sorted(by_dest.items(), key=_dest_rank):
@@ -109,7 +110,7 @@ def _verdict(findings: list[FindingDoc]) -> Markup:
                 " to ",
                 el("strong", host),
                 f" ({who})" if who else "",
-                f" over {proto}/{port}, {times} time(s), ",
+                f" over {proto}/{port}, {wording.count(times, 'time')}, ",
                 _short_time(min(str(f.get("first_seen", "")) for f in fs)),
                 " … ",
                 _short_time(max(str(f.get("last_seen", "")) for f in fs)),
@@ -187,7 +188,7 @@ def _card(f: FindingDoc, index: int, inputs: list[Any], revealed: bool) -> Marku
         rows.append(
             row(
                 "Jurisdiction",
-                str(juris.get("region", "?")),
+                region_words(str(juris.get("region", "?"))),
                 el("strong", " — outside the device's home region") if outside else "",
                 f" ({juris['basis']})" if juris.get("basis") else "",
             )
@@ -199,7 +200,7 @@ def _card(f: FindingDoc, index: int, inputs: list[Any], revealed: bool) -> Marku
     rows.append(
         row(
             "Sent",
-            f"{as_int(f.get('count'))} time(s), ",
+            f"{wording.count(as_int(f.get('count')), 'time')}, ",
             _short_time(f.get("first_seen")),
             " … ",
             _short_time(f.get("last_seen")),
@@ -291,7 +292,7 @@ def _duration(seconds: Any) -> str:
 def _trigger_text(trigger: dict[str, Any]) -> str:
     """ "within 2 s after 9 of 10 unlock events (chance 4% each, p = 1e-12)"."""
     text = f"after {trigger.get('matched', '?')} of {trigger.get('of', '?')} "
-    text += f"“{trigger['event']}” event(s)"
+    text += f"“{trigger['event']}” events"
     if isinstance(trigger.get("max_delay_s"), int | float):
         text = f"within {_duration(trigger['max_delay_s'])} " + text
     baseline = trigger.get("baseline")
@@ -374,7 +375,7 @@ def _chart(findings: list[FindingDoc]) -> Markup:
         parts.append(
             el(
                 "g",
-                el("title", f"{name} to {host}: {len(stamps)} occurrence(s)"),
+                el("title", f"{name} to {host}: {wording.count(len(stamps), 'occurrence')}"),
                 el("rect", x=label_w, y=y + 2, width=plot_w, height=row_h - 4, class_="lane"),
                 el("text", label, x=label_w - 8, y=y + row_h / 2 + 4, class_="lbl"),
                 [
@@ -412,7 +413,7 @@ def _chart(findings: list[FindingDoc]) -> Markup:
     caption = (
         f"From {day0} to {day1} UTC. Each bar is one or more occurrences; red bars were sent "
         "in clear text, blue ones encrypted."
-        + (f" {more} further row(s) not drawn." if more > 0 else "")
+        + (f" {wording.count(more, 'further row')} not drawn." if more > 0 else "")
         + " Only the first 1000 occurrences of each finding carry a time."
     )
     svg = el(
@@ -560,7 +561,7 @@ def _methodology(d: ScanDocument) -> Markup:
             )
         )
         if more > 0:
-            parts.append(el("p", f"and {more} more destination(s)."))
+            parts.append(el("p", f"and {wording.count(more, 'more destination')}."))
         parts.append(
             el(
                 "p",

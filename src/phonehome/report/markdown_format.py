@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from phonehome import identifiers
+from phonehome import identifiers, wording
 from phonehome.report.document import FindingDoc, ScanDocument, ScanView, incomplete_line
 
 MAX_ROWS = 500
@@ -59,8 +59,8 @@ def render(view: ScanView, color: bool = False) -> str:
     else:
         kinds = {f.identifier for f in findings}
         out.append(
-            f"**{len(kinds)} kind(s) of personal identifier left the device, "
-            f"to {len(by_dest)} destination(s).**"
+            f"**{wording.count(len(kinds), 'kind')} of personal identifier left the device, "
+            f"to {wording.count(len(by_dest), 'destination')}.**"
         )
         out.append("")
         for (host, port, proto), fs in sorted(
@@ -74,7 +74,7 @@ def render(view: ScanView, color: bool = False) -> str:
                 f"- {md(', '.join(identifiers.name(i) for i in idents))} sent "
                 f"{_how({f.readability for f in fs})} to `{_code(host)}`"
                 + (f" ({md(owner)})" if owner else "")
-                + f" over {md(proto)}/{md(port)}, {count} time(s)"
+                + f" over {md(proto)}/{md(port)}, {wording.count(count, 'time')}"
             )
         out += ["", HEADER]
         out.append("|---|---|---|---|---:|---|---|---|")
@@ -106,10 +106,13 @@ def render(view: ScanView, color: bool = False) -> str:
                 + " |"
             )
         if len(ranked) > MAX_ROWS:
-            out += ["", f"… and {len(ranked) - MAX_ROWS} more finding(s) (see the JSON report)."]
+            out += ["", f"… and {len(ranked) - MAX_ROWS} more (see the JSON report)."]
     ni = d.not_inspected
     if ni:
-        out += ["", f"Not inspected (encrypted, contents unseen): {len(ni)} destination(s)."]
+        out += [
+            "",
+            f"Not inspected (encrypted, contents unseen): {wording.count(len(ni), 'destination')}.",
+        ]
     out.append("")
     inputs = d.inputs
     tool = d.tool

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from phonehome import wording
 from phonehome.jsondoc import as_dict, as_list
 from phonehome.report.static_document import as_apks, counts, items, kind
 from phonehome.static import firmware as fw
@@ -71,9 +72,12 @@ def network_security_line(ns: dict[str, Any]) -> str:
     if ns.get("user_cas_trusted"):
         parts.append("trusts user-installed CAs (a proxy CA reads its TLS)")
     elif as_list(ns.get("user_ca_domains")):
-        parts.append(f"trusts user CAs for {len(as_list(ns.get('user_ca_domains')))} domain(s)")
+        parts.append(
+            "trusts user CAs for "
+            + wording.count(len(as_list(ns.get("user_ca_domains"))), "domain")
+        )
     if as_list(ns.get("pinned_domains")):
-        parts.append(f"pins {len(as_list(ns.get('pinned_domains')))} domain(s)")
+        parts.append(f"pins {wording.count(len(as_list(ns.get('pinned_domains'))), 'domain')}")
     return "; ".join(parts)
 
 

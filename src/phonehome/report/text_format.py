@@ -10,7 +10,8 @@ import os
 from collections import defaultdict
 from typing import Any
 
-from phonehome import identifiers
+from phonehome import identifiers, wording
+from phonehome.enrich.jurisdiction import region_words
 from phonehome.jsondoc import as_dict, as_int, map_strings, opt_number
 from phonehome.report.document import FindingDoc, ScanDocument, ScanView, incomplete_line
 from phonehome.terminal import safe
@@ -38,7 +39,7 @@ def _owner(fs: list[FindingDoc]) -> str:
         parts.append(f"AS{dest['asn']} {dest.get('as_org') or ''}".strip())
     juris = as_dict(dest.get("jurisdiction"))
     where = dest.get("country") or ""
-    notes = [n for n in (juris.get("region"),) if n]
+    notes = [region_words(str(n)) for n in (juris.get("region"),) if n]
     if juris.get("out_of_home_region"):
         notes.append("outside the home region")
     if where:
@@ -58,7 +59,8 @@ def _how_often(fs: list[FindingDoc], times: int, first: str, last: str) -> str:
     )
     every = f", every {interval:.0f} s" if interval else ""
     return (
-        f"{times} time(s) on {days} day(s) ({times / days:.1f}/day{every}), "
+        f"{wording.count(times, 'time')} on {wording.count(days, 'day')} "
+        f"({times / days:.1f}/day{every}), "
         f"{first[:16]} .. {last[:16]} UTC"
     )
 
@@ -129,8 +131,9 @@ def render(view: ScanView, color: bool = False) -> str:
     else:
         ids_total = {f.identifier for f in d.findings}
         out.append(
-            f"{bold}{len(ids_total)} kind(s) of personal identifier left the device, "
-            f"to {len(by_dest)} destination(s).{reset}"
+            f"{bold}{wording.count(len(ids_total), 'kind')} of personal identifier left "
+            "the device, "
+            f"to {wording.count(len(by_dest), 'destination')}.{reset}"
         )
 
     # Verdict lines, most sensitive destinations first (cleartext, then more identifiers).
@@ -183,15 +186,17 @@ def render(view: ScanView, color: bool = False) -> str:
         shown = ", ".join(f"{x.get('host')} x{x.get('hellos')}" for x in ni[:8])
         more = f", and {len(ni) - 8} more" if len(ni) > 8 else ""
         out.append(
-            f"Not inspected (encrypted, contents unseen): {len(ni)} destination(s): "
+            f"Not inspected (encrypted, contents unseen): {wording.count(len(ni), 'destination')}: "
             f"{shown}{more}. Decrypted traffic (HAR, mitmproxy flows) would show more."
         )
     out.append("")
     for i in d.inputs:
         an = sum(n for n in as_dict(i.get("anomalies")).values() if isinstance(n, int))
         out.append(
-            f"Input {i.get('path')}: {i.get('format')}, {i.get('packets')} packets, "
-            f"{i.get('messages')} messages, {an} anomalies, sha256 "
+            f"Input {i.get('path')}: {i.get('format')}, "
+            f"{wording.count(as_int(i.get('packets')), 'packet')}, "
+            f"{wording.count(as_int(i.get('messages')), 'message')}, "
+            f"{wording.count(an, 'anomaly')}, sha256 "
             f"{str(i.get('sha256') or '')[:16]}…"
         )
     if d.anomalies:

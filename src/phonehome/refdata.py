@@ -223,7 +223,31 @@ def datasets() -> list[Dataset]:
         Dataset(e["name"], e["file"], e["source"], e["date"], e["licence"], int(e["rows"]))
         for e in entries
     ]
+    out += _curated_datasets()
     out.append(_psl_dataset())
+    return out
+
+
+CURATED_FILES = (
+    ("entities", "entities.csv", "curated by hand; each row names its source (SOURCES.md)"),
+    (
+        "eu-adequacy",
+        "eu-adequacy.csv",
+        "European Commission's list of adequacy decisions; each row names its decision",
+    ),
+)
+"""The tables written by hand rather than built from a package (data/SOURCES.md)."""
+
+
+def _curated_datasets() -> list[Dataset]:
+    out = []
+    for name, file, source in CURATED_FILES:
+        rows = list(csv.reader(io.StringIO(_read_text(file))))[1:]
+        # The newest date in the table (a decision's adoption) is as far as it is known
+        # to be current; the entity map has no dates of its own.
+        dates = sorted(c for r in rows for c in r if len(c) == 10 and c[4] == "-" == c[7])
+        date = dates[-1] if dates else "-"
+        out.append(Dataset(name, file, source, date, "Apache-2.0 (phonehome)", len(rows)))
     return out
 
 

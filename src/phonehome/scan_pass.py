@@ -53,6 +53,9 @@ class ScanResult:
     encrypted_flows: dict[str, int] = field(default_factory=dict)
     """Destinations (host or IP) reached only through TLS/QUIC -> number of hellos: what
     was not inspected."""
+    uid_packages: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    """Every uid -> packages map the inputs carried (PCAPdroid pcapng blocks, package-name
+    trailers): what a cut trailer label is completed from."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys the enrichers added to the top of the scan JSON (``datasets``,
     ``trigger_events`` ...), in the order they added them."""
@@ -162,6 +165,7 @@ def run_scan(
         first_time=first,
         last_time=last,
         encrypted_flows=encrypted,
+        uid_packages=dict(ctx.uid_map),
     )
 
 

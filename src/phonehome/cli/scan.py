@@ -219,6 +219,7 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
         events=list(events),
         trigger_window_s=req.trigger_window or DEFAULT_TRIGGER_WINDOW_S,
         app_reports=app_reports,
+        uid_packages=result.uid_packages,
     )
     enrich(result, default_enrichers(options))
     ids = ValueIds(installation_key())

@@ -108,6 +108,22 @@ class FindingDoc:
         """The sending app's packages (empty when no app was named)."""
         return strs(self.app.get("packages"))
 
+    @property
+    def app_names(self) -> tuple[str, ...]:
+        """Who sent it, as a reader says it: the packages; else PCAPdroid's label (``…``
+        when cut); else the uid, with its name when Android fixes it (``uid 1001, radio
+        (telephony processes)``). Empty when no app was named."""
+        if self.packages:
+            return self.packages
+        label = self.app.get("label")
+        if isinstance(label, str) and label:
+            return (label,)
+        uid = self.app.get("uid")
+        if isinstance(uid, int) and not isinstance(uid, bool):
+            name = self.app.get("uid_name")
+            return (f"uid {uid}, {name}" if isinstance(name, str) and name else f"uid {uid}",)
+        return ()
+
     def shown_value(self, revealed: bool) -> Any:
         """The raw value when the document was revealed and has it, else the redacted one."""
         if revealed and "value" in self.raw:

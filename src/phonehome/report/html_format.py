@@ -195,8 +195,10 @@ def _card(f: FindingDoc, index: int, inputs: list[Any], revealed: bool) -> Marku
         )
     app = f.app
     if app:
-        pkgs = ", ".join(str(p) for p in as_list(app.get("packages"))) or f"uid {app.get('uid')}"
+        pkgs = ", ".join(f.app_names) or "?"
         rows.append(row("App", pkgs, f" (according to {app.get('source', '?')})"))
+        if app.get("evidence"):
+            rows.append(row("How the app is known", str(app.get("evidence"))))
     rows.append(
         row(
             "Sent",

@@ -155,7 +155,7 @@ def render(view: ScanView, color: bool = False) -> str:
         times = max(f.count for f in fs)
         first = min(f.first_seen for f in fs)
         last = max(f.last_seen for f in fs)
-        apps = sorted({p for f in fs for p in f.packages})
+        apps = sorted({p for f in fs for p in f.app_names})
         app = f" by {', '.join(apps)}" if apps else ""
         names = _and_list([identifiers.name(i) for i in ids])
         out.append(

@@ -186,3 +186,22 @@ def test_a_bad_scan_id_says_where_ids_come_from() -> None:
     assert "'abc' is not a scan id (a number from the ID column of 'phonehome history')" in (
         res.stderr
     )
+
+
+def test_the_codes_of_the_text_report_are_explained_once(nokia_capture: Path) -> None:
+    args = ["scan", "--no-store", str(nokia_capture), "--device", str(device(nokia_capture))]
+    lines = CliRunner().invoke(main, args).stdout.splitlines()
+    legend = [ln for ln in lines if ln.startswith("(identifier, value as redacted")]
+    assert len(legend) == 1
+    assert "'profile' = a value from your --device profile" in legend[0]
+    assert "'pattern 0.95' = recognised by its format alone" in legend[0]
+    assert lines.index(legend[0]) == lines.index("Findings") + 1
+    assert any("PH-KNOWN (profile)" in ln for ln in lines)
+
+
+def test_apk_text_says_what_risk_means(tmp_path: Path) -> None:
+    apk = Path(__file__).parent / "apks" / "built" / "AutoReg.apk"
+    out = CliRunner().invoke(main, ["apk", "--no-store", str(apk)]).stdout
+    assert "risk 18" in out
+    assert out.splitlines()[-1].startswith("risk: points for the identifiers an app reads")
+    assert out.count("risk: points") == 1

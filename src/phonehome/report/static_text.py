@@ -16,10 +16,19 @@ from phonehome.report.static_document import as_apks, counts, items, kind
 from phonehome.static import firmware as fw
 
 
+RISK_LEGEND = (
+    "risk: points for the identifiers an app reads, the events it runs on and the ways it "
+    "can send them (docs/static.md); '!' = risky: it reads an identifier and can send it, "
+    "or its signer changed\n"
+)
+"""Said once under the apps: a bare ``risk 18`` or ``!`` means nothing to a new reader."""
+
+
 def render(doc: dict[str, Any]) -> str:
     if kind(doc) == "firmware-diff":
-        return diff_text(doc)
-    return "".join(apk_text(as_dict(r)) for r in as_list(as_apks(doc).get("apks")))
+        return diff_text(doc) + RISK_LEGEND
+    apks = [apk_text(as_dict(r)) for r in as_list(as_apks(doc).get("apks"))]
+    return "".join(apks) + (RISK_LEGEND if apks else "")
 
 
 def apk_text(r: dict[str, Any]) -> str:

@@ -107,6 +107,14 @@ def _tag(f: FindingDoc) -> str:
     return f"pattern {confidence:.2f}" if confidence is not None else "pattern"
 
 
+FINDINGS_LEGEND = (
+    "(identifier, value as redacted, times sent, where in the message [encodings], the "
+    "rule that matched: 'profile' = a value from your --device profile, 'pattern 0.95' = "
+    "recognised by its format alone, with that confidence out of 1)"
+)
+"""Said once above the finding lines, which show rule ids (``PH-IMEI``) and tags."""
+
+
 def printable(node: Any) -> Any:
     """Every string of the document with control characters shown as ``\\xNN``: a host,
     path or key from a capture must not move the cursor, recolour or retitle the
@@ -166,6 +174,7 @@ def render(view: ScanView, color: bool = False) -> str:
     if by_dest:
         out.append("")
         out.append(f"{bold}Findings{reset}")
+        out.append(FINDINGS_LEGEND)
         for (host, port, proto), fs in dests:
             out.append(f"{host}:{port} ({proto})")
             for f in sorted(fs, key=lambda f: (f.rank, f.where)):

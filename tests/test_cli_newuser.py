@@ -205,3 +205,21 @@ def test_apk_text_says_what_risk_means(tmp_path: Path) -> None:
     assert "risk 18" in out
     assert out.splitlines()[-1].startswith("risk: points for the identifiers an app reads")
     assert out.count("risk: points") == 1
+
+
+def test_history_marks_identical_rescans(nokia_capture: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    args = ["scan", str(nokia_capture), "--device", str(device(nokia_capture)), "--db", db]
+    for extra in ([], ["--format", "json"], ["--home-country", "CN"], ["--format", "html"]):
+        assert CliRunner().invoke(main, [*args, *extra]).exit_code == 1
+    text = CliRunner().invoke(main, ["history", "--db", db]).stdout
+    rows = {ln.split()[0]: ln for ln in text.splitlines()[1:5]}
+    assert "(same as scan 1)" in rows["2"] and "(same as scan 1)" in rows["4"]
+    assert "same as" not in rows["1"]
+    assert "same as" not in rows["3"]  # another home country: another result
+    assert "2 scans repeat an earlier one" in text
+    assert "phonehome show ID --format FORMAT" in text
+    listed = json.loads(
+        CliRunner().invoke(main, ["history", "--db", db, "--format", "json"]).stdout
+    )
+    assert {s["id"]: s["same_as"] for s in listed["scans"]} == {1: None, 2: 1, 3: None, 4: 1}

@@ -15,7 +15,6 @@ from phonehome.jsondoc import as_dict, as_list
 from phonehome.report.static_document import as_apks, counts, items, kind
 from phonehome.static import firmware as fw
 
-
 RISK_LEGEND = (
     "risk: points for the identifiers an app reads, the events it runs on and the ways it "
     "can send them (docs/static.md); '!' = risky: it reads an identifier and can send it, "

@@ -223,3 +223,30 @@ def test_history_marks_identical_rescans(nokia_capture: Path, tmp_path: Path) ->
         CliRunner().invoke(main, ["history", "--db", db, "--format", "json"]).stdout
     )
     assert {s["id"]: s["same_as"] for s in listed["scans"]} == {1: None, 2: 1, 3: None, 4: 1}
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_scan_heading_lists_every_format() -> None:
+    from phonehome.cli.options import REPORT_FORMATS
+
+    heading = next(
+        ln for ln in README.read_text().splitlines() if ln.startswith("### `phonehome scan")
+    )
+    assert f"--format {'|'.join(REPORT_FORMATS)}]" in heading
+
+
+def test_readme_names_the_files_simulate_writes(tmp_path: Path) -> None:
+    (tmp_path / "sim").mkdir()
+    out = tmp_path / "sim" / "bench.pcap"
+    res = CliRunner().invoke(main, ["simulate", "nokia7plus", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    written = sorted(Path(p).name for p in res.stdout.split())
+    assert written == sorted(p.name for p in (tmp_path / "sim").iterdir())
+    readme = " ".join(README.read_text().split())
+    assert "bench.pcap" in written and len(written) == 4
+    for name in written:
+        if name != "bench.pcap":
+            assert f"`sim/{name}`" in readme, name
+    assert "FILE.truth.json" not in readme and "FILE.device.toml" not in readme

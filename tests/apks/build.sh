@@ -8,7 +8,8 @@
 #   sh tests/apks/build.sh
 #
 # Output:
-#   built/<App>.apk                       one signed APK per source app (+ Weather-2.0.apk)
+#   built/<App>.apk                       one signed APK per source app (+ Weather-2.0.apk,
+#                                         Weather-rotated.apk with a v3 signing lineage)
 #   firmware/old, firmware/new            two extracted "system images" (before/after an
 #                                         update): NEW adds AutoReg, removes ImeiLog and
 #                                         ships Weather 2.0 signed by another key.
@@ -45,6 +46,23 @@ build "$HERE/src/autoreg" "$HERE/built/AutoReg.apk" test-platform.p12 platform y
 build "$HERE/src/weather" "$HERE/built/Weather.apk" test-platform.p12 platform yes
 build "$HERE/src/imeilog" "$HERE/built/ImeiLog.apk" test-ec.p12 ec yes
 build "$HERE/src/oatonly" "$HERE/built/OatOnly.apk" test-platform.p12 platform no
+build "$HERE/src/bootweather" "$HERE/built/BootWeather.apk" test-ec.p12 ec yes
+build "$HERE/src/flows" "$HERE/built/Flows.apk" test-vendor.p12 vendor yes
+
+# Weather rotated: the platform key hands over to the vendor key (APK Signature Scheme v3
+# proof-of-rotation lineage). v1 and v2 stay signed by the old key, v3 by the new one.
+apksigner rotate --out "$WORK/lineage" \
+    --old-signer --ks "$KEYS/test-platform.p12" --ks-key-alias platform --ks-pass "$PASS" \
+    --key-pass "$PASS" \
+    --new-signer --ks "$KEYS/test-vendor.p12" --ks-key-alias vendor --ks-pass "$PASS" \
+    --key-pass "$PASS"
+apksigner sign --lineage "$WORK/lineage" \
+    --ks "$KEYS/test-platform.p12" --ks-key-alias platform --ks-pass "$PASS" --key-pass "$PASS" \
+    --next-signer --ks "$KEYS/test-vendor.p12" --ks-key-alias vendor --ks-pass "$PASS" \
+    --key-pass "$PASS" \
+    --v1-signing-enabled true --v2-signing-enabled true --v3-signing-enabled true \
+    --out "$HERE/built/Weather-rotated.apk" "$HERE/built/Weather.apk"
+rm -f "$HERE/built/Weather-rotated.apk.idsig"
 
 # Weather 2.0: same code, new version, signed by the vendor key (the signer change).
 rm -rf "$WORK/weather2" && cp -r "$HERE/src/weather" "$WORK/weather2"

@@ -450,8 +450,10 @@ CURATED = (
     (
         "entities.csv",
         "Host suffix -> company for carriers, OEMs and platform vendors that the tracker "
-        "list does not cover. Every row names its source (the company's own site, its "
-        "annual report or a registry entry). Columns: suffix, entity, kind, country, source.",
+        "list does not cover. Every row names a source a reader can check: the company's own "
+        "site or documentation naming the domain, or a named public document. Rows whose "
+        "only source was a WHOIS registrant given from memory, with no record to check, "
+        "were removed (13 rows, issue 16). Columns: suffix, entity, kind, country, source.",
     ),
     (
         "eu-adequacy.csv",

@@ -66,15 +66,39 @@ def test_data_lists_every_bundled_dataset_with_date_and_licence() -> None:
     assert "CC-BY-SA 3.0" in res.stdout and "public domain" in res.stdout
 
 
+def test_data_is_a_table_with_a_header_and_the_curated_sets() -> None:
+    from phonehome.refdata import datasets
+
+    lines = CliRunner().invoke(main, ["data"]).stdout.splitlines()
+    assert lines[0].split() == ["NAME", "ROWS", "DATE", "LICENCE"]
+    rows = [ln for ln in lines[1:] if not ln.startswith("    source: ")]
+    sources = [ln for ln in lines[1:] if ln.startswith("    source: ")]
+    assert len(rows) == len(sources) == len(datasets())
+    # Aligned: every row's count ends in the header's ROWS column, its date starts under DATE.
+    rows_end = lines[0].index("ROWS") + len("ROWS")
+    date_at = lines[0].index("DATE")
+    for ln in rows:
+        assert ln[rows_end - 1].isdigit() and ln[rows_end] == " ", ln
+        assert ln[date_at] != " " and ln[date_at - 1] == " ", ln
+    names = {ln.split()[0]: ln for ln in rows}
+    assert {"entities", "eu-adequacy", "countries"} <= set(names)
+    # The row counts are the files' own.
+    data = Path(databuild.__file__).parent / "data"
+    for name in ("entities", "eu-adequacy"):
+        n = len((data / f"{name}.csv").read_text().splitlines()) - 1
+        assert names[name].split()[1] == str(n)
+
+
 def test_data_update_rebuilds_the_bundle_byte_for_byte(tmp_path: Path, shared_data: Path) -> None:
     need_file(databuild.SERVICEPROVIDERS, "apt-get install mobile-broadband-provider-info")
+    need_file(databuild.ISO_3166, "apt-get install iso-codes")
     dest = tmp_path / "data"
     res = CliRunner().invoke(
         main, ["data", "update", "--dest", str(dest), "--shared-data", str(shared_data)]
     )
     assert res.exit_code == 0, res.output
     bundled = Path(databuild.__file__).parent / "data"
-    for name in ("mccmnc.csv", "mcc.csv", "tacdb.csv.gz", "exodus-trackers.json"):
+    for name in ("mccmnc.csv", "mcc.csv", "tacdb.csv.gz", "exodus-trackers.json", "countries.csv"):
         assert (dest / name).read_bytes() == (bundled / name).read_bytes(), name
 
 

@@ -380,6 +380,9 @@ def test_pcapdroid_labels_name_the_app_of_each_finding(nokia: Path, tmp_path: Pa
             "uid": 1000,
             "packages": ["com.qualcomm.qti.autoregistration", "com.android.settings"],
             "source": "pcapdroid",
+            # uid 1000 is Android's fixed system uid (no label: the shared uid's one
+            # display name may be another of its apps').
+            "uid_name": "system (the system server and apps sharing android.uid.system)",
         }
 
 

@@ -87,6 +87,10 @@ def test_curated_rows_have_sources_and_known_kinds() -> None:
     assert len(set(suffixes)) == len(suffixes)
     for r in rows:
         assert r["source"].strip(), r
+        # A source a reader can check: a page, or a named public document; never a WHOIS
+        # registrant quoted without its record.
+        assert "https://" in r["source"] or ".md" in r["source"] or "gps.conf" in r["source"], r
+        assert "WHOIS" not in r["source"], r
         assert r["kind"] in {"carrier", "oem", "platform"}, r
         assert len(r["country"]) == 2 and r["country"].isupper(), r
         assert r["suffix"] == r["suffix"].lower().strip(".")

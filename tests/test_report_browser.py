@@ -234,18 +234,27 @@ def _screenshot(drv: Driver, path: Path) -> bytes:
 def test_demo_report_renders_verdict_cards_and_chart_offline(
     driver: Driver, demo_report: Path
 ) -> None:
-    doc_findings = demo_report.read_text().count('<article class="card')
+    page = demo_report.read_text()
+    doc_cards = page.count('<article class="card')
+    doc_rows = page.count('<tr class="ident">')
     driver.forget_requests()  # what the browser's own start page loaded
     driver.s("POST", "/url", {"url": demo_report.as_uri()})  # returns once the page loaded
     assert driver.script("return document.readyState") == "complete"
 
     verdict = driver.script("return document.querySelector('#verdict').innerText")
     assert "CLEAR TEXT" in verdict and "zzhc.vnet.cn" in verdict and "IMEI" in verdict
-    for selector, at_least in (("#verdict", 1), ("article.card", 6), ("#timeline-chart", 1)):
+    # One card per destination and app, one row per identifier value (the demo: 7 in 1).
+    for selector, at_least in (
+        ("#verdict", 1),
+        ("article.card", 1),
+        ("tr.ident", 6),
+        ("#timeline-chart", 1),
+    ):
         boxes = _box(driver, selector)
         assert len(boxes) >= at_least, selector
         assert all(b["w"] > 0 and b["h"] > 0 and b["visible"] for b in boxes), selector
-    assert len(_box(driver, "article.card")) == doc_findings
+    assert len(_box(driver, "article.card")) == doc_cards
+    assert len(_box(driver, "tr.ident")) == doc_rows
     ticks = _box(driver, "#timeline-chart rect.tick")
     assert len(ticks) >= 10 and all(b["w"] > 0 and b["h"] > 0 for b in ticks)
 
@@ -293,3 +302,38 @@ def test_harness_sees_requests_of_a_page_without_csp(driver: Driver, tmp_path: P
         driver.forget_requests()
         driver.s("POST", "/url", {"url": page.as_uri()})
         assert driver.request_outcome(pixel) == "net::ERR_CONNECTION_REFUSED"
+
+
+def test_demo_report_reads_on_a_phone(driver: Driver, demo_report: Path) -> None:
+    """At 400 px the page does not scroll sideways (wide tables scroll in their own box),
+    the identifier rows stack, and no header or number is cut inside a word ("Form at")."""
+    driver.s("POST", "/window/rect", {"width": 400, "height": 900})
+    try:
+        driver.s("POST", "/url", {"url": demo_report.as_uri()})
+        width = driver.script("return window.innerWidth")
+        wide = driver.script(
+            "return [...document.querySelectorAll('body *')]"
+            ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1"
+            " && !e.closest('figure, .tablewrap'))"
+            ".slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' +"
+            " Math.round(e.getBoundingClientRect().right))"
+        )
+        assert wide == []
+        assert driver.script("return document.documentElement.scrollWidth") <= width
+        rows = _box(driver, "tr.ident")
+        assert rows and all(b["w"] <= width for b in rows)
+        # Each one-word header or methodology cell lies on one line: a word cut in two
+        # would make two line boxes.
+        one_word_cells = driver.script(
+            "return [...document.querySelectorAll('th, #methodology td')]"
+            ".filter(c => c.offsetParent && /^\\S+$/.test(c.innerText.trim())"
+            " && c.innerText.trim().length < 16)"
+            ".map(c => { const r = document.createRange(); r.selectNodeContents(c);"
+            " return [c.innerText.trim(), r.getClientRects().length]; })"
+        )
+        assert any(text == "Format" for text, _ in one_word_cells)
+        assert any(text.isdigit() and int(text) > 100_000 for text, _ in one_word_cells)
+        assert [text for text, lines in one_word_cells if lines != 1] == []
+        _screenshot(driver, ARTIFACTS / "report-demo-400px.png")
+    finally:
+        driver.s("POST", "/window/rect", {"width": 1100, "height": 900})

@@ -59,20 +59,27 @@ class Page(HTMLParser):
 
 
 class Cards(HTMLParser):
-    """The finding cards of a report page: per ``<article class="card">``, its heading and
-    its ``<dt>`` terms with the text of their ``<dd>``."""
+    """The cards of a report page: per ``<article class="card">``, its heading, its
+    ``<dt>`` terms with the text of their ``<dd>``, and under ``"rows"`` its identifier
+    rows (``<tr class="ident">``), each a dict of cell label (``data-label``) to text."""
 
     def __init__(self, text: str) -> None:
         super().__init__(convert_charrefs=True)
-        self.cards: list[dict[str, str]] = []
-        self._in: str | None = None  # "h3", "dt" or "dd" of the current card
+        self.cards: list[dict[str, Any]] = []
+        self._in: str | None = None  # "h3", "dt", "dd" or "td" of the current card
         self._term = ""
         self.feed(text)
         self.close()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "article" and "card" in (dict(attrs).get("class") or "").split():
-            self.cards.append({})
+        a = dict(attrs)
+        if tag == "article" and "card" in (a.get("class") or "").split():
+            self.cards.append({"rows": []})
+        elif self.cards and tag == "tr" and a.get("class") == "ident":
+            self.cards[-1]["rows"].append({})
+        elif self.cards and tag == "td" and a.get("data-label") and self._in is None:
+            self._in, self._term = "td", str(a["data-label"])
+            self.cards[-1]["rows"][-1][self._term] = ""
         elif self.cards and tag in ("h3", "dt", "dd") and self._in is None:
             self._in = tag
             if tag == "dt":
@@ -91,6 +98,8 @@ class Cards(HTMLParser):
             self._term += data
         elif self._in == "dd":
             self.cards[-1][self._term] += data
+        elif self._in == "td":
+            self.cards[-1]["rows"][-1][self._term] += data
 
 
 scan = scan_doc
@@ -116,7 +125,9 @@ def test_page_is_well_nested_and_has_every_section(doc: Doc) -> None:
     for section in ("verdict", "leaks", "timeline", "destinations", "methodology"):
         assert page.find("section", id=section), section
     assert len(page.find("h1")) == 1 and len(page.find("h2")) == 5
-    assert len(page.find("article", **{"class": "card"})) == len(doc["findings"])
+    # One card per destination and app (the Nokia day: one), a row per finding.
+    cards = Cards(render(doc)).cards
+    assert len(cards) == 1 and len(cards[0]["rows"]) == len(doc["findings"])
 
 
 def test_verdict_names_identifiers_destination_and_cleartext(doc: Doc) -> None:
@@ -124,7 +135,7 @@ def test_verdict_names_identifiers_destination_and_cleartext(doc: Doc) -> None:
     verdict = text[text.index('id="verdict"') : text.index('id="leaks"')]
     for word in ("IMEI", "IMSI", "ICCID", "MAC address", "cell ID", "zzhc.vnet.cn", "CLEAR TEXT"):
         assert word in verdict
-    assert f"{len({f['identifier'] for f in doc['findings']})} kind(s)" in verdict
+    assert f"{len({f['identifier'] for f in doc['findings']})} kinds" in verdict
 
 
 def test_cards_carry_redacted_value_where_and_encoding(doc: Doc) -> None:
@@ -135,23 +146,68 @@ def test_cards_carry_redacted_value_where_and_encoding(doc: Doc) -> None:
         assert " › ".join(f["encoding"]) in text
 
 
-def test_each_finding_has_one_card_with_its_own_facts(doc: Doc) -> None:
-    """Card by card, not just somewhere on the page: value, destination, where, encoding
-    chain, count and detector of each finding in the card that shows it."""
+def test_each_finding_is_one_row_of_its_destinations_card(doc: Doc) -> None:
+    """Row by row, not just somewhere on the page: value, where, encoding chain, count and
+    detector of each finding in the row that shows it; the destination's facts once."""
     cards = Cards(render(doc)).cards
-    assert len(cards) == len(doc["findings"]) == 7
+    assert len(cards) == 1  # one destination, one (unnamed) app
+    [card] = cards
+    assert len(card["rows"]) == len(doc["findings"]) == 7
     names = {"imei": "IMEI", "imsi": "IMSI", "iccid": "ICCID", "meid": "MEID"}
     names |= {"mac": "MAC address", "cell_id": "cell ID"}
     for f in doc["findings"]:
-        [card] = [c for c in cards if f["value_id"] in c["Value"] and c["Where"] == f["where"]]
-        assert card["heading"].startswith(f"{names[f['identifier']]} → {f['host']} ")
-        assert card["Value"] == f"{f['value_redacted']} {f['value_id']}"
-        assert card["Destination"].startswith(f"{f['host']} port {f['port']}, {f['protocol']}")
+        [r] = [r for r in card["rows"] if f["value_id"] in r["Value"] and r["Where"] == f["where"]]
+        assert r["Identifier"] == names[f["identifier"]]
+        assert r["Value"] == f"{f['value_redacted']} {f['value_id']}"
         form = "" if f["form"] == "plain" else f"; value as {f['form']}"
-        assert card["Encoding chain"] == " › ".join(f["encoding"]) + form
-        assert card["Sent"].startswith(f"{f['count']} time(s), ")
-        assert card["Detector"].startswith(f"{f['detector']} ")
+        assert r["Encoding chain"] == " › ".join(f["encoding"]) + form
+        assert r["Sent"] == f"{f['count']} {'time' if f['count'] == 1 else 'times'}"
+        assert r["Detector"].startswith(f"{f['detector']} ")
         assert f"frame.number == {f['evidence'][0]['frame']}" in card["Evidence"]
+    f = doc["findings"][0]
+    assert card["heading"].startswith(f"{f['host']} ({f['protocol']}/{f['port']}) ")
+    assert card["Destination"].startswith(f"{f['host']} port {f['port']}, {f['protocol']}")
+
+
+def test_a_card_says_each_fact_once_with_one_source_per_figure(nokia: Path) -> None:
+    """The severity reasons restate the trigger with the window (10 s) and rounder
+    figures; the card says the trigger's figures once, in its Trigger row."""
+    doc = scan(nokia, "--events", str(nokia.with_name(nokia.stem + ".events.csv")))
+    [card] = Cards(render(doc)).cards
+    trigger = doc["findings"][0]["trigger"]
+    assert f"within {trigger['max_delay_s']:.1f} s" in card["Trigger"]
+    why = card["Why it matters"]
+    assert "see Trigger" in why and "see Jurisdiction" in why
+    assert "10 s after" not in why and "p = " not in why and "@ip-location-db" not in why
+    reasons = [str(r) for f in doc["findings"] for r in f["severity"]["reasons"]]
+    for reason in {r for r in reasons if r.startswith("sent in clear text")}:
+        assert why.count(reason) == 1
+
+
+def test_what_is_known_and_not_known_about_the_receiver(doc: Doc) -> None:
+    [card] = Cards(render(doc)).cards
+    dest = card["Destination"]
+    assert "operated by China Telecom" in dest
+    assert "unknown party" not in dest
+    assert "Not known: whether that is the sending app's own company or a third party" in dest
+    d = copy.deepcopy(doc)
+    for f in d["findings"]:
+        f["destination"]["party"] = "third"
+    [card] = Cards(render(d)).cards
+    assert "a third party to the app that sent it" in card["Destination"]
+    assert "Not known" not in card["Destination"]
+
+
+def test_tables_keep_words_and_numbers_whole(doc: Doc) -> None:
+    """Headers and numbers never break inside a word ("Form at", "9297 66"): cells wrap
+    only between words, and a table wider than a phone scrolls in its own box."""
+    from phonehome.report.html import CSS
+
+    rule = next(r for r in CSS.split("}") if r.strip().startswith("th,td{"))
+    assert "anywhere" not in rule and "break-all" not in rule
+    text = render(doc)
+    inputs = text[text.index("<h3>Inputs</h3>") :]
+    assert inputs.startswith('<h3>Inputs</h3><div class="tablewrap"><table>')
 
 
 def test_methodology_has_input_hash_version_and_not_inspected(doc: Doc) -> None:
@@ -316,7 +372,7 @@ def test_enrichment_keys_are_shown_when_present(doc: Doc) -> None:
         "AS4134 CHINANET",
         "outside the device's home region",
         "2.0 h",
-        "9 of 10 “unlock” event(s)",
+        "9 of 10 “unlock” events",
         "p = 1e-12",
         "severity: high",
         "IMEI in clear text to a third party abroad",

@@ -194,7 +194,7 @@ def test_the_text_report_says_what_the_config_permits() -> None:
     line = network_security_line(config(NOKIA_LIKE))
     assert line == (
         "cleartext blocked except *.zzhc.vnet.cn, 203.0.113.7, api.zzhc.vnet.cn; "
-        "trusts user CAs for 1 domain(s); pins 2 domain(s)"
+        "trusts user CAs for 1 domain; pins 2 domains"
     )
     assert network_security_line({}) == ""
     open_app = El("network-security-config", {}, [El("base-config", {}, [anchors("user")])])

@@ -542,7 +542,7 @@ def test_apk_runs_are_stored_and_shown_again(tmp_path: Path, docs: dict[str, Doc
     listed = json.loads(run("history", "--static", "--db", str(db), "--format", "json").stdout)
     assert [(s["id"], s["risk"]) for s in listed["static"]] == [(2, 0), (1, 18)]
     scans = run("history", "--db", str(db))
-    assert "and 2 static analysis result(s): phonehome history --static" in scans.stdout
+    assert "and 2 static analysis results: phonehome history --static" in scans.stdout
 
     alone = run("apk", autoreg, "--no-store", "--format", "html")
     shown = run("show", "--static", "1", "--db", str(db), "--format", "html")

@@ -191,18 +191,18 @@ def test_delete(db: Path) -> None:
 
 def test_purge_asks_first(db: Path) -> None:
     res = run("purge", "--db", str(db), input="n\n")
-    assert res.exit_code == 1 and "Delete all 2 scan(s)" in res.output
+    assert res.exit_code == 1 and "Delete all 2 scans" in res.output
     with Store.open(db) as s:
         assert len(s.scans()) == 2
     res = run("purge", "--db", str(db), input="y\n")
-    assert res.exit_code == 0 and "Deleted 2 scan(s)" in res.stdout
+    assert res.exit_code == 0 and "Deleted 2 scans" in res.stdout
     with Store.open(db) as s:
         assert s.scans() == []
 
 
 def test_purge_yes_and_nothing_stored(db: Path, tmp_path: Path) -> None:
     res = run("purge", "--db", str(db), "--yes")
-    assert res.exit_code == 0 and "Deleted 2 scan(s) and 0 static result(s)" in res.stdout
+    assert res.exit_code == 0 and "Deleted 2 scans and 0 static results" in res.stdout
     res = run("purge", "--db", str(tmp_path / "none.db"), "--yes")
     assert res.exit_code == 0 and "Nothing stored" in res.stdout
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from phonehome import wording
 from phonehome.context import Context
 from phonehome.errors import InputError, UsageError
 from phonehome.ingest import open_capture
@@ -66,7 +67,9 @@ def export_pcap(doc: dict[str, Any], out: Path, inputs: list[Path] | None = None
     recorded = doc.get("inputs", [])
     paths = inputs or [Path(i["path"]) for i in recorded]
     if len(paths) != len(recorded):
-        raise UsageError(f"the scan has {len(recorded)} input(s), {len(paths)} given")
+        raise UsageError(
+            f"the scan has {wording.count(len(recorded), 'input')}, {len(paths)} given"
+        )
     wanted = evidence(doc)
     if not wanted:
         raise UsageError("the scan has no findings: nothing to export")

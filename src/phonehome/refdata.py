@@ -115,6 +115,39 @@ def valid_mcc(mcc: str) -> bool:
     return mcc in _mcc()
 
 
+@cache
+def _countries() -> dict[str, str]:
+    return {code: name for code, name in _rows("countries.csv")}
+
+
+_NOT_ISO: dict[str, str] = {"UK": "GB", "EL": "GR", "EU": ""}
+"""Codes people type that ISO 3166-1 reserves but does not assign (the EU's own short
+forms for the United Kingdom and Greece, and the EU itself), with the code meant."""
+
+
+def country_name(code: str) -> str | None:
+    """The name of an ISO 3166-1 alpha-2 country code (any case), None if not assigned."""
+    return _countries().get(code.strip().upper())
+
+
+def check_country(code: str) -> str:
+    """``code`` upper-cased if ISO 3166-1 assigns it; a :class:`UsageError` saying what
+    is wrong (and, for a common look-alike, which code was meant) if not."""
+    from phonehome.errors import UsageError
+
+    upper = code.strip().upper()
+    if country_name(upper) is not None:
+        return upper
+    meant = _NOT_ISO.get(upper)
+    if meant:
+        hint = f" ({country_name(meant)} is {meant})"
+    elif upper == "EU":
+        hint = " (name one country of the EU/EEA, e.g. DE: the whole EU/EEA is then home)"
+    else:
+        hint = " (two letters such as NO, DE, US; see ISO 3166-1)"
+    raise UsageError(f"{code!r} is not an ISO 3166-1 alpha-2 country code{hint}")
+
+
 def mcc_country(mcc: str) -> str | None:
     """ISO 3166 alpha-2 country of a mobile country code."""
     return _mcc().get(mcc)
@@ -212,7 +245,31 @@ def datasets() -> list[Dataset]:
         Dataset(e["name"], e["file"], e["source"], e["date"], e["licence"], int(e["rows"]))
         for e in entries
     ]
+    out += _curated_datasets()
     out.append(_psl_dataset())
+    return out
+
+
+CURATED_FILES = (
+    ("entities", "entities.csv", "curated by hand; each row names its source (SOURCES.md)"),
+    (
+        "eu-adequacy",
+        "eu-adequacy.csv",
+        "European Commission's list of adequacy decisions; each row names its decision",
+    ),
+)
+"""The tables written by hand rather than built from a package (data/SOURCES.md)."""
+
+
+def _curated_datasets() -> list[Dataset]:
+    out = []
+    for name, file, source in CURATED_FILES:
+        rows = list(csv.reader(io.StringIO(_read_text(file))))[1:]
+        # The newest date in the table (a decision's adoption) is as far as it is known
+        # to be current; the entity map has no dates of its own.
+        dates = sorted(c for r in rows for c in r if len(c) == 10 and c[4] == "-" == c[7])
+        date = dates[-1] if dates else "-"
+        out.append(Dataset(name, file, source, date, "Apache-2.0 (phonehome)", len(rows)))
     return out
 
 

@@ -56,6 +56,9 @@ class ScanResult:
     not_identifiers: dict[tuple[str, str | None, str], int] = field(default_factory=dict)
     """Placeholder values seen and dismissed: (identifier, constant or None, why) -> count
     (``phonehome.detect.placeholders``)."""
+    uid_packages: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    """Every uid -> packages map the inputs carried (PCAPdroid pcapng blocks, package-name
+    trailers): what a cut trailer label is completed from."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys the enrichers added to the top of the scan JSON (``datasets``,
     ``trigger_events`` ...), in the order they added them."""
@@ -168,6 +171,7 @@ def run_scan(
         not_identifiers={
             (k.identifier, k.value, k.why): n for k, n in engine.not_identifiers.items()
         },
+        uid_packages=dict(ctx.uid_map),
     )
 
 

@@ -18,8 +18,18 @@ def data(ctx: click.Context) -> None:
         return
     from phonehome.refdata import datasets
 
-    for d in datasets():
-        click.echo(f"{d.name:<18} {d.rows:>8} rows  {d.date:<12} {d.licence:<16} {d.source}")
+    sets = datasets()
+    table = [("NAME", "ROWS", "DATE", "LICENCE")]
+    table += [(d.name, str(d.rows), d.date, d.licence) for d in sets]
+    # Columns as wide as their widest cell; the source (up to 120 characters) goes on a
+    # line of its own under its data set, so that no line wraps in an 80-column terminal
+    # more than it must.
+    widths = [max(len(r[c]) for r in table) for c in range(3)]
+    for i, r in enumerate(table):
+        line = f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}"
+        click.echo(line.rstrip())
+        if i:
+            click.echo(f"    source: {sets[i - 1].source}")
 
 
 @data.command("update")

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
+from phonehome import wording
 from phonehome.cli.options import db_option, file_option
 
 
 @click.command()
 @click.argument("scan_ref", metavar="SCAN")
-@file_option("--pcap", "out", required=True, help="pcapng file to write (mode 0600).")
+@file_option("--pcap", "out", required=True, written=True, help="pcapng file to write (mode 0600).")
 @file_option(
     "--input",
     "inputs",
@@ -32,4 +33,4 @@ def export(scan_ref: str, out: Path, inputs: tuple[Path, ...], db_path: Path | N
 
     doc, label = load_scan(scan_ref, db_path)
     n = export_pcap(doc, out, list(inputs) or None)
-    click.echo(f"{out}: {n} packet(s) from {label}")
+    click.echo(f"{out}: {wording.count(n, 'packet')} from {label}")

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from phonehome import wording
 from phonehome.cli.options import device_options, make_context
 
 
@@ -48,8 +49,10 @@ def flows(
             ctx.anomalies.add(cap.damage_kind, cap.index, None, cap.damage)
     s = ctx.stats
     line = (
-        f"{s.inputs} input(s), {s.frames} frames, {s.packets} packets, {s.flows} flows, "
-        f"{s.messages} messages, {ctx.anomalies.total()} anomalies"
+        f"{wording.count(s.inputs, 'input')}, {wording.count(s.frames, 'frame')}, "
+        f"{wording.count(s.packets, 'packet')}, {wording.count(s.flows, 'flow')}, "
+        f"{wording.count(s.messages, 'message')}, "
+        f"{wording.count(ctx.anomalies.total(), 'anomaly')}"
     )
     kinds = ", ".join(f"{k}={v}" for k, v in sorted(ctx.anomalies.counts.items()))
     summary = line + (f" ({kinds})" if kinds else "")

@@ -31,17 +31,40 @@ STATIC_REPORT_FORMATS = [f.name for f in REGISTRY if f.static is not None]
 
 
 def file_option(
-    *decls: str, help: str, required: bool = False, exists: bool = False, multiple: bool = False
+    *decls: str,
+    help: str,
+    required: bool = False,
+    exists: bool = False,
+    multiple: bool = False,
+    written: bool = False,
 ) -> Callable[[F], F]:
-    """An option naming a file (never a directory), as a :class:`~pathlib.Path`."""
+    """An option naming a file (never a directory), as a :class:`~pathlib.Path`.
+
+    ``written``: phonehome writes it, so its folder must exist; checked when the arguments
+    are read, before a long scan, so a typo costs one error line (exit 2), not a
+    traceback at the end (exit 1 would read as "findings" to a CI job)."""
     option: Callable[[F], F] = click.option(
         *decls,
         type=click.Path(dir_okay=False, exists=exists, path_type=Path),
         required=required,
         multiple=multiple,
+        callback=check_written_path if written else None,
         help=help,
     )
     return option
+
+
+def check_written_path(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Click callback: the folder of a file to write exists (a :class:`UsageError` if not)."""
+    from phonehome.errors import UsageError
+
+    if value is None or str(value) == "-":
+        return value
+    folder = Path(value).parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UsageError(f"{param.opts[-1] if param.opts else 'output'} {value}: {folder} {what}")
+    return value
 
 
 def dir_option(*decls: str, help: str, exists: bool = False) -> Callable[[F], F]:
@@ -63,12 +86,13 @@ db_option = file_option(
 
 def written_file_option(help: str) -> Callable[[F], F]:
     """``--output``/``-o`` of the commands whose output is a file, never standard output."""
-    return file_option("--output", "-o", required=True, help=help)
+    return file_option("--output", "-o", required=True, written=True, help=help)
 
 
 output_option = file_option(
     "--output",
     "-o",
+    written=True,
     help="Write the report to this file (mode 0600) instead of standard output.",
 )
 """``--output``/``-o`` of the commands that print a report."""
@@ -133,13 +157,16 @@ def make_context(device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> C
 
 def scan_id_argument(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """Click callback turning SCAN_ID argument(s) into ints, so a bad id is a usage error."""
-    from phonehome.store.refs import MAX_SCAN_ID, parse_scan_id
+    from phonehome.store.refs import parse_scan_id
 
     texts = value if isinstance(value, tuple) else (value,)
     ids: list[int] = []
     for text in texts:
         scan_id = parse_scan_id(str(text))
         if scan_id is None:
-            raise click.BadParameter(f"{str(text)[:40]!r} is not a scan id (1 to {MAX_SCAN_ID})")
+            raise click.BadParameter(
+                f"{str(text)[:40]!r} is not a scan id (a number from the ID column of "
+                "'phonehome history')"
+            )
         ids.append(scan_id)
     return tuple(ids) if isinstance(value, tuple) else ids[0]

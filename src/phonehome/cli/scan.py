@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from phonehome import wording
 from phonehome.cli.options import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
@@ -27,7 +28,7 @@ from phonehome.cli.options import (
     make_context,
     output_option,
 )
-from phonehome.cli.output import use_color, write_report
+from phonehome.cli.output import announce, use_color, write_report
 from phonehome.errors import InputError, UsageError
 
 
@@ -105,7 +106,19 @@ def scan(fmt: str, output: Path | None, no_store: bool, **request: Any) -> None:
     # Every other option is a field of ScanRequest, under the same name.
     outcome = run_scan_command(ScanRequest(store=not no_store, **request))
     render_to(outcome, fmt, output)
+    _warn_incomplete(outcome)
+    announce(output, fmt, outcome.scan_id)
     sys.exit(EXIT_FINDINGS if outcome.failing else EXIT_CLEAN)
+
+
+def _warn_incomplete(outcome: ScanOutcome) -> None:
+    """An input not read to its end says so on stderr too, whatever the format: a JSON
+    report read by a script, or a scan that found nothing, would otherwise exit as if the
+    whole capture had been searched."""
+    from phonehome.report.document import ScanDocument, ScanView, incomplete_line
+
+    for path, why in ScanDocument(ScanView(outcome.doc, outcome.revealed)).stopped_early():
+        click.echo(f"phonehome: warning: {incomplete_line(path, why)}", err=True)
 
 
 @dataclass
@@ -161,9 +174,16 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
         from phonehome.store.baseline import load_baseline
 
         baseline = load_baseline(req.baseline_file)
-    home = (req.home_country or (profile.home_country if profile else None) or "").upper()
-    if home and (len(home) != 2 or not home.isalpha()):
-        raise UsageError(f"--home-country must be an ISO 3166 two-letter code, not {home!r}")
+    home = ""
+    if req.home_country is not None:
+        from phonehome.refdata import check_country
+
+        try:
+            home = check_country(req.home_country)
+        except UsageError as e:
+            raise UsageError(f"--home-country: {e}") from None
+    elif profile is not None and profile.home_country:
+        home = profile.home_country  # checked by load_profile
     # Everything that can fail on the user's arguments fails before a long scan starts.
     if req.events_file is not None and not req.events_file.is_file():
         raise InputError(str(req.events_file), "no such events file")
@@ -190,7 +210,8 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
         unparsed = getattr(events, "unparsed", 0)
         if unparsed:
             click.echo(
-                f"phonehome: warning: {req.events_file}: {unparsed} line(s) not understood",
+                f"phonehome: warning: {req.events_file}: "
+                f"{wording.count(unparsed, 'line')} not understood",
                 err=True,
             )
     options = EnrichOptions(
@@ -198,6 +219,7 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
         events=list(events),
         trigger_window_s=req.trigger_window or DEFAULT_TRIGGER_WINDOW_S,
         app_reports=app_reports,
+        uid_packages=result.uid_packages,
     )
     enrich(result, default_enrichers(options))
     ids = ValueIds(installation_key())

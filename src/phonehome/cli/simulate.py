@@ -27,8 +27,9 @@ def simulate(
 ) -> None:
     """Write a byte-valid simulated capture (nokia7plus, encodings, bench).
 
-    Beside FILE: FILE.truth.json (every leak and decoy), FILE.device.toml (the device
-    profile) and FILE.events.csv (unlocks, screen on, boot ...).
+    Beside FILE, named after it without its extension (-o sim/x.pcap: sim/x.truth.json
+    ...): NAME.truth.json (every leak and decoy), NAME.device.toml (the device profile)
+    and NAME.events.csv (unlocks, screen on, boot ...).
     """
     from phonehome import simulate as sim
 

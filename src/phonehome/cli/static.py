@@ -31,7 +31,7 @@ from phonehome.cli.options import (
     no_store_option,
     output_option,
 )
-from phonehome.cli.output import write_report
+from phonehome.cli.output import announce, write_report
 from phonehome.errors import InputError
 from phonehome.report import STATIC_FORMATS
 
@@ -110,6 +110,7 @@ def apk(
     tool = {"name": "phonehome", "version": __version__}
     doc = {"schema": APKS_SCHEMA, "tool": tool, "apks": reports, "errors": errors}
     write_report(STATIC_FORMATS[fmt](doc), output)
+    announce(output, fmt)
     if reports and not no_store:
         _record("app", [{**r, "tool": tool} for r in reports], db_path)
     if not reports:
@@ -163,6 +164,7 @@ def firmware_diff(
         for err in doc[side]["errors"]:
             click.echo(f"phonehome: error: {side.upper()}: {err['path']}: {err['error']}", err=True)
     write_report(STATIC_FORMATS[fmt](doc), output)
+    announce(output, fmt)
     if not no_store:  # after the report: a busy store does not cost a long analysis
         _record("firmware", [doc], db_path)
     sys.exit(EXIT_RISKY if any(e["risky"] for e in doc["changes"]) else EXIT_CLEAN)

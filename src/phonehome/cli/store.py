@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from phonehome import wording
 from phonehome.cli.options import (
     EXIT_FINDINGS,
     db_option,
@@ -24,7 +25,7 @@ from phonehome.cli.options import (
     scan_id_argument,
     written_file_option,
 )
-from phonehome.cli.output import use_color, write_report
+from phonehome.cli.output import announce, use_color, write_report
 from phonehome.errors import UsageError
 
 if TYPE_CHECKING:
@@ -38,7 +39,9 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def history_text(rows: list[ScanRow], path: Path) -> str:
+def history_text(rows: list[ScanRow], path: Path, repeats: dict[int, int] | None = None) -> str:
+    """The history table; a scan that repeats an earlier one (``repeats``) says so."""
+    repeats = repeats or {}
     if not rows:
         return f"No scans stored in {path}.\n"
     lines = [f"{'ID':>4}  {'STARTED (UTC)':<19}  {'FINDINGS':>8}  {'CLEAR':>5}  {'ANOM':>5}  WHAT"]
@@ -46,9 +49,18 @@ def history_text(rows: list[ScanRow], path: Path) -> str:
         started = (r.started or "?").replace("T", " ")[:19]
         names = ", ".join(Path(p).name for p in r.inputs) or "-"
         what = f"{r.device}: {names}" if r.device else names
+        if r.id in repeats:
+            what = f"(same as scan {repeats[r.id]}) {what}"
         lines.append(
             f"{r.id:>4}  {started:<19}  {r.findings:>8}  {r.cleartext:>5}  {r.anomalies:>5}  "
             f"{_short(what, 70)}"
+        )
+    if repeats:
+        lines.append(
+            f"{wording.count(len(repeats), 'scan')} "
+            f"{'repeats' if len(repeats) == 1 else 'repeat'} an earlier one (same inputs, profile, "
+            "options and results). Another format of a stored scan needs no rescan: "
+            "phonehome show ID --format FORMAT"
         )
     return "\n".join(lines) + "\n"
 
@@ -91,6 +103,7 @@ def history_command(db_path: Path | None, fmt: str, static: bool) -> None:
     path = db_path or default_path()
     rows: list[ScanRow] = []
     statics: list[tuple[StaticRow, int, str]] = []
+    repeats: dict[int, int] = {}
     n_static = 0
     if path.exists():
         with Store.open(path, create=False) as store:
@@ -98,6 +111,7 @@ def history_command(db_path: Path | None, fmt: str, static: bool) -> None:
                 statics = static_summaries(store)
             else:
                 rows = store.scans()
+                repeats = store.repeats(rows)
                 n_static = len(store.list_static())
     if static and fmt == "json":
         results = [{**asdict(r), "risk": score, "summary": what} for r, score, what in statics]
@@ -106,11 +120,14 @@ def history_command(db_path: Path | None, fmt: str, static: bool) -> None:
     elif static:
         write_report(static_history_text(statics, path))
     elif fmt == "json":
-        doc = {"schema": "phonehome.history/1", "db": str(path), "scans": [asdict(r) for r in rows]}
+        scans = [{**asdict(r), "same_as": repeats.get(r.id)} for r in rows]
+        doc = {"schema": "phonehome.history/1", "db": str(path), "scans": scans}
         write_report(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
-        more = f"and {n_static} static analysis result(s): phonehome history --static\n"
-        write_report(history_text(rows, path) + (more if n_static else ""))
+        more = (
+            f"and {wording.count(n_static, 'static analysis result')}: phonehome history --static\n"
+        )
+        write_report(history_text(rows, path, repeats) + (more if n_static else ""))
 
 
 @click.command("show")
@@ -140,6 +157,7 @@ def show_command(
     with Store.open(db_path, create=False) as store:
         doc = store.load(scan_id)
     write_report(FORMATS[fmt](ScanView(doc, revealed=False), use_color(output)), output)
+    announce(output, fmt)
 
 
 def _show_static(static_id: int, db_path: Path | None, fmt: str, output: Path | None) -> None:
@@ -152,6 +170,7 @@ def _show_static(static_id: int, db_path: Path | None, fmt: str, output: Path | 
     with Store.open(db_path, create=False) as store:
         doc = store.load_static(static_id)
     write_report(STATIC_FORMATS[fmt](doc), output)
+    announce(output, fmt)
 
 
 @click.command("diff")
@@ -211,11 +230,15 @@ def purge_command(db_path: Path | None, yes: bool) -> None:
         n_scans, n_static = len(store.scans()), len(store.list_static())
         if not yes:
             click.confirm(
-                f"Delete all {n_scans} scan(s) and {n_static} static result(s) from {path}?",
+                f"Delete all {wording.count(n_scans, 'scan')} and "
+                f"{wording.count(n_static, 'static result')} from {path}?",
                 abort=True,
             )
         store.purge()
-    click.echo(f"Deleted {n_scans} scan(s) and {n_static} static result(s) from {path}.")
+    click.echo(
+        f"Deleted {wording.count(n_scans, 'scan')} and "
+        f"{wording.count(n_static, 'static result')} from {path}."
+    )
 
 
 @click.command("baseline")

@@ -175,7 +175,12 @@ def load_profile(path: Path) -> tuple[DeviceProfile, list[str]]:
             raise UsageError(
                 f"{path}: 'home_country' must be a two-letter ISO 3166 code such as 'NO'"
             )
-        country = value.strip().upper()
+        from phonehome.refdata import check_country
+
+        try:
+            country = check_country(value)
+        except UsageError as e:
+            raise UsageError(f"{path}: 'home_country': {e}") from None
 
     warnings: list[str] = []
     values: dict[str, tuple[str, ...]] = {}

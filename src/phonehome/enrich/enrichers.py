@@ -46,6 +46,8 @@ class EnrichOptions:
     trigger_window_s: float = DEFAULT_TRIGGER_WINDOW_S
     app_reports: list[dict[str, Any]] | None = None
     """APK analyses or firmware app summaries (``--apks``): name apps from their code."""
+    uid_packages: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    """The capture's own uid -> packages map (:attr:`ScanResult.uid_packages`)."""
 
 
 def default_enrichers(options: EnrichOptions) -> list[Enricher]:
@@ -55,6 +57,11 @@ def default_enrichers(options: EnrichOptions) -> list[Enricher]:
         from phonehome.enrich.apps import AppFromCodeEnricher
 
         enrichers.append(AppFromCodeEnricher(options.app_reports))
+    if options.app_reports or options.uid_packages:
+        # Before the destination enricher too: a first party is told by the package.
+        from phonehome.enrich.apps import CutLabelEnricher
+
+        enrichers.append(CutLabelEnricher(options.app_reports or [], options.uid_packages))
     enrichers += [
         DestinationEnricher(options.home_country),
         TimelineEnricher(),

@@ -91,6 +91,18 @@ def region(country: str | None) -> str | None:
     return f"{ADEQUACY} (partial: {decision.scope})" if decision.scope else ADEQUACY
 
 
+def region_words(region: str) -> str:
+    """A region as a report says it: ``EU adequacy decision``, ``partial EU adequacy
+    decision: DPF-certified only`` (the document keeps the short form of
+    :func:`region`, which scripts match on; nested brackets read badly in a sentence)."""
+    if region == ADEQUACY:
+        return "EU adequacy decision"
+    prefix = f"{ADEQUACY} (partial: "
+    if region.startswith(prefix) and region.endswith(")"):
+        return f"partial EU adequacy decision: {region[len(prefix) : -1]}"
+    return region
+
+
 def _rank(name: str) -> int:
     return _SEVERITY.get(name, 2)  # partial adequacy sits between full and none
 

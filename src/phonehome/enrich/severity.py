@@ -37,6 +37,12 @@ SENSITIVITY: dict[str, tuple[int, str]] = {i.id: (i.weight, i.why) for i in CATA
 """Points and description of each identifier, from the identifier catalogue."""
 FREQUENT_INTERVAL_S = 3600.0
 FREQUENT_PER_DAY = 24
+REASON_OUTSIDE_HOME = "sent outside the home region"
+REASON_THIRD_COUNTRY = "sent to a third country without an EU adequacy decision"
+REASON_TRIGGER = "sent within "
+"""How the reasons that restate a destination's jurisdiction or a finding's trigger begin:
+a report that shows those facts in their own rows refers to them instead of repeating
+their figures (rounded differently) a second time."""
 TRIGGER_P = 0.01
 TRIGGER_MIN_EVENTS = 3
 LOW_CONFIDENCE = 0.8
@@ -96,10 +102,10 @@ def _destination(finding: dict[str, Any]) -> list[tuple[int, str]]:
     basis = jurisdiction.get("basis")
     because = f" ({basis})" if isinstance(basis, str) and basis else ""
     if jurisdiction.get("out_of_home_region") is True:
-        out.append((1, f"sent outside the home region{because}"))
+        out.append((1, f"{REASON_OUTSIDE_HOME}{because}"))
     region = jurisdiction.get("region", destination.get("region"))
     if isinstance(region, str) and "third" in region.lower():
-        out.append((1, f"sent to a third country without an EU adequacy decision{because}"))
+        out.append((1, f"{REASON_THIRD_COUNTRY}{because}"))
     return out
 
 
@@ -128,7 +134,7 @@ def _trigger(finding: dict[str, Any]) -> tuple[int, str]:
     baseline = opt_number(trigger.get("baseline")) or 0.0
     event = str(trigger.get("event", "event"))
     return 1, (
-        f"sent within {window:g} s after {int(matched)} of {int(of)} {event} events "
+        f"{REASON_TRIGGER}{window:g} s after {int(matched)} of {int(of)} {event} events "
         f"(by chance {baseline:.1%} of the time, p = {p_value:.1g})"
     )
 

@@ -96,6 +96,12 @@ def looks_like_package(name: str) -> bool:
     return len(name.encode()) < _NAME_FIELD_LEN - 1 and _PACKAGE_RE.fullmatch(name) is not None
 
 
+def may_be_cut(name: str) -> bool:
+    """True when a trailer's name fills the field: PCAPdroid keeps at most 19 bytes, so
+    ``com.qualcomm.qti.au`` may be the start of ``com.qualcomm.qti.autoregistration``."""
+    return len(name.encode()) >= _NAME_FIELD_LEN - 1
+
+
 def parse_uid_map(payload: bytes, endian: str) -> tuple[int, str, str] | None:
     """Parse the part of a PCAPdroid custom block after the PEN.
 

@@ -13,6 +13,24 @@ from dataclasses import dataclass, field
 
 SAMPLES_PER_KIND = 20
 
+STOPPED_EARLY: dict[str, str] = {
+    "pcap.truncated_record": "the capture ends in the middle of a packet record (cut short "
+    "while being written or copied)",
+    "pcapng.bad_block_length": "a pcapng block is cut short or damaged, and reading stopped there",
+    "har.truncated": "the HAR file is damaged or cut short, and reading stopped there",
+    "mitm.truncated": "the mitmproxy flow file is cut short, and reading stopped there",
+    "gzip.damaged": "the gzip data is damaged or cut short, and reading stopped there",
+    "gzip.limit": "the gzip data inflates beyond the size limit, and reading stopped there",
+}
+"""The kinds after which the rest of an input was not read, each in the words a report
+uses: a count alone ("pcap.truncated_record 1") does not tell a reader that the results
+may be missing whatever came after."""
+
+
+def stopped_early(anomalies: dict[str, object]) -> list[str]:
+    """What :data:`STOPPED_EARLY` says about an input's anomaly counts, in kind order."""
+    return [STOPPED_EARLY[k] for k in sorted(anomalies) if k in STOPPED_EARLY]
+
 
 @dataclass(frozen=True, slots=True)
 class Anomaly:

@@ -108,6 +108,22 @@ class FindingDoc:
         """The sending app's packages (empty when no app was named)."""
         return strs(self.app.get("packages"))
 
+    @property
+    def app_names(self) -> tuple[str, ...]:
+        """Who sent it, as a reader says it: the packages; else PCAPdroid's label (``…``
+        when cut); else the uid, with its name when Android fixes it (``uid 1001, radio
+        (telephony processes)``). Empty when no app was named."""
+        if self.packages:
+            return self.packages
+        label = self.app.get("label")
+        if isinstance(label, str) and label:
+            return (label,)
+        uid = self.app.get("uid")
+        if isinstance(uid, int) and not isinstance(uid, bool):
+            name = self.app.get("uid_name")
+            return (f"uid {uid}, {name}" if isinstance(name, str) and name else f"uid {uid}",)
+        return ()
+
     def shown_value(self, revealed: bool) -> Any:
         """The raw value when the document was revealed and has it, else the redacted one."""
         if revealed and "value" in self.raw:
@@ -147,3 +163,19 @@ class ScanDocument:
         """The profile's device name, or "the device"."""
         name = self.device.get("name")
         return str(name) if name else "the device"
+
+    def stopped_early(self) -> list[tuple[str, str]]:
+        """(input path, what happened) for each input whose reading stopped before its end:
+        every format says it in words, since the findings may miss what came after."""
+        from phonehome.model.anomaly import stopped_early
+
+        return [
+            (str(i.get("path")), why)
+            for i in self.inputs
+            for why in stopped_early(as_dict(i.get("anomalies")))
+        ]
+
+
+def incomplete_line(path: str, why: str) -> str:
+    """The one sentence every format uses for an input that was not read to its end."""
+    return f"Results may be incomplete: in {path}, {why}; whatever followed was not read."

@@ -79,10 +79,17 @@ def row(label: str, *value: Node) -> Markup:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Node]]) -> Markup:
+    """A table in a box that scrolls sideways when the page is narrower than the table:
+    headers and numbers keep their words whole ("Format", "929766") instead of being cut
+    to fit a phone's width."""
     return el(
-        "table",
-        el("thead", el("tr", [el("th", h, scope="col") for h in headers])),
-        el("tbody", [el("tr", [el("td", c) for c in r]) for r in rows]),
+        "div",
+        el(
+            "table",
+            el("thead", el("tr", [el("th", h, scope="col") for h in headers])),
+            el("tbody", [el("tr", [el("td", c) for c in r]) for r in rows]),
+        ),
+        class_="tablewrap",
     )
 
 
@@ -101,6 +108,7 @@ h3{margin:.2rem 0 .6rem;font-size:1.05rem}
 .headline{font-size:1.2rem;font-weight:600}
 .verdict li{margin:.3rem 0}
 .revealed{border:3px solid var(--clear);background:#fdecea;padding:.8rem;font-weight:700}
+.incomplete{border:3px solid var(--warn);padding:.8rem;font-weight:600}
 .badge{display:inline-block;padding:0 .45rem;border-radius:.3rem;font-size:.8rem;
 font-weight:700;border:1px solid currentColor;vertical-align:middle}
 .badge.clear{color:var(--clear)}.badge.enc,.badge.dec{color:var(--enc)}
@@ -115,9 +123,25 @@ dd ul{margin:0;padding-left:1.1rem}
 code{font:13px ui-monospace,"DejaVu Sans Mono",monospace;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}
 th,td{border:1px solid var(--line);padding:.25rem .5rem;text-align:left;vertical-align:top;
-overflow-wrap:anywhere}
+overflow-wrap:break-word}
 th{background:var(--card)}td.num{text-align:right}
-.hash{font-size:11px}
+.tablewrap{overflow-x:auto}
+.hash{font-size:11px;overflow-wrap:anywhere}
+.what{margin:0 0 .4rem;font-weight:600}
+table.idents{background:var(--bg);font-size:.92rem}
+table.idents td code,table.idents small{overflow-wrap:anywhere}
+table.idents small{display:block;color:var(--muted)}
+table.idents code.value{white-space:nowrap;overflow-wrap:normal}
+@media (max-width:640px){
+body{padding:.8rem}
+dl{grid-template-columns:1fr}dt{margin-top:.35rem}
+table.idents thead{display:none}
+table.idents,table.idents tbody,table.idents tr,table.idents td{display:block;width:100%}
+table.idents tr{border:1px solid var(--line);margin-bottom:.5rem}
+table.idents td{border:0;border-top:1px solid var(--line)}
+table.idents td::before{content:attr(data-label);display:block;font-weight:600;
+color:var(--muted);font-size:.8rem}
+}
 .note{color:var(--muted)}
 figure{margin:0;overflow-x:auto}
 svg .lane{fill:var(--card)}svg .lbl{text-anchor:end;font-size:12px;fill:var(--fg)}

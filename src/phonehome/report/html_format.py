@@ -14,9 +14,11 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from phonehome import identifiers
+from phonehome import identifiers, wording
+from phonehome.enrich.jurisdiction import region_words
+from phonehome.enrich.severity import REASON_OUTSIDE_HOME, REASON_THIRD_COUNTRY, REASON_TRIGGER
 from phonehome.jsondoc import as_dict, as_int, as_list
-from phonehome.report.document import FindingDoc, ScanDocument, ScanView
+from phonehome.report.document import FindingDoc, ScanDocument, ScanView, incomplete_line
 from phonehome.report.html import Markup, Node, el, join, page, row, table
 
 MAX_EVIDENCE_SHOWN = 5
@@ -90,9 +92,9 @@ def _verdict(findings: list[FindingDoc]) -> Markup:
         1 for fs in by_dest.values() if any(f.get("readability") == "cleartext" for f in fs)
     )
     headline = (
-        f"{len(kinds)} kind(s) of personal identifier left the device, to {len(by_dest)} "
-        f"destination(s); {clear_dests} of them received it in clear text, readable by anyone "
-        "on the path."
+        f"{wording.count(len(kinds), 'kind')} of personal identifier left the device, to "
+        f"{wording.count(len(by_dest), 'destination')}; {clear_dests} of them received it "
+        "in clear text, readable by anyone on the path."
     )
     items = []
     for (host, port, proto), fs in sorted(by_dest.items(), key=_dest_rank):
@@ -109,7 +111,7 @@ def _verdict(findings: list[FindingDoc]) -> Markup:
                 " to ",
                 el("strong", host),
                 f" ({who})" if who else "",
-                f" over {proto}/{port}, {times} time(s), ",
+                f" over {proto}/{port}, {wording.count(times, 'time')}, ",
                 _short_time(min(str(f.get("first_seen", "")) for f in fs)),
                 " … ",
                 _short_time(max(str(f.get("last_seen", "")) for f in fs)),
@@ -135,141 +137,202 @@ def _dest_rank(item: tuple[tuple[str, int, str], list[FindingDoc]]) -> tuple[int
     return (0 if clear else 1, -len({f.identifier for f in fs}), item[0][0])
 
 
-def _card(f: FindingDoc, index: int, inputs: list[Any], revealed: bool) -> Markup:
+def _party(dest: dict[str, Any], owner: str | None, has_app: bool) -> str:
+    """What is known, and what is not, about who receives it (said once per card)."""
+    who = f"operated by {owner}" if owner else "the operator is not known (no bundled entry)"
+    party = dest.get("party")
+    if party == "first":
+        return f"{who}; the sending app's own company (first party)"
+    if party == "third":
+        return f"{who}; a third party to the app that sent it"
+    if not has_app:
+        return (
+            f"{who}. Not known: whether that is the sending app's own company or a third "
+            "party, because no app was named for this traffic (PCAPdroid labels, a HAR or "
+            "--apks name one)"
+        )
+    return f"{who}. Not known: whether that is the sending app's own company or a third party"
+
+
+def _why(reasons: list[str]) -> list[str]:
+    """The severity reasons of a card's findings, each said once; those that restate the
+    Jurisdiction or Trigger row point to it instead of repeating its figures."""
+    out: list[str] = []
+    for r in reasons:
+        if r.startswith(REASON_TRIGGER):
+            r = "sent right after the device's events more often than chance (see Trigger)"
+        elif r.startswith(REASON_OUTSIDE_HOME):
+            r = f"{REASON_OUTSIDE_HOME} (see Jurisdiction)"
+        elif r.startswith(REASON_THIRD_COUNTRY):
+            r = f"{REASON_THIRD_COUNTRY} (see Jurisdiction)"
+        if r not in out:
+            out.append(r)
+    return out
+
+
+def _identifier_rows(fs: list[FindingDoc], revealed: bool) -> Markup:
+    """One row per identifier value: what was sent, how often, where and how encoded."""
+    rows = []
+    for f in sorted(fs, key=lambda f: (f.rank, f.where)):
+        value: list[Node] = [
+            el("code", f.get("value_redacted", ""), class_="value"),
+            " ",
+            el("small", f.get("value_id")),
+        ]
+        if revealed and "value" in f.raw:
+            value += [" raw: ", el("code", f.get("value"), class_="raw")]
+        chain = [str(e) for e in as_list(f.get("encoding"))]
+        form = f.get("form")
+        encoding = (" › ".join(chain) if chain else "none (as sent)") + (
+            f"; value as {form}" if form not in (None, "plain", "pattern") else ""
+        )
+        matched = (
+            "your device profile"
+            if f.get("profile_match")
+            else f"pattern, confidence {f.get('confidence')}"
+        )
+        excerpt = f.excerpt
+        shown: Node = "—"
+        if excerpt:
+            # The decoded text around the value, the value itself marked (and redacted
+            # unless the scan was revealed): what a reader checks the finding against.
+            shown = el(
+                "code",
+                "…" + str(excerpt.get("before", "")),
+                el("mark", str(excerpt.get("match", ""))),
+                str(excerpt.get("after", "")) + "…",
+                class_="excerpt",
+            )
+        cells = [
+            ("Identifier", f.name),
+            ("Value", value),
+            ("Sent", wording.count(as_int(f.get("count")), "time")),
+            ("Where", el("code", f.get("where", ""))),
+            ("Encoding chain", encoding),
+            ("Detector", [el("code", f.get("detector", "?")), f" — {matched}"]),
+            ("Excerpt", shown),
+        ]
+        rows.append(el("tr", [el("td", v, data_label=k) for k, v in cells], class_="ident"))
+    return el(
+        "table",
+        el("thead", el("tr", [el("th", h, scope="col") for h in IDENT_COLUMNS])),
+        el("tbody", rows),
+        class_="idents",
+    )
+
+
+IDENT_COLUMNS = ("Identifier", "Value", "Sent", "Where", "Encoding chain", "Detector", "Excerpt")
+
+
+def _card(fs: list[FindingDoc], index: int, inputs: list[Any], revealed: bool) -> Markup:
+    """One destination (host, port, protocol) and sending app: the facts they share said
+    once, the identifiers as rows."""
+    f = _worst(fs)
     host, port, proto = f.destination_key
     owner, country = owner_and_country(f)
     dest = f.destination
-    rows = [
-        row("Value", el("code", f.get("value_redacted", "")), " ", el("small", f.get("value_id"))),
-    ]
-    if revealed and "value" in f.raw:
-        rows.append(row("Raw value", el("code", f.get("value"), class_="raw")))
+    apps = sorted({a for x in fs for a in x.app_names})
+    rows: list[Markup] = []
     dest_bits: list[Node] = [el("code", host), f" port {port}, {proto}"]
-    if owner or country:
-        dest_bits.append(" — " + ", ".join(x for x in (owner, country) if x))
     if dest.get("registrable_domain"):
         dest_bits.append(f" (domain {dest['registrable_domain']})")
-    if dest.get("party"):
-        dest_bits.append(f", {dest['party']} party")
+    if country:
+        dest_bits.append(f", {country}")
+    dest_bits.append(" — " + _party(dest, owner, bool(apps)))
     rows.append(row("Destination", dest_bits))
-    ips = [str(i) for i in as_list(f.get("ips"))[:8]]
+    ips = sorted({str(i) for x in fs for i in as_list(x.get("ips"))})[:8]
     if ips:
         rows.append(row("Addresses", ", ".join(ips)))
     nets = [as_dict(n) for n in as_list(dest.get("networks"))[:8]]
     if nets:
-        rows.append(
-            row(
-                "Networks",
-                el(
-                    "ul",
-                    [
-                        el(
-                            "li",
-                            " ".join(
-                                str(x)
-                                for x in (
-                                    n.get("ip"),
-                                    f"AS{n['asn']}" if n.get("asn") else None,
-                                    n.get("as_org"),
-                                    n.get("country"),
-                                )
-                                if x
-                            ),
-                        )
-                        for n in nets
-                    ],
-                ),
+        items = [
+            " ".join(
+                str(x)
+                for x in (
+                    n.get("ip"),
+                    f"AS{n['asn']}" if n.get("asn") else None,
+                    n.get("as_org"),
+                    n.get("country"),
+                )
+                if x
             )
-        )
+            for n in nets
+        ]
+        rows.append(row("Networks", el("ul", [el("li", i) for i in items])))
     juris = as_dict(dest.get("jurisdiction"))
     if juris:
         outside = juris.get("out_of_home_region")
         rows.append(
             row(
                 "Jurisdiction",
-                str(juris.get("region", "?")),
+                region_words(str(juris.get("region", "?"))),
                 el("strong", " — outside the device's home region") if outside else "",
                 f" ({juris['basis']})" if juris.get("basis") else "",
             )
         )
     app = f.app
-    if app:
-        pkgs = ", ".join(str(p) for p in as_list(app.get("packages"))) or f"uid {app.get('uid')}"
-        rows.append(row("App", pkgs, f" (according to {app.get('source', '?')})"))
+    if apps:
+        rows.append(row("App", ", ".join(apps), f" (according to {app.get('source', '?')})"))
+        evidence_app = sorted({str(x.app.get("evidence")) for x in fs if x.app.get("evidence")})
+        if evidence_app:
+            rows.append(row("How the app is known", "; ".join(evidence_app)))
+    firsts = [str(x.get("first_seen", "")) for x in fs if x.get("first_seen")]
+    lasts = [str(x.get("last_seen", "")) for x in fs if x.get("last_seen")]
+    times = max(as_int(x.get("count")) for x in fs)
     rows.append(
         row(
             "Sent",
-            f"{as_int(f.get('count'))} time(s), ",
-            _short_time(f.get("first_seen")),
+            f"up to {wording.count(times, 'time')} per identifier, "
+            if len(fs) > 1
+            else f"{wording.count(times, 'time')}, ",
+            _short_time(min(firsts)) if firsts else "?",
             " … ",
-            _short_time(f.get("last_seen")),
+            _short_time(max(lasts)) if lasts else "?",
         )
     )
-    timeline = f.timeline
+    timeline = next((x.timeline for x in fs if x.timeline.get("interval_s")), f.timeline)
     if timeline.get("interval_s"):
         rows.append(row("Rhythm", f"about every {_duration(timeline['interval_s'])}"))
     per_day = as_dict(f.get("per_day")) or as_dict(timeline.get("per_day"))
     if len(per_day) > 1:
         rows.append(row("Per day", ", ".join(f"{d}: {n}" for d, n in list(per_day.items())[:14])))
-    rows.append(row("Where", el("code", f.get("where", ""))))
-    excerpt = f.excerpt
-    if excerpt:
-        # The decoded text around the value, the value itself marked (and redacted
-        # unless the scan was revealed): what a reader checks the finding against.
-        rows.append(
-            row(
-                "Excerpt",
-                el(
-                    "code",
-                    "…" + str(excerpt.get("before", "")),
-                    el("mark", str(excerpt.get("match", ""))),
-                    str(excerpt.get("after", "")) + "…",
-                    class_="excerpt",
-                ),
-            )
+    triggers = [x.trigger for x in fs if x.trigger.get("event")]
+    if triggers:
+        best = min(
+            triggers, key=lambda t: t["p_value"] if isinstance(t.get("p_value"), int | float) else 2
         )
-    chain = [str(e) for e in as_list(f.get("encoding"))]
-    rows.append(
-        row(
-            "Encoding chain",
-            " › ".join(chain) if chain else "none (as sent)",
-            f"; value as {f.get('form')}"
-            if f.get("form") not in (None, "plain", "pattern")
-            else "",
-        )
-    )
-    matched = (
-        "the device's own value (profile)"
-        if f.get("profile_match")
-        else f"pattern, confidence {f.get('confidence')}"
-    )
-    rows.append(row("Detector", el("code", f.get("detector", "?")), f" — {matched}"))
-    trigger = f.trigger
-    if trigger.get("event"):
-        rows.append(row("Trigger", _trigger_text(trigger)))
-    evidence = f.evidence
+        rows.append(row("Trigger", _trigger_text(best)))
+    frames = sorted({n for x in fs for e in x.evidence if isinstance(n := e.get("frame"), int)})
+    evidence = next((x.evidence for x in fs if x.evidence), [])
     if evidence:
-        frames = ", ".join(str(e.get("frame")) for e in evidence[:MAX_EVIDENCE_SHOWN])
-        more = " …" if len(evidence) > MAX_EVIDENCE_SHOWN else ""
+        shown = ", ".join(str(n) for n in frames[:MAX_EVIDENCE_SHOWN])
+        more = " …" if len(frames) > MAX_EVIDENCE_SHOWN else ""
         rows.append(
             row(
                 "Evidence",
                 _input_name(inputs, evidence[0].get("input")),
-                f" frames {frames}{more}; re-find in Wireshark with ",
+                f" frames {shown}{more}; re-find in Wireshark with ",
                 el("code", evidence[0].get("filter", "")),
             )
         )
-    severity = f.severity
+    levels = [str(x.severity.get("level")) for x in fs if x.severity.get("level")]
     sev: Node = None
-    if severity.get("level"):
-        sev = el("span", f"severity: {severity['level']}", class_="badge sev")
-    reasons = [str(r) for r in as_list(severity.get("reasons"))]
+    for level in ("high", "medium", "low", "info"):
+        if level in levels:
+            sev = el("span", f"severity: {level}", class_="badge sev")
+            break
+    if sev is None and levels:
+        sev = el("span", f"severity: {levels[0]}", class_="badge sev")
+    reasons = _why([str(r) for x in fs for r in as_list(x.severity.get("reasons"))])
     if reasons:
         rows.append(row("Why it matters", el("ul", [el("li", r) for r in reasons])))
     clear = " clear" if f.get("readability") == "cleartext" else ""
+    names = ", ".join(_names(fs))
     return el(
         "article",
-        el("h3", f.name, " → ", host, " ", _readability(f), " ", sev),
+        el("h3", host, f" ({proto}/{port}) ", _readability(f), " ", sev),
+        el("p", names, f" sent by {', '.join(apps)}" if apps else "", class_="what"),
+        _identifier_rows(fs, revealed),
         el("dl", rows),
         class_=f"card{clear}",
         id=f"leak-{index}",
@@ -291,7 +354,7 @@ def _duration(seconds: Any) -> str:
 def _trigger_text(trigger: dict[str, Any]) -> str:
     """ "within 2 s after 9 of 10 unlock events (chance 4% each, p = 1e-12)"."""
     text = f"after {trigger.get('matched', '?')} of {trigger.get('of', '?')} "
-    text += f"“{trigger['event']}” event(s)"
+    text += f"“{trigger['event']}” events"
     if isinstance(trigger.get("max_delay_s"), int | float):
         text = f"within {_duration(trigger['max_delay_s'])} " + text
     baseline = trigger.get("baseline")
@@ -312,20 +375,22 @@ def _input_name(inputs: list[Any], index: Any) -> str:
 
 
 def _cards(findings: list[FindingDoc], inputs: list[Any], revealed: bool) -> Markup:
-    order = {"cleartext": 0, "decrypted": 1}
-    ranked = sorted(
-        findings,
-        key=lambda f: (
-            order.get(str(f.get("readability")), 2),
-            str(f.get("host")),
-            f.rank,
-            str(f.get("where")),
-        ),
+    """One card per destination and sending app, cleartext and most identifiers first."""
+    groups: dict[tuple[tuple[str, int, str], tuple[str, ...]], list[FindingDoc]] = defaultdict(list)
+    for f in findings:
+        groups[(f.destination_key, f.app_names)].append(f)
+
+    def rank(item: tuple[tuple[tuple[str, int, str], tuple[str, ...]], list[FindingDoc]]) -> Any:
+        return (*_dest_rank((item[0][0], item[1])), item[0][1])
+
+    ranked = sorted(groups.items(), key=rank)
+    body: Node = [_card(fs, i, inputs, revealed) for i, (_, fs) in enumerate(ranked)] or el(
+        "p", "None."
     )
-    body: Node = [_card(f, i, inputs, revealed) for i, f in enumerate(ranked)] or el("p", "None.")
+    what = wording.count(len(findings), "value")
     return el(
         "section",
-        el("h2", f"Leaks ({len(findings)})"),
+        el("h2", f"Leaks ({what} to {wording.count(len(ranked), 'destination')})"),
         el("div", body, class_="cards"),
         id="leaks",
     )
@@ -374,7 +439,7 @@ def _chart(findings: list[FindingDoc]) -> Markup:
         parts.append(
             el(
                 "g",
-                el("title", f"{name} to {host}: {len(stamps)} occurrence(s)"),
+                el("title", f"{name} to {host}: {wording.count(len(stamps), 'occurrence')}"),
                 el("rect", x=label_w, y=y + 2, width=plot_w, height=row_h - 4, class_="lane"),
                 el("text", label, x=label_w - 8, y=y + row_h / 2 + 4, class_="lbl"),
                 [
@@ -412,7 +477,7 @@ def _chart(findings: list[FindingDoc]) -> Markup:
     caption = (
         f"From {day0} to {day1} UTC. Each bar is one or more occurrences; red bars were sent "
         "in clear text, blue ones encrypted."
-        + (f" {more} further row(s) not drawn." if more > 0 else "")
+        + (f" {wording.count(more, 'further row')} not drawn." if more > 0 else "")
         + " Only the first 1000 occurrences of each finding carry a time."
     )
     svg = el(
@@ -475,7 +540,7 @@ def _destinations(findings: list[FindingDoc]) -> Markup:
         "section",
         el("h2", "Destinations by country and owner"),
         note,
-        el("table", el("thead", head), el("tbody", rows)),
+        el("div", el("table", el("thead", head), el("tbody", rows)), class_="tablewrap"),
         id="destinations",
     )
 
@@ -520,7 +585,17 @@ def _methodology(d: ScanDocument) -> Markup:
     ]
     stats = as_dict(d.get("stats"))
     if stats:
-        facts.append(row("Totals", ", ".join(f"{v} {k}" for k, v in stats.items())))
+        facts.append(
+            row(
+                "Totals",
+                ", ".join(
+                    wording.count(v, k[:-1])
+                    if isinstance(v, int) and k.endswith("s")
+                    else f"{v} {k}"
+                    for k, v in stats.items()
+                ),
+            )
+        )
     inputs = [as_dict(i) for i in as_list(d.get("inputs"))]
     parts: list[Node] = [
         el("h2", "Methodology"),
@@ -534,7 +609,7 @@ def _methodology(d: ScanDocument) -> Markup:
         el("dl", facts),
         el("h3", "Inputs"),
         table(
-            ("File", "Format", "Bytes", "Packets", "Messages", "Anomalies", "SHA-256"),
+            ("File", "Format", "Bytes", "Packets", "Messages", "Anomalies", "SHA\u2011256"),
             [
                 (
                     i.get("path"),
@@ -560,7 +635,7 @@ def _methodology(d: ScanDocument) -> Markup:
             )
         )
         if more > 0:
-            parts.append(el("p", f"and {more} more destination(s)."))
+            parts.append(el("p", f"and {wording.count(more, 'more destination')}."))
         parts.append(
             el(
                 "p",
@@ -604,14 +679,20 @@ def render(view: ScanView, color: bool = False) -> str:
     d = ScanDocument(view)
     device = d.device_name
     names = ", ".join(str(i.get("path")) for i in d.inputs) or "no input"
-    alert: Node = None
+    alert: list[Node] = [
+        el("p", incomplete_line(path, why), class_="incomplete", role="alert")
+        for path, why in d.stopped_early()
+    ]
     if d.revealed:
-        alert = el(
-            "p",
-            "RAW VALUES SHOWN (--reveal): this report contains personal data. "
-            "Do not share it as it is.",
-            class_="revealed",
-            role="alert",
+        alert.insert(
+            0,
+            el(
+                "p",
+                "RAW VALUES SHOWN (--reveal): this report contains personal data. "
+                "Do not share it as it is.",
+                class_="revealed",
+                role="alert",
+            ),
         )
     main = el(
         "main",
@@ -628,5 +709,5 @@ def render(view: ScanView, color: bool = False) -> str:
         main,
         "Made offline by phonehome. Values are redacted unless stated otherwise; this "
         "page loads nothing from the network.",
-        alert=alert,
+        alert=alert or None,
     )

@@ -12,8 +12,8 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from phonehome import identifiers
-from phonehome.report.document import FindingDoc, ScanDocument, ScanView
+from phonehome import identifiers, wording
+from phonehome.report.document import FindingDoc, ScanDocument, ScanView, incomplete_line
 
 MAX_ROWS = 500
 """Trackers cap issue bodies (GitHub at 65536 characters); the rest is counted, not shown."""
@@ -49,6 +49,8 @@ def render(view: ScanView, color: bool = False) -> str:
     out = [f"## phonehome: what {md(d.device_name)} sent", ""]
     if d.revealed:
         out += ["> **RAW VALUES SHOWN (--reveal): this report contains personal data.**", ""]
+    for path, why in d.stopped_early():
+        out += [f"> **{md(incomplete_line(path, why))}**", ""]
     by_dest: dict[tuple[str, str, str], list[FindingDoc]] = defaultdict(list)
     for f in findings:
         by_dest[(f.host, str(f.port), f.protocol)].append(f)
@@ -57,8 +59,8 @@ def render(view: ScanView, color: bool = False) -> str:
     else:
         kinds = {f.identifier for f in findings}
         out.append(
-            f"**{len(kinds)} kind(s) of personal identifier left the device, "
-            f"to {len(by_dest)} destination(s).**"
+            f"**{wording.count(len(kinds), 'kind')} of personal identifier left the device, "
+            f"to {wording.count(len(by_dest), 'destination')}.**"
         )
         out.append("")
         for (host, port, proto), fs in sorted(
@@ -72,7 +74,7 @@ def render(view: ScanView, color: bool = False) -> str:
                 f"- {md(', '.join(identifiers.name(i) for i in idents))} sent "
                 f"{_how({f.readability for f in fs})} to `{_code(host)}`"
                 + (f" ({md(owner)})" if owner else "")
-                + f" over {md(proto)}/{md(port)}, {count} time(s)"
+                + f" over {md(proto)}/{md(port)}, {wording.count(count, 'time')}"
             )
         out += ["", HEADER]
         out.append("|---|---|---|---|---:|---|---|---|")
@@ -104,14 +106,21 @@ def render(view: ScanView, color: bool = False) -> str:
                 + " |"
             )
         if len(ranked) > MAX_ROWS:
-            out += ["", f"… and {len(ranked) - MAX_ROWS} more finding(s) (see the JSON report)."]
+            out += ["", f"… and {len(ranked) - MAX_ROWS} more (see the JSON report)."]
     dismissed = d.not_identifiers
     if dismissed:
         n = sum(x.get("count", 0) for x in dismissed if isinstance(x.get("count"), int))
-        out += ["", f"Not identifiers (placeholders seen and dismissed): {n} value(s)."]
+        out += [
+            "",
+            "Not identifiers (placeholders seen and dismissed): "
+            f"{wording.count(n, 'value')}.",
+        ]
     ni = d.not_inspected
     if ni:
-        out += ["", f"Not inspected (encrypted, contents unseen): {len(ni)} destination(s)."]
+        out += [
+            "",
+            f"Not inspected (encrypted, contents unseen): {wording.count(len(ni), 'destination')}.",
+        ]
     out.append("")
     inputs = d.inputs
     tool = d.tool

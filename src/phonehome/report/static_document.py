@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from phonehome import identifiers
+from phonehome import identifiers, wording
 from phonehome.jsondoc import as_dict, as_int, as_list
 from phonehome.static import firmware as fw
 
@@ -262,4 +262,4 @@ def headline(doc: dict[str, Any]) -> str:
         i = apps[0]
         return f"{'!' if i.risky else ' '} {i.package} {fw.version_text(i.app)}: {i.verdict}"
     risky = sum(1 for i in apps if i.risky)
-    return f"{len(apps)} app(s), {risky} risky"
+    return f"{wording.count(len(apps), 'app')}, {risky} risky"

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from phonehome import wording
 from phonehome.jsondoc import as_dict, as_int, as_list
 from phonehome.report.html import Markup, Node, el, join, page, row, table
 from phonehome.report.static_document import (
@@ -90,8 +91,9 @@ def _apk_verdict(doc: dict[str, Any], apps: list[Item]) -> Markup:
     risky = sum(1 for i in apps if i.risky)
     errors = as_list(doc.get("errors"))
     headline = (
-        f"{len(apps)} app(s) analysed; {risky} risky: read a device identifier and can send it"
-        + (f"; {len(errors)} file(s) could not be read." if errors else ".")
+        f"{wording.count(len(apps), 'app')} analysed; {risky} risky: read a device "
+        "identifier and can send it"
+        + (f"; {wording.count(len(errors), 'file')} could not be read." if errors else ".")
     )
     lines = [_verdict_line(i, f"{i.package} {fw.version_text(i.app)} — {i.verdict}") for i in apps]
     parts: list[Node] = [
@@ -109,7 +111,8 @@ def _diff_verdict(doc: dict[str, Any]) -> Markup:
     n = counts(doc)
     old, new = as_dict(doc.get("old")), as_dict(doc.get("new"))
     headline = (
-        f"{n['added']} app(s) added, {n['removed']} removed, {n['changed']} changed, "
+        f"{wording.count(n['added'], 'app')} added, {n['removed']} removed, "
+        f"{n['changed']} changed, "
         f"{doc.get('unchanged', '?')} unchanged ({old.get('apps', '?')} apps in OLD, "
         f"{new.get('apps', '?')} in NEW)."
     )

@@ -10,15 +10,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from phonehome import wording
 from phonehome.jsondoc import as_dict, as_list
 from phonehome.report.static_document import as_apks, counts, items, kind, signature_status
 from phonehome.static import firmware as fw
 
+RISK_LEGEND = (
+    "risk: points for the identifiers an app reads, the events it runs on and the ways it "
+    "can send them (docs/static.md); '!' = risky: it reads an identifier and can send it, "
+    "or its signer changed\n"
+)
+"""Said once under the apps: a bare ``risk 18`` or ``!`` means nothing to a new reader."""
+
 
 def render(doc: dict[str, Any]) -> str:
     if kind(doc) == "firmware-diff":
-        return diff_text(doc)
-    return "".join(apk_text(as_dict(r)) for r in as_list(as_apks(doc).get("apks")))
+        return diff_text(doc) + RISK_LEGEND
+    apks = [apk_text(as_dict(r)) for r in as_list(as_apks(doc).get("apks"))]
+    return "".join(apks) + (RISK_LEGEND if apks else "")
 
 
 def apk_text(r: dict[str, Any]) -> str:
@@ -86,9 +95,12 @@ def network_security_line(ns: dict[str, Any]) -> str:
     if ns.get("user_cas_trusted"):
         parts.append("trusts user-installed CAs (a proxy CA reads its TLS)")
     elif as_list(ns.get("user_ca_domains")):
-        parts.append(f"trusts user CAs for {len(as_list(ns.get('user_ca_domains')))} domain(s)")
+        parts.append(
+            "trusts user CAs for "
+            + wording.count(len(as_list(ns.get("user_ca_domains"))), "domain")
+        )
     if as_list(ns.get("pinned_domains")):
-        parts.append(f"pins {len(as_list(ns.get('pinned_domains')))} domain(s)")
+        parts.append(f"pins {wording.count(len(as_list(ns.get('pinned_domains'))), 'domain')}")
     return "; ".join(parts)
 
 

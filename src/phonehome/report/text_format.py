@@ -10,9 +10,10 @@ import os
 from collections import defaultdict
 from typing import Any
 
-from phonehome import identifiers
+from phonehome import identifiers, wording
+from phonehome.enrich.jurisdiction import region_words
 from phonehome.jsondoc import as_dict, as_int, map_strings, opt_number
-from phonehome.report.document import FindingDoc, ScanDocument, ScanView
+from phonehome.report.document import FindingDoc, ScanDocument, ScanView, incomplete_line
 from phonehome.terminal import safe
 
 
@@ -38,7 +39,7 @@ def _owner(fs: list[FindingDoc]) -> str:
         parts.append(f"AS{dest['asn']} {dest.get('as_org') or ''}".strip())
     juris = as_dict(dest.get("jurisdiction"))
     where = dest.get("country") or ""
-    notes = [n for n in (juris.get("region"),) if n]
+    notes = [region_words(str(n)) for n in (juris.get("region"),) if n]
     if juris.get("out_of_home_region"):
         notes.append("outside the home region")
     if where:
@@ -58,7 +59,8 @@ def _how_often(fs: list[FindingDoc], times: int, first: str, last: str) -> str:
     )
     every = f", every {interval:.0f} s" if interval else ""
     return (
-        f"{times} time(s) on {days} day(s) ({times / days:.1f}/day{every}), "
+        f"{wording.count(times, 'time')} on {wording.count(days, 'day')} "
+        f"({times / days:.1f}/day{every}), "
         f"{first[:16]} .. {last[:16]} UTC"
     )
 
@@ -105,6 +107,14 @@ def _tag(f: FindingDoc) -> str:
     return f"pattern {confidence:.2f}" if confidence is not None else "pattern"
 
 
+FINDINGS_LEGEND = (
+    "(identifier, value as redacted, times sent, where in the message [encodings], the "
+    "rule that matched: 'profile' = a value from your --device profile, 'pattern 0.95' = "
+    "recognised by its format alone, with that confidence out of 1)"
+)
+"""Said once above the finding lines, which show rule ids (``PH-IMEI``) and tags."""
+
+
 def printable(node: Any) -> Any:
     """Every string of the document with control characters shown as ``\\xNN``: a host,
     path or key from a capture must not move the cursor, recolour or retitle the
@@ -129,8 +139,9 @@ def render(view: ScanView, color: bool = False) -> str:
     else:
         ids_total = {f.identifier for f in d.findings}
         out.append(
-            f"{bold}{len(ids_total)} kind(s) of personal identifier left the device, "
-            f"to {len(by_dest)} destination(s).{reset}"
+            f"{bold}{wording.count(len(ids_total), 'kind')} of personal identifier left "
+            "the device, "
+            f"to {wording.count(len(by_dest), 'destination')}.{reset}"
         )
 
     # Verdict lines, most sensitive destinations first (cleartext, then more identifiers).
@@ -152,7 +163,7 @@ def render(view: ScanView, color: bool = False) -> str:
         times = max(f.count for f in fs)
         first = min(f.first_seen for f in fs)
         last = max(f.last_seen for f in fs)
-        apps = sorted({p for f in fs for p in f.packages})
+        apps = sorted({p for f in fs for p in f.app_names})
         app = f" by {', '.join(apps)}" if apps else ""
         names = _and_list([identifiers.name(i) for i in ids])
         out.append(
@@ -163,6 +174,7 @@ def render(view: ScanView, color: bool = False) -> str:
     if by_dest:
         out.append("")
         out.append(f"{bold}Findings{reset}")
+        out.append(FINDINGS_LEGEND)
         for (host, port, proto), fs in dests:
             out.append(f"{host}:{port} ({proto})")
             for f in sorted(fs, key=lambda f: (f.rank, f.where)):
@@ -172,8 +184,9 @@ def render(view: ScanView, color: bool = False) -> str:
                 if extra:
                     where = "message" if f.count == 1 else "messages"
                     also = f"  (and {extra:,} more in the same {where})"
+                value = str(f.shown_value(d.revealed) or "")
                 out.append(
-                    f"  {f.name:<14} {f.text('value_redacted', ''):<22} x{f.count:<5} "
+                    f"  {f.name:<14} {value:<22} x{f.count:<5} "
                     f"{f.where}  [{enc}]  {f.text('detector')} ({_tag(f)}){also}"
                 )
     dismissed = d.not_identifiers
@@ -190,20 +203,24 @@ def render(view: ScanView, color: bool = False) -> str:
         shown = ", ".join(f"{x.get('host')} x{x.get('hellos')}" for x in ni[:8])
         more = f", and {len(ni) - 8} more" if len(ni) > 8 else ""
         out.append(
-            f"Not inspected (encrypted, contents unseen): {len(ni)} destination(s): "
+            f"Not inspected (encrypted, contents unseen): {wording.count(len(ni), 'destination')}: "
             f"{shown}{more}. Decrypted traffic (HAR, mitmproxy flows) would show more."
         )
     out.append("")
     for i in d.inputs:
         an = sum(n for n in as_dict(i.get("anomalies")).values() if isinstance(n, int))
         out.append(
-            f"Input {i.get('path')}: {i.get('format')}, {i.get('packets')} packets, "
-            f"{i.get('messages')} messages, {an} anomalies, sha256 "
+            f"Input {i.get('path')}: {i.get('format')}, "
+            f"{wording.count(as_int(i.get('packets')), 'packet')}, "
+            f"{wording.count(as_int(i.get('messages')), 'message')}, "
+            f"{wording.count(an, 'anomaly')}, sha256 "
             f"{str(i.get('sha256') or '')[:16]}…"
         )
     if d.anomalies:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(d.anomalies.items()))
         out.append(f"Anomalies: {kinds}")
+    for path, why in d.stopped_early():
+        out.append(f"{yellow}{incomplete_line(path, why)}{reset}")
     return "\n".join(out) + "\n"
 
 

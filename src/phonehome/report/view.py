@@ -12,8 +12,10 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from phonehome.androiduids import describe as describe_uid
 from phonehome.detect.profile import profile_hash
 from phonehome.findings import Finding
+from phonehome.ingest.pcapdroid import may_be_cut
 from phonehome.jsondoc import map_strings
 from phonehome.privacy import ValueIds, redact
 from phonehome.report.document import ScanView
@@ -199,6 +201,19 @@ def _app(f: Finding) -> dict[str, Any] | None:
         return None
     app: dict[str, Any] = {"uid": f.app.uid, "packages": list(f.app.packages)}
     app["source"] = f.app.source
+    name = f.app.name
+    cut = name is not None and f.app.source == "pcapdroid" and may_be_cut(name)
+    if name and (cut or not f.app.packages):
+        # PCAPdroid's label when no package is known (a display name, or a package name
+        # cut at 19 bytes), and a cut one even when completed, to show what was completed.
+        # A display name beside packages is left out: a shared uid has several apps and
+        # one label, which may name another of them.
+        app["label"] = name + ("…" if cut else "")
+        if cut:
+            app["label_truncated"] = True
+    system = describe_uid(f.app.uid)
+    if system is not None:
+        app["uid_name"] = system
     if f.app_evidence is not None:
         app["evidence"] = f.app_evidence
     return app

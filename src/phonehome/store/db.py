@@ -168,6 +168,10 @@ class ScanRow:
     anomalies: int
 
 
+_VOLATILE = frozenset({"started", "finished", "scan_id"})
+"""Keys of a scan document that differ between two runs over the same inputs."""
+
+
 @dataclass(frozen=True, slots=True)
 class StaticRow:
     id: int
@@ -517,6 +521,34 @@ class Store:
             )
             for r in rows
         ]
+
+    def repeats(self, rows: list[ScanRow]) -> dict[int, int]:
+        """Scan id -> the earliest scan it repeats: the same inputs (SHA-256), profile and
+        phonehome version, and the same document apart from its start and end times (so
+        the same options too, as far as they change a result). Such a rescan is usually
+        made for another format, which ``phonehome show N --format F`` gives without one.
+
+        Only scans that share inputs, profile and version are loaded and compared."""
+        groups: dict[tuple[Any, ...], list[ScanRow]] = {}
+        for r in rows:
+            if r.input_sha256:
+                key = (r.input_sha256, r.profile_sha256, r.tool_version)
+                groups.setdefault(key, []).append(r)
+        out: dict[int, int] = {}
+        for group in groups.values():
+            if len(group) < 2:
+                continue
+            first: dict[str, int] = {}
+            for r in sorted(group, key=lambda r: r.id):
+                doc = {k: v for k, v in self.load(r.id).items() if k not in _VOLATILE}
+                content = hashlib.sha256(
+                    json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()
+                ).hexdigest()
+                if content in first:
+                    out[r.id] = first[content]
+                else:
+                    first[content] = r.id
+        return out
 
     def load(self, scan_id: int) -> dict[str, Any]:
         """The document exactly as saved; a one-line error for an unknown id."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from phonehome import identifiers
+from phonehome import identifiers, wording
 from phonehome.jsondoc import opt_int as _int
 from phonehome.jsondoc import opt_str as _str
 from phonehome.jsondoc import strs as _strs
@@ -228,7 +228,8 @@ def _finding_line(f: Mapping[str, Any]) -> str:
 
 def _describe(s: Mapping[str, Any]) -> str:
     names = ", ".join(str(i.get("path")) for i in s.get("inputs", []))
-    return f"{s['label']} (started {s.get('started')}, {s['findings']} findings; {names})"
+    found = wording.count(s["findings"], "finding")
+    return f"{s['label']} (started {s.get('started')}, {found}; {names})"
 
 
 def _render_text(d: Diff) -> str:

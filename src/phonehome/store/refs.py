@@ -33,7 +33,7 @@ def load_scan(ref: str, db_path: Path | None) -> tuple[dict[str, Any], str]:
     if ref.isascii() and ref.isdigit():
         scan_id = parse_scan_id(ref)
         if scan_id is None:
-            raise UsageError(f"no scan {ref[:40]} (scan ids are 1 to {MAX_SCAN_ID})")
+            raise UsageError(f"no scan {ref[:40]} (see 'phonehome history' for the stored ones)")
         with Store.open(db_path, create=False) as store:
             return store.load(scan_id), f"scan {ref}"
     doc = read_scan_file(Path(ref))

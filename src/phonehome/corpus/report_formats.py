@@ -1,0 +1,229 @@
+"""``corpus report --format text|markdown|csv|html``: one :class:`~.report.Report`, four
+renderings.
+
+- text: for a terminal (capture-derived strings pass :func:`phonehome.terminal.safe`);
+- markdown: GitHub tables (``|`` and line breaks in cells escaped);
+- csv: ONE table for spreadsheets and pandas: a ``section`` column, then the union of
+  every section's columns in order of first use (cells of other sections' columns are
+  empty); formula-looking cells get a leading ``'``;
+- html: one self-contained page like the scan report: inline CSS, no script, no image
+  file, a Content-Security-Policy that forbids every load, every string escaped by
+  construction (:func:`phonehome.report.html_format.el`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Any
+
+from phonehome.corpus.query import csv_cell, table_text, text_cell
+from phonehome.corpus.report import Report, Section
+
+NAMES = {
+    "imei": "IMEI",
+    "meid": "MEID",
+    "imsi": "IMSI",
+    "iccid": "ICCID",
+    "msisdn": "phone number",
+    "serial": "serial number",
+    "android_id": "Android ID",
+    "ad_id": "advertising ID",
+    "mac": "MAC address",
+    "email": "email",
+    "location": "location",
+    "cell_id": "cell ID",
+}
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f} %"
+
+
+def overview_lines(report: Report) -> list[str]:
+    o = report.overview
+    lines = [
+        f"{o['inputs']} input(s): {o['done']} done, {o['failed']} not done; "
+        f"{_mb(o['bytes'])}, {o['packets']:,} packets, {o['messages']:,} messages",
+        f"{o['findings']} finding(s) in {o['inputs_with_findings']} input(s): "
+        f"{o['identifiers']} kind(s) of identifier, {o['values']} distinct value(s), "
+        f"{o['sends']:,} send(s), {o['sending_apps']} app(s) named",
+        f"inspectable share of what the devices sent (clear text or decrypted): "
+        f"{_pct(o['coverage'])}",
+    ]
+    if o["apks_analysed"]:
+        lines.append(f"{o['apks_analysed']} APK(s) analysed")
+    if o["first_time"] is not None:
+        lines.append(f"traffic from {text_cell(o['first_time'])} to {text_cell(o['last_time'])}")
+    return lines
+
+
+def headline(report: Report) -> str:
+    if not report.identifiers:
+        return "No identifier found in the corpus."
+    parts = [f"{NAMES.get(i, i)} in {n} input(s)" for i, n in report.identifiers[:6]]
+    return "Sent: " + ", ".join(parts) + "."
+
+
+def _note(section: Section) -> str:
+    more = " (more rows than shown: use 'corpus query')" if section.truncated else ""
+    return section.note + more
+
+
+def render_text(report: Report, color: bool = False) -> str:
+    from phonehome.terminal import safe
+
+    bold, reset = ("\033[1m", "\033[0m") if color else ("", "")
+    out = [f"{bold}phonehome corpus report{reset}: {safe(report.directory)}", ""]
+    out += [headline(report), ""]
+    out += overview_lines(report)
+    for section in report.sections:
+        out += ["", f"{bold}{section.title}{reset}", _note(section)]
+        if section.rows:
+            out.append(table_text(section.columns, section.rows).rstrip("\n"))
+        else:
+            out.append("(none)")
+    return "\n".join(out) + "\n"
+
+
+def _md(value: Any) -> str:
+    text = text_cell(value)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
+
+def render_markdown(report: Report, color: bool = False) -> str:
+    out = [f"# phonehome corpus report: {_md(report.directory)}", "", headline(report), ""]
+    out += [f"- {line}" for line in overview_lines(report)]
+    for section in report.sections:
+        out += ["", f"## {section.title}", "", _note(section), ""]
+        if not section.rows:
+            out.append("(none)")
+            continue
+        out.append("| " + " | ".join(section.columns) + " |")
+        out.append("|" + "---|" * len(section.columns))
+        out += ["| " + " | ".join(_md(v) for v in row) + " |" for row in section.rows]
+    return "\n".join(out) + "\n"
+
+
+def render_csv(report: Report, color: bool = False) -> str:
+    columns: list[str] = []
+    for section in report.sections:
+        columns += [c for c in section.columns if c not in columns]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["section", *columns])
+    for section in report.sections:
+        for row in section.rows:
+            values = dict(zip(section.columns, row, strict=True))
+            writer.writerow([section.id, *(csv_cell(values.get(c)) for c in columns)])
+    return out.getvalue()
+
+
+CSS = """
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d232a;
+background:#f6f7f9}
+header{background:#17324d;color:#fff;padding:18px 28px}
+header h1{margin:0;font-size:22px}
+header p{margin:4px 0 0;opacity:.85}
+main{padding:8px 28px 28px;max-width:1200px}
+#headline{font-size:18px;font-weight:600;margin:18px 0 8px}
+ul.overview{background:#fff;border:1px solid #dde2e8;border-radius:6px;padding:12px 12px 12px 30px}
+section{background:#fff;border:1px solid #dde2e8;border-radius:6px;margin:16px 0;padding:8px 16px}
+section h2{font-size:17px;margin:8px 0 2px}
+section p.note{color:#55606c;margin:0 0 8px;font-size:13px}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{border-bottom:1px solid #e8ecf0;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f0f3f6;position:sticky;top:0}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.bar{width:120px}
+div.bar{background:#c0392b;height:10px;border-radius:2px}
+footer{color:#55606c;font-size:12px;padding:0 28px 24px}
+"""
+
+
+def _cells(section: Section, row: tuple[Any, ...], widest: dict[int, float]) -> list[Any]:
+    from phonehome.report.html_format import el
+
+    out = []
+    for i, value in enumerate(row):
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        out.append(el("td", text_cell(value), class_="n" if numeric else None))
+    if "inputs" in section.columns:
+        i = section.columns.index("inputs")
+        share = (row[i] or 0) / widest[i] if widest.get(i) else 0
+        out.append(el("td", el("div", class_="bar", style=f"width:{100 * share:.0f}%"), class_="bar"))
+    return out
+
+
+def render_html(report: Report, color: bool = False) -> str:
+    from phonehome.report.html_format import CSP, el
+
+    sections = []
+    for section in report.sections:
+        widest: dict[int, float] = {}
+        if "inputs" in section.columns and section.rows:
+            i = section.columns.index("inputs")
+            widest[i] = max(float(r[i] or 0) for r in section.rows) or 1.0
+        header = [el("th", c) for c in section.columns]
+        if widest:
+            header.append(el("th", "share"))
+        body = (
+            el(
+                "table",
+                el("thead", el("tr", header)),
+                el("tbody", [el("tr", _cells(section, r, widest)) for r in section.rows]),
+            )
+            if section.rows
+            else el("p", "(none)")
+        )
+        sections.append(
+            el(
+                "section",
+                el("h2", section.title),
+                el("p", _note(section), class_="note"),
+                body,
+                id=section.id,
+            )
+        )
+    head = el(
+        "head",
+        el("meta", charset="utf-8"),
+        el("meta", http_equiv="Content-Security-Policy", content=CSP),
+        el("meta", name="referrer", content="no-referrer"),
+        el("meta", name="viewport", content="width=device-width, initial-scale=1"),
+        el("title", f"phonehome corpus report: {report.directory}"),
+        el("style", CSS),
+    )
+    body = el(
+        "body",
+        el(
+            "header",
+            el("h1", "phonehome corpus report"),
+            el("p", f"{report.directory} — generated {report.generated}"),
+        ),
+        el(
+            "main",
+            el("p", headline(report), id="headline"),
+            el("ul", [el("li", line) for line in overview_lines(report)], class_="overview"),
+            sections,
+        ),
+        el(
+            "footer",
+            "Made offline by phonehome. Identifier values are never in a corpus dataset: "
+            "only keyed hashes and redacted forms. This page loads nothing from the network.",
+        ),
+    )
+    return "<!DOCTYPE html>\n" + el("html", head, body, lang="en") + "\n"
+
+
+FORMATS: dict[str, Callable[[Report, bool], str]] = {
+    "text": render_text,
+    "markdown": render_markdown,
+    "csv": render_csv,
+    "html": render_html,
+}

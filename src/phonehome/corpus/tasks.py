@@ -1,0 +1,229 @@
+"""What a worker does with one task: read, scan or analyse, write the task's parts.
+
+:func:`run_task` is the function Dask ships to the workers (by name: every worker needs
+the same phonehome installed, which it checks). It never raises for a bad input: the
+outcome is a :class:`Outcome` and an ``inputs`` row with one of three statuses:
+
+- ``done``: scanned or analysed; its rows are in the tables;
+- ``failed``: the input cannot be read as what it should be (empty, not a capture, not an
+  APK, unreadable): the same bytes would fail again, so a rerun skips it;
+- ``error``: phonehome itself failed on it (an exception, a worker out of memory or
+  killed): recorded, and retried by every rerun.
+
+The task reads its files twice: once to hash them (the task's name depends on their
+content, so a rerun can skip it before any scanning), once to scan them. The second read
+comes from the page cache; hashing costs a few percent of a scan (benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import socket
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from phonehome import __version__
+from phonehome.corpus import parts, rows
+from phonehome.corpus.inputs import Task
+from phonehome.corpus.options import (
+    RunOptions,
+    file_digest,
+    path_key,
+    session_digest,
+    task_key,
+    task_options,
+)
+from phonehome.errors import PhonehomeError
+
+DONE, FAILED, ERROR, SKIPPED = "done", "failed", "error", "skipped"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the driver hears back (the rows themselves stay on the worker's disk)."""
+
+    key: str
+    path: str
+    status: str
+    """``done``, ``failed``, ``error``, or ``skipped`` (its parts were already there)."""
+    error: str | None
+    findings: int
+    size: int
+    duration_s: float
+
+
+def content_digest(task: Task) -> str:
+    """SHA-256 of the file, or for a session of its members' names (relative to the
+    session's directory, so a moved session keeps its name) and digests."""
+    if task.problem is not None:
+        return ""
+    if task.kind != "session":
+        return file_digest(task.members[0])
+    h = hashlib.sha256()
+    for member in task.members:
+        rel = os.path.relpath(member, task.path)
+        h.update(f"{rel}\0{file_digest(member)}\n".encode())
+    return h.hexdigest()
+
+
+def run_task(
+    task: Task,
+    options: RunOptions,
+    out: str,
+    force: bool = False,
+) -> Outcome:
+    """Hash, check whether the task is done already, run it, write its parts."""
+    started = time.monotonic()
+    out_dir = Path(out)
+    try:
+        session = session_digest(options, task.session)
+        sha = content_digest(task)
+    except OSError as e:
+        # Unreadable now: no content to name it by, so it is named by its path.
+        why = _os_error(task.path, e)
+        return finish(out_dir, task, options, path_key(options, task), "", FAILED, why, started)
+    key = task_key(options, task, sha, session)
+    if not force and parts.part_path(out_dir, "inputs", key).exists():
+        return Outcome(key, task.path, SKIPPED, None, 0, task.size, time.monotonic() - started)
+
+    def end(status: str, error: str | None, extra: dict[str, Any] | None = None) -> Outcome:
+        return finish(out_dir, task, options, key, session, status, error, started, sha, extra)
+
+    if options.version != __version__:
+        return end(ERROR, f"worker runs phonehome {__version__}, not {options.version}")
+    if task.problem is not None:
+        return end(FAILED, task.problem)
+    try:
+        if options.kind == "apk":
+            extra, table_rows = _apk(task, key)
+            table = "apps"
+        else:
+            extra, table_rows = _scan(task, options, key, sha)
+            table = "findings"
+    except PhonehomeError as e:
+        return end(FAILED, str(e))
+    except OSError as e:
+        return end(FAILED, _os_error(task.path, e))
+    except MemoryError:
+        return end(ERROR, "out of memory")
+    except Exception as e:  # a bug in phonehome: recorded, the run goes on
+        frame = traceback.extract_tb(e.__traceback__)[-1]
+        place = f"{Path(frame.filename).name}:{frame.lineno}"
+        return end(ERROR, f"internal error: {type(e).__name__}: {e} ({place})")
+    failed = extra.pop("_failed", None)
+    if failed:
+        return end(FAILED, failed, extra)
+    if table_rows:
+        parts.write_part(out_dir, table, key, table_rows)
+    return end(DONE, None, extra)
+
+
+def _os_error(path: str, e: OSError) -> str:
+    return f"{e.filename or path}: {e.strerror or e}"
+
+
+def finish(
+    out: Path,
+    task: Task,
+    options: RunOptions,
+    key: str,
+    session: str,
+    status: str,
+    error: str | None,
+    started: float | None = None,
+    sha: str = "",
+    extra: dict[str, Any] | None = None,
+) -> Outcome:
+    """Write the task's ``inputs`` row (its commit mark) and say how it went. A task that
+    did not end ``done`` has no other rows: parts of an earlier run are removed."""
+    duration = time.monotonic() - started if started is not None else 0.0
+    row = {
+        "task": key,
+        "kind": task.kind,
+        "path": task.path,
+        "files": len(task.members),
+        "sha256": sha or None,
+        "size": task.size,
+        "session": task.session.name if task.session else None,
+        **(extra or {}),
+        "status": status,
+        "error": error,
+        "duration_s": round(duration, 6),
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "worker_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "phonehome": __version__,
+        "options": task_options(options, session),
+        "stat_sig": task.stat_sig,
+        "finished_at": rows.epoch(time.time()),
+    }
+    table = "apps" if options.kind == "apk" else "findings"
+    if status != DONE or not row.get("findings") and table == "findings":
+        parts.remove_part(out, table, key)
+    parts.write_part(out, "inputs", key, [row])
+    return Outcome(key, task.path, status, error, int(row.get("findings") or 0), task.size, duration)
+
+
+def _scan(
+    task: Task, options: RunOptions, key: str, sha: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The scan sequence of ``phonehome scan`` without the store: captures -> streaming
+    pass -> redacted view -> destinations, timeline, severity."""
+    from phonehome.enrichment import EnrichOptions, enrich
+    from phonehome.pipeline import open_all
+    from phonehome.privacy import ValueIds
+    from phonehome.report.view import build_view
+    from phonehome.scan import run_scan
+    from phonehome.scancmd import make_context
+
+    session = task.session
+    device = (session.device if session else None) or options.device
+    profile = None
+    if device is not None:
+        from phonehome.detect.profile import load_profile
+
+        profile, _ = load_profile(Path(device))
+    ips = (session.device_ips if session else ()) or options.device_ips
+    macs = (session.device_macs if session else ()) or options.device_macs
+    home = (
+        (session.home_country if session else None)
+        or options.home_country
+        or (profile.home_country if profile else None)
+    )
+    ctx = make_context(ips, macs)
+    for keylog in options.keylogs:
+        with open(keylog, "rb") as fh:
+            ctx.keylogs.append(fh.read())
+    caps = open_all(list(task.members))
+    try:
+        result = run_scan(caps, profile, ctx, None)
+    finally:
+        for cap in caps:
+            cap.close()
+    doc = build_view(result, ValueIds(options.key.data), reveal=False).doc
+    doc = enrich(doc, result, EnrichOptions(home_country=(home or "").upper() or None))
+    extra = {
+        **rows.scan_counts(doc),
+        **rows.coverage(result.sent),
+        "first_time": rows.epoch(result.first_time),
+        "last_time": rows.epoch(result.last_time),
+    }
+    return extra, rows.finding_rows(doc, key, sha)
+
+
+def _apk(task: Task, key: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from phonehome.static.commands import analyse_one
+
+    report = analyse_one(Path(task.members[0]))
+    extra: dict[str, Any] = {"format": "apk", "findings": 0}
+    if not report.get("package"):
+        why = "; ".join(report.get("problems", [])[:2]) or "no manifest"
+        extra["_failed"] = f"{task.path}: not an APK: {why}"
+        return extra, []
+    row = rows.app_row(report, key)
+    row["path"] = task.path
+    return extra, [row]

@@ -161,7 +161,9 @@ def _run(
     from phonehome.errors import UsageError
 
     if scheduler is not None and (workers is not None or memory_limit is not None):
-        raise UsageError("--scheduler runs on that cluster's workers: drop --workers/--memory-limit")
+        raise UsageError(
+            "--scheduler runs on that cluster's workers: drop --workers/--memory-limit"
+        )
     if memory_limit is not None and workers == 0:
         raise UsageError("--memory-limit needs worker processes (--workers 0 runs in this one)")
     if out.exists() and not out.is_dir():

@@ -180,14 +180,14 @@ def _client(engine: EngineOptions) -> tuple[Any, Any, str]:
     dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES})
     if engine.scheduler is not None:
         try:
-            client = Client(engine.scheduler, timeout=CONNECT_TIMEOUT_S)
+            client = Client(engine.scheduler, timeout=CONNECT_TIMEOUT_S)  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError) as e:
             raise UsageError(f"cannot reach the scheduler {engine.scheduler}: {e}") from None
         return client, None, engine.scheduler
     workers = engine.workers or os.cpu_count() or 1
     import logging
 
-    cluster = LocalCluster(
+    cluster = LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
@@ -196,7 +196,8 @@ def _client(engine: EngineOptions) -> tuple[Any, Any, str]:
         memory_limit=engine.memory_limit or "auto",
         silence_logs=logging.ERROR,
     )
-    return Client(cluster), cluster, f"{workers} local worker process(es)"
+    client = Client(cluster)  # type: ignore[no-untyped-call]
+    return client, cluster, f"{workers} local worker process(es)"
 
 
 def _check_workers(client: Any, engine: EngineOptions) -> int:
@@ -250,7 +251,7 @@ def _run_dask(
             )
             submitted.append(future)
             tasks[future.key] = task
-        for future in as_completed(submitted):
+        for future in as_completed(submitted):  # type: ignore[no-untyped-call]
             task = tasks[future.key]
             if future.status == "finished":
                 note(future.result())

@@ -59,9 +59,7 @@ class Session:
     def canonical(self) -> str:
         """The marker's settings as text, for the task's options digest (the device
         profile's content is hashed separately: a changed profile redoes the session)."""
-        return repr(
-            (self.name, self.device, self.device_ips, self.device_macs, self.home_country)
-        )
+        return repr((self.name, self.device, self.device_ips, self.device_macs, self.home_country))
 
 
 @dataclass(frozen=True)
@@ -191,16 +189,16 @@ def load_session(directory: Path) -> Session:
     )
 
 
-def _walk(root: Path, skip: set[Path]) -> Iterable[tuple[Path, bool]]:
-    """(file, inside a session) for every regular file under ``root``, sorted, without
-    following symbolic links to directories (no cycles) and without entering ``skip``."""
+def _walk(root: Path, skip: set[Path]) -> Iterable[Path]:
+    """Every regular file under ``root``, sorted, without following symbolic links to
+    directories (no cycles) and without entering ``skip``."""
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if (here / d).resolve() not in skip)
         for name in sorted(filenames):
             path = here / name
             if name != SESSION_MARKER and path.is_file():
-                yield path, False
+                yield path
 
 
 def expand(args: Sequence[str], kind: RunKind, out: Path) -> Expansion:
@@ -249,11 +247,11 @@ def _expand_dir(
 ) -> None:
     if kind == "scan" and (root / SESSION_MARKER).is_file():
         session = load_session(root)
-        files = [p for p, _ in _walk(root, skip)]
-        members = [str(p) for p, ok in zip(files, _sniff_all(files, kind), strict=True) if ok]
-        exp.ignored += [str(p) for p in files if str(p) not in set(members)]
+        inside = list(_walk(root, skip))
+        members = [str(p) for p, ok in zip(inside, _sniff_all(inside, kind), strict=True) if ok]
+        exp.ignored += [str(p) for p in inside if str(p) not in set(members)]
         if not members:
-            why = f"{root}: session without captures ({len(files)} other file(s))"
+            why = f"{root}: session without captures ({len(inside)} other file(s))"
             exp.tasks.append(_problem(root, why))
             return
         if str(root) in seen:

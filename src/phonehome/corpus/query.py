@@ -124,6 +124,10 @@ def csv_cell(value: Any) -> str:
     return text
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
 def table_text(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """An aligned table for a terminal; control characters shown, never obeyed."""
     from phonehome.terminal import safe
@@ -133,10 +137,7 @@ def table_text(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     for r in cells:
         for i, c in enumerate(r):
             widths[i] = max(widths[i], len(c))
-    numeric = [
-        all(isinstance(r[i], int | float) and not isinstance(r[i], bool) for r in rows if r[i] is not None)
-        for i in range(len(columns))
-    ]
+    numeric = [all(_is_number(r[i]) for r in rows if r[i] is not None) for i in range(len(columns))]
 
     def line(values: Sequence[str]) -> str:
         out = [

@@ -102,7 +102,7 @@ def overview(con: Any) -> dict[str, Any]:
 
 _COUNTS = (
     "count(DISTINCT input_sha256) AS inputs, count(DISTINCT app) AS apps, "
-    "count(DISTINCT value_id) AS \"values\", sum(count) AS sends"
+    'count(DISTINCT value_id) AS "values", sum(count) AS sends'
 )
 _RANK = "inputs DESC, sends DESC"
 

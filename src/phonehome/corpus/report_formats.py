@@ -150,13 +150,14 @@ def _cells(section: Section, row: tuple[Any, ...], widest: dict[int, float]) -> 
     from phonehome.report.html_format import el
 
     out = []
-    for i, value in enumerate(row):
+    for value in row:
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         out.append(el("td", text_cell(value), class_="n" if numeric else None))
     if "inputs" in section.columns:
         i = section.columns.index("inputs")
         share = (row[i] or 0) / widest[i] if widest.get(i) else 0
-        out.append(el("td", el("div", class_="bar", style=f"width:{100 * share:.0f}%"), class_="bar"))
+        bar = el("div", class_="bar", style=f"width:{100 * share:.0f}%")
+        out.append(el("td", bar, class_="bar"))
     return out
 
 

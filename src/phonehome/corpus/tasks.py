@@ -162,10 +162,11 @@ def finish(
         "finished_at": rows.epoch(time.time()),
     }
     table = "apps" if options.kind == "apk" else "findings"
-    if status != DONE or not row.get("findings") and table == "findings":
+    if status != DONE or (table == "findings" and not row.get("findings")):
         parts.remove_part(out, table, key)
     parts.write_part(out, "inputs", key, [row])
-    return Outcome(key, task.path, status, error, int(row.get("findings") or 0), task.size, duration)
+    found = int(row.get("findings") or 0)
+    return Outcome(key, task.path, status, error, found, task.size, duration)
 
 
 def _scan(

@@ -32,7 +32,15 @@ INSTALL_HINT = "pip install 'phonehome[corpus]'"
 
 def missing_modules() -> list[str]:
     """The optional packages a corpus run needs that are not installed."""
-    return [m for m in EXTRA_MODULES if importlib.util.find_spec(m) is None]
+    missing = []
+    for name in EXTRA_MODULES:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # a module blocked in sys.modules, a broken parent
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
 
 
 def require() -> None:

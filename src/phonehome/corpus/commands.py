@@ -179,19 +179,18 @@ def _run(
             options,
             out,
             engine.EngineOptions(workers, scheduler, memory_limit, force),
-            lambda o: progress.update(o.status, o.size),
+            lambda o: progress.update(o.status, o.size, o.earlier),
             expansion.cleared,
         )
     finally:
         progress.close()
-    progress.counts["skipped"] += summary.skipped_by_stat
     bad = [o for o in summary.outcomes if o.status in ("failed", "error")]
     total = len(expansion.tasks)
     done = summary.count("done")
     line = (
-        f"{total} input(s): {done} done, {len(bad)} failed, {summary.count('skipped')} "
-        f"already done; {summary.findings} finding(s); {summary.wall_s:.1f} s on "
-        f"{summary.where} -> {out}"
+        f"{total} input(s): {done} done, {len(bad)} failed ({summary.earlier} from an "
+        f"earlier run, {total - summary.earlier} run now); {summary.findings} finding(s); "
+        f"{summary.wall_s:.1f} s {summary.where} -> {out}"
     )
     click.echo(line)
     if expansion.ignored:
@@ -201,7 +200,7 @@ def _run(
             f"(e.g. {expansion.ignored[0]})",
             err=True,
         )
-    for o in bad[:MAX_LISTED]:
+    for o in [o for o in bad if not o.earlier][:MAX_LISTED]:
         click.echo(f"phonehome: {o.status}: {o.error}", err=True)
     if len(bad) > MAX_LISTED:
         click.echo(

@@ -44,7 +44,7 @@ from phonehome.corpus.options import (
     task_key,
     task_options,
 )
-from phonehome.corpus.tasks import DONE, ERROR, FAILED, SKIPPED, Outcome, run_task
+from phonehome.corpus.tasks import DONE, ERROR, FAILED, Outcome, run_task
 from phonehome.errors import UsageError
 
 ALLOWED_FAILURES = 2
@@ -66,15 +66,18 @@ class EngineOptions:
 @dataclass
 class RunSummary:
     outcomes: list[Outcome] = field(default_factory=list)
-    skipped_by_stat: int = 0
+    """One per task: run now, or as an earlier run recorded it."""
     wall_s: float = 0.0
     workers: int = 0
     where: str = ""
     tidied: tuple[int, int] = (0, 0)
 
     def count(self, status: str) -> int:
-        n = sum(1 for o in self.outcomes if o.status == status)
-        return n + (self.skipped_by_stat if status == SKIPPED else 0)
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def earlier(self) -> int:
+        return sum(1 for o in self.outcomes if o.earlier)
 
     @property
     def findings(self) -> int:
@@ -99,35 +102,45 @@ def locked(out: Path) -> Iterator[None]:
         fh.close()
 
 
-def _recorded(out: Path) -> dict[tuple[str, str, str], str]:
-    """(path, stat signature, options) -> status, of every recorded task."""
-    seen: dict[tuple[str, str, str], str] = {}
-    for row in parts.read_rows(out, "inputs", ["path", "stat_sig", "options", "status"]):
-        seen[(row["path"], row["stat_sig"] or "", row["options"] or "")] = row["status"]
+_RECORD_COLUMNS = ["task", "path", "stat_sig", "options", "status", "error", "findings"]
+
+
+def _recorded(out: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(path, stat signature, options) -> row, of every task recorded done or failed."""
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in parts.read_rows(out, "inputs", _RECORD_COLUMNS):
+        if row["status"] in (DONE, FAILED):
+            seen[(row["path"], row["stat_sig"] or "", row["options"] or "")] = row
     return seen
 
 
-def plan(tasks: list[Task], options: RunOptions, out: Path, force: bool) -> list[Task]:
-    """The tasks that need a worker: all with ``force``, else those without a matching
-    ``done``/``failed`` record (see the module docstring)."""
+def plan(
+    tasks: list[Task], options: RunOptions, out: Path, force: bool
+) -> tuple[list[Task], list[Outcome]]:
+    """The tasks that need a worker (all with ``force``), and the outcomes recorded for
+    the others (see the module docstring). A directory without inputs is always looked
+    at again: it costs nothing and may have changed."""
     if force:
-        return list(tasks)
+        return list(tasks), []
     recorded = _recorded(out)
     sessions: dict[str, str] = {}
-    todo = []
+    todo: list[Task] = []
+    earlier: list[Outcome] = []
     for task in tasks:
         if task.problem is not None:
-            todo.append(task)  # cheap, and its message may have changed
+            todo.append(task)
             continue
         session = ""
         if task.session is not None:
             if task.path not in sessions:
                 sessions[task.path] = session_digest(options, task.session)
             session = sessions[task.path]
-        status = recorded.get((task.path, task.stat_sig, task_options(options, session)))
-        if status not in (DONE, FAILED):
+        row = recorded.get((task.path, task.stat_sig, task_options(options, session)))
+        if row is None:
             todo.append(task)
-    return todo
+        else:
+            earlier.append(Outcome.recorded(row, task.size))
+    return todo, earlier
 
 
 def run(
@@ -147,13 +160,15 @@ def run(
             stale = Task("directory", directory, (), 0, "", problem="-")
             for table in ("inputs", "findings", "apps"):
                 parts.remove_part(out, table, path_key(options, stale))
-        todo = plan(tasks, options, out, engine.force)
-        summary.skipped_by_stat = len(tasks) - len(todo)
+        todo, earlier = plan(tasks, options, out, engine.force)
 
         def note(outcome: Outcome) -> None:
             summary.outcomes.append(outcome)
             if listener is not None:
                 listener(outcome)
+
+        for outcome in earlier:
+            note(outcome)
 
         if engine.scheduler is None and engine.workers == 0:
             summary.workers, summary.where = 1, "in this process"
@@ -183,7 +198,7 @@ def _client(engine: EngineOptions) -> tuple[Any, Any, str]:
             client = Client(engine.scheduler, timeout=CONNECT_TIMEOUT_S)  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError) as e:
             raise UsageError(f"cannot reach the scheduler {engine.scheduler}: {e}") from None
-        return client, None, engine.scheduler
+        return client, None, f"on the cluster at {engine.scheduler}"
     workers = engine.workers or os.cpu_count() or 1
     import logging
 
@@ -197,7 +212,7 @@ def _client(engine: EngineOptions) -> tuple[Any, Any, str]:
         silence_logs=logging.ERROR,
     )
     client = Client(cluster)  # type: ignore[no-untyped-call]
-    return client, cluster, f"{workers} local worker process(es)"
+    return client, cluster, f"on {workers} local worker process(es)"
 
 
 def _check_workers(client: Any, engine: EngineOptions) -> int:

@@ -221,6 +221,15 @@ def tidy(out: Path) -> tuple[int, int]:
     return temps, orphans
 
 
+def read_part(path: Path) -> list[dict[str, Any]]:
+    """The rows of one part file; none if it cannot be read (it is then redone)."""
+    name = path.parent.name
+    try:
+        return list(pq.read_table(path, schema=SCHEMAS[name]).to_pylist())
+    except (OSError, ValueError, KeyError):
+        return []
+
+
 def read_rows(out: Path, name: str, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
     """Every row of a table, part by part (for resume and tests; queries use DuckDB)."""
     for p in part_files(out, name):

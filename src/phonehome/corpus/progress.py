@@ -2,7 +2,7 @@
 
 The ETA is reckoned in bytes, not tasks: a corpus mixes 1 MB and 50 MB captures, and the
 bytes still to read say far better how long is left than the number of files. Tasks that
-were skipped (done before) count as done but not toward the rate.
+an earlier run recorded count as finished but not toward the rate.
 """
 
 from __future__ import annotations
@@ -30,15 +30,18 @@ class RunProgress:
         self.total_bytes = max(total_bytes, 1)
         self.started = time.monotonic()
         self.last = 0.0
-        self.counts = {"done": 0, "failed": 0, "error": 0, "skipped": 0}
+        self.counts = {"done": 0, "failed": 0, "error": 0}
+        self.earlier = 0
         self.bytes_done = 0
         self.bytes_worked = 0
         self.shown = False
 
-    def update(self, status: str, size: int) -> None:
+    def update(self, status: str, size: int, earlier: bool = False) -> None:
         self.counts[status] = self.counts.get(status, 0) + 1
         self.bytes_done += size
-        if status != "skipped":
+        if earlier:
+            self.earlier += 1
+        else:
             self.bytes_worked += size
         self.draw()
 
@@ -48,14 +51,14 @@ class RunProgress:
         frac = min(self.bytes_done / self.total_bytes, 1.0)
         filled = int(frac * WIDTH)
         bar = "#" * filled + "-" * (WIDTH - filled)
-        worked = finished - self.counts["skipped"]
+        worked = finished - self.earlier
         rate = worked / elapsed
         speed = self.bytes_worked / elapsed
         left = self.total_bytes - self.bytes_done
         eta = _clock(left / speed) if speed > 0 and finished < self.total else "-:--:--"
         bad = self.counts["failed"] + self.counts["error"]
         extra = f", {bad} failed" if bad else ""
-        extra += f", {self.counts['skipped']} skipped" if self.counts["skipped"] else ""
+        extra += f", {self.earlier} done before" if self.earlier else ""
         return (
             f"[{bar}] {finished}/{self.total} inputs{extra}  "
             f"{rate:.1f}/s {speed / 1e6:.1f} MB/s  ETA {eta}"

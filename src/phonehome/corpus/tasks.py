@@ -40,7 +40,7 @@ from phonehome.corpus.options import (
 )
 from phonehome.errors import PhonehomeError
 
-DONE, FAILED, ERROR, SKIPPED = "done", "failed", "error", "skipped"
+DONE, FAILED, ERROR = "done", "failed", "error"
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,28 @@ class Outcome:
     key: str
     path: str
     status: str
-    """``done``, ``failed``, ``error``, or ``skipped`` (its parts were already there)."""
+    """``done``, ``failed`` or ``error``."""
     error: str | None
     findings: int
     size: int
     duration_s: float
+    earlier: bool = False
+    """Not run now: an earlier run recorded it with these options (resume)."""
+
+    @classmethod
+    def recorded(cls, row: dict[str, Any], size: int) -> Outcome:
+        """The outcome an earlier run recorded in an ``inputs`` row."""
+        findings = int(row.get("findings") or 0)
+        return cls(
+            str(row["task"]),
+            str(row["path"]),
+            str(row["status"]),
+            row.get("error"),
+            findings,
+            size,
+            0.0,
+            earlier=True,
+        )
 
 
 def content_digest(task: Task) -> str:
@@ -88,8 +105,11 @@ def run_task(
         why = _os_error(task.path, e)
         return finish(out_dir, task, options, path_key(options, task), "", FAILED, why, started)
     key = task_key(options, task, sha, session)
-    if not force and parts.part_path(out_dir, "inputs", key).exists():
-        return Outcome(key, task.path, SKIPPED, None, 0, task.size, time.monotonic() - started)
+    done = parts.part_path(out_dir, "inputs", key)
+    if not force and task.problem is None and done.exists():
+        earlier = parts.read_part(done)
+        if earlier and earlier[0].get("status") in (DONE, FAILED):
+            return Outcome.recorded(earlier[0], task.size)
 
     def end(status: str, error: str | None, extra: dict[str, Any] | None = None) -> Outcome:
         return finish(out_dir, task, options, key, session, status, error, started, sha, extra)

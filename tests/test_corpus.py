@@ -44,6 +44,21 @@ def corpus_cli(*args: str) -> Any:
     return CliRunner().invoke(main, ["corpus", *args])
 
 
+def scan_into(out: Path, corpus: Corpus, *args: str) -> Any:
+    """``corpus scan ARGS --out OUT --workers 0 --device <the corpus's profile>``."""
+    return corpus_cli(
+        "scan", *args, "--out", str(out), "--workers", "0", "--device", str(corpus.profile)
+    )
+
+
+def summary(total: int, done: int, failed: int, earlier: int) -> str:
+    """The start of the run's summary line."""
+    return (
+        f"{total} input(s): {done} done, {failed} failed ({earlier} from an earlier run, "
+        f"{total - earlier} run now);"
+    )
+
+
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One phonehome home (so one value-id key) for the module's runs and scans."""
@@ -189,9 +204,7 @@ def test_rerun_skips_what_is_done(scanned: tuple[Corpus, Path, Any], tmp_path: P
     corpus, _, _ = scanned
     out = _copy(scanned, tmp_path)
     before = by_path(out)
-    res = corpus_cli(
-        "scan", *corpus.args(), "--out", str(out), "--workers", "0", "--device", str(corpus.profile)
-    )
+    res = scan_into(out, corpus, *corpus.args())
     # The directory without captures is looked at again (cheap, its content may change).
     assert res.stdout.startswith(
         "10 input(s): 7 done, 3 failed (9 from an earlier run, 1 run now);"
@@ -217,9 +230,7 @@ def test_resume_after_interruption_scans_only_the_missing(
     (out / "findings" / ".deadbeef.123.abcd.tmp").write_bytes(b"PAR1 half a file")
     orphan = out / "findings" / "0123456789abcdef0123456789abcdef.parquet"
     shutil.copy(next(iter(parts.part_files(out, "findings"))), orphan)
-    res = corpus_cli(
-        "scan", *corpus.args(), "--out", str(out), "--workers", "0", "--device", str(corpus.profile)
-    )
+    res = scan_into(out, corpus, *corpus.args())
     assert res.stdout.startswith(
         "10 input(s): 7 done, 3 failed (6 from an earlier run, 4 run now);"
     ), res.output

@@ -116,7 +116,7 @@ def test_every_input_recorded_bad_ones_failed_with_their_error(
         row = inputs[str(path)]
         assert row["status"] == "failed", row
         assert why in row["error"] and str(path) in row["error"]
-        assert f"failed: {path}" in res.stderr
+        assert f"[failed] {path}" in res.stderr
     session = inputs[str(corpus.session)]
     assert (session["kind"], session["files"], session["session"]) == ("session", 2, "session two")
     assert session["device"] == "Nokia 7 Plus (simulated)"

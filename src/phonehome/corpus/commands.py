@@ -201,7 +201,7 @@ def _run(
             err=True,
         )
     for o in [o for o in bad if not o.earlier][:MAX_LISTED]:
-        click.echo(f"phonehome: {o.status}: {o.error}", err=True)
+        click.echo(f"phonehome: [{o.status}] {o.error}", err=True)
     if len(bad) > MAX_LISTED:
         click.echo(
             f"phonehome: ... and {len(bad) - MAX_LISTED} more: phonehome corpus query {out} "

@@ -47,9 +47,20 @@ from phonehome.corpus.options import (
 from phonehome.corpus.tasks import DONE, ERROR, FAILED, Outcome, run_task
 from phonehome.errors import UsageError
 
-ALLOWED_FAILURES = 2
-"""Workers a task may take down before it is given up (Dask's default is 3: each death
-costs a worker restart, and a capture that exhausts memory will do it again)."""
+ALLOWED_FAILURES = 1
+"""Workers a task may take down before it is given up, on a local cluster: one retry, for
+a worker that died of something else (Dask's default is 3, but each death costs a worker
+restart, and an input that exhausts the memory limit will do it every time). An external
+scheduler keeps its own setting (``distributed.scheduler.allowed-failures``)."""
+LOCAL_MEMORY: dict[str, Any] = {
+    "distributed.worker.memory.target": False,
+    "distributed.worker.memory.spill": False,
+    "distributed.worker.memory.pause": False,
+    "distributed.worker.memory.terminate": 0.95,
+}
+"""Tasks keep no data in Dask's memory (each writes its own parts), so spilling and
+pausing would only stall a worker whose scan is large; the nanny still restarts a worker
+that goes over 95 % of its limit."""
 CONNECT_TIMEOUT_S = 30
 WORKER_WAIT_S = 60
 
@@ -192,7 +203,6 @@ def _client(engine: EngineOptions) -> tuple[Any, Any, str]:
     import dask
     from distributed import Client, LocalCluster
 
-    dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES})
     if engine.scheduler is not None:
         try:
             client = Client(engine.scheduler, timeout=CONNECT_TIMEOUT_S)  # type: ignore[no-untyped-call]
@@ -201,6 +211,8 @@ def _client(engine: EngineOptions) -> tuple[Any, Any, str]:
         return client, None, f"on the cluster at {engine.scheduler}"
     workers = engine.workers or os.cpu_count() or 1
     import logging
+
+    dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES, **LOCAL_MEMORY})
 
     cluster = LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=workers,
@@ -294,11 +306,11 @@ def record_lost(task: Task, options: RunOptions, out: Path, exc: BaseException |
 
     if isinstance(exc, KilledWorker):
         why = (
-            f"the worker died while running it, {ALLOWED_FAILURES + 1} times: over the "
+            f"{task.path}: the worker died while running it, on every try: over the "
             "worker's memory limit, or killed"
         )
     else:
-        why = f"not run: {type(exc).__name__}: {exc}"
+        why = f"{task.path}: not run: {type(exc).__name__}: {exc}"
     try:
         session = session_digest(options, task.session)
         key = task_key(options, task, content_digest(task), session)

@@ -115,7 +115,8 @@ def run_task(
         return finish(out_dir, task, options, key, session, status, error, started, sha, extra)
 
     if options.version != __version__:
-        return end(ERROR, f"worker runs phonehome {__version__}, not {options.version}")
+        why = f"{task.path}: the worker runs phonehome {__version__}, not {options.version}"
+        return end(ERROR, why)
     if task.problem is not None:
         return end(FAILED, task.problem)
     try:
@@ -130,11 +131,11 @@ def run_task(
     except OSError as e:
         return end(FAILED, _os_error(task.path, e))
     except MemoryError:
-        return end(ERROR, "out of memory")
+        return end(ERROR, f"{task.path}: out of memory")
     except Exception as e:  # a bug in phonehome: recorded, the run goes on
         frame = traceback.extract_tb(e.__traceback__)[-1]
         place = f"{Path(frame.filename).name}:{frame.lineno}"
-        return end(ERROR, f"internal error: {type(e).__name__}: {e} ({place})")
+        return end(ERROR, f"{task.path}: internal error: {type(e).__name__}: {e} ({place})")
     failed = extra.pop("_failed", None)
     if failed:
         return end(FAILED, failed, extra)

@@ -66,7 +66,12 @@ def overview_lines(report: Report) -> list[str]:
 def headline(report: Report) -> str:
     if not report.identifiers:
         return "No identifier found in the corpus."
-    parts = [f"{NAMES.get(i, i)} in {n} input(s)" for i, n in report.identifiers[:6]]
+    order = list(NAMES)
+    ranked = sorted(
+        report.identifiers,
+        key=lambda item: (-item[1], order.index(item[0]) if item[0] in order else len(order)),
+    )
+    parts = [f"{NAMES.get(i, i)} in {n} input(s)" for i, n in ranked[:6]]
     return "Sent: " + ", ".join(parts) + "."
 
 

@@ -247,7 +247,7 @@ def _expand_dir(
 ) -> None:
     if kind == "scan" and (root / SESSION_MARKER).is_file():
         session = load_session(root)
-        inside = list(_walk(root, skip))
+        inside = sorted(_walk(root, skip), key=lambda p: p.relative_to(root).as_posix())
         members = [str(p) for p, ok in zip(inside, _sniff_all(inside, kind), strict=True) if ok]
         exp.ignored += [str(p) for p in inside if str(p) not in set(members)]
         if not members:

@@ -17,6 +17,23 @@ from typing import Any
 from phonehome import simulate
 from tests.conftest import SHARED
 
+CORPUS_MODULES = ["dask", "distributed", "pyarrow", "duckdb"]
+"""What the corpus tests need (``phonehome[corpus]``): their modules mark themselves with
+``needs(modules=CORPUS_MODULES)`` and import what uses pyarrow only inside tests."""
+
+
+def part_files(out: Path, table: str) -> list[Path]:
+    from phonehome.corpus.parts import part_files as files
+
+    return files(out, table)
+
+
+def typed(table: str, made: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as they come back from the table (through Arrow: the table's types)."""
+    from phonehome.corpus.parts import table as arrow_table
+
+    return list(arrow_table(table, made).to_pylist())
+
 
 @dataclass
 class Corpus:

@@ -22,22 +22,24 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-pytest.importorskip("duckdb", reason="pip install 'phonehome[corpus]'")
-pytest.importorskip("distributed", reason="pip install 'phonehome[corpus]'")
-
 from phonehome.cli import main
-from phonehome.corpus import parts
 from phonehome.corpus.rows import finding_rows
 from tests.builders_corpus import (
+    CORPUS_MODULES,
     Corpus,
     all_text,
     build,
     comparable,
+    part_files,
     profile_values,
     rows,
+    typed,
 )
+from tests.needs import needs
 
 REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = needs(modules=CORPUS_MODULES)
 
 
 def corpus_cli(*args: str) -> Any:
@@ -153,9 +155,7 @@ def test_findings_equal_sequential_scans(scanned: tuple[Corpus, Path, Any]) -> N
         row = inputs[key]
         doc = _sequential(paths, profile, home)
         # through Arrow, so that both sides have the table's types
-        expected = parts.table(
-            "findings", finding_rows(doc, row["task"], row["sha256"])
-        ).to_pylist()
+        expected = typed("findings", finding_rows(doc, row["task"], row["sha256"]))
         got = [f for f in findings if f["task"] == row["task"]]
         assert sorted(map(repr, got)) == sorted(map(repr, expected)), key
         assert row["findings"] == len(doc["findings"])
@@ -191,7 +191,7 @@ def test_files_private_and_no_temporary_left(scanned: tuple[Corpus, Path, Any]) 
         mode = stat.S_IMODE(p.stat().st_mode)
         assert mode == (0o700 if p.is_dir() else 0o600), (p, oct(mode))
         assert not p.name.endswith(".tmp")
-    assert len(parts.part_files(out, "inputs")) == 10
+    assert len(part_files(out, "inputs")) == 10
 
 
 def _copy(scanned: tuple[Corpus, Path, Any], tmp_path: Path) -> Path:
@@ -229,7 +229,7 @@ def test_resume_after_interruption_scans_only_the_missing(
         (out / "inputs" / f"{key}.parquet").unlink()
     (out / "findings" / ".deadbeef.123.abcd.tmp").write_bytes(b"PAR1 half a file")
     orphan = out / "findings" / "0123456789abcdef0123456789abcdef.parquet"
-    shutil.copy(next(iter(parts.part_files(out, "findings"))), orphan)
+    shutil.copy(next(iter(part_files(out, "findings"))), orphan)
     res = scan_into(out, corpus, *corpus.args())
     assert res.stdout.startswith(
         "10 input(s): 7 done, 3 failed (6 from an earlier run, 4 run now);"
@@ -361,7 +361,7 @@ def test_query_on_a_dataset_without_findings(tmp_path: Path) -> None:
     res = corpus_cli("scan", str(cap), "--out", str(out), "--workers", "0")
     assert res.exit_code == 0, res.output
     # The phone mix without its profile finds nothing: findings/ has no part at all.
-    assert not parts.part_files(out, "findings")
+    assert not part_files(out, "findings")
     res = corpus_cli(
         "query",
         str(out),

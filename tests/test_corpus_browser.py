@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-pytest.importorskip("duckdb", reason="pip install 'phonehome[corpus]'")
-
 from phonehome import simulate
 from phonehome.cli import main
 from tests import test_report_browser as harness
+from tests.builders_corpus import CORPUS_MODULES
+from tests.needs import needs
 from tests.test_report_browser import ARTIFACTS, Driver, _box, _screenshot
 
 driver = harness.driver
@@ -22,10 +22,7 @@ driver = harness.driver
 
 REPO = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.skipif(
-    not harness.CHROMIUM.exists() or harness.CHROMEDRIVER is None,
-    reason="headless Chromium not installed (apt-get install chromium chromium-driver)",
-)
+pytestmark = needs(tools=["chromium", "chromedriver"], modules=CORPUS_MODULES)
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +51,9 @@ def report_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_corpus_report_renders_offline(driver: Driver, report_page: Path) -> None:
-    driver.requests()  # drain what the browser's own start page loaded
+    driver.forget_requests()  # what the browser's own start page loaded
     driver.logs("browser")
-    driver.s("POST", "/url", {"url": report_page.as_uri()})
+    driver.s("POST", "/url", {"url": report_page.as_uri()})  # returns once the page loaded
     assert driver.script("return document.readyState") == "complete"
     headline = driver.script("return document.querySelector('#headline').innerText")
     assert headline.startswith("Sent: IMEI in 2 input(s)")
@@ -73,5 +70,6 @@ def test_corpus_report_renders_offline(driver: Driver, report_page: Path) -> Non
     assert png.startswith(b"\x89PNG") and len(png) > 20_000
     errors = [e for e in driver.logs("browser") if e.get("level") == "SEVERE"]
     assert errors == []
+    assert driver.request_outcome(report_page.as_uri()) == ""  # the page itself loaded
     urls = driver.requests()
     assert [u for u in urls if not u.startswith(("data:", "chrome:"))] == [report_page.as_uri()]

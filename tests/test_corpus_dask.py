@@ -25,13 +25,21 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-distributed = pytest.importorskip("distributed", reason="pip install 'phonehome[corpus]'")
-pytest.importorskip("duckdb", reason="pip install 'phonehome[corpus]'")
+from phonehome.cli import main
+from phonehome.corpus.rows import finding_rows
+from tests.builders_corpus import (
+    CORPUS_MODULES,
+    Corpus,
+    build,
+    comparable,
+    part_files,
+    phonehome,
+    rows,
+    typed,
+)
+from tests.needs import needs
 
-from phonehome.cli import main  # noqa: E402
-from phonehome.corpus import parts  # noqa: E402
-from phonehome.corpus.rows import finding_rows  # noqa: E402
-from tests.builders_corpus import Corpus, build, comparable, phonehome, rows  # noqa: E402
+pytestmark = needs(modules=CORPUS_MODULES)
 
 START_TIMEOUT_S = 60
 
@@ -72,7 +80,9 @@ class Cluster:
         self.address: str = json.loads(self.file.read_text())["address"]
         assert self.address.startswith("tcp://127.0.0.1:")
         self.workers: list[subprocess.Popen[bytes]] = []
-        self.client = distributed.Client(self.address, timeout=START_TIMEOUT_S)
+        from distributed import Client
+
+        self.client = Client(self.address, timeout=START_TIMEOUT_S)
 
     def start_workers(self, n: int, *extra: str) -> list[subprocess.Popen[bytes]]:
         started = []
@@ -196,11 +206,11 @@ def test_scheduler_equals_local_cluster_and_sequential_scans(
             ],
         )
         row = by_path[str(key)]
-        expected = parts.table(
+        expected = typed(
             "findings", finding_rows(json.loads(res.stdout), row["task"], row["sha256"])
         )
         got = [f for f in findings if f["task"] == row["task"]]
-        assert sorted(map(repr, got)) == sorted(map(repr, expected.to_pylist())), key
+        assert sorted(map(repr, got)) == sorted(map(repr, expected)), key
         assert row["status"] == "done"
 
 
@@ -266,7 +276,7 @@ def test_interrupted_run_resumes_with_the_missing_inputs(
             stderr=subprocess.PIPE,
             text=True,
         )
-        _wait("the first inputs", lambda: len(parts.part_files(out, "inputs")) >= 2, timeout=120)
+        _wait("the first inputs", lambda: len(part_files(out, "inputs")) >= 2, timeout=120)
         run.send_signal(signal.SIGINT)
         _, stderr = run.communicate(timeout=60)
         assert run.returncode == 130 and "interrupted" in stderr

@@ -13,13 +13,11 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pyarrow", reason="pip install 'phonehome[corpus]'")
-
 from phonehome import simulate
-from phonehome.corpus import inputs, options, parts
+from phonehome.corpus import inputs, options
 from phonehome.corpus.progress import RunProgress
-from phonehome.corpus.query import csv_cell, table_text, text_cell
 from phonehome.errors import UsageError
+from tests.needs import needs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -165,7 +163,11 @@ def test_bind_directory(tmp_path: Path) -> None:
         options.bind_directory(busy, opts)
 
 
+@needs(modules=["pyarrow"])
+@needs(modules=["pyarrow"])
 def test_part_files_are_atomic_and_private(tmp_path: Path) -> None:
+    from phonehome.corpus import parts
+
     row = {"task": "k", "kind": "capture", "path": "/x", "status": "done"}
     path = parts.write_part(tmp_path, "inputs", "k", [row])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -203,7 +205,11 @@ def test_progress_line_counts_rate_and_eta() -> None:
     assert quiet.getvalue() == ""  # not a terminal: nothing
 
 
+@needs(modules=["pyarrow", "duckdb"])
+@needs(modules=["pyarrow", "duckdb"])
 def test_cells() -> None:
+    from phonehome.corpus.query import csv_cell, table_text, text_cell
+
     assert csv_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert csv_cell(-3) == "-3"
     assert text_cell(["a", "b"]) == "a;b" and text_cell(True) == "true" and text_cell(None) == ""

@@ -445,3 +445,20 @@ def test_missing_packages_say_how_to_install() -> None:
         "phonehome: error: phonehome corpus needs duckdb (not installed): "
         "pip install 'phonehome[corpus]'\n"
     )
+
+
+def test_key_log_read_by_the_task_never_written(tmp_path: Path) -> None:
+    from phonehome import simulate
+
+    cap = tmp_path / "e.pcap"
+    simulate.run("encodings", cap, seed=1)
+    secret = "cd" * 48
+    keylog = tmp_path / "keys.log"
+    keylog.write_text(f"# a comment\nCLIENT_RANDOM {'ab' * 32} {secret}\n")
+    out = tmp_path / "out"
+    res = corpus_cli("scan", str(cap), "--out", str(out), "--workers", "0", "--keylog", str(keylog))
+    assert res.exit_code == 0, res.output
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+    assert secret not in all_text(out) and secret not in res.output

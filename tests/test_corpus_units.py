@@ -216,3 +216,19 @@ def test_cells() -> None:
     table = table_text(["host", "n"], [("evil\x1b]0;x\x07.com", 3), ("a", 12)])
     assert "\x1b" not in table and "\\x1b" in table
     assert table.splitlines()[2].endswith(" 3") and table.rstrip().endswith("(2 rows)")
+
+
+def test_key_logs_count_in_the_digest_and_stay_out_of_the_manifest(tmp_path: Path) -> None:
+    secret = "CLIENT_RANDOM " + "ab" * 32 + " " + "cd" * 48
+    keylog = tmp_path / "keys.txt"
+    keylog.write_text(secret + "\n")
+    with_keys = options.make_options("scan", b"a" * 32, keylogs=(keylog,))
+    without = options.make_options("scan", b"a" * 32)
+    assert with_keys.digest != without.digest
+    assert with_keys.keylogs == (str(keylog.resolve()),)  # workers read the file themselves
+    out = tmp_path / "out"
+    options.bind_directory(out, with_keys)
+    manifest = (out / options.MANIFEST).read_text()
+    assert "cd" * 48 not in manifest and '"keylogs": 1' in manifest
+    keylog.write_text(secret.replace("cd", "ef") + "\n")
+    assert options.make_options("scan", b"a" * 32, keylogs=(keylog,)).digest != with_keys.digest

@@ -101,7 +101,7 @@ def rows(out: Path, table: str) -> list[dict[str, Any]]:
     return list(read_rows(out, table))
 
 
-VOLATILE = {"duration_s", "worker", "worker_peak_rss_mb", "finished_at"}
+VOLATILE = {"duration_s", "cpu_s", "worker", "worker_peak_rss_mb", "finished_at"}
 """Columns that differ between two runs of the same inputs (time, place)."""
 
 

@@ -52,15 +52,18 @@ ALLOWED_FAILURES = 1
 a worker that died of something else (Dask's default is 3, but each death costs a worker
 restart, and an input that exhausts the memory limit will do it every time). An external
 scheduler keeps its own setting (``distributed.scheduler.allowed-failures``)."""
-LOCAL_MEMORY: dict[str, Any] = {
+LOCAL_CONFIG: dict[str, Any] = {
     "distributed.worker.memory.target": False,
     "distributed.worker.memory.spill": False,
     "distributed.worker.memory.pause": False,
     "distributed.worker.memory.terminate": 0.95,
+    "distributed.worker.profile.enabled": False,
 }
 """Tasks keep no data in Dask's memory (each writes its own parts), so spilling and
 pausing would only stall a worker whose scan is large; the nanny still restarts a worker
-that goes over 95 % of its limit."""
+that goes over 95 % of its limit. Dask's statistical profiler (a stack sample of the task
+thread every 10 ms, for a dashboard a local run does not show) cost the scan ~20 % CPU
+(benchmarks/README.md): off."""
 CONNECT_TIMEOUT_S = 30
 WORKER_WAIT_S = 60
 
@@ -212,7 +215,7 @@ def _client(engine: EngineOptions) -> tuple[Any, Any, str]:
     workers = engine.workers or os.cpu_count() or 1
     import logging
 
-    dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES, **LOCAL_MEMORY})
+    dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES, **LOCAL_CONFIG})
 
     cluster = LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=workers,

@@ -96,6 +96,7 @@ def run_task(
 ) -> Outcome:
     """Hash, check whether the task is done already, run it, write its parts."""
     started = time.monotonic()
+    cpu = time.thread_time()
     out_dir = Path(out)
     try:
         session = session_digest(options, task.session)
@@ -112,7 +113,8 @@ def run_task(
             return Outcome.recorded(earlier[0], task.size)
 
     def end(status: str, error: str | None, extra: dict[str, Any] | None = None) -> Outcome:
-        return finish(out_dir, task, options, key, session, status, error, started, sha, extra)
+        spent = {"cpu_s": round(time.thread_time() - cpu, 6), **(extra or {})}
+        return finish(out_dir, task, options, key, session, status, error, started, sha, spent)
 
     if options.version != __version__:
         why = f"{task.path}: the worker runs phonehome {__version__}, not {options.version}"

@@ -217,7 +217,7 @@ def make_rows(n_rows: int, n_parts: int, out: Path) -> None:
     (out / "corpus.json").write_text('{"schema": "phonehome.corpus/1", "runs": {}}')
     per = n_rows // n_parts
     con = duckdb.connect()
-    con.execute("select setseed(0.14)")
+    con.execute("select setseed(0.14)").fetchall()
     started = time.monotonic()
     sql = f"""
     with r as (select i, i // {per} as p, random() as a, random() as b, random() as c,

@@ -199,8 +199,11 @@ def _sql_list(values: list[Any]) -> str:
 
 
 def make_rows(n_rows: int, n_parts: int, out: Path) -> None:
-    """A synthetic dataset with the real schemas: n_parts tasks of n_rows / n_parts
-    findings. Made by DuckDB (seeded), with skew where real corpora have it: identifiers
+    """A synthetic dataset with the real schemas: n_parts part files of n_rows / n_parts
+    findings. Each part stands for 100 captures (``input_sha256``) of 10 devices (each
+    device's identifiers one ``value_id`` each): 10 million rows from 1,000 parts are
+    100,000 captures of 10,000 devices with 100 findings each, as a compacted corpus would
+    hold them. Made by DuckDB (seeded), with skew where real corpora have it: identifiers
     exponential (IMEI most), destinations Pareto over 400 registrable domains, 60 owners,
     10 countries, 5,000 apps."""
     import duckdb
@@ -224,11 +227,13 @@ def make_rows(n_rows: int, n_parts: int, out: Path) -> None:
                       random() as d, random() as e from range({n_parts * per}) t(i)),
     s as (select *, least(cast(floor(pow(1 - b, -1 / 1.2)) as bigint) - 1, 399) as dom
           from r)
-    select printf('%032x', p) as task, printf('%064x', p) as input_sha256,
+    select printf('%032x', p) as task,
+      printf('%064x', p * 100 + cast(floor(e * 100) as bigint)) as input_sha256,
       {_sql_list(IDENTIFIERS)}[1 + least(cast(floor(-ln(1 - a) / 0.4) as int), 11)]
         as identifier,
       'PH-KNOWN' as detector, true as profile_match, 1.0 as confidence,
-      printf('h1:%032x', cast(floor(c * 1e12) as bigint) * 1000 + p % 997) as value_id,
+      printf('h1:%032x', (p * 10 + cast(floor(c * 10) as bigint)) * 16
+        + least(cast(floor(-ln(1 - a) / 0.4) as int), 11)) as value_id,
       '35•••••••••••60' as value_redacted, 'plain' as form, ['json'] as encoding,
       'http.body:$.imei' as "where",
       case when i % 3 = 0 then 'tls' else 'http' end as protocol,

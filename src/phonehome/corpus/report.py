@@ -65,6 +65,80 @@ def _section(
     return Section(sid, title, note, columns, rows[:limit], truncated=len(rows) > limit)
 
 
+Measure = tuple[str, str]
+"""(column name, SQL aggregate)."""
+
+INPUTS: Measure = ("inputs", "count(DISTINCT input_sha256)")
+APPS: Measure = ("apps", "count(DISTINCT app)")
+VALUES: Measure = ("values", "count(DISTINCT value_id)")
+SENDS: Measure = ("sends", "sum(count)")
+
+
+def aggregate(
+    con: Any,
+    keys: list[Measure],
+    where: str,
+    plain: list[Measure],
+    distinct: list[Measure],
+) -> list[dict[str, Any]]:
+    """``SELECT keys, plain..., distinct... FROM findings WHERE ... GROUP BY keys``, run as
+    one query for the plain aggregates and one per DISTINCT aggregate, joined here on the
+    keys (NULL equal to NULL).
+
+    DuckDB computes one ``count(DISTINCT ...)`` per group quickly, several in one query
+    slowly: over 10 million findings, 4 s for one and 67 s for three on this machine
+    (benchmarks/README.md)."""
+    names = [n for n, _ in keys]
+    select = ", ".join(f'{expr} AS "{name}"' for name, expr in keys)
+    cond = f"WHERE {where}" if where else ""
+    n = len(keys)
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    measures = ", ".join(f'{expr} AS "{name}"' for name, expr in plain) or "count(*) AS _n"
+    for r in _rows(con, f"SELECT {select}, {measures} FROM findings {cond} GROUP BY ALL"):
+        row = dict(zip(names, r[:n], strict=True))
+        row.update(zip([m for m, _ in plain], r[n:], strict=False))
+        rows[tuple(r[:n])] = row
+    for name, expr in distinct:
+        sql = f'SELECT {select}, {expr} AS "{name}" FROM findings {cond} GROUP BY ALL'
+        for r in _rows(con, sql):
+            if tuple(r[:n]) in rows:
+                rows[tuple(r[:n])][name] = r[n]
+    return list(rows.values())
+
+
+def _order(*spec: str) -> Any:
+    """A sort key over row dicts: column names, ``-name`` for descending; NULLs last."""
+
+    def key(row: dict[str, Any]) -> tuple[Any, ...]:
+        out: list[Any] = []
+        for col in spec:
+            desc = col.startswith("-")
+            value = row.get(col.lstrip("-"))
+            if isinstance(value, list):
+                value = len(value)
+            if value is None:
+                out += [1, 0]
+            elif desc:
+                out += [0, -value]
+            else:
+                out += [0, value]
+        return tuple(out)
+
+    return key
+
+
+def _table(
+    sid: str,
+    title: str,
+    note: str,
+    columns: list[str],
+    found: list[dict[str, Any]],
+    limit: int,
+) -> Section:
+    rows = [tuple(r.get(c) for c in columns) for r in found[:limit]]
+    return Section(sid, title, note, columns, rows, truncated=len(found) > limit)
+
+
 def overview(con: Any) -> dict[str, Any]:
     by_status = dict(_rows(con, "SELECT status, count(*) FROM inputs GROUP BY 1"))
     size, packets, messages, clear, enc, dec, first, last = _one(
@@ -72,12 +146,11 @@ def overview(con: Any) -> dict[str, Any]:
         "SELECT sum(size), sum(packets), sum(messages), sum(sent_cleartext), "
         "sum(sent_encrypted), sum(sent_decrypted), min(first_time), max(last_time) FROM inputs",
     )
-    n_findings, identifiers, values, apps, sends = _one(
-        con,
-        "SELECT count(*), count(DISTINCT identifier), count(DISTINCT value_id), "
-        "count(DISTINCT app), sum(count) FROM findings",
-    )
-    with_findings = _one(con, "SELECT count(DISTINCT input_sha256) FROM findings")[0]
+    n_findings, sends = _one(con, "SELECT count(*), sum(count) FROM findings")
+    distinct = {
+        column: _one(con, f"SELECT count(DISTINCT {column}) FROM findings")[0]
+        for column in ("identifier", "value_id", "app", "input_sha256")
+    }
     analysed = _one(con, "SELECT count(DISTINCT sha256) FROM apps")[0]
     sent = (clear or 0) + (enc or 0) + (dec or 0)
     return {
@@ -87,11 +160,11 @@ def overview(con: Any) -> dict[str, Any]:
         "bytes": int(size or 0),
         "packets": int(packets or 0),
         "messages": int(messages or 0),
-        "inputs_with_findings": int(with_findings or 0),
+        "inputs_with_findings": int(distinct["input_sha256"] or 0),
         "findings": int(n_findings or 0),
-        "identifiers": int(identifiers or 0),
-        "values": int(values or 0),
-        "sending_apps": int(apps or 0),
+        "identifiers": int(distinct["identifier"] or 0),
+        "values": int(distinct["value_id"] or 0),
+        "sending_apps": int(distinct["app"] or 0),
         "sends": int(sends or 0),
         "apks_analysed": int(analysed or 0),
         "coverage": ((clear or 0) + (dec or 0)) / sent if sent else None,
@@ -100,11 +173,13 @@ def overview(con: Any) -> dict[str, Any]:
     }
 
 
-_COUNTS = (
-    "count(DISTINCT input_sha256) AS inputs, count(DISTINCT app) AS apps, "
-    'count(DISTINCT value_id) AS "values", sum(count) AS sends'
-)
-_RANK = "inputs DESC, sends DESC"
+COUNTS = ["inputs", "apps", "values", "sends"]
+APP_COLUMNS = [
+    *("app", "identifiers", "destinations", "cleartext", "out_of_eu"),
+    *("inputs", "values", "sends"),
+]
+OUT_OF_EU = "jurisdiction IS NOT NULL AND jurisdiction <> 'EU/EEA'"
+DESTINATION = "coalesce(registrable_domain, host)"
 
 
 def build_report(con: Any, directory: Path, *, top: int = 10) -> Report:
@@ -121,72 +196,102 @@ def build_report(con: Any, directory: Path, *, top: int = 10) -> Report:
             "GROUP BY 1 ORDER BY n DESC, identifier",
         )
     ]
+    counts = [INPUTS, APPS, VALUES]
     s = report.sections
+
+    def keys(*names: str) -> list[Measure]:
+        return [(n, n) for n in names]
+
+    cols = ["identifier", "owner", "as_org", "country", "jurisdiction"]
+    found = aggregate(con, keys(*cols), "", [SENDS], counts)
+    found.sort(key=_order("identifier", "-inputs", "-sends", "owner", "as_org", "country"))
     s.append(
-        _section(
-            con,
+        _table(
             "receivers",
             "Which identifiers went to which owners and countries",
             "Owner: the company behind the destination (tracker list or curated map); "
             "AS organisation and country from the address registries.",
-            f"SELECT identifier, owner, as_org, country, jurisdiction, {_COUNTS} "
-            f"FROM findings GROUP BY ALL ORDER BY identifier, {_RANK}, owner, as_org, country",
+            cols + COUNTS,
+            found,
             MAX_FULL_ROWS,
         )
     )
+    cols = ["identifier", "host", "protocol", "owner", "country"]
+    found = aggregate(con, keys(*cols), "readability = 'cleartext'", [SENDS], counts)
+    found.sort(key=_order("-inputs", "-sends", "identifier", "host"))
     s.append(
-        _section(
-            con,
+        _table(
             "cleartext",
             "Sent in clear text",
             "Readable by anyone on the path (HTTP, DNS, MQTT without TLS, raw payloads).",
-            f"SELECT identifier, host, protocol, owner, country, {_COUNTS} FROM findings "
-            f"WHERE readability = 'cleartext' GROUP BY ALL ORDER BY {_RANK}, identifier, host",
+            cols + COUNTS,
+            found,
             top,
         )
     )
+    cols = ["identifier", "country", "jurisdiction", "owner"]
+    found = aggregate(con, keys(*cols), OUT_OF_EU, [SENDS], counts)
+    found.sort(key=_order("-inputs", "-sends", "identifier", "country", "owner"))
     s.append(
-        _section(
-            con,
+        _table(
             "out_of_eu",
             "Transfers out of the EU/EEA",
             "Destinations registered outside the EU/EEA (adequacy countries included: "
             "an adequacy decision is a basis for the transfer, not a stay in the EU).",
-            f"SELECT identifier, country, jurisdiction, owner, {_COUNTS} FROM findings "
-            "WHERE jurisdiction IS NOT NULL AND jurisdiction <> 'EU/EEA' "
-            f"GROUP BY ALL ORDER BY {_RANK}, identifier, country",
+            cols + COUNTS,
+            found,
             top,
         )
     )
+    found = aggregate(
+        con,
+        [("identifier", "identifier"), ("destination", DESTINATION)],
+        "",
+        [("owner", "min(owner)"), ("country", "min(country)"), SENDS],
+        [INPUTS, APPS],
+    )
+    found.sort(key=_order("identifier", "-inputs", "-sends", "destination"))
+    ranked: list[dict[str, Any]] = []
+    rank, last = 0, None
+    for row in found:
+        rank = rank + 1 if row["identifier"] == last else 1
+        last = row["identifier"]
+        if rank <= top:
+            ranked.append({**row, "rank": rank})
     s.append(
-        _section(
-            con,
+        _table(
             "top_destinations",
             f"Top {top} destinations per identifier",
             "Destination: the registrable domain (or the address when there is no name).",
-            "SELECT identifier, rank, destination, owner, country, inputs, apps, sends FROM ("
-            "SELECT identifier, coalesce(registrable_domain, host) AS destination, "
-            "any_value(owner) AS owner, any_value(country) AS country, "
-            f"{_COUNTS}, row_number() OVER (PARTITION BY identifier ORDER BY "
-            "count(DISTINCT input_sha256) DESC, sum(count) DESC, "
-            "coalesce(registrable_domain, host)) AS rank "
-            "FROM findings GROUP BY identifier, destination) "
-            f"WHERE rank <= {top} ORDER BY identifier, rank",
+            ["identifier", "rank", "destination", "owner", "country", "inputs", "apps", "sends"],
+            ranked,
             MAX_FULL_ROWS,
         )
     )
+    found = aggregate(
+        con,
+        [("app", "app")],
+        "app IS NOT NULL",
+        [
+            ("cleartext", "bool_or(readability = 'cleartext')"),
+            ("out_of_eu", f"bool_or({OUT_OF_EU})"),
+            SENDS,
+        ],
+        [
+            ("identifiers", "list(DISTINCT identifier ORDER BY identifier)"),
+            ("destinations", f"count(DISTINCT {DESTINATION})"),
+            INPUTS,
+            VALUES,
+        ],
+    )
+    found.sort(key=_order("-identifiers", "-inputs", "-sends", "app"))
     s.append(
-        _section(
-            con,
+        _table(
             "apps",
             "Per app (from traffic)",
             "Apps named by PCAPdroid, HAR/mitmproxy or a User-Agent; most identifiers first.",
-            "SELECT app, list(DISTINCT identifier ORDER BY identifier) AS identifiers, "
-            "count(DISTINCT coalesce(registrable_domain, host)) AS destinations, "
-            "bool_or(readability = 'cleartext') AS cleartext, "
-            "bool_or(jurisdiction IS NOT NULL AND jurisdiction <> 'EU/EEA') AS out_of_eu, "
-            f"{_COUNTS} FROM findings WHERE app IS NOT NULL GROUP BY app "
-            "ORDER BY len(identifiers) DESC, inputs DESC, sends DESC, app",
+            APP_COLUMNS,
+            found,
             top,
         )
     )

@@ -122,7 +122,7 @@ _RECORD_COLUMNS = ["task", "path", "stat_sig", "options", "status", "error", "fi
 def _recorded(out: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
     """(path, stat signature, options) -> row, of every task recorded done or failed."""
     seen: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in parts.read_rows(out, "inputs", _RECORD_COLUMNS):
+    for row in parts.read_table_rows(out, "inputs", _RECORD_COLUMNS):
         if row["status"] in (DONE, FAILED):
             seen[(row["path"], row["stat_sig"] or "", row["options"] or "")] = row
     return seen

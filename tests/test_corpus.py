@@ -285,6 +285,7 @@ def test_force_redoes_and_other_options_are_refused(
         (["scan", "IN", "--keylog", "missing.keys"], "missing.keys: no such file"),
         (["scan", "IN", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler"),
         (["scan", "IN", "--home-country", "Norway"], "two-letter"),
+        (["scan", "IN", "--workers", "1", "--memory-limit", "lots"], "a size such as 4GB"),
         (["scan", "IN", "--device-ip", "300.1.1.1"], "--device-ip"),
         (["query", "OUT", "select * from nope"], "SQL: Catalog Error"),
         (["query", "IN", "select 1"], "not a phonehome corpus directory"),

@@ -166,6 +166,14 @@ def _run(
         )
     if memory_limit is not None and workers == 0:
         raise UsageError("--memory-limit needs worker processes (--workers 0 runs in this one)")
+    if memory_limit is not None:
+        from dask.utils import parse_bytes
+
+        try:
+            if parse_bytes(memory_limit) <= 0:
+                raise ValueError
+        except (ValueError, TypeError):
+            raise UsageError(f"--memory-limit {memory_limit!r}: a size such as 4GB") from None
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: not a directory")
     expansion = expand(inputs, options.kind, out)

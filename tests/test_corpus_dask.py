@@ -70,6 +70,8 @@ class Cluster:
                 "--port",
                 "0",
                 "--no-dashboard",
+                "--dashboard-address",  # its health routes: loopback, a port the OS chooses
+                "127.0.0.1:0",
                 "--scheduler-file",
                 str(self.file),
             ],
@@ -98,6 +100,8 @@ class Cluster:
                     "--nthreads",
                     "1",
                     "--no-dashboard",
+                    "--dashboard-address",
+                    "127.0.0.1:0",
                     "--name",
                     f"w{len(self.workers)}-{i}",
                     *extra,
@@ -299,48 +303,13 @@ def test_interrupted_run_resumes_with_the_missing_inputs(
 def test_task_over_the_memory_limit_is_an_error_the_run_goes_on(
     corpus: Corpus, tmp_path: Path
 ) -> None:
-    """A HAR is read whole (JSON): 30,000 entries take a worker ~100 MB over its idle
-    ~140 MB, over a 200 MB limit; the nanny kills the worker, the task is retried once,
+    """Memory grows with the number of distinct findings (every finding is reported):
+    one body with 10,000 distinct valid IMEIs takes a worker ~100 MB over its idle
+    ~100 MB, over a 200 MB limit; the nanny kills the worker, the task is retried once,
     then recorded. A small capture in the same run is done."""
-    entry = {
-        "startedDateTime": "2026-03-02T10:00:00.000Z",
-        "time": 1,
-        "request": {
-            "method": "GET",
-            "url": "http://example.com/a?x=1",
-            "httpVersion": "HTTP/1.1",
-            "headers": [{"name": "Host", "value": "example.com"}],
-            "queryString": [],
-            "cookies": [],
-            "headersSize": -1,
-            "bodySize": 0,
-        },
-        "response": {
-            "status": 200,
-            "statusText": "OK",
-            "httpVersion": "HTTP/1.1",
-            "headers": [],
-            "cookies": [],
-            "content": {"size": 0, "mimeType": "text/plain"},
-            "redirectURL": "",
-            "headersSize": -1,
-            "bodySize": 0,
-        },
-        "cache": {},
-        "timings": {"send": 0, "wait": 1, "receive": 0},
-    }
-    hog = tmp_path / "huge.har"
-    hog.write_text(
-        json.dumps(
-            {
-                "log": {
-                    "version": "1.2",
-                    "creator": {"name": "t", "version": "1"},
-                    "entries": [entry] * 30_000,
-                }
-            }
-        )
-    )
+    from tests.hostile.build import distinct_body
+
+    hog = distinct_body(tmp_path)[0].path
     small = corpus.good[0]
     out = tmp_path / "out"
     res = phonehome(
@@ -360,4 +329,7 @@ def test_task_over_the_memory_limit_is_an_error_the_run_goes_on(
     assert inputs[str(small)]["status"] == "done"
     assert inputs[str(hog)]["status"] == "error"
     assert "memory limit" in inputs[str(hog)]["error"]
+    # recorded by the driver, not by a worker: no worker's name or memory is claimed
+    assert inputs[str(hog)]["worker"] is None and inputs[str(hog)]["worker_peak_rss_mb"] is None
+    assert inputs[str(small)]["worker"] and inputs[str(small)]["worker_peak_rss_mb"] > 0
     assert f"[error] {hog}: the worker died while running it" in res.stderr

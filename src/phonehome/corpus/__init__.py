@@ -16,7 +16,7 @@ Modules, in the order data moves:
 - :mod:`.progress`: the terminal progress bar.
 - :mod:`.query`, :mod:`.report`, :mod:`.report_formats`: DuckDB over the dataset.
 
-The command group is :mod:`.commands`. Dask, pyarrow and DuckDB are the optional extra
+The command group is :mod:`phonehome.cli.corpus`. Dask, pyarrow and DuckDB are the optional extra
 ``phonehome[corpus]``: :func:`require` says how to install them when they are missing.
 """
 

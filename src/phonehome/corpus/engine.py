@@ -223,8 +223,12 @@ def _client(engine: EngineOptions) -> tuple[Any, Any, str]:
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        # Without a dashboard the scheduler still serves its health routes, by default on
+        # port 8787 of every interface: here on a port the OS chooses, on loopback.
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         memory_limit=engine.memory_limit or "auto",
-        silence_logs=logging.ERROR,
+        # Every task Dask gives up on is reported by the run itself (one line each).
+        silence_logs=logging.CRITICAL,
     )
     client = Client(cluster)  # type: ignore[no-untyped-call]
     return client, cluster, f"on {workers} local worker process(es)"

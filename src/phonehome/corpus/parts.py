@@ -240,9 +240,7 @@ def read_part(path: Path) -> list[dict[str, Any]]:
         return []
 
 
-def read_table_rows(
-    out: Path, name: str, columns: list[str] | None = None
-) -> list[dict[str, Any]]:
+def read_table_rows(out: Path, name: str, columns: list[str] | None = None) -> list[dict[str, Any]]:
     """Every row of a table at once: the part files read in parallel as one Arrow dataset
     (a rerun's look at 100,000 parts; names starting with ``.`` are not parts)."""
     if not part_files(out, name):

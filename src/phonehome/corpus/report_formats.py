@@ -8,7 +8,7 @@ renderings.
   empty); formula-looking cells get a leading ``'``;
 - html: one self-contained page like the scan report: inline CSS, no script, no image
   file, a Content-Security-Policy that forbids every load, every string escaped by
-  construction (:func:`phonehome.report.html_format.el`).
+  construction, on the scan report's page skeleton (:mod:`phonehome.report.html`).
 """
 
 from __future__ import annotations
@@ -130,34 +130,25 @@ def render_csv(report: Report, color: bool = False) -> str:
 
 
 CSS = """
-body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d232a;
-background:#f6f7f9}
-header{background:#17324d;color:#fff;padding:18px 28px}
-header h1{margin:0;font-size:22px}
-header p{margin:4px 0 0;opacity:.85}
-main{padding:8px 28px 28px;max-width:1200px}
-#headline{font-size:18px;font-weight:600;margin:18px 0 8px}
-ul.overview{background:#fff;border:1px solid #dde2e8;border-radius:6px;padding:12px 12px 12px 30px}
-section{background:#fff;border:1px solid #dde2e8;border-radius:6px;margin:16px 0;padding:8px 16px}
-section h2{font-size:17px;margin:8px 0 2px}
-section p.note{color:#55606c;margin:0 0 8px;font-size:13px}
-table{border-collapse:collapse;width:100%;font-size:13px}
-th,td{border-bottom:1px solid #e8ecf0;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f0f3f6;position:sticky;top:0}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+ul.overview{background:var(--card);border:1px solid var(--line);border-radius:.4rem;
+padding:.6rem .6rem .6rem 1.8rem}
+section{margin:1.2rem 0}
+section p.note{margin:0 0 .4rem;font-size:13px}
+th{position:sticky;top:0}
 td.bar{width:120px}
-div.bar{background:#c0392b;height:10px;border-radius:2px}
-footer{color:#55606c;font-size:12px;padding:0 28px 24px}
+div.bar{background:var(--clear);height:10px;border-radius:2px}
 """
+"""What the corpus page adds to the shared report style (:data:`phonehome.report.html.CSS`):
+the overview list, the sections, the share bars."""
 
 
 def _cells(section: Section, row: tuple[Any, ...], widest: dict[int, float]) -> list[Any]:
-    from phonehome.report.html_format import el
+    from phonehome.report.html import el
 
     out = []
     for value in row:
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        out.append(el("td", text_cell(value), class_="n" if numeric else None))
+        out.append(el("td", text_cell(value), class_="num" if numeric else None))
     if "inputs" in section.columns:
         i = section.columns.index("inputs")
         share = (row[i] or 0) / widest[i] if widest.get(i) else 0
@@ -167,7 +158,9 @@ def _cells(section: Section, row: tuple[Any, ...], widest: dict[int, float]) -> 
 
 
 def render_html(report: Report, color: bool = False) -> str:
-    from phonehome.report.html_format import CSP, el
+    """The page on the scan report's skeleton (:func:`phonehome.report.html.page`: CSP,
+    inline style, no script)."""
+    from phonehome.report.html import el, join, page
 
     sections = []
     for section in report.sections:
@@ -175,9 +168,9 @@ def render_html(report: Report, color: bool = False) -> str:
         if "inputs" in section.columns and section.rows:
             i = section.columns.index("inputs")
             widest[i] = max(float(r[i] or 0) for r in section.rows) or 1.0
-        header = [el("th", c) for c in section.columns]
+        header = [el("th", c, scope="col") for c in section.columns]
         if widest:
-            header.append(el("th", "share"))
+            header.append(el("th", "share", scope="col"))
         body = (
             el(
                 "table",
@@ -196,35 +189,23 @@ def render_html(report: Report, color: bool = False) -> str:
                 id=section.id,
             )
         )
-    head = el(
-        "head",
-        el("meta", charset="utf-8"),
-        el("meta", http_equiv="Content-Security-Policy", content=CSP),
-        el("meta", name="referrer", content="no-referrer"),
-        el("meta", name="viewport", content="width=device-width, initial-scale=1"),
-        el("title", f"phonehome corpus report: {report.directory}"),
-        el("style", CSS),
-    )
-    body = el(
-        "body",
-        el(
-            "header",
-            el("h1", "phonehome corpus report"),
-            el("p", f"{report.directory} — generated {report.generated}"),
-        ),
-        el(
-            "main",
-            el("p", headline(report), id="headline"),
+    main = el(
+        "main",
+        join(
+            el("p", headline(report), id="headline", class_="headline"),
             el("ul", [el("li", line) for line in overview_lines(report)], class_="overview"),
             sections,
         ),
-        el(
-            "footer",
-            "Made offline by phonehome. Identifier values are never in a corpus dataset: "
-            "only keyed hashes and redacted forms. This page loads nothing from the network.",
-        ),
     )
-    return "<!DOCTYPE html>\n" + el("html", head, body, lang="en") + "\n"
+    return page(
+        f"phonehome corpus report: {report.directory}",
+        "phonehome corpus report",
+        f"{report.directory} — generated {report.generated}",
+        main,
+        "Made offline by phonehome. Identifier values are never in a corpus dataset: "
+        "only keyed hashes and redacted forms. This page loads nothing from the network.",
+        extra_css=CSS,
+    )
 
 
 FORMATS: dict[str, Callable[[Report, bool], str]] = {

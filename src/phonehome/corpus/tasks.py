@@ -25,7 +25,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phonehome import __version__
 from phonehome.corpus import parts, rows
@@ -38,7 +38,10 @@ from phonehome.corpus.options import (
     task_key,
     task_options,
 )
-from phonehome.errors import PhonehomeError
+from phonehome.errors import PhonehomeError, UsageError
+
+if TYPE_CHECKING:
+    from phonehome.context import Context
 
 DONE, FAILED, ERROR = "done", "failed", "error"
 
@@ -165,6 +168,9 @@ def finish(
     """Write the task's ``inputs`` row (its commit mark) and say how it went. A task that
     did not end ``done`` has no other rows: parts of an earlier run are removed."""
     duration = time.monotonic() - started if started is not None else 0.0
+    # Without a start, the driver records a task Dask lost (engine.record_lost): its
+    # process is not the worker's, so neither its name nor its memory is given.
+    on_worker = started is not None
     row = {
         "task": key,
         "kind": task.kind,
@@ -177,8 +183,12 @@ def finish(
         "status": status,
         "error": error,
         "duration_s": round(duration, 6),
-        "worker": f"{socket.gethostname()}:{os.getpid()}",
-        "worker_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "worker": f"{socket.gethostname()}:{os.getpid()}" if on_worker else None,
+        "worker_peak_rss_mb": (
+            round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+            if on_worker
+            else None
+        ),
         "phonehome": __version__,
         "options": task_options(options, session),
         "stat_sig": task.stat_sig,
@@ -195,14 +205,14 @@ def finish(
 def _scan(
     task: Task, options: RunOptions, key: str, sha: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The scan sequence of ``phonehome scan`` without the store: captures -> streaming
-    pass -> redacted view -> destinations, timeline, severity."""
-    from phonehome.enrichment import EnrichOptions, enrich
+    """The sequence of ``phonehome scan`` (:func:`phonehome.cli.scan.run_scan_command`)
+    without the store, events or ``--apks``: captures -> scan pass -> the default
+    enrichers -> the redacted view."""
+    from phonehome.enrich.enrichers import EnrichOptions, default_enrichers, enrich
     from phonehome.pipeline import open_all
     from phonehome.privacy import ValueIds
     from phonehome.report.view import build_view
-    from phonehome.scan import run_scan
-    from phonehome.scancmd import make_context
+    from phonehome.scan_pass import run_scan
 
     session = task.session
     device = (session.device if session else None) or options.device
@@ -218,7 +228,7 @@ def _scan(
         or options.home_country
         or (profile.home_country if profile else None)
     )
-    ctx = make_context(ips, macs)
+    ctx = device_context(ips, macs)
     for keylog in options.keylogs:
         with open(keylog, "rb") as fh:
             ctx.keylogs.append(fh.read())
@@ -228,8 +238,8 @@ def _scan(
     finally:
         for cap in caps:
             cap.close()
+    enrich(result, default_enrichers(EnrichOptions(home_country=(home or "").upper() or None)))
     doc = build_view(result, ValueIds(options.key.data), reveal=False).doc
-    doc = enrich(doc, result, EnrichOptions(home_country=(home or "").upper() or None))
     extra = {
         **rows.scan_counts(doc),
         **rows.coverage(result.sent),
@@ -239,8 +249,24 @@ def _scan(
     return extra, rows.finding_rows(doc, key, sha)
 
 
+def device_context(ips: tuple[str, ...], macs: tuple[str, ...]) -> Context:
+    """The scan's context with the device that ``--device-ip``/``--device-mac`` (or the
+    session's marker) selected; the command checked the addresses before any task ran."""
+    from phonehome.context import Context, DeviceSelector
+    from phonehome.net.addr import parse_ip, parse_mac
+
+    try:
+        selector = DeviceSelector(
+            ips=frozenset(parse_ip(s) for s in ips),
+            macs=frozenset(parse_mac(s) for s in macs),
+        )
+    except ValueError as e:
+        raise UsageError(f"bad device address: {e}") from None
+    return Context(device=selector)
+
+
 def _apk(task: Task, key: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from phonehome.static.commands import analyse_one
+    from phonehome.static.verdict import analyse_one
 
     report = analyse_one(Path(task.members[0]))
     extra: dict[str, Any] = {"format": "apk", "findings": 0}

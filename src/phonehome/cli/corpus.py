@@ -1,5 +1,5 @@
 """``phonehome corpus scan|apk|query|report``: the command group (the engine is the
-library around it, see :mod:`phonehome.corpus`).
+library package :mod:`phonehome.corpus`; this module only parses options and prints).
 
 Exit codes: 0 = every input done (or done before); 1 = the run completed but some inputs
 failed (each recorded in ``inputs`` with its error); 2 = usage error, or the optional
@@ -14,7 +14,16 @@ from typing import Any
 
 import click
 
-from phonehome.cli import EXIT_CLEAN, EXIT_FINDINGS, device_options, output_option
+from phonehome.cli.options import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    device_options,
+    file_option,
+    format_option,
+    make_context,
+    output_option,
+)
+from phonehome.cli.output import use_color, write_report
 from phonehome.corpus import require
 
 MAX_LISTED = 20
@@ -65,17 +74,15 @@ def _engine_options(f: Any) -> Any:
 @corpus.command("scan")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @_engine_options
-@click.option(
+@file_option(
     "--device",
     "device_file",
-    type=click.Path(dir_okay=False, path_type=Path),
     help="Device profile (TOML) for every capture; a session marker's own profile wins.",
 )
-@click.option(
+@file_option(
     "--keylog",
     "keylogs",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
     help="TLS key log file (NSS format), repeatable; read by the workers, kept with the "
     "key logs of pcapng Decryption Secrets Blocks, never written out.",
 )
@@ -107,7 +114,6 @@ def corpus_scan(
     require()
     from phonehome.corpus.options import make_options
     from phonehome.privacy import installation_key
-    from phonehome.scancmd import make_context
 
     make_context(device_ips, device_macs)  # checks the addresses before any work
     options = make_options(
@@ -237,26 +243,17 @@ def corpus_query(directory: Path, sql: str, fmt: str | None, output: Path | None
     """
     require()
     from phonehome.corpus.query import format_result, open_dataset, run_sql
-    from phonehome.privacy import write_private
 
     chosen = fmt or ("table" if output is None and sys.stdout.isatty() else "csv")
     with open_dataset(directory) as con:
         columns, records = run_sql(con, sql)
-    text = format_result(columns, records, chosen)
-    if output is not None:
-        write_private(output, text.encode())
-    else:
-        sys.stdout.write(text)
+    write_report(format_result(columns, records, chosen), output)
 
 
 @corpus.command("report")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "html", "markdown", "csv"]),
-    default="text",
-    show_default=True,
+@format_option(
+    ["text", "html", "markdown", "csv"],
     help="text for a terminal, html one self-contained page, markdown, csv one table.",
 )
 @click.option(
@@ -275,13 +272,7 @@ def corpus_report(directory: Path, fmt: str, top: int, output: Path | None) -> N
     from phonehome.corpus.query import open_dataset
     from phonehome.corpus.report import build_report
     from phonehome.corpus.report_formats import FORMATS
-    from phonehome.privacy import write_private
 
     with open_dataset(directory) as con:
         report = build_report(con, directory, top=top)
-    color = output is None and sys.stdout.isatty()
-    text = FORMATS[fmt](report, color)
-    if output is not None:
-        write_private(output, text.encode())
-    else:
-        sys.stdout.write(text)
+    write_report(FORMATS[fmt](report, use_color(output)), output)

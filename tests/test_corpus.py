@@ -404,6 +404,47 @@ def test_report_text_markdown_csv(scanned: tuple[Corpus, Path, Any]) -> None:
     assert {r["identifier"] for r in receivers} >= {"imei", "imsi", "iccid", "mac", "cell_id"}
 
 
+def test_report_counts_equal_plain_sql(scanned: tuple[Corpus, Path, Any]) -> None:
+    """The report counts from hashed ids and joins one query per DISTINCT aggregate in
+    Python; each section must equal the one plain GROUP BY over the findings' strings."""
+    from phonehome.corpus.query import open_dataset
+    from phonehome.corpus.report import build_report
+
+    _, out, _ = scanned
+    counts = (
+        "count(DISTINCT input_sha256), count(DISTINCT app), count(DISTINCT value_id), sum(count)"
+    )
+    with open_dataset(out) as con:
+        report = build_report(con, out, top=1000)
+
+        def plain(keys: str, where: str = "true") -> list[tuple[Any, ...]]:
+            sql = f"SELECT {keys}, {counts} FROM findings WHERE {where} GROUP BY ALL"
+            return sorted((tuple(r) for r in con.execute(sql).fetchall()), key=repr)
+
+        expected = {
+            "receivers": plain("identifier, owner, as_org, country, jurisdiction"),
+            "cleartext": plain(
+                "identifier, host, protocol, owner, country", "readability = 'cleartext'"
+            ),
+            "out_of_eu": plain(
+                "identifier, country, jurisdiction, owner",
+                "jurisdiction IS NOT NULL AND jurisdiction <> 'EU/EEA'",
+            ),
+        }
+        n_values, n_inputs = con.execute(
+            "SELECT count(DISTINCT value_id), count(DISTINCT input_sha256) FROM findings"
+        ).fetchone()
+    sections = {s.id: s for s in report.sections}
+    for sid, want in expected.items():
+        assert want, sid  # the corpus has rows of every kind
+        assert sorted(sections[sid].rows, key=repr) == want, sid
+    assert report.overview["values"] == n_values > 1
+    assert report.overview["inputs_with_findings"] == n_inputs > 1
+    assert dict(report.identifiers)["imei"] == len(
+        {r["input_sha256"] for r in rows(out, "findings") if r["identifier"] == "imei"}
+    )
+
+
 def test_apk_corpus(tmp_path: Path) -> None:
     apks = REPO / "tests/apks/built"
     junk = tmp_path / "junk.apk"

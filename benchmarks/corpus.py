@@ -157,10 +157,17 @@ def scan(workers: list[int]) -> dict[str, Any]:
         print("speed-up 2 workers over 1 (wall):", results["speedup_2_over_1"])
         # On a shared machine the wall figure measures the other users' load. The CPU
         # figure: one worker's CPU over the busier of two workers' CPU, i.e. the speed-up
-        # when each worker has a core to itself (Dask's own scheduling is not in it).
+        # when each worker has a core to itself (Dask's own scheduling is not in it; and
+        # CPU time still rises with the load: benchmarks/README.md). The busy share says
+        # how much of the run the workers spent in tasks.
         busiest = max(w["cpu_s"] for w in two["workers"])
         results["speedup_2_over_1_cpu"] = round(one["task_cpu_s"] / busiest, 2)
         print("speed-up 2 workers over 1 (task CPU):", results["speedup_2_over_1_cpu"])
+    for label, r in results.items():
+        if isinstance(r, dict) and r.get("workers"):
+            busy = sum(w["busy_s"] for w in r["workers"])
+            r["busy_share"] = round(busy / (len(r["workers"]) * r["wall_s"]), 2)
+            print(label, "busy / (workers x wall):", r["busy_share"])
     return results
 
 
@@ -346,7 +353,7 @@ def query(n_rows: int, layouts: list[int]) -> dict[str, Any]:
         size = sum(p.stat().st_size for p in out.rglob("*.parquet"))
         timings: dict[str, tuple[float, float]] = {}
         """label -> (wall s, CPU s of this process: DuckDB's threads included). On a
-        shared machine the CPU time is the figure that does not depend on the load."""
+        shared machine the CPU time depends far less on the load than the wall time."""
 
         def timed(label: str, run: Any, timings: dict[str, Any] = timings) -> Any:
             cpu0, wall0 = _cpu(), time.monotonic()

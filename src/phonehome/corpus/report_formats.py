@@ -21,21 +21,6 @@ from typing import Any
 from phonehome.corpus.query import csv_cell, table_text, text_cell
 from phonehome.corpus.report import Report, Section
 
-NAMES = {
-    "imei": "IMEI",
-    "meid": "MEID",
-    "imsi": "IMSI",
-    "iccid": "ICCID",
-    "msisdn": "phone number",
-    "serial": "serial number",
-    "android_id": "Android ID",
-    "ad_id": "advertising ID",
-    "mac": "MAC address",
-    "email": "email",
-    "location": "location",
-    "cell_id": "cell ID",
-}
-
 
 def _mb(n: int) -> str:
     return f"{n / 1e6:,.1f} MB"
@@ -66,12 +51,10 @@ def overview_lines(report: Report) -> list[str]:
 def headline(report: Report) -> str:
     if not report.identifiers:
         return "No identifier found in the corpus."
-    order = list(NAMES)
-    ranked = sorted(
-        report.identifiers,
-        key=lambda item: (-item[1], order.index(item[0]) if item[0] in order else len(order)),
-    )
-    parts = [f"{NAMES.get(i, i)} in {n} input(s)" for i, n in ranked[:6]]
+    from phonehome import identifiers
+
+    ranked = sorted(report.identifiers, key=lambda item: (-item[1], identifiers.rank(item[0])))
+    parts = [f"{identifiers.name(i)} in {n} input(s)" for i, n in ranked[:6]]
     return "Sent: " + ", ".join(parts) + "."
 
 

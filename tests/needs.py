@@ -48,6 +48,10 @@ PIP: Final[dict[str, str]] = {
     "mitmproxy": "phonehome[mitm]",
     "hyperscan": "phonehome[fast]",
     "ahocorasick": "pyahocorasick (a phonehome dependency)",
+    "dask": "phonehome[corpus]",
+    "distributed": "phonehome[corpus]",
+    "pyarrow": "phonehome[corpus]",
+    "duckdb": "phonehome[corpus]",
 }
 """Optional Python packages a test imports -> what installs them."""
 

@@ -62,6 +62,10 @@ class ScanResult:
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys the enrichers added to the top of the scan JSON (``datasets``,
     ``trigger_events`` ...), in the order they added them."""
+    sent: dict[str, int] = field(default_factory=dict)
+    """The device's outgoing messages by readability (``cleartext``, ``encrypted``,
+    ``decrypted``): how much of what it sent could be inspected. Not in the scan
+    document (its contract is unchanged); ``corpus`` records it per input."""
 
     @property
     def span(self) -> tuple[float, float] | None:
@@ -88,6 +92,7 @@ def run_scan(
     summaries = [InputSummary(c.path, format=c.format.name) for c in captures]
     started = time.time()
     encrypted: dict[str, int] = {}
+    sent: dict[str, int] = {}
     anomalies = ctx.anomalies
     current: list[int] = [-1]
     marks: dict[int, tuple[int, int]] = {}
@@ -123,6 +128,7 @@ def run_scan(
                 progress(None)
         if msg.direction != "out":
             continue
+        sent[msg.readability] = sent.get(msg.readability, 0) + 1
         if msg.readability == "encrypted":
             name = msg.host or msg.dst.ip
             if name in encrypted or len(encrypted) < MAX_NOT_INSPECTED:
@@ -172,6 +178,7 @@ def run_scan(
             (k.identifier, k.value, k.why): n for k, n in engine.not_identifiers.items()
         },
         uid_packages=dict(ctx.uid_map),
+        sent=sent,
     )
 
 

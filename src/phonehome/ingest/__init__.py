@@ -57,6 +57,16 @@ def _formats() -> list[InputFormat]:
     ]
 
 
+def sniff_format(head: bytes) -> InputFormat | None:
+    """The format whose signature ``head`` (the first bytes, gzip already undone) starts
+    with, or None. For callers that pick captures out of a directory without opening
+    each one as a capture (``corpus scan``)."""
+    for fmt in _formats():
+        if fmt.sniff(head):
+            return fmt
+    return None
+
+
 @dataclass
 class Capture:
     """An opened input: its format and a stream positioned at its first byte."""

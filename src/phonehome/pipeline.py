@@ -22,6 +22,7 @@ from phonehome.model.message import (
     FlowKey,
     Message,
     Readability,
+    TunnelLayer,
 )
 from phonehome.protocols import registry
 
@@ -46,6 +47,11 @@ class _FlowHeader:
     device_is_client: bool
     host: str | None
     app: AppLabel | None
+    tunnels: dict[object, tuple[TunnelLayer, ...]] | None = None
+    """Tunnelled flows: each direction's tunnel stack as records, made once."""
+
+
+_NO_TUNNEL: Final[tuple[TunnelLayer, ...]] = ()
 
 
 def open_all(paths: list[str], *, hash_inputs: bool = True) -> list[Capture]:
@@ -128,6 +134,7 @@ def _frame_messages(
     from phonehome.net.addr import ntop
     from phonehome.net.flows import FlowTable
     from phonehome.net.link import Decoder
+    from phonehome.net.tunnel import tunnel_layers
     from phonehome.protocols.base import Parsed
     from phonehome.protocols.tcp import TcpSession
     from phonehome.protocols.udp import UdpSession
@@ -190,17 +197,26 @@ def _frame_messages(
             host_hint = h.host
         key = h.key
         stats.messages += 1
+        tunnel = _NO_TUNNEL
+        if flow.tunnel_c2s:  # tunnelled: this direction's stack (docs/net.md)
+            hops = flow.tunnel_c2s if parsed.from_client else flow.tunnel_s2c
+            if h.tunnels is None:
+                h.tunnels = {}
+            made = h.tunnels.get(hops)
+            if made is None:
+                made = h.tunnels[hops] = tunnel_layers(hops)
+            tunnel = made
         # Positional: a frozen dataclass's keyword call costs ~30 % more, once per message.
         if parsed.from_client:
             return Message(
                 parsed.time, index, parsed.frame, flow.id, key, key.client, key.server,
                 "out" if h.device_is_client else "in", proto, readability, content,
-                host_hint, h.app,
+                host_hint, h.app, (), tunnel,
             )  # fmt: skip
         return Message(
             parsed.time, index, parsed.frame, flow.id, key, key.server, key.client,
             "in" if h.device_is_client else "out", proto, readability, content,
-            host_hint, h.app,
+            host_hint, h.app, (), tunnel,
         )  # fmt: skip
 
     # Counted in locals and added once: these lines run for every frame.

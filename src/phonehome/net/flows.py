@@ -9,6 +9,14 @@ direction buffers at most ``max_buffered_per_direction`` out-of-order bytes.
 Which side is the client: the sender of a SYN (or the receiver of a SYN-ACK). Without
 either, the side on a well-known service port, else the one on the higher port, else
 the first sender. Which side is the device: see :meth:`FlowTable._device_is_client`.
+
+A tunnelled packet's flow is its innermost 5-tuple *within its tunnels*: the key's last
+element is then ``(input, tunnel stack)`` instead of the input, so two GTP-U tunnels
+carrying the same private addresses are two phones' flows. Tunnel ids often differ by
+direction (a GTP-U TEID is chosen by the receiving end), so the reverse direction is
+found under the predicted stack (endpoints swapped, same ids) or, failing that, under a
+"loose" key without ids that the first packet of the other direction binds to the flow
+(:meth:`FlowTable._tunnelled_flow`).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from phonehome.context import Context
-from phonehome.model.frame import ACK, FIN, RST, SYN, Packet
+from phonehome.model.frame import ACK, FIN, RST, SYN, Packet, TunnelHop
 from phonehome.net.addr import is_local, ntop
 from phonehome.net.contracts import Parsed, ReaderFilter, Session
 from phonehome.net.link import (
@@ -31,9 +39,15 @@ from phonehome.net.link import (
     RAW_IP_LINKTYPES,
 )
 from phonehome.net.tcp import Event, Stream
+from phonehome.net.tunnel import UDP_TUNNEL_PORT_MAX, UDP_TUNNEL_PORT_MIN, UDP_TUNNEL_PORTS
 
 TCP: Final = 6
 UDP: Final = 17
+
+Key = tuple[bytes, bytes, int, int, int, object]
+"""src, dst, sport, dport, protocol, scope: the input index, or for a tunnelled packet
+``(input, tunnel stack)`` (and ``("loose", input, stack without ids)`` while the reverse
+direction of a tunnelled flow is unknown)."""
 
 # Ports that identify the server side of a flow whose start was not captured.
 WELL_KNOWN_PORTS: Final = frozenset(
@@ -88,6 +102,9 @@ class Flow:
     ``bytes`` counts transport payload bytes of both directions. ``c2s``/``s2c`` are the
     TCP reassembly states (None for UDP and once the flow is closed). ``header`` belongs
     to the pipeline: the flow's part of its messages' header, made at the first message.
+    ``tunnel_c2s``/``tunnel_s2c``: the tunnels each direction came through (empty when
+    untunnelled; the direction not yet seen holds the prediction). ``loose``: the key the
+    reverse direction of a tunnelled flow may still bind to.
     """
 
     __slots__ = (
@@ -104,6 +121,7 @@ class Flow:
         "input",
         "keys",
         "last",
+        "loose",
         "packets",
         "s2c",
         "server",
@@ -113,6 +131,8 @@ class Flow:
         "start",
         "syn_seq",
         "transport",
+        "tunnel_c2s",
+        "tunnel_s2c",
         "uid",
     )
 
@@ -148,14 +168,25 @@ class Flow:
         self.syn_seq = -1  # client ISN when the SYN was seen
         self.c2s: Stream | None = None
         self.s2c: Stream | None = None
-        self.keys: tuple[tuple[bytes, bytes, int, int, int, int], ...] = ()
+        self.keys: tuple[Key, ...] = ()
         self.header: Any = None
+        self.tunnel_c2s: tuple[TunnelHop, ...] = ()
+        self.tunnel_s2c: tuple[TunnelHop, ...] = ()
+        self.loose: Key | None = None
 
     def __repr__(self) -> str:
+        via = ""
+        if self.tunnel_c2s:
+            via = " via " + ">".join([hop[0] for hop in self.tunnel_c2s])
         return (
             f"Flow({self.id} {self.transport} {ntop(self.client)}:{self.cport} -> "
-            f"{ntop(self.server)}:{self.sport})"
+            f"{ntop(self.server)}:{self.sport}{via})"
         )
+
+
+def _loose(input: int, tunnel: tuple[TunnelHop, ...]) -> object:
+    """The scope of a tunnelled flow's loose key: tunnel kinds and endpoints, no ids."""
+    return ("loose", input, tuple([(kind, src, dst) for kind, src, dst, _ in tunnel]))
 
 
 def _server_score(port: int) -> int:
@@ -206,7 +237,7 @@ class FlowTable:
         self.idle_timeout_udp = idle_timeout_udp
         self.max_flows = max_flows
         self.max_buffered = max_buffered_per_direction
-        self._flows: dict[tuple[bytes, bytes, int, int, int, int], Flow] = {}
+        self._flows: dict[Key, Flow] = {}
         # Least recently active first; closed TCP flows linger apart, not counted as live.
         self._tcp: OrderedDict[int, Flow] = OrderedDict()
         self._udp: OrderedDict[int, Flow] = OrderedDict()
@@ -242,7 +273,10 @@ class FlowTable:
             if ts >= self._next_sweep:
                 self._next_sweep = ts + SWEEP_INTERVAL
                 self._sweep(ts)
-        flow = self._flows.get((pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.input))
+        if pkt.tunnel:
+            flow = self._tunnelled_flow(pkt)
+        else:
+            flow = self._flows.get((pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.input))
         res = self._tcp_packet(flow, pkt) if pkt.proto == TCP else self._udp_packet(flow, pkt)
         if self._pending:
             out = self._pending
@@ -327,6 +361,11 @@ class FlowTable:
             elif proto == UDP:
                 if ulen < 8 or tp + ulen > end:
                     return False
+                if (
+                    UDP_TUNNEL_PORT_MIN <= dport <= UDP_TUNNEL_PORT_MAX
+                    or UDP_TUNNEL_PORT_MIN <= sport <= UDP_TUNNEL_PORT_MAX
+                ) and (dport in UDP_TUNNEL_PORTS or sport in UDP_TUNNEL_PORTS):
+                    return False  # maybe a tunnel: the decoder unwraps it
                 size = ulen - 8
                 lru = udp_lru
             else:
@@ -397,6 +436,36 @@ class FlowTable:
             return True
 
         return done
+
+    def _tunnelled_flow(self, pkt: Packet) -> Flow | None:
+        """The flow of a tunnelled packet: under its exact key, else bound through the
+        flow's loose key (the first packet of the reverse direction, whose tunnel ids
+        differ from the prediction, as GTP-U TEIDs do)."""
+        flows = self._flows
+        tunnel = pkt.tunnel
+        flow = flows.get((pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, (pkt.input, tunnel)))
+        if flow is not None:
+            loose = flow.loose
+            if loose is not None and pkt.src == loose[0] and pkt.sport == loose[2]:
+                # The reverse direction came as predicted: nothing left to bind.
+                if flows.get(loose) is flow:
+                    del flows[loose]
+                flow.loose = None
+            return flow
+        lk: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, _loose(pkt.input, tunnel))
+        flow = flows.get(lk)
+        if flow is None:
+            return None
+        del flows[lk]
+        flow.loose = None
+        key: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, (pkt.input, tunnel))
+        flows[key] = flow
+        flow.keys = (*flow.keys, key)
+        if pkt.src == flow.client and pkt.sport == flow.cport:
+            flow.tunnel_c2s = tunnel
+        else:
+            flow.tunnel_s2c = tunnel
+        return flow
 
     def flush(self) -> list[tuple[Flow, Parsed]]:
         """End of input: close every session, in flow order."""
@@ -625,11 +694,15 @@ class FlowTable:
         flow.packets = 1
         flow.bytes = len(pkt.payload)
         flow.uid = pkt.uid
-        k1 = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.input)
-        k2 = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, pkt.input)
-        flow.keys = (k1, k2)
-        self._flows[k1] = flow
-        self._flows[k2] = flow
+        tunnel = pkt.tunnel
+        if tunnel:
+            self._tunnel_keys(flow, pkt, tunnel, sender_is_client)
+        else:
+            k1: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.input)
+            k2: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, pkt.input)
+            flow.keys = (k1, k2)
+            self._flows[k1] = flow
+            self._flows[k2] = flow
         lru[flow.id] = flow
         device = self._device_is_client(flow)
         if device is None:
@@ -645,6 +718,27 @@ class FlowTable:
             flow.device_is_client = device
             flow.session = self._factory(flow)
         return flow
+
+    def _tunnel_keys(
+        self, flow: Flow, pkt: Packet, tunnel: tuple[TunnelHop, ...], sender_is_client: bool
+    ) -> None:
+        rev = tuple([(kind, dst, src, ids) for kind, src, dst, ids in tunnel])
+        k1: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, (pkt.input, tunnel))
+        k2: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, (pkt.input, rev))
+        flows = self._flows
+        flows[k1] = flow
+        flows[k2] = flow
+        loose: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, _loose(pkt.input, rev))
+        if loose in flows:
+            flow.keys = (k1, k2)
+        else:
+            flows[loose] = flow
+            flow.loose = loose
+            flow.keys = (k1, k2, loose)
+        if sender_is_client:
+            flow.tunnel_c2s, flow.tunnel_s2c = tunnel, rev
+        else:
+            flow.tunnel_c2s, flow.tunnel_s2c = rev, tunnel
 
     def _device_is_client(self, flow: Flow) -> bool | None:
         """Which end is the device; None when the user named a device and it is neither.

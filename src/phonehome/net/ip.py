@@ -14,6 +14,16 @@ from typing import Final
 
 from phonehome.context import Context
 from phonehome.model.frame import Frame, Packet
+from phonehome.net.tunnel import (
+    IPPROTO_GRE,
+    IPPROTO_IPIP,
+    IPPROTO_IPV6,
+    NOT_TUNNEL,
+    UDP_TUNNEL_PORT_MAX,
+    UDP_TUNNEL_PORT_MIN,
+    UDP_TUNNEL_PORTS,
+    Decapsulator,
+)
 
 TCP: Final = 6
 UDP: Final = 17
@@ -189,7 +199,9 @@ class IpDecoder:
 
     ``other_transport`` counts datagrams that carry neither TCP nor UDP (ICMP, ESP, ...):
     routine, so a counter rather than an anomaly. ``general_ipv4`` counts IPv4 datagrams
-    the fast path left to the general decoder (its tests read it).
+    the fast path left to the general decoder (its tests read it). ``tunnels`` unwraps
+    IP-in-IP, GRE and the UDP tunnels (GTP-U, VXLAN, ...) and comes back here for the
+    inner packet (:mod:`phonehome.net.tunnel`).
     """
 
     def __init__(self, ctx: Context) -> None:
@@ -197,6 +209,7 @@ class IpDecoder:
         self.defrag = Defragmenter(ctx)
         self.other_transport = 0
         self.general_ipv4 = 0
+        self.tunnels = Decapsulator(ctx, self)
 
     def _bad(self, kind: str, frame: Frame, detail: str) -> None:
         self._anomalies.add(kind, frame.input, frame.number, detail)
@@ -237,6 +250,15 @@ class IpDecoder:
                     start = off + 20
                     ulen = seq >> 16
                     if ulen >= 8 and start + ulen <= end <= len(data):
+                        if (
+                            UDP_TUNNEL_PORT_MIN <= dport <= UDP_TUNNEL_PORT_MAX
+                            or UDP_TUNNEL_PORT_MIN <= sport <= UDP_TUNNEL_PORT_MAX
+                        ) and (dport in UDP_TUNNEL_PORTS or sport in UDP_TUNNEL_PORTS):
+                            res = self.tunnels.udp(
+                                data, start + 8, start + ulen, sport, dport, src, dst, frame, False
+                            )
+                            if res is not NOT_TUNNEL:
+                                return res
                         return Packet(
                             frame.number,
                             frame.ts,
@@ -374,6 +396,8 @@ class IpDecoder:
                 nh, data = done
                 start, end = 0, len(data)
                 defragmented = True
+            elif nh in (IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE):
+                return self.tunnels.ip_proto(nh, data, start, end, src, dst, frame)
             else:  # ESP (50), no next header (59), ICMPv6 (58), ...
                 self.other_transport += 1
                 return None
@@ -437,6 +461,15 @@ class IpDecoder:
                 elif not truncated:
                     self._bad("udp.bad_length", frame, f"length {ulen} > IP payload")
                     truncated = True
+            if (
+                UDP_TUNNEL_PORT_MIN <= dport <= UDP_TUNNEL_PORT_MAX
+                or UDP_TUNNEL_PORT_MIN <= sport <= UDP_TUNNEL_PORT_MAX
+            ) and (dport in UDP_TUNNEL_PORTS or sport in UDP_TUNNEL_PORTS):
+                res = self.tunnels.udp(
+                    data, start + 8, end, sport, dport, src, dst, frame, truncated
+                )
+                if res is not NOT_TUNNEL:
+                    return res
             return Packet(
                 frame.number,
                 frame.ts,
@@ -455,5 +488,7 @@ class IpDecoder:
                 frame.input,
                 truncated,
             )
+        if proto in (IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE):
+            return self.tunnels.ip_proto(proto, data, start, end, src, dst, frame)
         self.other_transport += 1
         return None

@@ -468,12 +468,19 @@ class Decapsulator:
         return _wrap(pkt, hop)
 
     def _dot11(self, data: bytes, p: int, end: int, frame: Frame) -> Packet | None:
-        """An IEEE 802.11 data frame: header, LLC/SNAP, then the EtherType's payload."""
+        """An IEEE 802.11 data frame: header, LLC/SNAP, then the EtherType's payload.
+
+        The frame control field is accepted in either byte order (see below); addresses by
+        the to/from DS bits: the source is the phone on uplink frames, as on Ethernet."""
         if end - p < 24:
             self._bad("tunnel.capwap.truncated", frame, f"802.11 header in {end - p} bytes")
             return None
         fc0 = data[p]
         fc1 = data[p + 1]
+        if fc0 & 0x0F != 0x08 and fc1 & 0x0F == 0x08:
+            # Frame control with its two bytes swapped, as Cisco access points send it
+            # (Wireshark's capwap.swap_fc, on by default): a data frame read either way.
+            fc0, fc1 = fc1, fc0
         if fc0 & 0x03:
             self._bad("tunnel.capwap.bad_inner", frame, f"802.11 protocol version {fc0 & 3}")
             return None

@@ -46,8 +46,8 @@ UDP: Final = 17
 
 Key = tuple[bytes, bytes, int, int, int, object]
 """src, dst, sport, dport, protocol, scope: the input index, or for a tunnelled packet
-``(input, tunnel stack)`` (and ``("loose", input, stack without ids)`` while the reverse
-direction of a tunnelled flow is unknown)."""
+``(input, tunnel stack)``; ``("loose", input, stack without ids)`` in the loose index of
+tunnelled flows whose reverse direction has not been seen."""
 
 # Ports that identify the server side of a flow whose start was not captured.
 WELL_KNOWN_PORTS: Final = frozenset(
@@ -103,8 +103,8 @@ class Flow:
     TCP reassembly states (None for UDP and once the flow is closed). ``header`` belongs
     to the pipeline: the flow's part of its messages' header, made at the first message.
     ``tunnel_c2s``/``tunnel_s2c``: the tunnels each direction came through (empty when
-    untunnelled; the direction not yet seen holds the prediction). ``loose``: the key the
-    reverse direction of a tunnelled flow may still bind to.
+    untunnelled; the direction not yet seen holds the prediction). ``loose``: the key under
+    which a tunnelled flow waits in the loose index for its reverse direction.
     """
 
     __slots__ = (
@@ -238,6 +238,9 @@ class FlowTable:
         self.max_flows = max_flows
         self.max_buffered = max_buffered_per_direction
         self._flows: dict[Key, Flow] = {}
+        # Tunnelled flows whose reverse direction is not known yet, by loose key, oldest
+        # first (several only when tunnels carry the same inner 5-tuple at once).
+        self._loose: dict[Key, list[Flow]] = {}
         # Least recently active first; closed TCP flows linger apart, not counted as live.
         self._tcp: OrderedDict[int, Flow] = OrderedDict()
         self._udp: OrderedDict[int, Flow] = OrderedDict()
@@ -443,22 +446,25 @@ class FlowTable:
         differ from the prediction, as GTP-U TEIDs do)."""
         flows = self._flows
         tunnel = pkt.tunnel
-        flow = flows.get((pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, (pkt.input, tunnel)))
+        key: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, (pkt.input, tunnel))
+        flow = flows.get(key)
         if flow is not None:
             loose = flow.loose
             if loose is not None and pkt.src == loose[0] and pkt.sport == loose[2]:
-                # The reverse direction came as predicted: nothing left to bind.
-                if flows.get(loose) is flow:
-                    del flows[loose]
-                flow.loose = None
+                self._unwait(flow)  # the reverse direction came as predicted
             return flow
         lk: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, _loose(pkt.input, tunnel))
-        flow = flows.get(lk)
-        if flow is None:
+        waiting = self._loose.get(lk)
+        if not waiting:
             return None
-        del flows[lk]
-        flow.loose = None
-        key: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, (pkt.input, tunnel))
+        flow = waiting[0]
+        if pkt.proto == TCP and pkt.flags & (SYN | ACK) == SYN | ACK:
+            # Several tunnels carry this 5-tuple at once: the SYN-ACK names its SYN.
+            for f in waiting:
+                if f.syn_seq >= 0 and (f.syn_seq + 1) & 0xFFFFFFFF == pkt.ack:
+                    flow = f
+                    break
+        self._unwait(flow)
         flows[key] = flow
         flow.keys = (*flow.keys, key)
         if pkt.src == flow.client and pkt.sport == flow.cport:
@@ -475,6 +481,7 @@ class FlowTable:
         for flow in sorted([*self._tcp.values(), *self._udp.values()], key=lambda f: f.id):
             self._close(flow, out)
         self._flows.clear()
+        self._loose.clear()
         self._tcp.clear()
         self._udp.clear()
         self._closed.clear()
@@ -728,13 +735,14 @@ class FlowTable:
         flows = self._flows
         flows[k1] = flow
         flows[k2] = flow
+        flow.keys = (k1, k2)
         loose: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, _loose(pkt.input, rev))
-        if loose in flows:
-            flow.keys = (k1, k2)
+        waiting = self._loose.get(loose)
+        if waiting is None:
+            self._loose[loose] = [flow]
         else:
-            flows[loose] = flow
-            flow.loose = loose
-            flow.keys = (k1, k2, loose)
+            waiting.append(flow)
+        flow.loose = loose
         if sender_is_client:
             flow.tunnel_c2s, flow.tunnel_s2c = tunnel, rev
         else:
@@ -778,11 +786,26 @@ class FlowTable:
         self._close(flow, out)
         self._forget(flow)
 
+    def _unwait(self, flow: Flow) -> None:
+        """Take a tunnelled flow out of the loose index."""
+        loose = flow.loose
+        if loose is None:
+            return
+        flow.loose = None
+        waiting = self._loose.get(loose)
+        if waiting is not None:
+            if flow in waiting:
+                waiting.remove(flow)
+            if not waiting:
+                del self._loose[loose]
+
     def _forget(self, flow: Flow) -> None:
         flows = self._flows
         for k in flow.keys:
             if flows.get(k) is flow:
                 del flows[k]
+        if flow.loose is not None:
+            self._unwait(flow)
         fid = flow.id
         if flow.transport == "udp":
             self._udp.pop(fid, None)

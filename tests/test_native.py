@@ -57,6 +57,10 @@ def simulated(tmp_path: Path) -> list[Path]:
         ("encodings.pcap", "encodings", {}),
         ("bench.pcap", "bench", {"size_mb": 3}),
         ("stress.pcap", "bench", {"size_mb": 3, "mix": "stress"}),
+        ("gre-gtpu.pcap", "tunnel-gre-gtpu", {}),
+        ("capwap.pcapng", "tunnel-capwap", {"pcapng": True}),
+        ("mpls.pcap", "tunnel-mpls", {}),
+        ("teredo.pcap", "tunnel-teredo", {}),
     ]:
         simulate.run(scenario, tmp_path / name, seed=7, **kw)
         out.append(tmp_path / name)
@@ -67,8 +71,9 @@ def test_compiled_and_interpreted_print_the_same_flows(tmp_path: Path) -> None:
     need_compiled_install()
     inputs = simulated(tmp_path)
     real = sorted((SHARED / "fixtures" / "real").iterdir())
-    assert real
-    inputs += real
+    mobile = sorted((SHARED / "fixtures" / "mobile").iterdir())
+    assert real and mobile
+    inputs += real + mobile
     for path in inputs:
         for fmt in ("jsonl", "text"):
             compiled = flows(path, pure=False, home=tmp_path / "home", fmt=fmt)

@@ -114,10 +114,41 @@ def test_simulated_captures_same_with_and_without_filter(
     assert got.lines
 
 
+@pytest.mark.parametrize("kind", ["gtpu", "vxlan-vlan", "capwap", "teredo", "pppoe"])
+def test_tunnelled_captures_same_with_and_without_filter(tmp_path: Path, kind: str) -> None:
+    """Tunnelled frames take the full path (a UDP tunnel port sends the filter there, the
+    other tunnels are not the shapes it reads); untunnelled ones beside them still skip."""
+    out = tmp_path / "x.pcap"
+    simulate.run(f"tunnel-{kind}", out, seed=4)
+    got = assert_same(out)
+    assert got.lines and any('"tunnel":' in line for line in got.lines)
+    if kind == "teredo":  # its IPv4 flows are not tunnelled
+        assert got.filtered > 0
+
+
+def test_a_done_flow_on_a_tunnel_port_does_not_swallow_a_tunnel(tmp_path: Path) -> None:
+    """A UDP flow to 2152 that is no tunnel, done, then a real GTP-U packet on the same
+    ports: the filter must leave it to the decoder, which unwraps it."""
+    from tests.builders_tunnel import gtpu, inner_udp
+
+    c = Conversation()
+
+    def to_2152(payload: bytes) -> None:
+        c.add(c.ip(udp(40000, 2152, payload), 17, True))
+
+    for _ in range(70):  # a raw UDP flow past its per-direction budget is done
+        to_2152(bytes(1000))
+    to_2152(gtpu(inner_udp(b"inside")))
+    got = assert_same(c.pcap(tmp_path / "gtp.pcap"))
+    assert any('"tunnel":[{"type":"gtpu"' in line for line in got.lines)
+
+
 def test_real_captures_same_with_and_without_filter() -> None:
     real = sorted((SHARED / "fixtures" / "real").iterdir())
     assert real
     for cap in real:
+        assert_same(cap)
+    for cap in sorted((SHARED / "fixtures" / "mobile").iterdir()):
         assert_same(cap)
 
 

@@ -39,7 +39,14 @@ from phonehome.net.link import (
     RAW_IP_LINKTYPES,
 )
 from phonehome.net.tcp import Event, Stream
-from phonehome.net.tunnel import UDP_TUNNEL_PORT_MAX, UDP_TUNNEL_PORT_MIN, UDP_TUNNEL_PORTS
+from phonehome.net.tunnel import (
+    GTP_GPDU,
+    GTPU_PORT,
+    MAX_GTP_EXTENSIONS,
+    UDP_TUNNEL_PORT_MAX,
+    UDP_TUNNEL_PORT_MIN,
+    UDP_TUNNEL_PORTS,
+)
 
 TCP: Final = 6
 UDP: Final = 17
@@ -73,6 +80,7 @@ _V6: Final = struct.Struct("!4xHBx16s16sHHH6xBB").unpack_from
 _V4_LEN: Final = 20 + 14
 _V6_LEN: Final = 40 + 14
 _SEQ_ACK: Final = struct.Struct("!II").unpack_from
+_GTP: Final = struct.Struct("!BBHI").unpack_from
 _READY_MAX: Final = 64
 """Messages the reader-side fast path queues before it lets a frame take the full path
 (which hands them on): bounds what waits between two yields of the reader."""
@@ -368,7 +376,13 @@ class FlowTable:
                     UDP_TUNNEL_PORT_MIN <= dport <= UDP_TUNNEL_PORT_MAX
                     or UDP_TUNNEL_PORT_MIN <= sport <= UDP_TUNNEL_PORT_MAX
                 ) and (dport in UDP_TUNNEL_PORTS or sport in UDP_TUNNEL_PORTS):
-                    return False  # maybe a tunnel: the decoder unwraps it
+                    # Maybe a tunnel: GTP-U of a done inner flow is read here, anything
+                    # else is left to the decoder, which unwraps it.
+                    if dport != GTPU_PORT and sport != GTPU_PORT:
+                        return False
+                    return self._gtpu_done(
+                        buf, tp + 8, tp + ulen, src, dst, ts, input, stop - start
+                    )
                 size = ulen - 8
                 lru = udp_lru
             else:
@@ -439,6 +453,124 @@ class FlowTable:
             return True
 
         return done
+
+    def _gtpu_done(
+        self,
+        buf: bytes,
+        p: int,
+        end: int,
+        outer_src: bytes,
+        outer_dst: bytes,
+        ts: float,
+        input: int,
+        frame_len: int,
+    ) -> bool:
+        """The done filter for a GTP-U datagram ``buf[p:end]``: True (and the accounting
+        of :meth:`done_filter`) when it is a G-PDU of a done inner flow.
+
+        Operator captures are mostly GTP-U, and mostly the application data of finished
+        handshakes, like any phone's traffic. Only what the decoder would unwrap into the
+        very same packet is taken (the G-PDU checks of ``tunnel.Decapsulator._gtpu``, an
+        inner IPv4 packet without options or fragmentation or IPv6 without extension
+        headers, TCP without SYN/FIN/RST or UDP not on a tunnel port, nothing cut off);
+        and only flows whose reverse direction is bound (no loose key left to bind,
+        which the full path does). Everything else returns False: the full path.
+        """
+        if end - p < 8:
+            return False
+        flags, mtype, length, teid = _GTP(buf, p)
+        if flags & 0xF0 != 0x30 or mtype != GTP_GPDU:
+            return False
+        body_end = p + 8 + length
+        if body_end > end:
+            return False
+        off = p + 8
+        if flags & 0x07:
+            if off + 4 > body_end:
+                return False
+            nxt = buf[off + 3] if flags & 0x04 else 0
+            off += 4
+            hops = 0
+            while nxt:
+                hops += 1
+                if off >= body_end or hops > MAX_GTP_EXTENSIONS:
+                    return False
+                size = buf[off] * 4
+                if size == 0 or off + size > body_end:
+                    return False
+                nxt = buf[off + size - 1]
+                off += size
+        avail = body_end - off
+        if avail <= 0:
+            return False
+        version = buf[off] >> 4
+        if version == 4:
+            if avail < _V4_LEN:
+                return False
+            vihl, total, frag, proto, src, dst, sport, dport, ulen, doff, tflags = _V4(buf, off)
+            if vihl != 0x45 or frag & 0x3FFF or not total or total > avail:
+                return False
+            tp = off + 20
+            iend = off + total
+        elif version == 6:
+            if avail < _V6_LEN:
+                return False
+            plen, proto, src, dst, sport, dport, ulen, doff, tflags = _V6(buf, off)
+            if not plen or 40 + plen > avail:
+                return False
+            tp = off + 40
+            iend = tp + plen
+        else:
+            return False
+        if proto == TCP:
+            if tflags & (SYN | FIN | RST) or doff < 0x50:
+                return False
+            size = iend - tp - (doff >> 4) * 4
+            if size < 0:
+                return False
+        elif proto == UDP:
+            if ulen < 8 or tp + ulen > iend:
+                return False
+            if (
+                UDP_TUNNEL_PORT_MIN <= dport <= UDP_TUNNEL_PORT_MAX
+                or UDP_TUNNEL_PORT_MIN <= sport <= UDP_TUNNEL_PORT_MAX
+            ) and (dport in UDP_TUNNEL_PORTS or sport in UDP_TUNNEL_PORTS):
+                return False  # a tunnel in the tunnel
+            size = ulen - 8
+        else:
+            return False
+        if ts >= self._next_sweep:
+            return False
+        hop = ("gtpu", outer_src, outer_dst, (teid,))
+        flow = self._flows.get((src, dst, sport, dport, proto, (input, (hop,))))
+        if flow is None or not flow.session.done or flow.loose is not None:
+            return False
+        if proto == TCP:
+            c2s = flow.c2s
+            s2c = flow.s2c
+            if (
+                c2s is None
+                or s2c is None
+                or c2s.heap
+                or s2c.heap
+                or c2s.fin >= 0
+                or s2c.fin >= 0
+                or not c2s.started
+                or not s2c.started
+            ):
+                return False
+            lru = self._tcp
+        else:
+            lru = self._udp
+        if ts > self._now:
+            self._now = ts
+        flow.last = ts
+        flow.packets += 1
+        flow.bytes += size
+        lru.move_to_end(flow.id)
+        self.filtered_frames += 1
+        self.filtered_bytes += frame_len
+        return True
 
     def _tunnelled_flow(self, pkt: Packet) -> Flow | None:
         """The flow of a tunnelled packet: under its exact key, else bound through the

@@ -381,7 +381,7 @@ class FlowTable:
                     if dport != GTPU_PORT and sport != GTPU_PORT:
                         return False
                     return self._gtpu_done(
-                        buf, tp + 8, tp + ulen, src, dst, ts, input, stop - start
+                        buf, tp + 8, tp + ulen, src, dst, ts, number, input, stop - start
                     )
                 size = ulen - 8
                 lru = udp_lru
@@ -462,19 +462,22 @@ class FlowTable:
         outer_src: bytes,
         outer_dst: bytes,
         ts: float,
+        number: int,
         input: int,
         frame_len: int,
     ) -> bool:
-        """The done filter for a GTP-U datagram ``buf[p:end]``: True (and the accounting
-        of :meth:`done_filter`) when it is a G-PDU of a done inner flow.
+        """:meth:`done_filter` for a GTP-U datagram ``buf[p:end]``: a G-PDU of a done
+        inner flow is accounted, any other the decoder would unwrap into a plain packet
+        is made into that packet here and processed (its messages queued in ``ready``).
 
         Operator captures are mostly GTP-U, and mostly the application data of finished
         handshakes, like any phone's traffic. Only what the decoder would unwrap into the
         very same packet is taken (the G-PDU checks of ``tunnel.Decapsulator._gtpu``, an
         inner IPv4 packet without options or fragmentation or IPv6 without extension
         headers, TCP without SYN/FIN/RST or UDP not on a tunnel port, nothing cut off);
-        and only flows whose reverse direction is bound (no loose key left to bind,
-        which the full path does). Everything else returns False: the full path.
+        the accounting shortcut only for flows whose reverse direction is bound (no
+        loose key left, whose binding is the full path's). Everything else returns
+        False: the full path.
         """
         if end - p < 8:
             return False
@@ -539,35 +542,50 @@ class FlowTable:
             size = ulen - 8
         else:
             return False
-        if ts >= self._next_sweep:
-            return False
-        hop = ("gtpu", outer_src, outer_dst, (teid,))
-        flow = self._flows.get((src, dst, sport, dport, proto, (input, (hop,))))
-        if flow is None or not flow.session.done or flow.loose is not None:
+        tunnel: tuple[TunnelHop, ...] = (("gtpu", outer_src, outer_dst, (teid,)),)
+        if ts < self._next_sweep:
+            flow = self._flows.get((src, dst, sport, dport, proto, (input, tunnel)))
+            if flow is not None and flow.session.done and flow.loose is None:
+                if proto == TCP:
+                    c2s = flow.c2s
+                    s2c = flow.s2c
+                    quiet = not (
+                        c2s is None
+                        or s2c is None
+                        or c2s.heap
+                        or s2c.heap
+                        or c2s.fin >= 0
+                        or s2c.fin >= 0
+                        or not c2s.started
+                        or not s2c.started
+                    )
+                    lru = self._tcp
+                else:
+                    quiet = True
+                    lru = self._udp
+                if quiet:
+                    if ts > self._now:
+                        self._now = ts
+                    flow.last = ts
+                    flow.packets += 1
+                    flow.bytes += size
+                    lru.move_to_end(flow.id)
+                    self.filtered_frames += 1
+                    self.filtered_bytes += frame_len
+                    return True
+        ready = self.ready
+        if len(ready) >= _READY_MAX:
             return False
         if proto == TCP:
-            c2s = flow.c2s
-            s2c = flow.s2c
-            if (
-                c2s is None
-                or s2c is None
-                or c2s.heap
-                or s2c.heap
-                or c2s.fin >= 0
-                or s2c.fin >= 0
-                or not c2s.started
-                or not s2c.started
-            ):
-                return False
-            lru = self._tcp
+            seq, ack = _SEQ_ACK(buf, tp + 4)
+            pkt = Packet(number, ts, src, dst, TCP, sport, dport, buf[iend - size : iend],
+                         seq, ack, tflags, None, None, None, input, False, tunnel)  # fmt: skip
         else:
-            lru = self._udp
-        if ts > self._now:
-            self._now = ts
-        flow.last = ts
-        flow.packets += 1
-        flow.bytes += size
-        lru.move_to_end(flow.id)
+            pkt = Packet(number, ts, src, dst, UDP, sport, dport, buf[tp + 8 : tp + ulen],
+                         0, 0, 0, None, None, None, input, False, tunnel)  # fmt: skip
+        res = self.process(pkt)
+        if res:
+            ready.extend(res)
         self.filtered_frames += 1
         self.filtered_bytes += frame_len
         return True

@@ -222,3 +222,23 @@ def test_tunnel_layer_json_and_brief_per_kind() -> None:
         assert d.pop("type") == layer.kind and layer.brief() == brief
         assert d.pop("src") == (layer.src or None) and d.pop("dst") == (layer.dst or None)
         assert d == ids
+
+
+def test_tunnel_scopes_stay_bounded_by_the_live_flows() -> None:
+    """Every TEID gets a scope id; ids no live key uses are dropped as flows go."""
+    from phonehome.model.frame import Packet
+    from phonehome.net.flows import FlowTable
+    from tests.builders_net import RecordingSession
+
+    table = FlowTable(Context(), lambda flow: RecordingSession(), max_flows=20)
+    for i in range(2000):
+        hop = ("gtpu", ENB, CORE, (i,))
+        pkt = Packet(i + 1, 1000.0 + i, PHONE, SERVER, 17, 40000, 9999, b"x", tunnel=(hop,))
+        table.process(pkt)
+        assert len(table._scopes) <= 3 * 2 * 20 + 3  # three ids per flow, doubled at most
+    assert table.live_flows == 20 and table.evicted == 1980
+    # The latest flows are still found under their scope.
+    last = Packet(3000, 3000.0, SERVER, PHONE, 17, 9999, 40000, b"y",
+                  tunnel=(("gtpu", CORE, ENB, (1999,)),))  # fmt: skip
+    [(flow, parsed)] = table.process(last)
+    assert flow.id == 2000 and not parsed.from_client and table.live_flows == 20

@@ -11,12 +11,12 @@ either, the side on a well-known service port, else the one on the higher port, 
 the first sender. Which side is the device: see :meth:`FlowTable._device_is_client`.
 
 A tunnelled packet's flow is its innermost 5-tuple *within its tunnels*: the key's last
-element is then ``(input, tunnel stack)`` instead of the input, so two GTP-U tunnels
-carrying the same private addresses are two phones' flows. Tunnel ids often differ by
-direction (a GTP-U TEID is chosen by the receiving end), so the reverse direction is
-found under the predicted stack (endpoints swapped, same ids) or, failing that, under a
-"loose" key without ids that the first packet of the other direction binds to the flow
-(:meth:`FlowTable._tunnelled_flow`).
+element is then a scope id standing for ``(input, tunnel stack)`` instead of the input,
+so two GTP-U tunnels carrying the same private addresses are two phones' flows. Tunnel
+ids often differ by direction (a GTP-U TEID is chosen by the receiving end), so the
+reverse direction is found under the predicted stack (endpoints swapped, same ids) or,
+failing that, under a "loose" key without ids that the first packet of the other
+direction binds to the flow (:meth:`FlowTable._tunnelled_flow`).
 """
 
 from __future__ import annotations
@@ -51,10 +51,16 @@ from phonehome.net.tunnel import (
 TCP: Final = 6
 UDP: Final = 17
 
-Key = tuple[bytes, bytes, int, int, int, object]
-"""src, dst, sport, dport, protocol, scope: the input index, or for a tunnelled packet
-``(input, tunnel stack)``; ``("loose", input, stack without ids)`` in the loose index of
-tunnelled flows whose reverse direction has not been seen."""
+Key = tuple[bytes, bytes, int, int, int, int]
+"""src, dst, sport, dport, protocol, scope: the input index, or for a tunnelled packet the
+id :meth:`FlowTable._scope` gives ``(input, tunnel stack)`` (or, in the loose index of
+tunnelled flows whose reverse direction has not been seen, ``("loose", input, stack
+without ids)``). Interned ints rather than the stacks themselves: a flat key of ints and
+bytes hashes and compares as fast as an untunnelled one."""
+
+SCOPE_BASE: Final = 1 << 40
+"""Tunnel scope ids start here, far above any input index."""
+SCOPE_CACHE_CAP: Final = 65_536
 
 # Ports that identify the server side of a flow whose start was not captured.
 WELL_KNOWN_PORTS: Final = frozenset(
@@ -193,7 +199,7 @@ class Flow:
 
 
 def _loose(input: int, tunnel: tuple[TunnelHop, ...]) -> object:
-    """The scope of a tunnelled flow's loose key: tunnel kinds and endpoints, no ids."""
+    """What a tunnelled flow's loose scope stands for: tunnel kinds and endpoints, no ids."""
     return ("loose", input, tuple([(kind, src, dst) for kind, src, dst, _ in tunnel]))
 
 
@@ -249,6 +255,12 @@ class FlowTable:
         # Tunnelled flows whose reverse direction is not known yet, by loose key, oldest
         # first (several only when tunnels carry the same inner 5-tuple at once).
         self._loose: dict[Key, list[Flow]] = {}
+        # Tunnel stacks -> scope ids (see ``Key``); pruned to the ids live keys use.
+        self._scopes: dict[object, int] = {}
+        self._next_scope = SCOPE_BASE
+        self._scopes_prune_at = max_flows
+        # The done filter's shortcut to a GTP-U scope: (outer src, outer dst, TEID, input).
+        self._gtpu_scopes: dict[tuple[bytes, bytes, int, int], int] = {}
         # Least recently active first; closed TCP flows linger apart, not counted as live.
         self._tcp: OrderedDict[int, Flow] = OrderedDict()
         self._udp: OrderedDict[int, Flow] = OrderedDict()
@@ -542,9 +554,15 @@ class FlowTable:
             size = ulen - 8
         else:
             return False
-        tunnel: tuple[TunnelHop, ...] = (("gtpu", outer_src, outer_dst, (teid,)),)
+        ident = (outer_src, outer_dst, teid, input)
+        scope = self._gtpu_scopes.get(ident, -1)
+        if scope < 0:
+            scope = self._scope((input, (("gtpu", outer_src, outer_dst, (teid,)),)))
+            if len(self._gtpu_scopes) >= SCOPE_CACHE_CAP:
+                self._gtpu_scopes.clear()
+            self._gtpu_scopes[ident] = scope
         if ts < self._next_sweep:
-            flow = self._flows.get((src, dst, sport, dport, proto, (input, tunnel)))
+            flow = self._flows.get((src, dst, sport, dport, proto, scope))
             if flow is not None and flow.session.done and flow.loose is None:
                 if proto == TCP:
                     c2s = flow.c2s
@@ -576,6 +594,7 @@ class FlowTable:
         ready = self.ready
         if len(ready) >= _READY_MAX:
             return False
+        tunnel: tuple[TunnelHop, ...] = (("gtpu", outer_src, outer_dst, (teid,)),)
         if proto == TCP:
             seq, ack = _SEQ_ACK(buf, tp + 4)
             pkt = Packet(number, ts, src, dst, TCP, sport, dport, buf[iend - size : iend],
@@ -596,14 +615,16 @@ class FlowTable:
         differ from the prediction, as GTP-U TEIDs do)."""
         flows = self._flows
         tunnel = pkt.tunnel
-        key: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, (pkt.input, tunnel))
+        key: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto,
+                    self._scope((pkt.input, tunnel)))  # fmt: skip
         flow = flows.get(key)
         if flow is not None:
             loose = flow.loose
             if loose is not None and pkt.src == loose[0] and pkt.sport == loose[2]:
                 self._unwait(flow)  # the reverse direction came as predicted
             return flow
-        lk: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, _loose(pkt.input, tunnel))
+        lk: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto,
+                   self._scope(_loose(pkt.input, tunnel)))  # fmt: skip
         waiting = self._loose.get(lk)
         if not waiting:
             return None
@@ -632,6 +653,8 @@ class FlowTable:
             self._close(flow, out)
         self._flows.clear()
         self._loose.clear()
+        self._scopes.clear()
+        self._gtpu_scopes.clear()
         self._tcp.clear()
         self._udp.clear()
         self._closed.clear()
@@ -880,13 +903,15 @@ class FlowTable:
         self, flow: Flow, pkt: Packet, tunnel: tuple[TunnelHop, ...], sender_is_client: bool
     ) -> None:
         rev = tuple([(kind, dst, src, ids) for kind, src, dst, ids in tunnel])
-        k1: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, (pkt.input, tunnel))
-        k2: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, (pkt.input, rev))
+        scope = self._scope((pkt.input, tunnel))
+        k1: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, scope)
+        k2: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, self._scope((pkt.input, rev)))
         flows = self._flows
         flows[k1] = flow
         flows[k2] = flow
         flow.keys = (k1, k2)
-        loose: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, _loose(pkt.input, rev))
+        loose: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto,
+                      self._scope(_loose(pkt.input, rev)))  # fmt: skip
         waiting = self._loose.get(loose)
         if waiting is None:
             self._loose[loose] = [flow]
@@ -935,6 +960,27 @@ class FlowTable:
     def _remove(self, flow: Flow, out: list[tuple[Flow, Parsed]]) -> None:
         self._close(flow, out)
         self._forget(flow)
+
+    def _scope(self, stands_for: object) -> int:
+        """The scope id of a tunnel stack (see ``Key``), made at its first use.
+
+        Ids are never reused; those no key uses any more are dropped when the map has
+        doubled since the last pruning, so it stays bounded by the live flows."""
+        scope = self._scopes.get(stands_for, -1)
+        if scope < 0:
+            if len(self._scopes) >= self._scopes_prune_at:
+                self._prune_scopes()
+            scope = self._next_scope
+            self._next_scope += 1
+            self._scopes[stands_for] = scope
+        return scope
+
+    def _prune_scopes(self) -> None:
+        used = {key[5] for key in self._flows}
+        used.update(key[5] for key in self._loose)
+        self._scopes = {k: v for k, v in self._scopes.items() if v in used}
+        self._gtpu_scopes.clear()
+        self._scopes_prune_at = max(self.max_flows, 2 * len(self._scopes))
 
     def _unwait(self, flow: Flow) -> None:
         """Take a tunnelled flow out of the loose index."""

@@ -47,8 +47,6 @@ class _FlowHeader:
     device_is_client: bool
     host: str | None
     app: AppLabel | None
-    tunnels: dict[object, tuple[TunnelLayer, ...]] | None = None
-    """Tunnelled flows: each direction's tunnel stack as records, made once."""
 
 
 _NO_TUNNEL: Final[tuple[TunnelLayer, ...]] = ()
@@ -152,6 +150,8 @@ def _frame_messages(
     )
     dns = ctx.dns
     stats = ctx.stats
+    # Tunnel stacks as message records, made once per stack (a capture has few).
+    layers: dict[object, tuple[TunnelLayer, ...]] = {}
 
     def header_for(flow: Flow) -> _FlowHeader:
         """Made at the flow's first message and kept on the flow (bounded by the table)."""
@@ -200,11 +200,11 @@ def _frame_messages(
         tunnel = _NO_TUNNEL
         if flow.tunnel_c2s:  # tunnelled: this direction's stack (docs/net.md)
             hops = flow.tunnel_c2s if parsed.from_client else flow.tunnel_s2c
-            if h.tunnels is None:
-                h.tunnels = {}
-            made = h.tunnels.get(hops)
+            made = layers.get(hops)
             if made is None:
-                made = h.tunnels[hops] = tunnel_layers(hops)
+                if len(layers) >= 4096:
+                    layers.clear()
+                made = layers[hops] = tunnel_layers(hops)
             tunnel = made
         # Positional: a frozen dataclass's keyword call costs ~30 % more, once per message.
         if parsed.from_client:

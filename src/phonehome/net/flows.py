@@ -198,6 +198,23 @@ class Flow:
         )
 
 
+class _Stack:
+    """What the flow table needs of one tunnel stack (as seen in one direction), worked
+    out once per stack: its scope and loose scope ids, and those of the reverse stack
+    (endpoints swapped, same ids), which is the prediction for the other direction."""
+
+    __slots__ = ("loose", "rev", "rev_loose", "rev_scope", "scope")
+
+    def __init__(
+        self, scope: int, loose: int, rev: tuple[TunnelHop, ...], rev_scope: int, rev_loose: int
+    ) -> None:
+        self.scope = scope
+        self.loose = loose
+        self.rev = rev
+        self.rev_scope = rev_scope
+        self.rev_loose = rev_loose
+
+
 def _loose(input: int, tunnel: tuple[TunnelHop, ...]) -> object:
     """What a tunnelled flow's loose scope stands for: tunnel kinds and endpoints, no ids."""
     return ("loose", input, tuple([(kind, src, dst) for kind, src, dst, _ in tunnel]))
@@ -259,6 +276,7 @@ class FlowTable:
         self._scopes: dict[object, int] = {}
         self._next_scope = SCOPE_BASE
         self._scopes_prune_at = max_flows
+        self._stacks: dict[tuple[int, tuple[TunnelHop, ...]], _Stack] = {}
         # The done filter's shortcut to a GTP-U scope: (outer src, outer dst, TEID, input).
         self._gtpu_scopes: dict[tuple[bytes, bytes, int, int], int] = {}
         # Least recently active first; closed TCP flows linger apart, not counted as live.
@@ -557,10 +575,11 @@ class FlowTable:
         ident = (outer_src, outer_dst, teid, input)
         scope = self._gtpu_scopes.get(ident, -1)
         if scope < 0:
-            scope = self._scope((input, (("gtpu", outer_src, outer_dst, (teid,)),)))
+            scope = self._stack(input, (("gtpu", outer_src, outer_dst, (teid,)),)).scope
             if len(self._gtpu_scopes) >= SCOPE_CACHE_CAP:
                 self._gtpu_scopes.clear()
             self._gtpu_scopes[ident] = scope
+        flow: Flow | None = None
         if ts < self._next_sweep:
             flow = self._flows.get((src, dst, sport, dport, proto, scope))
             if flow is not None and flow.session.done and flow.loose is None:
@@ -602,7 +621,16 @@ class FlowTable:
         else:
             pkt = Packet(number, ts, src, dst, UDP, sport, dport, buf[tp + 8 : tp + ulen],
                          0, 0, 0, None, None, None, input, False, tunnel)  # fmt: skip
-        res = self.process(pkt)
+        if flow is not None and flow.loose is None:
+            # process() without its sweep check and lookup, as for untunnelled packets
+            if ts > self._now:
+                self._now = ts
+            res = self._tcp_packet(flow, pkt) if proto == TCP else self._udp_packet(flow, pkt)
+            if self._pending:
+                ready.extend(self._pending)
+                self._pending = []
+        else:
+            res = self.process(pkt)
         if res:
             ready.extend(res)
         self.filtered_frames += 1
@@ -615,16 +643,15 @@ class FlowTable:
         differ from the prediction, as GTP-U TEIDs do)."""
         flows = self._flows
         tunnel = pkt.tunnel
-        key: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto,
-                    self._scope((pkt.input, tunnel)))  # fmt: skip
+        stack = self._stack(pkt.input, tunnel)
+        key: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, stack.scope)
         flow = flows.get(key)
         if flow is not None:
             loose = flow.loose
             if loose is not None and pkt.src == loose[0] and pkt.sport == loose[2]:
                 self._unwait(flow)  # the reverse direction came as predicted
             return flow
-        lk: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto,
-                   self._scope(_loose(pkt.input, tunnel)))  # fmt: skip
+        lk: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, stack.loose)
         waiting = self._loose.get(lk)
         if not waiting:
             return None
@@ -654,6 +681,7 @@ class FlowTable:
         self._flows.clear()
         self._loose.clear()
         self._scopes.clear()
+        self._stacks.clear()
         self._gtpu_scopes.clear()
         self._tcp.clear()
         self._udp.clear()
@@ -902,16 +930,15 @@ class FlowTable:
     def _tunnel_keys(
         self, flow: Flow, pkt: Packet, tunnel: tuple[TunnelHop, ...], sender_is_client: bool
     ) -> None:
-        rev = tuple([(kind, dst, src, ids) for kind, src, dst, ids in tunnel])
-        scope = self._scope((pkt.input, tunnel))
-        k1: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, scope)
-        k2: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, self._scope((pkt.input, rev)))
+        stack = self._stack(pkt.input, tunnel)
+        rev = stack.rev
+        k1: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, stack.scope)
+        k2: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, stack.rev_scope)
         flows = self._flows
         flows[k1] = flow
         flows[k2] = flow
         flow.keys = (k1, k2)
-        loose: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto,
-                      self._scope(_loose(pkt.input, rev)))  # fmt: skip
+        loose: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, stack.rev_loose)
         waiting = self._loose.get(loose)
         if waiting is None:
             self._loose[loose] = [flow]
@@ -961,15 +988,34 @@ class FlowTable:
         self._close(flow, out)
         self._forget(flow)
 
-    def _scope(self, stands_for: object) -> int:
-        """The scope id of a tunnel stack (see ``Key``), made at its first use.
+    def _stack(self, input: int, tunnel: tuple[TunnelHop, ...]) -> _Stack:
+        """The scope ids of a tunnel stack and of its reverse (see ``Key``).
 
-        Ids are never reused; those no key uses any more are dropped when the map has
-        doubled since the last pruning, so it stays bounded by the live flows."""
+        Ids are made at a stack's first use and never reused. Those no key uses any
+        more are dropped when the map has doubled since the last pruning, so it stays
+        bounded by the live flows; pruning happens only here, before any id is handed
+        out, so no id in use can be lost."""
+        stack = self._stacks.get((input, tunnel))
+        if stack is not None:
+            return stack
+        if len(self._scopes) >= self._scopes_prune_at:
+            self._prune_scopes()
+        rev = tuple([(kind, dst, src, ids) for kind, src, dst, ids in tunnel])
+        stack = _Stack(
+            self._scope((input, tunnel)),
+            self._scope(_loose(input, tunnel)),
+            rev,
+            self._scope((input, rev)),
+            self._scope(_loose(input, rev)),
+        )
+        if len(self._stacks) >= SCOPE_CACHE_CAP:
+            self._stacks.clear()
+        self._stacks[(input, tunnel)] = stack
+        return stack
+
+    def _scope(self, stands_for: object) -> int:
         scope = self._scopes.get(stands_for, -1)
         if scope < 0:
-            if len(self._scopes) >= self._scopes_prune_at:
-                self._prune_scopes()
             scope = self._next_scope
             self._next_scope += 1
             self._scopes[stands_for] = scope
@@ -979,6 +1025,7 @@ class FlowTable:
         used = {key[5] for key in self._flows}
         used.update(key[5] for key in self._loose)
         self._scopes = {k: v for k, v in self._scopes.items() if v in used}
+        self._stacks.clear()
         self._gtpu_scopes.clear()
         self._scopes_prune_at = max(self.max_flows, 2 * len(self._scopes))
 

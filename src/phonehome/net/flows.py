@@ -86,7 +86,6 @@ _V6: Final = struct.Struct("!4xHBx16s16sHHH6xBB").unpack_from
 _V4_LEN: Final = 20 + 14
 _V6_LEN: Final = 40 + 14
 _SEQ_ACK: Final = struct.Struct("!II").unpack_from
-_GTP: Final = struct.Struct("!BBHI").unpack_from
 _READY_MAX: Final = 64
 """Messages the reader-side fast path queues before it lets a frame take the full path
 (which hands them on): bounds what waits between two yields of the reader."""
@@ -203,11 +202,20 @@ class _Stack:
     out once per stack: its scope and loose scope ids, and those of the reverse stack
     (endpoints swapped, same ids), which is the prediction for the other direction."""
 
-    __slots__ = ("loose", "rev", "rev_loose", "rev_scope", "scope")
+    __slots__ = ("hops", "input", "loose", "rev", "rev_loose", "rev_scope", "scope")
 
     def __init__(
-        self, scope: int, loose: int, rev: tuple[TunnelHop, ...], rev_scope: int, rev_loose: int
+        self,
+        input: int,
+        hops: tuple[TunnelHop, ...],
+        scope: int,
+        loose: int,
+        rev: tuple[TunnelHop, ...],
+        rev_scope: int,
+        rev_loose: int,
     ) -> None:
+        self.input = input
+        self.hops = hops
         self.scope = scope
         self.loose = loose
         self.rev = rev
@@ -277,8 +285,10 @@ class FlowTable:
         self._next_scope = SCOPE_BASE
         self._scopes_prune_at = max_flows
         self._stacks: dict[tuple[int, tuple[TunnelHop, ...]], _Stack] = {}
-        # The done filter's shortcut to a GTP-U scope: (outer src, outer dst, TEID, input).
-        self._gtpu_scopes: dict[tuple[bytes, bytes, int, int], int] = {}
+        self._stack_hint: _Stack | None = None
+        self._stack_hint_for: tuple[TunnelHop, ...] | None = None
+        # The done filter's shortcut to GTP-U stacks: TEID -> (outer src, dst, input, stack).
+        self._gtpu_scopes: dict[int, tuple[bytes, bytes, int, _Stack]] = {}
         # Least recently active first; closed TCP flows linger apart, not counted as live.
         self._tcp: OrderedDict[int, Flow] = OrderedDict()
         self._udp: OrderedDict[int, Flow] = OrderedDict()
@@ -511,10 +521,11 @@ class FlowTable:
         """
         if end - p < 8:
             return False
-        flags, mtype, length, teid = _GTP(buf, p)
-        if flags & 0xF0 != 0x30 or mtype != GTP_GPDU:
+        flags = buf[p]
+        if flags & 0xF0 != 0x30 or buf[p + 1] != GTP_GPDU:
             return False
-        body_end = p + 8 + length
+        # Indexing rather than struct: compiled, no tuple and no int objects per frame.
+        body_end = p + 8 + (buf[p + 2] << 8 | buf[p + 3])
         if body_end > end:
             return False
         off = p + 8
@@ -533,6 +544,7 @@ class FlowTable:
                     return False
                 nxt = buf[off + size - 1]
                 off += size
+        # The inner header by indexing too (what _V4/_V6 would unpack): native ints.
         avail = body_end - off
         if avail <= 0:
             return False
@@ -540,21 +552,34 @@ class FlowTable:
         if version == 4:
             if avail < _V4_LEN:
                 return False
-            vihl, total, frag, proto, src, dst, sport, dport, ulen, doff, tflags = _V4(buf, off)
-            if vihl != 0x45 or frag & 0x3FFF or not total or total > avail:
+            total = buf[off + 2] << 8 | buf[off + 3]
+            if buf[off] != 0x45 or (buf[off + 6] & 0x3F) | buf[off + 7] or not total:
                 return False
+            if total > avail:
+                return False
+            proto = buf[off + 9]
+            src = buf[off + 12 : off + 16]
+            dst = buf[off + 16 : off + 20]
             tp = off + 20
             iend = off + total
         elif version == 6:
             if avail < _V6_LEN:
                 return False
-            plen, proto, src, dst, sport, dport, ulen, doff, tflags = _V6(buf, off)
+            plen = buf[off + 4] << 8 | buf[off + 5]
             if not plen or 40 + plen > avail:
                 return False
+            proto = buf[off + 6]
+            src = buf[off + 8 : off + 24]
+            dst = buf[off + 24 : off + 40]
             tp = off + 40
             iend = tp + plen
         else:
             return False
+        sport = buf[tp] << 8 | buf[tp + 1]
+        dport = buf[tp + 2] << 8 | buf[tp + 3]
+        ulen = buf[tp + 4] << 8 | buf[tp + 5]
+        doff = buf[tp + 12]
+        tflags = buf[tp + 13]
         if proto == TCP:
             if tflags & (SYN | FIN | RST) or doff < 0x50:
                 return False
@@ -572,16 +597,23 @@ class FlowTable:
             size = ulen - 8
         else:
             return False
-        ident = (outer_src, outer_dst, teid, input)
-        scope = self._gtpu_scopes.get(ident, -1)
-        if scope < 0:
-            scope = self._stack(input, (("gtpu", outer_src, outer_dst, (teid,)),)).scope
+        teid = buf[p + 4] << 24 | buf[p + 5] << 16 | buf[p + 6] << 8 | buf[p + 7]
+        known = self._gtpu_scopes.get(teid)
+        if (
+            known is not None
+            and known[0] == outer_src
+            and known[1] == outer_dst
+            and known[2] == input
+        ):
+            stack = known[3]
+        else:
+            stack = self._stack(input, (("gtpu", outer_src, outer_dst, (teid,)),))
             if len(self._gtpu_scopes) >= SCOPE_CACHE_CAP:
                 self._gtpu_scopes.clear()
-            self._gtpu_scopes[ident] = scope
+            self._gtpu_scopes[teid] = (outer_src, outer_dst, input, stack)
         flow: Flow | None = None
         if ts < self._next_sweep:
-            flow = self._flows.get((src, dst, sport, dport, proto, scope))
+            flow = self._flows.get((src, dst, sport, dport, proto, stack.scope))
             if flow is not None and flow.session.done and flow.loose is None:
                 if proto == TCP:
                     c2s = flow.c2s
@@ -613,7 +645,7 @@ class FlowTable:
         ready = self.ready
         if len(ready) >= _READY_MAX:
             return False
-        tunnel: tuple[TunnelHop, ...] = (("gtpu", outer_src, outer_dst, (teid,)),)
+        tunnel = stack.hops
         if proto == TCP:
             seq, ack = _SEQ_ACK(buf, tp + 4)
             pkt = Packet(number, ts, src, dst, TCP, sport, dport, buf[iend - size : iend],
@@ -621,29 +653,36 @@ class FlowTable:
         else:
             pkt = Packet(number, ts, src, dst, UDP, sport, dport, buf[tp + 8 : tp + ulen],
                          0, 0, 0, None, None, None, input, False, tunnel)  # fmt: skip
-        if flow is not None and flow.loose is None:
-            # process() without its sweep check and lookup, as for untunnelled packets
+        if ts >= self._next_sweep:
+            res = self.process(pkt)
+        else:
+            # process() without its sweep check and with the stack at hand, as the
+            # untunnelled packets' path does
             if ts > self._now:
                 self._now = ts
+            if flow is None or flow.loose is not None:
+                flow = self._tunnelled_flow(pkt, stack)
             res = self._tcp_packet(flow, pkt) if proto == TCP else self._udp_packet(flow, pkt)
             if self._pending:
                 ready.extend(self._pending)
                 self._pending = []
-        else:
-            res = self.process(pkt)
         if res:
             ready.extend(res)
         self.filtered_frames += 1
         self.filtered_bytes += frame_len
         return True
 
-    def _tunnelled_flow(self, pkt: Packet) -> Flow | None:
+    def _tunnelled_flow(self, pkt: Packet, stack: _Stack | None = None) -> Flow | None:
         """The flow of a tunnelled packet: under its exact key, else bound through the
         flow's loose key (the first packet of the reverse direction, whose tunnel ids
-        differ from the prediction, as GTP-U TEIDs do)."""
+        differ from the prediction, as GTP-U TEIDs do). ``stack``: the packet's, when
+        the caller has it (else looked up)."""
         flows = self._flows
         tunnel = pkt.tunnel
-        stack = self._stack(pkt.input, tunnel)
+        if stack is None:
+            stack = self._stack(pkt.input, tunnel)
+        self._stack_hint = stack  # for _tunnel_keys, should the packet open a flow
+        self._stack_hint_for = tunnel
         key: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, stack.scope)
         flow = flows.get(key)
         if flow is not None:
@@ -930,7 +969,9 @@ class FlowTable:
     def _tunnel_keys(
         self, flow: Flow, pkt: Packet, tunnel: tuple[TunnelHop, ...], sender_is_client: bool
     ) -> None:
-        stack = self._stack(pkt.input, tunnel)
+        stack = self._stack_hint
+        if stack is None or self._stack_hint_for is not tunnel or stack.input != pkt.input:
+            stack = self._stack(pkt.input, tunnel)
         rev = stack.rev
         k1: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, stack.scope)
         k2: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, stack.rev_scope)
@@ -1002,6 +1043,8 @@ class FlowTable:
             self._prune_scopes()
         rev = tuple([(kind, dst, src, ids) for kind, src, dst, ids in tunnel])
         stack = _Stack(
+            input,
+            tunnel,
             self._scope((input, tunnel)),
             self._scope(_loose(input, tunnel)),
             rev,
@@ -1026,6 +1069,7 @@ class FlowTable:
         used.update(key[5] for key in self._loose)
         self._scopes = {k: v for k, v in self._scopes.items() if v in used}
         self._stacks.clear()
+        self._stack_hint = None
         self._gtpu_scopes.clear()
         self._scopes_prune_at = max(self.max_flows, 2 * len(self._scopes))
 

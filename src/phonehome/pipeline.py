@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from phonehome.context import Context
 from phonehome.ingest import Capture, open_capture
@@ -47,6 +47,11 @@ class _FlowHeader:
     device_is_client: bool
     host: str | None
     app: AppLabel | None
+    # Tunnelled flows: each direction's stack (compared by identity) and its records.
+    c2s_hops: object = None
+    c2s: tuple[TunnelLayer, ...] = ()
+    s2c_hops: object = None
+    s2c: tuple[TunnelLayer, ...] = ()
 
 
 _NO_TUNNEL: Final[tuple[TunnelLayer, ...]] = ()
@@ -199,13 +204,16 @@ def _frame_messages(
         stats.messages += 1
         tunnel = _NO_TUNNEL
         if flow.tunnel_c2s:  # tunnelled: this direction's stack (docs/net.md)
-            hops = flow.tunnel_c2s if parsed.from_client else flow.tunnel_s2c
-            made = layers.get(hops)
-            if made is None:
-                if len(layers) >= 4096:
-                    layers.clear()
-                made = layers[hops] = tunnel_layers(hops)
-            tunnel = made
+            if parsed.from_client:
+                if flow.tunnel_c2s is not h.c2s_hops:
+                    h.c2s_hops = flow.tunnel_c2s
+                    h.c2s = _layers(layers, flow.tunnel_c2s, tunnel_layers)
+                tunnel = h.c2s
+            else:
+                if flow.tunnel_s2c is not h.s2c_hops:
+                    h.s2c_hops = flow.tunnel_s2c
+                    h.s2c = _layers(layers, flow.tunnel_s2c, tunnel_layers)
+                tunnel = h.s2c
         # Positional: a frozen dataclass's keyword call costs ~30 % more, once per message.
         if parsed.from_client:
             return Message(
@@ -249,6 +257,20 @@ def _frame_messages(
         stats.frames += frames + table.filtered_frames
         stats.packets += packets + table.filtered_frames
         stats.bytes += size + table.filtered_bytes
+
+
+def _layers(
+    made: dict[object, tuple[TunnelLayer, ...]],
+    hops: object,
+    convert: Callable[[Any], tuple[TunnelLayer, ...]],
+) -> tuple[TunnelLayer, ...]:
+    """A tunnel stack's message records, made once per stack (a capture has few)."""
+    layers = made.get(hops)
+    if layers is None:
+        if len(made) >= 4096:
+            made.clear()
+        layers = made[hops] = convert(hops)
+    return layers
 
 
 def _learn_dns(ctx: Context, msg: DnsMessage, t: float) -> None:

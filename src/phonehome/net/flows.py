@@ -287,8 +287,12 @@ class FlowTable:
         self._stacks: dict[tuple[int, tuple[TunnelHop, ...]], _Stack] = {}
         self._stack_hint: _Stack | None = None
         self._stack_hint_for: tuple[TunnelHop, ...] | None = None
-        # The done filter's shortcut to GTP-U stacks: TEID -> (outer src, dst, input, stack).
-        self._gtpu_scopes: dict[int, tuple[bytes, bytes, int, _Stack]] = {}
+        # The done filter's shortcuts to GTP-U stacks: by TEID, and the last two seen.
+        self._gtpu_scopes: dict[int, _Stack] = {}
+        self._gtpu_a: _Stack | None = None
+        self._gtpu_a_teid = -1
+        self._gtpu_b: _Stack | None = None
+        self._gtpu_b_teid = -1
         # Least recently active first; closed TCP flows linger apart, not counted as live.
         self._tcp: OrderedDict[int, Flow] = OrderedDict()
         self._udp: OrderedDict[int, Flow] = OrderedDict()
@@ -415,14 +419,15 @@ class FlowTable:
                 if (
                     UDP_TUNNEL_PORT_MIN <= dport <= UDP_TUNNEL_PORT_MAX
                     or UDP_TUNNEL_PORT_MIN <= sport <= UDP_TUNNEL_PORT_MAX
-                ) and (dport in UDP_TUNNEL_PORTS or sport in UDP_TUNNEL_PORTS):
-                    # Maybe a tunnel: GTP-U of a done inner flow is read here, anything
-                    # else is left to the decoder, which unwraps it.
-                    if dport != GTPU_PORT and sport != GTPU_PORT:
+                ):
+                    # Maybe a tunnel: GTP-U is read here, anything else is left to the
+                    # decoder, which unwraps it.
+                    if dport == GTPU_PORT or sport == GTPU_PORT:
+                        return self._gtpu_done(
+                            buf, tp + 8, tp + ulen, src, dst, ts, number, input, stop - start
+                        )
+                    if dport in UDP_TUNNEL_PORTS or sport in UDP_TUNNEL_PORTS:
                         return False
-                    return self._gtpu_done(
-                        buf, tp + 8, tp + ulen, src, dst, ts, number, input, stop - start
-                    )
                 size = ulen - 8
                 lru = udp_lru
             else:
@@ -598,19 +603,27 @@ class FlowTable:
         else:
             return False
         teid = buf[p + 4] << 24 | buf[p + 5] << 16 | buf[p + 6] << 8 | buf[p + 7]
-        known = self._gtpu_scopes.get(teid)
+        # The two stacks seen last first (a phone's tunnel is two TEIDs, one each way),
+        # then the per-TEID map: no int object is made for the usual frame.
+        stack = self._gtpu_a
         if (
-            known is not None
-            and known[0] == outer_src
-            and known[1] == outer_dst
-            and known[2] == input
+            stack is None
+            or teid != self._gtpu_a_teid
+            or stack.input != input
+            or stack.hops[0][1] != outer_src
+            or stack.hops[0][2] != outer_dst
         ):
-            stack = known[3]
-        else:
-            stack = self._stack(input, (("gtpu", outer_src, outer_dst, (teid,)),))
-            if len(self._gtpu_scopes) >= SCOPE_CACHE_CAP:
-                self._gtpu_scopes.clear()
-            self._gtpu_scopes[teid] = (outer_src, outer_dst, input, stack)
+            stack = self._gtpu_b
+            if (
+                stack is None
+                or teid != self._gtpu_b_teid
+                or stack.input != input
+                or stack.hops[0][1] != outer_src
+                or stack.hops[0][2] != outer_dst
+            ):
+                stack = self._gtpu_stack(teid, outer_src, outer_dst, input)
+            self._gtpu_b, self._gtpu_b_teid = self._gtpu_a, self._gtpu_a_teid
+            self._gtpu_a, self._gtpu_a_teid = stack, teid
         flow: Flow | None = None
         if ts < self._next_sweep:
             flow = self._flows.get((src, dst, sport, dport, proto, stack.scope))
@@ -1056,6 +1069,22 @@ class FlowTable:
         self._stacks[(input, tunnel)] = stack
         return stack
 
+    def _gtpu_stack(self, teid: int, outer_src: bytes, outer_dst: bytes, input: int) -> _Stack:
+        """The stack of a GTP-U tunnel, by TEID (checked against its endpoints)."""
+        stack = self._gtpu_scopes.get(teid)
+        if (
+            stack is not None
+            and stack.input == input
+            and stack.hops[0][1] == outer_src
+            and stack.hops[0][2] == outer_dst
+        ):
+            return stack
+        stack = self._stack(input, (("gtpu", outer_src, outer_dst, (teid,)),))
+        if len(self._gtpu_scopes) >= SCOPE_CACHE_CAP:
+            self._gtpu_scopes.clear()
+        self._gtpu_scopes[teid] = stack
+        return stack
+
     def _scope(self, stands_for: object) -> int:
         scope = self._scopes.get(stands_for, -1)
         if scope < 0:
@@ -1071,6 +1100,7 @@ class FlowTable:
         self._stacks.clear()
         self._stack_hint = None
         self._gtpu_scopes.clear()
+        self._gtpu_a = self._gtpu_b = None
         self._scopes_prune_at = max(self.max_flows, 2 * len(self._scopes))
 
     def _unwait(self, flow: Flow) -> None:

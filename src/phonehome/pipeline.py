@@ -10,10 +10,11 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from phonehome.context import Context
 from phonehome.ingest import Capture, open_capture
+from phonehome.model.frame import TunnelHop
 from phonehome.model.message import (
     AppLabel,
     Content,
@@ -48,9 +49,9 @@ class _FlowHeader:
     host: str | None
     app: AppLabel | None
     # Tunnelled flows: each direction's stack (compared by identity) and its records.
-    c2s_hops: object = None
+    c2s_hops: tuple[TunnelHop, ...] | None = None
     c2s: tuple[TunnelLayer, ...] = ()
-    s2c_hops: object = None
+    s2c_hops: tuple[TunnelHop, ...] | None = None
     s2c: tuple[TunnelLayer, ...] = ()
 
 
@@ -156,7 +157,7 @@ def _frame_messages(
     dns = ctx.dns
     stats = ctx.stats
     # Tunnel stacks as message records, made once per stack (a capture has few).
-    layers: dict[object, tuple[TunnelLayer, ...]] = {}
+    layers: dict[tuple[TunnelHop, ...], tuple[TunnelLayer, ...]] = {}
 
     def header_for(flow: Flow) -> _FlowHeader:
         """Made at the flow's first message and kept on the flow (bounded by the table)."""
@@ -260,9 +261,9 @@ def _frame_messages(
 
 
 def _layers(
-    made: dict[object, tuple[TunnelLayer, ...]],
-    hops: object,
-    convert: Callable[[Any], tuple[TunnelLayer, ...]],
+    made: dict[tuple[TunnelHop, ...], tuple[TunnelLayer, ...]],
+    hops: tuple[TunnelHop, ...],
+    convert: Callable[[tuple[TunnelHop, ...]], tuple[TunnelLayer, ...]],
 ) -> tuple[TunnelLayer, ...]:
     """A tunnel stack's message records, made once per stack (a capture has few)."""
     layers = made.get(hops)

@@ -519,10 +519,11 @@ class FlowTable:
         handshakes, like any phone's traffic. Only what the decoder would unwrap into the
         very same packet is taken (the G-PDU checks of ``tunnel.Decapsulator._gtpu``, an
         inner IPv4 packet without options or fragmentation or IPv6 without extension
-        headers, TCP without SYN/FIN/RST or UDP not on a tunnel port, nothing cut off);
-        the accounting shortcut only for flows whose reverse direction is bound (no
-        loose key left, whose binding is the full path's). Everything else returns
-        False: the full path.
+        headers, TCP or UDP not on a tunnel port, nothing cut off); the accounting
+        shortcut only for flows whose reverse direction is bound (no loose key left,
+        whose binding is the full path's) and TCP without SYN/FIN/RST. Unlike the
+        untunnelled shapes, SYN/FIN/RST segments are made into packets here too: the
+        full path would cost them the decapsulation. Everything else returns False.
         """
         if end - p < 8:
             return False
@@ -586,7 +587,7 @@ class FlowTable:
         doff = buf[tp + 12]
         tflags = buf[tp + 13]
         if proto == TCP:
-            if tflags & (SYN | FIN | RST) or doff < 0x50:
+            if doff < 0x50:
                 return False
             size = iend - tp - (doff >> 4) * 4
             if size < 0:
@@ -627,7 +628,12 @@ class FlowTable:
         flow: Flow | None = None
         if ts < self._next_sweep:
             flow = self._flows.get((src, dst, sport, dport, proto, stack.scope))
-            if flow is not None and flow.session.done and flow.loose is None:
+            if (
+                flow is not None
+                and flow.session.done
+                and flow.loose is None
+                and not (proto == TCP and tflags & (SYN | FIN | RST))
+            ):
                 if proto == TCP:
                     c2s = flow.c2s
                     s2c = flow.s2c

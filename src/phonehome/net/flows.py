@@ -680,7 +680,7 @@ class FlowTable:
             if ts > self._now:
                 self._now = ts
             if flow is None or flow.loose is not None:
-                flow = self._tunnelled_flow(pkt, stack)
+                flow = self._tunnelled_flow(pkt, stack, flow)
             res = self._tcp_packet(flow, pkt) if proto == TCP else self._udp_packet(flow, pkt)
             if self._pending:
                 ready.extend(self._pending)
@@ -691,19 +691,23 @@ class FlowTable:
         self.filtered_bytes += frame_len
         return True
 
-    def _tunnelled_flow(self, pkt: Packet, stack: _Stack | None = None) -> Flow | None:
+    def _tunnelled_flow(
+        self, pkt: Packet, stack: _Stack | None = None, found: Flow | None = None
+    ) -> Flow | None:
         """The flow of a tunnelled packet: under its exact key, else bound through the
         flow's loose key (the first packet of the reverse direction, whose tunnel ids
         differ from the prediction, as GTP-U TEIDs do). ``stack``: the packet's, when
-        the caller has it (else looked up)."""
+        the caller has it (else looked up); ``found``: what the caller's lookup of the
+        exact key gave, when it made one (``stack`` given)."""
         flows = self._flows
         tunnel = pkt.tunnel
         if stack is None:
             stack = self._stack(pkt.input, tunnel)
+            flow = flows.get((pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, stack.scope))
+        else:
+            flow = found
         self._stack_hint = stack  # for _tunnel_keys, should the packet open a flow
         self._stack_hint_for = tunnel
-        key: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, stack.scope)
-        flow = flows.get(key)
         if flow is not None:
             loose = flow.loose
             if loose is not None and pkt.src == loose[0] and pkt.sport == loose[2]:
@@ -721,6 +725,7 @@ class FlowTable:
                     flow = f
                     break
         self._unwait(flow)
+        key: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, stack.scope)
         flows[key] = flow
         flow.keys = (*flow.keys, key)
         if pkt.src == flow.client and pkt.sport == flow.cport:

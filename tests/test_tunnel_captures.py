@@ -251,3 +251,23 @@ def test_real_gtpu_fixture_records_the_teid_both_ways() -> None:
         }
     ]
     assert got[0]["qnames"] == ["xxxxxx5.xxxxxxx6.com"]
+
+
+def test_export_writes_the_tunnelled_frames_behind_the_findings(
+    day: dict[str, simulate.SimulationResult], tmp_path: Path
+) -> None:
+    """Evidence names the inner flow (Community ID of the phone's 5-tuple); export finds
+    its frames through the tunnel and writes them whole, tunnel headers included."""
+    r = day["vxlan-vlan"]
+    db = tmp_path / "x.db"
+    res = CliRunner().invoke(
+        main, ["scan", str(r.capture), "--device", str(r.profile), "--db", str(db), "-o",
+               str(tmp_path / "r.json"), "--format", "json"],
+    )  # fmt: skip
+    assert res.exit_code == 1, res.output
+    out = tmp_path / "ev.pcapng"
+    res = CliRunner().invoke(main, ["export", "1", "--db", str(db), "--pcap", str(out)])
+    assert res.exit_code == 0, res.output
+    got = flows(out)
+    assert got and all(m["tunnel"][0]["type"] == "vxlan" for m in got)
+    assert {m["dst"] for m in got if m["direction"] == "out"} == {"202.96.128.86"}

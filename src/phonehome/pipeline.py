@@ -48,7 +48,13 @@ class _FlowHeader:
     device_is_client: bool
     host: str | None
     app: AppLabel | None
-    # Tunnelled flows: each direction's stack (compared by identity) and its records.
+
+
+@dataclass(slots=True)
+class _TunnelledFlowHeader(_FlowHeader):
+    """A tunnelled flow's header: also each direction's tunnel stack (compared by
+    identity) and its message records. A subclass, so untunnelled flows pay nothing."""
+
     c2s_hops: tuple[TunnelHop, ...] | None = None
     c2s: tuple[TunnelLayer, ...] = ()
     s2c_hops: tuple[TunnelHop, ...] | None = None
@@ -169,7 +175,7 @@ def _frame_messages(
             app = AppLabel(
                 flow.uid, ctx.uid_map.get(flow.uid, ()), "pcapdroid", ctx.uid_names.get(flow.uid)
             )
-        h = _FlowHeader(
+        h = (_TunnelledFlowHeader if flow.tunnel_c2s else _FlowHeader)(
             FlowKey(flow.transport, client, server),  # type: ignore[arg-type]
             flow.device_is_client,
             names[0] if names else None,
@@ -205,6 +211,7 @@ def _frame_messages(
         stats.messages += 1
         tunnel = _NO_TUNNEL
         if flow.tunnel_c2s:  # tunnelled: this direction's stack (docs/net.md)
+            assert isinstance(h, _TunnelledFlowHeader)
             if parsed.from_client:
                 if flow.tunnel_c2s is not h.c2s_hops:
                     h.c2s_hops = flow.tunnel_c2s

@@ -43,9 +43,7 @@ from phonehome.net.tunnel import (
     GTP_GPDU,
     GTPU_PORT,
     MAX_GTP_EXTENSIONS,
-    UDP_TUNNEL_PORT_MAX,
-    UDP_TUNNEL_PORT_MIN,
-    UDP_TUNNEL_PORTS,
+    udp_tunnel_port,
 )
 
 TCP: Final = 6
@@ -416,18 +414,14 @@ class FlowTable:
             elif proto == UDP:
                 if ulen < 8 or tp + ulen > end:
                     return False
-                if (
-                    UDP_TUNNEL_PORT_MIN <= dport <= UDP_TUNNEL_PORT_MAX
-                    or UDP_TUNNEL_PORT_MIN <= sport <= UDP_TUNNEL_PORT_MAX
-                ):
+                if udp_tunnel_port(sport, dport):
                     # Maybe a tunnel: GTP-U is read here, anything else is left to the
                     # decoder, which unwraps it.
                     if dport == GTPU_PORT or sport == GTPU_PORT:
                         return self._gtpu_done(
                             buf, tp + 8, tp + ulen, src, dst, ts, number, input, stop - start
                         )
-                    if dport in UDP_TUNNEL_PORTS or sport in UDP_TUNNEL_PORTS:
-                        return False
+                    return False
                 size = ulen - 8
                 lru = udp_lru
             else:
@@ -595,10 +589,7 @@ class FlowTable:
         elif proto == UDP:
             if ulen < 8 or tp + ulen > iend:
                 return False
-            if (
-                UDP_TUNNEL_PORT_MIN <= dport <= UDP_TUNNEL_PORT_MAX
-                or UDP_TUNNEL_PORT_MIN <= sport <= UDP_TUNNEL_PORT_MAX
-            ) and (dport in UDP_TUNNEL_PORTS or sport in UDP_TUNNEL_PORTS):
+            if udp_tunnel_port(sport, dport):
                 return False  # a tunnel in the tunnel
             size = ulen - 8
         else:

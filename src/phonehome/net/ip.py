@@ -19,10 +19,8 @@ from phonehome.net.tunnel import (
     IPPROTO_IPIP,
     IPPROTO_IPV6,
     NOT_TUNNEL,
-    UDP_TUNNEL_PORT_MAX,
-    UDP_TUNNEL_PORT_MIN,
-    UDP_TUNNEL_PORTS,
     Decapsulator,
+    udp_tunnel_port,
 )
 
 TCP: Final = 6
@@ -250,10 +248,7 @@ class IpDecoder:
                     start = off + 20
                     ulen = seq >> 16
                     if ulen >= 8 and start + ulen <= end <= len(data):
-                        if (
-                            UDP_TUNNEL_PORT_MIN <= dport <= UDP_TUNNEL_PORT_MAX
-                            or UDP_TUNNEL_PORT_MIN <= sport <= UDP_TUNNEL_PORT_MAX
-                        ) and (dport in UDP_TUNNEL_PORTS or sport in UDP_TUNNEL_PORTS):
+                        if udp_tunnel_port(sport, dport):
                             res = self.tunnels.udp(
                                 data, start + 8, start + ulen, sport, dport, src, dst, frame, False
                             )
@@ -461,10 +456,7 @@ class IpDecoder:
                 elif not truncated:
                     self._bad("udp.bad_length", frame, f"length {ulen} > IP payload")
                     truncated = True
-            if (
-                UDP_TUNNEL_PORT_MIN <= dport <= UDP_TUNNEL_PORT_MAX
-                or UDP_TUNNEL_PORT_MIN <= sport <= UDP_TUNNEL_PORT_MAX
-            ) and (dport in UDP_TUNNEL_PORTS or sport in UDP_TUNNEL_PORTS):
+            if udp_tunnel_port(sport, dport):
                 res = self.tunnels.udp(
                     data, start + 8, end, sport, dport, src, dst, frame, truncated
                 )

@@ -112,6 +112,18 @@ NOT_TUNNEL: Final = Packet(0, 0.0, b"", b"", 0, 0, 0, b"")
 tunnel: the caller then makes the ordinary UDP packet. Compared by identity."""
 
 
+def udp_tunnel_port(sport: int, dport: int) -> bool:
+    """Whether either port is a UDP tunnel's. Typed ints, so that compiled callers
+    holding ``struct`` results compare natively: this runs for every UDP datagram."""
+    if UDP_TUNNEL_PORT_MIN <= dport <= UDP_TUNNEL_PORT_MAX and (
+        dport in (GTPU_PORT, TEREDO_PORT, VXLAN_PORT, CAPWAP_DATA_PORT, GENEVE_PORT)
+    ):
+        return True
+    return UDP_TUNNEL_PORT_MIN <= sport <= UDP_TUNNEL_PORT_MAX and (
+        sport in (GTPU_PORT, TEREDO_PORT, VXLAN_PORT, CAPWAP_DATA_PORT, GENEVE_PORT)
+    )
+
+
 def _wrap(pkt: Packet | None, hop: TunnelHop) -> Packet | None:
     if pkt is not None:
         pkt.tunnel = (hop, *pkt.tunnel)

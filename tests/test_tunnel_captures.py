@@ -10,8 +10,6 @@ inner addresses tshark gives.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -30,9 +28,8 @@ from phonehome.simulate.nokia7plus import DEVICE_IP4, DEVICE_IP6
 from phonehome.simulate.packets import Trace
 from phonehome.simulate.tunnels import KINDS, TunnelSink
 from tests.conftest import SHARED
+from tests.tshark import run as tshark_run
 
-TSHARK = shutil.which("tshark")
-needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
 MOBILE = SHARED / "fixtures" / "mobile"
 SEED = 7
 
@@ -56,14 +53,14 @@ def without(line: dict[str, Any], *keys: str) -> dict[str, Any]:
 
 
 def tshark(path: Path, display_filter: str, *fields: str, last: bool = False) -> list[list[str]]:
-    assert TSHARK is not None
-    cmd = [TSHARK, "-r", str(path), "-2", "-Y", display_filter, "-T", "fields"]
+    """tshark's fields, two-pass; ``last``: the innermost occurrence of each (tunnels
+    repeat ip.src and friends once per layer)."""
+    args = ["-2", "-Y", display_filter, "-T", "fields", "-E", "separator=\t"]
     if last:
-        cmd += ["-E", "occurrence=l"]
+        args += ["-E", "occurrence=l"]
     for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return [line.split("\t") for line in out.splitlines()]
+        args += ["-e", f]
+    return [line.split("\t") for line in tshark_run(path, *args).splitlines()]
 
 
 # --- the simulated day in every tunnel ---------------------------------------------------
@@ -140,7 +137,6 @@ def test_device_ip_selects_the_inner_phone(
     )
 
 
-@needs_tshark
 @pytest.mark.parametrize("kind", KINDS)
 def test_tshark_decodes_cleanly_and_sees_the_day(
     day: dict[str, simulate.SimulationResult], kind: str
@@ -211,7 +207,6 @@ def test_real_fixture_is_unwrapped(name: str) -> None:
     assert not ctx.anomalies.counts
 
 
-@needs_tshark
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_real_fixture_messages_are_the_inner_ones_tshark_shows(name: str) -> None:
     path = MOBILE / name

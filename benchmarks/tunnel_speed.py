@@ -15,8 +15,13 @@ child's CPU time (user + sys, from ``wait4``) are reported beside wall time; CPU
 far less disturbed by other jobs than wall time. The outputs of each pair are compared
 (the tunnelled jsonl without its ``tunnel`` key must equal the untunnelled one).
 
+With ``--instructions`` each command runs once under callgrind instead and the counts of
+executed instructions are compared: on a shared machine the only figure that is the same
+from one run to the next (valgrind must be installed; ~50x slower, so use small sizes).
+
 Usage: python benchmarks/tunnel_speed.py [--size 50] [--mix phone] [--runs 5]
        [--baseline /path/to/other/venv/bin/python] [--baseline-sizes 50,200]
+       [--instructions]
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import struct
 import subprocess
@@ -81,6 +87,35 @@ def wrap_gtpu(plain: Path) -> Path:
     return out
 
 
+def instructions(python: str, args: list[str], out: Path) -> int:
+    """Instructions ``python -m phonehome ARGS`` executes, counted by callgrind: unlike
+    time, the count does not depend on what else the machine runs (it does on the
+    interpreter and the compiled modules, so compare installs on the same machine)."""
+    cg = out.with_suffix(".callgrind")
+    with open(out, "wb") as f:
+        p = subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={cg}",
+             python, "-m", "phonehome", *args],
+            stdout=f, stderr=subprocess.PIPE, check=False,
+        )  # fmt: skip
+    cg.unlink(missing_ok=True)
+    found = re.search(rb"Collected : (\d+)", p.stderr)
+    if found is None:
+        raise SystemExit(f"valgrind gave no count: {p.stderr[-500:]!r}")
+    return int(found.group(1))
+
+
+def compare_instructions(label: str, cmds: dict[str, tuple[str, list[str]]]) -> dict[str, int]:
+    counts = {
+        name: instructions(py, args, WORK / f"{name}.out") for name, (py, args) in cmds.items()
+    }
+    print(f"\n== {label} (callgrind)")
+    first = next(iter(counts.values()))
+    for name, n in counts.items():
+        print(f"  {name:<28} {n:>15,} instructions  {(n / first - 1) * 100:+.2f} %")
+    return counts
+
+
 def same_messages(plain_out: Path, tunnel_out: Path) -> bool:
     with open(plain_out) as a, open(tunnel_out) as b:
         for x, y in zip(a, b, strict=True):
@@ -130,6 +165,11 @@ def main() -> int:
     ap.add_argument("--baseline-sizes", default="50,200")
     ap.add_argument("--baseline-stress-sizes", default="50")
     ap.add_argument("--skip-gtpu", action="store_true")
+    ap.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions under callgrind (one run each) instead of timing",
+    )
     args = ap.parse_args()
     me = sys.executable
     version = subprocess.run([me, "-m", "phonehome", "--version"], capture_output=True, text=True)
@@ -139,16 +179,19 @@ def main() -> int:
         tunnelled = wrap_gtpu(plain)
         print(f"corpus {plain.name} {plain.stat().st_size / 1e6:.0f} MB, "
               f"GTP-U {tunnelled.stat().st_size / 1e6:.0f} MB")  # fmt: skip
-        s = compare(
-            f"GTP-U vs untunnelled, {args.mix} {args.size} MB, flows --format jsonl",
-            {
-                "untunnelled": (me, ["flows", "--format", "jsonl", str(plain)]),
-                "gtpu": (me, ["flows", "--format", "jsonl", str(tunnelled)]),
-            },
-            args.runs,
-        )
-        ok = same_messages(WORK / "untunnelled.out", WORK / "gtpu.out")
-        print(f"  GTP-U costs {ratio(s['untunnelled'], s['gtpu'])}; same messages: {ok}")
+        label = f"GTP-U vs untunnelled, {args.mix} {args.size} MB, flows --format jsonl"
+        cmds = {
+            "untunnelled": (me, ["flows", "--format", "jsonl", str(plain)]),
+            "gtpu": (me, ["flows", "--format", "jsonl", str(tunnelled)]),
+        }
+        if args.instructions:
+            compare_instructions(label, cmds)
+            ok = same_messages(WORK / "untunnelled.out", WORK / "gtpu.out")
+            print(f"  same messages: {ok}")
+        else:
+            s = compare(label, cmds, args.runs)
+            ok = same_messages(WORK / "untunnelled.out", WORK / "gtpu.out")
+            print(f"  GTP-U costs {ratio(s['untunnelled'], s['gtpu'])}; same messages: {ok}")
     if args.baseline:
         sizes = [("phone", int(x)) for x in args.baseline_sizes.split(",") if x]
         sizes += [("stress", int(x)) for x in args.baseline_stress_sizes.split(",") if x]
@@ -158,14 +201,17 @@ def main() -> int:
         print(f"baseline: {args.baseline}: {base.stdout.splitlines()[-1]}")
         for mix, size in sizes:
             path = str(corpus(size, mix))
-            s = compare(
-                f"untunnelled {mix} {size} MB, flows --format jsonl: baseline vs this install",
-                {
-                    "baseline": (args.baseline, ["flows", "--format", "jsonl", path]),
-                    "this": (me, ["flows", "--format", "jsonl", path]),
-                },
-                args.runs,
-            )
+            label = f"untunnelled {mix} {size} MB, flows --format jsonl: baseline vs this install"
+            cmds = {
+                "baseline": (args.baseline, ["flows", "--format", "jsonl", path]),
+                "this": (me, ["flows", "--format", "jsonl", path]),
+            }
+            if args.instructions:
+                compare_instructions(label, cmds)
+                same = (WORK / "baseline.out").read_bytes() == (WORK / "this.out").read_bytes()
+                print(f"  identical output: {same}")
+                continue
+            s = compare(label, cmds, args.runs)
             same = (WORK / "baseline.out").read_bytes() == (WORK / "this.out").read_bytes()
             print(f"  this install vs baseline: {ratio(s['baseline'], s['this'])}; "
                   f"identical output: {same}")  # fmt: skip

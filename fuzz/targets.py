@@ -179,9 +179,9 @@ def tunnel(data: bytes) -> None:
     messages, anomalies and counters; a difference is raised as a finding."""
     from phonehome.flowlist import to_json
     from phonehome.ingest import open_capture
+    from phonehome.net.contracts import Session
     from phonehome.net.flows import Flow, FlowTable
     from phonehome.pipeline import iter_messages
-    from phonehome.protocols.base import Session
 
     if not data:
         return

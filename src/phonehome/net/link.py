@@ -78,21 +78,19 @@ class Decoder:
             etype = _unpack_h(data, 12)[0]
             if etype == ETH_IPV4:
                 return self._ipv4(data, 14, frame, data[6:12], data[0:6])
-            return self.ip.tunnels.ether_type(etype, data, 14, frame, data[6:12], data[0:6])
+            return self._ether(etype, data, 14, frame, data[6:12], data[0:6])
         if lt == LINKTYPE_LINUX_SLL:
             if len(data) < 16:
                 self._truncated(frame, "Linux SLL", 16)
                 return None
             src_mac = data[6:12] if data[2:6] == b"\x00\x01\x00\x06" else None
-            return self.ip.tunnels.ether_type(
-                _unpack_h(data, 14)[0], data, 16, frame, src_mac, None
-            )
+            return self._ether(_unpack_h(data, 14)[0], data, 16, frame, src_mac, None)
         if lt == LINKTYPE_LINUX_SLL2:
             if len(data) < 20:
                 self._truncated(frame, "Linux SLL2", 20)
                 return None
             src_mac = data[12:18] if data[8:10] == b"\x00\x01" and data[11] == 6 else None
-            return self.ip.tunnels.ether_type(_unpack_h(data, 0)[0], data, 20, frame, src_mac, None)
+            return self._ether(_unpack_h(data, 0)[0], data, 20, frame, src_mac, None)
         if lt in (LINKTYPE_RAW, LINKTYPE_RAW_BSD12, LINKTYPE_RAW_BSD14):
             return self._raw(data, 0, frame)
         if lt in (LINKTYPE_NULL, LINKTYPE_LOOP):
@@ -126,6 +124,23 @@ class Decoder:
     def flush(self) -> None:
         """End of input: report IP datagrams whose fragments never all arrived."""
         self.ip.defrag.flush()
+
+    def _ether(
+        self,
+        etype: int,
+        data: bytes,
+        off: int,
+        frame: Frame,
+        src_mac: bytes | None,
+        dst_mac: bytes | None,
+    ) -> Packet | None:
+        """Plain IPv4/IPv6 straight to the IP decoder (native calls when compiled); VLAN
+        tags, PPPoE, MPLS and the rest through ``ip.tunnels``."""
+        if etype == ETH_IPV4:
+            return self.ip.ipv4(data, off, frame, src_mac, dst_mac)
+        if etype == ETH_IPV6:
+            return self.ip.ipv6(data, off, frame, src_mac, dst_mac)
+        return self.ip.tunnels.ether_type(etype, data, off, frame, src_mac, dst_mac)
 
     def _raw(self, data: bytes, off: int, frame: Frame) -> Packet | None:
         if len(data) <= off:

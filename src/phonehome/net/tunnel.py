@@ -49,15 +49,30 @@ the untunnelled path pays one port range comparison per UDP datagram.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 from phonehome.context import Context
 from phonehome.model.frame import Frame, Packet, TunnelHop
 from phonehome.model.message import TunnelLayer
 from phonehome.net.addr import ntop
 
-if TYPE_CHECKING:
-    from phonehome.net.ip import IpDecoder
+
+class IpLayer(Protocol):
+    """What the decapsulator needs of :class:`phonehome.net.ip.IpDecoder`, through which it
+    reads inner packets. A protocol rather than the class: ``net.ip`` imports this module,
+    and modules never import each other (tests/test_imports.py). Only tunnelled packets
+    call through it; plain IPv4/IPv6 frames reach ``IpDecoder`` directly (``net.link``)."""
+
+    other_transport: int
+
+    def ipv4(
+        self, data: bytes, off: int, frame: Frame, src_mac: bytes | None, dst_mac: bytes | None
+    ) -> Packet | None: ...
+
+    def ipv6(
+        self, data: bytes, off: int, frame: Frame, src_mac: bytes | None, dst_mac: bytes | None
+    ) -> Packet | None: ...
+
 
 GTPU_PORT: Final = 2152
 TEREDO_PORT: Final = 3544
@@ -137,7 +152,7 @@ class Decapsulator:
     counts). ``control``/``encrypted``/``non_ip``: see the module docstring.
     """
 
-    def __init__(self, ctx: Context, ip: IpDecoder) -> None:
+    def __init__(self, ctx: Context, ip: IpLayer) -> None:
         self._anomalies = ctx.anomalies
         self._ip = ip
         self.depth = 0

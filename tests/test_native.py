@@ -67,6 +67,11 @@ def simulated(tmp_path: Path) -> list[Path]:
     return out
 
 
+ICMP_ONLY = {"gtpu.pcap", "teredo.pcap"}
+"""Real tunnel fixtures whose inner packets are all ICMP/ICMPv6: no application messages
+(tshark shows none either), still read without damage."""
+
+
 def test_compiled_and_interpreted_print_the_same_flows(tmp_path: Path) -> None:
     need_compiled_install()
     inputs = simulated(tmp_path)
@@ -80,7 +85,8 @@ def test_compiled_and_interpreted_print_the_same_flows(tmp_path: Path) -> None:
             interpreted = flows(path, pure=True, home=tmp_path / "home", fmt=fmt)
             assert compiled == interpreted, (path.name, fmt)
             assert compiled[2] == 0, (path.name, compiled[1])  # every one is readable
-            assert compiled[0], path.name  # and has messages
+            # and has messages (but for two tunnel fixtures that carry only ICMP inside)
+            assert compiled[0] or path.name in ICMP_ONLY, path.name
     # The simulated ones are non-trivial: messages of every protocol came out.
     out = flows(inputs[3], pure=False, home=tmp_path / "home")[0].decode()
     protocols = {json.loads(line)["protocol"] for line in out.splitlines()}

@@ -28,7 +28,9 @@ sys.path.insert(0, str(REPO))
 
 from phonehome.simulate import appproto, quic_build, tls_build  # noqa: E402
 from phonehome.simulate import mobile_build as mb  # noqa: E402
+from phonehome.simulate.nokia7plus import DEVICE_MAC  # noqa: E402
 from phonehome.simulate.packets import Host, TcpConnection, udp_frame  # noqa: E402
+from phonehome.simulate.tunnels import KINDS  # noqa: E402
 from tests.builders_capture import (  # noqa: E402
     custom_block,
     dsb,
@@ -113,6 +115,49 @@ def _pcap(frames: list[tuple[int, bytes]]) -> bytes:
 
 def _netstack(frames: list[tuple[int, bytes]], linktype_index: int = 0) -> bytes:
     return bytes([linktype_index]) + b"".join(struct.pack(">H", len(f)) + f for _, f in frames)
+
+
+def _tunnel(frames: list[tuple[int, bytes]], kind: str) -> bytes | None:
+    """A conversation wrapped by the simulator's tunnel ``kind``, as the ``tunnel``
+    target reads it: the carrier, then each frame's body after the outer header (the
+    top bit of its length set for the second endpoint's frames)."""
+    from fuzz.targets import CARRIERS
+    from phonehome.simulate.tunnels import TunnelSink
+
+    wrapped = _Frames()
+    sink = TunnelSink(wrapped, kind, mtu=9000)
+    for t, frame in frames:
+        if frame[6:12] == DEVICE.mac:  # the simulator's phone, so that it sends uplink
+            frame = frame[:6] + DEVICE_MAC + frame[12:]
+        sink.emit(t, frame)
+    first = carrier = None
+    bodies = []
+    for _, frame in wrapped.frames:
+        etype = struct.unpack_from(">H", frame, 12)[0]
+        v6 = etype == 0x86DD
+        if etype == 0x0800:
+            at, proto, src = 14 + (frame[14] & 15) * 4, frame[23], frame[26:30]
+        elif v6:
+            at, proto, src = 54, frame[20], frame[22:38]
+        else:
+            at, proto, src = 14, -1, frame[6:12]
+        if proto == -1:
+            found = ("eth", etype)
+        elif proto == 17:
+            sport, dport = struct.unpack_from(">HH", frame, at)
+            at += 8
+            found = ("udp", dport if ("udp", dport) in CARRIERS else sport)
+        else:
+            found = ("ip", proto)
+        if found not in CARRIERS:
+            continue  # not tunnelled (Teredo carries the IPv6 flows only)
+        carrier = CARRIERS.index(found) + len(CARRIERS) * v6
+        first = first or src
+        body = frame[at:]
+        bodies.append(struct.pack(">H", len(body) | (0x8000 if src != first else 0)) + body)
+    if carrier is None:
+        return None
+    return bytes([carrier]) + b"".join(bodies)
 
 
 def _pieces(data: bytes, size: int) -> bytes:
@@ -302,6 +347,9 @@ def seeds() -> dict[str, list[bytes]]:
         "pcap": pcaps,
         "pcapng": pcapng,
         "netstack": [_netstack(c) for c in convs],
+        "tunnel": [
+            seed for kind in KINDS for c in convs[:2] if (seed := _tunnel(c, kind)) is not None
+        ],
         "http": [
             _pieces(_http_post() + _http_post(), 100),
             _pieces(b"\x00" + b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", 7),
@@ -335,10 +383,17 @@ def seeds() -> dict[str, list[bytes]]:
 
 
 def main() -> None:
+    """Rewrite the corpus; ``python fuzz/build_corpus.py NAME...`` rewrites only the named
+    targets' folders (seeds of other targets made with random keys stay as committed)."""
     corpus = HERE / "corpus"
-    shutil.rmtree(corpus, ignore_errors=True)
+    only = set(sys.argv[1:])
+    if not only:
+        shutil.rmtree(corpus, ignore_errors=True)
     for name, items in seeds().items():
+        if only and name not in only:
+            continue
         folder = corpus / name
+        shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         for data in items:
             if data and len(data) <= MAX_SEED:

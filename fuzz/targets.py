@@ -112,6 +112,105 @@ def netstack(data: bytes) -> None:
         path.unlink()
 
 
+CARRIERS: tuple[tuple[str, int], ...] = (
+    ("udp", 2152),  # GTP-U
+    ("udp", 4789),  # VXLAN
+    ("udp", 6081),  # Geneve
+    ("udp", 5247),  # CAPWAP data
+    ("udp", 3544),  # Teredo
+    ("ip", 47),  # GRE (PPTP, ERSPAN)
+    ("ip", 4),  # IPv4 in IP
+    ("ip", 41),  # IPv6 in IP
+    ("eth", 0x8847),  # MPLS
+    ("eth", 0x8864),  # PPPoE session
+)
+"""What a tunnel body rides in: a UDP port, an IP protocol or an EtherType."""
+_A4, _B4 = bytes([10, 20, 0, 2]), bytes([10, 20, 0, 1])
+_A6, _B6 = bytes(15) + b"\x02", bytes(15) + b"\x01"
+_MAC_A, _MAC_B = bytes.fromhex("0200000000a1"), bytes.fromhex("0200000000b2")
+
+
+def tunnel_frame(carrier: int, ipv6: bool, reverse: bool, body: bytes) -> bytes:
+    """An Ethernet frame carrying ``body`` as the payload of carrier ``carrier`` (index
+    into the carriers), outer IPv4 or IPv6, in one direction or the other; every outer
+    length is right, so what varies is the tunnel header and what it carries."""
+    kind, value = CARRIERS[carrier]
+    smac, dmac = (_MAC_B, _MAC_A) if reverse else (_MAC_A, _MAC_B)
+    if kind == "eth":
+        return dmac + smac + struct.pack(">H", value) + body
+    if kind == "udp":
+        ports = (value, 40000) if reverse else (40000, value)
+        if value == 2152:
+            ports = (value, value)
+        body = struct.pack(">HHHH", *ports, 8 + len(body), 0) + body
+        proto = 17
+    else:
+        proto = value
+    if ipv6:
+        src, dst = (_B6, _A6) if reverse else (_A6, _B6)
+        ip = struct.pack(">IHBB", 0x60000000, len(body), proto, 64) + src + dst
+        return dmac + smac + b"\x86\xdd" + ip + body
+    src, dst = (_B4, _A4) if reverse else (_A4, _B4)
+    ip = struct.pack(">BBHHHBBH", 0x45, 0, 20 + len(body), 1, 0, 64, proto, 0) + src + dst
+    return dmac + smac + b"\x08\x00" + ip + body
+
+
+def tunnel_capture(data: bytes) -> bytes:
+    """The classic pcap the ``tunnel`` target reads: byte 0 picks the carrier and the
+    outer IP version; then 2-byte lengths whose top bit is the direction, each body
+    wrapped by :func:`tunnel_frame`."""
+    carrier = data[0] % len(CARRIERS)
+    ipv6 = bool(data[0] // len(CARRIERS) & 1)
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)]
+    pos, ts = 1, 1_700_000_000
+    while pos + 2 <= len(data):
+        (n,) = struct.unpack_from(">H", data, pos)
+        body = data[pos + 2 : pos + 2 + (n & 0x7FFF)]
+        pos += 2 + (n & 0x7FFF)
+        ts += 1
+        frame = tunnel_frame(carrier, ipv6, bool(n & 0x8000), body)
+        out.append(struct.pack("<IIII", ts, 0, len(frame), len(frame)) + frame)
+    return b"".join(out)
+
+
+def tunnel(data: bytes) -> None:
+    """Tunnel bodies through the packet path: decapsulation (nested too), the flow
+    table's keys per tunnel stack and their reverse binding, then the messages as
+    ``flows --format jsonl`` prints them (with their tunnel); the input is read as
+    :func:`tunnel_capture` says.
+
+    Differential as well: the capture is read with the flow table's done filter (which
+    reads GTP-U G-PDUs itself) and without it, and the two readings must be the same
+    messages, anomalies and counters; a difference is raised as a finding."""
+    from phonehome.flowlist import to_json
+    from phonehome.ingest import open_capture
+    from phonehome.net.contracts import Session
+    from phonehome.net.flows import Flow, FlowTable
+    from phonehome.pipeline import iter_messages
+
+    if not data:
+        return
+    path = _scratch(tunnel_capture(data), ".pcap")
+
+    def read(filtered: bool) -> tuple[list[str], dict[str, int], object]:
+        def table(ctx: Context, factory: Callable[[Flow], Session]) -> FlowTable:
+            return FlowTable(ctx, factory, use_done_filter=filtered)
+
+        ctx = Context()
+        lines = [
+            to_json(m) for m in iter_messages([open_capture(str(path))], ctx, table_factory=table)
+        ]
+        return lines, dict(ctx.anomalies.counts), ctx.stats
+
+    try:
+        with_filter = read(True)
+        without = read(False)
+    finally:
+        path.unlink()
+    if with_filter != without:
+        raise AssertionError(f"done filter changed the reading: {with_filter} != {without}")
+
+
 _ENGINE: list[Engine] = []
 
 
@@ -466,6 +565,7 @@ def targets() -> dict[str, Target]:
         "pcap": Target(pcap, _allowed()),
         "pcapng": Target(pcapng, _allowed()),
         "netstack": Target(netstack, _allowed()),
+        "tunnel": Target(tunnel, _allowed()),
         "http": Target(http, _allowed()),
         "dns": Target(dns, _allowed("dns")),
         "tls": Target(tls, _allowed("tls")),

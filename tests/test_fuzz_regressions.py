@@ -88,3 +88,24 @@ def test_mobile_seeds_reach_their_parser(target: str, protocol: str) -> None:
         for p in targets.mobile(target, path.read_bytes()):
             names.add(protocol_of(p.content).message_name(p.content, "udp"))
     assert names == {protocol}
+
+
+def test_tunnel_seeds_reach_every_tunnel_kind(tmp_path: Path) -> None:
+    # The tunnel target's seeds must be read as tunnelled traffic (the outer headers the
+    # target adds are right), or the fuzzer would start outside the decapsulator.
+    import json
+
+    from phonehome.flowlist import to_json
+    from phonehome.ingest import open_capture
+    from phonehome.pipeline import iter_messages
+
+    kinds: set[str] = set()
+    for path in sorted((FUZZ / "corpus" / "tunnel").iterdir()):
+        pcap = tmp_path / f"{path.name}.pcap"
+        pcap.write_bytes(targets.tunnel_capture(path.read_bytes()))
+        messages = iter_messages([open_capture(str(pcap))], Context())
+        lines = [json.loads(to_json(m)) for m in messages]
+        assert {d["protocol"] for d in lines} & {"http", "tls"}, path.name
+        assert all(d.get("tunnel") for d in lines), path.name
+        kinds.update(layer["type"] for d in lines for layer in d["tunnel"])
+    assert kinds == {"gtpu", "vxlan", "geneve", "gre", "capwap", "mpls", "pppoe", "ipip", "4in6"}

@@ -41,9 +41,13 @@ def test_equality_hash_and_repr_follow_the_fields() -> None:
 
 def test_with_app_changes_only_the_app() -> None:
     ep = m.Endpoint("192.0.2.1", 80)
+    tunnel = (m.TunnelLayer("gtpu", "10.0.0.1", "10.0.0.2", (7,)),)
     msg = m.Message(1.5, 0, 7, 3, m.FlowKey("tcp", ep, ep), ep, ep, "out", "tcp",
-                    "cleartext", m.RawPayload(b"x"))  # fmt: skip
+                    "cleartext", m.RawPayload(b"x"), None, None, (("k", "v"),),
+                    tunnel)  # fmt: skip
     app = m.AppLabel(None, ("com.example",), "user-agent")
     moved = msg.with_app(app)
     assert moved.app == app
-    assert moved.values()[:-2] == msg.values()[:-2] and moved.extra == msg.extra
+    others = [n for n in m.Message.FIELDS if n != "app"]
+    assert [getattr(moved, n) for n in others] == [getattr(msg, n) for n in others]
+    assert moved.tunnel == tunnel

@@ -114,10 +114,78 @@ def test_simulated_captures_same_with_and_without_filter(
     assert got.lines
 
 
+@pytest.mark.parametrize("kind", ["gtpu", "vxlan-vlan", "capwap", "teredo", "pppoe"])
+def test_tunnelled_captures_same_with_and_without_filter(tmp_path: Path, kind: str) -> None:
+    """Tunnelled frames take the full path (a UDP tunnel port sends the filter there, the
+    other tunnels are not the shapes it reads); untunnelled ones beside them still skip."""
+    out = tmp_path / "x.pcap"
+    simulate.run(f"tunnel-{kind}", out, seed=4)
+    got = assert_same(out)
+    assert got.lines and any('"tunnel":' in line for line in got.lines)
+    if kind in ("teredo", "gtpu"):  # IPv4 beside Teredo; GTP-U is read by the filter
+        assert got.filtered > 0
+
+
+@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+@pytest.mark.parametrize("outer_v6", [False, True], ids=["over-ipv4", "over-ipv6"])
+def test_gtpu_edges_same_with_and_without_filter(tmp_path: Path, v6: bool, outer_v6: bool) -> None:
+    """The hand-built edge cases, each packet in GTP-U (TEID per direction, some with a
+    sequence number or extension headers), plus damaged GTP-U headers among them."""
+    from tests.builders_tunnel import gtpu
+
+    c = tls_done_then_edges(v6)
+    client = IP6_A if v6 else bytes([192, 168, 1, 23])
+    frames = []
+    for i, (t, frame) in enumerate(c.frames):
+        inner = frame[14 + 4 * (frame[12:14] == b"\x81\x00") :]  # drop a VLAN tag too
+        up = inner[12:16] == client[:4] if not v6 else inner[8:24] == client
+        teid = 0xA1 if up else 0xB2
+        if i % 3 == 1:
+            body = gtpu(inner, teid, seq=i)
+        elif i % 3 == 2:
+            body = gtpu(inner, teid, exts=((0x85, b"\x10\x09"),))
+        else:
+            body = gtpu(inner, teid)
+        if i == 30:
+            body = body[:12]  # truncated: tunnel.gtpu.bad_length, then a plain datagram
+        if i == 31:
+            body = body[:8] + b"\x00" + body[9:]  # extension header of length 0
+        seg = udp(2152, 2152, body)
+        a, b = (IP6_A, IP6_B) if outer_v6 else (bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+        if not up:
+            a, b = b, a
+        frames.append((t, ether(ipv6(seg, 17, a, b) if outer_v6 else ipv4(seg, 17, a, b))))
+    c.frames = frames
+    got = assert_same(c.pcap(tmp_path / "gtpu-edges.pcap"))
+    assert got.filtered > 30
+    assert any('"sni":"done.example"' in line for line in got.lines)
+    assert any('"uri":"/after-reuse"' in line for line in got.lines)
+    assert got.anomalies.get("tunnel.gtpu.bad_length") == 1
+
+
+def test_a_done_flow_on_a_tunnel_port_does_not_swallow_a_tunnel(tmp_path: Path) -> None:
+    """A UDP flow to 2152 that is no tunnel, done, then a real GTP-U packet on the same
+    ports: the filter must leave it to the decoder, which unwraps it."""
+    from tests.builders_tunnel import gtpu, inner_udp
+
+    c = Conversation()
+
+    def to_2152(payload: bytes) -> None:
+        c.add(c.ip(udp(40000, 2152, payload), 17, True))
+
+    for _ in range(70):  # a raw UDP flow past its per-direction budget is done
+        to_2152(bytes(1000))
+    to_2152(gtpu(inner_udp(b"inside")))
+    got = assert_same(c.pcap(tmp_path / "gtp.pcap"))
+    assert any('"tunnel":[{"type":"gtpu"' in line for line in got.lines)
+
+
 def test_real_captures_same_with_and_without_filter() -> None:
     real = sorted((SHARED / "fixtures" / "real").iterdir())
     assert real
     for cap in real:
+        assert_same(cap)
+    for cap in sorted((SHARED / "fixtures" / "mobile").iterdir()):
         assert_same(cap)
 
 

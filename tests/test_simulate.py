@@ -21,6 +21,7 @@ from phonehome.model.profile import PROFILE_VALUE_KEYS
 from phonehome.simulate import SCENARIOS, SimulationResult, run
 from phonehome.simulate.nokia7plus import DEVICE_MAC, ZZHC_IP
 from phonehome.simulate.packets import checksum
+from phonehome.simulate.tunnels import KINDS
 from tests import tshark
 
 SIZES = {"nokia7plus": None, "encodings": None, "bench": 2.0}
@@ -76,7 +77,16 @@ def tshark_fields(path: Path, display_filter: str, *fields: str) -> list[list[st
 
 
 def test_registry_lists_the_scenarios() -> None:
-    assert set(SCENARIOS) == {"nokia7plus", "encodings", "bench", "volte", "eap-aka", "vowifi"}
+    tunnels = {name for name in SCENARIOS if name.startswith("tunnel-")}
+    assert set(SCENARIOS) - tunnels == {
+        "nokia7plus",
+        "encodings",
+        "bench",
+        "volte",
+        "eap-aka",
+        "vowifi",
+    }
+    assert {SCENARIOS[name].variant for name in tunnels} == set(KINDS)
 
 
 @pytest.mark.parametrize("name", sorted(SIZES))

@@ -124,6 +124,8 @@ def to_json(msg: Message) -> str:
         "host": msg.host,
         "app": list(app.packages) if app else None,
     }
+    if msg.tunnel:  # only when tunnelled: untunnelled lines stay as they were
+        d["tunnel"] = [layer.to_json() for layer in msg.tunnel]
     d.update(content_fields(msg))
     return _dumps(d)
 
@@ -141,10 +143,11 @@ def to_text(msg: Message) -> str:
     dev, peer = (msg.src, msg.dst) if out else (msg.dst, msg.src)
     app = f" [{','.join(msg.app.packages) or msg.app.uid}]" if msg.app else ""
     host = f" {msg.host}" if msg.host and msg.protocol != "dns" else ""
+    via = f" (via {' > '.join([t.brief() for t in msg.tunnel])})" if msg.tunnel else ""
     # rjust/ljust rather than format specs: compiled, a spec costs ~0.5 us each.
     return safe(
         f"{t} {str(msg.frame).rjust(7)} {dev.ip}:{dev.port} {'->' if out else '<-'} "
-        f"{peer.ip}:{peer.port}{host} {msg.protocol.upper().ljust(4)} {summary(msg)}{app}"
+        f"{peer.ip}:{peer.port}{host} {msg.protocol.upper().ljust(4)} {summary(msg)}{app}{via}"
     )
 
 

@@ -61,6 +61,7 @@ COMPILED_SINGLE_MODULES: tuple[str, ...] = (
     "phonehome.net.ip",
     "phonehome.net.link",
     "phonehome.net.tcp",
+    "phonehome.net.tunnel",
     "phonehome.pipeline",
 )
 COMPILED_PACKAGES: tuple[str, ...] = ("phonehome.protocols",)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final
 
 from phonehome.context import Context
 from phonehome.ingest import Capture, open_capture
+from phonehome.model.frame import TunnelHop
 from phonehome.model.message import (
     AppLabel,
     Content,
@@ -22,6 +23,7 @@ from phonehome.model.message import (
     FlowKey,
     Message,
     Readability,
+    TunnelLayer,
 )
 from phonehome.protocols import registry
 
@@ -46,6 +48,20 @@ class _FlowHeader:
     device_is_client: bool
     host: str | None
     app: AppLabel | None
+
+
+@dataclass(slots=True)
+class _TunnelledFlowHeader(_FlowHeader):
+    """A tunnelled flow's header: also each direction's tunnel stack (compared by
+    identity) and its message records. A subclass, so untunnelled flows pay nothing."""
+
+    c2s_hops: tuple[TunnelHop, ...] | None = None
+    c2s: tuple[TunnelLayer, ...] = ()
+    s2c_hops: tuple[TunnelHop, ...] | None = None
+    s2c: tuple[TunnelLayer, ...] = ()
+
+
+_NO_TUNNEL: Final[tuple[TunnelLayer, ...]] = ()
 
 
 def open_all(paths: list[str], *, hash_inputs: bool = True) -> list[Capture]:
@@ -128,6 +144,7 @@ def _frame_messages(
     from phonehome.net.addr import ntop
     from phonehome.net.flows import FlowTable
     from phonehome.net.link import Decoder
+    from phonehome.net.tunnel import tunnel_layers
     from phonehome.protocols.base import Parsed
     from phonehome.protocols.tcp import TcpSession
     from phonehome.protocols.udp import UdpSession
@@ -145,6 +162,8 @@ def _frame_messages(
     )
     dns = ctx.dns
     stats = ctx.stats
+    # Tunnel stacks as message records, made once per stack (a capture has few).
+    layers: dict[tuple[TunnelHop, ...], tuple[TunnelLayer, ...]] = {}
 
     def header_for(flow: Flow) -> _FlowHeader:
         """Made at the flow's first message and kept on the flow (bounded by the table)."""
@@ -156,7 +175,7 @@ def _frame_messages(
             app = AppLabel(
                 flow.uid, ctx.uid_map.get(flow.uid, ()), "pcapdroid", ctx.uid_names.get(flow.uid)
             )
-        h = _FlowHeader(
+        h = (_TunnelledFlowHeader if flow.tunnel_c2s else _FlowHeader)(
             FlowKey(flow.transport, client, server),  # type: ignore[arg-type]
             flow.device_is_client,
             names[0] if names else None,
@@ -190,17 +209,30 @@ def _frame_messages(
             host_hint = h.host
         key = h.key
         stats.messages += 1
+        tunnel = _NO_TUNNEL
+        if flow.tunnel_c2s:  # tunnelled: this direction's stack (docs/net.md)
+            assert isinstance(h, _TunnelledFlowHeader)
+            if parsed.from_client:
+                if flow.tunnel_c2s is not h.c2s_hops:
+                    h.c2s_hops = flow.tunnel_c2s
+                    h.c2s = _layers(layers, flow.tunnel_c2s, tunnel_layers)
+                tunnel = h.c2s
+            else:
+                if flow.tunnel_s2c is not h.s2c_hops:
+                    h.s2c_hops = flow.tunnel_s2c
+                    h.s2c = _layers(layers, flow.tunnel_s2c, tunnel_layers)
+                tunnel = h.s2c
         # Positional: a frozen dataclass's keyword call costs ~30 % more, once per message.
         if parsed.from_client:
             return Message(
                 parsed.time, index, parsed.frame, flow.id, key, key.client, key.server,
                 "out" if h.device_is_client else "in", proto, readability, content,
-                host_hint, h.app,
+                host_hint, h.app, (), tunnel,
             )  # fmt: skip
         return Message(
             parsed.time, index, parsed.frame, flow.id, key, key.server, key.client,
             "in" if h.device_is_client else "out", proto, readability, content,
-            host_hint, h.app,
+            host_hint, h.app, (), tunnel,
         )  # fmt: skip
 
     # Counted in locals and added once: these lines run for every frame.
@@ -233,6 +265,20 @@ def _frame_messages(
         stats.frames += frames + table.filtered_frames
         stats.packets += packets + table.filtered_frames
         stats.bytes += size + table.filtered_bytes
+
+
+def _layers(
+    made: dict[tuple[TunnelHop, ...], tuple[TunnelLayer, ...]],
+    hops: tuple[TunnelHop, ...],
+    convert: Callable[[tuple[TunnelHop, ...]], tuple[TunnelLayer, ...]],
+) -> tuple[TunnelLayer, ...]:
+    """A tunnel stack's message records, made once per stack (a capture has few)."""
+    layers = made.get(hops)
+    if layers is None:
+        if len(made) >= 4096:
+            made.clear()
+        layers = made[hops] = convert(hops)
+    return layers
 
 
 def _learn_dns(ctx: Context, msg: DnsMessage, t: float) -> None:

@@ -25,7 +25,8 @@ from phonehome.errors import UsageError
 def simulate(
     scenario: str, output: Path, size_mb: float | None, seed: int, pcapng: bool, mix: str | None
 ) -> None:
-    """Write a byte-valid simulated capture (nokia7plus, encodings, bench).
+    """Write a byte-valid simulated capture (nokia7plus, encodings, bench, and
+    tunnel-gtpu, tunnel-vxlan ... tunnel-teredo: the Nokia day inside a tunnel).
 
     Beside FILE, named after it without its extension (-o sim/x.pcap: sim/x.truth.json
     ...): NAME.truth.json (every leak and decoy), NAME.device.toml (the device profile)

@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from typing import Final
 
+TunnelHop = tuple[str, bytes, bytes, tuple[int, ...]]
+"""One decapsulated tunnel layer as the packet path keeps it: ``(kind, outer source, outer
+destination, ids)``. The outer addresses are packed (4 or 16 bytes for IP, 6 for a MAC,
+empty when the layer has none of its own); ``ids`` are the tunnel's identifiers in this
+direction (GTP-U TEID, VNI, GRE key, MPLS label stack ...; see :mod:`phonehome.net.tunnel`).
+A plain tuple: hashable and compared by value, so a stack of them is part of a flow key."""
+
 
 class Frame:
     """One captured link-layer frame as read from a capture file.
@@ -60,6 +67,8 @@ class Packet:
     ``src``/``dst`` are packed addresses (4 or 16 bytes). ``payload`` is the transport
     payload. ``flags`` and ``seq`` are meaningful for TCP only. ``src_mac``/``dst_mac``
     are the Ethernet addresses when the link layer had them (used to pick the device).
+    ``tunnel`` lists the tunnels the packet was carried in, outermost first (empty for
+    the usual untunnelled packet); the addresses and ports are then the innermost ones.
     """
 
     __slots__ = (
@@ -78,6 +87,7 @@ class Packet:
         "src_mac",
         "truncated",
         "ts",
+        "tunnel",
         "uid",
     )
 
@@ -99,6 +109,7 @@ class Packet:
         uid: int | None = None,
         input: int = 0,
         truncated: bool = False,
+        tunnel: tuple[TunnelHop, ...] = (),
     ) -> None:
         self.frame = frame
         self.ts = ts
@@ -116,6 +127,7 @@ class Packet:
         self.uid = uid
         self.input = input
         self.truncated = truncated
+        self.tunnel = tunnel
 
 
 # TCP flag bits

@@ -101,6 +101,72 @@ class AppLabel(Record):
         self.name = name
 
 
+class TunnelLayer(Record):
+    """One tunnel a message was carried in (``Message.tunnel``, outermost first).
+
+    ``kind`` names the encapsulation (``gtpu vxlan geneve gre pptp erspan ipip 6in4 4in6
+    6in6 teredo capwap mpls pppoe``); ``src``/``dst`` are the tunnel's own endpoints in
+    this message's direction (IP addresses, or MAC addresses for MPLS and PPPoE over
+    Ethernet; empty when the layer has none of its own, as MPLS inside GRE); ``ids`` the
+    tunnel's identifiers in that direction (see ``TUNNEL_ID_NAMES``).
+    """
+
+    FIELDS = ("kind", "src", "dst", "ids")
+    __slots__ = FIELDS
+
+    kind: Final[str]
+    src: Final[str]
+    dst: Final[str]
+    ids: Final[tuple[int, ...]]
+
+    def __init__(self, kind: str, src: str, dst: str, ids: tuple[int, ...] = ()) -> None:
+        self.kind = kind
+        self.src = src
+        self.dst = dst
+        self.ids = ids
+
+    def to_json(self) -> dict[str, object]:
+        """``{"type", "src", "dst"}`` plus the identifier under its protocol's own name
+        (``teid``, ``vni``, ``key``, ``labels`` ...), absent when the tunnel has none."""
+        d: dict[str, object] = {
+            "type": self.kind,
+            "src": self.src or None,
+            "dst": self.dst or None,
+        }
+        name = TUNNEL_ID_NAMES.get(self.kind)
+        if name is not None and self.ids:
+            d[name] = list(self.ids) if name == "labels" else self.ids[0]
+        return d
+
+    def brief(self) -> str:
+        """``gtpu teid=0x0000a1b2``, ``mpls labels=16/3001``, ``ipip``: for text lines."""
+        name = TUNNEL_ID_NAMES.get(self.kind)
+        if name is None or not self.ids:
+            return self.kind
+        if name == "labels":
+            return f"{self.kind} labels={'/'.join(str(i) for i in self.ids)}"
+        value = self.ids[0]
+        if self.kind == "gtpu":
+            return f"{self.kind} teid=0x{value:08x}"
+        if self.kind == "pppoe":
+            return f"{self.kind} session=0x{value:04x}"
+        return f"{self.kind} {name}={value}"
+
+
+TUNNEL_ID_NAMES: Final[dict[str, str]] = {
+    "gtpu": "teid",
+    "vxlan": "vni",
+    "geneve": "vni",
+    "gre": "key",
+    "pptp": "call_id",
+    "erspan": "session",
+    "capwap": "radio",
+    "mpls": "labels",
+    "pppoe": "session",
+}
+"""What each kind's ``ids`` are called in JSON (kinds not listed have no identifier)."""
+
+
 Headers = tuple[tuple[str, str], ...]
 
 
@@ -380,6 +446,7 @@ class Message(Record):
         "host",
         "app",
         "extra",
+        "tunnel",
     )
     __slots__ = FIELDS
 
@@ -399,6 +466,10 @@ class Message(Record):
     app: Final[AppLabel | None]
     extra: Final[tuple[tuple[str, str], ...]]
     """Free-form annotations (e.g. ``("har.page", "...")``); never personal data by design."""
+    tunnel: Final[tuple[TunnelLayer, ...]]
+    """The tunnels the message was carried in, outermost first; empty when it was not
+    tunnelled (then ``src``/``dst`` are the packet's own addresses as usual; when it was,
+    they are the innermost packet's: the phone's, not the tunnel endpoints')."""
 
     def __init__(
         self,
@@ -416,6 +487,7 @@ class Message(Record):
         host: str | None = None,
         app: AppLabel | None = None,
         extra: tuple[tuple[str, str], ...] = (),
+        tunnel: tuple[TunnelLayer, ...] = (),
     ) -> None:
         self.time = time
         self.input = input
@@ -431,6 +503,7 @@ class Message(Record):
         self.host = host
         self.app = app
         self.extra = extra
+        self.tunnel = tunnel
 
     def with_app(self, app: AppLabel | None) -> Message:
         """The same message attributed to ``app``."""
@@ -449,4 +522,5 @@ class Message(Record):
             self.host,
             app,
             self.extra,
+            self.tunnel,
         )

@@ -9,6 +9,14 @@ direction buffers at most ``max_buffered_per_direction`` out-of-order bytes.
 Which side is the client: the sender of a SYN (or the receiver of a SYN-ACK). Without
 either, the side on a well-known service port, else the one on the higher port, else
 the first sender. Which side is the device: see :meth:`FlowTable._device_is_client`.
+
+A tunnelled packet's flow is its innermost 5-tuple *within its tunnels*: the key's last
+element is then a scope id standing for ``(input, tunnel stack)`` instead of the input,
+so two GTP-U tunnels carrying the same private addresses are two phones' flows. Tunnel
+ids often differ by direction (a GTP-U TEID is chosen by the receiving end), so the
+reverse direction is found under the predicted stack (endpoints swapped, same ids) or,
+failing that, under a "loose" key without ids that the first packet of the other
+direction binds to the flow (:meth:`FlowTable._tunnelled_flow`).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from phonehome.context import Context
-from phonehome.model.frame import ACK, FIN, RST, SYN, Packet
+from phonehome.model.frame import ACK, FIN, RST, SYN, Packet, TunnelHop
 from phonehome.net.addr import is_local, ntop
 from phonehome.net.contracts import Parsed, ReaderFilter, Session
 from phonehome.net.link import (
@@ -31,9 +39,26 @@ from phonehome.net.link import (
     RAW_IP_LINKTYPES,
 )
 from phonehome.net.tcp import Event, Stream
+from phonehome.net.tunnel import (
+    GTP_GPDU,
+    GTPU_PORT,
+    MAX_GTP_EXTENSIONS,
+    udp_tunnel_port,
+)
 
 TCP: Final = 6
 UDP: Final = 17
+
+Key = tuple[bytes, bytes, int, int, int, int]
+"""src, dst, sport, dport, protocol, scope: the input index, or for a tunnelled packet the
+id :meth:`FlowTable._scope` gives ``(input, tunnel stack)`` (or, in the loose index of
+tunnelled flows whose reverse direction has not been seen, ``("loose", input, stack
+without ids)``). Interned ints rather than the stacks themselves: a flat key of ints and
+bytes hashes and compares as fast as an untunnelled one."""
+
+SCOPE_BASE: Final = 1 << 40
+"""Tunnel scope ids start here, far above any input index."""
+SCOPE_CACHE_CAP: Final = 65_536
 
 # Ports that identify the server side of a flow whose start was not captured.
 WELL_KNOWN_PORTS: Final = frozenset(
@@ -89,6 +114,9 @@ class Flow:
     ``bytes`` counts transport payload bytes of both directions. ``c2s``/``s2c`` are the
     TCP reassembly states (None for UDP and once the flow is closed). ``header`` belongs
     to the pipeline: the flow's part of its messages' header, made at the first message.
+    ``tunnel_c2s``/``tunnel_s2c``: the tunnels each direction came through (empty when
+    untunnelled; the direction not yet seen holds the prediction). ``loose``: the key under
+    which a tunnelled flow waits in the loose index for its reverse direction.
     """
 
     __slots__ = (
@@ -105,6 +133,7 @@ class Flow:
         "input",
         "keys",
         "last",
+        "loose",
         "packets",
         "s2c",
         "server",
@@ -114,6 +143,8 @@ class Flow:
         "start",
         "syn_seq",
         "transport",
+        "tunnel_c2s",
+        "tunnel_s2c",
         "uid",
     )
 
@@ -149,14 +180,51 @@ class Flow:
         self.syn_seq = -1  # client ISN when the SYN was seen
         self.c2s: Stream | None = None
         self.s2c: Stream | None = None
-        self.keys: tuple[tuple[bytes, bytes, int, int, int, int], ...] = ()
+        self.keys: tuple[Key, ...] = ()
         self.header: Any = None
+        self.tunnel_c2s: tuple[TunnelHop, ...] = ()
+        self.tunnel_s2c: tuple[TunnelHop, ...] = ()
+        self.loose: Key | None = None
 
     def __repr__(self) -> str:
+        via = ""
+        if self.tunnel_c2s:
+            via = " via " + ">".join([hop[0] for hop in self.tunnel_c2s])
         return (
             f"Flow({self.id} {self.transport} {ntop(self.client)}:{self.cport} -> "
-            f"{ntop(self.server)}:{self.sport})"
+            f"{ntop(self.server)}:{self.sport}{via})"
         )
+
+
+class _Stack:
+    """What the flow table needs of one tunnel stack (as seen in one direction), worked
+    out once per stack: its scope and loose scope ids, and those of the reverse stack
+    (endpoints swapped, same ids), which is the prediction for the other direction."""
+
+    __slots__ = ("hops", "input", "loose", "rev", "rev_loose", "rev_scope", "scope")
+
+    def __init__(
+        self,
+        input: int,
+        hops: tuple[TunnelHop, ...],
+        scope: int,
+        loose: int,
+        rev: tuple[TunnelHop, ...],
+        rev_scope: int,
+        rev_loose: int,
+    ) -> None:
+        self.input = input
+        self.hops = hops
+        self.scope = scope
+        self.loose = loose
+        self.rev = rev
+        self.rev_scope = rev_scope
+        self.rev_loose = rev_loose
+
+
+def _loose(input: int, tunnel: tuple[TunnelHop, ...]) -> object:
+    """What a tunnelled flow's loose scope stands for: tunnel kinds and endpoints, no ids."""
+    return ("loose", input, tuple([(kind, src, dst) for kind, src, dst, _ in tunnel]))
 
 
 def _server_score(port: int) -> int:
@@ -207,7 +275,23 @@ class FlowTable:
         self.idle_timeout_udp = idle_timeout_udp
         self.max_flows = max_flows
         self.max_buffered = max_buffered_per_direction
-        self._flows: dict[tuple[bytes, bytes, int, int, int, int], Flow] = {}
+        self._flows: dict[Key, Flow] = {}
+        # Tunnelled flows whose reverse direction is not known yet, by loose key, oldest
+        # first (several only when tunnels carry the same inner 5-tuple at once).
+        self._loose: dict[Key, list[Flow]] = {}
+        # Tunnel stacks -> scope ids (see ``Key``); pruned to the ids live keys use.
+        self._scopes: dict[object, int] = {}
+        self._next_scope = SCOPE_BASE
+        self._scopes_prune_at = max_flows
+        self._stacks: dict[tuple[int, tuple[TunnelHop, ...]], _Stack] = {}
+        self._stack_hint: _Stack | None = None
+        self._stack_hint_for: tuple[TunnelHop, ...] | None = None
+        # The done filter's shortcuts to GTP-U stacks: by TEID, and the last two seen.
+        self._gtpu_scopes: dict[int, _Stack] = {}
+        self._gtpu_a: _Stack | None = None
+        self._gtpu_a_teid = -1
+        self._gtpu_b: _Stack | None = None
+        self._gtpu_b_teid = -1
         # Least recently active first; closed TCP flows linger apart, not counted as live.
         self._tcp: OrderedDict[int, Flow] = OrderedDict()
         self._udp: OrderedDict[int, Flow] = OrderedDict()
@@ -243,7 +327,10 @@ class FlowTable:
             if ts >= self._next_sweep:
                 self._next_sweep = ts + SWEEP_INTERVAL
                 self._sweep(ts)
-        flow = self._flows.get((pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.input))
+        if pkt.tunnel:
+            flow = self._tunnelled_flow(pkt)
+        else:
+            flow = self._flows.get((pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.input))
         res = self._tcp_packet(flow, pkt) if pkt.proto == TCP else self._udp_packet(flow, pkt)
         if self._pending:
             out = self._pending
@@ -328,6 +415,14 @@ class FlowTable:
             elif proto == UDP:
                 if ulen < 8 or tp + ulen > end:
                     return False
+                if udp_tunnel_port(sport, dport):
+                    # Maybe a tunnel: GTP-U is read here, anything else is left to the
+                    # decoder, which unwraps it.
+                    if dport == GTPU_PORT or sport == GTPU_PORT:
+                        return self._gtpu_done(
+                            buf, tp + 8, tp + ulen, src, dst, ts, number, input, stop - start
+                        )
+                    return False
                 size = ulen - 8
                 lru = udp_lru
             else:
@@ -399,6 +494,238 @@ class FlowTable:
 
         return done
 
+    def _gtpu_done(
+        self,
+        buf: bytes,
+        p: int,
+        end: int,
+        outer_src: bytes,
+        outer_dst: bytes,
+        ts: float,
+        number: int,
+        input: int,
+        frame_len: int,
+    ) -> bool:
+        """:meth:`done_filter` for a GTP-U datagram ``buf[p:end]``: a G-PDU of a done
+        inner flow is accounted, any other the decoder would unwrap into a plain packet
+        is made into that packet here and processed (its messages queued in ``ready``).
+
+        Operator captures are mostly GTP-U, and mostly the application data of finished
+        handshakes, like any phone's traffic. Only what the decoder would unwrap into the
+        very same packet is taken (the G-PDU checks of ``tunnel.Decapsulator._gtpu``, an
+        inner IPv4 packet without options or fragmentation or IPv6 without extension
+        headers, TCP or UDP not on a tunnel port, nothing cut off); the accounting
+        shortcut only for flows whose reverse direction is bound (no loose key left,
+        whose binding is the full path's) and TCP without SYN/FIN/RST. Unlike the
+        untunnelled shapes, SYN/FIN/RST segments are made into packets here too: the
+        full path would cost them the decapsulation. Everything else returns False.
+        """
+        if end - p < 8:
+            return False
+        flags = buf[p]
+        if flags & 0xF0 != 0x30 or buf[p + 1] != GTP_GPDU:
+            return False
+        # Indexing rather than struct: compiled, no tuple and no int objects per frame.
+        body_end = p + 8 + (buf[p + 2] << 8 | buf[p + 3])
+        if body_end > end:
+            return False
+        off = p + 8
+        if flags & 0x07:
+            if off + 4 > body_end:
+                return False
+            nxt = buf[off + 3] if flags & 0x04 else 0
+            off += 4
+            hops = 0
+            while nxt:
+                hops += 1
+                if off >= body_end or hops > MAX_GTP_EXTENSIONS:
+                    return False
+                size = buf[off] * 4
+                if size == 0 or off + size > body_end:
+                    return False
+                nxt = buf[off + size - 1]
+                off += size
+        # The inner header by indexing too (what _V4/_V6 would unpack): native ints.
+        avail = body_end - off
+        if avail <= 0:
+            return False
+        version = buf[off] >> 4
+        if version == 4:
+            if avail < _V4_LEN:
+                return False
+            total = buf[off + 2] << 8 | buf[off + 3]
+            if buf[off] != 0x45 or (buf[off + 6] & 0x3F) | buf[off + 7] or not total:
+                return False
+            if total > avail:
+                return False
+            proto = buf[off + 9]
+            src = buf[off + 12 : off + 16]
+            dst = buf[off + 16 : off + 20]
+            tp = off + 20
+            iend = off + total
+        elif version == 6:
+            if avail < _V6_LEN:
+                return False
+            plen = buf[off + 4] << 8 | buf[off + 5]
+            if not plen or 40 + plen > avail:
+                return False
+            proto = buf[off + 6]
+            src = buf[off + 8 : off + 24]
+            dst = buf[off + 24 : off + 40]
+            tp = off + 40
+            iend = tp + plen
+        else:
+            return False
+        sport = buf[tp] << 8 | buf[tp + 1]
+        dport = buf[tp + 2] << 8 | buf[tp + 3]
+        ulen = buf[tp + 4] << 8 | buf[tp + 5]
+        doff = buf[tp + 12]
+        tflags = buf[tp + 13]
+        if proto == TCP:
+            if doff < 0x50:
+                return False
+            size = iend - tp - (doff >> 4) * 4
+            if size < 0:
+                return False
+        elif proto == UDP:
+            if ulen < 8 or tp + ulen > iend:
+                return False
+            if udp_tunnel_port(sport, dport):
+                return False  # a tunnel in the tunnel
+            size = ulen - 8
+        else:
+            return False
+        teid = buf[p + 4] << 24 | buf[p + 5] << 16 | buf[p + 6] << 8 | buf[p + 7]
+        # The two stacks seen last first (a phone's tunnel is two TEIDs, one each way),
+        # then the per-TEID map: no int object is made for the usual frame.
+        stack = self._gtpu_a
+        if (
+            stack is None
+            or teid != self._gtpu_a_teid
+            or stack.input != input
+            or stack.hops[0][1] != outer_src
+            or stack.hops[0][2] != outer_dst
+        ):
+            stack = self._gtpu_b
+            if (
+                stack is None
+                or teid != self._gtpu_b_teid
+                or stack.input != input
+                or stack.hops[0][1] != outer_src
+                or stack.hops[0][2] != outer_dst
+            ):
+                stack = self._gtpu_stack(teid, outer_src, outer_dst, input)
+            self._gtpu_b, self._gtpu_b_teid = self._gtpu_a, self._gtpu_a_teid
+            self._gtpu_a, self._gtpu_a_teid = stack, teid
+        flow: Flow | None = None
+        if ts < self._next_sweep:
+            flow = self._flows.get((src, dst, sport, dport, proto, stack.scope))
+            if (
+                flow is not None
+                and flow.session.done
+                and flow.loose is None
+                and not (proto == TCP and tflags & (SYN | FIN | RST))
+            ):
+                if proto == TCP:
+                    c2s = flow.c2s
+                    s2c = flow.s2c
+                    quiet = not (
+                        c2s is None
+                        or s2c is None
+                        or c2s.heap
+                        or s2c.heap
+                        or c2s.fin >= 0
+                        or s2c.fin >= 0
+                        or not c2s.started
+                        or not s2c.started
+                    )
+                    lru = self._tcp
+                else:
+                    quiet = True
+                    lru = self._udp
+                if quiet:
+                    if ts > self._now:
+                        self._now = ts
+                    flow.last = ts
+                    flow.packets += 1
+                    flow.bytes += size
+                    lru.move_to_end(flow.id)
+                    self.filtered_frames += 1
+                    self.filtered_bytes += frame_len
+                    return True
+        ready = self.ready
+        if len(ready) >= _READY_MAX:
+            return False
+        tunnel = stack.hops
+        if proto == TCP:
+            seq, ack = _SEQ_ACK(buf, tp + 4)
+            pkt = Packet(number, ts, src, dst, TCP, sport, dport, buf[iend - size : iend],
+                         seq, ack, tflags, None, None, None, input, False, tunnel)  # fmt: skip
+        else:
+            pkt = Packet(number, ts, src, dst, UDP, sport, dport, buf[tp + 8 : tp + ulen],
+                         0, 0, 0, None, None, None, input, False, tunnel)  # fmt: skip
+        if ts >= self._next_sweep:
+            res = self.process(pkt)
+        else:
+            # process() without its sweep check and with the stack at hand, as the
+            # untunnelled packets' path does
+            if ts > self._now:
+                self._now = ts
+            if flow is None or flow.loose is not None:
+                flow = self._tunnelled_flow(pkt, stack, flow)
+            res = self._tcp_packet(flow, pkt) if proto == TCP else self._udp_packet(flow, pkt)
+            if self._pending:
+                ready.extend(self._pending)
+                self._pending = []
+        if res:
+            ready.extend(res)
+        self.filtered_frames += 1
+        self.filtered_bytes += frame_len
+        return True
+
+    def _tunnelled_flow(
+        self, pkt: Packet, stack: _Stack | None = None, found: Flow | None = None
+    ) -> Flow | None:
+        """The flow of a tunnelled packet: under its exact key, else bound through the
+        flow's loose key (the first packet of the reverse direction, whose tunnel ids
+        differ from the prediction, as GTP-U TEIDs do). ``stack``: the packet's, when
+        the caller has it (else looked up); ``found``: what the caller's lookup of the
+        exact key gave, when it made one (``stack`` given)."""
+        flows = self._flows
+        tunnel = pkt.tunnel
+        if stack is None:
+            stack = self._stack(pkt.input, tunnel)
+            flow = flows.get((pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, stack.scope))
+        else:
+            flow = found
+        self._stack_hint = stack  # for _tunnel_keys, should the packet open a flow
+        self._stack_hint_for = tunnel
+        if flow is not None:
+            loose = flow.loose
+            if loose is not None and pkt.src == loose[0] and pkt.sport == loose[2]:
+                self._unwait(flow)  # the reverse direction came as predicted
+            return flow
+        lk: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, stack.loose)
+        waiting = self._loose.get(lk)
+        if not waiting:
+            return None
+        flow = waiting[0]
+        if pkt.proto == TCP and pkt.flags & (SYN | ACK) == SYN | ACK:
+            # Several tunnels carry this 5-tuple at once: the SYN-ACK names its SYN.
+            for f in waiting:
+                if f.syn_seq >= 0 and (f.syn_seq + 1) & 0xFFFFFFFF == pkt.ack:
+                    flow = f
+                    break
+        self._unwait(flow)
+        key: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, stack.scope)
+        flows[key] = flow
+        flow.keys = (*flow.keys, key)
+        if pkt.src == flow.client and pkt.sport == flow.cport:
+            flow.tunnel_c2s = tunnel
+        else:
+            flow.tunnel_s2c = tunnel
+        return flow
+
     def flush(self) -> list[tuple[Flow, Parsed]]:
         """End of input: close every session, in flow order."""
         if self._on_flush is not None:
@@ -407,6 +734,10 @@ class FlowTable:
         for flow in sorted([*self._tcp.values(), *self._udp.values()], key=lambda f: f.id):
             self._close(flow, out)
         self._flows.clear()
+        self._loose.clear()
+        self._scopes.clear()
+        self._stacks.clear()
+        self._gtpu_scopes.clear()
         self._tcp.clear()
         self._udp.clear()
         self._closed.clear()
@@ -626,11 +957,15 @@ class FlowTable:
         flow.packets = 1
         flow.bytes = len(pkt.payload)
         flow.uid = pkt.uid
-        k1 = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.input)
-        k2 = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, pkt.input)
-        flow.keys = (k1, k2)
-        self._flows[k1] = flow
-        self._flows[k2] = flow
+        tunnel = pkt.tunnel
+        if tunnel:
+            self._tunnel_keys(flow, pkt, tunnel, sender_is_client)
+        else:
+            k1: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.input)
+            k2: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, pkt.input)
+            flow.keys = (k1, k2)
+            self._flows[k1] = flow
+            self._flows[k2] = flow
         lru[flow.id] = flow
         device = self._device_is_client(flow)
         if device is None:
@@ -646,6 +981,31 @@ class FlowTable:
             flow.device_is_client = device
             flow.session = self._factory(flow)
         return flow
+
+    def _tunnel_keys(
+        self, flow: Flow, pkt: Packet, tunnel: tuple[TunnelHop, ...], sender_is_client: bool
+    ) -> None:
+        stack = self._stack_hint
+        if stack is None or self._stack_hint_for is not tunnel or stack.input != pkt.input:
+            stack = self._stack(pkt.input, tunnel)
+        rev = stack.rev
+        k1: Key = (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, stack.scope)
+        k2: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, stack.rev_scope)
+        flows = self._flows
+        flows[k1] = flow
+        flows[k2] = flow
+        flow.keys = (k1, k2)
+        loose: Key = (pkt.dst, pkt.src, pkt.dport, pkt.sport, pkt.proto, stack.rev_loose)
+        waiting = self._loose.get(loose)
+        if waiting is None:
+            self._loose[loose] = [flow]
+        else:
+            waiting.append(flow)
+        flow.loose = loose
+        if sender_is_client:
+            flow.tunnel_c2s, flow.tunnel_s2c = tunnel, rev
+        else:
+            flow.tunnel_c2s, flow.tunnel_s2c = rev, tunnel
 
     def _device_is_client(self, flow: Flow) -> bool | None:
         """Which end is the device; None when the user named a device and it is neither.
@@ -685,11 +1045,87 @@ class FlowTable:
         self._close(flow, out)
         self._forget(flow)
 
+    def _stack(self, input: int, tunnel: tuple[TunnelHop, ...]) -> _Stack:
+        """The scope ids of a tunnel stack and of its reverse (see ``Key``).
+
+        Ids are made at a stack's first use and never reused. Those no key uses any
+        more are dropped when the map has doubled since the last pruning, so it stays
+        bounded by the live flows; pruning happens only here, before any id is handed
+        out, so no id in use can be lost."""
+        stack = self._stacks.get((input, tunnel))
+        if stack is not None:
+            return stack
+        if len(self._scopes) >= self._scopes_prune_at:
+            self._prune_scopes()
+        rev = tuple([(kind, dst, src, ids) for kind, src, dst, ids in tunnel])
+        stack = _Stack(
+            input,
+            tunnel,
+            self._scope((input, tunnel)),
+            self._scope(_loose(input, tunnel)),
+            rev,
+            self._scope((input, rev)),
+            self._scope(_loose(input, rev)),
+        )
+        if len(self._stacks) >= SCOPE_CACHE_CAP:
+            self._stacks.clear()
+        self._stacks[(input, tunnel)] = stack
+        return stack
+
+    def _gtpu_stack(self, teid: int, outer_src: bytes, outer_dst: bytes, input: int) -> _Stack:
+        """The stack of a GTP-U tunnel, by TEID (checked against its endpoints)."""
+        stack = self._gtpu_scopes.get(teid)
+        if (
+            stack is not None
+            and stack.input == input
+            and stack.hops[0][1] == outer_src
+            and stack.hops[0][2] == outer_dst
+        ):
+            return stack
+        stack = self._stack(input, (("gtpu", outer_src, outer_dst, (teid,)),))
+        if len(self._gtpu_scopes) >= SCOPE_CACHE_CAP:
+            self._gtpu_scopes.clear()
+        self._gtpu_scopes[teid] = stack
+        return stack
+
+    def _scope(self, stands_for: object) -> int:
+        scope = self._scopes.get(stands_for, -1)
+        if scope < 0:
+            scope = self._next_scope
+            self._next_scope += 1
+            self._scopes[stands_for] = scope
+        return scope
+
+    def _prune_scopes(self) -> None:
+        used = {key[5] for key in self._flows}
+        used.update(key[5] for key in self._loose)
+        self._scopes = {k: v for k, v in self._scopes.items() if v in used}
+        self._stacks.clear()
+        self._stack_hint = None
+        self._gtpu_scopes.clear()
+        self._gtpu_a = self._gtpu_b = None
+        self._scopes_prune_at = max(self.max_flows, 2 * len(self._scopes))
+
+    def _unwait(self, flow: Flow) -> None:
+        """Take a tunnelled flow out of the loose index."""
+        loose = flow.loose
+        if loose is None:
+            return
+        flow.loose = None
+        waiting = self._loose.get(loose)
+        if waiting is not None:
+            if flow in waiting:
+                waiting.remove(flow)
+            if not waiting:
+                del self._loose[loose]
+
     def _forget(self, flow: Flow) -> None:
         flows = self._flows
         for k in flow.keys:
             if flows.get(k) is flow:
                 del flows[k]
+        if flow.loose is not None:
+            self._unwait(flow)
         fid = flow.id
         if flow.transport == "udp":
             self._udp.pop(fid, None)

@@ -14,6 +14,14 @@ from typing import Final
 
 from phonehome.context import Context
 from phonehome.model.frame import Frame, Packet
+from phonehome.net.tunnel import (
+    IPPROTO_GRE,
+    IPPROTO_IPIP,
+    IPPROTO_IPV6,
+    NOT_TUNNEL,
+    Decapsulator,
+    udp_tunnel_port,
+)
 
 TCP: Final = 6
 UDP: Final = 17
@@ -189,7 +197,9 @@ class IpDecoder:
 
     ``other_transport`` counts datagrams that carry neither TCP nor UDP (ICMP, ESP, ...):
     routine, so a counter rather than an anomaly. ``general_ipv4`` counts IPv4 datagrams
-    the fast path left to the general decoder (its tests read it).
+    the fast path left to the general decoder (its tests read it). ``tunnels`` unwraps
+    IP-in-IP, GRE and the UDP tunnels (GTP-U, VXLAN, ...) and comes back here for the
+    inner packet (:mod:`phonehome.net.tunnel`).
     """
 
     def __init__(self, ctx: Context) -> None:
@@ -197,6 +207,7 @@ class IpDecoder:
         self.defrag = Defragmenter(ctx)
         self.other_transport = 0
         self.general_ipv4 = 0
+        self.tunnels = Decapsulator(ctx, self)
 
     def _bad(self, kind: str, frame: Frame, detail: str) -> None:
         self._anomalies.add(kind, frame.input, frame.number, detail)
@@ -237,6 +248,12 @@ class IpDecoder:
                     start = off + 20
                     ulen = seq >> 16
                     if ulen >= 8 and start + ulen <= end <= len(data):
+                        if udp_tunnel_port(sport, dport):
+                            res = self.tunnels.udp(
+                                data, start + 8, start + ulen, sport, dport, src, dst, frame, False
+                            )
+                            if res is not NOT_TUNNEL:
+                                return res
                         return Packet(
                             frame.number,
                             frame.ts,
@@ -374,6 +391,8 @@ class IpDecoder:
                 nh, data = done
                 start, end = 0, len(data)
                 defragmented = True
+            elif nh in (IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE):
+                return self.tunnels.ip_proto(nh, data, start, end, src, dst, frame)
             else:  # ESP (50), no next header (59), ICMPv6 (58), ...
                 self.other_transport += 1
                 return None
@@ -437,6 +456,12 @@ class IpDecoder:
                 elif not truncated:
                     self._bad("udp.bad_length", frame, f"length {ulen} > IP payload")
                     truncated = True
+            if udp_tunnel_port(sport, dport):
+                res = self.tunnels.udp(
+                    data, start + 8, end, sport, dport, src, dst, frame, truncated
+                )
+                if res is not NOT_TUNNEL:
+                    return res
             return Packet(
                 frame.number,
                 frame.ts,
@@ -455,5 +480,7 @@ class IpDecoder:
                 frame.input,
                 truncated,
             )
+        if proto in (IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE):
+            return self.tunnels.ip_proto(proto, data, start, end, src, dst, frame)
         self.other_transport += 1
         return None

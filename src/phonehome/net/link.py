@@ -31,17 +31,11 @@ RAW_IP_LINKTYPES: Final = frozenset(
 
 ETH_IPV4: Final = 0x0800
 ETH_IPV6: Final = 0x86DD
-ETH_VLAN_TAGS: Final = frozenset((0x8100, 0x88A8, 0x9100))
-ETH_PPPOE_SESSION: Final = 0x8864
-PPP_IPV4: Final = 0x0021
-PPP_IPV6: Final = 0x0057
 
 # BSD address family values for IPv6 differ per OS: NetBSD/OpenBSD 24, FreeBSD 28,
 # macOS 30. IPv4 is 2 everywhere.
 AF_INET: Final = 2
 AF_INET6: Final = frozenset((24, 28, 30))
-
-MAX_VLAN_TAGS: Final = 8
 
 _unpack_h: Final = struct.Struct("!H").unpack_from
 
@@ -52,19 +46,27 @@ class Decoder:
     Frames that are not IP (ARP, LLDP, ...) and IP datagrams that carry neither TCP nor
     UDP are routine: they are counted in ``non_ip`` / ``other_transport``, not reported.
     Damaged headers are anomalies. An unknown link type is reported once per type.
+    What follows an EtherType other than plain IPv4 (VLAN tags, PPPoE, MPLS, IPv6) is
+    read by ``ip.tunnels`` (:mod:`phonehome.net.tunnel`), which reads the Ethernet frames
+    inside tunnels the same way.
     """
 
     def __init__(self, ctx: Context) -> None:
         self._anomalies = ctx.anomalies
         self.ip = IpDecoder(ctx)
         self._ipv4 = self.ip.ipv4
-        self.non_ip = 0
+        self._non_ip = 0
         self.unsupported_linktype = 0
         self._warned_linktypes: set[int] = set()
 
     @property
     def other_transport(self) -> int:
         return self.ip.other_transport
+
+    @property
+    def non_ip(self) -> int:
+        """Frames (or tunnelled link-layer frames) that carried no IP."""
+        return self._non_ip + self.ip.tunnels.non_ip
 
     def decode(self, frame: Frame) -> Packet | None:
         lt = frame.linktype
@@ -76,23 +78,7 @@ class Decoder:
             etype = _unpack_h(data, 12)[0]
             if etype == ETH_IPV4:
                 return self._ipv4(data, 14, frame, data[6:12], data[0:6])
-            off = 14
-            tags = 0
-            while etype in ETH_VLAN_TAGS:
-                tags += 1
-                if off + 4 > len(data) or tags > MAX_VLAN_TAGS:
-                    self._truncated(frame, "VLAN tag", off + 4)
-                    return None
-                etype = _unpack_h(data, off + 2)[0]
-                off += 4
-            if etype == ETH_PPPOE_SESSION:
-                if off + 8 > len(data):
-                    self._truncated(frame, "PPPoE", off + 8)
-                    return None
-                ppp = _unpack_h(data, off + 6)[0]
-                etype = ETH_IPV4 if ppp == PPP_IPV4 else ETH_IPV6 if ppp == PPP_IPV6 else 0
-                off += 8
-            return self._ether(etype, data, off, frame, data[6:12], data[0:6])
+            return self._ether(etype, data, 14, frame, data[6:12], data[0:6])
         if lt == LINKTYPE_LINUX_SLL:
             if len(data) < 16:
                 self._truncated(frame, "Linux SLL", 16)
@@ -121,7 +107,7 @@ class Decoder:
                 return self.ip.ipv4(data, 4, frame, None, None)
             if af in AF_INET6:
                 return self.ip.ipv6(data, 4, frame, None, None)
-            self.non_ip += 1
+            self._non_ip += 1
             return None
         if lt == LINKTYPE_IPV4:
             return self.ip.ipv4(data, 0, frame, None, None)
@@ -148,12 +134,13 @@ class Decoder:
         src_mac: bytes | None,
         dst_mac: bytes | None,
     ) -> Packet | None:
+        """Plain IPv4/IPv6 straight to the IP decoder (native calls when compiled); VLAN
+        tags, PPPoE, MPLS and the rest through ``ip.tunnels``."""
         if etype == ETH_IPV4:
             return self.ip.ipv4(data, off, frame, src_mac, dst_mac)
         if etype == ETH_IPV6:
             return self.ip.ipv6(data, off, frame, src_mac, dst_mac)
-        self.non_ip += 1
-        return None
+        return self.ip.tunnels.ether_type(etype, data, off, frame, src_mac, dst_mac)
 
     def _raw(self, data: bytes, off: int, frame: Frame) -> Packet | None:
         if len(data) <= off:

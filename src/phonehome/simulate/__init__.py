@@ -25,6 +25,24 @@ class Scenario:
     module: str
     """Module under ``phonehome.simulate`` with ``generate(out, seed, size_mb, pcapng)``."""
     takes_size: bool = False
+    variant: str | None = None
+    """Passed to ``generate`` as ``variant=`` (the tunnel of a ``tunnel-*`` scenario)."""
+
+
+_TUNNEL_SUMMARIES: dict[str, str] = {
+    "gtpu": "GTP-U between a base station and the mobile core (TEID per direction)",
+    "vxlan": "VXLAN between two hypervisors (the phone's Ethernet frames, VNI 5001)",
+    "vxlan-vlan": "VXLAN with an 802.1Q tag on the inner frames",
+    "geneve": "Geneve with an option (Ethernet inside, VNI 7001)",
+    "gre": "GRE with key and sequence numbers (IPv4/IPv6 inside)",
+    "gre-gtpu": "GTP-U carried in GRE (nested)",
+    "capwap": "CAPWAP data between an access point and its controller (802.11 frames)",
+    "mpls": "an MPLS L3VPN link (two labels)",
+    "pppoe": "a PPPoE session",
+    "ipip": "IP-in-IPv4 (protocol 4, and 41 for IPv6)",
+    "ip6tnl": "IP-in-IPv6 (4in6, 6in6)",
+    "teredo": "the phone's IPv6 through a Teredo relay",
+}
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -66,6 +84,15 @@ SCENARIOS: dict[str, Scenario] = {
             "for speed and memory measurements; --size sets the size",
             "bench",
             takes_size=True,
+        ),
+        *(
+            Scenario(
+                f"tunnel-{kind}",
+                f"the nokia7plus day wrapped as a capture inside the network sees it: {summary}",
+                "tunnels",
+                variant=kind,
+            )
+            for kind, summary in _TUNNEL_SUMMARIES.items()
         ),
     )
 }
@@ -126,6 +153,8 @@ def run(
         if name != "bench":
             raise ValueError("only the bench scenario has mixes")
         generated: Generated = module.generate(out, seed, size_mb, pcapng, mix=mix)
+    elif scenario.variant is not None:
+        generated = module.generate(out, seed, size_mb, pcapng, variant=scenario.variant)
     else:
         generated = module.generate(out, seed, size_mb, pcapng)
     truth_path, profile_path, events_path = side_paths(out)

@@ -86,8 +86,8 @@ class ScanPass:
         self._ua_apps: dict[str, AppLabel | None] = {}
         self._extract = message_fields
 
-    def add(self, msg: Message) -> list[Match] | None:
-        """Account one message; returns the matches it added to findings (None: none)."""
+    def add(self, msg: Message) -> list[Finding] | None:
+        """Account one message; returns the findings it counted towards (None: none)."""
         t = msg.time
         if self.first is None or t < self.first:
             self.first = t
@@ -110,8 +110,7 @@ class ScanPass:
             return None
         if msg.app is None and isinstance(msg.content, HttpRequest):
             msg = _label_from_user_agent(msg, msg.content, self._ua_apps)
-        self.agg.add(msg, matches)
-        return matches
+        return self.agg.add(msg, matches)
 
     def result(self, inputs: list[InputSummary], started: float, finished: float) -> ScanResult:
         """The scan so far (callable again later: a watch saves it every few seconds)."""

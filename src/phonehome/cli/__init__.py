@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "baseline": ("phonehome.cli.store", "baseline_command"),
     "apk": ("phonehome.cli.static", "apk"),
     "firmware-diff": ("phonehome.cli.static", "firmware_diff"),
+    "watch": ("phonehome.cli.watch", "watch_command"),
 }
 """Every command: name -> (module, attribute). Adding a command is a module in this
 package and one line here."""

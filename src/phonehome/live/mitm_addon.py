@@ -1,0 +1,181 @@
+"""phonehome as a mitmproxy addon: the alerts of ``phonehome watch`` for what mitmproxy
+decrypts.
+
+Two ways in, the same code:
+
+* ``phonehome watch --proxy [HOST:]PORT`` runs mitmproxy in-process with this addon
+  (:mod:`phonehome.live.proxy`);
+* mitmproxy users load this file into their own mitmdump/mitmweb:
+  ``mitmdump -s "$(phonehome watch --print-addon-path)" --set phonehome_device=phone.toml``
+  (options: ``phonehome_device``, ``phonehome_format`` text|jsonl, ``phonehome_db``,
+  ``phonehome_no_store``, ``phonehome_home_country``, ``phonehome_events``).
+
+Each request becomes a decrypted HTTP message the moment mitmproxy has read it — through
+the same conversion as a ``.mitm`` flow file (:func:`phonehome.ingest.mitm.request_message`)
+— and goes through the watch's scan; the response follows when it arrives. The watch is
+stored and alerts exactly as with any other source (docs/watch.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from phonehome.ingest.flowids import FlowIds
+
+if TYPE_CHECKING:
+    from mitmproxy import http
+
+    from phonehome.live.watch import SourceCounters, Watch
+
+OPTIONAL_STR = Optional[str]  # noqa: UP045 - the spelling mitmproxy's option checker reads
+TICK_S = 0.25
+
+
+class ProxyCounters:
+    """What the status line shows for a proxy: requests stand for packets."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.format = "mitmproxy"
+        self.state = "starting"
+        self.packets = 0
+        self.frame_bytes = 0
+        self.drops = 0
+        self.received = 0
+
+
+class PhonehomeWatch:
+    """The addon. Given a ``watch`` (``phonehome watch --proxy``) it feeds it; loaded by
+    mitmdump on its own, it makes one from its ``phonehome_*`` options when mitmproxy is
+    running."""
+
+    def __init__(self, watch: Watch | None = None, counters: SourceCounters | None = None) -> None:
+        self.watch = watch
+        self.counters = counters
+        self._own = watch is None
+        self._flows = FlowIds()  # bounded: the oldest connection is forgotten first
+        self._index = 0
+        self._ticker: asyncio.Task[None] | None = None
+
+    def load(self, loader: Any) -> None:
+        if not self._own:
+            return
+        loader.add_option(
+            "phonehome_device",
+            OPTIONAL_STR,
+            None,
+            "phonehome: device profile (TOML).",
+        )
+        loader.add_option("phonehome_format", str, "text", "phonehome: alerts as text or jsonl.")
+        loader.add_option(
+            "phonehome_db",
+            OPTIONAL_STR,
+            None,
+            "phonehome: the store file.",
+        )
+        loader.add_option(
+            "phonehome_no_store", bool, False, "phonehome: do not record the watch in the store."
+        )
+        loader.add_option(
+            "phonehome_home_country",
+            OPTIONAL_STR,
+            None,
+            "phonehome: ISO code of home.",
+        )
+        loader.add_option(
+            "phonehome_events",
+            OPTIONAL_STR,
+            None,
+            "phonehome: device events file.",
+        )
+
+    def running(self) -> None:
+        if self.watch is None:
+            self.watch = self._make_watch()
+            self.watch.start()
+        if self.counters is not None:
+            self.counters.state = "proxying"
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    def _make_watch(self) -> Watch:
+        from mitmproxy import ctx
+
+        from phonehome.live.alerts import Printer
+        from phonehome.live.setup import WatchSettings, make_watch, names
+
+        opts = ctx.options
+        settings = WatchSettings(
+            device_file=Path(opts.phonehome_device) if opts.phonehome_device else None,
+            fmt=opts.phonehome_format,
+            db_path=Path(opts.phonehome_db) if opts.phonehome_db else None,
+            store=not opts.phonehome_no_store,
+            home_country=opts.phonehome_home_country,
+            events_file=Path(opts.phonehome_events) if opts.phonehome_events else None,
+        )
+        listen = f"{opts.listen_host or '*'}:{opts.listen_port or 8080}"
+        self.counters = ProxyCounters(f"mitmproxy {','.join(opts.mode)} {listen}")
+        return make_watch(settings, self.counters, Printer(settings.fmt, names()))
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            if self.watch is not None:
+                self.watch.tick()
+
+    def _flow_ids(self, flow: http.HTTPFlow) -> None:
+        """Count a connection pair the first time it is seen (the status line's flows)."""
+        key = (flow.client_conn.id, flow.server_conn.id)
+        if key not in self._flows:
+            self._flows.get(key)
+            if self.watch is not None:
+                self.watch.ctx.stats.flows += 1
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        from phonehome.ingest.mitm import request_message
+
+        watch = self.watch
+        if watch is None:
+            return
+        self._index += 1
+        flow.metadata["phonehome_index"] = self._index
+        self._flow_ids(flow)
+        watch.last_arrival = time.monotonic()
+        msg = request_message(flow, self._index, 0, self._flows)
+        if self.counters is not None:
+            self.counters.packets += 1
+            self.counters.received += len(flow.request.raw_content or b"")
+        watch.ctx.stats.messages += 1
+        watch.feed(msg)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        from phonehome.ingest.mitm import response_message
+
+        watch = self.watch
+        index = flow.metadata.get("phonehome_index")
+        if watch is None or not isinstance(index, int) or flow.response is None:
+            return
+        self._flow_ids(flow)
+        msg = response_message(flow, index, 0, self._flows)
+        if msg is None:
+            return
+        if self.counters is not None:
+            self.counters.received += len(flow.response.raw_content or b"")
+        watch.ctx.stats.messages += 1
+        watch.feed(msg)
+
+    def done(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        if self._own and self.watch is not None:
+            self.watch.finish()
+            if self.watch.store is not None:
+                with contextlib.suppress(Exception):
+                    self.watch.store.close()
+
+
+addons = [PhonehomeWatch()]
+"""What ``mitmdump -s <this file>`` loads."""

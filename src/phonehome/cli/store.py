@@ -46,6 +46,9 @@ def history_text(rows: list[ScanRow], path: Path) -> str:
         started = (r.started or "?").replace("T", " ")[:19]
         names = ", ".join(Path(p).name for p in r.inputs) or "-"
         what = f"{r.device}: {names}" if r.device else names
+        state = r.state
+        if state != "finished":
+            what = f"{_short(what, 52)} ({'watching' if state == 'running' else 'watch ' + state})"
         lines.append(
             f"{r.id:>4}  {started:<19}  {r.findings:>8}  {r.cleartext:>5}  {r.anomalies:>5}  "
             f"{_short(what, 70)}"

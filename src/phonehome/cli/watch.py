@@ -73,6 +73,12 @@ SOURCE_OPTIONS = ("udp", "tcp_listen", "tcp_connect", "http", "interface", "prox
     "~/.mitmproxy).",
 )
 @click.option(
+    "--upstream-ca",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="With --proxy: also trust this CA (PEM) for the servers mitmproxy connects to "
+    "(a lab or company server with its own CA).",
+)
+@click.option(
     "--device",
     "device_file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -162,13 +168,18 @@ def _source(stdin: str | None, kw: dict[str, Any]) -> Any:
     name, spec = chosen[0]
     if kw.get("bpf") and name != "interface":
         raise UsageError("--bpf goes with --interface")
-    if name != "proxy" and (kw.get("mode") != "regular" or kw.get("confdir") is not None):
-        raise UsageError("--mode and --confdir go with --proxy")
+    proxy_only = kw.get("confdir") is not None or kw.get("upstream_ca") is not None
+    if name != "proxy" and (kw.get("mode") != "regular" or proxy_only):
+        raise UsageError("--mode, --confdir and --upstream-ca go with --proxy")
     options: dict[str, Any] = {}
     if name == "interface":
         options["bpf"] = kw.get("bpf")
     elif name == "proxy":
-        options = {"mode": kw["mode"], "confdir": kw.get("confdir")}
+        options = {
+            "mode": kw["mode"],
+            "confdir": kw.get("confdir"),
+            "upstream_ca": kw.get("upstream_ca"),
+        }
     return make_source(name.replace("_", "-"), str(spec), **options)
 
 

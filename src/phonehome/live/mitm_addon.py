@@ -60,6 +60,9 @@ class PhonehomeWatch:
         self._flows = FlowIds()  # bounded: the oldest connection is forgotten first
         self._index = 0
         self._ticker: asyncio.Task[None] | None = None
+        self._waiting: dict[str, list[http.HTTPFlow]] = {}
+        """Requests waiting for their server connection, by server connection id."""
+        self._arrived: dict[str, float] = {}
 
     def load(self, loader: Any) -> None:
         if not self._own:
@@ -135,16 +138,44 @@ class PhonehomeWatch:
                 self.watch.ctx.stats.flows += 1
 
     def request(self, flow: http.HTTPFlow) -> None:
-        from phonehome.ingest.mitm import request_message
-
-        watch = self.watch
-        if watch is None:
+        """A complete request. Scanned now when its server's address is known (HTTPS, a
+        reused connection); a plain HTTP request on a new connection waits the moment
+        mitmproxy takes to connect (``server_connected``), so that the finding says which
+        address, network and country received it."""
+        if self.watch is None:
             return
         self._index += 1
         flow.metadata["phonehome_index"] = self._index
+        self._arrived[flow.id] = time.monotonic()
+        if flow.server_conn.peername is None:
+            waiting = self._waiting.setdefault(flow.server_conn.id, [])
+            waiting.append(flow)
+            if len(self._waiting) > MAX_CONNECTIONS:
+                for early in self._waiting.pop(next(iter(self._waiting))):
+                    self._feed_request(early)
+            return
+        self._feed_request(flow)
+
+    def server_connected(self, data: Any) -> None:
+        for flow in self._waiting.pop(data.server.id, []):
+            self._feed_request(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        """The request was sent by the app even if no server answered: scan it."""
+        for waiting in self._waiting.pop(flow.server_conn.id, []):
+            self._feed_request(waiting)
+
+    def _feed_request(self, flow: http.HTTPFlow) -> None:
+        from phonehome.ingest.mitm import request_message
+
+        watch = self.watch
+        index = flow.metadata.get("phonehome_index")
+        if watch is None or not isinstance(index, int) or flow.metadata.get("phonehome_fed"):
+            return
+        flow.metadata["phonehome_fed"] = True
         self._flow_ids(flow)
-        watch.last_arrival = time.monotonic()
-        msg = request_message(flow, self._index, 0, self._flows)
+        watch.last_arrival = self._arrived.pop(flow.id, time.monotonic())
+        msg = request_message(flow, index, 0, self._flows)
         if self.counters is not None:
             self.counters.packets += 1
             self.counters.received += len(flow.request.raw_content or b"")
@@ -158,6 +189,9 @@ class PhonehomeWatch:
         index = flow.metadata.get("phonehome_index")
         if watch is None or not isinstance(index, int) or flow.response is None:
             return
+        if not flow.metadata.get("phonehome_fed"):
+            self._waiting.pop(flow.server_conn.id, None)
+            self._feed_request(flow)
         self._flow_ids(flow)
         msg = response_message(flow, index, 0, self._flows)
         if msg is None:
@@ -170,6 +204,10 @@ class PhonehomeWatch:
     def done(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
+        for flows in self._waiting.values():
+            for flow in flows:
+                self._feed_request(flow)
+        self._waiting.clear()
         if self._own and self.watch is not None:
             self.watch.finish()
             if self.watch.store is not None:

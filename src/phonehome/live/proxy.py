@@ -50,13 +50,20 @@ class _Relay(logging.Handler):
 class ProxySource(Source):
     kind = "messages"
 
-    def __init__(self, spec: str, mode: str = "regular", confdir: Path | None = None) -> None:
+    def __init__(
+        self,
+        spec: str,
+        mode: str = "regular",
+        confdir: Path | None = None,
+        upstream_ca: Path | None = None,
+    ) -> None:
         super().__init__(spec)
         if mode not in MODES:
             raise UsageError(f"--mode {mode!r}: one of {', '.join(MODES)}")
         self.host, self.port = parse_address(spec, "0.0.0.0", "--proxy")
         self.mode = mode
         self.confdir = confdir
+        self.upstream_ca = upstream_ca
         self.format = "mitmproxy"
         self.name = f"mitmproxy {mode} {self.host}:{self.port}"
         self.running = False
@@ -114,6 +121,8 @@ class ProxySource(Source):
         }
         if self.confdir is not None:
             update["confdir"] = str(self.confdir)
+        if self.upstream_ca is not None:
+            update["ssl_verify_upstream_trusted_ca"] = str(self.upstream_ca)
         opts.update(**update)  # type: ignore[no-untyped-call]
         master.addons.add(addon)  # type: ignore[no-untyped-call]
         self._master = master

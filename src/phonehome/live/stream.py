@@ -25,6 +25,8 @@ Fill = Callable[[float], bytes | None]
 ``timeout`` seconds; None at the end of the stream (connection closed, stop requested)."""
 
 TICK_EVERY_S = 0.25
+PEEK_ENOUGH = 32
+"""Bytes enough to tell pcap (4-byte magic) from pcapng (12-byte block start)."""
 
 
 class LiveStream(io.RawIOBase):
@@ -94,8 +96,9 @@ class LiveStream(io.RawIOBase):
         return n
 
     def peek(self, size: int) -> bytes:
-        """At least ``size`` bytes when the source gives them before it ends (for sniffing
-        the format), without consuming them."""
-        while len(self._buf) < size and self._more():
+        """Up to ``size`` bytes without consuming them, for sniffing the format: as soon
+        as :data:`PEEK_ENOUGH` have arrived (a file header's worth), since on a quiet
+        link ``size`` bytes may take minutes; fewer only when the stream ends first."""
+        while len(self._buf) < min(size, PEEK_ENOUGH) and self._more():
             pass
         return bytes(self._buf[:size])

@@ -175,9 +175,7 @@ def main() -> None:
         t1, c1 = time.monotonic(), cpu_seconds()
         wall = t1 - t0 - (1.0 if "-w -" in name else 0.0)
         cpu = c1 - c0 - sender_cpu
-        print(
-            f"{name:<22} {n:>9} {n / wall:>9.0f} {cpu:>7.2f} {1e6 * cpu / max(n, 1):>10.1f}"
-        )
+        print(f"{name:<22} {n:>9} {n / wall:>9.0f} {cpu:>7.2f} {1e6 * cpu / max(n, 1):>10.1f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,211 @@
+"""``phonehome watch --udp``: the packet rate it takes without dropping anything, and how
+long after a packet arrives its alert is printed.
+
+    python benchmarks/watch.py                       # both, figures for benchmarks/README.md
+    python benchmarks/watch.py --rates 5000,10000 --seconds 10 --skip-latency
+
+**Ingest.** For each mix (``phone``, ``stress``: ``phonehome simulate bench --mix``) and
+each rate, a fresh watcher (``--no-store --format jsonl``) receives ``rate x seconds``
+datagrams replayed as PCAPdroid's UDP exporter sends them (header datagram, then one
+record per datagram, paced by the sender). Once the sender is done, the watcher is given
+time to catch up (its status objects are read until the packet count stops moving), and
+the datagrams it processed are compared with those sent; the kernel's own drop count
+(``SO_RXQ_OVFL``) is reported beside. The highest rate with nothing lost is the figure.
+The sender is Python too (on the same 2 cores): its own ceiling is printed first.
+
+**Latency.** The simulated Nokia day and the ``encodings`` scenario, in PCAPdroid's
+trailer format, are replayed at 2,000 datagrams/s; every record's send time is noted and
+every alert line is timestamped the moment it is read from the watcher's stdout. An
+alert's latency is its read time minus the send time of its evidence frame's record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.replay import datagrams, replay
+
+WORK = Path(__file__).resolve().parent / "_work"
+
+
+def start_watch(args: list[str], home: Path) -> tuple[subprocess.Popen[bytes], int]:
+    env = {**os.environ, "PHONEHOME_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "phonehome", "watch", "--udp", "127.0.0.1:0", "--no-store",
+         "--format", "jsonl", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    line = proc.stderr.readline().decode()
+    port = int(line.split("127.0.0.1:")[1].split()[0].rstrip(";"))
+    return proc, port
+
+
+class Reader:
+    """Reads the watcher's stdout in a thread, noting when each JSON line arrived (the
+    sender runs meanwhile in the main thread)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.objects: list[tuple[float, dict[str, Any]]] = []
+        assert proc.stdout is not None
+        self._thread = threading.Thread(target=self._run, args=(proc.stdout,), daemon=True)
+        self._thread.start()
+
+    def _run(self, pipe: Any) -> None:
+        for line in pipe:
+            if line.startswith(b"{"):
+                self.objects.append((time.monotonic(), json.loads(line)))
+
+    def join(self) -> None:
+        self._thread.join(timeout=120)
+
+
+def read_objects(proc: subprocess.Popen[bytes], until: float) -> list[tuple[float, dict[str, Any]]]:
+    """JSON lines from the watcher with the time each was read, until ``until``."""
+    assert proc.stdout is not None
+    out = []
+    fd = proc.stdout.fileno()
+    buf = b""
+    while time.monotonic() < until:
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if not ready:
+            continue
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        now = time.monotonic()
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        out += [(now, json.loads(line)) for line in lines if line.startswith(b"{")]
+    return out
+
+
+def stop(proc: subprocess.Popen[bytes]) -> list[dict[str, Any]]:
+    proc.send_signal(2)
+    out, _ = proc.communicate(timeout=120)
+    return [json.loads(line) for line in out.splitlines() if line.startswith(b"{")]
+
+
+def corpus(mix: str, size_mb: float) -> Path:
+    path = WORK / f"watch-{mix}-{size_mb:g}.pcap"
+    if not path.exists():
+        WORK.mkdir(exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "phonehome", "simulate", "bench", "--mix", mix, "--size",
+             str(size_mb), "-o", str(path)], check=True, capture_output=True,
+        )  # fmt: skip
+    return path
+
+
+def sender_ceiling(records: list[bytes]) -> float:
+    import socket
+
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    n = min(len(records), 100_000)
+    took = replay(b"", records[:n], sink.getsockname(), send_header=False)
+    sink.close()
+    return n / took
+
+
+def ingest(mix: str, rates: list[int], seconds: float, home: Path) -> list[str]:
+    header, records = datagrams(corpus(mix, ARGS.size))
+    rows = [f"sender ceiling ({mix}): {sender_ceiling(records):,.0f} datagrams/s"]
+    for rate in rates:
+        n = min(len(records), int(rate * seconds))
+        proc, port = start_watch([], home)
+        replay(header, records[:n], ("127.0.0.1", port), rate=rate)
+        last = -1
+        processed = 0
+        drops = 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # let it catch up: until the count stops moving
+            objs = read_objects(proc, time.monotonic() + 6)
+            status = [o for _, o in objs if o.get("type") == "status"]
+            if status:
+                processed, drops = status[-1]["packets"], status[-1]["drops"]
+            if processed == last or processed >= n:
+                break
+            last = processed
+        stop(proc)
+        lost = n - processed
+        rows.append(
+            f"{mix:<6} {rate:>7,}/s  sent {n:>7,}  processed {processed:>7,}  lost {lost:>6,}"
+            f"  (kernel drops {drops:,})"
+        )
+        print(rows[-1], flush=True)
+        if lost:
+            break
+    return rows
+
+
+def latency(home: Path) -> list[float]:
+    from phonehome import simulate
+
+    samples: list[float] = []
+    for scenario in ("nokia7plus", "encodings"):
+        path = WORK / f"latency-{scenario}.pcap"
+        if not path.exists():
+            WORK.mkdir(exist_ok=True)
+            simulate.run(scenario, path, pcapdroid=True)
+        header, records = datagrams(path)
+        for _ in range(ARGS.runs):
+            proc, port = start_watch(["--device", str(path.with_suffix(".device.toml"))], home)
+            reader = Reader(proc)
+            sent: dict[int, float] = {}
+
+            def note(i: int, t: float, sent: dict[int, float] = sent) -> None:
+                sent[i + 1] = t
+
+            replay(header, records, ("127.0.0.1", port), rate=2000, on_send=note)
+            time.sleep(3)  # the last alerts of the replay
+            proc.send_signal(2)
+            proc.wait(timeout=120)
+            reader.join()
+            for t, o in reader.objects:
+                if o.get("type") == "alert":
+                    frame = o["finding"]["evidence"][0]["frame"]
+                    samples.append(t - sent[frame])
+    return samples
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        if not ARGS.skip_ingest:
+            rates = [int(r) for r in ARGS.rates.split(",")]
+            for mix in ("phone", "stress"):
+                for row in ingest(mix, rates, ARGS.seconds, home):
+                    print(row)
+        if not ARGS.skip_latency:
+            s = sorted(latency(home))
+            p95 = s[max(0, round(0.95 * len(s)) - 1)]
+            print(
+                f"alert latency over {len(s)} alerts: p50 {statistics.median(s) * 1000:.0f} ms, "
+                f"p95 {p95 * 1000:.0f} ms, max {s[-1] * 1000:.0f} ms"
+            )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", default="2000,5000,10000,20000,40000,80000")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--size", type=float, default=30.0, help="MB of each bench mix")
+    parser.add_argument("--runs", type=int, default=3, help="latency replays per scenario")
+    parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--skip-latency", action="store_true")
+    ARGS = parser.parse_args()
+    main()

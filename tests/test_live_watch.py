@@ -23,6 +23,7 @@ from benchmarks.replay import datagrams, replay
 from phonehome import simulate
 from phonehome.detect.profile import load_profile
 from tests.live_helpers import Watcher, phonehome
+from tests.needs import missing, need_module, need_tool, needs
 
 ZZHC_KINDS = {"imei", "imsi", "iccid", "mac", "cell_id"}
 
@@ -194,7 +195,7 @@ def _saved(db: Path, scan_id: int) -> str:
 @pytest.mark.parametrize("option", ["--udp", "--tcp-listen", "--proxy"])
 def test_a_port_in_use_is_one_line_and_exit_2(option: str, tmp_path: Path) -> None:
     if option == "--proxy":
-        pytest.importorskip("mitmproxy")
+        need_module("mitmproxy")
     kind = socket.SOCK_DGRAM if option == "--udp" else socket.SOCK_STREAM
     with socket.socket(socket.AF_INET, kind) as busy:
         busy.bind(("127.0.0.1", 0))
@@ -324,21 +325,20 @@ def test_http_server_mode_redirect_and_chunked_stream(nokia: Path, tmp_path: Pat
 # -- a local interface -----------------------------------------------------------------
 
 
-def _can_capture() -> bool:
+def need_root(why: str) -> None:
     import os
 
-    return os.geteuid() == 0
+    if os.geteuid() != 0:
+        missing(f"{why} needs root (CI runs as root)")
 
 
-@pytest.mark.skipif(not _can_capture(), reason="capturing on lo needs root (CI runs as root)")
+@needs(tools=["dumpcap"])
 def test_interface_lo_alerts_on_a_local_post(nokia: Path, tmp_path: Path) -> None:
     import http.server
     import threading
     import urllib.request
 
-    from tests.needs import need_tool
-
-    need_tool("dumpcap")
+    need_root("capturing on lo")
     profile, _ = load_profile(side(nokia, ".device.toml"))
     imei = profile.values["imei"][0]
 
@@ -377,14 +377,11 @@ def test_interface_lo_alerts_on_a_local_post(nokia: Path, tmp_path: Path) -> Non
     assert imei not in w.out.text
 
 
-@pytest.mark.skipif(not _can_capture(), reason="dropping privileges needs root")
+@needs(tools=["setpriv", "dumpcap"])
 def test_interface_without_permission_says_what_is_needed(tmp_path: Path) -> None:
-    from tests.needs import need_tool
-
-    need_tool("setpriv")
-    need_tool("dumpcap")
     import sys
 
+    need_root("dropping privileges")
     home = tmp_path / "home"
     home.mkdir(mode=0o777)
     tmp_path.chmod(0o755)
@@ -475,12 +472,10 @@ def _tls_server(tmp_path: Path) -> tuple[Any, int, Path, list[bytes]]:
     return httpd, httpd.server_address[1], cert_file, seen
 
 
+@needs(tools=["curl"], modules=["mitmproxy"])
 def test_proxy_alerts_on_plain_http_and_https_with_the_advertising_id(
     nokia: Path, tmp_path: Path
 ) -> None:
-    pytest.importorskip("mitmproxy")
-    from tests.needs import need_tool
-
     curl = need_tool("curl")
     import http.server
     import threading
@@ -542,21 +537,19 @@ def test_proxy_alerts_on_plain_http_and_https_with_the_advertising_id(
     assert doc["inputs"][0]["format"] == "mitmproxy"
 
 
+@needs(tools=["curl"], modules=["mitmproxy"])
 def test_mitmdump_loads_the_addon_and_alerts(nokia: Path, tmp_path: Path) -> None:
-    pytest.importorskip("mitmproxy")
     import http.server
     import os
-    import shutil
     import sys
     import threading
 
     from tests.live_helpers import Lines
-    from tests.needs import need_tool
 
     curl = need_tool("curl")
-    mitmdump = shutil.which("mitmdump", path=str(Path(sys.executable).parent)) or need_tool(
-        "mitmdump"
-    )
+    # mitmproxy's pip package puts mitmdump beside this Python.
+    mitmdump = Path(sys.executable).parent / "mitmdump"
+    assert mitmdump.is_file(), "mitmproxy is installed but its mitmdump is not beside python"
     addon = phonehome(tmp_path / "home", "watch", "--print-addon-path").stdout.strip()
     assert Path(addon).is_file() and addon.endswith("mitm_addon.py")
     profile_file = side(nokia, ".device.toml")
@@ -575,7 +568,7 @@ def test_mitmdump_loads_the_addon_and_alerts(nokia: Path, tmp_path: Path) -> Non
     threading.Thread(target=plain.serve_forever, daemon=True).start()
     env = {**os.environ, "PHONEHOME_HOME": str(tmp_path / "home")}
     proc = subprocess.Popen(
-        [mitmdump, "-q", "--listen-host", "127.0.0.1", "-p", "0", "--set",
+        [str(mitmdump), "-q", "--listen-host", "127.0.0.1", "-p", "0", "--set",
          f"confdir={tmp_path / 'mitmproxy'}", "-s", addon, "--set",
          f"phonehome_device={profile_file}", "--set", "phonehome_format=jsonl", "--set",
          "phonehome_no_store=true"],

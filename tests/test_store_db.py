@@ -235,9 +235,7 @@ def make_v1_store(path: Path) -> None:
     conn.close()
 
 
-def test_migration_from_v1_keeps_scans_and_backfills(
-    tmp_path: Path, doc: dict[str, Any]
-) -> None:
+def test_migration_from_v1_keeps_scans_and_backfills(tmp_path: Path, doc: dict[str, Any]) -> None:
     path = tmp_path / "old.db"
     make_v1_store(path)
     with Store.open(path) as s:

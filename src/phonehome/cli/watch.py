@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from phonehome.cli import EXIT_CLEAN, EXIT_FINDINGS, db_option, device_options
+from phonehome.cli.options import EXIT_CLEAN, EXIT_FINDINGS, db_option, device_options
 from phonehome.errors import PhonehomeError, UsageError
 
 SOURCE_OPTIONS = ("udp", "tcp_listen", "tcp_connect", "http", "interface", "proxy")

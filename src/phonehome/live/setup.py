@@ -37,7 +37,7 @@ class WatchSettings:
 
 def load(settings: WatchSettings, warn: Printer) -> tuple[DeviceProfile | None, WatchOptions]:
     """The profile and the watch options; UsageError/InputError on bad arguments."""
-    from phonehome.enrichment import DEFAULT_TRIGGER_WINDOW_S
+    from phonehome.enrich.enrichers import DEFAULT_TRIGGER_WINDOW_S
     from phonehome.live.watch import SAVE_EVERY_S
 
     if settings.fmt not in ("text", "jsonl"):
@@ -70,10 +70,8 @@ def load(settings: WatchSettings, warn: Printer) -> tuple[DeviceProfile | None, 
 def make_watch(settings: WatchSettings, source: SourceCounters, printer: Printer) -> Watch:
     """A watch for ``source``, its store opened (and the watch's first save made by
     :meth:`Watch.start`)."""
-    from phonehome.scancmd import make_context
-
     profile, options = load(settings, printer)
-    ctx: Context = make_context(settings.device_ips, settings.device_macs)
+    ctx = device_context(settings.device_ips, settings.device_macs)
     store: Store | None = None
     if settings.store:
         from phonehome.store import Store
@@ -82,8 +80,22 @@ def make_watch(settings: WatchSettings, source: SourceCounters, printer: Printer
     return Watch(profile, ctx, source, printer, store, options)
 
 
-def names() -> dict[str, str]:
-    """Display names of the identifiers, as the text report writes them."""
-    from phonehome.report.text_format import NAMES
+def device_context(device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> Context:
+    """The watch's context with the device ``--device-ip``/``--device-mac`` selected (as
+    ``cli.options.make_context`` makes a scan's; the library does not import the CLI)."""
+    from phonehome.context import DeviceSelector
+    from phonehome.net.addr import parse_ip, parse_mac
 
-    return dict(NAMES)
+    try:
+        ips = frozenset(parse_ip(s) for s in device_ips)
+        macs = frozenset(parse_mac(s) for s in device_macs)
+    except ValueError as e:
+        raise UsageError(f"bad --device-ip/--device-mac value: {e}") from None
+    return Context(device=DeviceSelector(ips=ips, macs=macs))
+
+
+def names() -> dict[str, str]:
+    """Display names of the identifiers, from the catalogue (as the text report)."""
+    from phonehome import identifiers
+
+    return {i.id: identifiers.name(i.id) for i in identifiers.CATALOGUE}

@@ -1,6 +1,6 @@
 """The watch: a scan that runs while the traffic arrives, alerts, and is stored as it goes.
 
-Every message goes through :class:`phonehome.scan.ScanPass` — the scan's own per-message
+Every message goes through :class:`phonehome.scan_pass.ScanPass` — the scan's own per-message
 steps, so a watch finds exactly what ``phonehome scan`` would find in the same traffic —
 and the first time an (identifier, value, destination host, app) is seen, an alert is
 printed from the finding's redacted view (:mod:`.alerts`). Repeats are counted, never
@@ -29,7 +29,7 @@ from phonehome.findings import Finding
 from phonehome.live.alerts import Alert, Printer, Status
 from phonehome.model.message import Message
 from phonehome.model.profile import DeviceProfile
-from phonehome.scan import InputSummary, ScanPass, ScanResult
+from phonehome.scan_pass import InputSummary, ScanPass, ScanResult
 
 if TYPE_CHECKING:
     from phonehome.enrich.events import Event
@@ -180,6 +180,9 @@ class Watch:
             anomalies={},
             stats={},
         )
+        # The scan's own destination enricher (it writes the record's ``extra``, which the
+        # next save's enrichment refreshes), then the scan's redacted view of the record.
+        destination.DestinationEnricher(self.options.home_country).finding(f, result)
         scrub = self._scrubber(result)
         item: dict[str, Any] = build_view(result, self.ids, scrubber=scrub).doc["findings"][0]
         app = item.get("app")
@@ -187,13 +190,8 @@ class Watch:
             # PCAPdroid's label of the uid ("AutoRegistration"): the alert names the app
             # by it when no package is known; masked like every capture-derived text.
             app["name"] = scrub(f.app.name)
-        packages = list(f.app.packages) if f.app else []
-        item["destination"] = destination.describe(
-            str(item["host"]),
-            list(f.ips),
-            home_country=self.options.home_country,
-            app_packages=packages,
-        )
+        for key in ("timeline", "trigger", "trigger_hint", "severity"):
+            item.pop(key, None)  # from an earlier save's enrichment of other sends
         # What the alert is about, not the running totals (those are in the store).
         for key in ("times", "per_day", "evidence", "count", "last_seen"):
             item.pop(key, None)
@@ -327,7 +325,7 @@ class Watch:
 
     def document(self, final: bool = False) -> dict[str, Any]:
         """The redacted scan document of everything seen so far (what the store keeps)."""
-        from phonehome.enrichment import EnrichOptions, enrich
+        from phonehome.enrich.enrichers import EnrichOptions, default_enrichers, enrich
         from phonehome.report.view import build_view, iso
 
         ctx = self.ctx
@@ -348,16 +346,13 @@ class Watch:
         if src.packets > stats["frames"]:
             stats["frames"] = stats["packets"] = src.packets
             stats["bytes"] = max(stats["bytes"], src.frame_bytes)
-        doc = build_view(result, self.ids).doc
-        doc = enrich(
-            doc,
-            result,
-            EnrichOptions(
-                home_country=self.options.home_country,
-                events=list(self.events),
-                trigger_window_s=self.options.trigger_window,
-            ),
+        options = EnrichOptions(
+            home_country=self.options.home_country,
+            events=list(self.events),
+            trigger_window_s=self.options.trigger_window,
         )
+        enrich(result, default_enrichers(options))
+        doc = build_view(result, self.ids).doc
         doc["watch"] = {
             "source": src.name,
             "status": "finished" if final else "running",

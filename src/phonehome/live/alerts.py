@@ -87,31 +87,34 @@ def _owner(dest: Any) -> str:
 
 def alert_line(alert: Alert, names: dict[str, str], color: bool) -> str:
     """``06:31:05Z IMEI 35•••••••••••83 sent in CLEAR TEXT to zzhc.vnet.cn (China Telecom,
-    CN) by com.qualcomm.qti.autoregistration (uid 1000), 2.1 s after unlock``."""
+    CN) by com.qualcomm.qti.autoregistration (uid 1000), 2.1 s after unlock``.
+
+    Every capture-derived part is shown, never obeyed (:func:`~phonehome.terminal.safe`);
+    only the colour codes added here reach the terminal as codes."""
     f = alert.finding
     bold, red, reset = ("\033[1m", "\033[31m", "\033[0m") if color else ("", "", "")
-    ident = names.get(str(f.get("identifier")), str(f.get("identifier")))
-    how = READABILITY.get(str(f.get("readability")), str(f.get("readability")))
+    ident = safe(names.get(str(f.get("identifier")), str(f.get("identifier"))))
+    how = READABILITY.get(str(f.get("readability")), safe(str(f.get("readability"))))
     if f.get("readability") == "cleartext":
         how = f"{red}{how}{reset}"
-    host = str(f.get("host"))
     port = f.get("port")
-    owner = _owner(f.get("destination"))
+    host = safe(str(f.get("host")))
     where = f"{host}:{port}" if port not in (None, 80, 443, 53) else host
     line = (
         f"{time.strftime('%H:%M:%S', time.gmtime(alert.time))}Z {bold}{ident} "
-        f"{f.get('value_redacted')}{reset} sent {how} to {bold}{where}{reset}"
+        f"{safe(str(f.get('value_redacted')))}{reset} sent {how} to {bold}{where}{reset}"
     )
+    owner = _owner(f.get("destination"))
     if owner:
-        line += f" ({owner})"
+        line += f" ({safe(owner)})"
     app = _app(f.get("app"))
     if app:
-        line += f" by {app}"
+        line += f" by {safe(app)}"
     if alert.trigger:
-        line += f", {alert.trigger}"
+        line += f", {safe(alert.trigger)}"
     enc = " > ".join(str(e) for e in f.get("encoding") or [])
     detail = f"{f.get('protocol')} {f.get('where')}" + (f" via {enc}" if enc else "")
-    return safe(line) + "\n    " + safe(detail) + "\n"
+    return line + "\n    " + safe(detail) + "\n"
 
 
 def status_line(s: Status) -> str:

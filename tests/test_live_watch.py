@@ -192,17 +192,26 @@ def _saved(db: Path, scan_id: int) -> str:
         conn.close()
 
 
-@pytest.mark.parametrize("option", ["--udp", "--tcp-listen", "--proxy"])
-def test_a_port_in_use_is_one_line_and_exit_2(option: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("option", "extra"),
+    [("--udp", ()), ("--tcp-listen", ()), ("--proxy", ()), ("--proxy", ("--mode", "wireguard"))],
+    ids=["udp", "tcp-listen", "proxy", "proxy-wireguard"],
+)
+def test_a_port_in_use_is_one_line_and_exit_2(
+    option: str, extra: tuple[str, ...], tmp_path: Path
+) -> None:
     if option == "--proxy":
         need_module("mitmproxy")
-    kind = socket.SOCK_DGRAM if option == "--udp" else socket.SOCK_STREAM
+    udp = option == "--udp" or "wireguard" in extra
+    kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
     with socket.socket(socket.AF_INET, kind) as busy:
         busy.bind(("127.0.0.1", 0))
         if kind == socket.SOCK_STREAM:
             busy.listen(1)
         port = busy.getsockname()[1]
-        res = phonehome(tmp_path / "home", "watch", option, f"127.0.0.1:{port}", "--no-store")
+        res = phonehome(
+            tmp_path / "home", "watch", option, f"127.0.0.1:{port}", *extra, "--no-store"
+        )
     assert res.returncode == 2
     assert res.stderr == (
         f"phonehome: error: {option}: 127.0.0.1 port {port} is already in use by another program\n"
@@ -537,6 +546,35 @@ def test_proxy_alerts_on_plain_http_and_https_with_the_advertising_id(
     assert doc["inputs"][0]["format"] == "mitmproxy"
 
 
+@needs(modules=["mitmproxy"])
+def test_proxy_wireguard_mode_listens_on_udp_and_keeps_its_keys_private(tmp_path: Path) -> None:
+    """No WireGuard client here (it needs a kernel module or a userspace tunnel): the mode
+    starts, its UDP port is taken, and the keys mitmproxy generates are in no output, not
+    in the store, and not readable by other users."""
+    confdir = tmp_path / "mitmproxy"
+    db = tmp_path / "w.db"
+    w = Watcher(
+        ["--proxy", "127.0.0.1:0", "--mode", "wireguard", "--confdir", str(confdir), "--db",
+         str(db), "--format", "jsonl"],
+        tmp_path / "home",
+    )  # fmt: skip
+    port = int(w.err.wait_for(r"wireguard proxy listening on udp 127\.0\.0\.1:(\d+)").group(1))
+    scan_id = w.scan_id()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe, pytest.raises(OSError):
+        probe.bind(("127.0.0.1", port))
+    assert w.stop() == 0
+    conf = confdir / "wireguard.conf"
+    assert conf.stat().st_mode & 0o777 == 0o600
+    keys = [v for v in json.loads(conf.read_text()).values() if isinstance(v, str)]
+    assert len(keys) == 2 and all(len(k) == 44 for k in keys)  # Base64 of 32-byte keys
+    stored_bytes = db.read_bytes()
+    for key in keys:
+        assert key not in w.out.text + w.err.text
+        assert key.encode() not in stored_bytes
+    doc = stored(tmp_path / "home", db, scan_id)
+    assert doc["watch"]["status"] == "finished" and doc["watch"]["source"].endswith(f":{port}")
+
+
 @needs(tools=["curl"], modules=["mitmproxy"])
 def test_mitmdump_loads_the_addon_and_alerts(nokia: Path, tmp_path: Path) -> None:
     import http.server
@@ -577,8 +615,8 @@ def test_mitmdump_loads_the_addon_and_alerts(nokia: Path, tmp_path: Path) -> Non
     assert proc.stdout is not None and proc.stderr is not None
     out, err = Lines(proc.stdout), Lines(proc.stderr)
     try:
-        err.wait_for(r"watching mitmproxy")
-        port = _listening_port(proc.pid)
+        # -p 0: the system chose the port; the addon says which (mitmdump -q does not).
+        port = int(err.wait_for(r"proxy listening on 127\.0\.0\.1:(\d+)").group(1))
         res = subprocess.run(
             [curl, "-s", "-o", "/dev/null", "-w", "%{http_code}", "-x", f"http://127.0.0.1:{port}",
              f"http://127.0.0.1:{plain.server_address[1]}/?idfa={ad_id}"],
@@ -593,30 +631,6 @@ def test_mitmdump_loads_the_addon_and_alerts(nokia: Path, tmp_path: Path) -> Non
     assert alert["finding"]["identifier"] == "ad_id"
     assert alert["finding"]["where"] == "http.query:idfa"
     assert ad_id not in out.text + err.text
-
-
-def _listening_port(pid: int) -> int:
-    """The TCP port process ``pid`` listens on (mitmdump -p 0 does not print it with -q)."""
-    import os
-    import time
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        inodes = set()
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-        with open("/proc/net/tcp") as f:
-            for line in f.readlines()[1:]:
-                parts = line.split()
-                if parts[3] == "0A" and parts[9] in inodes:  # LISTEN
-                    return int(parts[1].split(":")[1], 16)
-        time.sleep(0.1)
-    raise AssertionError("mitmdump never listened")
 
 
 # -- the store ---------------------------------------------------------------------------

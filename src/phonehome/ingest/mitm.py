@@ -133,9 +133,7 @@ def _flow_messages(
         )
 
 
-def _flow_key(
-    flow: http.HTTPFlow, flows: FlowIds
-) -> tuple[FlowKey, int, str | None]:
+def _flow_key(flow: http.HTTPFlow, flows: FlowIds) -> tuple[FlowKey, int, str | None]:
     req = flow.request
     client = _endpoint(flow.client_conn.peername, 0)
     server = _endpoint(flow.server_conn.peername, req.port)
@@ -147,9 +145,7 @@ def _flow_key(
     return key, flow_id, req.pretty_host or None
 
 
-def request_message(
-    flow: http.HTTPFlow, index: int, input: int, flows: FlowIds
-) -> Message:
+def request_message(flow: http.HTTPFlow, index: int, input: int, flows: FlowIds) -> Message:
     """The flow's request as a decrypted HTTP message (also what ``phonehome watch
     --proxy`` feeds its scan the moment mitmproxy has read a request). ``flows`` numbers
     (client, server) connection pairs, bounded."""
@@ -172,9 +168,7 @@ def request_message(
     )  # fmt: skip
 
 
-def response_message(
-    flow: http.HTTPFlow, index: int, input: int, flows: FlowIds
-) -> Message | None:
+def response_message(flow: http.HTTPFlow, index: int, input: int, flows: FlowIds) -> Message | None:
     """The flow's response as a message (None before it has one)."""
     resp = flow.response
     if resp is None:

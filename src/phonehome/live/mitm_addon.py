@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 OPTIONAL_STR = Optional[str]  # noqa: UP045 - the spelling mitmproxy's option checker reads
 TICK_S = 0.25
+MAX_WAITING = 10_000
+"""Connections whose requests wait for mitmproxy to connect upstream; beyond this the
+oldest are scanned without the server's address (memory stays bounded)."""
 
 
 class ProxyCounters:
@@ -100,6 +103,7 @@ class PhonehomeWatch:
         if self.watch is None:
             self.watch = self._make_watch()
             self.watch.start()
+            self._say_where()
         if self.counters is not None:
             self.counters.state = "proxying"
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
@@ -119,9 +123,26 @@ class PhonehomeWatch:
             home_country=opts.phonehome_home_country,
             events_file=Path(opts.phonehome_events) if opts.phonehome_events else None,
         )
-        listen = f"{opts.listen_host or '*'}:{opts.listen_port or 8080}"
-        self.counters = ProxyCounters(f"mitmproxy {','.join(opts.mode)} {listen}")
+        from phonehome.live.proxy import listening
+
+        modes = ",".join(str(m) for m in opts.mode)
+        listen = listening(modes) or f"{opts.listen_host or '*'}:{opts.listen_port or 8080}"
+        self.counters = ProxyCounters(f"mitmproxy {modes} {listen}")
         return make_watch(settings, self.counters, Printer(settings.fmt, names()))
+
+    def _say_where(self) -> None:
+        """Loaded into mitmdump/mitmweb: say where the proxy listens (``-p 0`` lets the
+        system choose; ``mitmdump -q`` prints nothing), and keep WireGuard keys private."""
+        from mitmproxy import ctx
+
+        from phonehome.live.proxy import listening, private_wireguard_keys
+
+        modes = [str(m) for m in ctx.options.mode]
+        if any(m.startswith("wireguard") for m in modes):
+            private_wireguard_keys(ctx.options.confdir)
+        shown = listening(",".join(modes))
+        if shown and self.watch is not None:
+            self.watch.printer.note(f"mitmproxy {','.join(modes)} proxy listening on {shown}")
 
     async def _tick(self) -> None:
         while True:
@@ -150,7 +171,7 @@ class PhonehomeWatch:
         if flow.server_conn.peername is None:
             waiting = self._waiting.setdefault(flow.server_conn.id, [])
             waiting.append(flow)
-            if len(self._waiting) > MAX_CONNECTIONS:
+            if len(self._waiting) > MAX_WAITING:
                 for early in self._waiting.pop(next(iter(self._waiting))):
                     self._feed_request(early)
             return
@@ -190,7 +211,8 @@ class PhonehomeWatch:
         if watch is None or not isinstance(index, int) or flow.response is None:
             return
         if not flow.metadata.get("phonehome_fed"):
-            self._waiting.pop(flow.server_conn.id, None)
+            for waiting in self._waiting.pop(flow.server_conn.id, []):
+                self._feed_request(waiting)  # in order; each is fed once
             self._feed_request(flow)
         self._flow_ids(flow)
         msg = response_message(flow, index, 0, self._flows)

@@ -12,6 +12,7 @@ are one line and exit 2, as for every source.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
@@ -150,11 +151,32 @@ class _StartupCheck:
         self.source.state = "proxying"
         from mitmproxy import ctx
 
-        server = ctx.master.addons.get("proxyserver")  # type: ignore[no-untyped-call]
-        addrs = server.listen_addrs() if server is not None else []
-        if addrs and self.source.watch is not None:
-            shown = ", ".join(f"{a[0]}:{a[1]}" for a in addrs)
+        if self.source.mode == "wireguard":
+            private_wireguard_keys(ctx.options.confdir)
+        shown = listening(self.source.mode)
+        if shown and self.source.watch is not None:
             self.source.name = f"mitmproxy {self.source.mode} {shown}"
             self.source.watch.printer.note(
                 f"mitmproxy {self.source.mode} proxy listening on {shown}"
             )
+
+
+def listening(mode: str) -> str:
+    """The addresses mitmproxy's servers are bound to ("" before they are): with port 0
+    the system chose the port, and the person needs to know it."""
+    from mitmproxy import ctx
+
+    server = ctx.master.addons.get("proxyserver")  # type: ignore[no-untyped-call]
+    addrs = server.listen_addrs() if server is not None else []
+    proto = "udp " if mode.startswith("wireguard") else ""
+    return ", ".join(f"{proto}{a[0]}:{a[1]}" for a in addrs)
+
+
+def private_wireguard_keys(confdir: str) -> None:
+    """mitmproxy writes ``wireguard.conf`` (the server's and the client's private keys)
+    with the default umask, readable by every user; its CA keys it writes 0600. Key
+    material gets the same: 0600."""
+    path = Path(confdir).expanduser() / "wireguard.conf"
+    with contextlib.suppress(OSError):
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)

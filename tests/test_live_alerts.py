@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from phonehome.live.alerts import Alert, Status, alert_line, status_line
+from phonehome.live.alerts import Alert, Printer, Status, alert_line, status_line
 
 NAMES = {"imei": "IMEI"}
 
@@ -55,3 +55,26 @@ def test_status_line_counts() -> None:
         "udp 0.0.0.0:1234 [receiving] 12840 packets, 311 flows, 2206 messages, 7 findings "
         "(7 alerts, 70 sends), 0 drops, 0 anomalies, scan 12"
     )
+
+
+def test_the_status_line_fits_the_terminal_even_one_that_does_not_know_its_size() -> None:
+    """Redrawn in place, the line must not wrap; a pseudo-terminal nobody sized says 0
+    columns (the line is then cut at 79, not at -1)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    s = Status("udp 0.0.0.0:1234", "receiving", 12840, 311, 2206, 7, 7, 70, 0, 0, 12)
+    full = status_line(s)
+    for columns, shown in ((0, full[:79]), (60, full[:59]), (400, full)):
+        master, slave = pty.openpty()
+        try:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+            with open(slave, "w", encoding="utf-8", closefd=False) as err:
+                Printer("text", NAMES, out=err, err=err).status(s)
+            assert os.read(master, 4096) == ("\r" + shown + "\x1b[K").encode()
+        finally:
+            os.close(slave)
+            os.close(master)

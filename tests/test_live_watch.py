@@ -143,7 +143,86 @@ def test_text_alert_line_names_identifier_host_owner_app_and_trigger(
     w.out.wait_for(r"^\d\d:\d\d:\d\dZ ", count=7)
     assert w.stop() == 1
     assert "watch ended" in w.err.text
+    # Not a terminal: no status line redrawn in place, no colour.
+    assert "\r" not in w.err.text and "\x1b" not in w.out.text + w.err.text
     assert_redacted(w.out.text + w.err.text, profile)
+
+
+def test_on_a_terminal_the_status_line_is_redrawn_and_alerts_are_coloured(
+    nokia: Path, tmp_path: Path
+) -> None:
+    """stdout and stderr on one pseudo-terminal, as in a person's shell: the status line
+    is redrawn in place (carriage return, erase to end of line) with the live counts, an
+    alert first erases it and starts on a clean line, and readability is in colour."""
+    import fcntl
+    import os
+    import pty
+    import re
+    import struct
+    import sys
+    import termios
+    import threading
+
+    profile = side(nokia, ".device.toml")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+    env = {**os.environ, "PHONEHOME_HOME": str(tmp_path / "home")}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "phonehome", "watch", "--udp", "127.0.0.1:0", "--device",
+         str(profile), "--no-store"],
+        stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env,
+    )  # fmt: skip
+    os.close(slave)
+    seen = bytearray()
+    cond = threading.Condition()
+
+    def read() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the watch closed the terminal
+                chunk = b""
+            with cond:
+                seen.extend(chunk)
+                cond.notify_all()
+            if not chunk:
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+
+    def wait_for(pattern: bytes) -> re.Match[bytes]:
+        rx = re.compile(pattern)
+        end = time.monotonic() + 120
+        with cond:
+            while (m := rx.search(seen)) is None:
+                assert proc.poll() is None and time.monotonic() < end, bytes(seen)
+                cond.wait(1.0)
+            return m
+
+    try:
+        port = int(wait_for(rb"watching udp 127\.0\.0\.1:(\d+)").group(1))
+        header, records = datagrams(nokia)
+        replay(header, records, ("127.0.0.1", port), rate=20_000)
+        wait_for(rb"\rudp 127\.0\.0\.1:%d \[receiving\] %d packets, \d+ flows, \d+ messages, "
+                 rb"7 findings \(7 alerts, 70 sends\), 0 drops, 0 anomalies\x1b\[K"
+                 % (port, len(records)))  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=120)
+        reader.join(timeout=120)
+        os.close(master)
+    assert rc == 1
+    text = bytes(seen).decode("utf-8", "replace")
+    alerts = re.findall(r"(.)(\d\d:\d\d:\d\dZ \x1b\[1m\w[^\r\n]*)", text, re.S)
+    assert len(alerts) == 7
+    for before, line in alerts:
+        assert before == "\n" or text.count("\r\x1b[K" + line) == 1  # on a clean line
+        assert "\x1b[31min CLEAR TEXT\x1b[0m to \x1b[1mzzhc.vnet.cn\x1b[0m (China Tel" in line
+    assert text.count("\r\x1b[K") >= 1  # the status line was erased for an alert
+    assert "phonehome: watch ended: udp" in text
+    assert_redacted(text, profile)
 
 
 def test_kill_9_leaves_the_last_save_whole(nokia: Path, tmp_path: Path) -> None:

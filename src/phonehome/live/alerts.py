@@ -225,7 +225,10 @@ def _iso(t: float) -> str:
 
 
 def _columns(stream: TextIO) -> int:
+    """The terminal's width; a terminal that does not know its size (a pseudo-terminal
+    nobody sized, a serial console) says 0 columns: 80 then, as the convention goes."""
     try:
-        return os.get_terminal_size(stream.fileno()).columns
+        columns = os.get_terminal_size(stream.fileno()).columns
     except (OSError, ValueError):
         return 120
+    return columns if columns > 0 else 80

@@ -3,6 +3,7 @@ long after a packet arrives its alert is printed.
 
     python benchmarks/watch.py                       # both, figures for benchmarks/README.md
     python benchmarks/watch.py --phone-rates 5000,10000 --stress-rates '' --skip-latency
+    python benchmarks/watch.py --soak 12 --size 20   # memory of one watch over 12 replays
 
 **Ingest.** For each mix (``phone``, ``stress``: ``phonehome simulate bench --mix``) and
 each rate, a fresh watcher (``--no-store --format jsonl``) receives ``rate x seconds``
@@ -41,11 +42,13 @@ from benchmarks.replay import datagrams, replay
 WORK = Path(__file__).resolve().parent / "_work"
 
 
-def start_watch(args: list[str], home: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_watch(
+    args: list[str], home: Path, store: bool = False
+) -> tuple[subprocess.Popen[bytes], int]:
     env = {**os.environ, "PHONEHOME_HOME": str(home)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "phonehome", "watch", "--udp", "127.0.0.1:0", "--no-store",
-         "--format", "jsonl", *args],
+        [sys.executable, "-m", "phonehome", "watch", "--udp", "127.0.0.1:0",
+         *([] if store else ["--no-store"]), "--format", "jsonl", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )  # fmt: skip
     assert proc.stderr is not None
@@ -181,9 +184,85 @@ def latency(home: Path) -> list[float]:
     return samples
 
 
+def _rss_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of a process in MB."""
+    fields = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            fields[key] = value.split()
+    return int(fields["VmRSS"][0]) / 1024, int(fields["VmHWM"][0]) / 1024
+
+
+def soak(rounds: int, rate: int, home: Path) -> list[str]:
+    """Memory over a long watch: the phone mix (PCAPdroid trailer format) replayed
+    ``rounds`` times to one watcher that stores its scan, each round's record times moved
+    on by the capture's span plus an hour, so that the watch sees hours of capture clock
+    (every flow of a round has expired by the next) and the same apps and hosts again.
+    The watcher's RSS after each round is the figure: flat means bounded."""
+    import struct
+
+    path = WORK / "soak-phone.pcap"
+    if not path.exists():
+        WORK.mkdir(exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "phonehome", "simulate", "bench", "--mix", "phone",
+             "--size", str(ARGS.size), "--pcapdroid", "-o", str(path)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    header, records = datagrams(path)
+    endian = "<" if header[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    times = [struct.unpack_from(endian + "I", r)[0] for r in records]
+    step = max(times) - min(times) + 3600
+
+    def moved(record: bytes, by: int) -> bytes:
+        sec = struct.unpack_from(endian + "I", record)[0] + by
+        return struct.pack(endian + "I", sec) + record[4:]
+
+    db = home / "soak.db"
+    store = ["--db", str(db)] if not ARGS.soak_no_store else []
+    proc, port = start_watch(
+        ["--device", str(path.with_suffix(".device.toml")), *store], home, store=bool(store)
+    )
+    reader = Reader(proc)
+    rows = [
+        f"soak: {len(records):,} records per round ({path.stat().st_size / 1e6:.0f} MB, "
+        f"{step / 3600:.2f} h of capture clock per round), {rate:,} datagrams/s"
+    ]
+    print(rows[0], flush=True)
+    started = time.monotonic()
+    for i in range(rounds):
+        batch = [moved(r, i * step) for r in records] if i else records
+        replay(header, batch, ("127.0.0.1", port), send_header=i == 0, rate=rate)
+        want = (i + 1) * len(records)
+        deadline = time.monotonic() + 180
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            done = [o for _, o in reader.objects if o.get("type") == "status"]
+            if done and done[-1]["packets"] + done[-1]["drops"] >= want:
+                status = done[-1]
+                break
+            time.sleep(0.2)
+        rss, hwm = _rss_mb(proc.pid)
+        stored_mb = db.stat().st_size / 1e6 if db.exists() else 0.0
+        rows.append(
+            f"round {i + 1:>3}: {status.get('packets', 0):>9,} datagrams, "
+            f"{status.get('drops', '?')} drops, {status.get('findings', '?')} findings, "
+            f"RSS {rss:6.1f} MB (peak {hwm:6.1f}), store {stored_mb:5.1f} MB, "
+            f"{time.monotonic() - started:5.0f} s"
+        )
+        print(rows[-1], flush=True)
+    stop(proc)
+    return rows
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
+        if ARGS.soak:
+            for row in soak(ARGS.soak, ARGS.soak_rate, home):
+                print(row)
+            return
         if not ARGS.skip_ingest:
             for mix, text in (("phone", ARGS.phone_rates), ("stress", ARGS.stress_rates)):
                 rates = [int(r) for r in text.split(",") if r]
@@ -207,5 +286,11 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=3, help="latency replays per scenario")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument(
+        "--soak", type=int, default=0, metavar="ROUNDS",
+        help="instead: memory of one stored watch over ROUNDS replays of the phone mix",
+    )  # fmt: skip
+    parser.add_argument("--soak-rate", type=int, default=5000, help="datagrams/s in --soak")
+    parser.add_argument("--soak-no-store", action="store_true", help="--soak with --no-store")
     ARGS = parser.parse_args()
     main()

@@ -247,6 +247,11 @@ def test_kill_9_leaves_the_last_save_whole(nokia: Path, tmp_path: Path) -> None:
     while _saved(db, scan_id) == first:  # the next periodic save (every 0.5 s)
         assert time.monotonic() < deadline, "the watch stopped saving"
         time.sleep(0.05)
+    # During the watch: show and history read the running scan from the store.
+    during = stored(tmp_path / "home", db, scan_id)
+    assert during["watch"]["status"] == "running"
+    history = phonehome(tmp_path / "home", "history", "--db", str(db)).stdout
+    assert history.splitlines()[1].endswith("(watching)")
     w.stop(signal.SIGKILL)
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -261,6 +266,7 @@ def test_kill_9_leaves_the_last_save_whole(nokia: Path, tmp_path: Path) -> None:
     expected = scanned(tmp_path / "home", part)
     assert expected["findings"]
     same_findings(doc, expected)
+    same_findings(during, expected)
 
 
 def _saved(db: Path, scan_id: int) -> str:

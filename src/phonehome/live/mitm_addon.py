@@ -123,8 +123,6 @@ class PhonehomeWatch:
             home_country=opts.phonehome_home_country,
             events_file=Path(opts.phonehome_events) if opts.phonehome_events else None,
         )
-        from phonehome.live.proxy import listening
-
         modes = ",".join(str(m) for m in opts.mode)
         listen = listening(modes) or f"{opts.listen_host or '*'}:{opts.listen_port or 8080}"
         self.counters = ProxyCounters(f"mitmproxy {modes} {listen}")
@@ -134,8 +132,6 @@ class PhonehomeWatch:
         """Loaded into mitmdump/mitmweb: say where the proxy listens (``-p 0`` lets the
         system choose; ``mitmdump -q`` prints nothing), and keep WireGuard keys private."""
         from mitmproxy import ctx
-
-        from phonehome.live.proxy import listening, private_wireguard_keys
 
         modes = [str(m) for m in ctx.options.mode]
         if any(m.startswith("wireguard") for m in modes):
@@ -235,6 +231,27 @@ class PhonehomeWatch:
             if self.watch.store is not None:
                 with contextlib.suppress(Exception):
                     self.watch.store.close()
+
+
+def listening(mode: str) -> str:
+    """The addresses mitmproxy's servers are bound to ("" before they are): with port 0
+    the system chose the port, and the person needs to know it."""
+    from mitmproxy import ctx
+
+    server = ctx.master.addons.get("proxyserver")  # type: ignore[no-untyped-call]
+    addrs = server.listen_addrs() if server is not None else []
+    proto = "udp " if mode.startswith("wireguard") else ""
+    return ", ".join(f"{proto}{a[0]}:{a[1]}" for a in addrs)
+
+
+def private_wireguard_keys(confdir: str) -> None:
+    """mitmproxy writes ``wireguard.conf`` (the server's and the client's private keys)
+    with the default umask, readable by every user; its CA keys it writes 0600. Key
+    material gets the same: 0600."""
+    path = Path(confdir).expanduser() / "wireguard.conf"
+    with contextlib.suppress(OSError):
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
 
 
 addons = [PhonehomeWatch()]

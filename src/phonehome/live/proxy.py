@@ -12,7 +12,6 @@ are one line and exit 2, as for every source.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import socket
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from phonehome.errors import UsageError
-from phonehome.live.mitm_addon import PhonehomeWatch
+from phonehome.live.mitm_addon import PhonehomeWatch, listening, private_wireguard_keys
 from phonehome.live.source import Source, bind_error, family_of, parse_address
 
 if TYPE_CHECKING:
@@ -159,24 +158,3 @@ class _StartupCheck:
             self.source.watch.printer.note(
                 f"mitmproxy {self.source.mode} proxy listening on {shown}"
             )
-
-
-def listening(mode: str) -> str:
-    """The addresses mitmproxy's servers are bound to ("" before they are): with port 0
-    the system chose the port, and the person needs to know it."""
-    from mitmproxy import ctx
-
-    server = ctx.master.addons.get("proxyserver")  # type: ignore[no-untyped-call]
-    addrs = server.listen_addrs() if server is not None else []
-    proto = "udp " if mode.startswith("wireguard") else ""
-    return ", ".join(f"{proto}{a[0]}:{a[1]}" for a in addrs)
-
-
-def private_wireguard_keys(confdir: str) -> None:
-    """mitmproxy writes ``wireguard.conf`` (the server's and the client's private keys)
-    with the default umask, readable by every user; its CA keys it writes 0600. Key
-    material gets the same: 0600."""
-    path = Path(confdir).expanduser() / "wireguard.conf"
-    with contextlib.suppress(OSError):
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o600)

@@ -27,8 +27,8 @@ from phonehome.model import Frame
 if TYPE_CHECKING:
     from phonehome.context import Context
     from phonehome.live.watch import Watch
+    from phonehome.net.contracts import Session
     from phonehome.net.flows import Flow, FlowTable
-    from phonehome.protocols.base import Session
 
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 DRAIN_S = 1.0

@@ -40,6 +40,9 @@ DEBIAN: Final[dict[str, str]] = {
     "debugfs": "e2fsprogs",
     "mkfs.erofs": "erofs-utils",
     "fsck.erofs": "erofs-utils",
+    "dumpcap": "wireshark-common",
+    "curl": "curl",
+    "setpriv": "util-linux",
 }
 """Every external program a test runs -> the Debian package ``.ci/run`` installs it from
 (``tests/test_ci.py`` checks that it does)."""

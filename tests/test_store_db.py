@@ -205,7 +205,7 @@ def test_an_existing_loose_store_is_tightened(tmp_path: Path, doc: dict[str, Any
 
 
 def test_schema_version_and_application_id(store: Store) -> None:
-    assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS) == 2
+    assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS) == 3
     assert rows(store.path, "PRAGMA application_id") == [(APPLICATION_ID,)]
 
 
@@ -235,15 +235,14 @@ def make_v1_store(path: Path) -> None:
     conn.close()
 
 
-def test_migration_from_v1_to_v2_keeps_scans_and_backfills(
-    tmp_path: Path, doc: dict[str, Any]
-) -> None:
+def test_migration_from_v1_keeps_scans_and_backfills(tmp_path: Path, doc: dict[str, Any]) -> None:
     path = tmp_path / "old.db"
     make_v1_store(path)
     with Store.open(path) as s:
-        assert s.schema_version == 2
+        assert s.schema_version == 3
         (old,) = s.scans()
         assert old.cleartext == 2  # backfilled from the v1 finding rows
+        assert old.status == "finished" and old.state == "finished"  # v3: saved finished
         assert s.load(1)["started"] == "2026-01-01T00:00:00.000Z"
         new_id = s.save_scan(doc)  # v2 tables and columns work after the migration
         static_id = s.save_static("app", {"package": "com.example"}, scans=[1, new_id])
@@ -257,7 +256,7 @@ def test_migrate_is_idempotent(tmp_path: Path) -> None:
     make_v1_store(path)
     for _ in range(2):
         with Store.open(path) as s:
-            assert s.schema_version == 2 and len(s.scans()) == 1
+            assert s.schema_version == 3 and len(s.scans()) == 1
 
 
 def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:

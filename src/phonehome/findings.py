@@ -301,11 +301,11 @@ class Aggregator:
     def __init__(self) -> None:
         self.findings: dict[tuple[object, ...], Finding] = {}
 
-    def add(self, msg: Message, matches: list[Match]) -> None:
-        for m in best_matches(matches):
-            self._add_one(msg, m)
+    def add(self, msg: Message, matches: list[Match]) -> list[Finding]:
+        """Account the message's matches; returns the findings they counted towards."""
+        return [self._add_one(msg, m) for m in best_matches(matches)]
 
-    def _add_one(self, msg: Message, m: Match) -> None:
+    def _add_one(self, msg: Message, m: Match) -> Finding:
         host = destination_host(msg, m)
         port = msg.dst.port
         key = (
@@ -357,6 +357,7 @@ class Aggregator:
             f.times.append(msg.time)
         if len(f.evidence) < KEEP:
             f.evidence.append(_evidence(msg))
+        return f
 
     def results(self) -> list[Finding]:
         return sorted(

@@ -18,6 +18,7 @@ from phonehome.context import Context
 from phonehome.enrich.useragent import app_from_user_agent
 from phonehome.findings import Aggregator, Finding
 from phonehome.ingest import Capture
+from phonehome.model.field import Match
 from phonehome.model.message import AppLabel, HttpRequest, Message, header
 from phonehome.model.profile import DeviceProfile
 from phonehome.pipeline import iter_messages
@@ -59,13 +60,13 @@ class ScanResult:
     uid_packages: dict[int, tuple[str, ...]] = field(default_factory=dict)
     """Every uid -> packages map the inputs carried (PCAPdroid pcapng blocks, package-name
     trailers): what a cut trailer label is completed from."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Keys the enrichers added to the top of the scan JSON (``datasets``,
-    ``trigger_events`` ...), in the order they added them."""
     sent: dict[str, int] = field(default_factory=dict)
     """The device's outgoing messages by readability (``cleartext``, ``encrypted``,
     ``decrypted``): how much of what it sent could be inspected. Not in the scan
     document (its contract is unchanged); ``corpus`` records it per input."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Keys the enrichers added to the top of the scan JSON (``datasets``,
+    ``trigger_events`` ...), in the order they added them."""
 
     @property
     def span(self) -> tuple[float, float] | None:
@@ -73,6 +74,92 @@ class ScanResult:
         if self.first_time is None or self.last_time is None:
             return None
         return (self.first_time, self.last_time)
+
+
+class ScanPass:
+    """The per-message body of a scan, kept apart from the loop that feeds it so that a
+    live watch (:mod:`phonehome.live`) runs exactly the same steps on messages as they
+    arrive: outgoing messages -> fields -> matches -> findings, encrypted destinations
+    counted, the observed span kept."""
+
+    def __init__(self, profile: DeviceProfile | None, ctx: Context) -> None:
+        from phonehome.detect import Engine
+        from phonehome.protocols.registry import message_fields
+
+        self.profile = profile
+        self.ctx = ctx
+        self.engine = Engine(profile)
+        self.agg = Aggregator()
+        self.encrypted: dict[str, int] = {}
+        self.sent: dict[str, int] = {}
+        self.first: float | None = None
+        self.last: float | None = None
+        self._ua_apps: dict[str, AppLabel | None] = {}
+        self._extract = message_fields
+
+    def add(self, msg: Message) -> list[Finding] | None:
+        """Account one message; returns the findings it counted towards (None: none)."""
+        t = msg.time
+        if self.first is None or t < self.first:
+            self.first = t
+        if self.last is None or t > self.last:
+            self.last = t
+        if msg.direction != "out":
+            return None
+        sent = self.sent
+        sent[msg.readability] = sent.get(msg.readability, 0) + 1
+        if msg.readability == "encrypted":
+            encrypted = self.encrypted
+            name = msg.host or msg.dst.ip
+            if name in encrypted or len(encrypted) < MAX_NOT_INSPECTED:
+                encrypted[name] = encrypted.get(name, 0) + 1
+        matches: list[Match] = []
+        engine = self.engine
+        for f in self._extract(msg, self.ctx.anomalies):
+            found = engine.scan(f)
+            if found:
+                matches.extend(found)
+        if not matches:
+            return None
+        if msg.app is None and isinstance(msg.content, HttpRequest):
+            msg = _label_from_user_agent(msg, msg.content, self._ua_apps)
+        return self.agg.add(msg, matches)
+
+    def result(self, inputs: list[InputSummary], started: float, finished: float) -> ScanResult:
+        """The scan so far (callable again later: a watch saves it every few seconds)."""
+        ctx = self.ctx
+        findings = self.agg.results()
+        encrypted = dict(self.encrypted)
+        # A host reached in clear as well is not "only encrypted".
+        for finding in findings:
+            encrypted.pop(finding.host, None)
+        st = ctx.stats
+        return ScanResult(
+            tool_version=__version__,
+            started=started,
+            finished=finished,
+            inputs=inputs,
+            device_name=self.profile.name if self.profile else None,
+            profile=self.profile,
+            findings=findings,
+            anomalies=dict(ctx.anomalies.counts),
+            stats={
+                "inputs": st.inputs,
+                "frames": st.frames,
+                "packets": st.packets,
+                "flows": st.flows,
+                "messages": st.messages,
+                "bytes": st.bytes,
+            },
+            first_time=self.first,
+            last_time=self.last,
+            encrypted_flows=encrypted,
+            not_identifiers={
+                (k.identifier, k.value, k.why): n for k, n in self.engine.not_identifiers.items()
+            },
+            uid_packages=dict(ctx.uid_map),
+            sent=dict(self.sent),
+        )
 
 
 def run_scan(
@@ -83,17 +170,10 @@ def run_scan(
 ) -> ScanResult:
     """One streaming pass over ``captures``. ``progress`` is called with each input as it
     starts, and with None every 1024 messages (for a progress display)."""
-    from phonehome.detect import Engine
-    from phonehome.protocols.registry import message_fields as extract_fields
-
     ctx = ctx or Context()
-    engine = Engine(profile)
-    agg = Aggregator()
+    scan = ScanPass(profile, ctx)
     summaries = [InputSummary(c.path, format=c.format.name) for c in captures]
     started = time.time()
-    encrypted: dict[str, int] = {}
-    sent: dict[str, int] = {}
-    anomalies = ctx.anomalies
     current: list[int] = [-1]
     marks: dict[int, tuple[int, int]] = {}
 
@@ -112,36 +192,14 @@ def run_scan(
         s.packets = ctx.stats.packets - p0
         s.messages = ctx.stats.messages - m0
 
-    first: float | None = None
-    last: float | None = None
-    ua_apps: dict[str, AppLabel | None] = {}
     ticks = 0
+    add = scan.add
     for msg in iter_messages(captures, ctx, on_input):
-        t = msg.time
-        if first is None or t < first:
-            first = t
-        if last is None or t > last:
-            last = t
         if progress is not None:
             ticks += 1
             if ticks & 0x3FF == 0:
                 progress(None)
-        if msg.direction != "out":
-            continue
-        sent[msg.readability] = sent.get(msg.readability, 0) + 1
-        if msg.readability == "encrypted":
-            name = msg.host or msg.dst.ip
-            if name in encrypted or len(encrypted) < MAX_NOT_INSPECTED:
-                encrypted[name] = encrypted.get(name, 0) + 1
-        matches = []
-        for f in extract_fields(msg, anomalies):
-            found = engine.scan(f)
-            if found:
-                matches.extend(found)
-        if matches:
-            if msg.app is None and isinstance(msg.content, HttpRequest):
-                msg = _label_from_user_agent(msg, msg.content, ua_apps)
-            agg.add(msg, matches)
+        add(msg)
     _close_input(current[0])
     for cap, s in zip(captures, summaries, strict=True):
         s.sha256 = cap.sha256
@@ -149,37 +207,7 @@ def run_scan(
         if cap.damage:
             ctx.anomalies.add(cap.damage_kind, cap.index, None, cap.damage)
         s.anomalies = dict(ctx.anomalies.by_input(cap.index))
-    findings = agg.results()
-    # A host reached in clear as well is not "only encrypted".
-    for finding in findings:
-        encrypted.pop(finding.host, None)
-    st = ctx.stats
-    return ScanResult(
-        tool_version=__version__,
-        started=started,
-        finished=time.time(),
-        inputs=summaries,
-        device_name=profile.name if profile else None,
-        profile=profile,
-        findings=findings,
-        anomalies=dict(ctx.anomalies.counts),
-        stats={
-            "inputs": st.inputs,
-            "frames": st.frames,
-            "packets": st.packets,
-            "flows": st.flows,
-            "messages": st.messages,
-            "bytes": st.bytes,
-        },
-        first_time=first,
-        last_time=last,
-        encrypted_flows=encrypted,
-        not_identifiers={
-            (k.identifier, k.value, k.why): n for k, n in engine.not_identifiers.items()
-        },
-        uid_packages=dict(ctx.uid_map),
-        sent=sent,
-    )
+    return scan.result(summaries, started, time.time())
 
 
 def _label_from_user_agent(

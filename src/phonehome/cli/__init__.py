@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apk": ("phonehome.cli.static", "apk"),
     "firmware-diff": ("phonehome.cli.static", "firmware_diff"),
     "corpus": ("phonehome.cli.corpus", "corpus"),
+    "watch": ("phonehome.cli.watch", "watch_command"),
 }
 """Every command: name -> (module, attribute). Adding a command is a module in this
 package and one line here."""

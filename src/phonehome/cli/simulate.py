@@ -22,8 +22,20 @@ from phonehome.errors import UsageError
     help="bench only: a phone's realistic mix (default), the cleartext parsers' worst case, "
     "or the identifier search's (nearly every request leaks).",
 )
+@click.option(
+    "--pcapdroid",
+    is_flag=True,
+    help="Write PCAPdroid's trailer format (each packet labelled with its app's uid), "
+    "as its UDP exporter sends it with 'PCAPdroid metadata' on.",
+)
 def simulate(
-    scenario: str, output: Path, size_mb: float | None, seed: int, pcapng: bool, mix: str | None
+    scenario: str,
+    output: Path,
+    size_mb: float | None,
+    seed: int,
+    pcapng: bool,
+    mix: str | None,
+    pcapdroid: bool,
 ) -> None:
     """Write a byte-valid simulated capture (nokia7plus, encodings, bench, and
     tunnel-gtpu, tunnel-vxlan ... tunnel-teredo: the Nokia day inside a tunnel).
@@ -42,6 +54,10 @@ def simulate(
         raise UsageError("--mix applies to the bench scenario only")
     if size_mb is not None and size_mb <= 0:
         raise UsageError("--size must be a positive number of MB")
-    res = sim.run(scenario, output, seed=seed, size_mb=size_mb, pcapng=pcapng, mix=mix)
+    if pcapdroid and pcapng:
+        raise UsageError("--pcapdroid writes a classic pcap (PCAPdroid's trailer format)")
+    res = sim.run(
+        scenario, output, seed=seed, size_mb=size_mb, pcapng=pcapng, mix=mix, pcapdroid=pcapdroid
+    )
     for p in res.paths:
         click.echo(str(p))

@@ -51,6 +51,9 @@ def history_text(rows: list[ScanRow], path: Path, repeats: dict[int, int] | None
         what = f"{r.device}: {names}" if r.device else names
         if r.id in repeats:
             what = f"(same as scan {repeats[r.id]}) {what}"
+        state = r.state
+        if state != "finished":
+            what = f"{_short(what, 52)} ({'watching' if state == 'running' else 'watch ' + state})"
         lines.append(
             f"{r.id:>4}  {started:<19}  {r.findings:>8}  {r.cleartext:>5}  {r.anomalies:>5}  "
             f"{_short(what, 70)}"

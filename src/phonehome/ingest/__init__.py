@@ -279,10 +279,36 @@ def open_capture(path: str, index: int = 0, *, hash_input: bool = True) -> Captu
     if not head:
         hasher.close()
         raise InputError(path, "empty file")
-    for fmt in _formats():
-        if fmt.sniff(head):
-            return Capture(path, index, fmt, stream, hasher, gz)
+    fmt = sniff_format(head)
+    if fmt is not None:
+        return Capture(path, index, fmt, stream, hasher, gz)
     hasher.close()
     raise InputError(
         path, "not a recognised capture (expected pcap, pcapng, HAR or mitmproxy flows)"
     )
+
+
+def sniff_format(head: bytes) -> InputFormat | None:
+    """The input format whose first bytes ``head`` are, if any."""
+    for fmt in _formats():
+        if fmt.sniff(head):
+            return fmt
+    return None
+
+
+def open_live_stream(raw: BinaryIO, path: str, index: int = 0) -> Capture:
+    """A capture over a live pcap/pcapng byte stream (``phonehome watch``).
+
+    ``raw`` must answer ``read(n)`` with what has arrived (short reads, as a socket does)
+    and offer ``peek(n)`` for sniffing; it is used as is, never wrapped in a buffered
+    reader, whose ``read(n)`` would wait for ``n`` bytes. Not hashed: a live stream has
+    no file to check a hash against. Raises :class:`InputError` when the stream ends
+    before its first bytes or does not start as a pcap or pcapng capture.
+    """
+    head = raw.peek(SNIFF_BYTES)[:SNIFF_BYTES]  # type: ignore[attr-defined]
+    if not head:
+        raise InputError(path, "the stream ended before any data")
+    fmt = sniff_format(head)
+    if fmt is None or fmt.kind != "frames":
+        raise InputError(path, "not a pcap or pcapng stream")
+    return Capture(path, index, fmt, raw, _HashingReader(raw, enabled=False))

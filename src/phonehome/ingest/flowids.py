@@ -20,6 +20,9 @@ class FlowIds:
         self._next = 1
         self._limit = limit
 
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._ids
+
     def new(self) -> int:
         self._next += 1
         return self._next - 1

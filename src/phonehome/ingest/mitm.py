@@ -123,6 +123,17 @@ def _flow_messages(
     ctx: Context,
     flows: FlowIds,
 ) -> Iterator[Message]:
+    yield request_message(flow, index, input, flows)
+    response = response_message(flow, index, input, flows)
+    if response is not None:
+        yield response
+    if flow.websocket is not None and flow.websocket.messages:
+        ctx.anomalies.add(
+            "mitm.websocket_skipped", input, index, f"{len(flow.websocket.messages)} messages"
+        )
+
+
+def _flow_key(flow: http.HTTPFlow, flows: FlowIds) -> tuple[FlowKey, int, str | None]:
     req = flow.request
     client = _endpoint(flow.client_conn.peername, 0)
     server = _endpoint(flow.server_conn.peername, req.port)
@@ -131,8 +142,15 @@ def _flow_messages(
         transport = "udp"
     key = FlowKey("udp" if transport == "udp" else "tcp", client, server)
     flow_id = flows.get((flow.client_conn.id, flow.server_conn.id))
-    host = req.pretty_host or None
+    return key, flow_id, req.pretty_host or None
 
+
+def request_message(flow: http.HTTPFlow, index: int, input: int, flows: FlowIds) -> Message:
+    """The flow's request as a decrypted HTTP message (also what ``phonehome watch
+    --proxy`` feeds its scan the moment mitmproxy has read a request). ``flows`` numbers
+    (client, server) connection pairs, bounded."""
+    key, flow_id, host = _flow_key(flow, flows)
+    req = flow.request
     headers = _headers(req.headers.fields)
     body, encodings, truncated = _body(req.raw_content, headers)
     request = HttpRequest(
@@ -144,32 +162,33 @@ def _flow_messages(
         body_truncated=truncated,
         encodings=encodings,
     )
-    yield Message(
-        req.timestamp_start, input, index, flow_id, key, client, server, "out", "http",
+    return Message(
+        req.timestamp_start, input, index, flow_id, key, key.client, key.server, "out", "http",
         "decrypted", request, host=host,
     )  # fmt: skip
 
+
+def response_message(flow: http.HTTPFlow, index: int, input: int, flows: FlowIds) -> Message | None:
+    """The flow's response as a message (None before it has one)."""
     resp = flow.response
-    if resp is not None:
-        headers = _headers(resp.headers.fields)
-        body, encodings, truncated = _body(resp.raw_content, headers)
-        response = HttpResponse(
-            status=resp.status_code,
-            reason=resp.reason,
-            version=resp.http_version,
-            headers=headers,
-            body=body,
-            body_truncated=truncated,
-            encodings=encodings,
-        )
-        yield Message(
-            resp.timestamp_start, input, index, flow_id, key, server, client, "in", "http",
-            "decrypted", response, host=host,
-        )  # fmt: skip
-    if flow.websocket is not None and flow.websocket.messages:
-        ctx.anomalies.add(
-            "mitm.websocket_skipped", input, index, f"{len(flow.websocket.messages)} messages"
-        )
+    if resp is None:
+        return None
+    key, flow_id, host = _flow_key(flow, flows)
+    headers = _headers(resp.headers.fields)
+    body, encodings, truncated = _body(resp.raw_content, headers)
+    response = HttpResponse(
+        status=resp.status_code,
+        reason=resp.reason,
+        version=resp.http_version,
+        headers=headers,
+        body=body,
+        body_truncated=truncated,
+        encodings=encodings,
+    )
+    return Message(
+        resp.timestamp_start, input, index, flow_id, key, key.server, key.client, "in", "http",
+        "decrypted", response, host=host,
+    )  # fmt: skip
 
 
 def _endpoint(peer: Any, default_port: int) -> Endpoint:

@@ -87,6 +87,21 @@ class Scrubber:
         return map_strings(node, self, skip=_SAFE_KEYS)
 
 
+class LayeredScrubber(Scrubber):
+    """Scrubbers applied one after the other. A live watch masks each alert with the
+    profile's spellings (compiled once: every form of every profile value is a large
+    pattern) and then with those of the alert's own finding, instead of compiling both
+    into one pattern per alert."""
+
+    def __init__(self, *layers: Scrubber) -> None:
+        self._layers = layers
+
+    def __call__(self, text: str) -> str:
+        for layer in self._layers:
+            text = layer(text)
+        return text
+
+
 _SAFE_KEYS = frozenset(
     {
         "value_redacted",
@@ -219,11 +234,20 @@ def _app(f: Finding) -> dict[str, Any] | None:
     return app
 
 
-def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) -> ScanView:
+def build_view(
+    result: ScanResult,
+    value_ids: ValueIds,
+    reveal: bool = False,
+    scrubber: Scrubber | None = None,
+) -> ScanView:
     """The scan document of ``result`` (with whatever the enrichers added), redacted unless
     ``reveal``: everything after the scan pass reads and writes the finding records, and
-    this is the one place they become the document."""
-    scrubber = Scrubber(result) if not reveal else None
+    this is the one place they become the document. ``scrubber`` (default
+    ``Scrubber(result)``) masks raw values in free text unless ``reveal``."""
+    if reveal:
+        scrubber = None
+    elif scrubber is None:
+        scrubber = Scrubber(result)
 
     def scrub(text: str) -> str:
         return scrubber(text) if scrubber is not None else text

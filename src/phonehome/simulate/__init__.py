@@ -138,10 +138,13 @@ def run(
     size_mb: float | None = None,
     pcapng: bool = False,
     mix: str | None = None,
+    pcapdroid: bool = False,
 ) -> SimulationResult:
     """Generate scenario ``name`` into ``out`` and the three files beside it.
 
-    Deterministic: the same name, seed, size and format give byte-identical files.
+    Deterministic: the same name, seed, size and format give byte-identical files. With
+    ``pcapdroid`` the capture is written in PCAPdroid's trailer format (every packet
+    labelled with its app's uid: :mod:`phonehome.simulate.pcapdroid`).
     Raises KeyError for an unknown scenario and ValueError for a size that cannot work.
     """
     scenario = SCENARIOS[name]
@@ -157,6 +160,12 @@ def run(
         generated = module.generate(out, seed, size_mb, pcapng, variant=scenario.variant)
     else:
         generated = module.generate(out, seed, size_mb, pcapng)
+    if pcapdroid:
+        if pcapng:
+            raise ValueError("PCAPdroid's trailer format is a classic pcap (not --pcapng)")
+        from phonehome.simulate.pcapdroid import convert
+
+        convert(out, getattr(module, "PCAPDROID_APPS", {}))
     truth_path, profile_path, events_path = side_paths(out)
     write_json(truth_path, generated.truth)
     write_profile(profile_path, generated.profile)

@@ -46,6 +46,11 @@ ZZHC_IP = bytes([202, 96, 128, 86])
 announced by China Telecom's backbone AS4134, so destination enrichment must name China
 Telecom / CN. (The real name's addresses changed over time; this one is a stand-in.)"""
 
+ZZHC_APP = (1000, "AutoRegistration")
+"""With ``--pcapdroid``: the uid and label PCAPdroid gives the self-registration's packets
+(the preinstalled system app; current PCAPdroid versions write the app's label)."""
+PCAPDROID_APPS = {ZZHC_IP: ZZHC_APP}
+
 DEVICE_MAC = bytes.fromhex("2039565c7a13")  # OUI 20:39:56 = HMD Global Oy
 ROUTER_MAC = bytes.fromhex("c80e14a291f0")
 DEVICE_IP4 = bytes([192, 168, 1, 23])

@@ -43,6 +43,12 @@ smaller); the same bound applies to scan JSON files read back."""
 SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
 SCAN_SCHEMA_PREFIX = "phonehome.scan/"
 STATIC_KINDS = ("app", "firmware")
+SCAN_STATUSES = ("finished", "running")
+"""``scans.status``: a watch is ``running`` from its first save until it ends; a watch
+that was killed stays ``running`` with an old ``saved`` time (see :attr:`ScanRow.state`)."""
+STALE_AFTER_S = 60.0
+"""A running watch re-saves (or touches) its row every few seconds; a ``running`` row
+not saved for this long belongs to a watch that was killed or crashed."""
 
 
 class StoreError(PhonehomeError):
@@ -146,6 +152,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             WHERE findings.scan_id = scans.id AND findings.readability = 'cleartext'
         )""",
     ),
+    # v3: live watches are scans written while they run (``phonehome watch``): a status
+    # (every earlier scan was saved finished) so history can tell a running watch, and
+    # one a kill or a crash ended, from a finished one.
+    ("ALTER TABLE scans ADD COLUMN status TEXT NOT NULL DEFAULT 'finished'",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -166,6 +176,20 @@ class ScanRow:
     findings: int
     cleartext: int
     anomalies: int
+    status: str = "finished"
+
+    @property
+    def state(self) -> str:
+        """``finished``, ``running`` or ``interrupted`` (a running watch whose process
+        stopped saving: killed, crashed or its machine went down)."""
+        if self.status != "running":
+            return self.status
+        try:
+            saved = datetime.fromisoformat(self.saved.replace("Z", "+00:00"))
+        except ValueError:
+            return "interrupted"
+        age = (datetime.now(UTC) - saved).total_seconds()
+        return "running" if age <= STALE_AFTER_S else "interrupted"
 
 
 _VOLATILE = frozenset({"started", "finished", "scan_id"})
@@ -437,60 +461,99 @@ class Store:
 
     # -- scans ----------------------------------------------------------------------------
 
-    def save_scan(self, doc: dict[str, Any]) -> int:
-        """Record a redacted scan document; returns its scan id."""
+    def save_scan(self, doc: dict[str, Any], *, status: str = "finished") -> int:
+        """Record a redacted scan document; returns its scan id. A watch saves with
+        ``status="running"`` and then :meth:`update_scan` s the same row as it goes."""
+        values = self._scan_values(doc, status)
+        with self._transaction():
+            cur = self._conn.execute(
+                "INSERT INTO scans (schema, tool_version, started, finished, saved, device,"
+                " profile_sha256, findings, cleartext, anomalies, doc_sha256, doc, status)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            scan_id = int(cur.lastrowid or 0)
+            self._insert_rows(scan_id, doc)
+        return scan_id
+
+    def update_scan(self, scan_id: int, doc: dict[str, Any], *, status: str) -> bool:
+        """Replace a stored scan's document and rows in one transaction (a running watch's
+        periodic save: a kill between two saves leaves the previous one whole). False
+        when there is no such scan any more (deleted meanwhile)."""
+        values = self._scan_values(doc, status)
+        with self._transaction():
+            cur = self._conn.execute(
+                "UPDATE scans SET schema = ?, tool_version = ?, started = ?, finished = ?,"
+                " saved = ?, device = ?, profile_sha256 = ?, findings = ?, cleartext = ?,"
+                " anomalies = ?, doc_sha256 = ?, doc = ?, status = ? WHERE id = ?",
+                (*values, scan_id),
+            )
+            if cur.rowcount == 0:
+                return False
+            for table in ("inputs", "findings", "anomalies"):
+                self._conn.execute(f"DELETE FROM {table} WHERE scan_id = ?", (scan_id,))
+            self._insert_rows(scan_id, doc)
+        return True
+
+    def touch_scan(self, scan_id: int) -> bool:
+        """Mark a running watch as alive (its ``saved`` time) when nothing changed since
+        its last save; False when the scan is gone."""
+        with self._transaction():
+            cur = self._conn.execute(
+                "UPDATE scans SET saved = ? WHERE id = ?", (now_iso(), scan_id)
+            )
+        return cur.rowcount > 0
+
+    def _scan_values(self, doc: dict[str, Any], status: str) -> tuple[Any, ...]:
         check_scan_doc(doc)
         require_redacted(doc)
+        if status not in SCAN_STATUSES:
+            raise UsageError(f"unknown scan status {status!r} (one of {SCAN_STATUSES})")
         text = _dumps(doc)
         device = as_dict(doc.get("device"))
         tool = as_dict(doc.get("tool"))
         findings: list[dict[str, Any]] = doc["findings"]
         anomalies = as_dict(doc.get("anomalies"))
-        with self._transaction():
-            cur = self._conn.execute(
-                "INSERT INTO scans (schema, tool_version, started, finished, saved, device,"
-                " profile_sha256, findings, cleartext, anomalies, doc_sha256, doc)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        return (
+            doc["schema"],
+            opt_str(tool.get("version")),
+            opt_str(doc.get("started")),
+            opt_str(doc.get("finished")),
+            now_iso(),
+            opt_str(device.get("name")),
+            opt_str(device.get("profile_sha256")),
+            len(findings),
+            sum(1 for f in findings if f.get("readability") == "cleartext"),
+            sum(n for n in anomalies.values() if isinstance(n, int)),
+            _sha256(text),
+            text,
+            status,
+        )
+
+    def _insert_rows(self, scan_id: int, doc: dict[str, Any]) -> None:
+        self._conn.executemany(
+            "INSERT INTO inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
                 (
-                    doc["schema"],
-                    opt_str(tool.get("version")),
-                    opt_str(doc.get("started")),
-                    opt_str(doc.get("finished")),
-                    now_iso(),
-                    opt_str(device.get("name")),
-                    opt_str(device.get("profile_sha256")),
-                    len(findings),
-                    sum(1 for f in findings if f.get("readability") == "cleartext"),
-                    sum(n for n in anomalies.values() if isinstance(n, int)),
-                    _sha256(text),
-                    text,
-                ),
-            )
-            scan_id = int(cur.lastrowid or 0)
-            self._conn.executemany(
-                "INSERT INTO inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        scan_id,
-                        i,
-                        opt_str(inp.get("path")),
-                        opt_str(inp.get("sha256")),
-                        opt_int(inp.get("size")),
-                        opt_str(inp.get("format")),
-                        opt_int(inp.get("packets")),
-                        opt_int(inp.get("messages")),
-                    )
-                    for i, inp in enumerate(doc["inputs"])
-                ],
-            )
-            self._conn.executemany(
-                f"INSERT INTO findings VALUES ({', '.join('?' * 18)})",
-                _finding_rows(scan_id, findings),
-            )
-            self._conn.executemany(
-                "INSERT INTO anomalies VALUES (?, ?, ?, ?)", _anomaly_rows(scan_id, doc)
-            )
-        return scan_id
+                    scan_id,
+                    i,
+                    opt_str(inp.get("path")),
+                    opt_str(inp.get("sha256")),
+                    opt_int(inp.get("size")),
+                    opt_str(inp.get("format")),
+                    opt_int(inp.get("packets")),
+                    opt_int(inp.get("messages")),
+                )
+                for i, inp in enumerate(doc["inputs"])
+            ],
+        )
+        self._conn.executemany(
+            f"INSERT INTO findings VALUES ({', '.join('?' * 18)})",
+            _finding_rows(scan_id, doc["findings"]),
+        )
+        self._conn.executemany(
+            "INSERT INTO anomalies VALUES (?, ?, ?, ?)", _anomaly_rows(scan_id, doc)
+        )
 
     def scans(self) -> list[ScanRow]:
         """Every stored scan, newest first (by scan start, then by order of saving)."""
@@ -502,7 +565,8 @@ class Store:
                 inputs.setdefault(scan_id, []).append((p or "", sha or ""))
             rows = self._conn.execute(
                 "SELECT id, started, finished, saved, tool_version, device, profile_sha256,"
-                " findings, cleartext, anomalies FROM scans ORDER BY started DESC, id DESC"
+                " findings, cleartext, anomalies, status FROM scans"
+                " ORDER BY started DESC, id DESC"
             ).fetchall()
         return [
             ScanRow(
@@ -518,6 +582,7 @@ class Store:
                 findings=r[7],
                 cleartext=r[8],
                 anomalies=r[9],
+                status=r[10],
             )
             for r in rows
         ]

@@ -288,14 +288,6 @@ def open_capture(path: str, index: int = 0, *, hash_input: bool = True) -> Captu
     )
 
 
-def sniff_format(head: bytes) -> InputFormat | None:
-    """The input format whose first bytes ``head`` are, if any."""
-    for fmt in _formats():
-        if fmt.sniff(head):
-            return fmt
-    return None
-
-
 def open_live_stream(raw: BinaryIO, path: str, index: int = 0) -> Capture:
     """A capture over a live pcap/pcapng byte stream (``phonehome watch``).
 

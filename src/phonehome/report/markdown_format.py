@@ -112,8 +112,7 @@ def render(view: ScanView, color: bool = False) -> str:
         n = sum(x.get("count", 0) for x in dismissed if isinstance(x.get("count"), int))
         out += [
             "",
-            "Not identifiers (placeholders seen and dismissed): "
-            f"{wording.count(n, 'value')}.",
+            f"Not identifiers (placeholders seen and dismissed): {wording.count(n, 'value')}.",
         ]
     ni = d.not_inspected
     if ni:

@@ -53,6 +53,8 @@ class TcpHost:
     ctx: Context
     input: int
     done: bool
+    server: str
+    """The server's address as text (empty when unknown)."""
 
     def to_raw(
         self, from_client: bool, rest: Rest | None, out: list[Parsed], resumable: bool = True
@@ -86,6 +88,12 @@ class TcpHost:
     def reopen(self, rests: list[tuple[bool, Rest | None]], out: list[Parsed]) -> None:
         """The protocol switched (CONNECT accepted, Upgrade): every direction is
         recognised afresh, starting with the given unparsed bytes."""
+        raise NotImplementedError
+
+    def nested(self) -> Session:
+        """A fresh session for the byte streams carried inside this connection (the
+        plaintext of a decrypted TLS connection): recognised by content, as any TCP
+        connection to the same server port."""
         raise NotImplementedError
 
 
@@ -127,6 +135,10 @@ class UdpHost:
 
     ctx: Context
     input: int
+    client: str
+    server: str
+    """The two ends' addresses as text, in the flow table's orientation (empty when
+    unknown)."""
 
     def raw(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
         """The datagram as raw payload (bounded per direction of the flow)."""
@@ -147,6 +159,10 @@ class UdpApp:
 
     def datagram(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
         raise NotImplementedError
+
+    def close(self) -> list[Parsed]:
+        """The flow ended (or the session was done): flush what is pending."""
+        return []
 
 
 class Protocol:

@@ -20,14 +20,15 @@ from phonehome.model.message import Content, Message
 from phonehome.protocols.base import Protocol
 from phonehome.protocols.dns import DNS
 from phonehome.protocols.http import HTTP
+from phonehome.protocols.http2 import HTTP2
 from phonehome.protocols.mqtt import MQTT
 from phonehome.protocols.quic import QUIC
 from phonehome.protocols.raw import RAW
 from phonehome.protocols.ssh import SSH
 from phonehome.protocols.tls import TLS
 
-TCP: Final[tuple[Protocol, ...]] = (HTTP, TLS, MQTT, DNS, SSH)
-"""Recognised on TCP, in this order."""
+TCP: Final[tuple[Protocol, ...]] = (HTTP2, HTTP, TLS, MQTT, DNS, SSH)
+"""Recognised on TCP, in this order (HTTP/2's preface before HTTP/1's request line)."""
 UDP: Final[tuple[Protocol, ...]] = (DNS, QUIC)
 """Recognised on UDP, in this order."""
 OTHER: Final[tuple[Protocol, ...]] = (RAW,)

@@ -18,7 +18,7 @@ from typing import Final
 
 from phonehome.context import Context
 from phonehome.model.message import RawPayload
-from phonehome.protocols.base import Parsed, Protocol, Rest, TcpApp, TcpHost
+from phonehome.protocols.base import Parsed, Protocol, Rest, Session, TcpApp, TcpHost
 from phonehome.protocols.registry import TCP
 
 RAW_LIMIT: Final = 64 << 10
@@ -74,10 +74,12 @@ class TcpSession(TcpHost):
     until the first bytes decided it.
     """
 
-    def __init__(self, ctx: Context, input: int, server_port: int) -> None:
+    def __init__(self, ctx: Context, input: int, server_port: int, server: str = "") -> None:
         self.ctx = ctx
         self.input = input
         self.server_port = server_port
+        self.server = server
+        """The server's address (text), for what a protocol reports about the connection."""
         self.done = False
         self.protocol: str | None = None
         self._client = _Side(True)
@@ -174,6 +176,9 @@ class TcpSession(TcpHost):
         for from_client, rest in rests:
             if rest is not None:
                 self._feed(self._side(from_client), rest[0], rest[1], rest[2], out)
+
+    def nested(self) -> Session:
+        return TcpSession(self.ctx, self.input, self.server_port, self.server)
 
     # -- dispatch -------------------------------------------------------------------------
 

@@ -226,12 +226,12 @@ def _frame_messages(
             return Message(
                 parsed.time, index, parsed.frame, flow.id, key, key.client, key.server,
                 "out" if h.device_is_client else "in", proto, readability, content,
-                host_hint, h.app,
+                host_hint, h.app, extra,
             )  # fmt: skip
         return Message(
             parsed.time, index, parsed.frame, flow.id, key, key.server, key.client,
             "in" if h.device_is_client else "out", proto, readability, content,
-            host_hint, h.app,
+            host_hint, h.app, extra,
         )  # fmt: skip
 
     # Counted in locals and added once: these lines run for every frame.

@@ -16,6 +16,7 @@ from phonehome.report import REGISTRY
 
 if TYPE_CHECKING:
     from phonehome.context import Context
+    from phonehome.decrypt.keylog import KeyLog
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -117,8 +118,22 @@ def device_options(f: F) -> F:
     return f
 
 
-def make_context(device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> Context:
-    """The run's context, with the device that :func:`device_options` selected."""
+keylog_option = file_option(
+    "--keylog",
+    "keylogs",
+    multiple=True,
+    help="TLS key log (NSS format: SSLKEYLOGFILE, PCAPdroid's SSLKEYLOG.txt, friTap ...) "
+    "to decrypt TLS and QUIC with (repeatable; a pcapng's own Decryption Secrets Blocks are "
+    "always used). Keys never appear in any output.",
+)
+"""``--keylog``, for every command that reads captures (docs/decrypt.md)."""
+
+
+def make_context(
+    device_ips: tuple[str, ...], device_macs: tuple[str, ...], keylogs: tuple[Path, ...] = ()
+) -> Context:
+    """The run's context, with the device that :func:`device_options` selected and the
+    ``--keylog`` files (read now, so a missing one fails before any capture is read)."""
     from phonehome.context import Context, DeviceSelector
     from phonehome.errors import UsageError
     from phonehome.net.addr import parse_ip, parse_mac
@@ -128,7 +143,29 @@ def make_context(device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> C
         macs = frozenset(parse_mac(s) for s in device_macs)
     except ValueError as e:
         raise UsageError(f"bad --device-ip/--device-mac value: {e}") from None
-    return Context(device=DeviceSelector(ips=ips, macs=macs))
+    ctx = Context(device=DeviceSelector(ips=ips, macs=macs))
+    if keylogs:
+        ctx.keylog = load_keylogs(keylogs, ctx)
+    return ctx
+
+
+KEYLOG_INPUT = -1
+"""The input index of anomalies about ``--keylog`` files (``keylog.bad_line``): they count
+in the run's anomalies, not in any capture's."""
+
+
+def load_keylogs(paths: tuple[Path, ...], ctx: Context) -> KeyLog:
+    """``--keylog`` files into one key log; bad lines counted (with file and line number,
+    never their text), an unreadable file is an input error."""
+    from phonehome.decrypt.keylog import KeyLog
+    from phonehome.errors import InputError
+
+    keylog = KeyLog(ctx.anomalies)
+    for path in paths:
+        if path.is_dir():
+            raise InputError(str(path), "is a directory, not a key log file")
+        keylog.add_file(str(path), KEYLOG_INPUT)
+    return keylog
 
 
 def scan_id_argument(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

@@ -15,7 +15,7 @@ shown under its id.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -73,6 +73,8 @@ class FindingDoc:
     excerpt = _Key("excerpt", as_dict)
     evidence = _Key("evidence", dicts)
     times = _Key("times", as_list)
+    decrypted = _Key("decrypted", as_dict)
+    """How a finding read from decrypted TLS/QUIC was read: via, suite, keys, alpn."""
 
     def __init__(self, raw: object) -> None:
         self.raw: dict[str, Any] = as_dict(raw)
@@ -145,3 +147,24 @@ class ScanDocument:
         """The profile's device name, or "the device"."""
         name = self.device.get("name")
         return str(name) if name else "the device"
+
+
+KEY_SOURCES = {"file": "the key log", "dsb": "the capture's own key log (pcapng DSB)"}
+
+
+def how_sent(findings: Iterable[FindingDoc]) -> tuple[str, str]:
+    """How the worst of these findings travelled, for the report sentences: ``(how,
+    afterwards)``, e.g. ``("inside TLS 1.3", "read with the key log")``, ``("in clear text",
+    "")``. A finding read from decrypted TLS/QUIC is never called clear text."""
+    fs = list(findings)
+    readability = {f.readability for f in fs}
+    if "cleartext" in readability:
+        return "in clear text", ""
+    if "decrypted" in readability:
+        for f in fs:
+            how = f.decrypted
+            if how.get("via"):
+                source = KEY_SOURCES.get(str(how.get("keys")), "the key log")
+                return f"inside {how['via']}", f"read with {source}"
+        return "encrypted on the wire (seen decrypted)", ""
+    return "encrypted", ""

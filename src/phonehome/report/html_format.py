@@ -16,7 +16,7 @@ from typing import Any
 
 from phonehome import identifiers
 from phonehome.jsondoc import as_dict, as_int, as_list
-from phonehome.report.document import FindingDoc, ScanDocument, ScanView
+from phonehome.report.document import FindingDoc, ScanDocument, ScanView, how_sent
 from phonehome.report.html import Markup, Node, el, join, page, row, table
 
 MAX_EVIDENCE_SHOWN = 5
@@ -67,7 +67,9 @@ def _readability(f: FindingDoc) -> Markup:
     if r == "cleartext":
         return el("span", "CLEAR TEXT", class_="badge clear")
     if r == "decrypted":
-        return el("span", "encrypted on the wire (seen decrypted)", class_="badge dec")
+        how, then = how_sent([f])
+        text = f"{how}; {then}" if then else how
+        return el("span", text, class_="badge dec")
     return el("span", "encrypted", class_="badge enc")
 
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from phonehome import identifiers
-from phonehome.report.document import FindingDoc, ScanDocument, ScanView
+from phonehome.report.document import FindingDoc, ScanDocument, ScanView, how_sent
 
 MAX_ROWS = 500
 """Trackers cap issue bodies (GitHub at 65536 characters); the rest is counted, not shown."""
@@ -29,12 +29,11 @@ def md(value: Any) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 
 
-def _how(readability: set[str]) -> str:
-    if "cleartext" in readability:
+def _how(findings: list[FindingDoc]) -> str:
+    how, then = how_sent(findings)
+    if how == "in clear text":
         return "**in clear text**"
-    if "decrypted" in readability:
-        return "encrypted on the wire (seen decrypted)"
-    return "encrypted"
+    return f"{how} ({then})" if then else how
 
 
 def _owner(f: FindingDoc) -> str:
@@ -70,7 +69,7 @@ def render(view: ScanView, color: bool = False) -> str:
             count = max(f.count for f in fs)
             out.append(
                 f"- {md(', '.join(identifiers.name(i) for i in idents))} sent "
-                f"{_how({f.readability for f in fs})} to `{_code(host)}`"
+                f"{_how(fs)} to `{_code(host)}`"
                 + (f" ({md(owner)})" if owner else "")
                 + f" over {md(proto)}/{md(port)}, {count} time(s)"
             )

@@ -12,7 +12,7 @@ from typing import Any
 
 from phonehome import identifiers
 from phonehome.jsondoc import as_dict, as_int, map_strings, opt_number
-from phonehome.report.document import FindingDoc, ScanDocument, ScanView
+from phonehome.report.document import FindingDoc, ScanDocument, ScanView, how_sent
 from phonehome.terminal import safe
 
 
@@ -142,13 +142,10 @@ def render(view: ScanView, color: bool = False) -> str:
     dests = sorted(by_dest.items(), key=rank)
     for (host, port, proto), fs in dests:
         ids = sorted({f.identifier for f in fs}, key=lambda i: (identifiers.rank(i), str(i)))
-        readab = {f.readability for f in fs}
-        if "cleartext" in readab:
+        how, then = how_sent(fs)
+        if how == "in clear text":
             how = f"{red}in CLEAR TEXT{reset}"
-        elif "decrypted" in readab:
-            how = "encrypted on the wire (seen decrypted)"
-        else:
-            how = "encrypted"
+        then = f"; {then}" if then else ""
         times = max(f.count for f in fs)
         first = min(f.first_seen for f in fs)
         last = max(f.last_seen for f in fs)
@@ -157,7 +154,7 @@ def render(view: ScanView, color: bool = False) -> str:
         names = _and_list([identifiers.name(i) for i in ids])
         out.append(
             f"  {bold}{names}{reset} sent {how} to {bold}{host}{reset}"
-            f"{_owner(fs)} ({proto}/{port}){app}"
+            f"{_owner(fs)} ({proto}/{port}){app}{then}"
         )
         out.append(f"    {_how_often(fs, times, first, last)}{_trigger(fs)}{_severity(fs)}")
     if by_dest:

@@ -248,6 +248,8 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
         }
         if f.capped:
             item["more_occurrences"] = f.more_occurrences
+        if f.decryption is not None:
+            item["decrypted"] = dict(f.decryption)
         if f.excerpt is not None:
             item["excerpt"] = _excerpt(f.excerpt, f.identifier, scrubber)
         if reveal:
@@ -295,3 +297,4 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
         # from a User-Agent, a JSON key in a path, a not-inspected host).
         doc = scrubber.tree(doc)
     return ScanView(doc, reveal)
+

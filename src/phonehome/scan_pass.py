@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from phonehome import __version__
-from phonehome.context import Context
+from phonehome.context import VERDICTS, Context
 from phonehome.enrich.useragent import app_from_user_agent
 from phonehome.findings import Aggregator, Finding
 from phonehome.ingest import Capture
@@ -23,6 +23,9 @@ from phonehome.model.profile import DeviceProfile
 from phonehome.pipeline import iter_messages
 
 MAX_NOT_INSPECTED = 10_000
+MAX_HELLO_FLOWS = 65_536
+"""Connections whose hello is remembered, so that one read with a key log afterwards is
+taken out of ``not_inspected`` again."""
 
 
 @dataclass
@@ -52,7 +55,9 @@ class ScanResult:
     """Time of the first and last message of the inputs (the observed span)."""
     encrypted_flows: dict[str, int] = field(default_factory=dict)
     """Destinations (host or IP) reached only through TLS/QUIC -> number of hellos: what
-    was not inspected."""
+    was not inspected (connections decrypted with a key log are not counted)."""
+    decryption: dict[str, Any] = field(default_factory=dict)
+    """What the key logs opened (:func:`coverage`): docs/scan-json.md, ``decryption``."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys the enrichers added to the top of the scan JSON (``datasets``,
     ``trigger_events`` ...), in the order they added them."""
@@ -82,6 +87,8 @@ def run_scan(
     summaries = [InputSummary(c.path, format=c.format.name) for c in captures]
     started = time.time()
     encrypted: dict[str, int] = {}
+    hellos: dict[tuple[int, int], str] = {}
+    """(input, flow) of a counted hello -> the name it was counted under."""
     anomalies = ctx.anomalies
     current: list[int] = [-1]
     marks: dict[int, tuple[int, int]] = {}
@@ -117,10 +124,22 @@ def run_scan(
                 progress(None)
         if msg.direction != "out":
             continue
-        if msg.readability == "encrypted":
+        readability = msg.readability
+        if readability == "encrypted":
             name = msg.host or msg.dst.ip
             if name in encrypted or len(encrypted) < MAX_NOT_INSPECTED:
                 encrypted[name] = encrypted.get(name, 0) + 1
+                if len(hellos) >= MAX_HELLO_FLOWS:
+                    del hellos[next(iter(hellos))]
+                hellos[(msg.input, msg.flow_id)] = name
+        elif readability == "decrypted" and hellos:
+            # The connection of a hello was read with a key log after all: inspected.
+            name = hellos.pop((msg.input, msg.flow_id), "")
+            left = encrypted.get(name, 0) - 1
+            if left > 0:
+                encrypted[name] = left
+            elif left == 0:
+                del encrypted[name]
         matches = []
         for f in extract_fields(msg, anomalies):
             found = engine.scan(f)
@@ -162,7 +181,38 @@ def run_scan(
         first_time=first,
         last_time=last,
         encrypted_flows=encrypted,
+        decryption=coverage(ctx),
     )
+
+
+TOP_SERVERS = 10
+"""Servers listed per coverage verdict."""
+
+
+def coverage(ctx: Context) -> dict[str, Any]:
+    """What was decrypted: TLS and QUIC connections (those whose ClientHello was read) by
+    verdict, the servers of those not decrypted (most connections first), and what the key
+    logs held — counts only, never a key."""
+    cov = ctx.coverage
+    doc: dict[str, Any] = {}
+    for layer, counts in (("tls", cov.tls), ("quic", cov.quic)):
+        entry = {"connections": sum(counts.values())}
+        entry.update({verdict: counts.get(verdict, 0) for verdict in VERDICTS})
+        doc[layer] = entry
+    servers: dict[str, list[dict[str, Any]]] = {}
+    for verdict in VERDICTS:
+        hosts = cov.servers.get(verdict)
+        if hosts:
+            top = sorted(hosts.items(), key=lambda x: (-x[1], x[0]))[:TOP_SERVERS]
+            servers[verdict] = [{"host": h, "connections": n} for h, n in top]
+    doc["servers"] = servers
+    keylog = ctx.keylog
+    doc["key_log"] = {
+        "client_randoms": len(keylog) if keylog is not None else 0,
+        "sources": sorted(keylog.sources) if keylog is not None else [],
+        "bad_lines": keylog.bad_lines if keylog is not None else 0,
+    }
+    return doc
 
 
 def _label_from_user_agent(

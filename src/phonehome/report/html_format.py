@@ -16,7 +16,13 @@ from typing import Any
 
 from phonehome import identifiers
 from phonehome.jsondoc import as_dict, as_int, as_list
-from phonehome.report.document import FindingDoc, ScanDocument, ScanView, how_sent
+from phonehome.report.document import (
+    FindingDoc,
+    ScanDocument,
+    ScanView,
+    coverage_sentence,
+    how_sent,
+)
 from phonehome.report.html import Markup, Node, el, join, page, row, table
 
 MAX_EVIDENCE_SHOWN = 5
@@ -530,8 +536,9 @@ def _methodology(d: ScanDocument) -> Markup:
             "p",
             "Only what the device sent was examined. HTTP, DNS, MQTT and raw payloads in clear "
             "text were parsed and searched in every encoding the tool decodes; of TLS and QUIC "
-            "only the handshake (server name) was visible. A value in an encrypted flow that "
-            "was not decrypted cannot be seen.",
+            "only the handshake (server name) was visible, unless a key log gave the session "
+            "keys (see Decryption). A value in an encrypted flow that was not decrypted cannot "
+            "be seen.",
         ),
         el("dl", facts),
         el("h3", "Inputs"),
@@ -551,6 +558,18 @@ def _methodology(d: ScanDocument) -> Markup:
             ],
         ),
     ]
+    coverage = coverage_sentence(d.get("decryption"))
+    if coverage:
+        parts.append(el("h3", "Decryption"))
+        parts.append(el("p", coverage[:1].upper() + coverage[1:] + ".", id="decryption"))
+        servers = as_dict(as_dict(d.get("decryption")).get("servers"))
+        rows = [
+            (as_dict(x).get("host"), verdict.replace("_", " "), as_dict(x).get("connections"))
+            for verdict, hosts in servers.items()
+            for x in as_list(hosts)
+        ]
+        if rows:
+            parts.append(table(("Server", "Not decrypted because", "Connections"), rows))
     ni = [as_dict(x) for x in as_list(d.get("not_inspected"))]
     parts.append(el("h3", "Not inspected (encrypted, contents unseen)"))
     if ni:

@@ -13,7 +13,13 @@ from collections import defaultdict
 from typing import Any
 
 from phonehome import identifiers
-from phonehome.report.document import FindingDoc, ScanDocument, ScanView, how_sent
+from phonehome.report.document import (
+    FindingDoc,
+    ScanDocument,
+    ScanView,
+    coverage_sentence,
+    how_sent,
+)
 
 MAX_ROWS = 500
 """Trackers cap issue bodies (GitHub at 65536 characters); the rest is counted, not shown."""
@@ -104,6 +110,9 @@ def render(view: ScanView, color: bool = False) -> str:
             )
         if len(ranked) > MAX_ROWS:
             out += ["", f"… and {len(ranked) - MAX_ROWS} more finding(s) (see the JSON report)."]
+    coverage = coverage_sentence(d.get("decryption"))
+    if coverage:
+        out += ["", f"Decryption: {md(coverage)}."]
     ni = d.not_inspected
     if ni:
         out += ["", f"Not inspected (encrypted, contents unseen): {len(ni)} destination(s)."]

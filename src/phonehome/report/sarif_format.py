@@ -248,6 +248,7 @@ def render(view: ScanView, color: bool = False) -> str:
         "revealed": revealed,
         "device": d.get("device"),
         "notInspected": as_list(d.get("not_inspected"))[:1000],
+        "decryption": as_dict(d.get("decryption")),
         "stats": d.stats,
     }
     if revealed:

@@ -12,7 +12,13 @@ from typing import Any
 
 from phonehome import identifiers
 from phonehome.jsondoc import as_dict, as_int, map_strings, opt_number
-from phonehome.report.document import FindingDoc, ScanDocument, ScanView, how_sent
+from phonehome.report.document import (
+    FindingDoc,
+    ScanDocument,
+    ScanView,
+    coverage_sentence,
+    how_sent,
+)
 from phonehome.terminal import safe
 
 
@@ -173,6 +179,10 @@ def render(view: ScanView, color: bool = False) -> str:
                     f"  {f.name:<14} {f.text('value_redacted', ''):<22} x{f.count:<5} "
                     f"{f.where}  [{enc}]  {f.text('detector')} ({_tag(f)}){also}"
                 )
+    coverage = coverage_sentence(d.get("decryption"))
+    if coverage:
+        out.append("")
+        out.append(f"Decryption: {coverage}.")
     ni = d.not_inspected
     if ni:
         out.append("")

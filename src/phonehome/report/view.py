@@ -288,6 +288,7 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
             {"host": scrub(h), "hellos": n}
             for h, n in sorted(result.encrypted_flows.items(), key=lambda x: -x[1])
         ],
+        "decryption": result.decryption,
         "stats": result.stats,
         "anomalies": result.anomalies,
         **result.extra,
@@ -297,4 +298,3 @@ def build_view(result: ScanResult, value_ids: ValueIds, reveal: bool = False) ->
         # from a User-Agent, a JSON key in a path, a not-inspected host).
         doc = scrubber.tree(doc)
     return ScanView(doc, reveal)
-

@@ -90,10 +90,11 @@ class TcpHost:
         recognised afresh, starting with the given unparsed bytes."""
         raise NotImplementedError
 
-    def nested(self) -> Session:
+    def nested(self, alpn: str | None = None) -> Session:
         """A fresh session for the byte streams carried inside this connection (the
-        plaintext of a decrypted TLS connection): recognised by content, as any TCP
-        connection to the same server port."""
+        plaintext of a decrypted TLS connection). The protocol registered for ``alpn``
+        (:attr:`Protocol.alpn`) takes both directions from their first byte, as the
+        negotiation decided; without one, content decides as on any TCP connection."""
         raise NotImplementedError
 
 
@@ -177,12 +178,20 @@ class Protocol:
     """
 
     def __init__(
-        self, name: str, contents: tuple[type[Record], ...] = (), *, encrypted: bool = False
+        self,
+        name: str,
+        contents: tuple[type[Record], ...] = (),
+        *,
+        encrypted: bool = False,
+        alpn: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.contents = contents
         self.encrypted = encrypted
         """Messages of it are ``encrypted`` (only metadata visible), else ``cleartext``."""
+        self.alpn = alpn
+        """Its TLS ALPN protocol ids (RFC 7301 registry): a decrypted connection that
+        negotiated one of them is this protocol's from the first byte."""
 
     # -- recognition -------------------------------------------------------------------
 

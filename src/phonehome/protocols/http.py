@@ -791,7 +791,7 @@ class HttpProtocol(Protocol):
     """HTTP/1.x on TCP, and the HTTP messages of every other source (HAR, mitmproxy)."""
 
     def __init__(self) -> None:
-        super().__init__("http", (HttpRequest, HttpResponse))
+        super().__init__("http", (HttpRequest, HttpResponse), alpn=("http/1.1", "http/1.0"))
 
     def tcp_client(self, head: bytes) -> bool:
         return looks_like_http_request(head)

@@ -660,7 +660,7 @@ class Http2Protocol(Protocol):
     HTTP protocol (``protocols/http.py``), which names them ``http2`` by their version."""
 
     def __init__(self) -> None:
-        super().__init__("http2")
+        super().__init__("http2", alpn=("h2",))
 
     def tcp_client(self, head: bytes) -> bool:
         # 16 bytes ("PRI * HTTP/2.0\r\n") are enough to tell; the connection checks the rest.

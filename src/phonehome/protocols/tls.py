@@ -411,7 +411,7 @@ class TlsApp(TcpApp):
         if pieces:
             inner = self._inner
             if inner is None:
-                inner = self._inner = self.host.nested()
+                inner = self._inner = self.host.nested(tls.alpn)
             for piece in pieces:
                 self._mark(inner.data(piece.from_client, piece.data, piece.time, piece.frame), out)
             if inner.done:

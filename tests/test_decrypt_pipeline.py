@@ -18,11 +18,11 @@ import pytest
 from click.testing import CliRunner
 
 from phonehome.cli import main
+from phonehome.cli.options import make_context
 from phonehome.context import Context
 from phonehome.model.message import HttpRequest, HttpResponse, Message, QuicInitial, TlsClientHello
 from phonehome.pipeline import iter_messages, open_all
 from phonehome.protocols.tls import client_random
-from phonehome.scancmd import make_context
 from tests.builders_tls import (
     DATA,
     decrypt_capture,
@@ -30,6 +30,9 @@ from tests.builders_tls import (
     readdress_udp,
     write_pcapng,
 )
+from tests.needs import needs
+from tests.test_decrypt_tshark import AGG, first_port, h2_fields
+from tests.test_decrypt_tshark import tshark as wireshark_fields
 
 KEYED = sorted(p.stem for p in DATA.glob("*.keys") if not p.stem.endswith(".wrong"))
 """Every capture with a key log (TLS 1.2/1.3 over TCP, QUIC)."""
@@ -237,7 +240,7 @@ def test_a_lost_segment_stops_one_direction_not_the_run(tmp_path: Path) -> None:
 
 
 def test_client_random_from_the_first_record() -> None:
-    stream = (DATA / "tls13-aes128gcm-http11.pcap")
+    stream = DATA / "tls13-aes128gcm-http11.pcap"
     from tests.builders_tls import flow_chunks
 
     (chunks,) = flow_chunks(stream)
@@ -341,8 +344,15 @@ def test_coverage_without_a_key_log_says_so(profile: Path) -> None:
 
 
 def test_flows_shows_decrypted_requests_like_http1_ones() -> None:
-    res = CliRunner().invoke(main, ["flows", str(DATA / "tls13-aes128gcm-http11.pcap"),
-                                    "--keylog", str(DATA / "tls13-aes128gcm-http11.keys")])
+    res = CliRunner().invoke(
+        main,
+        [
+            "flows",
+            str(DATA / "tls13-aes128gcm-http11.pcap"),
+            "--keylog",
+            str(DATA / "tls13-aes128gcm-http11.keys"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
     assert re.search(r"HTTP POST https://telemetry\.phonehome\.test:\d+/v1/checkin  \(61 bytes\) "
@@ -355,3 +365,46 @@ def test_flows_shows_decrypted_requests_like_http1_ones() -> None:
     assert post["decrypted"] == {"via": "QUIC v1", "suite": "TLS_AES_128_GCM_SHA256",
                                  "keys": "dsb", "alpn": "h3"}  # fmt: skip
     assert post["uri"] == "/v1/checkin" and post["http_host"].startswith("telemetry")
+
+
+# -- the pipeline's own messages against tshark ----------------------------------------
+
+
+@needs(tools=["tshark"])
+@pytest.mark.parametrize("name", sorted(p.stem for p in DATA.glob("tls*-http11.pcap")))
+def test_pipeline_http11_agrees_with_tshark(name: str) -> None:
+    capture = DATA / f"{name}.pcap"
+    messages, _ = run(capture, [capture.with_suffix(".keys")])
+    theirs = wireshark_fields(capture, "http.request", ["frame.number", "http.request.method",
+                                                        "http.request.uri", "http.request.line",
+                                                        "http.file_data"])  # fmt: skip
+    requests = [m for m in messages if isinstance(m.content, HttpRequest)]
+    assert len(requests) == len(theirs) > 0
+    for m, (frame, method, uri, lines, body) in zip(requests, theirs, strict=True):
+        request = m.content
+        assert isinstance(request, HttpRequest)
+        assert (m.frame, request.method, request.target) == (int(frame), method, uri)
+        assert [f"{k}: {v}" for k, v in request.headers] == [
+            x.removesuffix("\\r\\n") for x in lines.split(AGG)
+        ]
+        assert request.body.decode() == body
+    responses = [m.content for m in messages if isinstance(m.content, HttpResponse)]
+    theirs = wireshark_fields(capture, "http.response", ["http.response.code", "http.file_data"])
+    assert [(r.status, r.body.decode()) for r in responses] == [(int(c), b) for c, b in theirs]
+
+
+@needs(tools=["tshark"])
+@pytest.mark.parametrize("name", ["tls13-aes128gcm-h2", "tls12-ecdhe-aes128gcm-h2", *CLEAR])
+def test_pipeline_http2_agrees_with_tshark(name: str) -> None:
+    capture = DATA / f"{name}.pcap"
+    keys = capture.with_suffix(".keys")
+    messages, _ = run(capture, [keys] if keys.exists() else [])
+    headers, data = h2_fields(capture)
+    client, server = first_port(capture)
+    for port, out in ((client, True), (server, False)):
+        mine = [m.content for m in messages if m.protocol == "http2"
+                and (m.src == m.flow.client) == out]  # fmt: skip
+        assert [h for c in mine for h in c.headers] == headers[port]  # type: ignore[attr-defined]
+        bodies = [body for (p, _), body in sorted(data.items(), key=lambda kv: int(kv[0][1]))
+                  if p == port]  # fmt: skip
+        assert [c.body for c in mine if c.body] == bodies  # type: ignore[attr-defined]

@@ -16,7 +16,6 @@ from phonehome.report import REGISTRY
 
 if TYPE_CHECKING:
     from phonehome.context import Context
-    from phonehome.decrypt.keylog import KeyLog
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -118,10 +117,12 @@ def device_options(f: F) -> F:
     return f
 
 
-keylog_option = file_option(
+keylog_option = click.option(
     "--keylog",
     "keylogs",
     multiple=True,
+    type=click.Path(path_type=Path),  # checked when read: one "phonehome: error:" line
+    metavar="FILE",
     help="TLS key log (NSS format: SSLKEYLOGFILE, PCAPdroid's SSLKEYLOG.txt, friTap ...) "
     "to decrypt TLS and QUIC with (repeatable; a pcapng's own Decryption Secrets Blocks are "
     "always used). Keys never appear in any output.",
@@ -145,27 +146,10 @@ def make_context(
         raise UsageError(f"bad --device-ip/--device-mac value: {e}") from None
     ctx = Context(device=DeviceSelector(ips=ips, macs=macs))
     if keylogs:
-        ctx.keylog = load_keylogs(keylogs, ctx)
+        from phonehome.decrypt.keylog import load_files
+
+        ctx.keylog = load_files([str(p) for p in keylogs], ctx.anomalies)
     return ctx
-
-
-KEYLOG_INPUT = -1
-"""The input index of anomalies about ``--keylog`` files (``keylog.bad_line``): they count
-in the run's anomalies, not in any capture's."""
-
-
-def load_keylogs(paths: tuple[Path, ...], ctx: Context) -> KeyLog:
-    """``--keylog`` files into one key log; bad lines counted (with file and line number,
-    never their text), an unreadable file is an input error."""
-    from phonehome.decrypt.keylog import KeyLog
-    from phonehome.errors import InputError
-
-    keylog = KeyLog(ctx.anomalies)
-    for path in paths:
-        if path.is_dir():
-            raise InputError(str(path), "is a directory, not a key log file")
-        keylog.add_file(str(path), KEYLOG_INPUT)
-    return keylog
 
 
 def scan_id_argument(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

@@ -77,9 +77,7 @@ def request_fields(req: HttpRequest, budget: Budget, part: str = "http") -> Iter
 
 def _headers(req: HttpRequest, budget: Budget, part: str) -> Iterator[Field]:
     kept = [
-        (k, v)
-        for k, v in req.headers
-        if k.lower() not in NOISE_HEADERS and k not in PSEUDO_HEADERS
+        (k, v) for k, v in req.headers if k.lower() not in NOISE_HEADERS and k not in PSEUDO_HEADERS
     ]
     context = [sibling_pair(k, v) for k, v in kept if k.lower() != "cookie"][: MAX_SIBLINGS + 1]
     slot = 0

@@ -739,11 +739,7 @@ class HttpApp(TcpApp):
             return
         if parser.tunnel:
             switch = messages[-1][2] if messages else None
-            if (
-                self._h2c is not None
-                and isinstance(switch, HttpResponse)
-                and is_h2c_switch(switch)
-            ):
+            if self._h2c is not None and isinstance(switch, HttpResponse) and is_h2c_switch(switch):
                 self._open_h2c(self._h2c, out)
                 return
             self._open_tunnel(out)

@@ -673,9 +673,7 @@ class Http2Protocol(Protocol):
 HTTP2: Final = Http2Protocol()
 
 
-def upgraded_app(
-    host: TcpHost, request: HttpRequest, time: float, frame: int
-) -> Http2App:
+def upgraded_app(host: TcpHost, request: HttpRequest, time: float, frame: int) -> Http2App:
     """The app that continues an HTTP/1.1 connection after ``Upgrade: h2c`` and its 101:
     ``request`` (already emitted) is stream 1, its ``HTTP2-Settings`` the client's."""
     conn = Http2Connection.upgraded(host.ctx, host.input, request, time, frame)

@@ -120,7 +120,10 @@ def run_size(size: int, tshark: str | None) -> bool:
         t = measure(cmd, WORK / "tls-tshark.out")
         print(f"  tshark -2:       {t[0]:6.1f} s  {mb / t[0]:6.1f} MB/s  peak RSS {t[1]:6.0f} MiB")
         print(f"  ratio flows: {t[0] / f[0]:.2f}x, scan: {t[0] / s[0]:.2f}x faster than tshark")
-        theirs, ours = tshark_posts(WORK / "tls-tshark.out"), phonehome_posts(WORK / "tls-flows.out")
+        theirs, ours = (
+            tshark_posts(WORK / "tls-tshark.out"),
+            phonehome_posts(WORK / "tls-flows.out"),
+        )
         same = theirs == ours
         print(f"  POST requests: tshark {sum(theirs.values())}, phonehome {sum(ours.values())}: "
               f"{'agree' if same else 'DIFFER'}")  # fmt: skip

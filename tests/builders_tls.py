@@ -435,7 +435,15 @@ def write_pcapng(
     import struct
 
     from phonehome.ingest.pcapng import (
-        DSB, EPB, IDB, IF_TSRESOL, OPT_ENDOFOPT, SHB, TLS_KEY_LOG, encode_block, encode_option,
+        DSB,
+        EPB,
+        IDB,
+        IF_TSRESOL,
+        OPT_ENDOFOPT,
+        SHB,
+        TLS_KEY_LOG,
+        encode_block,
+        encode_option,
     )  # fmt: skip
 
     blocks = [encode_block(SHB, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))]

@@ -316,9 +316,9 @@ def test_the_text_report_says_how_it_was_read(profile: Path) -> None:
 
 
 def test_coverage_names_the_servers_without_keys(profile: Path) -> None:
-    doc, _ = scan(profile, str(DATA / "h3-aes128gcm.pcap"),
-                  str(DATA / "tls13-aes128gcm-h2.pcap"), str(DATA / "tls12-cbc-sha-etm-http11.pcap"),
-                  "--keylog", str(DATA / "h3-aes128gcm.keys"), "--format", "json")  # fmt: skip
+    captures = ("h3-aes128gcm.pcap", "tls13-aes128gcm-h2.pcap", "tls12-cbc-sha-etm-http11.pcap")
+    keys = str(DATA / "h3-aes128gcm.keys")
+    doc, _ = scan(profile, *(str(DATA / c) for c in captures), "--keylog", keys, "--format", "json")
     cov = doc["decryption"]
     assert cov["tls"]["connections"] == 2 and cov["tls"]["keys_missing"] == 2
     assert cov["quic"] == {"connections": 1, "decrypted": 1, "keys_missing": 0, "wrong_key": 0,

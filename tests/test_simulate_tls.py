@@ -31,8 +31,12 @@ def test_hpack_encoder_round_trips_through_the_decoder_and_uses_its_table() -> N
     rng = random.Random(5)
     enc, dec = HpackEncoder(), HpackDecoder()
     for n in range(200):
-        fields = [(":method", "POST"), (":path", f"/e?{rng.randrange(50)}"),
-                  ("x-ad-id", "f409f3d8"), (f"x-{rng.randrange(40)}", "v" * rng.randrange(300))]
+        fields = [
+            (":method", "POST"),
+            (":path", f"/e?{rng.randrange(50)}"),
+            ("x-ad-id", "f409f3d8"),
+            (f"x-{rng.randrange(40)}", "v" * rng.randrange(300)),
+        ]
         block = enc.encode(fields)
         assert dec.decode(block) == [(k.encode(), v.encode()) for k, v in fields]
         if n:
@@ -93,7 +97,8 @@ def test_tshark_reads_the_same_requests(corpus: Path) -> None:
     rows = wireshark.fields(corpus, "http2.headers.authority", "http2.headers.path",
                             "http2.data.data", display_filter="http2.type == 1 && "
                             "http2.headers.method == \"POST\"", two_pass=True,
-                            prefs={"tls.keylog_file": str(corpus.with_suffix(".keys"))})  # fmt: skip
+                            prefs={"tls.keylog_file": str(corpus.with_suffix(".keys"))},
+                            )  # fmt: skip
     theirs = Counter((a, p) for a, p, _ in rows)
     res = CliRunner().invoke(main, ["flows", str(corpus), "--format", "jsonl", "--keylog",
                                     str(corpus.with_suffix(".keys"))])  # fmt: skip

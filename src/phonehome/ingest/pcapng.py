@@ -532,7 +532,7 @@ def secrets_in(stream: BinaryIO) -> Iterator[tuple[bytes, int]]:
                 pos = 0
             if blen >= 20:
                 kind, length = struct.unpack_from(endian + "II", buf, pos + 8)
-                if kind == TLS_KEY_LOG and 0 < length and 16 + length <= blen - 4:
+                if kind == TLS_KEY_LOG and length > 0 and 16 + length <= blen - 4:
                     yield buf[pos + 16 : pos + 16 + length], frames
         elif btype in (EPB, SPB, PB):
             frames += 1

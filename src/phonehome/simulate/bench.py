@@ -34,6 +34,7 @@ import random
 from array import array
 from pathlib import Path
 
+from phonehome.privacy import open_private
 from phonehome.simulate import appproto, quic_build, tls13_h2, tls_build
 from phonehome.simulate.nokia7plus import (
     DEVICE_IP4,
@@ -48,7 +49,6 @@ from phonehome.simulate.nokia7plus import (
     make_phone,
 )
 from phonehome.simulate.packets import FrameSink
-from phonehome.privacy import open_private
 from phonehome.simulate.pcap_writer import PcapWriter
 from phonehome.simulate.truth import Generated, Leak
 

@@ -113,8 +113,11 @@ H2_MAX_FRAME = 16384
 
 
 def h2_frame(ftype: int, flags: int, stream: int, payload: bytes) -> bytes:
-    return len(payload).to_bytes(3, "big") + bytes((ftype, flags)) + stream.to_bytes(4, "big") + (
-        payload
+    return (
+        len(payload).to_bytes(3, "big")
+        + bytes((ftype, flags))
+        + stream.to_bytes(4, "big")
+        + (payload)
     )
 
 
@@ -266,9 +269,7 @@ class Connection:
         data += h2_message(stream, block, body)
         return self._client.seal(CT_APPLICATION_DATA, data), stream
 
-    def response(
-        self, stream: int, headers: Sequence[tuple[str, str]], body: bytes
-    ) -> bytes:
+    def response(self, stream: int, headers: Sequence[tuple[str, str]], body: bytes) -> bytes:
         """The server's records of one response (its SETTINGS and the ACK of the client's
         before the first)."""
         data = b""

@@ -295,7 +295,7 @@ def _secrets_ahead(path: str, compressed: bool) -> Iterator[tuple[bytes, int]]:
         with open(path, "rb") as raw:
             if compressed:
                 with _peekable(_SafeGzip(raw)) as stream:  # type: ignore[arg-type]
-                    yield from secrets_in(stream)  # type: ignore[arg-type]
+                    yield from secrets_in(stream)
             else:
                 yield from secrets_in(raw)
     except OSError:

@@ -131,14 +131,18 @@ def run_size(size: int, tshark: str | None) -> bool:
     return ok
 
 
+PER_CONNECTION = 2420
+"""Frame bytes of one ``tls-many`` connection, about (``--size`` counts frame bytes)."""
+
+
 def run_connections(n: int) -> None:
     """Peak RSS of flows/scan over captures of n/4, n/2 and n small connections."""
     for count in (n // 4, n // 2, n):
-        # ~3.6 KB per one-request connection with a small answer: size the corpus by bytes.
         path = WORK / f"conns-{count}.pcapng"
         if not path.exists():
-            subprocess.run([*PH, "simulate", "bench", "--mix", "tls", "--seed", "7", "--size",
-                            str(count * 0.0058), "--pcapng", "-o", str(path)], check=True,
+            size = count * PER_CONNECTION / 1e6
+            subprocess.run([*PH, "simulate", "bench", "--mix", "tls-many", "--seed", "7",
+                            "--size", str(size), "--pcapng", "-o", str(path)], check=True,
                            stdout=subprocess.DEVNULL, env=ENV)  # fmt: skip
         f = measure([*PH, "flows", "--format", "jsonl", str(path)], WORK / "conns-flows.out")
         s = measure([*PH, "scan", "--device", str(path.with_suffix(".device.toml")), "--format",

@@ -585,8 +585,9 @@ def _methodology(d: ScanDocument) -> Markup:
         parts.append(
             el(
                 "p",
-                "Decrypted traffic (a HAR file or mitmproxy flows of the same session) would "
-                "show what these received.",
+                "The session keys (phonehome scan --keylog FILE, or a pcapng with its TLS keys "
+                "embedded) or decrypted traffic (a HAR file or mitmproxy flows of the same "
+                "session) would show what these received.",
                 class_="note",
             )
         )

@@ -190,7 +190,8 @@ def render(view: ScanView, color: bool = False) -> str:
         more = f", and {len(ni) - 8} more" if len(ni) > 8 else ""
         out.append(
             f"Not inspected (encrypted, contents unseen): {len(ni)} destination(s): "
-            f"{shown}{more}. Decrypted traffic (HAR, mitmproxy flows) would show more."
+            f"{shown}{more}. Their session keys (--keylog, or a pcapng with its TLS keys) or "
+            "decrypted traffic (HAR, mitmproxy flows) would show more."
         )
     out.append("")
     for i in d.inputs:

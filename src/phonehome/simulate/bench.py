@@ -73,6 +73,7 @@ MIXES: dict[str, tuple[tuple[str, float], ...]] = {
         ("tls", 0.20),
     ),
     "tls": (("tls_h2", 1.0),),
+    "tls-many": (("tls_h2_small", 1.0),),
 }
 """Share of captured bytes per kind of flow (documented in docs/simulator.md)."""
 DEFAULT_MIX = "phone"
@@ -273,10 +274,11 @@ class _Corpus:
 
     # -- the tls mix -----------------------------------------------------------------------
 
-    def tls_h2(self, t: int, leak: bool) -> int:
+    def tls_h2(self, t: int, leak: bool, small: bool = False) -> int:
         """One TLS 1.3 connection with HTTP/2 inside, as an app's OkHttp client makes it:
-        1-3 POSTs of a small JSON event, responses of log-normal size (300 B to 300 KB).
-        Its key log goes to the keys file (and, in pcapng, a DSB before its packets)."""
+        1-3 POSTs of a small JSON event, responses of log-normal size (300 B to 300 KB);
+        ``small``: one POST and a 300-byte answer (many connections per MB). Its key log
+        goes to the keys file (and, in pcapng, a DSB before its packets)."""
         rng = self.rng
         host, ip = self._host()
         cert = self._certs.get(host)
@@ -292,7 +294,7 @@ class _Corpus:
         conn.send(tls.server_flight, from_client=False)
         conn.send(tls.client_finished)
         phone = self.scene.phone
-        for i in range(rng.randint(1, 3)):
+        for i in range(1 if small else rng.randint(1, 3)):
             n = rng.randrange(10**6)
             headers = [
                 (":method", "POST"), (":scheme", "https"), (":authority", host),
@@ -314,7 +316,7 @@ class _Corpus:
                     refs[-1],
                 )
             conn.wait(rng.randrange(5_000, 40_000))
-            body = self._tls_body()
+            body = self.filler[:300] if small else self._tls_body()
             reply = [(":status", "200"), ("content-type", "application/octet-stream"),
                      ("content-length", str(len(body)))]  # fmt: skip
             conn.send(tls.response(stream, reply, body), from_client=False)
@@ -444,7 +446,8 @@ def generate(
     phone: Phone = make_phone(seed)
     if mix == "leaky":
         return _generate_rounds(out, seed, target, pcapng, phone)
-    with PcapWriter(out, pcapng=pcapng) as writer, _Keys(out, writer, mix == "tls") as keys:
+    tls = mix.startswith("tls")
+    with PcapWriter(out, pcapng=pcapng) as writer, _Keys(out, writer, tls) as keys:
         sink = _TimedWriter(writer)
         scene = Scene(phone, sink, seed)
         rng = random.Random(f"bench/{seed}")
@@ -460,7 +463,7 @@ def generate(
             kind = max(shares, key=lambda m: m[1] * total - done[m[0]])[0]
             # the k-th leak goes into the first small HTTP flow past k/LEAKS of the corpus
             leak = (
-                kind in ("http_small", "tls_h2")
+                kind in ("http_small", "tls_h2", "tls_h2_small")
                 and leaks_done < LEAKS
                 and writer.bytes >= leaks_done * target / LEAKS
             )
@@ -478,6 +481,8 @@ def generate(
                 t = corpus.quic_data(t)
             elif kind == "tls_h2":
                 t = corpus.tls_h2(t, leak)
+            elif kind == "tls_h2_small":
+                t = corpus.tls_h2(t, leak, small=True)
             else:
                 t = corpus.quic(t)
             done[kind] += writer.bytes - before

@@ -79,7 +79,10 @@ class Secret:
     def __repr__(self) -> str:
         return f"<Secret {self.label} from {self.source}, {len(self.value)} bytes>"
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        # Not ``__str__ = __repr__``: mypyc leaves a KeyError pending for that alias and
+        # every later call fails (SystemError) in the compiled build.
+        return self.__repr__()
 
 
 class ClientSecrets:

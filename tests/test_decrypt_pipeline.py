@@ -327,7 +327,7 @@ def test_coverage_names_the_servers_without_keys(profile: Path) -> None:
         "keys_missing": [{"host": "telemetry.phonehome.test", "connections": 2}]
     }
     assert cov["key_log"]["sources"] == ["file"] and cov["key_log"]["client_randoms"] == 1
-    from phonehome.report.view import coverage_sentence
+    from phonehome.report.document import coverage_sentence
 
     assert coverage_sentence(cov) == (
         "decrypted 0 of 2 TLS connections and 1 of 1 QUIC connections; keys missing for 2 "

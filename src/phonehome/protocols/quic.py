@@ -14,7 +14,6 @@ from __future__ import annotations
 import hmac
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from cryptography.exceptions import InvalidTag
@@ -22,25 +21,27 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from phonehome.context import DECRYPTED, INCOMPLETE, KEYS_MISSING, UNSUPPORTED, WRONG_KEY
+from phonehome.decrypt.wire import HANDSHAKE as HANDSHAKE
+from phonehome.decrypt.wire import INITIAL as INITIAL
+from phonehome.decrypt.wire import MAX_CID as MAX_CID
+from phonehome.decrypt.wire import RETRY as RETRY
+from phonehome.decrypt.wire import VERSION_1 as VERSION_1
+from phonehome.decrypt.wire import VERSION_2 as VERSION_2
+from phonehome.decrypt.wire import VERSIONS as VERSIONS
+from phonehome.decrypt.wire import ZERO_RTT as ZERO_RTT
+from phonehome.decrypt.wire import QuicVersion as QuicVersion
+from phonehome.decrypt.wire import TlsError
+from phonehome.decrypt.wire import hkdf_extract as hkdf_extract
 from phonehome.extract.engine import Budget
 from phonehome.extract.names import labels
 from phonehome.model.field import Field
 from phonehome.model.message import Content, Decryption, Message, QuicInitial
 from phonehome.protocols.base import Parsed, Protocol, UdpApp, UdpHost
 from phonehome.protocols.http3 import Http3Connection
-from phonehome.protocols.tls import HANDSHAKE_CLIENT_HELLO, TlsError, parse_client_hello
+from phonehome.protocols.tls import HANDSHAKE_CLIENT_HELLO, parse_client_hello
 
 if TYPE_CHECKING:
     from phonehome.decrypt.quic import QuicDecryptor, StreamPiece
-
-VERSION_1 = 0x00000001
-VERSION_2 = 0x6B3343CF
-
-# Packet types in version 1 numbering; version 2 sends other bits on the wire.
-INITIAL = 0
-ZERO_RTT = 1
-HANDSHAKE = 2
-RETRY = 3
 
 MAX_INITIAL_PACKETS = 8
 """Client Initial packets examined per connection before giving up on the hello."""
@@ -50,56 +51,8 @@ MAX_CRYPTO = 65536
 """CRYPTO stream bytes accepted: a ClientHello is far smaller."""
 MAX_PENDING = 64
 """Out-of-order CRYPTO pieces held while waiting for the gap before them."""
-MAX_CID = 20
 TAG_LEN = 16
 SAMPLE_LEN = 16
-
-
-@dataclass(frozen=True, slots=True)
-class QuicVersion:
-    number: int
-    name: str
-    """``v1`` or ``v2``, as in :class:`phonehome.model.message.QuicInitial`."""
-    salt: bytes
-    key_label: bytes
-    iv_label: bytes
-    hp_label: bytes
-    initial_bits: int
-    """The long header type bits (0..3) that mean Initial in this version."""
-
-    def packet_type(self, first_byte: int) -> int:
-        """The long header type bits in version 1 numbering (INITIAL, ZERO_RTT, ...)."""
-        return ((first_byte >> 4) - self.initial_bits) & 0x03
-
-    def type_bits(self, packet_type: int) -> int:
-        return (packet_type + self.initial_bits) & 0x03
-
-
-VERSIONS: dict[int, QuicVersion] = {
-    VERSION_1: QuicVersion(
-        VERSION_1,
-        "v1",
-        bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a"),
-        b"quic key",
-        b"quic iv",
-        b"quic hp",
-        0b00,
-    ),
-    VERSION_2: QuicVersion(
-        VERSION_2,
-        "v2",
-        bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9"),
-        b"quicv2 key",
-        b"quicv2 iv",
-        b"quicv2 hp",
-        0b01,
-    ),
-}
-
-
-def hkdf_extract(salt: bytes, ikm: bytes) -> bytes:
-    """HKDF-Extract (RFC 5869 2.2) with SHA-256: one HMAC."""
-    return hmac.digest(salt, ikm, "sha256")
 
 
 def hkdf_expand_label(secret: bytes, label: bytes, length: int, context: bytes = b"") -> bytes:

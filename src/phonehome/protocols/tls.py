@@ -19,6 +19,9 @@ from phonehome.context import (
     WRONG_KEY,
     Context,
 )
+from phonehome.decrypt.wire import TlsError as TlsError
+from phonehome.decrypt.wire import is_grease as is_grease
+from phonehome.decrypt.wire import version_name as version_name
 from phonehome.extract.engine import Budget
 from phonehome.extract.names import labels
 from phonehome.model.field import Field
@@ -40,27 +43,6 @@ EXT_SERVER_NAME: Final = 0
 EXT_ALPN: Final = 16
 EXT_SUPPORTED_VERSIONS: Final = 43
 EXT_ENCRYPTED_CLIENT_HELLO: Final = 0xFE0D
-
-_VERSION_NAMES: Final = {
-    0x0300: "SSL 3.0",
-    0x0301: "TLS 1.0",
-    0x0302: "TLS 1.1",
-    0x0303: "TLS 1.2",
-    0x0304: "TLS 1.3",
-}
-
-
-class TlsError(ValueError):
-    """The bytes are not a (well-formed) TLS ClientHello."""
-
-
-def is_grease(value: int) -> bool:
-    """RFC 8701 reserved values 0x0a0a, 0x1a1a ... 0xfafa, sent to keep servers tolerant."""
-    return (value & 0x0F0F) == 0x0A0A and (value >> 8) == (value & 0xFF)
-
-
-def version_name(value: int) -> str:
-    return _VERSION_NAMES.get(value) or f"0x{value:04x}"
 
 
 def _decode(raw: bytes) -> str:

@@ -301,6 +301,55 @@ def _mobile_seeds() -> dict[str, list[bytes]]:
     }
 
 
+def _decryption_seeds() -> dict[str, list[bytes]]:
+    """Real TLS/QUIC streams whose keys the targets hold (fuzz/targets.KEYED_CAPTURES),
+    their plaintext for the HTTP/2 and HTTP/3 targets, and HPACK blocks that use the
+    dynamic table and Huffman coding."""
+    from fuzz.targets import KEYED_CAPTURES, _keylog, join_chunks
+    from phonehome.decrypt.quic import QuicDecryptor
+    from phonehome.decrypt.tls import TlsDecryptor
+    from phonehome.protocols.quic import encode_varint as v
+    from phonehome.simulate.tls13_h2 import HpackEncoder
+    from tests.builders_tls import DATA, flow_chunks
+
+    out: dict[str, list[bytes]] = {
+        "tls_decrypt": [], "quic_decrypt": [], "http2": [], "http3": [], "keylog": []
+    }  # fmt: skip
+    for name in KEYED_CAPTURES:
+        out["keylog"].append((DATA / f"{name}.keys").read_bytes())
+        stream = flow_chunks(DATA / f"{name}.pcap")[0]
+        pieces = [(c, d) for c, d, _t, _f in stream]
+        if name.startswith("h3"):
+            out["quic_decrypt"].append(join_chunks(pieces))
+            quic = QuicDecryptor(_keylog())
+            h3 = b""
+            for c, d in pieces:
+                for p in quic.datagram(c, d, 0.0, 1):
+                    h3 += bytes((int(p.from_client) | 2 * int(p.fin), p.stream_id & 0xFF))
+                    h3 += len(p.data).to_bytes(2, "big") + p.data
+            out["http3"].append(h3)
+            continue
+        out["tls_decrypt"].append(join_chunks(pieces))
+        tls = TlsDecryptor(_keylog())
+        plain = [(p.from_client, p.data) for c, d in pieces for p in tls.data(c, d, 0.0, 1)]
+        if name.endswith("h2"):
+            out["http2"].append(join_chunks(plain))
+    h2c = flow_chunks(DATA / "h2c-prior-knowledge.pcap")[0]
+    out["http2"].append(join_chunks([(c, d) for c, d, _t, _f in h2c]))
+    enc = HpackEncoder()
+    blocks = [
+        enc.encode([(":method", "POST"), (":path", "/v1/ids"), ("x-ad-id", IMEI)]),
+        enc.encode([(":method", "POST"), (":path", "/v1/ids"), ("x-ad-id", IMEI)]),
+    ]
+    out["hpack"] = [b"".join(bytes((len(b) - 1,)) + b for b in blocks if 0 < len(b) <= 256)]
+    out["quic_frames"] = [
+        b"\x06" + v(0) + v(5) + b"hello"  # CRYPTO
+        + b"\x0f" + v(0) + v(3) + v(4) + b"abcd"  # STREAM with offset, length, fin
+        + b"\x0e" + v(0) + v(0) + b"xyz"  # STREAM with offset, to the end
+    ]  # fmt: skip
+    return out
+
+
 def seeds() -> dict[str, list[bytes]]:
     convs = _conversations()
     small_pcaps = [
@@ -379,6 +428,7 @@ def seeds() -> dict[str, list[bytes]]:
             p.read_bytes() for p in sorted(APKS.glob("*.apk")) if p.stat().st_size <= MAX_SEED
         ],
         **_mobile_seeds(),
+        **_decryption_seeds(),
     }
 
 

@@ -28,6 +28,7 @@ from phonehome.context import Context
 from phonehome.errors import InputError
 
 if TYPE_CHECKING:
+    from phonehome.decrypt.keylog import KeyLog
     from phonehome.detect import Engine
     from phonehome.protocols.base import Parsed
 
@@ -547,6 +548,147 @@ def apksig(data: bytes) -> None:
         path.unlink()
 
 
+# --- decryption and what it hands on (issue 11) ------------------------------------------
+
+_TLS_DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "tls"
+KEYED_CAPTURES = ("tls13-aes128gcm-h2", "tls12-cbc-sha384-mte-http11", "h3-aes128gcm")
+"""Real-stack captures (tests/data/tls) whose keys every decryption target holds, so a
+mutated seed keeps its client random and reaches the record and packet layers."""
+_KEYLOG_TEXT: list[bytes] = []
+
+
+def _keylog() -> KeyLog:
+    from phonehome.decrypt.keylog import SOURCE_FILE, KeyLog
+
+    if not _KEYLOG_TEXT:
+        _KEYLOG_TEXT.extend((_TLS_DATA / f"{n}.keys").read_bytes() for n in KEYED_CAPTURES)
+    keylog = KeyLog()
+    for text in _KEYLOG_TEXT:
+        keylog.add_text(text, SOURCE_FILE, "fuzz")
+    return keylog
+
+
+def chunks(data: bytes) -> list[tuple[bool, bytes]]:
+    """A two-sided stream: records of [side (bit 0: client)] [2-byte length] [bytes]."""
+    out: list[tuple[bool, bytes]] = []
+    pos = 0
+    while pos + 3 <= len(data):
+        (n,) = struct.unpack_from(">H", data, pos + 1)
+        out.append((bool(data[pos] & 1), data[pos + 3 : pos + 3 + n]))
+        pos += 3 + n
+    return out
+
+
+def join_chunks(pieces: list[tuple[bool, bytes]]) -> bytes:
+    """The inverse of :func:`chunks` (seed corpus)."""
+    return b"".join(
+        bytes((int(c),)) + struct.pack(">H", len(d)) + d for c, d in pieces if len(d) < 65536
+    )
+
+
+def keylog(data: bytes) -> None:
+    """Any bytes as a key log file (``--keylog``) and as a DSB's payload."""
+    from phonehome.decrypt.keylog import SOURCE_DSB, KeyLog
+    from phonehome.model.anomaly import Anomalies
+
+    log = KeyLog(Anomalies(), max_entries=64)
+    log.add_text(data, SOURCE_DSB, "DSB 0")
+    for line in data.splitlines()[:8]:
+        parts = line.split()
+        if len(parts) > 1 and len(parts[1]) == 64:
+            with contextlib.suppress(ValueError):
+                log.lookup(bytes.fromhex(parts[1].decode("ascii", "replace")))
+
+
+def tls_decrypt(data: bytes) -> None:
+    """Both directions of a TLS connection (:func:`chunks`) through the record layer with
+    the keys of the real captures, the plaintext into the HTTP/2 parser."""
+    from phonehome.decrypt.tls import TlsDecryptor
+    from phonehome.protocols.http2 import Http2Connection
+
+    dec = TlsDecryptor(_keylog())
+    h2 = Http2Connection(Context(), 0)
+    for i, (client, piece) in enumerate(chunks(data)):
+        for p in dec.data(client, piece, float(i), i + 1):
+            h2.data(p.from_client, p.data, p.time, p.frame)
+    dec.close()
+    dec.take_problems()
+    h2.close()
+
+
+def quic_decrypt(data: bytes) -> None:
+    """Datagrams of a QUIC flow (:func:`chunks`) through packet protection, frames and
+    stream reassembly with the keys of the real captures, the streams into HTTP/3."""
+    from phonehome.decrypt.quic import QuicDecryptor
+    from phonehome.protocols.http3 import Http3Connection
+
+    dec = QuicDecryptor(_keylog())
+    h3 = Http3Connection(Context(), 0)
+    for i, (client, datagram) in enumerate(chunks(data)):
+        for p in dec.datagram(client, datagram, float(i), i + 1):
+            h3.stream_data(p.from_client, p.stream_id, p.data, p.fin, p.time, p.frame, p.reset)
+    dec.close()
+    dec.take_problems()
+    h3.close()
+
+
+def http2(data: bytes) -> None:
+    """Decrypted (or h2c) HTTP/2 plaintext of both sides (:func:`chunks`): frames, HPACK
+    with its dynamic table, bodies."""
+    from phonehome.protocols.http2 import Http2Connection
+
+    h2 = Http2Connection(Context(), 0)
+    for i, (client, piece) in enumerate(chunks(data)):
+        h2.data(client, piece, float(i), i + 1)
+    h2.close()
+
+
+def hpack(data: bytes) -> None:
+    """Header blocks ([1-byte length - 1] [block]) through one HPACK decoder, its dynamic
+    table carried from block to block as on a connection."""
+    from phonehome.protocols.hpack_decoder import HpackDecoder, HpackError
+
+    decoder = HpackDecoder()
+    pos = 0
+    while pos < len(data):
+        n = data[pos] + 1
+        block = data[pos + 1 : pos + 1 + n]
+        pos += 1 + n
+        with contextlib.suppress(HpackError):  # the decoder's documented refusal
+            decoder.decode(block)
+
+
+def http3(data: bytes) -> None:
+    """HTTP/3 stream data: records of [side and fin bits] [stream id] [2-byte length]
+    [bytes] (control, QPACK encoder/decoder and request streams), QPACK through
+    pylsqpack."""
+    from phonehome.protocols.http3 import Http3Connection
+
+    h3 = Http3Connection(Context(), 0)
+    pos = 0
+    i = 0
+    while pos + 4 <= len(data):
+        flags, stream_id = data[pos], data[pos + 1]
+        (n,) = struct.unpack_from(">H", data, pos + 2)
+        piece = data[pos + 4 : pos + 4 + n]
+        pos += 4 + n
+        i += 1
+        h3.stream_data(bool(flags & 1), stream_id, piece, bool(flags & 2), float(i), i, False)
+    h3.close()
+
+
+def quic_frames(data: bytes) -> None:
+    """A decrypted QUIC packet payload through the frame walker, its STREAM and CRYPTO
+    data through one reassembly per stream."""
+    from phonehome.decrypt.quic_frames import Reassembly, walk_frames
+
+    events, _problem = walk_frames(data)
+    streams: dict[tuple[str, int], Reassembly] = {}
+    for e in events:
+        r = streams.setdefault((e.kind, e.stream_id), Reassembly())
+        r.add(e.offset, e.data, e.fin, 0.0, 1)
+
+
 def _allowed(*extra: str) -> tuple[type[BaseException], ...]:
     from phonehome.protocols.dns import DnsError
     from phonehome.protocols.tls import TlsError
@@ -588,6 +730,13 @@ def targets() -> dict[str, Target]:
         "dex": Target(dex, _allowed()),
         "zip": Target(zip_, _allowed()),
         "apksig": Target(apksig, _allowed(), share=0.15),
+        "keylog": Target(keylog, _allowed()),
+        "tls_decrypt": Target(tls_decrypt, _allowed()),
+        "quic_decrypt": Target(quic_decrypt, _allowed()),
+        "http2": Target(http2, _allowed()),
+        "hpack": Target(hpack, _allowed()),
+        "http3": Target(http3, _allowed()),
+        "quic_frames": Target(quic_frames, _allowed()),
     }
 
 

@@ -410,3 +410,96 @@ def quic_sealed(payloads: list[bytes], first_pn: int = 0) -> list[bytes]:
             packet[9 + j] ^= mask[1 + j]
         out.append(bytes(packet))
     return out
+
+
+# -- capture variants (real captures rewritten: DSB placement, addresses, lost packets) -----
+
+
+def read_frames(capture: Path | str) -> list[tuple[float, int, bytes]]:
+    """(time, link type, frame bytes) of every frame of a capture."""
+    ctx = Context()
+    cap = open_capture(str(capture))
+    try:
+        return [(f.ts, f.linktype, bytes(f.data)) for f in cap.frames(ctx)]
+    finally:
+        cap.close()
+
+
+def write_pcapng(
+    frames: list[tuple[float, int, bytes]], out: Path, secrets: bytes | None = None,
+    dsb_at: int = 0,
+) -> Path:  # fmt: skip
+    """A little-endian pcapng of ``frames`` (one interface per link type), with the key log
+    ``secrets`` in a Decryption Secrets Block placed before frame ``dsb_at`` (0: before
+    every packet, as editcap puts it; ``len(frames)``: after the last)."""
+    import struct
+
+    from phonehome.ingest.pcapng import (
+        DSB,
+        EPB,
+        IDB,
+        IF_TSRESOL,
+        OPT_ENDOFOPT,
+        SHB,
+        TLS_KEY_LOG,
+        encode_block,
+        encode_option,
+    )  # fmt: skip
+
+    blocks = [encode_block(SHB, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))]
+    ifaces: dict[int, int] = {}
+
+    def dsb() -> bytes:
+        assert secrets is not None
+        return encode_block(DSB, struct.pack("<II", TLS_KEY_LOG, len(secrets)) + secrets)
+
+    for i, (ts, linktype, data) in enumerate(frames):
+        if secrets is not None and i == dsb_at:
+            blocks.append(dsb())
+        if linktype not in ifaces:
+            opts = encode_option(IF_TSRESOL, bytes([9])) + encode_option(OPT_ENDOFOPT, b"")
+            blocks.append(encode_block(IDB, struct.pack("<HHI", linktype, 0, 0) + opts))
+            ifaces[linktype] = len(ifaces)
+        ns = round(ts * 1e9)
+        head = struct.pack("<IIIII", ifaces[linktype], ns >> 32, ns & 0xFFFFFFFF, len(data),
+                           len(data))  # fmt: skip
+        blocks.append(encode_block(EPB, head + data + b"\0" * (-len(data) % 4)))
+    if secrets is not None and dsb_at >= len(frames):
+        blocks.append(dsb())
+    out.write_bytes(b"".join(blocks))
+    return out
+
+
+def readdress_udp(
+    frames: list[tuple[float, int, bytes]], client: tuple[str, int], server: tuple[str, int]
+) -> list[tuple[float, int, bytes]]:
+    """The UDP frames of a one-flow loopback capture (Ethernet, IPv4) between other
+    addresses and ports: the side that sent the first datagram becomes ``client``. The IPv4
+    checksum is recomputed and the UDP one left out (allowed over IPv4); QUIC does not
+    depend on either."""
+    import ipaddress
+    import struct
+
+    first: tuple[bytes, int] | None = None
+    out = []
+    for ts, linktype, data in frames:
+        assert linktype == 1 and data[12:14] == b"\x08\x00" and data[23] == 17
+        ihl = (data[14] & 0x0F) * 4
+        ip = bytearray(data[14 : 14 + ihl])
+        udp = bytearray(data[14 + ihl : 14 + ihl + 8])
+        sport = struct.unpack_from("!H", udp, 0)[0]
+        if first is None:
+            first = (bytes(ip[12:16]), sport)
+        from_client = (bytes(ip[12:16]), sport) == first
+        src, dst = (client, server) if from_client else (server, client)
+        ip[12:16] = ipaddress.IPv4Address(src[0]).packed
+        ip[16:20] = ipaddress.IPv4Address(dst[0]).packed
+        ip[10:12] = b"\0\0"
+        total = sum(struct.unpack(f"!{ihl // 2}H", bytes(ip)))
+        while total >> 16:
+            total = (total & 0xFFFF) + (total >> 16)
+        ip[10:12] = struct.pack("!H", ~total & 0xFFFF)
+        struct.pack_into("!HH", udp, 0, src[1], dst[1])
+        udp[6:8] = b"\0\0"
+        out.append((ts, linktype, data[:14] + bytes(ip) + bytes(udp) + data[14 + ihl + 8 :]))
+    return out

@@ -229,3 +229,47 @@ def test_random_http3_streams_and_qpack_never_raise(
         conn.stream_data(c, stream, data, fin, 0.0, i)
     conn.close()
     assert all(kind.startswith("http3.") for kind in ctx.anomalies.counts)
+
+
+# -- the same mutations through the sessions phonehome runs (TLS app, QUIC app) -------------
+
+
+@FUZZ
+@given(st.sampled_from(sorted(TLS_STREAMS)), st.data())
+def test_mutated_tls_streams_through_the_tcp_session_never_raise(
+    name: str, data: st.DataObject
+) -> None:
+    from phonehome.protocols.tcp import TcpSession
+
+    chunks, keylog = TLS_STREAMS[name]
+    ctx = Context(keylog=keylog)
+    session = TcpSession(ctx, 0, 443, "192.0.2.1")
+    lost = data.draw(st.sets(st.integers(0, len(chunks) + 6), max_size=2))
+    for i, (c, d, t, f) in enumerate(data.draw(mutations(chunks))):
+        if session.done:
+            break
+        if i in lost:
+            session.gap(c, len(d))
+            continue
+        for p in session.data(c, d, t, f):
+            assert p.content is not None
+    for p in session.close():
+        assert p.content is not None
+    assert sum(ctx.coverage.tls.values()) <= 1
+
+
+@FUZZ
+@given(st.data())
+def test_mutated_quic_datagrams_through_the_udp_session_never_raise(data: st.DataObject) -> None:
+    from phonehome.protocols.udp import UdpSession
+
+    chunks, keylog = QUIC_STREAM
+    ctx = Context(keylog=keylog)
+    session = UdpSession(ctx, 0, 50000, 443, "192.0.2.2", "192.0.2.1")
+    for c, d, t, f in data.draw(mutations(chunks)):
+        if session.done:
+            break
+        for p in session.data(c, d, t, f):
+            assert p.content is not None
+    session.close()
+    assert sum(ctx.coverage.quic.values()) <= 1

@@ -61,6 +61,7 @@ def simulated(tmp_path: Path) -> list[Path]:
         ("capwap.pcapng", "tunnel-capwap", {"pcapng": True}),
         ("mpls.pcap", "tunnel-mpls", {}),
         ("teredo.pcap", "tunnel-teredo", {}),
+        ("tls.pcapng", "bench", {"size_mb": 1, "mix": "tls", "pcapng": True}),  # keys in DSBs
     ]:
         simulate.run(scenario, tmp_path / name, seed=7, **kw)
         out.append(tmp_path / name)
@@ -79,6 +80,9 @@ def test_compiled_and_interpreted_print_the_same_flows(tmp_path: Path) -> None:
     mobile = sorted((SHARED / "fixtures" / "mobile").iterdir())
     assert real and mobile
     inputs += real + mobile
+    # Real TLS/QUIC stacks, decrypted with their embedded key logs, and h2c.
+    tls = Path(__file__).parent / "data" / "tls"
+    inputs += sorted(tls.glob("*.dsb.pcapng")) + sorted(tls.glob("h2c-*.pcap"))
     for path in inputs:
         for fmt in ("jsonl", "text"):
             compiled = flows(path, pure=False, home=tmp_path / "home", fmt=fmt)

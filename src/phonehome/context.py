@@ -11,12 +11,25 @@ from __future__ import annotations
 import bisect
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from phonehome.model.anomaly import Anomalies
 
+if TYPE_CHECKING:
+    from phonehome.decrypt.keylog import KeyLog
+
 PASSIVE_DNS_CAP: Final = 200_000
 UID_MAP_CAP: Final = 100_000
+COVERAGE_HOSTS_CAP: Final = 10_000
+"""Servers remembered per coverage verdict (the report shows the top ones)."""
+
+# Verdicts of a TLS or QUIC connection, for the coverage line of a report.
+DECRYPTED: Final = "decrypted"
+KEYS_MISSING: Final = "keys_missing"
+WRONG_KEY: Final = "wrong_key"
+UNSUPPORTED: Final = "unsupported"
+INCOMPLETE: Final = "incomplete"
+VERDICTS: Final = (DECRYPTED, KEYS_MISSING, WRONG_KEY, UNSUPPORTED, INCOMPLETE)
 
 
 @dataclass
@@ -78,6 +91,34 @@ class PassiveDns:
         return len(self._map)
 
 
+class Coverage:
+    """What the key logs opened: each TLS and QUIC connection whose ClientHello was read,
+    counted once by its verdict (:data:`VERDICTS`), and the servers behind each verdict
+    but ``decrypted`` (bounded), so a report can say what was not read and where to."""
+
+    def __init__(self) -> None:
+        self.tls: dict[str, int] = {}
+        self.quic: dict[str, int] = {}
+        self.servers: dict[str, dict[str, int]] = {}
+        """verdict -> server (SNI, else address) -> connections."""
+        self.decrypted_servers: dict[str, int] = {}
+
+    def add(self, layer: str, verdict: str, server: str) -> None:
+        counts = self.tls if layer == "tls" else self.quic
+        counts[verdict] = counts.get(verdict, 0) + 1
+        hosts = self.decrypted_servers
+        if verdict != DECRYPTED:
+            found = self.servers.get(verdict)
+            if found is None:
+                found = self.servers[verdict] = {}
+            hosts = found
+        if server in hosts or len(hosts) < COVERAGE_HOSTS_CAP:
+            hosts[server] = hosts.get(server, 0) + 1
+
+    def connections(self, layer: str) -> int:
+        return sum((self.tls if layer == "tls" else self.quic).values())
+
+
 @dataclass
 class Stats:
     inputs: int = 0
@@ -100,8 +141,33 @@ class Context:
     uid_names: dict[int, str] = field(default_factory=dict)
     """PCAPdroid uid -> app display name, where known."""
     keylogs: list[bytes] = field(default_factory=list)
-    """TLS key log lines from pcapng Decryption Secrets Blocks. Secret: never written out."""
+    """TLS key log lines from pcapng Decryption Secrets Blocks of inputs whose DSBs were
+    not read ahead into :attr:`keylog` (bounded by the reader). Secret: never written out."""
+    keylog: KeyLog | None = None
+    """The run's session keys (``--keylog`` files, pcapng DSBs), looked up by client
+    random when a TLS or QUIC connection starts; None or empty: nothing is decrypted and
+    TLS/QUIC cost what they did before decryption existed. Secret: never written out."""
+    keylog_final: bool = True
+    """No key can be added while the run goes on: every input's DSBs were read ahead. Else
+    (a pcapng on standard input) a connection whose keys are not there at its ClientHello
+    is followed until its first protected record, where a DSB may have given them."""
+    dsb_read_ahead: set[int] = field(default_factory=set)
+    """Inputs whose DSBs are in :attr:`keylog` already (read in a first pass)."""
+    coverage: Coverage = field(default_factory=Coverage)
     stats: Stats = field(default_factory=Stats)
+
+    def add_secrets(self, data: bytes, input: int, frame: int | None, number: int) -> bool:
+        """A Decryption Secrets Block's key log (the ``number``-th of its input) met while
+        reading: into :attr:`keylog` when its input was not read ahead (standard input),
+        for the connections after it. False: the reader should keep the bytes
+        (:attr:`keylogs`) instead, as it always did."""
+        if input in self.dsb_read_ahead:
+            return True
+        keylog = self.keylog
+        if keylog is None:
+            return False
+        keylog.add_text(data, "dsb", f"DSB {number}", input, frame)
+        return True
 
     def add_uid(self, uid: int, packages: tuple[str, ...], name: str | None = None) -> None:
         if uid not in self.uid_map and len(self.uid_map) >= UID_MAP_CAP:

@@ -7,6 +7,10 @@ captures (checked against the SHA-256 the scan recorded), into a fresh pcapng. N
 else of the inputs is copied — in particular no Decryption Secrets Block (TLS key log)
 and no other flow. The frame where a finding's message starts carries a comment naming
 what it holds (identifier, where, detector), never the value.
+
+Findings read from TLS or QUIC with a key log come with their encrypted packets only: the
+key log is never copied. :func:`key_coverage` says how many of the exported connections a
+key log decrypts, so the user knows what handing it over separately would open.
 """
 
 from __future__ import annotations
@@ -160,3 +164,18 @@ class _PcapngWriter:
         )
         self._block(EPB, head + data + b"\0" * (-len(data) % 4) + opts)
         self.packets += 1
+
+
+def key_coverage(path: Path, keylogs: list[Path]) -> tuple[int, int]:
+    """(connections the key logs decrypt, TLS and QUIC connections) of an exported file."""
+    from phonehome.context import Context
+    from phonehome.decrypt.keylog import load_files
+    from phonehome.pipeline import iter_messages, open_all
+
+    ctx = Context()
+    ctx.keylog = load_files([str(p) for p in keylogs], ctx.anomalies)
+    for _ in iter_messages(open_all([str(path)], hash_inputs=False), ctx):
+        pass
+    cov = ctx.coverage
+    decrypted = cov.tls.get("decrypted", 0) + cov.quic.get("decrypted", 0)
+    return decrypted, cov.connections("tls") + cov.connections("quic")

@@ -18,7 +18,7 @@ from typing import Any
 
 from phonehome.detect import spans
 from phonehome.model.field import Match
-from phonehome.model.message import AppLabel, Message
+from phonehome.model.message import AppLabel, Message, decryption_of
 
 KEEP = 1000
 
@@ -71,6 +71,9 @@ class Finding:
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys the enrichers added to this finding's JSON object (``destination``,
     ``timeline``, ``trigger``, ``severity`` ...), in the order they added them."""
+    decryption: dict[str, str] | None = None
+    """How the first occurrence was read when it came out of TLS/QUIC decrypted with a key
+    log: ``{via, suite, keys, alpn}`` (:func:`phonehome.model.message.decryption_of`)."""
 
     @property
     def identity(self) -> tuple[object, ...]:
@@ -337,6 +340,7 @@ class Aggregator:
                 first_seen=msg.time,
                 last_seen=msg.time,
                 excerpt=_excerpt(m),
+                decryption=decryption_of(msg.extra) if msg.readability == "decrypted" else None,
             )
             self.findings[key] = f
         f.count += 1

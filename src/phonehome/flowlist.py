@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from phonehome.model.message import DnsMessage, Message
+from phonehome.model.message import DnsMessage, Message, decryption_of
 from phonehome.protocols import registry
 from phonehome.protocols.dns import dns_columns
 from phonehome.terminal import safe
@@ -127,6 +127,10 @@ def to_json(msg: Message) -> str:
     if msg.tunnel:  # only when tunnelled: untunnelled lines stay as they were
         d["tunnel"] = [layer.to_json() for layer in msg.tunnel]
     d.update(content_fields(msg))
+    if msg.readability == "decrypted" and msg.extra:
+        how = decryption_of(msg.extra)
+        if how is not None:
+            d["decrypted"] = how  # {via, suite, keys, alpn}: never key material
     return _dumps(d)
 
 
@@ -143,11 +147,18 @@ def to_text(msg: Message) -> str:
     dev, peer = (msg.src, msg.dst) if out else (msg.dst, msg.src)
     app = f" [{','.join(msg.app.packages) or msg.app.uid}]" if msg.app else ""
     host = f" {msg.host}" if msg.host and msg.protocol != "dns" else ""
+    what = summary(msg)
+    if msg.readability == "decrypted" and msg.extra:
+        how = decryption_of(msg.extra)
+        if how is not None:
+            app += f" [decrypted {how.get('via', '')}]"
+            if how.get("via", "").startswith("TLS"):
+                what = what.replace(" http://", " https://", 1)  # HTTP/1.x inside TLS
     via = f" (via {' > '.join([t.brief() for t in msg.tunnel])})" if msg.tunnel else ""
     # rjust/ljust rather than format specs: compiled, a spec costs ~0.5 us each.
     return safe(
         f"{t} {str(msg.frame).rjust(7)} {dev.ip}:{dev.port} {'->' if out else '<-'} "
-        f"{peer.ip}:{peer.port}{host} {msg.protocol.upper().ljust(4)} {summary(msg)}{app}{via}"
+        f"{peer.ip}:{peer.port}{host} {msg.protocol.upper().ljust(4)} {what}{app}{via}"
     )
 
 

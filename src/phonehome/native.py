@@ -5,7 +5,10 @@ DNS/TLS parsing, the JSON lines writer) is per-packet Python whose cost is objec
 and call overhead; measured in ``benchmarks/`` it sat at ~2.6x tshark where the target is
 3x. Rather than keep a second implementation in C, the build compiles these same typed
 modules with mypyc (part of mypy, made for exactly this: black and mypy itself ship so)
-when a C compiler is there. The sources stay the single truth; the compiled copies are a
+when a C compiler is there. TLS/QUIC decryption (``phonehome.decrypt``: record and packet
+layers, handshake reading, QUIC frames and reassembly) joined the group when it was wired
+into the sessions: per record and per packet it is the same kind of code (measured in
+benchmarks/README.md, "Decryption"). The sources stay the single truth; the compiled copies are a
 build product.
 
 This module decides, once at import of :mod:`phonehome`, whether those compiled copies
@@ -64,7 +67,7 @@ COMPILED_SINGLE_MODULES: tuple[str, ...] = (
     "phonehome.net.tunnel",
     "phonehome.pipeline",
 )
-COMPILED_PACKAGES: tuple[str, ...] = ("phonehome.protocols",)
+COMPILED_PACKAGES: tuple[str, ...] = ("phonehome.decrypt", "phonehome.protocols")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 

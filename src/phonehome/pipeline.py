@@ -94,6 +94,7 @@ def iter_messages(
     collector scanning them about once per hundred packets (~5-10 % of ``flows`` in
     benchmarks/). Cycles are still collected; the old threshold is back when the
     iteration ends or is closed."""
+    read_keys_ahead(captures, ctx)
     _GC.enter()
     try:
         for cap in captures:
@@ -111,6 +112,31 @@ def iter_messages(
                 cap.close()
     finally:
         _GC.leave()
+
+
+def read_keys_ahead(captures: list[Capture], ctx: Context) -> None:
+    """Make the run's key log (``ctx.keylog``, holding the ``--keylog`` files already
+    when given) and add every Decryption Secrets Block of the pcapng inputs to it before
+    any packet is read, wherever the DSBs sit in their files. A pcapng on standard input
+    cannot be read twice: its DSBs are added as they come (``ctx.keylog_final`` False),
+    and decrypt the connections after them."""
+    from phonehome.decrypt.keylog import SOURCE_DSB, KeyLog
+    from phonehome.ingest import secrets_ahead
+
+    keylog = ctx.keylog
+    if keylog is None:
+        keylog = ctx.keylog = KeyLog(ctx.anomalies)
+    for cap in captures:
+        if cap.format.kind != "frames":
+            continue
+        found = secrets_ahead(cap)
+        if found is None:
+            if cap.format.name == "pcapng":
+                ctx.keylog_final = False
+            continue
+        for number, (data, frames) in enumerate(found, 1):
+            keylog.add_text(data, SOURCE_DSB, f"DSB {number}", cap.index, frames or None)
+        ctx.dsb_read_ahead.add(cap.index)
 
 
 class _RelaxedGc:
@@ -153,8 +179,8 @@ def _frame_messages(
 
     def new_session(flow: Flow) -> Session:
         if flow.transport == "tcp":
-            return TcpSession(ctx, index, flow.sport)
-        return UdpSession(ctx, index, flow.cport, flow.sport)
+            return TcpSession(ctx, index, flow.sport, ntop(flow.server))
+        return UdpSession(ctx, index, flow.cport, flow.sport, ntop(flow.client), ntop(flow.server))
 
     decoder = Decoder(ctx)
     table = (
@@ -193,6 +219,7 @@ def _frame_messages(
         # The best name for the remote side, learnt from the flow's own first words;
         # DNS (most messages of a capture) first and on its own.
         readability: Readability = "cleartext"
+        extra: tuple[tuple[str, str], ...] = ()
         if type(content) is DnsMessage:
             proto = "dns"
             if content.response:
@@ -207,6 +234,10 @@ def _frame_messages(
             if host:
                 h.host = host
             host_hint = h.host
+            layer = parsed.layer
+            if layer is not None:
+                readability = "decrypted"
+                extra = layer.extra()
         key = h.key
         stats.messages += 1
         tunnel = _NO_TUNNEL
@@ -227,12 +258,12 @@ def _frame_messages(
             return Message(
                 parsed.time, index, parsed.frame, flow.id, key, key.client, key.server,
                 "out" if h.device_is_client else "in", proto, readability, content,
-                host_hint, h.app, (), tunnel,
+                host_hint, h.app, extra, tunnel,
             )  # fmt: skip
         return Message(
             parsed.time, index, parsed.frame, flow.id, key, key.server, key.client,
             "in" if h.device_is_client else "out", proto, readability, content,
-            host_hint, h.app, (), tunnel,
+            host_hint, h.app, extra, tunnel,
         )  # fmt: skip
 
     # Counted in locals and added once: these lines run for every frame.

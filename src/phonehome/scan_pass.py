@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from phonehome import __version__
-from phonehome.context import Context
+from phonehome.context import VERDICTS, Context
 from phonehome.enrich.useragent import app_from_user_agent
 from phonehome.findings import Aggregator, Finding
 from phonehome.ingest import Capture
@@ -24,6 +24,9 @@ from phonehome.model.profile import DeviceProfile
 from phonehome.pipeline import iter_messages
 
 MAX_NOT_INSPECTED = 10_000
+MAX_HELLO_FLOWS = 65_536
+"""Connections whose hello is remembered, so that one read with a key log afterwards is
+taken out of ``not_inspected`` again."""
 
 
 @dataclass
@@ -53,7 +56,7 @@ class ScanResult:
     """Time of the first and last message of the inputs (the observed span)."""
     encrypted_flows: dict[str, int] = field(default_factory=dict)
     """Destinations (host or IP) reached only through TLS/QUIC -> number of hellos: what
-    was not inspected."""
+    was not inspected (connections decrypted with a key log are not counted)."""
     not_identifiers: dict[tuple[str, str | None, str], int] = field(default_factory=dict)
     """Placeholder values seen and dismissed: (identifier, constant or None, why) -> count
     (``phonehome.detect.placeholders``)."""
@@ -64,6 +67,8 @@ class ScanResult:
     """The device's outgoing messages by readability (``cleartext``, ``encrypted``,
     ``decrypted``): how much of what it sent could be inspected. Not in the scan
     document (its contract is unchanged); ``corpus`` records it per input."""
+    decryption: dict[str, Any] = field(default_factory=dict)
+    """What the key logs opened (:func:`coverage`): docs/scan-json.md, ``decryption``."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys the enrichers added to the top of the scan JSON (``datasets``,
     ``trigger_events`` ...), in the order they added them."""
@@ -91,6 +96,8 @@ class ScanPass:
         self.engine = Engine(profile)
         self.agg = Aggregator()
         self.encrypted: dict[str, int] = {}
+        self.hellos: dict[tuple[int, int], str] = {}
+        """(input, flow) of a counted hello -> the name it was counted under."""
         self.sent: dict[str, int] = {}
         self.first: float | None = None
         self.last: float | None = None
@@ -106,13 +113,27 @@ class ScanPass:
             self.last = t
         if msg.direction != "out":
             return None
+        readability = msg.readability
         sent = self.sent
-        sent[msg.readability] = sent.get(msg.readability, 0) + 1
-        if msg.readability == "encrypted":
+        sent[readability] = sent.get(readability, 0) + 1
+        if readability == "encrypted":
             encrypted = self.encrypted
             name = msg.host or msg.dst.ip
             if name in encrypted or len(encrypted) < MAX_NOT_INSPECTED:
                 encrypted[name] = encrypted.get(name, 0) + 1
+                hellos = self.hellos
+                if len(hellos) >= MAX_HELLO_FLOWS:
+                    del hellos[next(iter(hellos))]
+                hellos[(msg.input, msg.flow_id)] = name
+        elif readability == "decrypted" and self.hellos:
+            # The connection of a hello was read with a key log after all: inspected.
+            encrypted = self.encrypted
+            name = self.hellos.pop((msg.input, msg.flow_id), "")
+            left = encrypted.get(name, 0) - 1
+            if left > 0:
+                encrypted[name] = left
+            elif left == 0:
+                del encrypted[name]
         matches: list[Match] = []
         engine = self.engine
         for f in self._extract(msg, self.ctx.anomalies):
@@ -159,6 +180,7 @@ class ScanPass:
             },
             uid_packages=dict(ctx.uid_map),
             sent=dict(self.sent),
+            decryption=coverage(ctx),
         )
 
 
@@ -208,6 +230,36 @@ def run_scan(
             ctx.anomalies.add(cap.damage_kind, cap.index, None, cap.damage)
         s.anomalies = dict(ctx.anomalies.by_input(cap.index))
     return scan.result(summaries, started, time.time())
+
+
+TOP_SERVERS = 10
+"""Servers listed per coverage verdict."""
+
+
+def coverage(ctx: Context) -> dict[str, Any]:
+    """What was decrypted: TLS and QUIC connections (those whose ClientHello was read) by
+    verdict, the servers of those not decrypted (most connections first), and what the key
+    logs held — counts only, never a key."""
+    cov = ctx.coverage
+    doc: dict[str, Any] = {}
+    for layer, counts in (("tls", cov.tls), ("quic", cov.quic)):
+        entry = {"connections": sum(counts.values())}
+        entry.update({verdict: counts.get(verdict, 0) for verdict in VERDICTS})
+        doc[layer] = entry
+    servers: dict[str, list[dict[str, Any]]] = {}
+    for verdict in VERDICTS:
+        hosts = cov.servers.get(verdict)
+        if hosts:
+            top = sorted(hosts.items(), key=lambda x: (-x[1], x[0]))[:TOP_SERVERS]
+            servers[verdict] = [{"host": h, "connections": n} for h, n in top]
+    doc["servers"] = servers
+    keylog = ctx.keylog
+    doc["key_log"] = {
+        "client_randoms": len(keylog) if keylog is not None else 0,
+        "sources": sorted(keylog.sources) if keylog is not None else [],
+        "bad_lines": keylog.bad_lines if keylog is not None else 0,
+    }
+    return doc
 
 
 def _label_from_user_agent(

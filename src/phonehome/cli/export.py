@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from phonehome import wording
-from phonehome.cli.options import db_option, file_option
+from phonehome.cli.options import db_option, file_option, keylog_option, make_context
 
 
 @click.command()
@@ -21,16 +21,34 @@ from phonehome.cli.options import db_option, file_option
     help="The scan's capture files, in order, if they moved since the scan (repeatable).",
 )
 @db_option
-def export(scan_ref: str, out: Path, inputs: tuple[Path, ...], db_path: Path | None) -> None:
+@keylog_option
+def export(
+    scan_ref: str,
+    out: Path,
+    inputs: tuple[Path, ...],
+    db_path: Path | None,
+    keylogs: tuple[Path, ...],
+) -> None:
     """Write only the packets that carry findings to a small pcapng, to hand on.
 
     SCAN is a stored scan id or a scan JSON file. Frames are copied from the original
     captures (their SHA-256 must match the scan's); no TLS key log or other traffic is
-    copied; each packet's comment says what it carries, never the value.
+    copied; each packet's comment says what it carries, never the value. With --keylog,
+    says how many of the exported TLS/QUIC connections that key log decrypts (it is not
+    copied: hand it over separately if the recipient must read them).
     """
-    from phonehome.export import export_pcap
+    from phonehome.export import export_pcap, key_coverage
     from phonehome.store.refs import load_scan
 
+    if keylogs:
+        make_context((), (), keylogs)  # a missing or unreadable key log fails first
     doc, label = load_scan(scan_ref, db_path)
     n = export_pcap(doc, out, list(inputs) or None)
     click.echo(f"{out}: {wording.count(n, 'packet')} from {label}")
+    if keylogs:
+        opened, total = key_coverage(out, list(keylogs))
+        click.echo(
+            f"{out}: the key log decrypts {opened} of its {total} TLS/QUIC connections; "
+            "no key was copied into it (hand the key log over separately if the recipient "
+            "must read them)"
+        )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from phonehome import wording
-from phonehome.cli.options import device_options, make_context
+from phonehome.cli.options import device_options, keylog_option, make_context
 
 
 @click.command()
@@ -21,8 +22,13 @@ from phonehome.cli.options import device_options, make_context
     help="One line per message, or one JSON object per line.",
 )
 @device_options
+@keylog_option
 def flows(
-    captures: tuple[str, ...], fmt: str, device_ips: tuple[str, ...], device_macs: tuple[str, ...]
+    captures: tuple[str, ...],
+    fmt: str,
+    device_ips: tuple[str, ...],
+    device_macs: tuple[str, ...],
+    keylogs: tuple[Path, ...],
 ) -> None:
     """List the application messages in captures, like a small tshark.
 
@@ -33,7 +39,7 @@ def flows(
     from phonehome.flowlist import to_json, to_text, write_lines
     from phonehome.pipeline import iter_messages, open_all
 
-    ctx = make_context(device_ips, device_macs)
+    ctx = make_context(device_ips, device_macs, keylogs)
     # No input hashes here: flows never prints them, and hashing costs a copy per block.
     caps = open_all(list(captures), hash_inputs=False)
     render = to_json if fmt == "jsonl" else to_text

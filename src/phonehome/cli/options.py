@@ -141,8 +141,24 @@ def device_options(f: F) -> F:
     return f
 
 
-def make_context(device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> Context:
-    """The run's context, with the device that :func:`device_options` selected."""
+keylog_option = click.option(
+    "--keylog",
+    "keylogs",
+    multiple=True,
+    type=click.Path(path_type=Path),  # checked when read: one "phonehome: error:" line
+    metavar="FILE",
+    help="TLS key log (NSS format: SSLKEYLOGFILE, PCAPdroid's SSLKEYLOG.txt, friTap ...) "
+    "to decrypt TLS and QUIC with (repeatable; a pcapng's own Decryption Secrets Blocks are "
+    "always used). Keys never appear in any output.",
+)
+"""``--keylog``, for every command that reads captures (docs/decrypt.md)."""
+
+
+def make_context(
+    device_ips: tuple[str, ...], device_macs: tuple[str, ...], keylogs: tuple[Path, ...] = ()
+) -> Context:
+    """The run's context, with the device that :func:`device_options` selected and the
+    ``--keylog`` files (read now, so a missing one fails before any capture is read)."""
     from phonehome.context import Context, DeviceSelector
     from phonehome.errors import UsageError
     from phonehome.net.addr import parse_ip, parse_mac
@@ -152,7 +168,12 @@ def make_context(device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> C
         macs = frozenset(parse_mac(s) for s in device_macs)
     except ValueError as e:
         raise UsageError(f"bad --device-ip/--device-mac value: {e}") from None
-    return Context(device=DeviceSelector(ips=ips, macs=macs))
+    ctx = Context(device=DeviceSelector(ips=ips, macs=macs))
+    if keylogs:
+        from phonehome.decrypt.keylog import load_files
+
+        ctx.keylog = load_files([str(p) for p in keylogs], ctx.anomalies)
+    return ctx
 
 
 def scan_id_argument(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

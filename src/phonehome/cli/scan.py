@@ -25,6 +25,7 @@ from phonehome.cli.options import (
     device_options,
     file_option,
     format_option,
+    keylog_option,
     make_context,
     output_option,
 )
@@ -96,6 +97,7 @@ from phonehome.errors import InputError, UsageError
     help="Findings already in this baseline (see 'phonehome baseline') do not fail the run.",
 )
 @device_options
+@keylog_option
 def scan(fmt: str, output: Path | None, no_store: bool, **request: Any) -> None:
     """Find the device's personal identifiers in what it sent, and where they went.
 
@@ -138,6 +140,8 @@ class ScanRequest:
     baseline_file: Path | None = None
     apks: Path | None = None
     reveal: bool = False
+    keylogs: tuple[Path, ...] = ()
+    """``--keylog`` files (NSS key log format)."""
 
 
 @dataclass
@@ -188,7 +192,7 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
     if req.events_file is not None and not req.events_file.is_file():
         raise InputError(str(req.events_file), "no such events file")
     app_reports = _app_reports(req.apks) if req.apks is not None else None
-    ctx = make_context(req.device_ips, req.device_macs)
+    ctx = make_context(req.device_ips, req.device_macs, req.keylogs)
     caps = open_all(list(req.captures))
     from phonehome.progress import Progress
 

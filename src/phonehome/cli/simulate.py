@@ -18,9 +18,10 @@ from phonehome.errors import UsageError
 @click.option("--pcapng", is_flag=True, help="Write pcapng instead of classic pcap.")
 @click.option(
     "--mix",
-    type=click.Choice(["phone", "stress", "leaky"]),
+    type=click.Choice(["phone", "stress", "leaky", "tls", "tls-many"]),
     help="bench only: a phone's realistic mix (default), the cleartext parsers' worst case, "
-    "or the identifier search's (nearly every request leaks).",
+    "the identifier search's (nearly every request leaks), or TLS 1.3 + HTTP/2 only, with "
+    "its key log in FILE.keys (and DSBs with --pcapng); tls-many: small connections.",
 )
 @click.option(
     "--pcapdroid",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
-from phonehome.protocols.tls import TlsError, is_grease
+from phonehome.decrypt.wire import TlsError, is_grease
 
 CLIENT_HELLO: Final = 1
 SERVER_HELLO: Final = 2

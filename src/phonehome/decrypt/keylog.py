@@ -79,7 +79,10 @@ class Secret:
     def __repr__(self) -> str:
         return f"<Secret {self.label} from {self.source}, {len(self.value)} bytes>"
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        # Not ``__str__ = __repr__``: mypyc leaves a KeyError pending for that alias and
+        # every later call fails (SystemError) in the compiled build.
+        return self.__repr__()
 
 
 class ClientSecrets:
@@ -250,3 +253,21 @@ class KeyLog:
     def _problem(self, kind: str, detail: str, input: int, frame: int | None) -> None:
         if self._anomalies is not None:
             self._anomalies.add(kind, input, frame, detail)
+
+
+KEYLOG_INPUT: Final = -1
+"""The input index of anomalies about ``--keylog`` files (``keylog.bad_line``): they count
+in the run's anomalies, not in any capture's."""
+
+
+def load_files(paths: list[str], anomalies: Anomalies) -> KeyLog:
+    """``--keylog`` files into one key log; bad lines counted (with file and line number,
+    never their text), an unreadable file or a directory is an :class:`InputError`."""
+    import os
+
+    keylog = KeyLog(anomalies)
+    for path in paths:
+        if os.path.isdir(path):
+            raise InputError(path, "is a directory, not a key log file")
+        keylog.add_file(path, KEYLOG_INPUT)
+    return keylog

@@ -55,7 +55,7 @@ from phonehome.decrypt.quic_frames import (
     walk_frames,
 )
 from phonehome.decrypt.schedule import HASH_LEN, hkdf_expand_label, next_traffic_secret
-from phonehome.protocols.quic import (
+from phonehome.decrypt.wire import (
     HANDSHAKE,
     INITIAL,
     MAX_CID,
@@ -63,9 +63,9 @@ from phonehome.protocols.quic import (
     VERSIONS,
     ZERO_RTT,
     QuicVersion,
+    TlsError,
     hkdf_extract,
 )
-from phonehome.protocols.tls import TlsError
 
 SAMPLE_LEN: Final = 16
 HOLD_LIMIT: Final = 64 << 10

@@ -51,7 +51,7 @@ from phonehome.decrypt.keylog import (
     Secret,
 )
 from phonehome.decrypt.schedule import HASH_LEN, key_block12, next_traffic_secret, traffic_keys
-from phonehome.protocols.tls import TlsError, version_name
+from phonehome.decrypt.wire import TlsError, version_name
 
 CT_CHANGE_CIPHER_SPEC: Final = 20
 CT_ALERT: Final = 21

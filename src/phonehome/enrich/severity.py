@@ -87,6 +87,10 @@ def _readability(finding: dict[str, Any]) -> tuple[int, str]:
     if readability == "encrypted":
         return -1, "sent inside an encrypted connection"
     if readability == "decrypted":
+        how = finding.get("decrypted")
+        if isinstance(how, dict) and how.get("via"):
+            reason = f"sent inside {how['via']}: only the receiver could read it"
+            return 0, reason + " (read here with a key log)"
         return 0, "sent encrypted: only the receiver could read it"
     return 0, ""
 
@@ -167,6 +171,7 @@ class SeverityEnricher(Enricher):
             "where": finding.where,
             "profile_match": finding.profile_match,
             "confidence": round(finding.confidence, 2),  # as the document states it
+            "decrypted": finding.decryption,
             **finding.extra,
         }
         finding.extra["severity"] = assess(facts)

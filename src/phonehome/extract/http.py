@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Final
 
 from phonehome.extract import form, multipart
 from phonehome.extract.engine import LEAF, Budget, expand
@@ -50,31 +51,40 @@ def _path_and_query(req: HttpRequest) -> tuple[str, str | None]:
     return path, (query if sep else None)
 
 
-def request_fields(req: HttpRequest, budget: Budget) -> Iterator[Field]:
+PSEUDO_HEADERS: Final = frozenset((":method", ":scheme", ":path", ":protocol"))
+"""HTTP/2 and HTTP/3 pseudo-header fields that are protocol, or already read as the path
+and query; ``:authority`` (the Host header's part) is searched like Host."""
+
+
+def request_fields(req: HttpRequest, budget: Budget, part: str = "http") -> Iterator[Field]:
+    """The fields of a request; ``part`` names the layer in ``where`` (``http``, or
+    ``http2``/``http3`` for requests read from HTTP/2 and HTTP/3)."""
     path, query = _path_and_query(req)
     if path and path != "/":
-        yield from expand(budget, "http.path", "", (), None, (), path)
+        yield from expand(budget, f"{part}.path", "", (), None, (), path)
         for i, segment in enumerate(s for s in path.split("/")[1:] if s):
-            yield from expand(budget, "http.path", f"segment[{i}]", (), None, (), segment)
+            yield from expand(budget, f"{part}.path", f"segment[{i}]", (), None, (), segment)
     if query:
         # the pairs below are the structured view; a query without pairs may be one blob
         hint = LEAF if "=" in query else None
-        yield from expand(budget, "http.query", "", (), None, (), query, None, hint)
+        yield from expand(budget, f"{part}.query", "", (), None, (), query, None, hint)
         for name, key, value, _, sib in form.leaves(form.pairs(query)):
-            yield from expand(budget, "http.query", escape_segment(name), (), key, sib, value)
-    yield from _headers(req, budget)
+            yield from expand(budget, f"{part}.query", escape_segment(name), (), key, sib, value)
+    yield from _headers(req, budget, part)
     if req.body:
-        yield from _body(req, budget)
+        yield from _body(req, budget, part)
 
 
-def _headers(req: HttpRequest, budget: Budget) -> Iterator[Field]:
-    kept = [(k, v) for k, v in req.headers if k.lower() not in NOISE_HEADERS]
+def _headers(req: HttpRequest, budget: Budget, part: str) -> Iterator[Field]:
+    kept = [
+        (k, v) for k, v in req.headers if k.lower() not in NOISE_HEADERS and k not in PSEUDO_HEADERS
+    ]
     context = [sibling_pair(k, v) for k, v in kept if k.lower() != "cookie"][: MAX_SIBLINGS + 1]
     slot = 0
     for name, value in kept:
         lname = name.lower()
         if lname == "cookie":
-            yield from _cookies(value, budget)
+            yield from _cookies(value, budget, part)
             continue
         sib = others(context, slot if slot <= MAX_SIBLINGS else -1)
         slot += 1
@@ -83,17 +93,19 @@ def _headers(req: HttpRequest, budget: Budget) -> Iterator[Field]:
             scheme, space, credentials = value.strip().partition(" ")
             if space and scheme.isalpha():
                 value = credentials.strip()
-        yield from expand(budget, "http.header", escape_segment(name), (), name, sib, value.strip())
+        yield from expand(
+            budget, f"{part}.header", escape_segment(name), (), name, sib, value.strip()
+        )
 
 
-def _cookies(value: str, budget: Budget) -> Iterator[Field]:
+def _cookies(value: str, budget: Budget, part: str) -> Iterator[Field]:
     pairs = form.cookie_pairs(value)
     context = [sibling_pair(k, v) for k, v in pairs[: MAX_SIBLINGS + 1]]
     for i, (name, v) in enumerate(pairs):
         if not v:
             continue
         sib = others(context, i if i <= MAX_SIBLINGS else -1)
-        yield from expand(budget, "http.cookie", escape_segment(name), (), name or None, sib, v)
+        yield from expand(budget, f"{part}.cookie", escape_segment(name), (), name or None, sib, v)
 
 
 def structure_hint(content_type: str | None) -> str | None:
@@ -109,6 +121,6 @@ def structure_hint(content_type: str | None) -> str | None:
     return None
 
 
-def _body(req: HttpRequest, budget: Budget) -> Iterator[Field]:
+def _body(req: HttpRequest, budget: Budget, part: str) -> Iterator[Field]:
     hint = structure_hint(header(req.headers, "content-type"))
-    yield from expand(budget, "http.body", "", (), None, (), to_text(req.body), req.body, hint)
+    yield from expand(budget, f"{part}.body", "", (), None, (), to_text(req.body), req.body, hint)

@@ -304,3 +304,27 @@ def open_live_stream(raw: BinaryIO, path: str, index: int = 0) -> Capture:
     if fmt is None or fmt.kind != "frames":
         raise InputError(path, "not a pcap or pcapng stream")
     return Capture(path, index, fmt, raw, _HashingReader(raw, enabled=False))
+
+
+def secrets_ahead(cap: Capture) -> Iterator[tuple[bytes, int]] | None:
+    """The key logs of a pcapng input's Decryption Secrets Blocks, read in a pass of their
+    own before its packets (with the number of packets before each); None when the input
+    cannot be read twice (standard input) or has no DSBs by format. The file is opened
+    again, so the main pass and its SHA-256 are untouched."""
+    if cap.format.name != "pcapng" or cap.path == "-":
+        return None
+    return _secrets_ahead(cap.path, cap.compressed)
+
+
+def _secrets_ahead(path: str, compressed: bool) -> Iterator[tuple[bytes, int]]:
+    from phonehome.ingest.pcapng import secrets_in
+
+    try:
+        with open(path, "rb") as raw:
+            if compressed:
+                with _peekable(_SafeGzip(raw)) as stream:  # type: ignore[arg-type]
+                    yield from secrets_in(stream)
+            else:
+                yield from secrets_in(raw)
+    except OSError:
+        return  # the main pass reports an unreadable input

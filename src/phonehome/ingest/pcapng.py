@@ -124,6 +124,7 @@ def _blocks(
     interfaces: list[Interface] = []
     filters: list[ReaderFilter | None] = []  # per interface
     keylog_bytes = 0
+    dsbs = 0
     number = 0
     empty = 0  # length of the current run of empty packets (0: not in one)
     empty_from = 0
@@ -253,7 +254,10 @@ def _blocks(
             elif btype == NRB:
                 _name_resolution(buf, pos + 8, stop - 4, endian, ctx, input, number)
             elif btype == DSB:
-                keylog_bytes += _secrets(buf, pos, stop, endian, ctx, input, number, keylog_bytes)
+                dsbs += 1
+                keylog_bytes += _secrets(
+                    buf, pos, stop, endian, ctx, input, number, keylog_bytes, dsbs
+                )
             elif btype in (CUSTOM, CUSTOM_NOCOPY):
                 _custom(buf, pos, stop, endian, ctx, input, number)
             pos = stop
@@ -443,8 +447,10 @@ def _secrets(
     input: int,
     number: int,
     kept: int,
+    ordinal: int,
 ) -> int:
-    """Keep a TLS key log from a Decryption Secrets Block; returns the bytes kept."""
+    """Keep a TLS key log from a Decryption Secrets Block (the ``ordinal``-th of the
+    input); returns the bytes held in ``ctx.keylogs``."""
     if stop - pos < 20:
         ctx.anomalies.add("pcapng.bad_secrets", input, number or None, "block too short")
         return 0
@@ -458,6 +464,8 @@ def _secrets(
         return 0
     if secrets_type != TLS_KEY_LOG or length == 0:
         return 0
+    if ctx.add_secrets(buf[pos + 16 : pos + 16 + length], input, number or None, ordinal):
+        return 0  # into the run's key log (or already there): nothing held here
     if kept + length > MAX_KEYLOG_BYTES:
         ctx.anomalies.add("pcapng.keylog_too_large", input, number or None, f"{length} bytes")
         return 0
@@ -484,3 +492,61 @@ def _custom(
     uid, package, app = mapping
     if uid != -1:
         ctx.add_uid(uid, (package,) if package else (), app or None)
+
+
+def secrets_in(stream: BinaryIO) -> Iterator[tuple[bytes, int]]:
+    """Every TLS key log of the Decryption Secrets Blocks of a pcapng stream, with the
+    number of packets before it: the first pass that lets every DSB decrypt every
+    connection wherever it sits in the file (Wireshark needs each one before the packets
+    it covers; not every writer puts them there).
+
+    Only block headers are read, and the blocks in between are skipped (sought past when
+    the stream can seek). Damage ends the pass quietly: the main pass counts it."""
+    buf = stream.read(CHUNK_SIZE)
+    pos = 0
+    endian = "<"
+    frames = 0
+    seekable = stream.seekable()
+    while True:
+        if len(buf) - pos < 12:
+            more = stream.read(CHUNK_SIZE)
+            if not more:
+                return
+            buf = buf[pos:] + more
+            pos = 0
+            continue
+        if buf[pos : pos + 4] == _SHB_BYTES:
+            order = _BYTE_ORDERS.get(buf[pos + 8 : pos + 12])
+            if order is None:
+                return
+            endian = order
+        btype, blen = struct.unpack_from(endian + "II", buf, pos)
+        if blen < 12 or blen & 3 or blen > MAX_BLOCK:
+            return
+        if btype == DSB:
+            while len(buf) - pos < blen:
+                more = stream.read(max(CHUNK_SIZE, blen - (len(buf) - pos)))
+                if not more:
+                    return
+                buf = buf[pos:] + more
+                pos = 0
+            if blen >= 20:
+                kind, length = struct.unpack_from(endian + "II", buf, pos + 8)
+                if kind == TLS_KEY_LOG and length > 0 and 16 + length <= blen - 4:
+                    yield buf[pos + 16 : pos + 16 + length], frames
+        elif btype in (EPB, SPB, PB):
+            frames += 1
+        if pos + blen <= len(buf):
+            pos += blen
+            continue
+        rest = pos + blen - len(buf)
+        buf = b""
+        pos = 0
+        if seekable:
+            stream.seek(rest, 1)
+        else:
+            while rest > 0:
+                skipped = len(stream.read(min(rest, CHUNK_SIZE)))
+                if not skipped:
+                    return
+                rest -= skipped

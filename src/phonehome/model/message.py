@@ -15,8 +15,9 @@ Direction = Literal["out", "in"]
 
 Readability = Literal["cleartext", "encrypted", "decrypted"]
 """``cleartext``: anyone on the path could read it (HTTP, DNS, MQTT without TLS, raw).
-``encrypted``: only metadata was visible (TLS/QUIC). ``decrypted``: the user supplied
-decrypted traffic (HAR, mitmproxy flows, key logs)."""
+``encrypted``: only metadata was visible (TLS/QUIC). ``decrypted``: sent encrypted, read
+here because the user supplied decrypted traffic (HAR, mitmproxy flows) or the session
+keys (key logs: then ``Message.extra`` says how, see :class:`Decryption`)."""
 
 Transport = Literal["tcp", "udp"]
 
@@ -414,6 +415,61 @@ class RawPayload(Record):
     def __init__(self, data: bytes, truncated: bool = False) -> None:
         self.data = data
         self.truncated = truncated
+
+
+class Decryption(Record):
+    """How the content of a decrypted connection was read: the secure layer it travelled
+    in and where its keys came from. One per connection, shared by its messages (the
+    pipeline turns it into ``readability="decrypted"`` and :attr:`Message.extra`)."""
+
+    FIELDS = ("layer", "version", "suite", "keys", "alpn")
+    __slots__ = FIELDS
+
+    layer: Final[str]
+    """``tls`` or ``quic``."""
+    version: Final[str]
+    """``TLS 1.2``, ``TLS 1.3``, or the QUIC version (``QUIC v1``, ``QUIC v2``)."""
+    suite: Final[str]
+    """The cipher suite's IANA name."""
+    keys: Final[str]
+    """``file`` (``--keylog``) or ``dsb`` (a pcapng Decryption Secrets Block)."""
+    alpn: Final[str | None]
+    """The application protocol the server chose, if it said."""
+
+    def __init__(self, layer: str, version: str, suite: str, keys: str, alpn: str | None) -> None:
+        self.layer = layer
+        self.version = version
+        self.suite = suite
+        self.keys = keys
+        self.alpn = alpn
+
+    def extra(self) -> tuple[tuple[str, str], ...]:
+        """The ``Message.extra`` pairs of a message read through this layer (keys named in
+        :data:`DECRYPTED_KEYS`; never key material, only what kind of key log)."""
+        pairs = [
+            (DECRYPTED_VIA, self.version),
+            (DECRYPTED_SUITE, self.suite),
+            (DECRYPTED_KEYS, self.keys),
+        ]
+        if self.alpn:
+            pairs.append((DECRYPTED_ALPN, self.alpn))
+        return tuple(pairs)
+
+
+DECRYPTED_VIA: Final = "decrypted.via"
+"""``Message.extra`` key of a decrypted message: the layer it was read through
+(``TLS 1.3``, ``QUIC v1``)."""
+DECRYPTED_SUITE: Final = "decrypted.suite"
+DECRYPTED_KEYS: Final = "decrypted.keys"
+"""``file`` (``--keylog``) or ``dsb`` (pcapng Decryption Secrets Block)."""
+DECRYPTED_ALPN: Final = "decrypted.alpn"
+DECRYPTED_KEYS_NAMES: Final = (DECRYPTED_VIA, DECRYPTED_SUITE, DECRYPTED_KEYS, DECRYPTED_ALPN)
+
+
+def decryption_of(extra: tuple[tuple[str, str], ...]) -> dict[str, str] | None:
+    """``{"via", "suite", "keys", "alpn"}`` of a message read with a key log, else None."""
+    found = {k.split(".", 1)[1]: v for k, v in extra if k in DECRYPTED_KEYS_NAMES}
+    return found or None
 
 
 Content = Record

@@ -13,19 +13,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol as Structural
 
-from phonehome.model.message import Content
+from phonehome.model.message import Content, Decryption
 
 
 class Parsed:
-    """One parsed unit and where it started. Slotted: created per message on the hot path."""
+    """One parsed unit and where it started. Slotted: created per message on the hot path.
 
-    __slots__ = ("content", "frame", "from_client", "time")
+    ``layer`` is set on what was read inside a decrypted TLS/QUIC connection: the pipeline
+    then calls the message ``decrypted`` and records how."""
+
+    __slots__ = ("content", "frame", "from_client", "layer", "time")
 
     def __init__(self, from_client: bool, time: float, frame: int, content: Content) -> None:
         self.from_client = from_client
         self.time = time
         self.frame = frame
         self.content = content
+        self.layer: Decryption | None = None
 
     def __repr__(self) -> str:
         return f"Parsed({self.from_client}, {self.time}, {self.frame}, {self.content!r})"

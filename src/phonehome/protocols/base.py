@@ -53,6 +53,8 @@ class TcpHost:
     ctx: Context
     input: int
     done: bool
+    server: str
+    """The server's address as text (empty when unknown)."""
 
     def to_raw(
         self, from_client: bool, rest: Rest | None, out: list[Parsed], resumable: bool = True
@@ -86,6 +88,13 @@ class TcpHost:
     def reopen(self, rests: list[tuple[bool, Rest | None]], out: list[Parsed]) -> None:
         """The protocol switched (CONNECT accepted, Upgrade): every direction is
         recognised afresh, starting with the given unparsed bytes."""
+        raise NotImplementedError
+
+    def nested(self, alpn: str | None = None) -> Session:
+        """A fresh session for the byte streams carried inside this connection (the
+        plaintext of a decrypted TLS connection). The protocol registered for ``alpn``
+        (:attr:`Protocol.alpn`) takes both directions from their first byte, as the
+        negotiation decided; without one, content decides as on any TCP connection."""
         raise NotImplementedError
 
 
@@ -130,6 +139,10 @@ class UdpHost:
     input: int
     client_port: int
     server_port: int
+    client: str
+    server: str
+    """The two ends' addresses as text, in the flow table's orientation (empty when
+    unknown)."""
 
     def raw(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
         """The datagram as raw payload (bounded per direction of the flow)."""
@@ -151,6 +164,10 @@ class UdpApp:
     def datagram(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
         raise NotImplementedError
 
+    def close(self) -> list[Parsed]:
+        """The flow ended (or the session was done): flush what is pending."""
+        return []
+
 
 class Protocol:
     """A protocol's registry entry (:mod:`phonehome.protocols.registry`).
@@ -164,12 +181,20 @@ class Protocol:
     """
 
     def __init__(
-        self, name: str, contents: tuple[type[Record], ...] = (), *, encrypted: bool = False
+        self,
+        name: str,
+        contents: tuple[type[Record], ...] = (),
+        *,
+        encrypted: bool = False,
+        alpn: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.contents = contents
         self.encrypted = encrypted
         """Messages of it are ``encrypted`` (only metadata visible), else ``cleartext``."""
+        self.alpn = alpn
+        """Its TLS ALPN protocol ids (RFC 7301 registry): a decrypted connection that
+        negotiated one of them is this protocol's from the first byte."""
 
     # -- recognition -------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from phonehome.model.field import Field
 from phonehome.model.message import Content, Headers, HttpRequest, HttpResponse, Message, header
 from phonehome.protocols.base import Parsed, Protocol, Rest, TcpApp, TcpHost
 from phonehome.protocols.bodies import SUPPORTED_ENCODINGS, decode_body, split_codings
+from phonehome.protocols.http2 import is_h2c_switch, is_h2c_upgrade, upgraded_app
 
 HttpMessage = HttpRequest | HttpResponse
 Output = list[tuple[float, int, HttpMessage]]
@@ -670,6 +671,8 @@ class HttpApp(TcpApp):
         super().__init__(protocol, host)
         self._req: HttpStreamParser | None = None
         self._resp: HttpStreamParser | None = None
+        self._h2c: tuple[HttpRequest, float, int] | None = None
+        """The request that asked to upgrade to h2c, while its answer is awaited."""
 
     def _parser(self, is_request: bool) -> HttpStreamParser:
         host = self.host
@@ -729,8 +732,16 @@ class HttpApp(TcpApp):
         if from_client:
             if parser.paused and not resp.holding and not resp.paused:
                 resp.hold_after(len(resp.methods))
+                # The request that paused the side is the last one it gave.
+                last = messages[-1][2] if messages else None
+                if isinstance(last, HttpRequest) and is_h2c_upgrade(last):
+                    self._h2c = (last, messages[-1][0], messages[-1][1])
             return
         if parser.tunnel:
+            switch = messages[-1][2] if messages else None
+            if self._h2c is not None and isinstance(switch, HttpResponse) and is_h2c_switch(switch):
+                self._open_h2c(self._h2c, out)
+                return
             self._open_tunnel(out)
         elif parser.paused:
             # The CONNECT/Upgrade was refused: HTTP goes on in both directions, requests
@@ -743,6 +754,22 @@ class HttpApp(TcpApp):
     def _open_tunnel(self, out: list[Parsed]) -> None:
         """CONNECT accepted or protocol switched: both directions start over, usually
         with a TLS ClientHello."""
+        self.host.reopen(self._rests(out), out)
+
+    def _open_h2c(self, request: tuple[HttpRequest, float, int], out: list[Parsed]) -> None:
+        """``Upgrade: h2c`` answered with 101: the connection goes on as HTTP/2, the
+        upgrade request being its stream 1 (RFC 7540 3.2)."""
+        host = self.host
+        rests = self._rests(out)
+        app = upgraded_app(host, request[0], request[1], request[2])
+        for from_client, _ in rests:
+            host.attach(from_client, app, out)
+        for from_client, rest in rests:
+            if rest is not None:
+                app.data(from_client, rest[0], rest[1], rest[2], out)
+
+    def _rests(self, out: list[Parsed]) -> list[tuple[bool, Rest | None]]:
+        """Both directions leave HTTP/1: what each had parsed, and its unparsed bytes."""
         host = self.host
         rests: list[tuple[bool, Rest | None]] = []
         for from_client in (True, False):
@@ -752,14 +779,15 @@ class HttpApp(TcpApp):
                     out.append(Parsed(from_client, time, frame, msg))
                 rests.append((from_client, parser.take_rest()))
         self._req = self._resp = None
-        host.reopen(rests, out)
+        self._h2c = None
+        return rests
 
 
 class HttpProtocol(Protocol):
     """HTTP/1.x on TCP, and the HTTP messages of every other source (HAR, mitmproxy)."""
 
     def __init__(self) -> None:
-        super().__init__("http", (HttpRequest, HttpResponse))
+        super().__init__("http", (HttpRequest, HttpResponse), alpn=("http/1.1", "http/1.0"))
 
     def tcp_client(self, head: bytes) -> bool:
         return looks_like_http_request(head)
@@ -772,6 +800,16 @@ class HttpProtocol(Protocol):
 
     def tcp_app(self, host: TcpHost) -> TcpApp:
         return HttpApp(self, host)
+
+    def message_name(self, content: Content, transport: str) -> str:
+        """``http``; ``http2``/``http3`` for what the HTTP/2 and HTTP/3 parsers made."""
+        if isinstance(content, HttpRequest | HttpResponse):
+            version = content.version
+            if version == "HTTP/2":
+                return "http2"
+            if version == "HTTP/3":
+                return "http3"
+        return self.name
 
     def host(self, content: Content) -> str | None:
         if isinstance(content, HttpRequest):
@@ -806,8 +844,13 @@ class HttpProtocol(Protocol):
     def fields(self, message: Message, budget: Budget) -> Iterator[Field]:
         content = message.content
         if isinstance(content, HttpRequest):
-            return request_fields(content, budget)
+            # The layer names the part: http2.header:x-ad-id, http3.body:$.imei.
+            part = message.protocol if message.protocol in _VERSIONED_PARTS else self.name
+            return request_fields(content, budget, part)
         return iter(())
+
+
+_VERSIONED_PARTS: Final = frozenset(("http2", "http3"))
 
 
 def strip_port(host: str) -> str:

@@ -19,6 +19,11 @@ for the measurement.)
 h2c: :func:`is_h2_preface` recognises prior knowledge; after an ``Upgrade: h2c`` request
 and its ``101``, :meth:`Http2Connection.upgraded` continues the connection, with the request
 already read by the HTTP/1 parser as stream 1.
+
+Registered as the TCP protocol ``http2`` (:data:`HTTP2`): a client stream that starts with
+the preface, whether in the clear (h2c with prior knowledge) or the plaintext of a
+decrypted TLS connection (ALPN ``h2``); the HTTP/1 app hands an upgraded connection over
+(:func:`upgraded_app`). Its messages are the HTTP protocol's records, named ``http2``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import Final
 
 from phonehome.context import Context
 from phonehome.model.message import Headers, HttpRequest, HttpResponse, header
-from phonehome.protocols.base import Parsed
+from phonehome.protocols.base import Parsed, Protocol, TcpApp, TcpHost
 from phonehome.protocols.bodies import SUPPORTED_ENCODINGS, decode_body, split_codings
 from phonehome.protocols.hpack_decoder import HpackDecoder, HpackError
 
@@ -619,3 +624,57 @@ def _response(
     status_text = _pseudo(fields, ":status") or ""
     status = int(status_text) if _STATUS.fullmatch(status_text) else 0
     return HttpResponse(status, "", VERSION, tuple(fields), body, truncated, removed)
+
+
+# -- the connection and the registry entry ------------------------------------------------
+
+
+class Http2App(TcpApp):
+    """Both directions of an HTTP/2 connection, one :class:`Http2Connection`."""
+
+    def __init__(
+        self, protocol: Protocol, host: TcpHost, conn: Http2Connection | None = None
+    ) -> None:
+        super().__init__(protocol, host)
+        self._conn = conn if conn is not None else Http2Connection(host.ctx, host.input)
+        self._closed = False
+
+    def data(
+        self, from_client: bool, data: bytes, time: float, frame: int, out: list[Parsed]
+    ) -> None:
+        got = self._conn.data(from_client, data, time, frame)
+        if got:
+            out.extend(got)
+
+    def gap(self, from_client: bool, size: int, out: list[Parsed]) -> None:
+        self._conn.gap(from_client, size)
+
+    def finish(self, from_client: bool, out: list[Parsed]) -> None:
+        if not self._closed:
+            self._closed = True
+            out.extend(self._conn.close())
+
+
+class Http2Protocol(Protocol):
+    """HTTP/2 on a TCP stream (h2c, or decrypted TLS). Its content records belong to the
+    HTTP protocol (``protocols/http.py``), which names them ``http2`` by their version."""
+
+    def __init__(self) -> None:
+        super().__init__("http2", alpn=("h2",))
+
+    def tcp_client(self, head: bytes) -> bool:
+        # 16 bytes ("PRI * HTTP/2.0\r\n") are enough to tell; the connection checks the rest.
+        return head.startswith(PREFACE) or (len(head) >= 16 and PREFACE.startswith(head))
+
+    def tcp_app(self, host: TcpHost) -> TcpApp:
+        return Http2App(self, host)
+
+
+HTTP2: Final = Http2Protocol()
+
+
+def upgraded_app(host: TcpHost, request: HttpRequest, time: float, frame: int) -> Http2App:
+    """The app that continues an HTTP/1.1 connection after ``Upgrade: h2c`` and its 101:
+    ``request`` (already emitted) is stream 1, its ``HTTP2-Settings`` the client's."""
+    conn = Http2Connection.upgraded(host.ctx, host.input, request, time, frame)
+    return Http2App(HTTP2, host, conn)

@@ -14,28 +14,34 @@ from __future__ import annotations
 import hmac
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from phonehome.context import DECRYPTED, INCOMPLETE, KEYS_MISSING, UNSUPPORTED, WRONG_KEY
+from phonehome.decrypt.wire import HANDSHAKE as HANDSHAKE
+from phonehome.decrypt.wire import INITIAL as INITIAL
+from phonehome.decrypt.wire import MAX_CID as MAX_CID
+from phonehome.decrypt.wire import RETRY as RETRY
+from phonehome.decrypt.wire import VERSION_1 as VERSION_1
+from phonehome.decrypt.wire import VERSION_2 as VERSION_2
+from phonehome.decrypt.wire import VERSIONS as VERSIONS
+from phonehome.decrypt.wire import ZERO_RTT as ZERO_RTT
+from phonehome.decrypt.wire import QuicVersion as QuicVersion
+from phonehome.decrypt.wire import TlsError
+from phonehome.decrypt.wire import hkdf_extract as hkdf_extract
 from phonehome.extract.engine import Budget
 from phonehome.extract.names import labels
 from phonehome.model.field import Field
-from phonehome.model.message import Content, Message, QuicInitial
+from phonehome.model.message import Content, Decryption, Message, QuicInitial
 from phonehome.protocols.base import Parsed, Protocol, UdpApp, UdpHost
-from phonehome.protocols.tls import HANDSHAKE_CLIENT_HELLO, TlsError, parse_client_hello
+from phonehome.protocols.http3 import Http3Connection
+from phonehome.protocols.tls import HANDSHAKE_CLIENT_HELLO, parse_client_hello
 
-VERSION_1 = 0x00000001
-VERSION_2 = 0x6B3343CF
-
-# Packet types in version 1 numbering; version 2 sends other bits on the wire.
-INITIAL = 0
-ZERO_RTT = 1
-HANDSHAKE = 2
-RETRY = 3
+if TYPE_CHECKING:
+    from phonehome.decrypt.quic import QuicDecryptor, StreamPiece
 
 MAX_INITIAL_PACKETS = 8
 """Client Initial packets examined per connection before giving up on the hello."""
@@ -45,56 +51,8 @@ MAX_CRYPTO = 65536
 """CRYPTO stream bytes accepted: a ClientHello is far smaller."""
 MAX_PENDING = 64
 """Out-of-order CRYPTO pieces held while waiting for the gap before them."""
-MAX_CID = 20
 TAG_LEN = 16
 SAMPLE_LEN = 16
-
-
-@dataclass(frozen=True, slots=True)
-class QuicVersion:
-    number: int
-    name: str
-    """``v1`` or ``v2``, as in :class:`phonehome.model.message.QuicInitial`."""
-    salt: bytes
-    key_label: bytes
-    iv_label: bytes
-    hp_label: bytes
-    initial_bits: int
-    """The long header type bits (0..3) that mean Initial in this version."""
-
-    def packet_type(self, first_byte: int) -> int:
-        """The long header type bits in version 1 numbering (INITIAL, ZERO_RTT, ...)."""
-        return ((first_byte >> 4) - self.initial_bits) & 0x03
-
-    def type_bits(self, packet_type: int) -> int:
-        return (packet_type + self.initial_bits) & 0x03
-
-
-VERSIONS: dict[int, QuicVersion] = {
-    VERSION_1: QuicVersion(
-        VERSION_1,
-        "v1",
-        bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a"),
-        b"quic key",
-        b"quic iv",
-        b"quic hp",
-        0b00,
-    ),
-    VERSION_2: QuicVersion(
-        VERSION_2,
-        "v2",
-        bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9"),
-        b"quicv2 key",
-        b"quicv2 iv",
-        b"quicv2 hp",
-        0b01,
-    ),
-}
-
-
-def hkdf_extract(salt: bytes, ikm: bytes) -> bytes:
-    """HKDF-Extract (RFC 5869 2.2) with SHA-256: one HMAC."""
-    return hmac.digest(salt, ikm, "sha256")
 
 
 def hkdf_expand_label(secret: bytes, label: bytes, length: int, context: bytes = b"") -> bytes:
@@ -493,31 +451,143 @@ class QuicInitialTracker:
 
 class QuicApp(UdpApp):
     """A QUIC flow: followed until the client's Initial gave its ClientHello, then done
-    (the flow table drops the encrypted rest cheaply)."""
+    (the flow table drops the encrypted rest cheaply) — unless the run's key log has the
+    connection's secrets: then every datagram of both sides is decrypted
+    (:class:`phonehome.decrypt.quic.QuicDecryptor`) and the streams go to HTTP/3
+    (:class:`phonehome.protocols.http3.Http3Connection`), its messages marked with the
+    connection's :class:`Decryption`. The QUIC client is the side whose Initial started
+    the flow, which is not always the flow table's client (it orients UDP by ports)."""
 
     def __init__(self, host: UdpHost) -> None:
         super().__init__(host)
         self._tracker = QuicInitialTracker()
+        self._client_side: bool | None = None
+        """The flow table's ``from_client`` of the QUIC client's datagrams."""
+        self._quic: QuicDecryptor | None = None
+        self._h3: Http3Connection | None = None
+        self._layer: Decryption | None = None
+        self._server_name = ""
+        self._counted = False
+        ctx = host.ctx
+        keylog = ctx.keylog
+        if keylog is not None and len(keylog) > 0:
+            from phonehome.decrypt.quic import QuicDecryptor
+
+            self._quic = QuicDecryptor(keylog)
 
     def datagram(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
-        if not from_client:
-            return []  # server Initial/Handshake packets: nothing the device sent
+        client_side = self._client_side
+        if client_side is None:
+            client_side = self._client_side = from_client  # the datagram that started it
+        out: list[Parsed] = []
+        quic = self._quic
+        if quic is not None:
+            self._decrypt(quic.datagram(from_client, data, time, frame), out)
+        if from_client != client_side:
+            return out  # server Initial/Handshake packets: nothing the device sent
         host = self.host
         tracker = self._tracker
+        if tracker.done:
+            return out
         initial = tracker.feed(data)
         if tracker.problem is not None:
             kind, detail = tracker.problem
             host.ctx.anomalies.add(kind, host.input, frame, detail)
         if initial is not None:
-            self.done = True
-            return [Parsed(from_client, time, frame, initial)]
+            out.append(Parsed(client_side, time, frame, initial))
+            hello = initial.hello
+            self._server_name = (hello.sni if hello is not None else None) or (
+                host.server if client_side else host.client
+            )
+            self._after_hello()
+            return out
         if tracker.decrypted == 0:
             # It looked like QUIC but nothing opened: keep the bytes as any UDP payload,
             # and once the tracker gives up, treat the flow as ordinary UDP again.
             if tracker.done:
                 self.released = True
-            return host.raw(from_client, data, time, frame)
-        return []
+            out.extend(host.raw(from_client, data, time, frame))
+        return out
+
+    def close(self) -> list[Parsed]:
+        quic = self._quic
+        out: list[Parsed] = []
+        if quic is None or self._counted:
+            return out
+        self._decrypt(quic.close(), out)
+        h3 = self._h3
+        if h3 is not None:
+            self._h3 = None
+            self._mark(h3.close(), quic, out)
+        if self._tracker.done and self._server_name:
+            self._count(_VERDICT.get(quic.status, INCOMPLETE))
+        return out
+
+    # -- decryption -------------------------------------------------------------------
+
+    def _after_hello(self) -> None:
+        """The hello is read: go on only if the key log has (or may get) the keys."""
+        quic = self._quic
+        ctx = self.host.ctx
+        keylog = ctx.keylog
+        if quic is None or keylog is None:
+            self._count(KEYS_MISSING)
+            self.done = True
+            return
+        random = quic.client_random
+        if random and ctx.keylog_final and keylog.lookup(random) is None:
+            self._count(KEYS_MISSING)
+            self._quic = None
+            self.done = True
+        elif quic.done:
+            self.done = True
+
+    def _decrypt(self, pieces: list[StreamPiece], out: list[Parsed]) -> None:
+        quic = self._quic
+        assert quic is not None
+        host = self.host
+        for kind, frame, detail in quic.take_problems():
+            host.ctx.anomalies.add(kind, host.input, frame, detail)
+        if pieces and (quic.alpn is None or quic.alpn.startswith("h3")):
+            h3 = self._h3
+            if h3 is None:
+                h3 = self._h3 = Http3Connection(host.ctx, host.input)
+            for piece in pieces:
+                got = h3.stream_data(
+                    piece.from_client, piece.stream_id, piece.data, piece.fin, piece.time,
+                    piece.frame, piece.reset,
+                )  # fmt: skip
+                if got:
+                    self._mark(got, quic, out)
+        if quic.done and self._tracker.done:
+            self.done = True
+
+    def _mark(self, parsed: list[Parsed], quic: QuicDecryptor, out: list[Parsed]) -> None:
+        """HTTP/3 messages, turned to the flow table's orientation and marked decrypted."""
+        layer = self._layer
+        if layer is None:
+            layer = self._layer = Decryption(
+                "quic", f"QUIC {quic.version}", quic.suite, quic.key_source or "file", quic.alpn
+            )
+        flipped = quic.flipped
+        for p in parsed:
+            if flipped:
+                p.from_client = not p.from_client
+            p.layer = layer
+            out.append(p)
+
+    def _count(self, verdict: str) -> None:
+        if not self._counted:
+            self._counted = True
+            self.host.ctx.coverage.add("quic", verdict, self._server_name)
+
+
+_VERDICT: Final = {
+    "decrypted": DECRYPTED,
+    "keys_missing": KEYS_MISSING,
+    "wrong_key": WRONG_KEY,
+    "unsupported": UNSUPPORTED,
+}
 
 
 class QuicProtocol(Protocol):
@@ -527,7 +597,9 @@ class QuicProtocol(Protocol):
         super().__init__("quic", (QuicInitial,), encrypted=True)
 
     def udp_start(self, data: bytes, from_client: bool) -> bool:
-        return from_client and looks_like_quic_initial(data)
+        # Either side: a flow between two unregistered ports may be oriented the other way
+        # round by the flow table; the Initial says who the QUIC client is.
+        return looks_like_quic_initial(data)
 
     def udp_app(self, host: UdpHost) -> UdpApp:
         return QuicApp(host)

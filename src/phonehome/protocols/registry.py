@@ -22,6 +22,7 @@ from phonehome.protocols.diameter import DIAMETER
 from phonehome.protocols.dns import DNS
 from phonehome.protocols.gtp import GTPV1, GTPV2
 from phonehome.protocols.http import HTTP
+from phonehome.protocols.http2 import HTTP2
 from phonehome.protocols.ike import ESP, IKE
 from phonehome.protocols.mqtt import MQTT
 from phonehome.protocols.quic import QUIC
@@ -31,8 +32,8 @@ from phonehome.protocols.sip import SIP
 from phonehome.protocols.ssh import SSH
 from phonehome.protocols.tls import TLS
 
-TCP: Final[tuple[Protocol, ...]] = (SIP, HTTP, TLS, MQTT, DNS, SSH, DIAMETER)
-"""Recognised on TCP, in this order."""
+TCP: Final[tuple[Protocol, ...]] = (SIP, HTTP2, HTTP, TLS, MQTT, DNS, SSH, DIAMETER)
+"""Recognised on TCP, in this order (HTTP/2's preface before HTTP/1's request line)."""
 UDP: Final[tuple[Protocol, ...]] = (DNS, SIP, GTPV2, GTPV1, RADIUS, IKE, ESP, QUIC)
 """Recognised on UDP, in this order."""
 OTHER: Final[tuple[Protocol, ...]] = (RAW,)

@@ -18,7 +18,7 @@ from typing import Final
 
 from phonehome.context import Context
 from phonehome.model.message import RawPayload
-from phonehome.protocols.base import Parsed, Protocol, Rest, TcpApp, TcpHost
+from phonehome.protocols.base import Parsed, Protocol, Rest, Session, TcpApp, TcpHost
 from phonehome.protocols.registry import TCP
 
 RAW_LIMIT: Final = 64 << 10
@@ -74,10 +74,17 @@ class TcpSession(TcpHost):
     until the first bytes decided it.
     """
 
-    def __init__(self, ctx: Context, input: int, server_port: int) -> None:
+    def __init__(
+        self, ctx: Context, input: int, server_port: int, server: str = "",
+        protocol: Protocol | None = None,
+    ) -> None:  # fmt: skip
         self.ctx = ctx
         self.input = input
         self.server_port = server_port
+        self.server = server
+        """The server's address (text), for what a protocol reports about the connection."""
+        self._forced = protocol
+        """The protocol both directions are, whatever they start with (ALPN said so)."""
         self.done = False
         self.protocol: str | None = None
         self._client = _Side(True)
@@ -175,6 +182,15 @@ class TcpSession(TcpHost):
             if rest is not None:
                 self._feed(self._side(from_client), rest[0], rest[1], rest[2], out)
 
+    def nested(self, alpn: str | None = None) -> Session:
+        forced = None
+        if alpn:
+            for proto in TCP:
+                if alpn in proto.alpn:
+                    forced = proto
+                    break
+        return TcpSession(self.ctx, self.input, self.server_port, self.server, forced)
+
     # -- dispatch -------------------------------------------------------------------------
 
     def _side(self, from_client: bool) -> _Side:
@@ -205,6 +221,10 @@ class TcpSession(TcpHost):
 
     def _decide(self, side: _Side, force: bool, out: list[Parsed]) -> None:
         """Pick the protocol of a pending direction, then replay its held bytes."""
+        forced = self._forced
+        if forced is not None:
+            self._settle(side, forced, None, out)
+            return
         head = b"".join([d for d, _, _ in side.pending])[:64]
         client = self._client
         if side.from_client:

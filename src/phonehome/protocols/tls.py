@@ -9,13 +9,27 @@ Client Hello hid the real name. The same parser serves TLS over TCP (records) an
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from phonehome.context import (
+    DECRYPTED,
+    INCOMPLETE,
+    KEYS_MISSING,
+    UNSUPPORTED,
+    WRONG_KEY,
+    Context,
+)
+from phonehome.decrypt.wire import TlsError as TlsError
+from phonehome.decrypt.wire import is_grease as is_grease
+from phonehome.decrypt.wire import version_name as version_name
 from phonehome.extract.engine import Budget
 from phonehome.extract.names import labels
 from phonehome.model.field import Field
-from phonehome.model.message import Content, Message, TlsClientHello
-from phonehome.protocols.base import Parsed, Protocol, TcpApp, TcpHost
+from phonehome.model.message import Content, Decryption, Message, TlsClientHello
+from phonehome.protocols.base import Parsed, Protocol, Session, TcpApp, TcpHost
+
+if TYPE_CHECKING:
+    from phonehome.decrypt.tls import Piece, TlsDecryptor
 
 HANDSHAKE_CLIENT_HELLO: Final = 1
 CONTENT_HANDSHAKE: Final = 0x16
@@ -29,27 +43,6 @@ EXT_SERVER_NAME: Final = 0
 EXT_ALPN: Final = 16
 EXT_SUPPORTED_VERSIONS: Final = 43
 EXT_ENCRYPTED_CLIENT_HELLO: Final = 0xFE0D
-
-_VERSION_NAMES: Final = {
-    0x0300: "SSL 3.0",
-    0x0301: "TLS 1.0",
-    0x0302: "TLS 1.1",
-    0x0303: "TLS 1.2",
-    0x0304: "TLS 1.3",
-}
-
-
-class TlsError(ValueError):
-    """The bytes are not a (well-formed) TLS ClientHello."""
-
-
-def is_grease(value: int) -> bool:
-    """RFC 8701 reserved values 0x0a0a, 0x1a1a ... 0xfafa, sent to keep servers tolerant."""
-    return (value & 0x0F0F) == 0x0A0A and (value >> 8) == (value & 0xFF)
-
-
-def version_name(value: int) -> str:
-    return _VERSION_NAMES.get(value) or f"0x{value:04x}"
 
 
 def _decode(raw: bytes) -> str:
@@ -212,34 +205,96 @@ def parse_client_hello_records(buf: bytes) -> TlsClientHello | None:
 
 TLS_HELLO_LIMIT: Final = 64 << 10
 """Client bytes buffered while waiting for a complete ClientHello."""
+SERVER_HOLD_LIMIT: Final = 64 << 10
+"""Server bytes held while the client's hello is not complete yet (when decrypting)."""
+
+# TlsApp states
+_HELLO: Final = 0  # reading the client's ClientHello
+_DECRYPT: Final = 1  # the key log has (or may get) this connection's secrets
+_OVER: Final = 2  # nothing more to read
+
+# TlsDecryptor.status -> coverage verdict
+_VERDICT: Final = {
+    "decrypted": DECRYPTED,
+    "keys_missing": KEYS_MISSING,
+    "wrong_key": WRONG_KEY,
+    "unsupported": UNSUPPORTED,
+}
+
+
+def client_random(stream: bytes | bytearray) -> bytes | None:
+    """The 32-byte random of the ClientHello a client stream starts with, when its first
+    record holds it (always, but for a hello cut into tiny records)."""
+    if len(stream) < 43 or stream[0] != CONTENT_HANDSHAKE or stream[5] != HANDSHAKE_CLIENT_HELLO:
+        return None
+    if int.from_bytes(stream[3:5], "big") < 38:
+        return None
+    return bytes(stream[11:43])
 
 
 class TlsApp(TcpApp):
     """A TLS connection: the client's ClientHello is read; past it everything is
-    encrypted, so the flow is done (the flow table then skips it cheaply)."""
+    encrypted, so the flow is done (the flow table then skips it cheaply) — unless the
+    run's key log has the connection's secrets. Then both directions are decrypted
+    (:class:`phonehome.decrypt.tls.TlsDecryptor`) and the plaintext goes to a session of
+    its own, which recognises its protocol by content as for any TCP connection (HTTP/2
+    by its preface, as ALPN ``h2`` says; HTTP/1.x; MQTT ...); what it parses is marked
+    with the connection's :class:`Decryption`. Each connection's verdict goes to
+    ``ctx.coverage``."""
 
     def __init__(self, protocol: Protocol, host: TcpHost) -> None:
         super().__init__(protocol, host)
         self._buf = bytearray()
+        self._tail = b""
+        """Client bytes past the hello buffer's limit (the decryptor needs them all)."""
         self._start = (0.0, 0)
+        self._state = _HELLO
+        self._client_started = False
+        self._held: list[tuple[bytes, float, int]] = []
+        self._held_size = 0
+        self._held_gap = 0
+        self._tls: TlsDecryptor | None = None
+        self._inner: Session | None = None
+        self._layer: Decryption | None = None
+        self._server_name = ""
+        self._counted = False
 
     def start(self, from_client: bool, out: list[Parsed]) -> None:
         if from_client:
+            self._client_started = True
             self._buf.clear()
-        else:
+        elif not self._client_started:
             self.host.skip(False)  # a server speaking TLS first: nothing to read
 
     def follows(self, from_client: bool) -> bool:
-        return False  # the server's answer is encrypted past its hello
+        # The server's answer is encrypted past its hello: followed only when it can be
+        # decrypted (held until the client's hello says whether it can).
+        return self._state != _OVER and _has_keys(self.host.ctx)
 
     def data(
         self, from_client: bool, data: bytes, time: float, frame: int, out: list[Parsed]
     ) -> None:
+        state = self._state
+        if state == _DECRYPT:
+            tls = self._tls
+            assert tls is not None
+            self._plain(tls.data(from_client, data, time, frame), out)
+            return
+        if state == _OVER:
+            return
+        if not from_client:
+            if self._held_size + len(data) <= SERVER_HOLD_LIMIT and not self._held_gap:
+                self._held.append((data, time, frame))
+                self._held_size += len(data)
+            return
         host = self.host
         buf = self._buf
         if not buf:
             self._start = (time, frame)
-        buf += data[: max(0, TLS_HELLO_LIMIT - len(buf))]
+        room = max(0, TLS_HELLO_LIMIT - len(buf))
+        buf += data[:room]
+        if len(data) > room:
+            self._tail += data[room:]
         try:
             hello = parse_client_hello_records(bytes(buf))
         except TlsError as e:
@@ -248,7 +303,8 @@ class TlsApp(TcpApp):
             return
         if hello is not None:
             out.append(Parsed(True, self._start[0], self._start[1], hello))
-            self._end()
+            self._server_name = hello.sni or host.server
+            self._after_hello(out)
         elif len(buf) >= TLS_HELLO_LIMIT:
             host.ctx.anomalies.add(
                 "tls.incomplete_client_hello", host.input, frame, f"over {TLS_HELLO_LIMIT} bytes"
@@ -257,20 +313,134 @@ class TlsApp(TcpApp):
 
     def gap(self, from_client: bool, size: int, out: list[Parsed]) -> None:
         host = self.host
-        host.ctx.anomalies.add("tls.incomplete_client_hello", host.input, None, "gap")
-        host.done = True
+        state = self._state
+        if state == _DECRYPT:
+            tls = self._tls
+            assert tls is not None
+            tls.gap(from_client, size)
+            self._problems(tls)
+            inner = self._inner
+            if inner is not None:
+                inner.gap(from_client, size)
+            if tls.done:
+                host.done = True
+        elif state == _HELLO:
+            if from_client:
+                host.ctx.anomalies.add("tls.incomplete_client_hello", host.input, None, "gap")
+                self._state = _OVER
+                host.done = True
+            else:
+                self._held_gap = size  # the decryptor is told at its start
 
     def finish(self, from_client: bool, out: list[Parsed]) -> None:
-        if self._buf:
-            host = self.host
-            host.ctx.anomalies.add("tls.incomplete_client_hello", host.input, None, "flow ended")
-            self._buf.clear()
+        host = self.host
+        if self._state == _HELLO:
+            if from_client and self._buf:
+                host.ctx.anomalies.add(
+                    "tls.incomplete_client_hello", host.input, None, "flow ended"
+                )
+                self._buf.clear()
+            return
+        tls = self._tls
+        if tls is None or self._counted:
+            return
+        self._plain(tls.close(), out)
+        inner = self._inner
+        if inner is not None:
+            self._inner = None
+            self._mark(inner.close(), out)
+        self._count(_VERDICT.get(tls.status, INCOMPLETE))
+
+    # -- decryption -------------------------------------------------------------------
+
+    def _after_hello(self, out: list[Parsed]) -> None:
+        """The hello is read: decrypt if the key log has (or may still get) the keys."""
+        ctx = self.host.ctx
+        keylog = ctx.keylog
+        if not _has_keys(ctx) or keylog is None:
+            self._count(KEYS_MISSING)
+            self._end()
+            return
+        random = client_random(self._buf)
+        if random is not None and ctx.keylog_final and keylog.lookup(random) is None:
+            self._count(KEYS_MISSING)
+            self._end()
+            return
+        from phonehome.decrypt.tls import TlsDecryptor
+
+        tls = self._tls = TlsDecryptor(keylog)
+        self._state = _DECRYPT
+        time, frame = self._start
+        client = bytes(self._buf) + self._tail
+        self._buf = bytearray()
+        self._tail = b""
+        self._plain(tls.data(True, client, time, frame), out)
+        held, self._held = self._held, []
+        self._held_size = 0
+        for data, t, f in held:
+            self._plain(tls.data(False, data, t, f), out)
+        if self._held_gap:
+            tls.gap(False, self._held_gap)
+            self._problems(tls)
+        if tls.done:
+            self.host.done = True
+
+    def _plain(self, pieces: list[Piece], out: list[Parsed]) -> None:
+        """Decrypted application data to the plaintext session."""
+        tls = self._tls
+        assert tls is not None
+        self._problems(tls)
+        if pieces:
+            inner = self._inner
+            if inner is None:
+                inner = self._inner = self.host.nested(tls.alpn)
+            for piece in pieces:
+                self._mark(inner.data(piece.from_client, piece.data, piece.time, piece.frame), out)
+            if inner.done:
+                self.host.done = True  # nothing more the plaintext session wants
+        if tls.done:
+            self.host.done = True
+
+    def _mark(self, parsed: list[Parsed], out: list[Parsed]) -> None:
+        if not parsed:
+            return
+        layer = self._layer
+        if layer is None:
+            tls = self._tls
+            assert tls is not None
+            layer = self._layer = Decryption(
+                "tls", tls.version, tls.suite, tls.key_source or "file", tls.alpn
+            )
+        for p in parsed:
+            if p.layer is None:
+                p.layer = layer
+            out.append(p)
+
+    def _problems(self, tls: TlsDecryptor) -> None:
+        host = self.host
+        for kind, frame, detail in tls.take_problems():
+            host.ctx.anomalies.add(kind, host.input, frame, detail)
+
+    def _count(self, verdict: str) -> None:
+        if not self._counted:
+            self._counted = True
+            self.host.ctx.coverage.add("tls", verdict, self._server_name or self.host.server)
 
     def _end(self) -> None:
         """Past the ClientHello everything is encrypted: stop the flow's delivery."""
+        self._state = _OVER
         self._buf.clear()
+        self._tail = b""
+        self._held = []
         self.host.skip(True)
+        self.host.skip(False)
         self.host.done = True
+
+
+def _has_keys(ctx: Context) -> bool:
+    """The run has a key log with at least one connection's secrets in it."""
+    keylog = ctx.keylog
+    return keylog is not None and len(keylog) > 0
 
 
 class TlsProtocol(Protocol):

@@ -23,11 +23,16 @@ RAW_LIMIT: Final = 65536
 class UdpSession(UdpHost):
     """Implements :class:`phonehome.protocols.base.Session` for UDP flows."""
 
-    def __init__(self, ctx: Context, input: int, client_port: int, server_port: int) -> None:
+    def __init__(
+        self, ctx: Context, input: int, client_port: int, server_port: int, client: str = "",
+        server: str = "",
+    ) -> None:  # fmt: skip
         self.ctx = ctx
         self.input = input
         self.client_port = client_port
         self.server_port = server_port
+        self.client = client
+        self.server = server
         self.done = False
         self._app: UdpApp | None = None
         self._raw_left = [RAW_LIMIT, RAW_LIMIT]  # [from server, from client]
@@ -58,7 +63,11 @@ class UdpSession(UdpHost):
         """Datagrams stand alone: a lost one leaves nothing to resynchronise."""
 
     def close(self) -> list[Parsed]:
-        return []
+        app = self._app
+        if app is None:
+            return []
+        self._app = None
+        return app.close()
 
     def raw(self, from_client: bool, data: bytes, time: float, frame: int) -> list[Parsed]:
         left = self._raw_left[from_client]

@@ -15,7 +15,7 @@ shown under its id.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -73,6 +73,8 @@ class FindingDoc:
     excerpt = _Key("excerpt", as_dict)
     evidence = _Key("evidence", dicts)
     times = _Key("times", as_list)
+    decrypted = _Key("decrypted", as_dict)
+    """How a finding read from decrypted TLS/QUIC was read: via, suite, keys, alpn."""
 
     def __init__(self, raw: object) -> None:
         self.raw: dict[str, Any] = as_dict(raw)
@@ -179,3 +181,66 @@ class ScanDocument:
 def incomplete_line(path: str, why: str) -> str:
     """The one sentence every format uses for an input that was not read to its end."""
     return f"Results may be incomplete: in {path}, {why}; whatever followed was not read."
+
+
+KEY_SOURCES = {"file": "the key log", "dsb": "the capture's own key log (pcapng DSB)"}
+
+
+def how_sent(findings: Iterable[FindingDoc]) -> tuple[str, str]:
+    """How the worst of these findings travelled, for the report sentences: ``(how,
+    afterwards)``, e.g. ``("inside TLS 1.3", "read with the key log")``, ``("in clear text",
+    "")``. A finding read from decrypted TLS/QUIC is never called clear text."""
+    fs = list(findings)
+    readability = {f.readability for f in fs}
+    if "cleartext" in readability:
+        return "in clear text", ""
+    if "decrypted" in readability:
+        for f in fs:
+            how = f.decrypted
+            if how.get("via"):
+                source = KEY_SOURCES.get(str(how.get("keys")), "the key log")
+                return f"inside {how['via']}", f"read with {source}"
+        return "encrypted on the wire (seen decrypted)", ""
+    return "encrypted", ""
+
+
+def coverage_sentence(decryption: object) -> str | None:
+    """The coverage line of a report: ``decrypted 12 of 40 TLS connections and 3 of 5
+    QUIC connections; keys missing for 28 (top servers: a.example 20, ...)``. None when
+    there was neither a TLS/QUIC connection nor a key log (nothing to say)."""
+    if not isinstance(decryption, dict):
+        return None
+    tls = as_dict(decryption.get("tls"))
+    quic = as_dict(decryption.get("quic"))
+    keylog = as_dict(decryption.get("key_log"))
+    total = as_int(tls.get("connections")) + as_int(quic.get("connections"))
+    has_keys = as_int(keylog.get("client_randoms")) > 0
+    if not total and not has_keys:
+        return None
+    text = (
+        f"decrypted {as_int(tls.get('decrypted'))} of {as_int(tls.get('connections'))} TLS "
+        f"connections and {as_int(quic.get('decrypted'))} of "
+        f"{as_int(quic.get('connections'))} QUIC connections"
+    )
+    servers = as_dict(decryption.get("servers"))
+    for verdict, what in _VERDICT_WORDS:
+        n = as_int(tls.get(verdict)) + as_int(quic.get(verdict))
+        if not n:
+            continue
+        text += f"; {what} for {n}"
+        top = dicts(servers.get(verdict))
+        if top:
+            named = ", ".join(f"{x.get('host')} {x.get('connections')}" for x in top[:5])
+            more = ", …" if len(top) > 5 else ""
+            text += f" (top servers: {named}{more})"
+    if not has_keys:
+        text += "; no key log was given (--keylog FILE, or a pcapng with its TLS keys)"
+    return text
+
+
+_VERDICT_WORDS = (
+    ("keys_missing", "keys missing"),
+    ("wrong_key", "wrong or stale keys"),
+    ("unsupported", "not decryptable (protocol version or cipher suite)"),
+    ("incomplete", "handshake not captured whole"),
+)

@@ -18,7 +18,14 @@ from phonehome import identifiers, wording
 from phonehome.enrich.jurisdiction import region_words
 from phonehome.enrich.severity import REASON_OUTSIDE_HOME, REASON_THIRD_COUNTRY, REASON_TRIGGER
 from phonehome.jsondoc import as_dict, as_int, as_list
-from phonehome.report.document import FindingDoc, ScanDocument, ScanView, incomplete_line
+from phonehome.report.document import (
+    FindingDoc,
+    ScanDocument,
+    ScanView,
+    coverage_sentence,
+    how_sent,
+    incomplete_line,
+)
 from phonehome.report.html import Markup, Node, el, join, page, row, table
 
 MAX_EVIDENCE_SHOWN = 5
@@ -69,7 +76,9 @@ def _readability(f: FindingDoc) -> Markup:
     if r == "cleartext":
         return el("span", "CLEAR TEXT", class_="badge clear")
     if r == "decrypted":
-        return el("span", "encrypted on the wire (seen decrypted)", class_="badge dec")
+        how, then = how_sent([f])
+        text = f"{how}; {then}" if then else how
+        return el("span", text, class_="badge dec")
     return el("span", "encrypted", class_="badge enc")
 
 
@@ -603,8 +612,9 @@ def _methodology(d: ScanDocument) -> Markup:
             "p",
             "Only what the device sent was examined. HTTP, DNS, MQTT and raw payloads in clear "
             "text were parsed and searched in every encoding the tool decodes; of TLS and QUIC "
-            "only the handshake (server name) was visible. A value in an encrypted flow that "
-            "was not decrypted cannot be seen.",
+            "only the handshake (server name) was visible, unless a key log gave the session "
+            "keys (see Decryption). A value in an encrypted flow that was not decrypted cannot "
+            "be seen.",
         ),
         el("dl", facts),
         el("h3", "Inputs"),
@@ -624,6 +634,18 @@ def _methodology(d: ScanDocument) -> Markup:
             ],
         ),
     ]
+    coverage = coverage_sentence(d.get("decryption"))
+    if coverage:
+        parts.append(el("h3", "Decryption"))
+        parts.append(el("p", coverage[:1].upper() + coverage[1:] + ".", id="decryption"))
+        servers = as_dict(as_dict(d.get("decryption")).get("servers"))
+        rows = [
+            (as_dict(x).get("host"), verdict.replace("_", " "), as_dict(x).get("connections"))
+            for verdict, hosts in servers.items()
+            for x in as_list(hosts)
+        ]
+        if rows:
+            parts.append(table(("Server", "Not decrypted because", "Connections"), rows))
     ni = [as_dict(x) for x in as_list(d.get("not_inspected"))]
     parts.append(el("h3", "Not inspected (encrypted, contents unseen)"))
     if ni:
@@ -639,8 +661,9 @@ def _methodology(d: ScanDocument) -> Markup:
         parts.append(
             el(
                 "p",
-                "Decrypted traffic (a HAR file or mitmproxy flows of the same session) would "
-                "show what these received.",
+                "The session keys (phonehome scan --keylog FILE, or a pcapng with its TLS keys "
+                "embedded) or decrypted traffic (a HAR file or mitmproxy flows of the same "
+                "session) would show what these received.",
                 class_="note",
             )
         )

@@ -13,7 +13,14 @@ from collections import defaultdict
 from typing import Any
 
 from phonehome import identifiers, wording
-from phonehome.report.document import FindingDoc, ScanDocument, ScanView, incomplete_line
+from phonehome.report.document import (
+    FindingDoc,
+    ScanDocument,
+    ScanView,
+    coverage_sentence,
+    how_sent,
+    incomplete_line,
+)
 
 MAX_ROWS = 500
 """Trackers cap issue bodies (GitHub at 65536 characters); the rest is counted, not shown."""
@@ -29,12 +36,11 @@ def md(value: Any) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 
 
-def _how(readability: set[str]) -> str:
-    if "cleartext" in readability:
+def _how(findings: list[FindingDoc]) -> str:
+    how, then = how_sent(findings)
+    if how == "in clear text":
         return "**in clear text**"
-    if "decrypted" in readability:
-        return "encrypted on the wire (seen decrypted)"
-    return "encrypted"
+    return f"{how} ({then})" if then else how
 
 
 def _owner(f: FindingDoc) -> str:
@@ -72,7 +78,7 @@ def render(view: ScanView, color: bool = False) -> str:
             count = max(f.count for f in fs)
             out.append(
                 f"- {md(', '.join(identifiers.name(i) for i in idents))} sent "
-                f"{_how({f.readability for f in fs})} to `{_code(host)}`"
+                f"{_how(fs)} to `{_code(host)}`"
                 + (f" ({md(owner)})" if owner else "")
                 + f" over {md(proto)}/{md(port)}, {wording.count(count, 'time')}"
             )
@@ -114,6 +120,9 @@ def render(view: ScanView, color: bool = False) -> str:
             "",
             f"Not identifiers (placeholders seen and dismissed): {wording.count(n, 'value')}.",
         ]
+    coverage = coverage_sentence(d.get("decryption"))
+    if coverage:
+        out += ["", f"Decryption: {md(coverage)}."]
     ni = d.not_inspected
     if ni:
         out += [

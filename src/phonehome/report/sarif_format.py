@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from phonehome import identifiers
 from phonehome.jsondoc import as_dict, as_list, dicts
-from phonehome.report.document import ScanDocument, ScanView
+from phonehome.report.document import FindingDoc, ScanDocument, ScanView, how_sent
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 RESETTABLE = frozenset(i.id for i in identifiers.CATALOGUE if i.resettable)
@@ -118,10 +118,9 @@ def rules() -> list[dict[str, Any]]:
 
 def _message(f: dict[str, Any], revealed: bool) -> str:
     name = identifiers.name(f.get("identifier"))
-    how = {
-        "cleartext": "in clear text",
-        "decrypted": "encrypted on the wire (seen decrypted)",
-    }.get(str(f.get("readability")), "encrypted")
+    how, then = how_sent([FindingDoc(f)])
+    if then:
+        how = f"{how} ({then})"
     chain = ">".join(str(e) for e in as_list(f.get("encoding"))) or "no encoding"
     value = f.get("value") if revealed and "value" in f else f.get("value_redacted")
     return (
@@ -249,6 +248,7 @@ def render(view: ScanView, color: bool = False) -> str:
         "revealed": revealed,
         "device": d.get("device"),
         "notInspected": as_list(d.get("not_inspected"))[:1000],
+        "decryption": as_dict(d.get("decryption")),
         "stats": d.stats,
     }
     if revealed:

@@ -13,7 +13,14 @@ from typing import Any
 from phonehome import identifiers, wording
 from phonehome.enrich.jurisdiction import region_words
 from phonehome.jsondoc import as_dict, as_int, map_strings, opt_number
-from phonehome.report.document import FindingDoc, ScanDocument, ScanView, incomplete_line
+from phonehome.report.document import (
+    FindingDoc,
+    ScanDocument,
+    ScanView,
+    coverage_sentence,
+    how_sent,
+    incomplete_line,
+)
 from phonehome.terminal import safe
 
 
@@ -153,13 +160,10 @@ def render(view: ScanView, color: bool = False) -> str:
     dests = sorted(by_dest.items(), key=rank)
     for (host, port, proto), fs in dests:
         ids = sorted({f.identifier for f in fs}, key=lambda i: (identifiers.rank(i), str(i)))
-        readab = {f.readability for f in fs}
-        if "cleartext" in readab:
+        how, then = how_sent(fs)
+        if how == "in clear text":
             how = f"{red}in CLEAR TEXT{reset}"
-        elif "decrypted" in readab:
-            how = "encrypted on the wire (seen decrypted)"
-        else:
-            how = "encrypted"
+        then = f"; {then}" if then else ""
         times = max(f.count for f in fs)
         first = min(f.first_seen for f in fs)
         last = max(f.last_seen for f in fs)
@@ -168,7 +172,7 @@ def render(view: ScanView, color: bool = False) -> str:
         names = _and_list([identifiers.name(i) for i in ids])
         out.append(
             f"  {bold}{names}{reset} sent {how} to {bold}{host}{reset}"
-            f"{_owner(fs)} ({proto}/{port}){app}"
+            f"{_owner(fs)} ({proto}/{port}){app}{then}"
         )
         out.append(f"    {_how_often(fs, times, first, last)}{_trigger(fs)}{_severity(fs)}")
     if by_dest:
@@ -197,6 +201,10 @@ def render(view: ScanView, color: bool = False) -> str:
             + "; ".join(_placeholder(x) for x in dismissed[:8])
             + (f"; and {len(dismissed) - 8} more" if len(dismissed) > 8 else "")
         )
+    coverage = coverage_sentence(d.get("decryption"))
+    if coverage:
+        out.append("")
+        out.append(f"Decryption: {coverage}.")
     ni = d.not_inspected
     if ni:
         out.append("")
@@ -204,7 +212,8 @@ def render(view: ScanView, color: bool = False) -> str:
         more = f", and {len(ni) - 8} more" if len(ni) > 8 else ""
         out.append(
             f"Not inspected (encrypted, contents unseen): {wording.count(len(ni), 'destination')}: "
-            f"{shown}{more}. Decrypted traffic (HAR, mitmproxy flows) would show more."
+            f"{shown}{more}. Their session keys (--keylog, or a pcapng with its TLS keys) or "
+            "decrypted traffic (HAR, mitmproxy flows) would show more."
         )
     out.append("")
     for i in d.inputs:

@@ -287,6 +287,8 @@ def build_view(
         }
         if f.capped:
             item["more_occurrences"] = f.more_occurrences
+        if f.decryption is not None:
+            item["decrypted"] = dict(f.decryption)
         if f.excerpt is not None:
             item["excerpt"] = _excerpt(f.excerpt, f.identifier, scrubber)
         if reveal:
@@ -331,6 +333,7 @@ def build_view(
                 result.not_identifiers.items(), key=lambda x: (-x[1], x[0][0], x[0][2])
             )
         ],
+        "decryption": result.decryption,
         "stats": result.stats,
         "anomalies": result.anomalies,
         **result.extra,

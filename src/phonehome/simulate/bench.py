@@ -34,7 +34,8 @@ import random
 from array import array
 from pathlib import Path
 
-from phonehome.simulate import appproto, quic_build, tls_build
+from phonehome.privacy import open_private
+from phonehome.simulate import appproto, quic_build, tls13_h2, tls_build
 from phonehome.simulate.nokia7plus import (
     DEVICE_IP4,
     DEVICE_IP6,
@@ -71,6 +72,8 @@ MIXES: dict[str, tuple[tuple[str, float], ...]] = {
         ("dns_cname", 0.05),
         ("tls", 0.20),
     ),
+    "tls": (("tls_h2", 1.0),),
+    "tls-many": (("tls_h2_small", 1.0),),
 }
 """Share of captured bytes per kind of flow (documented in docs/simulator.md)."""
 DEFAULT_MIX = "phone"
@@ -137,8 +140,12 @@ class _Rounds:
 
 
 class _Corpus:
-    def __init__(self, scene: Scene, sink: FrameSink, rng: random.Random) -> None:
+    def __init__(
+        self, scene: Scene, sink: FrameSink, rng: random.Random, keys: _Keys | None = None
+    ) -> None:
         self.scene = scene
+        self.keys = keys
+        self._certs: dict[str, bytes] = {}
         self.lan = scene.lan
         self.sink = sink
         self.rng = rng
@@ -265,6 +272,65 @@ class _Corpus:
                 self.lan.udp(t, True, ip, 443, port, ack)
         return t + rng.randrange(2_000, 40_000)
 
+    # -- the tls mix -----------------------------------------------------------------------
+
+    def tls_h2(self, t: int, leak: bool, small: bool = False) -> int:
+        """One TLS 1.3 connection with HTTP/2 inside, as an app's OkHttp client makes it:
+        1-3 POSTs of a small JSON event, responses of log-normal size (300 B to 300 KB);
+        ``small``: one POST and a 300-byte answer (many connections per MB). Its key log
+        goes to the keys file (and, in pcapng, a DSB before its packets)."""
+        rng = self.rng
+        host, ip = self._host()
+        cert = self._certs.get(host)
+        if cert is None:
+            cert = self._certs[host] = tls13_h2.certificate_der(host)
+        tls = tls13_h2.Connection(rng, host, cert)
+        assert self.keys is not None
+        self.keys.add(tls.keylog())
+        conn = self.lan.tcp(t, ip, 443, rtt_us=20_000, isn=self.scene.isn())
+        conn.open()
+        conn.send(tls.client_flight)
+        conn.wait(20_000)
+        conn.send(tls.server_flight, from_client=False)
+        conn.send(tls.client_finished)
+        phone = self.scene.phone
+        for i in range(1 if small else rng.randint(1, 3)):
+            n = rng.randrange(10**6)
+            headers = [
+                (":method", "POST"), (":scheme", "https"), (":authority", host),
+                (":path", f"/v1/events?seq={n}"), ("content-type", "application/json"),
+                ("user-agent", "okhttp/4.12.0"),
+            ]  # fmt: skip
+            doc: dict[str, object] = {"event": "sync", "seq": n, "model": "TA-1046"}
+            spots: list[tuple[str, str, str, tuple[str, ...]]] = []
+            if leak and i == 0:
+                headers.append(("x-ad-id", phone.ad_id))
+                doc["imei"] = phone.imei
+                spots = [("ad_id", phone.ad_id, "http2.header:x-ad-id", ()),
+                         ("imei", phone.imei, "http2.body:$.imei", ("json",))]  # fmt: skip
+            records, stream = tls.request(headers, json.dumps(doc).encode())
+            refs = conn.send(records)
+            for identifier, value, where, encoding in spots:
+                self.scene.truth.leak(
+                    Leak(identifier, value, host, ip_str(ip), 443, "http2", where, encoding),
+                    refs[-1],
+                )
+            conn.wait(rng.randrange(5_000, 40_000))
+            body = self.filler[:300] if small else self._tls_body()
+            reply = [(":status", "200"), ("content-type", "application/octet-stream"),
+                     ("content-length", str(len(body)))]  # fmt: skip
+            conn.send(tls.response(stream, reply, body), from_client=False)
+            conn.wait(rng.randrange(1_000, 30_000))
+            self.scene.expected.http_requests += 1
+        conn.close()
+        self.scene.expected.tls_snis.append(host)
+        return conn.t_us
+
+    def _tls_body(self) -> bytes:
+        size = min(300_000, max(300, int(math.exp(self.rng.gauss(8.0, 1.5)))))
+        start = self.rng.randrange(len(self.filler) - size)
+        return self.filler[start : start + size]
+
     # -- the leaky mix ---------------------------------------------------------------------
 
     def http_leaky(self, t: int) -> int:
@@ -380,11 +446,12 @@ def generate(
     phone: Phone = make_phone(seed)
     if mix == "leaky":
         return _generate_rounds(out, seed, target, pcapng, phone)
-    with PcapWriter(out, pcapng=pcapng) as writer:
+    tls = mix.startswith("tls")
+    with PcapWriter(out, pcapng=pcapng) as writer, _Keys(out, writer, tls) as keys:
         sink = _TimedWriter(writer)
         scene = Scene(phone, sink, seed)
         rng = random.Random(f"bench/{seed}")
-        corpus = _Corpus(scene, sink, rng)
+        corpus = _Corpus(scene, sink, rng, keys)
         t = START_US + 9 * HOUR
         scene.event(t - MINUTE, "boot")
         scene.event(t - 30 * SECOND, "unlock")
@@ -396,7 +463,7 @@ def generate(
             kind = max(shares, key=lambda m: m[1] * total - done[m[0]])[0]
             # the k-th leak goes into the first small HTTP flow past k/LEAKS of the corpus
             leak = (
-                kind == "http_small"
+                kind in ("http_small", "tls_h2", "tls_h2_small")
                 and leaks_done < LEAKS
                 and writer.bytes >= leaks_done * target / LEAKS
             )
@@ -412,6 +479,10 @@ def generate(
                 t = corpus.tls(t)
             elif kind == "quic_data":
                 t = corpus.quic_data(t)
+            elif kind == "tls_h2":
+                t = corpus.tls_h2(t, leak)
+            elif kind == "tls_h2_small":
+                t = corpus.tls_h2(t, leak, small=True)
             else:
                 t = corpus.quic(t)
             done[kind] += writer.bytes - before
@@ -428,6 +499,27 @@ def generate(
     return Generated(
         doc, phone.profile(), scene.events, writer.frames, writer.bytes, scene.expected
     )
+
+
+class _Keys:
+    """The ``tls`` mix's key log: ``FILE.keys`` beside the capture (NSS format, mode 0600),
+    and in pcapng each connection's lines as a DSB before its packets."""
+
+    def __init__(self, out: Path, writer: PcapWriter, wanted: bool) -> None:
+        self.writer = writer
+        self.file = open_private(out.with_suffix(".keys")) if wanted else None
+
+    def add(self, lines: bytes) -> None:
+        if self.file is not None:
+            self.file.write(lines)
+        self.writer.secrets(lines)
+
+    def __enter__(self) -> _Keys:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.file is not None:
+            self.file.close()
 
 
 def _generate_rounds(out: Path, seed: int, target: int, pcapng: bool, phone: Phone) -> Generated:

@@ -13,10 +13,12 @@ from pathlib import Path
 from types import TracebackType
 
 from phonehome.ingest.pcapng import (
+    DSB,
     IDB,
     IF_TSRESOL,
     OPT_ENDOFOPT,
     SHB,
+    TLS_KEY_LOG,
     encode_block,
     encode_option,
 )
@@ -76,6 +78,13 @@ class PcapWriter:
     def emit(self, ts_us: int, frame: bytes) -> int:
         """:class:`~phonehome.simulate.packets.FrameSink` interface: stream frames as built."""
         return self.write(ts_us, frame)
+
+    def secrets(self, keylog: bytes) -> None:
+        """pcapng only: a Decryption Secrets Block with these TLS key log lines, before the
+        packets written next (as PCAPdroid and editcap place them)."""
+        if self.pcapng:
+            body = struct.pack("<II", TLS_KEY_LOG, len(keylog)) + keylog
+            self._f.write(encode_block(DSB, body))
 
     def close(self) -> None:
         self._f.close()

@@ -707,7 +707,7 @@ def targets() -> dict[str, Target]:
         "pcap": Target(pcap, _allowed()),
         "pcapng": Target(pcapng, _allowed()),
         "netstack": Target(netstack, _allowed()),
-        "tunnel": Target(tunnel, _allowed()),
+        "tunnel": Target(tunnel, _allowed(), share=0.1),
         "http": Target(http, _allowed()),
         "dns": Target(dns, _allowed("dns")),
         "tls": Target(tls, _allowed("tls")),

@@ -128,10 +128,6 @@ def extensions() -> list[object]:
         return []
     for ext in built:
         ext.optional = True  # a failing C compiler leaves the pure-Python modules in use
-        # mypyc compiles with -Werror; gcc 12 at -O3 reports "may be used uninitialized"
-        # for registers of mypyc's generator helpers that every path assigns (seen on a
-        # generator in protocols/sip.py): a false positive that must not fail the build.
-        ext.extra_compile_args = [*ext.extra_compile_args, "-Wno-maybe-uninitialized"]
     return built
 
 

@@ -605,8 +605,14 @@ def sip_fields(msg: SipMessage, budget: Budget) -> Iterator[Field]:
     """The places of a SIP message where identities travel (docs/fields.md)."""
     # A request's target (Request-URI, To) is the other party, except in REGISTER, whose
     # To is the registering user's own address of record (RFC 3261 10.2).
-    target = PEER_KEY if msg.method and msg.method != "REGISTER" else None
-    if msg.method:
+    # An if statement, not a conditional expression with `and`: compiled inside this
+    # generator, mypyc (2.4.1) released the message twice on that path (a segfault; gcc's
+    # -Werror=maybe-uninitialized in the build pointed at it).
+    method = msg.method
+    target: str | None = None
+    if method and method != "REGISTER":
+        target = PEER_KEY
+    if method:
         yield from expand(
             budget, "sip.uri", "Request-URI", (), target or "Request-URI", (), msg.uri
         )

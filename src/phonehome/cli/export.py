@@ -48,7 +48,8 @@ def export(
     if keylogs:
         opened, total = key_coverage(out, list(keylogs))
         click.echo(
-            f"{out}: the key log decrypts {opened} of its {total} TLS/QUIC connections; "
+            f"{out}: the key log decrypts {opened} of its "
+            f"{wording.count(total, 'TLS/QUIC connection')}; "
             "no key was copied into it (hand the key log over separately if the recipient "
             "must read them)"
         )

@@ -593,10 +593,11 @@ class Store:
         the same options too, as far as they change a result). Such a rescan is usually
         made for another format, which ``phonehome show N --format F`` gives without one.
 
-        Only scans that share inputs, profile and version are loaded and compared."""
+        Only scans that share inputs, profile and version are loaded and compared. A watch
+        (any status but ``finished``) is never a rescan: its input is a live source."""
         groups: dict[tuple[Any, ...], list[ScanRow]] = {}
         for r in rows:
-            if r.input_sha256:
+            if r.input_sha256 and r.status == "finished":
                 key = (r.input_sha256, r.profile_sha256, r.tool_version)
                 groups.setdefault(key, []).append(r)
         out: dict[int, int] = {}

@@ -109,3 +109,11 @@ def test_tunnel_seeds_reach_every_tunnel_kind(tmp_path: Path) -> None:
         assert all(d.get("tunnel") for d in lines), path.name
         kinds.update(layer["type"] for d in lines for layer in d["tunnel"])
     assert kinds == {"gtpu", "vxlan", "geneve", "gre", "capwap", "mpls", "pppoe", "ipip", "4in6"}
+
+
+def test_dex_whose_method_calls_itself_with_its_own_summary_is_analysed() -> None:
+    # The data flow applied a callee's summary while iterating it; in a recursive call the
+    # callee's summary is the one being written ("dictionary changed size during
+    # iteration" escaped `phonehome apk`). Found by CI's fuzzing of the dex target.
+    data = (FUZZ / "regressions" / "dex" / "recursive-summary-mutated").read_bytes()
+    targets.check("dex", data)

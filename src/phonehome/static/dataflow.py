@@ -652,20 +652,25 @@ class _MethodRun:
             return bool(self.df._code_items(callee))
         step = self._step(insn, self.written)
         inst = _Instantiator(self.df, args, step)
-        result |= inst.labels(summary.ret, returned=True)
-        for k, labs in summary.args.items():
+        # Copies: in a recursive call the callee's summary is the one this run is writing
+        # (found by fuzzing: "dictionary changed size during iteration").
+        arg_labels = [(k, set(labs)) for k, labs in summary.args.items()]
+        field_labels = [(name, set(labs)) for name, labs in summary.fields.items()]
+        sinks = list(summary.sinks)
+        result |= inst.labels(set(summary.ret), returned=True)
+        for k, labs in arg_labels:
             if k < len(insn.regs):
                 got = inst.labels(labs, returned=True)
                 if got:
                     self._mutate(out, insn.regs[k], got)
-        for name, labs in summary.fields.items():
+        for name, labs in field_labels:
             got = inst.labels(labs)
             concrete = {lab for lab in got if lab.kind != S}
             if concrete:
                 self.df._store_field(name, concrete)
             if got - concrete:
                 self.summary.fields.setdefault(name, set()).update(got - concrete)
-        for data, sink, api, handle, where in summary.sinks:
+        for data, sink, api, handle, where in sinks:
             datas = inst.labels({data})
             handles: set[Label | None] = {None} if handle is None else set(inst.labels({handle}))
             for d in datas:

@@ -141,6 +141,30 @@ def device_options(f: F) -> F:
     return f
 
 
+def event_timing_options(f: F) -> F:
+    """How device events line up with the capture (``scan`` and ``watch``)."""
+    f = click.option(
+        "--trigger-window",
+        type=click.FloatRange(min=0.1, max=3600),
+        metavar="SECONDS",
+        help="A send within this many seconds after an event counts as triggered by it "
+        "(default 10).",
+    )(f)
+    f = click.option(
+        "--events-offset",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="Seconds to add to every event time (the device clock's offset).",
+    )(f)
+    f = click.option(
+        "--events-tz",
+        metavar="ZONE",
+        help="Time zone (IANA name) of an events log without epoch times.",
+    )(f)
+    return f
+
+
 keylog_option = click.option(
     "--keylog",
     "keylogs",

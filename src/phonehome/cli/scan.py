@@ -23,6 +23,7 @@ from phonehome.cli.options import (
     REPORT_FORMATS,
     db_option,
     device_options,
+    event_timing_options,
     file_option,
     format_option,
     keylog_option,
@@ -58,24 +59,7 @@ from phonehome.errors import InputError, UsageError
     help="Device events (unlock, screen on, boot ...): the simulator's CSV, JSON, or "
     "'adb logcat -b events -v epoch' output (docs/events.md).",
 )
-@click.option(
-    "--events-tz",
-    metavar="ZONE",
-    help="Time zone (IANA name) of an events log without epoch times.",
-)
-@click.option(
-    "--events-offset",
-    type=float,
-    default=0.0,
-    metavar="SECONDS",
-    help="Seconds to add to every event time (the device clock's offset).",
-)
-@click.option(
-    "--trigger-window",
-    type=click.FloatRange(min=0.1, max=3600),
-    metavar="SECONDS",
-    help="A send within this many seconds after an event counts as triggered by it (default 10).",
-)
+@event_timing_options
 @click.option(
     "--home-country",
     metavar="CC",

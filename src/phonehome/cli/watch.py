@@ -17,7 +17,13 @@ from typing import Any
 
 import click
 
-from phonehome.cli.options import EXIT_CLEAN, EXIT_FINDINGS, db_option, device_options
+from phonehome.cli.options import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    db_option,
+    device_options,
+    event_timing_options,
+)
 from phonehome.errors import PhonehomeError, UsageError
 
 SOURCE_OPTIONS = ("udp", "tcp_listen", "tcp_connect", "http", "interface", "proxy")
@@ -113,20 +119,7 @@ SOURCE_OPTIONS = ("udp", "tcp_listen", "tcp_connect", "http", "interface", "prox
     help="Device events (CSV, JSON, or 'adb logcat -b events -v epoch' output, which may "
     "keep growing): alerts say '2 s after unlock'.",
 )
-@click.option("--events-tz", metavar="ZONE", help="Time zone of an events log without epochs.")
-@click.option(
-    "--events-offset",
-    type=float,
-    default=0.0,
-    metavar="SECONDS",
-    help="Seconds to add to every event time (the device clock's offset).",
-)
-@click.option(
-    "--trigger-window",
-    type=click.FloatRange(min=0.1, max=3600),
-    metavar="SECONDS",
-    help="A send within this many seconds after an event counts as triggered by it (10).",
-)
+@event_timing_options
 @device_options
 @click.option(
     "--print-addon-path",

@@ -497,6 +497,28 @@ def test_interface_without_permission_says_what_is_needed(tmp_path: Path) -> Non
     assert res.stderr.count("\n") == 1
 
 
+def test_a_capture_tool_that_closes_its_output_before_exiting_is_a_failed_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dumpcap refused by the kernel closes its output (end of file, readable) a moment
+    before it exits; that is its error, not a started capture (a race CI lost under
+    load: the watch ran, said "dumpcap stopped (exit 1)", and exited 0)."""
+    from phonehome.errors import UsageError
+    from phonehome.live.interface import NEEDS, InterfaceSource
+
+    fake = tmp_path / "dumpcap"
+    fake.write_text(
+        "#!/bin/sh\nexec 1>&-\nsleep 0.5\n"
+        "echo 'dumpcap: cap_set_proc() fail return: Operation not permitted' >&2\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    source = InterfaceSource("lo")
+    with pytest.raises(UsageError) as raised:
+        source.open()
+    assert str(raised.value).startswith(f"--interface lo: {NEEDS} (dumpcap: ")
+
+
 # -- mitmproxy ----------------------------------------------------------------------------
 
 

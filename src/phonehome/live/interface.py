@@ -15,11 +15,15 @@ that root or CAP_NET_RAW is needed (exit 2).
 
 from __future__ import annotations
 
+import array
+import contextlib
+import fcntl
 import os
 import re
 import select
 import shutil
 import subprocess
+import termios
 import time
 from collections.abc import Iterator
 
@@ -50,6 +54,13 @@ def capture_command(iface: str, bpf: str | None) -> list[str]:
     )
 
 
+def _pending(fd: int) -> int:
+    """Bytes waiting in pipe ``fd`` (0 at end of file)."""
+    buf = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, buf)
+    return buf[0]
+
+
 class InterfaceSource(Source):
     def __init__(self, spec: str, bpf: str | None = None) -> None:
         super().__init__(spec)
@@ -78,10 +89,17 @@ class InterfaceSource(Source):
         assert proc.stdout is not None
         deadline = time.monotonic() + START_TIMEOUT_S
         # The capture tool writes its file header as soon as the capture is open; an
-        # error (permission, unknown interface, bad filter) ends it first.
+        # error (permission, unknown interface, bad filter) ends it first. Its output
+        # turns readable on that end too (end of file), possibly before it has exited:
+        # readable with nothing to read is a tool on its way out, not a capture.
         while time.monotonic() < deadline:
             ready, _, _ = select.select([proc.stdout], [], [], 0.1)
-            if ready or proc.poll() is not None:
+            if proc.poll() is not None:
+                break
+            if ready:
+                if _pending(proc.stdout.fileno()) == 0:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
                 break
         if proc.poll() is not None and proc.returncode != 0:
             err = (proc.stderr.read() if proc.stderr else b"").decode("utf-8", "replace")

@@ -56,6 +56,7 @@ COMPILED_SINGLE_MODULES: tuple[str, ...] = (
     "phonehome.flowlist",
     "phonehome.ingest.pcap",
     "phonehome.ingest.pcapng",
+    "phonehome.model.field",
     "phonehome.model.frame",
     "phonehome.model.message",
     "phonehome.net.addr",
@@ -67,7 +68,12 @@ COMPILED_SINGLE_MODULES: tuple[str, ...] = (
     "phonehome.net.tunnel",
     "phonehome.pipeline",
 )
-COMPILED_PACKAGES: tuple[str, ...] = ("phonehome.decrypt", "phonehome.protocols")
+COMPILED_PACKAGES: tuple[str, ...] = (
+    "phonehome.decrypt",
+    "phonehome.detect",
+    "phonehome.extract",
+    "phonehome.protocols",
+)
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 

@@ -53,6 +53,7 @@ GROUP = "phonehome__mypyc"
 # phonehome.protocols is compiled without being listed here).
 COMPILED_SINGLE_MODULES: tuple[str, ...] = (
     "phonehome.context",
+    "phonehome.findings",
     "phonehome.flowlist",
     "phonehome.ingest.pcap",
     "phonehome.ingest.pcapng",
@@ -67,6 +68,7 @@ COMPILED_SINGLE_MODULES: tuple[str, ...] = (
     "phonehome.net.tcp",
     "phonehome.net.tunnel",
     "phonehome.pipeline",
+    "phonehome.scan_pass",
 )
 COMPILED_PACKAGES: tuple[str, ...] = (
     "phonehome.decrypt",

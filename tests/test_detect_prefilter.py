@@ -7,6 +7,7 @@ calls every detector on every field and remembers nothing.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,7 @@ from phonehome.model.profile import DeviceProfile, Location
 from phonehome.pipeline import iter_messages, open_all
 from phonehome.protocols.registry import message_fields as fields
 from tests.builders_detect import field
+from tests.needs import need_module
 
 PROFILE = DeviceProfile(
     values={
@@ -428,3 +430,55 @@ def test_a_large_message_is_searched_in_bounded_batches() -> None:
     assert [m.field.where for m in matches if m.identifier == "imei"] == [
         f"p{i}" for i in range(0, 200, 50)
     ]
+
+
+# -- the hyperscan gate: "no detector's needs" in one call ---------------------------------
+
+
+NEEDS = [d.needs.pattern for d in Engine(None).patterns if d.needs is not None]
+GATE_ALPHABET = ALPHABET + "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x00sSiIpPuUrRnNgGmMoO3"
+gate_texts = st.lists(
+    st.one_of(
+        st.text(GATE_ALPHABET, max_size=24),
+        st.sampled_from(["sip:", "SIPS:", "urn:gsma:imei:", "3GPPnetwork.org", "@", "89"]),
+        st.sampled_from(PLANTED),
+    ),
+    max_size=6,
+).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(gate_texts)
+def test_the_hyperscan_gate_says_none_only_where_re_finds_none(text: str) -> None:
+    from phonehome.detect.matcher import none_needed
+
+    need_module("hyperscan")
+    none = none_needed(NEEDS)
+    assert none is not None
+    if none(text):
+        assert all(re.search(n, text) is None for n in NEEDS), text
+
+
+@pytest.mark.parametrize(
+    ("text", "none"),
+    [
+        ("plain words, no digits", True),
+        ("352071026884283", False),
+        ("sip:alice@example.com", False),
+        ("sip:al\x1cice@example.com", False),  # re refuses \x1c as whitespace; superset
+        ("x" * 5000, True),
+    ],
+)
+def test_the_hyperscan_gate_on_edges(text: str, none: bool) -> None:
+    from phonehome.detect.matcher import none_needed
+
+    need_module("hyperscan")
+    gate = none_needed(NEEDS)
+    assert gate is not None and gate(text) is none
+
+
+def test_no_gate_where_hyperscan_cannot_compile_the_needs() -> None:
+    from phonehome.detect.matcher import none_needed
+
+    need_module("hyperscan")
+    assert none_needed(["(?<=a)b"]) is None

@@ -24,7 +24,7 @@ from phonehome.detect.imsi import ImsiDetector
 from phonehome.detect.known import KnownValues
 from phonehome.detect.location import LocationDetector
 from phonehome.detect.mac import MacDetector
-from phonehome.detect.matcher import Backend
+from phonehome.detect.matcher import Backend, none_needed
 from phonehome.detect.meid import MeidDetector
 from phonehome.detect.msisdn import MsisdnDetector
 from phonehome.detect.nai import NaiDetector
@@ -109,6 +109,9 @@ class Engine:
         self._keyed: dict[str, tuple[Detector, ...]] = {}
         needs = [d.needs.pattern for d in self.patterns if d.needs is not None]
         self._gate = re.compile("|".join(f"(?:{n})" for n in needs)) if needs else None
+        self._none_needed = (
+            none_needed(needs) if needs and self.known.backend == "hyperscan" else None
+        )
 
     def selected(self, field: Field) -> tuple[Detector, ...]:
         """The pattern detectors that can hit ``field``, in registration order."""
@@ -117,7 +120,11 @@ class Engine:
         if not self.fast:
             return tuple(self.patterns)
         keyed = self._keyed_under(norm_key(field.key))
-        if self._gate is None or self._gate.search(field.text) is None:
+        text = field.text
+        none_needed = self._none_needed
+        if none_needed is not None and text.isascii() and none_needed(text):
+            return keyed
+        if self._gate is None or self._gate.search(text) is None:
             return keyed
         return tuple(
             d

@@ -336,6 +336,8 @@ class KnownValues(Detector):
         caseless, exact = targets(profile) if profile else ([], [])
         self._caseless = Matcher(caseless, caseless=True, backend=backend)
         self._exact = Matcher(exact, backend=backend)
+        self.backend: Backend = self._exact.backend
+        """The matcher engine in use (the engine's gate uses hyperscan where this does)."""
         self.locations: tuple[Location, ...] = profile.locations if profile else ()
         needles = sorted({n for loc in self.locations for n in _lat_needles(loc)})
         self._lat_needles = re.compile("|".join(map(re.escape, needles))) if needles else None

@@ -163,7 +163,7 @@ def fields_(draw: st.DrawFn) -> Field:
 
 
 PROFILES = {"none": None, "profile": PROFILE}
-FAST = {name: Engine(p) for name, p in PROFILES.items()}
+FAST = {name: Engine(p, gate_after=0) for name, p in PROFILES.items()}
 REFERENCE = {name: Engine(p, fast=False) for name, p in PROFILES.items()}
 
 
@@ -478,3 +478,14 @@ def test_no_gate_where_hyperscan_cannot_compile_the_needs() -> None:
 
     need_module("hyperscan")
     assert none_needed(["(?<=a)b"]) is None
+
+
+def test_the_hyperscan_gate_is_compiled_only_for_many_fields() -> None:
+    need_module("hyperscan")
+    engine = Engine(None, gate_after=3)
+    for i in range(3):
+        engine.selected(field(f"word{i}"))
+    assert engine._none_needed is None
+    engine.selected(field("word3"))
+    assert engine._none_needed is not None
+    assert engine.selected(field("x@y.example")) == engine.selected(field("x@y.example"))

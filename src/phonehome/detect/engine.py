@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from phonehome.detect import placeholders, spans
+from phonehome.detect import matcher, placeholders, spans
 from phonehome.detect.ad_id import AdIdDetector
 from phonehome.detect.android_id import AndroidIdDetector
 from phonehome.detect.base import Detector, norm_key
@@ -24,7 +24,7 @@ from phonehome.detect.imsi import ImsiDetector
 from phonehome.detect.known import KnownValues
 from phonehome.detect.location import LocationDetector
 from phonehome.detect.mac import MacDetector
-from phonehome.detect.matcher import Backend, none_needed
+from phonehome.detect.matcher import Backend
 from phonehome.detect.meid import MeidDetector
 from phonehome.detect.msisdn import MsisdnDetector
 from phonehome.detect.nai import NaiDetector
@@ -63,6 +63,9 @@ MEMO_TEXT = 256
 """Results are remembered for the last ``MEMO_SIZE`` distinct (text, key) pairs of fields
 without siblings and of at most ``MEMO_TEXT`` characters: the same DNS names, labels,
 paths and User-Agents come back all through a capture."""
+GATE_AFTER = 2048
+"""Fields the ``re`` gate tests before the hyperscan one is compiled (~20 ms, which a
+small capture would not win back; it saves ~2.5 us a field)."""
 BATCH_TEXT = 64 * 1024
 """Characters of fields searched for the profile's values in one call (the call costs
 more than a typical field's text; bounded so a large message is not copied whole)."""
@@ -90,6 +93,7 @@ class Engine:
         profile: DeviceProfile | None = None,
         backend: Backend | None = None,
         fast: bool = True,
+        gate_after: int = GATE_AFTER,
     ) -> None:
         self.known = KnownValues(profile, backend=backend)
         self.patterns: list[Detector] = [
@@ -109,9 +113,10 @@ class Engine:
         self._keyed: dict[str, tuple[Detector, ...]] = {}
         needs = [d.needs.pattern for d in self.patterns if d.needs is not None]
         self._gate = re.compile("|".join(f"(?:{n})" for n in needs)) if needs else None
-        self._none_needed = (
-            none_needed(needs) if needs and self.known.backend == "hyperscan" else None
-        )
+        self._needs = needs
+        self._none_needed: Callable[[str], bool] | None = None
+        self._gate_checks = 0
+        self._gate_after = gate_after if needs and self.known.backend == "hyperscan" else -1
 
     def selected(self, field: Field) -> tuple[Detector, ...]:
         """The pattern detectors that can hit ``field``, in registration order."""
@@ -122,6 +127,11 @@ class Engine:
         keyed = self._keyed_under(norm_key(field.key))
         text = field.text
         none_needed = self._none_needed
+        if none_needed is None and self._gate_after >= 0:
+            self._gate_checks += 1
+            if self._gate_checks > self._gate_after:
+                self._gate_after = -1
+                none_needed = self._none_needed = matcher.none_needed(self._needs)
         if none_needed is not None and text.isascii() and none_needed(text):
             return keyed
         if self._gate is None or self._gate.search(text) is None:

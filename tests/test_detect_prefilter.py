@@ -489,3 +489,15 @@ def test_the_hyperscan_gate_is_compiled_only_for_many_fields() -> None:
     engine.selected(field("word3"))
     assert engine._none_needed is not None
     assert engine.selected(field("x@y.example")) == engine.selected(field("x@y.example"))
+
+
+def test_the_hyperscan_gate_is_compiled_for_a_few_long_fields() -> None:
+    """A few bodies of a megabyte each cost ``re`` ~30 ms apiece: compile it for them."""
+    from phonehome.detect.engine import GATE_AFTER_CHARS
+
+    need_module("hyperscan")
+    engine = Engine(None)
+    engine.selected(field("A" * (GATE_AFTER_CHARS // 2)))
+    assert engine._none_needed is None
+    engine.selected(field("A" * GATE_AFTER_CHARS))
+    assert engine._none_needed is not None

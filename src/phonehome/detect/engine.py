@@ -64,8 +64,10 @@ MEMO_TEXT = 256
 without siblings and of at most ``MEMO_TEXT`` characters: the same DNS names, labels,
 paths and User-Agents come back all through a capture."""
 GATE_AFTER = 2048
-"""Fields the ``re`` gate tests before the hyperscan one is compiled (~20 ms, which a
-small capture would not win back; it saves ~2.5 us a field)."""
+GATE_AFTER_CHARS = 1 << 18
+"""Fields, or characters, the ``re`` gate tests before the hyperscan one is compiled
+(~20 ms, which a small capture would not win back: it saves ~2.5 us a field, and ``re``
+takes ~30 ms a megabyte where hyperscan takes under one)."""
 BATCH_TEXT = 64 * 1024
 """Characters of fields searched for the profile's values in one call (the call costs
 more than a typical field's text; bounded so a large message is not copied whole)."""
@@ -116,6 +118,7 @@ class Engine:
         self._needs = needs
         self._none_needed: Callable[[str], bool] | None = None
         self._gate_checks = 0
+        self._gate_chars = 0
         self._gate_after = gate_after if needs and self.known.backend == "hyperscan" else -1
 
     def selected(self, field: Field) -> tuple[Detector, ...]:
@@ -129,7 +132,8 @@ class Engine:
         none_needed = self._none_needed
         if none_needed is None and self._gate_after >= 0:
             self._gate_checks += 1
-            if self._gate_checks > self._gate_after:
+            self._gate_chars += len(text)
+            if self._gate_checks > self._gate_after or self._gate_chars > GATE_AFTER_CHARS:
                 self._gate_after = -1
                 none_needed = self._none_needed = matcher.none_needed(self._needs)
         if none_needed is not None and text.isascii() and none_needed(text):

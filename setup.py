@@ -105,7 +105,7 @@ def extensions() -> list[object]:
     if _BUILDING.intersection(sys.argv[1:]):
         _announce(
             f"phonehome: compiling the packet core ({len(MODULES)} modules) with mypyc; "
-            "this takes about 90 s and prints nothing until it ends"
+            "this takes about 5 minutes and prints nothing until it ends"
         )
     try:
         from mypyc.build import mypycify

@@ -7,7 +7,7 @@ calls every detector on every field and remembers nothing.
 
 from __future__ import annotations
 
-import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -31,11 +31,12 @@ from phonehome.detect.meid import MEID_KEYS
 from phonehome.detect.msisdn import PHONE_KEYS
 from phonehome.detect.profile import load_profile
 from phonehome.detect.validators import luhn_digit
-from phonehome.model.field import Field
+from phonehome.model.field import Field, Match
 from phonehome.model.profile import DeviceProfile, Location
 from phonehome.pipeline import iter_messages, open_all
 from phonehome.protocols.registry import message_fields as fields
 from tests.builders_detect import field
+from tests.needs import need_module
 
 PROFILE = DeviceProfile(
     values={
@@ -162,7 +163,7 @@ def fields_(draw: st.DrawFn) -> Field:
 
 
 PROFILES = {"none": None, "profile": PROFILE}
-FAST = {name: Engine(p) for name, p in PROFILES.items()}
+FAST = {name: Engine(p, gate_after=0) for name, p in PROFILES.items()}
 REFERENCE = {name: Engine(p, fast=False) for name, p in PROFILES.items()}
 
 
@@ -181,7 +182,7 @@ def test_a_skipped_detector_would_have_found_nothing(f: Field) -> None:
 def test_engine_with_shortcuts_finds_what_the_reference_finds(f: Field, profile: str) -> None:
     # twice: the second answer comes from the memo for fields without siblings
     assert FAST[profile].scan(f) == REFERENCE[profile].scan(f)
-    again = dataclasses.replace(f, where="other", encoding=("base64",))
+    again = Field(f.text, "other", ("base64",), f.key, f.siblings, f.context)
     assert FAST[profile].scan(again) == REFERENCE[profile].scan(again)
 
 
@@ -274,13 +275,9 @@ def test_every_pattern_detector_declares_when_it_can_hit() -> None:
 
 
 def test_a_detector_without_declarations_runs_everywhere() -> None:
-    class Anything(Detector):
-        id = "PH-TEST"
-        identifier = "test"
-        name = "test"
-
+    # the base class declares neither (a compiled class cannot be subclassed in a test)
     engine = Engine(None)
-    engine.patterns.append(Anything())
+    engine.patterns.append(Detector())
     engine._keyed.clear()
     assert engine.selected(field("www")) == (engine.patterns[-1],)
 
@@ -292,7 +289,18 @@ def test_a_reused_result_carries_the_new_field() -> None:
     [a] = engine.scan(first)
     [b] = engine.scan(second)
     assert (a.field, b.field) == (first, second)
-    assert dataclasses.replace(a, field=second) == b
+    assert b == Match(
+        a.detector,
+        a.identifier,
+        a.value,
+        a.start,
+        a.end,
+        a.confidence,
+        a.profile_match,
+        second,
+        a.form,
+        a.more,
+    )
 
 
 @pytest.mark.parametrize("bare_first", [True, False])
@@ -318,17 +326,21 @@ def test_simulated_captures_give_the_same_matches_on_every_field(
     pcap = tmp_path / "c.pcap"
     simulate.run(scenario, pcap, seed=3)
     profile, _ = load_profile(pcap.with_name("c.device.toml"))
-    fast, reference = Engine(profile), Engine(profile, fast=False)
+    fast, reference, batched = Engine(profile), Engine(profile, fast=False), Engine(profile)
     ctx = Context()
     n = hits = 0
     for msg in iter_messages(open_all([str(pcap)]), ctx):
         if msg.direction != "out":
             continue
+        expected: list[Match] = []
         for f in fields(msg):
             got = fast.scan(f)
             assert got == reference.scan(f), f.where
+            expected += got
             n += 1
             hits += bool(got)
+        # a message's fields searched together, as a scan does
+        assert batched.scan_many(fields(msg)) == expected
     assert n > 100 and hits > 10
 
 
@@ -359,3 +371,133 @@ def test_known_locations_are_looked_for_only_near_their_latitude(text: str, hit:
     found = Engine(PROFILE).scan(field(text))
     assert ("location" in [m.identifier for m in found]) is hit
     assert found == Engine(PROFILE, fast=False).scan(field(text))
+
+
+# -- one search of the profile's values for a message's fields ----------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(fields_(), min_size=1, max_size=12),
+    st.sampled_from(available_backends()),
+)
+def test_fields_searched_together_match_as_searched_one_by_one(
+    batch: list[Field], backend: Backend
+) -> None:
+    together = Engine(PROFILE, backend=backend).scan_many(batch)
+    one_by_one = Engine(PROFILE, backend=backend, fast=False)
+    assert together == [m for f in batch for m in one_by_one.scan(f)]
+
+
+@pytest.mark.parametrize("backend", available_backends())
+@pytest.mark.parametrize(
+    ("texts", "found"),
+    [
+        # a value split over two fields is in neither
+        (["imei=35207102", "6884283"], []),
+        (["3520710268842", "83"], []),
+        # one field ending and the next starting with it: both, at their own offsets
+        (["x 352071026884283", "352071026884283 y"], [(0, 2, 17), (1, 0, 15)]),
+        # offsets stay per field after a field that is not ASCII
+        (["Größe ü", "a 352071026884283"], [(1, 2, 17)]),
+        # an empty field in between holds nothing and moves nothing
+        (["", "352071026884283"], [(1, 0, 15)]),
+        # the Base64 of the value inside a longer Base64 text
+        (["MzUyMDcxMDI2ODg0Mjgz", "eA=="], [(0, 0, 20)]),
+    ],
+)
+def test_a_value_is_found_only_inside_one_field(
+    backend: Backend, texts: list[str], found: list[tuple[int, int, int]]
+) -> None:
+    batch = [Field(t, f"http.query:p{i}") for i, t in enumerate(texts)]
+    matches = Engine(PROFILE, backend=backend).scan_many(batch)
+    got = [(batch.index(m.field), m.start, m.end) for m in matches if m.identifier == "imei"]
+    assert got == found
+
+
+def test_a_large_message_is_searched_in_bounded_batches() -> None:
+    """Fields beyond one batch's characters go to the next search, found all the same."""
+    from phonehome.detect.engine import BATCH_TEXT
+
+    filler = "a" * 1000
+    batch = [Field(filler if i % 50 else "352071026884283", f"p{i}") for i in range(200)]
+    assert sum(len(f.text) for f in batch) > 2 * BATCH_TEXT
+    matches = Engine(PROFILE).scan_many(batch)
+    assert [m.field.where for m in matches if m.identifier == "imei"] == [
+        f"p{i}" for i in range(0, 200, 50)
+    ]
+
+
+# -- the hyperscan gate: "no detector's needs" in one call ---------------------------------
+
+
+NEEDS = [d.needs.pattern for d in Engine(None).patterns if d.needs is not None]
+GATE_ALPHABET = ALPHABET + "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x00sSiIpPuUrRnNgGmMoO3"
+gate_texts = st.lists(
+    st.one_of(
+        st.text(GATE_ALPHABET, max_size=24),
+        st.sampled_from(["sip:", "SIPS:", "urn:gsma:imei:", "3GPPnetwork.org", "@", "89"]),
+        st.sampled_from(PLANTED),
+    ),
+    max_size=6,
+).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(gate_texts)
+def test_the_hyperscan_gate_says_none_only_where_re_finds_none(text: str) -> None:
+    from phonehome.detect.matcher import none_needed
+
+    need_module("hyperscan")
+    none = none_needed(NEEDS)
+    assert none is not None
+    if none(text):
+        assert all(re.search(n, text) is None for n in NEEDS), text
+
+
+@pytest.mark.parametrize(
+    ("text", "none"),
+    [
+        ("plain words, no digits", True),
+        ("352071026884283", False),
+        ("sip:alice@example.com", False),
+        ("sip:al\x1cice@example.com", False),  # re refuses \x1c as whitespace; superset
+        ("x" * 5000, True),
+    ],
+)
+def test_the_hyperscan_gate_on_edges(text: str, none: bool) -> None:
+    from phonehome.detect.matcher import none_needed
+
+    need_module("hyperscan")
+    gate = none_needed(NEEDS)
+    assert gate is not None and gate(text) is none
+
+
+def test_no_gate_where_hyperscan_cannot_compile_the_needs() -> None:
+    from phonehome.detect.matcher import none_needed
+
+    need_module("hyperscan")
+    assert none_needed(["(?<=a)b"]) is None
+
+
+def test_the_hyperscan_gate_is_compiled_only_for_many_fields() -> None:
+    need_module("hyperscan")
+    engine = Engine(None, gate_after=3)
+    for i in range(3):
+        engine.selected(field(f"word{i}"))
+    assert engine._none_needed is None
+    engine.selected(field("word3"))
+    assert engine._none_needed is not None
+    assert engine.selected(field("x@y.example")) == engine.selected(field("x@y.example"))
+
+
+def test_the_hyperscan_gate_is_compiled_for_a_few_long_fields() -> None:
+    """A few bodies of a megabyte each cost ``re`` ~30 ms apiece: compile it for them."""
+    from phonehome.detect.engine import GATE_AFTER_CHARS
+
+    need_module("hyperscan")
+    engine = Engine(None)
+    engine.selected(field("A" * (GATE_AFTER_CHARS // 2)))
+    assert engine._none_needed is None
+    engine.selected(field("A" * GATE_AFTER_CHARS))
+    assert engine._none_needed is not None

@@ -9,8 +9,6 @@ nested places and encodings).
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -177,7 +175,7 @@ def _ids(ms: list[Match]) -> list[int]:
 @settings(max_examples=400, deadline=None)
 @given(match_sets())
 def test_widest_keeps_what_the_pairwise_version_kept(matches: list[Match]) -> None:
-    from phonehome.detect import _widest
+    from phonehome.detect.engine import _widest
 
     assert _ids(_widest(matches)) == _ids(ref_widest(matches))
 
@@ -196,7 +194,7 @@ def test_best_matches_keeps_what_the_pairwise_version_kept(
         findings.SMALL = old_small
     ref = ref_best_matches(matches)
     # same matches in the same order; ``more`` counts what the dedupe folded into each
-    assert [dataclasses.replace(m, more=0) for m in new] == ref
+    assert [m.with_more(0) for m in new] == ref
     # and every deepest occurrence is either kept or counted on the one kept for its place
     assert sum(1 + m.more for m in new) == len(_ref_deepest(matches)[0])
 

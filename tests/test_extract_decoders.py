@@ -9,6 +9,8 @@ import json
 import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from phonehome.extract import decoders
 from phonehome.extract.engine import MAX_CHAIN
@@ -229,3 +231,24 @@ def test_xml_with_doctype_is_not_parsed():
     assert [f.encoding for f in all_fields(http(body=bomb)) if f.where.startswith("http.body")] == [
         ()
     ]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text("0123456789abcdefABCDEFgx \n", max_size=40))
+def test_hex_is_taken_exactly_where_six_or_more_pairs_of_hex_digits_are(text: str) -> None:
+    """The even-length character class accepts what the pairs pattern it replaced did."""
+    import re
+
+    pairs = re.fullmatch(r"(?:[0-9a-fA-F]{2}){6,}", text) is not None
+    out = decoders.hex_text(text)
+    if not pairs:
+        assert out is None
+    else:
+        assert out is None or out == bytes.fromhex(text)
+        assert (out is not None) == (
+            decoders.printable(bytes.fromhex(text))
+            or (
+                decoders.compressed(bytes.fromhex(text)) is not None
+                and decoders.known_binary(bytes.fromhex(text))
+            )
+        )

@@ -10,7 +10,6 @@ memory does not grow with the capture.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -139,10 +138,7 @@ def best_matches(matches: list[Match]) -> list[Match]:
             more.append(m.more)
         else:
             more[i] += 1 + m.more
-    return [
-        m if n == m.more else dataclasses.replace(m, more=n)
-        for m, n in zip(uniq, more, strict=True)
-    ]
+    return [m if n == m.more else m.with_more(n) for m, n in zip(uniq, more, strict=True)]
 
 
 def _prefer_exact(matches: list[Match]) -> list[Match]:

@@ -25,9 +25,15 @@ back, each reported by ``phonehome --version``:
   records a SHA-256 of each compiled module's source in ``_native.json``, and a mismatch
   means the ``.so`` beside it no longer is that source.
 
-Not compiled on purpose: everything after the message (extraction, detection,
-enrichment, reports: their hot spots are already in C, hyperscan and orjson) and the
-readers of already-decoded input (HAR, mitmproxy); see docs/architecture.md.
+Extraction and detection (``phonehome.extract``, ``phonehome.detect``, the Field and
+Match records, the scan pass and the aggregator) joined for issue 15: on leak-dense
+cleartext, where nearly every request carries an identifier, they were more than half of
+a scan, all of it per-field Python (benchmarks/README.md, "Issue 15, session 5"). A
+package's ``__init__`` is not compiled, so nothing that runs per field lives in one.
+
+Not compiled on purpose: enrichment and reports (per finding, not per packet; their hot
+spots are already in C, hyperscan and orjson) and the readers of already-decoded input
+(HAR, mitmproxy); see docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -53,9 +59,11 @@ GROUP = "phonehome__mypyc"
 # phonehome.protocols is compiled without being listed here).
 COMPILED_SINGLE_MODULES: tuple[str, ...] = (
     "phonehome.context",
+    "phonehome.findings",
     "phonehome.flowlist",
     "phonehome.ingest.pcap",
     "phonehome.ingest.pcapng",
+    "phonehome.model.field",
     "phonehome.model.frame",
     "phonehome.model.message",
     "phonehome.net.addr",
@@ -66,8 +74,14 @@ COMPILED_SINGLE_MODULES: tuple[str, ...] = (
     "phonehome.net.tcp",
     "phonehome.net.tunnel",
     "phonehome.pipeline",
+    "phonehome.scan_pass",
 )
-COMPILED_PACKAGES: tuple[str, ...] = ("phonehome.decrypt", "phonehome.protocols")
+COMPILED_PACKAGES: tuple[str, ...] = (
+    "phonehome.decrypt",
+    "phonehome.detect",
+    "phonehome.extract",
+    "phonehome.protocols",
+)
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 

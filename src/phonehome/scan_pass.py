@@ -18,7 +18,6 @@ from phonehome.context import VERDICTS, Context
 from phonehome.enrich.useragent import app_from_user_agent
 from phonehome.findings import Aggregator, Finding
 from phonehome.ingest import Capture
-from phonehome.model.field import Match
 from phonehome.model.message import AppLabel, HttpRequest, Message, header
 from phonehome.model.profile import DeviceProfile
 from phonehome.pipeline import iter_messages
@@ -134,12 +133,7 @@ class ScanPass:
                 encrypted[name] = left
             elif left == 0:
                 del encrypted[name]
-        matches: list[Match] = []
-        engine = self.engine
-        for f in self._extract(msg, self.ctx.anomalies):
-            found = engine.scan(f)
-            if found:
-                matches.extend(found)
+        matches = self.engine.scan_many(self._extract(msg, self.ctx.anomalies))
         if not matches:
             return None
         if msg.app is None and isinstance(msg.content, HttpRequest):

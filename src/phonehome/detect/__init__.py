@@ -2,218 +2,27 @@
 
 :class:`Engine` runs the known-value detector (the profile's own values, in every form)
 and every pattern detector over each field. Adding a detector is one module with a
-:class:`~phonehome.detect.base.Detector` subclass plus one line in ``PATTERN_DETECTORS``.
+:class:`~phonehome.detect.base.Detector` subclass plus one line in ``PATTERN_DETECTORS``
+(:mod:`phonehome.detect.engine`).
 Detector ids are documented in docs/detectors.md and never change once released.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-
-from phonehome.detect import placeholders, spans
-from phonehome.detect.ad_id import AdIdDetector
-from phonehome.detect.android_id import AndroidIdDetector
-from phonehome.detect.base import Detector, norm_key
-from phonehome.detect.bssid import BssidDetector
-from phonehome.detect.cell_id import CellIdDetector
-from phonehome.detect.email import EmailDetector
-from phonehome.detect.field_name import FieldNameDetector
-from phonehome.detect.iccid import IccidDetector
-from phonehome.detect.imei import ImeiDetector
-from phonehome.detect.imsi import ImsiDetector
+from phonehome.detect.base import Detector
+from phonehome.detect.engine import (
+    MEMO_SIZE,
+    PATTERN_DETECTORS,
+    PEER_KEY,
+    Engine,
+)
 from phonehome.detect.known import KnownValues
-from phonehome.detect.location import LocationDetector
-from phonehome.detect.mac import MacDetector
-from phonehome.detect.matcher import Backend
-from phonehome.detect.meid import MeidDetector
-from phonehome.detect.msisdn import MsisdnDetector
-from phonehome.detect.nai import NaiDetector
-from phonehome.detect.placeholders import Placeholder
-from phonehome.detect.sip_uri import SipUriDetector
-from phonehome.model.field import Field, Match
-from phonehome.model.profile import DeviceProfile
 
-PATTERN_DETECTORS: list[type[Detector]] = [
-    ImeiDetector,
-    MeidDetector,
-    ImsiDetector,
-    NaiDetector,
-    IccidDetector,
-    MsisdnDetector,
-    MacDetector,
-    EmailDetector,
-    SipUriDetector,
-    LocationDetector,
-    CellIdDetector,
-    BssidDetector,
-    AndroidIdDetector,
-    AdIdDetector,
-    FieldNameDetector,
+__all__ = [
+    "MEMO_SIZE",
+    "PATTERN_DETECTORS",
+    "PEER_KEY",
+    "Detector",
+    "Engine",
+    "KnownValues",
 ]
-
-__all__ = ["PATTERN_DETECTORS", "Detector", "Engine", "KnownValues"]
-
-PEER_KEY = "peer"
-"""The key a protocol gives a field that names the other party of the exchange (the
-called number of a SIP INVITE): the profile's values are looked for there, the pattern
-detectors are not run (a number someone calls is not the caller's identifier)."""
-
-MAX_KEYS = 4096
-"""Distinct normalised keys whose detector selection is remembered (then forgotten)."""
-MEMO_SIZE = 4096
-MEMO_TEXT = 256
-"""Results are remembered for the last ``MEMO_SIZE`` distinct (text, key) pairs of fields
-without siblings and of at most ``MEMO_TEXT`` characters: the same DNS names, labels,
-paths and User-Agents come back all through a capture."""
-
-
-class Engine:
-    """All detectors over one field.
-
-    When a pattern detector and the known-value detector find the same identifier in
-    overlapping text, only the known-value match is kept (it carries
-    ``profile_match=True``); of overlapping known-value matches of one value, the widest
-    is kept (``+4791234567`` rather than the ``4791234567`` inside it).
-
-    Most fields of a capture are DNS labels, paths and headers that no pattern detector
-    can hit, so the engine asks each detector's declared ``keys`` and ``needs`` (see
-    :class:`~phonehome.detect.base.Detector`) before calling it: the key once per distinct
-    key, the text once through a gate that joins every ``needs``. It also remembers the
-    matches of recent short fields (:data:`MEMO_SIZE`), which detectors make possible by
-    reading only a field's text, key and siblings. ``fast=False`` calls every detector on
-    every field and remembers nothing: the reference the tests compare against.
-    """
-
-    def __init__(
-        self,
-        profile: DeviceProfile | None = None,
-        backend: Backend | None = None,
-        fast: bool = True,
-    ) -> None:
-        self.known = KnownValues(profile, backend=backend)
-        self.patterns: list[Detector] = [
-            cls(profile) for cls in PATTERN_DETECTORS if profile is None or not cls.profile_less
-        ]
-        self.not_identifiers: Counter[Placeholder] = Counter()
-        """Placeholder values seen (``detect.placeholders``): dismissed, counted."""
-        self._fallbacks = frozenset(d.id for d in self.patterns if d.fallback)
-        self.detectors: list[Detector] = (
-            [self.known, *self.patterns] if self.known.active else list(self.patterns)
-        )
-        self.fast = fast
-        self._known_active = self.known.active
-        self._memo: dict[
-            tuple[str, str | None], tuple[tuple[Match, ...], tuple[Placeholder, ...]]
-        ] = {}
-        self._keyed: dict[str, tuple[Detector, ...]] = {}
-        needs = [d.needs.pattern for d in self.patterns if d.needs is not None]
-        self._gate = re.compile("|".join(f"(?:{n})" for n in needs)) if needs else None
-
-    def selected(self, field: Field) -> tuple[Detector, ...]:
-        """The pattern detectors that can hit ``field``, in registration order."""
-        if field.key == PEER_KEY:
-            return ()
-        if not self.fast:
-            return tuple(self.patterns)
-        keyed = self._keyed_under(norm_key(field.key))
-        if self._gate is None or self._gate.search(field.text) is None:
-            return keyed
-        return tuple(
-            d
-            for d in self.patterns
-            if d in keyed or (d.needs is not None and d.needs.search(field.text) is not None)
-        )
-
-    def _keyed_under(self, key: str) -> tuple[Detector, ...]:
-        """Detectors that run on any text under ``key``, remembered per distinct key."""
-        found = self._keyed.get(key)
-        if found is None:
-            found = tuple(
-                d
-                for d in self.patterns
-                if (d.keys is None and d.needs is None)
-                or (d.keys is not None and d.keys.fullmatch(key) is not None)
-            )
-            if len(self._keyed) >= MAX_KEYS:
-                self._keyed.clear()
-            self._keyed[key] = found
-        return found
-
-    def scan(self, field: Field) -> list[Match]:
-        text = field.text
-        if not text:
-            return []
-        if not self.fast or field.siblings or len(text) > MEMO_TEXT:
-            self.not_identifiers.update(placeholders.scan(field))
-            return self._scan(field)
-        memo = self._memo.get((text, field.key))
-        if memo is None:
-            dismissed = tuple(placeholders.scan(field))
-            self.not_identifiers.update(dismissed)
-            found = self._scan(field)
-            if len(self._memo) >= MEMO_SIZE:
-                del self._memo[next(iter(self._memo))]
-            self._memo[(text, field.key)] = (tuple(found), dismissed)
-            return found
-        seen, dismissed = memo
-        if dismissed:
-            self.not_identifiers.update(dismissed)
-        return [
-            Match(
-                m.detector,
-                m.identifier,
-                m.value,
-                m.start,
-                m.end,
-                m.confidence,
-                m.profile_match,
-                field,
-                m.form,
-                m.more,
-            )
-            for m in seen
-        ]
-
-    def _scan(self, field: Field) -> list[Match]:
-        known = _widest(self.known.scan(field)) if self._known_active else []
-        found = list(known)
-        taken: dict[str, spans.Intervals] = {}
-        # values whose further occurrences the known detector only counted: a pattern
-        # match of the same value is one of those, at a span no kept match covers
-        counted = {(k.identifier, k.value) for k in known if k.more}
-        for detector in self.selected(field):
-            for m in detector.scan(field):
-                if counted and (m.identifier, m.value) in counted:
-                    continue
-                if known:
-                    spans_of = taken.get(m.identifier)
-                    if spans_of is None:
-                        spans_of = taken[m.identifier] = spans.Intervals(
-                            (k.start, k.end) for k in known if k.identifier == m.identifier
-                        )
-                    if spans_of.overlaps(m.start, m.end):
-                        continue
-                found.append(m)
-        if self._fallbacks and len(found) > 1:
-            found = _without_fallen_back(found, self._fallbacks)
-        found.sort(key=lambda m: (m.start, m.end, m.detector))
-        return spans.cap(found)
-
-
-def _without_fallen_back(found: list[Match], fallbacks: frozenset[str]) -> list[Match]:
-    """A fallback detector's match only where no other detector matched overlapping text
-    (``Detector.fallback``: the field-name heuristic defers to every validating one)."""
-    if not any(m.detector in fallbacks for m in found):
-        return found
-    others = spans.Intervals((m.start, m.end) for m in found if m.detector not in fallbacks)
-    return [m for m in found if m.detector not in fallbacks or not others.overlaps(m.start, m.end)]
-
-
-def _widest(matches: list[Match]) -> list[Match]:
-    """Drop known-value matches lying inside a wider match of the same value."""
-    if len(matches) < 2:
-        return matches
-    return spans.drop_inside_wider(
-        matches, {i: (m.identifier, m.value) for i, m in enumerate(matches)}
-    )

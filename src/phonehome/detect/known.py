@@ -16,7 +16,7 @@ the IMEI's body inside some other 15-digit number is not the IMEI.
 from __future__ import annotations
 
 import base64
-import dataclasses
+import bisect
 import hashlib
 import itertools
 import math
@@ -336,6 +336,8 @@ class KnownValues(Detector):
         caseless, exact = targets(profile) if profile else ([], [])
         self._caseless = Matcher(caseless, caseless=True, backend=backend)
         self._exact = Matcher(exact, backend=backend)
+        self.backend: Backend = self._exact.backend
+        """The matcher engine in use (the engine's gate uses hyperscan where this does)."""
         self.locations: tuple[Location, ...] = profile.locations if profile else ()
         needles = sorted({n for loc in self.locations for n in _lat_needles(loc)})
         self._lat_needles = re.compile("|".join(map(re.escape, needles))) if needles else None
@@ -349,6 +351,41 @@ class KnownValues(Detector):
         counted on the last one kept (``Match.more``), so a body repeating a value
         100,000 times does not become 100,000 objects."""
         text = field.text
+        hits = self._caseless.scan(text) + self._exact.scan(text)
+        return self._matches(field, hits)
+
+    def scan_many(self, fields: list[Field]) -> list[list[Match]]:
+        """:meth:`scan` of each field, with one search per matcher for all of them.
+
+        The texts are searched joined by newlines, which no pattern holds (profile
+        values are single lines, and so are their encodings), so no hit spans two
+        fields; a hit is given to the field whose text holds it, at offsets in that
+        text. The matchers report every occurrence of every literal, so each field
+        gets the hits a search of its text alone gives, in the same order. A scan
+        searches one message's fields this way (:meth:`Engine.scan_many`): a call into
+        the matcher costs more than searching a typical field's few dozen characters.
+        """
+        if len(fields) == 1:
+            return [self.scan(fields[0])]
+        texts = [f.text for f in fields]
+        starts: list[int] = []
+        at = 0
+        for text in texts:
+            starts.append(at)
+            at += len(text) + 1
+        joined = "\n".join(texts)
+        per_field: list[list[tuple[int, int, Target]]] = [[] for _ in fields]
+        for matcher in (self._caseless, self._exact):
+            for start, end, t in matcher.scan(joined):
+                i = bisect.bisect_right(starts, start) - 1
+                base = starts[i]
+                if end - base <= len(texts[i]):  # (a pattern holding a newline)
+                    per_field[i].append((start - base, end - base, t))
+        return [self._matches(f, hits) for f, hits in zip(fields, per_field, strict=True)]
+
+    def _matches(self, field: Field, hits: list[tuple[int, int, Target]]) -> list[Match]:
+        """Matches from a field's matcher hits (the caseless matcher's first)."""
+        text = field.text
         found: list[Match] = []
         seen: set[tuple[int, int, str, str]] = set()
         # per value, form and spelling: a shorter spelling (the IMEI's body inside the
@@ -357,31 +394,30 @@ class KnownValues(Detector):
         last: dict[tuple[str, str, str, str], int] = {}
         extra: dict[tuple[str, str, str, str], int] = {}
         extra_at: dict[tuple[str, str, str, str], int] = {}
-        for matcher in (self._caseless, self._exact):
-            for start, end, t in matcher.scan(text):
-                key = (start, end, t.identifier, t.value)
-                if key in seen or not whole_token(text, start, end, t.rule):
-                    continue
-                group = (t.identifier, t.value, t.form, t.spelling)
-                n = kept.get(group, 0)
-                if n >= MAX_KEPT:
-                    # tags of one pattern come one after the other: count a span once,
-                    # also when two spellings share the pattern (the Base64 of the IMEI
-                    # and of its spare-digit form agree but for the last characters)
-                    seen.add(key)
-                    if extra_at.get(group) != start:
-                        extra_at[group] = start
-                        extra[group] = extra.get(group, 0) + 1
-                    continue
-                kept[group] = n + 1
-                last[group] = len(found)
+        for start, end, t in hits:
+            key = (start, end, t.identifier, t.value)
+            if key in seen or not whole_token(text, start, end, t.rule):
+                continue
+            group = (t.identifier, t.value, t.form, t.spelling)
+            n = kept.get(group, 0)
+            if n >= MAX_KEPT:
+                # tags of one pattern come one after the other: count a span once,
+                # also when two spellings share the pattern (the Base64 of the IMEI
+                # and of its spare-digit form agree but for the last characters)
                 seen.add(key)
-                found.append(
-                    Match(self.id, t.identifier, t.value, start, end, 1.0, True, field, t.form)
-                )
+                if extra_at.get(group) != start:
+                    extra_at[group] = start
+                    extra[group] = extra.get(group, 0) + 1
+                continue
+            kept[group] = n + 1
+            last[group] = len(found)
+            seen.add(key)
+            found.append(
+                Match(self.id, t.identifier, t.value, start, end, 1.0, True, field, t.form)
+            )
         for group, more in extra.items():
             i = last[group]
-            found[i] = dataclasses.replace(found[i], more=found[i].more + more)
+            found[i] = found[i].with_more(found[i].more + more)
         if self.locations:
             found += self._scan_locations(field)
         return found

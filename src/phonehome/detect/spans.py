@@ -10,7 +10,6 @@ and sweeps, so it is O(n log n), and :func:`cap` bounds what is passed on at all
 from __future__ import annotations
 
 import bisect
-import dataclasses
 from collections.abc import Hashable, Iterable, Sequence
 from typing import TypeVar
 
@@ -98,7 +97,7 @@ def cap(matches: list[Match], limit: int = MAX_PER_VALUE) -> list[Match]:
             extra[key] = extra.get(key, 0) + 1 + m.more
     for key, n in extra.items():
         i = last[key]
-        kept[i] = dataclasses.replace(kept[i], more=kept[i].more + n)
+        kept[i] = kept[i].with_more(kept[i].more + n)
     return kept
 
 

@@ -30,7 +30,10 @@ _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _B64_STD = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _B64_URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 _URLSAFE_TO_STD = str.maketrans("-_", "+/")
-_HEX = re.compile(r"(?:[0-9a-fA-F]{2}){6,}")
+_HEX = re.compile(r"[0-9a-fA-F]{12,}")
+"""With an even length: pairs of hex digits, six at least. (The pairs written as a
+repeated group, ``(?:[0-9a-fA-F]{2}){6,}``, cost ~30 ns a character in ``re``: 30 ms for
+a 1 MB body of letters A-F; one character class is several times faster.)"""
 _JWT = re.compile(r"(?:Bearer\s+)?(eyJ[A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.[A-Za-z0-9_-]*")
 
 MIN_BASE64 = 8
@@ -81,7 +84,7 @@ def base64(text: str) -> bytes | None:
 
 def hex_text(text: str) -> bytes | None:
     """Hex that decodes to text (or a compressed stream); a hash or a MAC stays as it is."""
-    if len(text) > MAX_INPUT or _HEX.fullmatch(text) is None:
+    if len(text) > MAX_INPUT or len(text) % 2 or _HEX.fullmatch(text) is None:
         return None
     out = bytes.fromhex(text)
     if printable(out) or (compressed(out) is not None and known_binary(out)):

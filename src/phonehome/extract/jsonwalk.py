@@ -17,10 +17,10 @@ MAX_NESTING = 64
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-class _Number(str):
-    """A JSON number, kept as sent. Marked so the engine need not try to decode it."""
-
-    __slots__ = ()
+_Number: type[str] = type("JsonNumber", (str,), {"__slots__": ()})
+"""A JSON number, kept as sent: a ``str`` subclass, so the engine can tell it needs no
+decoding. Made with ``type()`` because mypyc, which compiles this module, cannot compile a
+class that inherits from ``str``; a class made at run time stays an ordinary one."""
 
 
 def looks_like_json(text: str) -> bool:

@@ -113,10 +113,13 @@ class Engine:
             tuple[str, str | None], tuple[tuple[Match, ...], tuple[Placeholder, ...]]
         ] = {}
         self._keyed: dict[str, tuple[Detector, ...]] = {}
-        needs = [d.needs.pattern for d in self.patterns if d.needs is not None]
+        self._needing: list[tuple[Detector, re.Pattern[str]]] = [
+            (d, d.needs) for d in self.patterns if d.needs is not None
+        ]
+        needs = [n.pattern for _, n in self._needing]
         self._gate = re.compile("|".join(f"(?:{n})" for n in needs)) if needs else None
         self._needs = needs
-        self._none_needed: Callable[[str], bool] | None = None
+        self._needed: Callable[[str], list[int]] | None = None
         self._gate_checks = 0
         self._gate_chars = 0
         self._gate_after = gate_after if needs and self.known.backend == "hyperscan" else -1
@@ -129,21 +132,28 @@ class Engine:
             return tuple(self.patterns)
         keyed = self._keyed_under(norm_key(field.key))
         text = field.text
-        none_needed = self._none_needed
-        if none_needed is None and self._gate_after >= 0:
+        needed = self._needed
+        if needed is None and self._gate_after >= 0:
             self._gate_checks += 1
             self._gate_chars += len(text)
             if self._gate_checks > self._gate_after or self._gate_chars > GATE_AFTER_CHARS:
                 self._gate_after = -1
-                none_needed = self._none_needed = matcher.none_needed(self._needs)
-        if none_needed is not None and text.isascii() and none_needed(text):
-            return keyed
+                needed = self._needed = matcher.needed(self._needs)
+        if needed is not None and text.isascii():
+            candidates = needed(text)
+            if not candidates:
+                return keyed
+            # hyperscan's answer is a superset: ``re`` has the last word on each
+            hits = [d for d, n in (self._needing[i] for i in candidates) if n.search(text)]
+            if not hits:
+                return keyed
+            return tuple(d for d in self.patterns if d in keyed or d in hits)
         if self._gate is None or self._gate.search(text) is None:
             return keyed
         return tuple(
             d
             for d in self.patterns
-            if d in keyed or (d.needs is not None and d.needs.search(field.text) is not None)
+            if d in keyed or (d.needs is not None and d.needs.search(text) is not None)
         )
 
     def _keyed_under(self, key: str) -> tuple[Detector, ...]:

@@ -8,7 +8,7 @@ per layer; the ``where`` path grows by one ``>``-joined segment per structure.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 
 from phonehome.extract import decoders, form, jsonwalk, multipart, protobuf, xmlwalk
 from phonehome.extract.leaf import Leaf, Siblings
@@ -88,7 +88,31 @@ def expand(
     structure: str | None = None,
     context: str | None = None,
 ) -> Iterator[Field]:
-    """Yield ``text`` as a Field and everything that can be decoded out of it.
+    """``text`` as a Field and everything that can be decoded out of it (see
+    :func:`expand_into`)."""
+    out: list[Field] = []
+    expand_into(out, budget, part, path, chain, key, siblings, text, raw, structure, context)
+    return iter(out)
+
+
+def expand_into(
+    out: list[Field],
+    budget: Budget,
+    part: str,
+    path: str,
+    chain: tuple[str, ...],
+    key: str | None,
+    siblings: Siblings,
+    text: str,
+    raw: bytes | None = None,
+    structure: str | None = None,
+    context: str | None = None,
+) -> None:
+    """Append ``text`` as a Field to ``out``, then everything that can be decoded out of it.
+
+    One list is passed down the recursion instead of a generator per layer: a field
+    went through every layer's ``yield from`` on its way out, which cost more than the
+    field itself on leak-dense traffic (benchmarks/README.md, issue 15).
 
     ``context`` is the text of the structure ``text`` is a leaf of (kept on the Field
     for evidence excerpts).
@@ -103,7 +127,7 @@ def expand(
         budget.note("extract.field_limit", f"more than {MAX_FIELDS} fields in one message")
         return
     budget.fields += 1
-    yield Field(text, where(part, path), chain, key, siblings, context)
+    out.append(Field(text, where(part, path), chain, key, siblings, context))
     if structure == LEAF or jsonwalk.is_number(text):
         return
     if len(text) < SHORT and "%" not in text and raw is None:
@@ -116,8 +140,8 @@ def expand(
         parts = multipart.leaves(raw, structure.partition(";")[2])
         if parts is not None:
             for segment, k, t, r, sib in parts:
-                yield from expand(
-                    budget, part, _join(path, segment), (*chain, "multipart"), k, sib, t, r
+                expand_into(
+                    out, budget, part, _join(path, segment), (*chain, "multipart"), k, sib, t, r
                 )
             return
     if raw is not None:
@@ -125,29 +149,30 @@ def expand(
         if fmt is not None:
             result = decoders.inflate(raw, fmt)
             if result is not None:
-                out, cut = result
+                data, cut = result
                 if cut:
-                    budget.note("extract.decompress_limit", f"{fmt} output cut at {len(out)} bytes")
-                if _spend(budget, out):
-                    yield from expand(
-                        budget, part, path, (*chain, fmt), key, siblings, to_text(out), out
+                    detail = f"{fmt} output cut at {len(data)} bytes"
+                    budget.note("extract.decompress_limit", detail)
+                if _spend(budget, data):
+                    expand_into(
+                        out, budget, part, path, (*chain, fmt), key, siblings, to_text(data), data
                     )
                 return
         control = looks_binary(raw)
         if control or (len(text) == len(raw) and not raw.isascii()):
             # control bytes, or bytes that are not UTF-8 (read as latin-1): maybe binary
-            handled = yield from _binary(budget, part, path, chain, key, siblings, raw)
+            handled = _binary(out, budget, part, path, chain, key, siblings, raw)
             if handled or control:
                 return
     found = _structure(budget, text, structure)
     if found is not None:
         name, leaves = found
         for segment, k, t, r, sib in leaves:
-            yield from expand(
-                budget, part, _join(path, segment), (*chain, name), k, sib, t, r, context=text
+            expand_into(
+                out, budget, part, _join(path, segment), (*chain, name), k, sib, t, r, None, text
             )
         return
-    yield from _decoded(budget, part, path, chain, key, siblings, text)
+    _decoded(out, budget, part, path, chain, key, siblings, text)
 
 
 def _decodable(text: str) -> bool:
@@ -168,6 +193,7 @@ def _spend(budget: Budget, out: bytes) -> bool:
 
 
 def _binary(
+    out: list[Field],
     budget: Budget,
     part: str,
     path: str,
@@ -175,23 +201,29 @@ def _binary(
     key: str | None,
     siblings: Siblings,
     raw: bytes,
-) -> Generator[Field, None, bool]:
+) -> bool:
     """Protobuf or raw deflate; returns whether either recognised the bytes."""
     if raw.startswith(_MEDIA_SKIP) or len(raw) > decoders.MAX_INPUT:
         return False
     parsed = protobuf.leaves(raw)
     if parsed is not None:
         for segment, k, t, r, sib in parsed[0]:
-            yield from expand(
-                budget, part, _join(path, segment), (*chain, "protobuf"), k, sib, t, r
-            )
+            expand_into(out, budget, part, _join(path, segment), (*chain, "protobuf"), k, sib, t, r)
         return True
     inflated = decoders.raw_deflate(raw)
     if inflated is None:
         return False
     if _spend(budget, inflated):
-        yield from expand(
-            budget, part, path, (*chain, "deflate"), key, siblings, to_text(inflated), inflated
+        expand_into(
+            out,
+            budget,
+            part,
+            path,
+            (*chain, "deflate"),
+            key,
+            siblings,
+            to_text(inflated),
+            inflated,
         )
     return True
 
@@ -226,6 +258,7 @@ def _bounded(budget: Budget, walked: Iterator[Leaf | None]) -> list[Leaf]:
 
 
 def _decoded(
+    out: list[Field],
     budget: Budget,
     part: str,
     path: str,
@@ -233,7 +266,7 @@ def _decoded(
     key: str | None,
     siblings: Siblings,
     text: str,
-) -> Iterator[Field]:
+) -> None:
     if len(text) > decoders.MAX_INPUT:
         budget.note("extract.size_limit", f"value of {len(text)} characters not decoded")
         return
@@ -242,7 +275,8 @@ def _decoded(
         if tokens is not None:
             for segment, token_part in tokens:
                 if _spend(budget, token_part):
-                    yield from expand(
+                    expand_into(
+                        out,
                         budget,
                         part,
                         _join(path, segment),
@@ -258,10 +292,10 @@ def _decoded(
         ("base64", decoders.base64(text)),
         ("hex", decoders.hex_text(text)),
     )
-    for name, out in candidates:
-        if out is None:
+    for name, data in candidates:
+        if data is None:
             continue
-        decoded = to_text(out)
-        if decoded == text or not _spend(budget, out):
+        decoded = to_text(data)
+        if decoded == text or not _spend(budget, data):
             continue
-        yield from expand(budget, part, path, (*chain, name), key, siblings, decoded, out)
+        expand_into(out, budget, part, path, (*chain, name), key, siblings, decoded, data)

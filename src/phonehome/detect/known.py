@@ -352,7 +352,10 @@ class KnownValues(Detector):
         100,000 times does not become 100,000 objects."""
         text = field.text
         hits = self._caseless.scan(text) + self._exact.scan(text)
-        return self._matches(field, hits)
+        found = self._matches(field, hits) if hits else []
+        if self.locations:
+            found += self._scan_locations(field, None)
+        return found
 
     def scan_many(self, fields: list[Field]) -> list[list[Match]]:
         """:meth:`scan` of each field, with one search per matcher for all of them.
@@ -381,7 +384,21 @@ class KnownValues(Detector):
                 base = starts[i]
                 if end - base <= len(texts[i]):  # (a pattern holding a newline)
                     per_field[i].append((start - base, end - base, t))
-        return [self._matches(f, hits) for f, hits in zip(fields, per_field, strict=True)]
+        # most fields hold no value at all: they cost no more than this loop
+        out = [
+            self._matches(f, hits) if hits else []
+            for f, hits in zip(fields, per_field, strict=True)
+        ]
+        if self.locations:
+            needled: set[int] = set()
+            if self._lat_needles is not None:  # (needles are digits and dots: no newline)
+                for m in self._lat_needles.finditer(joined):
+                    needled.add(bisect.bisect_right(starts, m.start()) - 1)
+            for i, f in enumerate(fields):
+                near = self._scan_locations(f, i in needled)
+                if near:
+                    out[i] += near
+        return out
 
     def _matches(self, field: Field, hits: list[tuple[int, int, Target]]) -> list[Match]:
         """Matches from a field's matcher hits (the caseless matcher's first)."""
@@ -418,11 +435,11 @@ class KnownValues(Detector):
         for group, more in extra.items():
             i = last[group]
             found[i] = found[i].with_more(found[i].more + more)
-        if self.locations:
-            found += self._scan_locations(field)
         return found
 
-    def _scan_locations(self, field: Field) -> list[Match]:
+    def _scan_locations(self, field: Field, needled: bool | None) -> list[Match]:
+        """The profile's locations in ``field``; ``needled`` says whether its text holds
+        one of their latitude needles (None: look)."""
         found: list[Match] = []
         if key_is(field, LAT_KEYS):
             lon = sibling(field, LON_KEYS)
@@ -433,7 +450,9 @@ class KnownValues(Detector):
                 if hit is not None:
                     found.append(self._match(field, hit, start, start + len(text)))
             return found
-        if self._lat_needles is None or self._lat_needles.search(field.text) is None:
+        if needled is None:
+            needled = self._lat_needles is not None and bool(self._lat_needles.search(field.text))
+        if not needled:
             return found
         numbers = itertools.islice(_NUMBER.finditer(field.text), MAX_NUMBERS)
         for a, b in itertools.pairwise(numbers):

@@ -178,12 +178,37 @@ def test_a_skipped_detector_would_have_found_nothing(f: Field) -> None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(fields_(), st.sampled_from(sorted(PROFILES)))
-def test_engine_with_shortcuts_finds_what_the_reference_finds(f: Field, profile: str) -> None:
-    # twice: the second answer comes from the memo for fields without siblings
+@given(fields_(), st.sampled_from(sorted(PROFILES)), siblings)
+def test_engine_with_shortcuts_finds_what_the_reference_finds(
+    f: Field, profile: str, other_siblings: tuple[tuple[str, str], ...]
+) -> None:
+    # twice: the second answer may come from the memo, which must not reuse an answer
+    # that depended on siblings the repeat does not have
     assert FAST[profile].scan(f) == REFERENCE[profile].scan(f)
-    again = Field(f.text, "other", ("base64",), f.key, f.siblings, f.context)
+    again = Field(f.text, "other", ("base64",), f.key, other_siblings, f.context)
     assert FAST[profile].scan(again) == REFERENCE[profile].scan(again)
+
+
+@pytest.mark.parametrize("context_first", [True, False])
+def test_the_memo_tells_sibling_contexts_apart(context_first: bool) -> None:
+    """A bare ``cid`` is a cell ID only beside a LAC/TAC/MCC/MNC: the answer for one
+    sibling set must not be reused for the other."""
+    engine = Engine(None)
+    contexts = [(("lac", "1234"),), (("foo", "bar"),)]
+    for siblings in contexts if context_first else contexts[::-1]:
+        found = engine.scan(Field("69403406", "query:cid", (), "cid", siblings))
+        assert [m.identifier for m in found] == (["cell_id"] if siblings[0][0] == "lac" else [])
+
+
+def test_the_memo_serves_a_repeated_header_beside_other_headers() -> None:
+    engine = Engine(PROFILE)
+    text = "okhttp/4.9 (352071026884283)"
+    first = engine.scan(Field(text, "http.header:User-Agent", (), "User-Agent", (("host", "a"),)))
+    assert (text, "User-Agent") in engine._memo
+    again = Field(text, "http.header:User-Agent", (), "User-Agent", (("host", "b"),))
+    found = engine.scan(again)
+    assert [m.field for m in found] == [again]
+    assert [(m.value, m.start, m.end) for m in found] == [(m.value, m.start, m.end) for m in first]
 
 
 OWN_KEYS_AND_VALUES = {

@@ -53,6 +53,11 @@ class Detector:
     DNS label holds no 15-digit run, no ``@``, no key) without calling it. Both are
     promises about :meth:`scan`: a field that satisfies neither gives no match. A
     detector that declares neither runs on every field."""
+    sibling_keys: ClassVar[re.Pattern[str] | None] = None
+    """Normalised keys under which :meth:`scan` reads the field's siblings (None: it never
+    does). Another promise: under any other key the result depends on text and key
+    alone, so the engine may reuse it for a field that repeats them with other
+    siblings (the same User-Agent header beside other headers)."""
 
     def __init__(self, profile: DeviceProfile | None = None) -> None:
         self.profile = profile

@@ -38,6 +38,7 @@ class CellIdDetector(Detector):
     identifier = "cell_id"
     name = "cell id"
     keys = re.compile(f"{CELL_KEYS.pattern}|{GENERIC_CELL_KEYS.pattern}")
+    sibling_keys = GENERIC_CELL_KEYS
 
     def scan(self, field: Field) -> list[Match]:
         if key_is(field, CELL_KEYS):

@@ -61,8 +61,8 @@ MAX_KEYS = 4096
 MEMO_SIZE = 4096
 MEMO_TEXT = 256
 """Results are remembered for the last ``MEMO_SIZE`` distinct (text, key) pairs of fields
-without siblings and of at most ``MEMO_TEXT`` characters: the same DNS names, labels,
-paths and User-Agents come back all through a capture."""
+of at most ``MEMO_TEXT`` characters whose siblings no detector reads (``sibling_keys``):
+the same DNS names, labels, paths and User-Agents come back all through a capture."""
 GATE_AFTER = 2048
 GATE_AFTER_CHARS = 1 << 18
 """Fields, or characters, the ``re`` gate tests before the hyperscan one is compiled
@@ -113,6 +113,8 @@ class Engine:
             tuple[str, str | None], tuple[tuple[Match, ...], tuple[Placeholder, ...]]
         ] = {}
         self._keyed: dict[str, tuple[Detector, ...]] = {}
+        self._reads_siblings: dict[str, bool] = {}
+        """Normalised key -> whether a detector reads siblings under it (``sibling_keys``)."""
         self._needing: list[tuple[Detector, re.Pattern[str]]] = [
             (d, d.needs) for d in self.patterns if d.needs is not None
         ]
@@ -202,16 +204,20 @@ class Engine:
     def _scan_batch(self, fields: list[Field], out: list[Match]) -> None:
         results: list[list[Match]] = [[] for _ in fields]
         todo: list[int] = []
+        remember: list[bool] = []
         for i, field in enumerate(fields):
-            if self.fast and not field.siblings and len(field.text) <= MEMO_TEXT:
+            memorable = self._memorable(field)
+            if memorable:
                 memo = self._memo.get((field.text, field.key))
                 if memo is not None:
                     seen, dismissed = memo
                     if dismissed:
                         self.not_identifiers.update(dismissed)
-                    results[i] = [_moved(m, field) for m in seen]
+                    if seen:
+                        results[i] = [_moved(m, field) for m in seen]
                     continue
             todo.append(i)
+            remember.append(memorable)
         if todo:
             pending = [fields[i] for i in todo]
             known = self.known.scan_many(pending) if self._known_active else None
@@ -220,13 +226,32 @@ class Engine:
                 dismissed = tuple(placeholders.scan(field))
                 self.not_identifiers.update(dismissed)
                 found = self._scan(field, known[j] if known is not None else [])
-                if self.fast and not field.siblings and len(field.text) <= MEMO_TEXT:
+                if remember[j]:
                     if len(self._memo) >= MEMO_SIZE:
                         del self._memo[next(iter(self._memo))]
                     self._memo[(field.text, field.key)] = (tuple(found), dismissed)
                 results[i] = found
         for found in results:
             out.extend(found)
+
+    def _memorable(self, field: Field) -> bool:
+        """Whether ``field``'s result depends on its text and key alone, short enough to
+        remember: no siblings, or none that a detector reads under its key."""
+        if not self.fast or len(field.text) > MEMO_TEXT:
+            return False
+        if not field.siblings:
+            return True
+        key = norm_key(field.key)
+        reads = self._reads_siblings.get(key)
+        if reads is None:
+            reads = any(
+                d.sibling_keys is not None and d.sibling_keys.fullmatch(key) is not None
+                for d in self.detectors
+            )
+            if len(self._reads_siblings) >= MAX_KEYS:
+                self._reads_siblings.clear()
+            self._reads_siblings[key] = reads
+        return not reads
 
     def _scan(self, field: Field, known_matches: list[Match]) -> list[Match]:
         known = _widest(known_matches)

@@ -328,6 +328,7 @@ class KnownValues(Detector):
     id = "PH-KNOWN"
     identifier = "*"
     name = "known device values"
+    sibling_keys = LAT_KEYS
 
     def __init__(
         self, profile: DeviceProfile | None = None, backend: Backend | None = None

@@ -46,6 +46,7 @@ class LocationDetector(Detector):
     identifier = "location"
     name = "location"
     keys = re.compile(f"{LAT_KEYS.pattern}|{POSITION_KEYS.pattern}")
+    sibling_keys = LAT_KEYS
 
     def scan(self, field: Field) -> list[Match]:
         if key_is(field, LAT_KEYS):

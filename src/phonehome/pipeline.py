@@ -179,7 +179,9 @@ def _frame_messages(
 
     def new_session(flow: Flow) -> Session:
         if flow.transport == "tcp":
-            return TcpSession(ctx, index, flow.sport, ntop(flow.server))
+            return TcpSession(
+                ctx, index, flow.sport, ntop(flow.server), None, flow.device_is_client
+            )
         return UdpSession(ctx, index, flow.cport, flow.sport, ntop(flow.client), ntop(flow.server))
 
     decoder = Decoder(ctx)

@@ -92,6 +92,7 @@ class ScanPass:
 
         self.profile = profile
         self.ctx = ctx
+        ctx.received_bodies = False  # only what the device sent is searched
         self.engine = Engine(profile)
         self.agg = Aggregator()
         self.encrypted: dict[str, int] = {}

@@ -55,6 +55,8 @@ class TcpHost:
     done: bool
     server: str
     """The server's address as text (empty when unknown)."""
+    device_is_client: bool
+    """The device is the client end (what it sends is the client side)."""
 
     def to_raw(
         self, from_client: bool, rest: Rest | None, out: list[Parsed], resumable: bool = True

@@ -678,11 +678,19 @@ class HttpApp(TcpApp):
         host = self.host
         if is_request:
             if self._req is None:
-                self._req = HttpStreamParser(True, host.ctx, host.input)
+                self._req = HttpStreamParser(True, host.ctx, host.input, max_body=self._limit(True))
             return self._req
         if self._resp is None:
-            self._resp = HttpStreamParser(False, host.ctx, host.input)
+            self._resp = HttpStreamParser(False, host.ctx, host.input, max_body=self._limit(False))
         return self._resp
+
+    def _limit(self, is_request: bool) -> int:
+        """Body bytes kept on this side: none of what the device receives when the run
+        does not want them (``Context.received_bodies``)."""
+        host = self.host
+        if host.ctx.received_bodies or is_request == host.device_is_client:
+            return MAX_BODY
+        return 0
 
     def start(self, from_client: bool, out: list[Parsed]) -> None:
         host = self.host

@@ -76,12 +76,13 @@ class TcpSession(TcpHost):
 
     def __init__(
         self, ctx: Context, input: int, server_port: int, server: str = "",
-        protocol: Protocol | None = None,
+        protocol: Protocol | None = None, device_is_client: bool = True,
     ) -> None:  # fmt: skip
         self.ctx = ctx
         self.input = input
         self.server_port = server_port
         self.server = server
+        self.device_is_client = device_is_client
         """The server's address (text), for what a protocol reports about the connection."""
         self._forced = protocol
         """The protocol both directions are, whatever they start with (ALPN said so)."""
@@ -189,7 +190,9 @@ class TcpSession(TcpHost):
                 if alpn in proto.alpn:
                     forced = proto
                     break
-        return TcpSession(self.ctx, self.input, self.server_port, self.server, forced)
+        return TcpSession(
+            self.ctx, self.input, self.server_port, self.server, forced, self.device_is_client
+        )
 
     # -- dispatch -------------------------------------------------------------------------
 

@@ -146,7 +146,7 @@ class _Replacer:
     before (all of them: the longest must win across both kinds)."""
 
     def __init__(self, values: dict[str, str], caseless: bool) -> None:
-        from phonehome.detect.matcher import Matcher, available_backends
+        from phonehome.detect.matcher import Backend, Matcher, available_backends
 
         self._values = values
         self._caseless = caseless
@@ -156,7 +156,9 @@ class _Replacer:
             # A report scrubs a few hundred short texts once: pyahocorasick builds the
             # ~1,000 spellings of a profile in ~2 ms where hyperscan compiles them in
             # ~25 ms, and the texts are too short for hyperscan's scan speed to win it back.
-            backend = "ahocorasick" if "ahocorasick" in available_backends() else None
+            backend: Backend | None = (
+                "ahocorasick" if "ahocorasick" in available_backends() else None
+            )
             self._matcher = Matcher(list(values.items()), caseless=caseless, backend=backend)
         else:
             ordered = sorted(values, key=len, reverse=True)

@@ -67,6 +67,7 @@ COMPILED_SINGLE_MODULES: tuple[str, ...] = (
     "phonehome.model.frame",
     "phonehome.model.message",
     "phonehome.net.addr",
+    "phonehome.net.community_id",
     "phonehome.net.contracts",
     "phonehome.net.flows",
     "phonehome.net.ip",

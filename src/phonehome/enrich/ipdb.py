@@ -10,18 +10,25 @@ Layout (all integers little-endian, the whole file gzip'd):
 
 - ``MAGIC``, then a 4-byte header length and a JSON header (counts, country codes, the
   source packages with version, date and licence);
-- IPv4: range starts as ``uint32`` deltas, then one ``uint32`` record index per range;
-- IPv6: the high 64 bits of each start as ``uint64`` deltas, the low 64 bits as ``uint64``,
-  then the record indexes. Starts are compared as (high, low) pairs, which avoids
-  building a list of 128-bit Python integers at load time;
+- IPv4: range starts as ``uint32`` byte planes (below), then one ``uint32`` record index
+  per range;
+- IPv6: the high 64 bits of each start as ``uint64`` byte planes, the low 64 bits as
+  ``uint64``, then the record indexes. Starts are compared as (high, low) pairs, which
+  avoids building a list of 128-bit Python integers at load time;
 - records: ``uint32`` ASN (0 = unknown) and ``uint16`` index into the country codes
   (0xFFFF = unknown); record 0 means "no data" and covers the gaps and every private,
   documentation or otherwise special-purpose block;
 - organisations: sorted ``uint32`` ASNs and their names, NUL-separated UTF-8.
 
-Deltas make the start arrays compress to a fraction of their size; undoing them is one
-``itertools.accumulate`` at load time. Where an address is registered is not proof of where
-data is processed; callers word it that way (see :mod:`phonehome.enrich.jurisdiction`).
+The sorted start arrays are stored as byte planes: every value's first byte, then every
+value's second byte, and so on. Neighbouring starts share their high bytes, so those
+planes are long runs and the gzip'd file is only 3 % larger than with the deltas the
+first version stored (3.36 vs 3.26 MB), while putting the planes back together is a few
+strided slice copies in C where undoing deltas was an ``itertools.accumulate`` over a
+million Python integers: decoding the table went from ~135 ms to ~30 ms (measured side
+by side on the shared 2-core VM), a tenth of a small scan. Where an address is
+registered is not proof of where data is processed; callers word it that way (see
+:mod:`phonehome.enrich.jurisdiction`).
 """
 
 from __future__ import annotations
@@ -37,11 +44,10 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
-from itertools import accumulate
 from typing import Any
 
 FILE = "ipdb.bin.gz"
-MAGIC = b"PHIPDB\x01\n"
+MAGIC = b"PHIPDB\x02\n"
 NO_COUNTRY = 0xFFFF
 MAX_FILE = 64 * 1024 * 1024
 """Refuse to decompress more than this: the bundled file is about a quarter of it."""
@@ -94,11 +100,18 @@ def _le(a: array[int]) -> bytes:
     return a.tobytes()
 
 
-def _deltas(values: array[int]) -> array[int]:
-    out = array(values.typecode, values)
-    for i in range(len(out) - 1, 0, -1):
-        out[i] -= out[i - 1]
-    return out
+def _planes(a: array[int]) -> bytes:
+    """Little-endian values as byte planes (see the module docstring)."""
+    data, width = _le(a), a.itemsize
+    return b"".join(data[i::width] for i in range(width))
+
+
+def _unplanes(planes: memoryview, width: int) -> bytes:
+    count = len(planes) // width
+    out = bytearray(len(planes))
+    for i in range(width):
+        out[i::width] = planes[i * count : (i + 1) * count]
+    return bytes(out)
 
 
 def encode(t: Tables) -> bytes:
@@ -119,9 +132,9 @@ def encode(t: Tables) -> bytes:
         MAGIC,
         struct.pack("<I", len(head)),
         head,
-        _le(_deltas(t.v4_starts)),
+        _planes(t.v4_starts),
         _le(t.v4_records),
-        _le(_deltas(t.v6_high)),
+        _planes(t.v6_high),
         _le(t.v6_low),
         _le(t.v6_records),
         _le(t.record_asn),
@@ -147,6 +160,13 @@ class _Reader:
     def ints(self, typecode: str, count: int) -> array[int]:
         a = array(typecode)
         a.frombytes(self.take(count * a.itemsize))
+        if sys.byteorder == "big":
+            a.byteswap()
+        return a
+
+    def planes(self, typecode: str, count: int) -> array[int]:
+        a = array(typecode)
+        a.frombytes(_unplanes(self.take(count * a.itemsize), a.itemsize))
         if sys.byteorder == "big":
             a.byteswap()
         return a
@@ -183,9 +203,9 @@ def _decode(data: bytes) -> Tables:
     r = _Reader(data)
     r.pos = offset
     n4, n6, nrec, norg = (int(header[k]) for k in ("v4", "v6", "records", "orgs"))
-    v4_starts = array("I", accumulate(r.ints("I", n4)))
+    v4_starts = r.planes("I", n4)
     v4_records = r.ints("I", n4)
-    v6_high = array("Q", accumulate(r.ints("Q", n6)))
+    v6_high = r.planes("Q", n6)
     v6_low = r.ints("Q", n6)
     v6_records = r.ints("I", n6)
     record_asn = r.ints("I", nrec)

@@ -373,7 +373,7 @@ class Aggregator:
         else:
             cid = _community_id(msg)
             if len(self._flow_ids) >= MAX_FLOW_IDS:
-                del self._flow_ids[next(iter(self._flow_ids))]
+                self._flow_ids.clear()
             self._flow_ids[at] = (msg.flow, cid)
         return Evidence(msg.input, msg.frame, cid, f"frame.number == {msg.frame}")
 

@@ -9,6 +9,7 @@ the device is not a leak.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,7 +97,7 @@ class ScanPass:
         self.engine = Engine(profile)
         self.agg = Aggregator()
         self.encrypted: dict[str, int] = {}
-        self.hellos: dict[tuple[int, int], str] = {}
+        self.hellos: OrderedDict[tuple[int, int], str] = OrderedDict()
         """(input, flow) of a counted hello -> the name it was counted under."""
         self.sent: dict[str, int] = {}
         self.first: float | None = None
@@ -123,7 +124,7 @@ class ScanPass:
                 encrypted[name] = encrypted.get(name, 0) + 1
                 hellos = self.hellos
                 if len(hellos) >= MAX_HELLO_FLOWS:
-                    del hellos[next(iter(hellos))]
+                    hellos.popitem(last=False)  # (a dict would walk its deleted slots)
                 hellos[(msg.input, msg.flow_id)] = name
         elif readability == "decrypted" and self.hellos:
             # The connection of a hello was read with a key log after all: inspected.

@@ -60,9 +60,10 @@ MAX_KEYS = 4096
 """Distinct normalised keys whose detector selection is remembered (then forgotten)."""
 MEMO_SIZE = 4096
 MEMO_TEXT = 256
-"""Results are remembered for the last ``MEMO_SIZE`` distinct (text, key) pairs of fields
-of at most ``MEMO_TEXT`` characters whose siblings no detector reads (``sibling_keys``):
-the same DNS names, labels, paths and User-Agents come back all through a capture."""
+"""Results are remembered for up to ``MEMO_SIZE`` distinct (text, key) pairs of fields of
+at most ``MEMO_TEXT`` characters whose siblings no detector reads (``sibling_keys``),
+then all forgotten at once: the same DNS names, labels, paths and User-Agents come back
+all through a capture, and are soon remembered again."""
 GATE_AFTER = 2048
 GATE_AFTER_CHARS = 1 << 18
 """Fields, or characters, the ``re`` gate tests before the hyperscan one is compiled
@@ -228,7 +229,9 @@ class Engine:
                 found = self._scan(field, known[j] if known is not None else [])
                 if remember[j]:
                     if len(self._memo) >= MEMO_SIZE:
-                        del self._memo[next(iter(self._memo))]
+                        # forget all at once: dropping the oldest one at a time made each
+                        # drop walk the deleted slots at the front of the dict
+                        self._memo.clear()
                     self._memo[(field.text, field.key)] = (tuple(found), dismissed)
                 results[i] = found
         for found in results:

@@ -7,6 +7,7 @@ honest (a beacon falls within a few seconds after any event by chance; see trigg
 
 from __future__ import annotations
 
+import math
 import statistics
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -55,7 +56,10 @@ def beacon_interval(times: list[float]) -> float | None:
     mean = statistics.fmean(gaps)
     if mean <= 0:
         return None
-    if statistics.pstdev(gaps, mu=mean) / mean >= MAX_CV:
+    # the population standard deviation in floats (math.fsum): statistics.pstdev is
+    # exact with fractions, ~50x slower, and a finding keeps up to 1,000 times
+    deviation = math.sqrt(math.fsum((g - mean) ** 2 for g in gaps) / len(gaps))
+    if deviation / mean >= MAX_CV:
         return None
     return round(statistics.median(gaps), 3)
 

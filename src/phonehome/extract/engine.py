@@ -9,6 +9,7 @@ per layer; the ``where`` path grows by one ``>``-joined segment per structure.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Final
 
 from phonehome.extract import decoders, form, jsonwalk, multipart, protobuf, xmlwalk
 from phonehome.extract.leaf import Leaf, Siblings
@@ -287,15 +288,42 @@ def _decoded(
                         token_part,
                     )
             return
-    candidates: tuple[tuple[str, bytes | None], ...] = (
+    for name, data, decoded in _decodings(text):
+        if _spend(budget, data):
+            expand_into(out, budget, part, path, (*chain, name), key, siblings, decoded, data)
+
+
+Decoding = tuple[str, bytes, str]
+"""(decoder name, output bytes, output as text)."""
+DECODINGS_MEMO = 4096
+DECODINGS_MEMO_TEXT = 256
+_decodings_memo: Final[dict[str, tuple[Decoding, ...]]] = {}
+"""What the decoders make of recent short texts (all forgotten when full). Header values,
+JSON values and path segments come back in message after message, and trying URL, Base64
+and hex on each, only to refuse most, was a third of the extraction of leak-dense traffic
+(``application/json`` is valid Base64 by alphabet: it is decoded, then refused as noise)."""
+
+
+def _decodings(text: str) -> tuple[Decoding, ...]:
+    """The URL, Base64 and hex decodings of ``text`` that give something else."""
+    short = len(text) <= DECODINGS_MEMO_TEXT
+    if short:
+        known = _decodings_memo.get(text)
+        if known is not None:
+            return known
+    found: list[Decoding] = []
+    for name, data in (
         ("url", decoders.url(text)),
         ("base64", decoders.base64(text)),
         ("hex", decoders.hex_text(text)),
-    )
-    for name, data in candidates:
-        if data is None:
-            continue
-        decoded = to_text(data)
-        if decoded == text or not _spend(budget, data):
-            continue
-        expand_into(out, budget, part, path, (*chain, name), key, siblings, decoded, data)
+    ):
+        if data is not None:
+            decoded = to_text(data)
+            if decoded != text:
+                found.append((name, data, decoded))
+    result = tuple(found)
+    if short:
+        if len(_decodings_memo) >= DECODINGS_MEMO:
+            _decodings_memo.clear()
+        _decodings_memo[text] = result
+    return result

@@ -252,3 +252,38 @@ def test_hex_is_taken_exactly_where_six_or_more_pairs_of_hex_digits_are(text: st
                 and decoders.known_binary(bytes.fromhex(text))
             )
         )
+
+
+def test_decodings_of_a_repeated_text_are_remembered_and_bounded():
+    from phonehome.extract import engine
+
+    text = base64.b64encode(b'{"imei": "352071026884283"}').decode()
+    first = engine._decodings(text)
+    assert [(name, decoded) for name, _, decoded in first] == [
+        ("base64", '{"imei": "352071026884283"}')
+    ]
+    assert engine._decodings(text) is first  # from the memo
+    for i in range(engine.DECODINGS_MEMO + 10):
+        assert engine._decodings(f"plainword{i}") == ()
+        assert len(engine._decodings_memo) <= engine.DECODINGS_MEMO
+    long = "a" * engine.DECODINGS_MEMO_TEXT + "%41"
+    assert [name for name, _, _ in engine._decodings(long)] == ["url"]
+    assert long not in engine._decodings_memo
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abcdefABCDEF0123456789+/=%-_ ", min_size=8, max_size=40))
+def test_decodings_are_what_each_decoder_gives(text):
+    from phonehome.extract import engine
+    from phonehome.extract.text import to_text
+
+    expected = []
+    for name, data in (
+        ("url", decoders.url(text)),
+        ("base64", decoders.base64(text)),
+        ("hex", decoders.hex_text(text)),
+    ):
+        if data is not None and to_text(data) != text:
+            expected.append((name, data, to_text(data)))
+    assert list(engine._decodings(text)) == expected
+    assert list(engine._decodings(text)) == expected  # and again, from the memo

@@ -141,6 +141,13 @@ class TcpSession(TcpHost):
         for side in (self._client, self._server):
             self._finish_side(side, out)
         self.done = True
+        # Each app holds this session as its host: let go of them, so that the connection
+        # is freed as soon as the flow table forgets it rather than by the cyclic garbage
+        # collector, whose passes then walked every young object (~7 % of a scan of
+        # leak-dense traffic, most connections being short).
+        self._apps.clear()
+        self._client.app = None
+        self._server.app = None
         return out
 
     # -- TcpHost: what the protocols' apps may ask ------------------------------------------

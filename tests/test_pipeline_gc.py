@@ -58,3 +58,20 @@ def test_a_higher_threshold_set_by_the_caller_is_kept(nokia_capture: Path) -> No
     assert gc.get_threshold()[0] == GC_THRESHOLD * 2
     it.close()  # type: ignore[attr-defined]
     assert gc.get_threshold() == (GC_THRESHOLD * 2, 10, 10)
+
+
+def test_connections_are_freed_without_the_cyclic_collector(nokia_capture: Path) -> None:
+    """A TCP session and its protocol apps refer to each other; the session lets go of
+    them at close, so a finished connection is freed at once (the collector's passes over
+    cyclic garbage were 7 % of a leak-dense scan)."""
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        count = sum(1 for _ in messages(nokia_capture))
+        gc.collect()
+        kinds = {type(o).__name__ for o in gc.garbage}
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert count > 0
+    assert not kinds & {"TcpSession", "HttpApp", "HttpStreamParser", "_Side", "TlsApp"}

@@ -79,9 +79,41 @@ def test_lookup_miss(ip: str) -> None:
 
 
 def _table() -> ipdb.IpTable:
+    """The bundled table with its IPv6 part read (tests below look at its arrays)."""
     table = ipdb.table()
     assert table is not None, "bundled ipdb.bin.gz missing or damaged"
+    table._with_ipv6()
     return table
+
+
+def test_the_ipv6_part_is_read_on_the_first_ipv6_lookup() -> None:
+    full = ipdb.decode(ipdb._read_bundled())
+    reference = ipdb.IpTable(full)
+    lazy = ipdb._load_bundled()
+    assert len(lazy.t.v6_high) == 0 and len(lazy.t.v4_starts) == len(full.v4_starts)
+    google = lazy.lookup("8.8.8.8")
+    assert google is not None and google.asn == 15169
+    assert google == reference.lookup("8.8.8.8")
+    assert len(lazy.t.v6_high) == 0  # IPv4 lookups leave it unread
+    google6 = lazy.lookup("2001:4860:4860::8888")
+    assert google6 is not None and google6.asn == 15169
+    assert google6 == reference.lookup("2001:4860:4860::8888")
+    assert lazy.t == full
+
+
+def test_a_damaged_ipv6_part_leaves_ipv4_lookups_working(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = gzip.decompress((Path(ipdb.__file__).parent.parent / "data" / ipdb.FILE).read_bytes())
+    cut = gzip.compress(data[: len(data) - 1000])
+    package = tmp_path / "phonehome"
+    (package / "data").mkdir(parents=True)
+    (package / "data" / ipdb.FILE).write_bytes(cut)
+    monkeypatch.setattr(ipdb.resources, "files", lambda _name: package)
+    lazy = ipdb._load_bundled()
+    google = lazy.lookup("8.8.8.8")
+    assert google is not None and google.asn == 15169
+    assert lazy.lookup("2001:4860:4860::8888") is None
 
 
 def test_v4_index_is_built_after_enough_lookups_and_agrees() -> None:

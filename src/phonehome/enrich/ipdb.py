@@ -8,17 +8,19 @@ over a sorted ``array`` of range starts plus an index into a small record table.
 
 Layout (all integers little-endian, the whole file gzip'd):
 
-- ``MAGIC``, then a 4-byte header length and a JSON header (counts, country codes, the
-  source packages with version, date and licence);
-- IPv4: range starts as ``uint32`` byte planes (below), then one ``uint32`` record index
-  per range;
-- IPv6: the high 64 bits of each start as ``uint64`` byte planes, the low 64 bits as
-  ``uint64``, then the record indexes. Starts are compared as (high, low) pairs, which
-  avoids building a list of 128-bit Python integers at load time;
+- ``MAGIC``, then a 4-byte header length and a JSON header (counts, the byte length of
+  the organisation names, country codes, the source packages with version, date and
+  licence);
 - records: ``uint32`` ASN (0 = unknown) and ``uint16`` index into the country codes
   (0xFFFF = unknown); record 0 means "no data" and covers the gaps and every private,
   documentation or otherwise special-purpose block;
-- organisations: sorted ``uint32`` ASNs and their names, NUL-separated UTF-8.
+- organisations: sorted ``uint32`` ASNs and their names, NUL-separated UTF-8;
+- IPv4: range starts as ``uint32`` byte planes (below), then one ``uint32`` record index
+  per range;
+- IPv6, last, so that it is inflated only on the first IPv6 lookup: the high 64 bits of
+  each start as ``uint64`` byte planes, the low 64 bits as ``uint64``, then the record
+  indexes. Starts are compared as (high, low) pairs, which avoids building a list of
+  128-bit Python integers at load time.
 
 The sorted start arrays are stored as byte planes: every value's first byte, then every
 value's second byte, and so on. Neighbouring starts share their high bytes, so those
@@ -39,9 +41,11 @@ import json
 import socket
 import struct
 import sys
+import zlib
 from array import array
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
@@ -127,20 +131,22 @@ def encode(t: Tables) -> bytes:
             for s in t.sources
         ],
     }
+    names = "\0".join(t.org_names).encode("utf-8")
+    header["names"] = len(names)
     head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     parts = [
         MAGIC,
         struct.pack("<I", len(head)),
         head,
+        _le(t.record_asn),
+        _le(t.record_country),
+        _le(t.org_asns),
+        names,
         _planes(t.v4_starts),
         _le(t.v4_records),
         _planes(t.v6_high),
         _le(t.v6_low),
         _le(t.v6_records),
-        _le(t.record_asn),
-        _le(t.record_country),
-        _le(t.org_asns),
-        "\0".join(t.org_names).encode("utf-8"),
     ]
     return b"".join(parts)
 
@@ -202,24 +208,44 @@ def _decode(data: bytes) -> Tables:
     header, offset = _header(data)
     r = _Reader(data)
     r.pos = offset
-    n4, n6, nrec, norg = (int(header[k]) for k in ("v4", "v6", "records", "orgs"))
-    v4_starts = r.planes("I", n4)
-    v4_records = r.ints("I", n4)
-    v6_high = r.planes("Q", n6)
-    v6_low = r.ints("Q", n6)
-    v6_records = r.ints("I", n6)
+    t = _first_part(header, r)
+    v6 = _ipv6_part(header, r)
+    if r.pos != len(r.data):
+        raise ValueError("IP table longer than its header says")
+    return replace(t, v6_high=v6[0], v6_low=v6[1], v6_records=v6[2])
+
+
+def _counts(header: dict[str, Any]) -> tuple[int, int, int, int, int]:
+    n4, n6, nrec, norg, names = (int(header[k]) for k in ("v4", "v6", "records", "orgs", "names"))
+    if min(n4, n6, nrec, norg, names) < 0:
+        raise ValueError("bad IP table header")
+    return n4, n6, nrec, norg, names
+
+
+def _first_size(header: dict[str, Any]) -> int:
+    """Bytes after the header up to the end of the IPv4 part."""
+    n4, _, nrec, norg, names = _counts(header)
+    return nrec * 6 + norg * 4 + names + n4 * 8
+
+
+def _first_part(header: dict[str, Any], r: _Reader) -> Tables:
+    """Records, organisations and IPv4 (the IPv6 arrays left empty)."""
+    n4, _, nrec, norg, names_size = _counts(header)
     record_asn = r.ints("I", nrec)
     record_country = r.ints("H", nrec)
     org_asns = r.ints("I", norg)
-    names = bytes(r.data[r.pos :]).decode("utf-8").split("\0") if norg else []
+    raw_names = bytes(r.take(names_size))
+    names = raw_names.decode("utf-8").split("\0") if norg else []
     if len(names) != norg:
         raise ValueError("IP table organisation names do not match their count")
+    v4_starts = r.planes("I", n4)
+    v4_records = r.ints("I", n4)
     return Tables(
         v4_starts,
         v4_records,
-        v6_high,
-        v6_low,
-        v6_records,
+        array("Q"),
+        array("Q"),
+        array("I"),
         record_asn,
         record_country,
         [str(c) for c in header["countries"]],
@@ -227,6 +253,15 @@ def _decode(data: bytes) -> Tables:
         names,
         _sources(header),
     )
+
+
+Ipv6Arrays = tuple["array[int]", "array[int]", "array[int]"]
+"""Starts' high and low 64 bits, record indexes."""
+
+
+def _ipv6_part(header: dict[str, Any], r: _Reader) -> Ipv6Arrays:
+    n6 = _counts(header)[1]
+    return r.planes("Q", n6), r.ints("Q", n6), r.ints("I", n6)
 
 
 def _read_bundled() -> bytes:
@@ -239,10 +274,19 @@ def _read_bundled() -> bytes:
 
 
 class IpTable:
-    """The loaded table with the lookup over it."""
+    """The loaded table with the lookup over it.
 
-    def __init__(self, t: Tables) -> None:
+    ``v6_loader``, when given, reads the IPv6 arrays (empty in ``t`` until then) on the
+    first IPv6 lookup: they are the second half of the bundled file, and most captures'
+    findings go to IPv4 addresses only."""
+
+    def __init__(
+        self,
+        t: Tables,
+        v6_loader: Callable[[], tuple[array[int], array[int], array[int]]] | None = None,
+    ) -> None:
         self.t = t
+        self._v6_loader = v6_loader
         # Where each /16 starts in the IPv4 array: a lookup then bisects a few entries
         # instead of all of them, which roughly halves its cost. Building it costs ~45 ms
         # (65,537 bisects), a quarter of the table's load time, while a scan looks up a
@@ -289,13 +333,25 @@ class IpTable:
             i = bisect_right(starts, addr, index[p], index[p + 1]) - 1
         return self._info(self.t.v4_records[i]) if i >= 0 else None
 
+    def _with_ipv6(self) -> Tables:
+        loader = self._v6_loader
+        if loader is not None:
+            self._v6_loader = None
+            try:
+                high, low, records = loader()
+            except (OSError, ValueError, EOFError, zlib.error, struct.error):
+                # damaged after the IPv4 part: IPv6 addresses stay unknown
+                high, low, records = array("Q"), array("Q"), array("I")
+            self.t = replace(self.t, v6_high=high, v6_low=low, v6_records=records)
+        return self.t
+
     def lookup_v6(self, addr: int) -> IpInfo | None:
         keys = self._v6_keys
         if keys is None:
             # One sorted list of 128-bit starts, made on the first IPv6 lookup (~30 ms,
             # ~18 MB): a single bisect over Python ints is twice as fast as bisecting
             # the high and low 64-bit arrays in turn (1.2 vs 0.6 M lookups/s).
-            t = self.t
+            t = self._with_ipv6()
             pairs = zip(t.v6_high, t.v6_low, strict=True)
             keys = self._v6_keys = [(h << 64) | lo for h, lo in pairs]
         i = bisect_right(keys, addr) - 1
@@ -305,7 +361,7 @@ class IpTable:
         """The same lookup over the two 64-bit arrays (the reference the tests compare
         :meth:`lookup_v6` with)."""
         high, low = addr >> 64, addr & _LOW64
-        t = self.t
+        t = self._with_ipv6()
         first = bisect_left(t.v6_high, high)
         last = bisect_right(t.v6_high, high, first)
         i = bisect_right(t.v6_low, low, first, last) - 1 if first < last else first - 1
@@ -360,9 +416,45 @@ def table() -> IpTable | None:
     and :func:`sources` reports nothing.
     """
     try:
-        return IpTable(decode(_read_bundled()))
-    except (OSError, ValueError, EOFError):
+        return _load_bundled()
+    except (OSError, ValueError, EOFError, zlib.error, KeyError, TypeError, struct.error):
         return None
+
+
+def _load_bundled() -> IpTable:
+    """The bundled table up to the end of its IPv4 part; the rest is inflated and read on
+    the first IPv6 lookup (half of the ~15 MB, and of the ~0.1 s load, not spent by a
+    scan whose destinations are all IPv4)."""
+    raw = resources.files("phonehome").joinpath("data", FILE).read_bytes()
+    gz = gzip.GzipFile(fileobj=io.BytesIO(raw))
+
+    def read(n: int) -> bytes:
+        data = gz.read(n)
+        if len(data) != n:
+            raise ValueError("truncated IP table")
+        return data
+
+    start = read(len(MAGIC) + 4)
+    if not start.startswith(MAGIC):
+        raise ValueError("not a phonehome IP table")
+    (size,) = struct.unpack_from("<I", start, len(MAGIC))
+    if size > MAX_FILE:
+        raise ValueError("bad IP table header")
+    header = json.loads(read(size))
+    if not isinstance(header, dict):
+        raise ValueError("bad IP table header")
+    first, rest = _first_size(header), _counts(header)[1] * 20
+    if len(start) + size + first + rest > MAX_FILE:
+        raise ValueError(f"{FILE}: larger than {MAX_FILE} bytes once decompressed")
+    t = _first_part(header, _Reader(read(first)))
+
+    def load_v6() -> Ipv6Arrays:
+        v6 = _ipv6_part(header, _Reader(read(rest)))
+        if gz.read(1):
+            raise ValueError("IP table longer than its header says")
+        return v6
+
+    return IpTable(t, load_v6)
 
 
 @lru_cache(maxsize=65536)

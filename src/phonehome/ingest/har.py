@@ -570,8 +570,10 @@ def _opt_str(d: dict[str, Any], key: str) -> str:
 def _pairs(d: dict[str, Any], key: str) -> list[tuple[str, str]]:
     """``[{"name": .., "value": ..}, ..]`` lists (headers, cookies, queryString, params)."""
     v = d.get(key)
-    if v is None:
-        return []
+    if not v:
+        if v is None or isinstance(v, list):
+            return []
+        raise _BadEntry(f"{key} is not a list")
     if not isinstance(v, list):
         raise _BadEntry(f"{key} is not a list")
     out = []

@@ -205,6 +205,58 @@ def test_connections_share_flow_ids() -> None:
     assert outs[0].flow.server.ip == "2001:db8::1"
 
 
+@pytest.mark.parametrize(
+    ("address", "server", "client"),
+    [
+        ("192.0.2.1", "192.0.2.1", "0.0.0.0"),
+        ("[2a00:1450:4001:80b::200e]", "2a00:1450:4001:80b::200e", "::"),  # Chrome
+        ("2001:db8::1", "2001:db8::1", "::"),
+        ("::ffff:192.0.2.1", "::ffff:192.0.2.1", "::"),
+        ("fe80::1%eth0", "fe80::1%eth0", "::"),
+        ("", "0.0.0.0", "0.0.0.0"),
+        (None, "0.0.0.0", "0.0.0.0"),
+    ],
+)
+def test_the_unknown_client_has_the_server_address_family(
+    address: str | None, server: str, client: str
+) -> None:
+    e = entry() if address is None else entry(serverIPAddress=address)
+    ctx = Context()
+    out, back = read(har_bytes(e), ctx)
+    assert (out.src.ip, out.dst.ip) == (client, server) == (back.dst.ip, back.src.ip)
+    assert out.flow.client.ip == client and out.flow.server.ip == server
+    assert not ctx.anomalies.counts
+
+
+@pytest.mark.parametrize("address", ["foo", "1.2.3.4:443", "[]", "999.1.1.1", 42])
+def test_a_server_address_that_is_no_ip_address_is_counted(address: object) -> None:
+    ctx = Context()
+    msgs = read(har_bytes(entry(serverIPAddress=address), entry(serverIPAddress=address)), ctx)
+    assert {(m.flow.client.ip, m.flow.server.ip) for m in msgs} == {("0.0.0.0", "0.0.0.0")}
+    expected = 2 if isinstance(address, str) else 0  # not a string: no address recorded
+    assert ctx.anomalies.counts.get("har.bad_server_address", 0) == expected
+
+
+def test_scan_of_entries_with_ipv6_and_broken_server_addresses(tmp_path: Path) -> None:
+    """The scan's evidence (Community ID) needs two addresses of one family."""
+    from tests.conftest import scan_doc
+
+    url = "https://t.example.com/c?imei=359123456789012"
+    addresses = ["[2a00:1450:4001:80b::200e]", "2001:db8::1", "foo", "192.0.2.1"]
+    path = tmp_path / "v6.har"
+    path.write_bytes(har_bytes(*[entry(url, serverIPAddress=a) for a in addresses]))
+    path.with_name("v6.device.toml").write_text('imei = "359123456789012"\n')
+    doc = scan_doc(path)
+    [finding] = doc["findings"]
+    assert finding["identifier"] == "imei" and finding["profile_match"]
+    assert sorted(finding["ips"]) == [
+        "0.0.0.0",
+        "192.0.2.1",
+        "2001:db8::1",
+        "2a00:1450:4001:80b::200e",
+    ]
+
+
 def test_response_codings_recorded_and_body_kept() -> None:
     e = entry()
     e["response"]["headers"] = [{"name": "Content-Encoding", "value": "gzip"}]
@@ -255,6 +307,13 @@ def _urlsplit_reference(url: str) -> tuple[str, int, bool]:
         "http://h.example/p?",
         "http://h.example/p?x#",
         "https://h.example/a/b;c?d=e&f#g",
+        "http://h.example/p#f?x",
+        "http://h.example?a?b#c",
+        "http://h.example/p?q=\x00 x",
+        "http://h.example/ü?x=é",
+        "http://h.example@x/",
+        "http://h.example:80@x/",
+        "http://h.example/p\n",
         "ws://h.example/s",
         "wss://h.example:9443/s",
         "ftp://h.example/f",
@@ -288,6 +347,7 @@ def test_split_url_agrees_with_urlsplit(url: str) -> None:
         "http://h.example:65536/",
         "http://h.example:123456/",
         "http://h.example:8a/",
+        "http://h.example:80:81/",
         "http://h.example:\uff18\uff10/",
         "http://[::1/",
         "http://::1]/",

@@ -2,9 +2,12 @@
 
 Each entry becomes an outgoing :class:`HttpRequest` message and, when the archive recorded
 one, an incoming :class:`HttpResponse`. HAR carries no client address and no app, so the
-client is ``0.0.0.0:0`` and ``app`` stays None; the server is ``serverIPAddress`` when the
-writer recorded it. Entries that share a connection (``connection`` + server address)
-share a flow id; flow ids are numbered 1.. within the file.
+client is ``0.0.0.0:0`` (``[::]:0`` when the server's address is IPv6: one connection has
+one address family) and ``app`` stays None; the server is ``serverIPAddress`` when the
+writer recorded an IP address there (Chrome writes IPv6 ones in brackets); anything else
+is counted (``har.bad_server_address``) and the server's address is unknown,
+``0.0.0.0``. Entries that share a connection (``connection`` + server address) share a
+flow id; flow ids are numbered 1.. within the file.
 
 The file is read as a stream, one entry at a time (:class:`_JsonStream`): a long
 browser session exports hundreds of MB, and parsing it whole took 1.2 GB for a 168 MB
@@ -44,6 +47,7 @@ from phonehome.context import Context
 from phonehome.errors import InputError
 from phonehome.ingest.flowids import FlowIds
 from phonehome.model import Endpoint, FlowKey, HttpRequest, HttpResponse, Message
+from phonehome.net.addr import parse_ip
 from phonehome.protocols.bodies import split_codings
 
 MAX_ENTRY: Final = 16 << 20
@@ -60,6 +64,7 @@ CHUNK: Final = 1 << 20
 _SNIFF: Final = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"log"\s*:\s*\{')
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _UNKNOWN: Final = "0.0.0.0"
+_UNKNOWN6: Final = "::"
 _HTTP3: Final = frozenset({"h3", "http/3", "http/3.0"})
 
 
@@ -110,6 +115,10 @@ class _HarReader:
         self.entries = 0
         self.flows = FlowIds(MAX_CONNECTIONS)
         self.client = Endpoint(_UNKNOWN, 0)
+        self.client6 = Endpoint(_UNKNOWN6, 0)
+        # Entries of a session mostly go to a few servers: the last address checked.
+        self._server_text = ""
+        self._server_ip = _UNKNOWN
         # Entries of a burst share their startedDateTime to the second or millisecond.
         self._time_text = ""
         self._time = 0.0
@@ -182,9 +191,8 @@ class _HarReader:
         req = _obj(entry, "request")
         url = _str(req, "url")
         host, port, has_query = split_url(url)
-        server_ip = entry.get("serverIPAddress")
-        server_ip = server_ip.strip("[]") if isinstance(server_ip, str) and server_ip else _UNKNOWN
-        client = self.client
+        server_ip = self._server_address(entry.get("serverIPAddress"), index)
+        client = self.client6 if ":" in server_ip else self.client
         server = Endpoint(server_ip, port)
         version = _opt_str(req, "httpVersion")
         # HTTP/3 runs over QUIC: keep the flow's transport truthful for the destinations view.
@@ -226,6 +234,23 @@ class _HarReader:
         )  # fmt: skip
         return out, back
 
+    def _server_address(self, value: object, index: int) -> str:
+        """``serverIPAddress`` without brackets when it is an IP address, else unknown."""
+        if not isinstance(value, str) or not value:
+            return _UNKNOWN
+        if value == self._server_text:
+            return self._server_ip
+        ip = value.strip("[]")
+        try:
+            parse_ip(ip)
+        except ValueError:
+            self.ctx.anomalies.add(
+                "har.bad_server_address", self.input, index, f"serverIPAddress {value[:60]!r}"
+            )
+            return _UNKNOWN
+        self._server_text, self._server_ip = value, ip
+        return ip
+
     def _timestamp(self, value: object, index: int) -> float:
         if isinstance(value, str):
             if value == self._time_text:
@@ -244,11 +269,14 @@ class _HarReader:
 
 
 _SIMPLE_URL: Final = re.compile(
-    r"([A-Za-z][A-Za-z0-9+.\-]*)://([A-Za-z0-9\-._~!$&'()*+,;=]+)(?::([0-9]{0,5}))?(?=[/?#]|\Z)"
+    r"([A-Za-z][A-Za-z0-9+.\-]*)://([A-Za-z0-9\-._~!$&'()*+,;=]+)(?::([0-9]{0,5}))?"
+    r"(?:/[^?#\t\r\n]*)?(?:\?([^#\t\r\n]*))?(?:#[^\t\r\n]*)?"
 )
-"""``scheme://host[:port]`` then the path, query, fragment or the end: an ASCII host
-without userinfo, brackets (IPv6), percent signs (zones, escapes) or other characters
-that ``urlsplit`` treats specially, so that both splits agree exactly."""
+"""A whole URL ``scheme://host[:port]``, then a path, query and fragment, in which the
+host is ASCII without userinfo, brackets (IPv6), percent signs (zones, escapes) or other
+characters ``urlsplit`` treats specially, and no tab or newline (which it removes), so
+that both splits agree exactly. The query is what ``urlsplit`` calls one: after the
+first ``?`` that comes before any ``#``."""
 
 
 def split_url(url: str) -> tuple[str, int, bool]:
@@ -256,23 +284,18 @@ def split_url(url: str) -> tuple[str, int, bool]:
     and whether there is a query, as ``urllib.parse.urlsplit`` gives them.
 
     ``urlsplit`` builds a result object and re-parses the netloc for each property: a
-    sixth of reading a HAR of small entries. The common shape is split here; any other
-    (IPv6 literals, userinfo, odd characters, tabs and newlines it removes, bad ports)
-    goes to ``urlsplit``, which also raises its own ``ValueError`` for a bad port or
-    bracket. ``_BadEntry`` when there is no host."""
-    m = _SIMPLE_URL.match(url)
-    if m is not None and "\t" not in url and "\n" not in url and "\r" not in url:
-        digits = m.group(3)
+    sixth of reading a HAR of small entries. The common shape is split here in one
+    match; any other (IPv6 literals, userinfo, odd characters, tabs and newlines, bad
+    ports) goes to ``urlsplit``, which also raises its own ``ValueError`` for a bad port
+    or bracket. ``_BadEntry`` when there is no host."""
+    m = _SIMPLE_URL.fullmatch(url)
+    if m is not None:
+        scheme, host, digits, query = m.groups()
         port = int(digits) if digits else 0
         if port <= 65535:
-            end = m.end()
-            stop = url.find("#", end)
-            if stop < 0:
-                stop = len(url)
-            q = url.find("?", end, stop)
             if not port:
-                port = _DEFAULT_PORTS.get(m.group(1).lower(), 0)
-            return m.group(2).lower(), port, 0 <= q < stop - 1
+                port = _DEFAULT_PORTS.get(scheme.lower(), 0)
+            return host.lower(), port, bool(query)
     parts = urlsplit(url)
     host = parts.hostname
     if not host:

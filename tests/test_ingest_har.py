@@ -533,3 +533,31 @@ def test_registry_opens_gzipped_har(tmp_path: Path) -> None:
         assert len(list(cap.messages(Context()))) == 2
     finally:
         cap.close()
+
+
+def test_compiled_and_interpreted_read_the_same(tmp_path: Path) -> None:
+    """The reader is compiled (phonehome.native): both builds give the same flows, for the
+    real archives and for entries of every odd shape the tests above use."""
+    from tests.test_native import flows, need_compiled_install
+
+    need_compiled_install()
+    odd = [_broken(kind) for kind in ("not-object", "no-host", "bad-base64", "bad-port")]
+    odd += [
+        entry(url, serverIPAddress=address, connection=str(i % 3), startedDateTime=time)
+        for i, (url, address, time) in enumerate(
+            [
+                ("http://t.example.com/c?imei=359123456789012", "192.0.2.1", "never"),
+                ("https://[2001:db8::1]:8443/p#f", "[2001:db8::1]", "2023-11-14T22:13:20Z"),
+                ("http://u:p@H.example:81/?q", "foo", "2023-03-29T17:37:42.482-07:00"),
+                ("HTTP://h.example/p\t?x", "", "2023-03-29T17:37:42.482-07:00"),
+            ]
+        )
+    ]
+    data = har_bytes(*odd)
+    (tmp_path / "odd.har").write_bytes(data)
+    (tmp_path / "cut.har").write_bytes(data[: len(data) * 2 // 3])
+    inputs = [*sorted(FIXTURES.glob("*.har")), tmp_path / "odd.har", tmp_path / "cut.har"]
+    for path in inputs:
+        compiled = flows(path, pure=False, home=tmp_path / "home")
+        assert compiled == flows(path, pure=True, home=tmp_path / "home"), path.name
+        assert compiled[2] == 0 and compiled[0], (path.name, compiled[1])

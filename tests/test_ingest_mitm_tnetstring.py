@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -149,3 +150,24 @@ def test_values_follow_one_another() -> None:
     got = outcome(ours, data)
     assert [kind for kind, _ in got] == ["value"] * 4 + ["ValueError", "at"]
     assert got == outcome(_mitm().load, data)
+
+
+def test_compiled_and_interpreted_read_the_same_flows(tmp_path: Path) -> None:
+    """The parse is compiled (phonehome.native): both builds give the same flows."""
+    from tests.test_ingest_mitm import MISSING_KEYS, TOO_DEEP
+    from tests.test_native import flows, need_compiled_install
+
+    need_compiled_install()
+    tflow = need_module("mitmproxy.test.tflow")
+    good = dump(http_flow(body=b"imei=356759041234567"), tflow.tdnsflow(), tflow.twebsocketflow())
+    cases = {
+        "good.mitm": good,
+        "damaged.mitm": good + MISSING_KEYS + TOO_DEEP + dump(http_flow(response=False)),
+        "cut.mitm": good + dump(http_flow())[:-40],
+    }
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        compiled = flows(path, pure=False, home=tmp_path / "home")
+        assert compiled == flows(path, pure=True, home=tmp_path / "home"), name
+        assert compiled[2] == 0 and compiled[0], (name, compiled[1])

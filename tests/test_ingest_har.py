@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -56,8 +57,9 @@ def har_bytes(*entries: Any) -> bytes:
     return json.dumps(doc).encode()
 
 
-def read(data: bytes, ctx: Context | None = None) -> list[Message]:
-    return list(har.read(io.BytesIO(data), 0, ctx or Context(), "test.har"))
+def read(data: bytes, ctx: Context | None = None, **limits: int) -> list[Message]:
+    """All messages; ``limits`` are ``har.read``'s options (chunk, max_entry, ...)."""
+    return list(har.read(io.BytesIO(data), 0, ctx or Context(), "test.har", **limits))
 
 
 def requests(msgs: list[Message]) -> list[HttpRequest]:
@@ -203,6 +205,58 @@ def test_connections_share_flow_ids() -> None:
     assert outs[0].flow.server.ip == "2001:db8::1"
 
 
+@pytest.mark.parametrize(
+    ("address", "server", "client"),
+    [
+        ("192.0.2.1", "192.0.2.1", "0.0.0.0"),
+        ("[2a00:1450:4001:80b::200e]", "2a00:1450:4001:80b::200e", "::"),  # Chrome
+        ("2001:db8::1", "2001:db8::1", "::"),
+        ("::ffff:192.0.2.1", "::ffff:192.0.2.1", "::"),
+        ("fe80::1%eth0", "fe80::1%eth0", "::"),
+        ("", "0.0.0.0", "0.0.0.0"),
+        (None, "0.0.0.0", "0.0.0.0"),
+    ],
+)
+def test_the_unknown_client_has_the_server_address_family(
+    address: str | None, server: str, client: str
+) -> None:
+    e = entry() if address is None else entry(serverIPAddress=address)
+    ctx = Context()
+    out, back = read(har_bytes(e), ctx)
+    assert (out.src.ip, out.dst.ip) == (client, server) == (back.dst.ip, back.src.ip)
+    assert out.flow.client.ip == client and out.flow.server.ip == server
+    assert not ctx.anomalies.counts
+
+
+@pytest.mark.parametrize("address", ["foo", "1.2.3.4:443", "[]", "999.1.1.1", 42])
+def test_a_server_address_that_is_no_ip_address_is_counted(address: object) -> None:
+    ctx = Context()
+    msgs = read(har_bytes(entry(serverIPAddress=address), entry(serverIPAddress=address)), ctx)
+    assert {(m.flow.client.ip, m.flow.server.ip) for m in msgs} == {("0.0.0.0", "0.0.0.0")}
+    expected = 2 if isinstance(address, str) else 0  # not a string: no address recorded
+    assert ctx.anomalies.counts.get("har.bad_server_address", 0) == expected
+
+
+def test_scan_of_entries_with_ipv6_and_broken_server_addresses(tmp_path: Path) -> None:
+    """The scan's evidence (Community ID) needs two addresses of one family."""
+    from tests.conftest import scan_doc
+
+    url = "https://t.example.com/c?imei=359123456789012"
+    addresses = ["[2a00:1450:4001:80b::200e]", "2001:db8::1", "foo", "192.0.2.1"]
+    path = tmp_path / "v6.har"
+    path.write_bytes(har_bytes(*[entry(url, serverIPAddress=a) for a in addresses]))
+    path.with_name("v6.device.toml").write_text('imei = "359123456789012"\n')
+    doc = scan_doc(path)
+    [finding] = doc["findings"]
+    assert finding["identifier"] == "imei" and finding["profile_match"]
+    assert sorted(finding["ips"]) == [
+        "0.0.0.0",
+        "192.0.2.1",
+        "2001:db8::1",
+        "2a00:1450:4001:80b::200e",
+    ]
+
+
 def test_response_codings_recorded_and_body_kept() -> None:
     e = entry()
     e["response"]["headers"] = [{"name": "Content-Encoding", "value": "gzip"}]
@@ -210,8 +264,7 @@ def test_response_codings_recorded_and_body_kept() -> None:
     assert resp.body == b"ok" and resp.encodings == ("gzip",)
 
 
-def test_bodies_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(har, "MAX_BODY", 10)
+def test_bodies_are_bounded() -> None:
     e = entry()
     e["request"]["postData"] = {"mimeType": "text/plain", "text": "x" * 50}
     e["response"]["content"] = {
@@ -219,10 +272,114 @@ def test_bodies_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         "encoding": "base64",
         "text": base64.b64encode(b"y" * 300).decode(),
     }
-    msgs = read(har_bytes(e))
+    msgs = read(har_bytes(e), max_body=10)
     req, resp = requests(msgs)[0], responses(msgs)[0]
     assert req.body == b"x" * 10 and req.body_truncated
     assert resp.body == b"y" * 10 and resp.body_truncated
+
+
+def _urlsplit_reference(url: str) -> tuple[str, int, bool]:
+    """What the reader took from ``urllib.parse.urlsplit`` before it split URLs itself."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host:
+        raise ValueError("no host")
+    default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(parts.scheme.lower(), 0)
+    return host, parts.port or default, bool(parts.query)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://t.example.com/c?imei=359123456789012&n=7",
+        "HTTPS://Example.COM:8443/p?q#f",
+        "https://h.example:443",
+        "https://h.example",
+        "http://h.example:/x",
+        "http://h.example:0/x",
+        "http://h.example:00080/x",
+        "http://h.example:65535",
+        "http://1.2.3.4:8080/x",
+        "http://h_x.example/",
+        "http://h.example?q=1",
+        "http://h.example#frag?notquery",
+        "http://h.example/p?#f",
+        "http://h.example/p?",
+        "http://h.example/p?x#",
+        "https://h.example/a/b;c?d=e&f#g",
+        "http://h.example/p#f?x",
+        "http://h.example?a?b#c",
+        "http://h.example/p?q=\x00 x",
+        "http://h.example/ü?x=é",
+        "http://h.example@x/",
+        "http://h.example:80@x/",
+        "http://h.example/p\n",
+        "ws://h.example/s",
+        "wss://h.example:9443/s",
+        "ftp://h.example/f",
+        "git+ssh://h.example:22/r",
+        "foo.bar-1://H.example/x",
+        # urlsplit's own cases: IPv6 literals, userinfo, zones, escapes, removed characters
+        "http://[2001:db8::1]:8080/p?x=1",
+        "http://[2001:DB8::1]/",
+        "http://[fe80::1%25En0]:80/",
+        "http://user:pw@H.example:81/p",
+        "http://user@h.example/",
+        "http://a@b@c.example/",
+        "http://user:12@h.example/",
+        "http://%41.example/",
+        "http://h.example/p\t?q=1",
+        "http://h.exa\nmple:8\r0/",
+        "http://h.example/?\t",
+        " http://h.example:81/",
+        "\x00http://h.example/",
+        "http://bücher.example/",
+        "http://xn--bcher-kva.example/",
+    ],
+)
+def test_split_url_agrees_with_urlsplit(url: str) -> None:
+    assert har.split_url(url) == _urlsplit_reference(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://h.example:65536/",
+        "http://h.example:123456/",
+        "http://h.example:8a/",
+        "http://h.example:80:81/",
+        "http://h.example:\uff18\uff10/",
+        "http://[::1/",
+        "http://::1]/",
+        "/relative",
+        "http:///p",
+        "h.example:80/p",
+        "data:text/plain,hi",
+        "",
+    ],
+)
+def test_split_url_refuses_what_urlsplit_refuses(url: str) -> None:
+    with pytest.raises(ValueError) as expected:
+        _urlsplit_reference(url)
+    # the same message for a bad port or bracket; our own for a missing host
+    with pytest.raises((ValueError, har._BadEntry)) as got:
+        har.split_url(url)
+    if str(expected.value) == "no host":
+        assert "without a host" in str(got.value)
+    else:
+        assert type(got.value) is type(expected.value)
+        assert str(got.value) == str(expected.value)
+
+
+def test_entries_sharing_a_start_time_and_a_bad_one_between() -> None:
+    ctx = Context()
+    t1, t2 = "2023-11-14T22:13:20.000Z", "2023-11-14T22:13:21.500+01:00"
+    times = [t1, t1, "never", t1, t2, t2]
+    msgs = read(har_bytes(*[entry(startedDateTime=t) for t in times]), ctx)
+    outs = [m.time for m in msgs if m.direction == "out"]
+    a, b = 1700000000.0, 1699996401.5
+    assert outs == [a, a, 0.0, a, b, b]
+    assert ctx.anomalies.counts == {"har.bad_time": 1}
 
 
 def test_bad_time_is_counted_and_entry_kept() -> None:
@@ -299,13 +456,10 @@ def _messages_summary(msgs: list[Message]) -> list[tuple[object, ...]]:
 
 @pytest.mark.parametrize("name", ["chrome.har", "firefox.har", "charles.har", "with-bom.har"])
 @pytest.mark.parametrize("chunk", [1, 7, 4096])
-def test_reading_in_small_chunks_gives_the_same_messages(
-    name: str, chunk: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_reading_in_small_chunks_gives_the_same_messages(name: str, chunk: int) -> None:
     data = fixture(name).read_bytes()
     whole = read(data)
-    monkeypatch.setattr(har, "CHUNK", chunk)
-    assert _messages_summary(read(data)) == _messages_summary(whole)
+    assert _messages_summary(read(data, chunk=chunk)) == _messages_summary(whole)
 
 
 def test_members_around_entries_in_any_order_are_skipped() -> None:
@@ -318,16 +472,13 @@ def test_members_around_entries_in_any_order_are_skipped() -> None:
 
 
 @pytest.mark.parametrize("chunk", [3, 1 << 20])
-def test_an_entry_too_large_is_skipped_and_the_rest_read(
-    chunk: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(har, "MAX_ENTRY", 2000)
-    monkeypatch.setattr(har, "CHUNK", chunk)
+def test_an_entry_too_large_is_skipped_and_the_rest_read(chunk: int) -> None:
     big = entry("http://big.example/")
     # a long string with escaped quotes and backslashes, and nesting, to step over
     big["request"]["postData"] = {"text": '\\"{[' * 2000, "params": [[[{"a": "]"}]]]}
     ctx = Context()
-    msgs = read(har_bytes(entry("http://a.example/"), big, entry("http://b.example/")), ctx)
+    data = har_bytes(entry("http://a.example/"), big, entry("http://b.example/"))
+    msgs = read(data, ctx, max_entry=2000, chunk=chunk)
     assert [m.host for m in msgs] == ["a.example"] * 2 + ["b.example"] * 2
     assert [m.frame for m in msgs] == [1, 1, 3, 3]
     assert ctx.anomalies.counts == {"har.entry_too_large": 1}
@@ -363,10 +514,10 @@ def test_a_syntax_error_inside_an_entry_stops_at_once() -> None:
     assert sample.kind == "har.truncated" and "invalid JSON" in sample.detail
 
 
-def test_flow_ids_forget_old_connections(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(har, "MAX_CONNECTIONS", 2)
+def test_flow_ids_forget_old_connections() -> None:
     entries = [entry(connection=str(c)) for c in (1, 2, 1, 3, 4, 1)]
-    ids = [m.flow_id for m in read(har_bytes(*entries)) if m.direction == "out"]
+    msgs = read(har_bytes(*entries), max_connections=2)
+    ids = [m.flow_id for m in msgs if m.direction == "out"]
     # 1 and 2 remembered; 3 pushes out 1's key, 4 pushes out 2's; 1 comes back as new
     assert ids == [1, 2, 1, 3, 4, 5]
 
@@ -382,3 +533,31 @@ def test_registry_opens_gzipped_har(tmp_path: Path) -> None:
         assert len(list(cap.messages(Context()))) == 2
     finally:
         cap.close()
+
+
+def test_compiled_and_interpreted_read_the_same(tmp_path: Path) -> None:
+    """The reader is compiled (phonehome.native): both builds give the same flows, for the
+    real archives and for entries of every odd shape the tests above use."""
+    from tests.test_native import flows, need_compiled_install
+
+    need_compiled_install()
+    odd = [_broken(kind) for kind in ("not-object", "no-host", "bad-base64", "bad-port")]
+    odd += [
+        entry(url, serverIPAddress=address, connection=str(i % 3), startedDateTime=time)
+        for i, (url, address, time) in enumerate(
+            [
+                ("http://t.example.com/c?imei=359123456789012", "192.0.2.1", "never"),
+                ("https://[2001:db8::1]:8443/p#f", "[2001:db8::1]", "2023-11-14T22:13:20Z"),
+                ("http://u:p@H.example:81/?q", "foo", "2023-03-29T17:37:42.482-07:00"),
+                ("HTTP://h.example/p\t?x", "", "2023-03-29T17:37:42.482-07:00"),
+            ]
+        )
+    ]
+    data = har_bytes(*odd)
+    (tmp_path / "odd.har").write_bytes(data)
+    (tmp_path / "cut.har").write_bytes(data[: len(data) * 2 // 3])
+    inputs = [*sorted(FIXTURES.glob("*.har")), tmp_path / "odd.har", tmp_path / "cut.har"]
+    for path in inputs:
+        compiled = flows(path, pure=False, home=tmp_path / "home")
+        assert compiled == flows(path, pure=True, home=tmp_path / "home"), path.name
+        assert compiled[2] == 0 and compiled[0], (path.name, compiled[1])

@@ -31,9 +31,17 @@ cleartext, where nearly every request carries an identifier, they were more than
 a scan, all of it per-field Python (benchmarks/README.md, "Issue 15, session 5"). A
 package's ``__init__`` is not compiled, so nothing that runs per field lives in one.
 
+The HAR reader (``phonehome.ingest.har`` and the flow ids it shares with the mitmproxy
+reader) joined for issue 18: a HAR of a million small entries is a million rounds of
+per-entry Python (dict lookups, URL split, four records and two messages), about two
+thirds of ``phonehome flows`` on it before (benchmarks/README.md, "Hostile inputs"). So
+did the tnetstring parse under the mitmproxy reader (``phonehome.ingest.tnetstring``),
+which in mitmproxy is pure Python and was a third of reading a flow file.
+
 Not compiled on purpose: enrichment and reports (per finding, not per packet; their hot
-spots are already in C, hyperscan and orjson) and the readers of already-decoded input
-(HAR, mitmproxy); see docs/architecture.md.
+spots are already in C, hyperscan and orjson) and the mitmproxy reader itself, whose
+time is mitmproxy's own flow loading (``Flow.from_state`` and its type checks), not
+ours; see docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -61,8 +69,11 @@ COMPILED_SINGLE_MODULES: tuple[str, ...] = (
     "phonehome.context",
     "phonehome.findings",
     "phonehome.flowlist",
+    "phonehome.ingest.flowids",
+    "phonehome.ingest.har",
     "phonehome.ingest.pcap",
     "phonehome.ingest.pcapng",
+    "phonehome.ingest.tnetstring",
     "phonehome.model.field",
     "phonehome.model.frame",
     "phonehome.model.message",

@@ -2,9 +2,12 @@
 
 Each entry becomes an outgoing :class:`HttpRequest` message and, when the archive recorded
 one, an incoming :class:`HttpResponse`. HAR carries no client address and no app, so the
-client is ``0.0.0.0:0`` and ``app`` stays None; the server is ``serverIPAddress`` when the
-writer recorded it. Entries that share a connection (``connection`` + server address)
-share a flow id; flow ids are numbered 1.. within the file.
+client is ``0.0.0.0:0`` (``[::]:0`` when the server's address is IPv6: one connection has
+one address family) and ``app`` stays None; the server is ``serverIPAddress`` when the
+writer recorded an IP address there (Chrome writes IPv6 ones in brackets); anything else
+is counted (``har.bad_server_address``) and the server's address is unknown,
+``0.0.0.0``. Entries that share a connection (``connection`` + server address) share a
+flow id; flow ids are numbered 1.. within the file.
 
 The file is read as a stream, one entry at a time (:class:`_JsonStream`): a long
 browser session exports hundreds of MB, and parsing it whole took 1.2 GB for a 168 MB
@@ -19,6 +22,12 @@ A broken entry is counted (``har.bad_entry``) and skipped. A file that is not JS
 UTF-8 or not a HAR object is an :class:`InputError` when nothing was read from it yet;
 damage after the first entry stops reading with ``har.truncated`` and keeps what was
 read, as a cut-off capture does.
+
+Per entry the reader is Python that builds objects (a million-entry HAR is a million
+calls of everything below), so the module is compiled with mypyc like the packet path
+(:mod:`phonehome.native`; benchmarks/README.md, "Hostile inputs"): the limits are
+``read``'s options rather than module attributes a test could patch, and the common URL
+shape is split here (:func:`split_url`), with ``urllib.parse.urlsplit`` for the rest.
 """
 
 from __future__ import annotations
@@ -27,32 +36,36 @@ import base64
 import binascii
 import codecs
 import json
+import json.scanner
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Final
 from urllib.parse import quote_plus, urlsplit
 
 from phonehome.context import Context
 from phonehome.errors import InputError
 from phonehome.ingest.flowids import FlowIds
 from phonehome.model import Endpoint, FlowKey, HttpRequest, HttpResponse, Message
+from phonehome.net.addr import parse_ip
 from phonehome.protocols.bodies import split_codings
 
-MAX_ENTRY = 16 << 20
+MAX_ENTRY: Final = 16 << 20
 """Characters of one JSON value (an entry, or another member of the log) that are parsed;
 a larger one is skipped unparsed. 16 Mi characters hold a 12 MB body in Base64; the
 window and the parsed entry then take ~50 MB."""
-MAX_BODY = 8 << 20
+MAX_BODY: Final = 8 << 20
 """Bodies are cut here (flagged ``body_truncated``), as for bodies read from captures."""
-MAX_CONNECTIONS = 1 << 16
+MAX_CONNECTIONS: Final = 1 << 16
 """Connection keys remembered for flow ids (the oldest is forgotten first)."""
-CHUNK = 1 << 20
+CHUNK: Final = 1 << 20
+"""Bytes read at a time (the window grows past it for a larger value)."""
 
-_SNIFF = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"log"\s*:\s*\{')
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-_UNKNOWN = "0.0.0.0"
-_HTTP3 = frozenset({"h3", "http/3", "http/3.0"})
+_SNIFF: Final = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"log"\s*:\s*\{')
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_UNKNOWN: Final = "0.0.0.0"
+_UNKNOWN6: Final = "::"
+_HTTP3: Final = frozenset({"h3", "http/3", "http/3.0"})
 
 
 class _BadEntry(Exception):
@@ -68,8 +81,21 @@ def sniff(head: bytes) -> bool:
     return _SNIFF.match(head) is not None
 
 
-def read(stream: BinaryIO, input: int, ctx: Context, path: str) -> Iterator[Message]:
-    reader = _HarReader(_JsonStream(stream), input, ctx)
+def read(
+    stream: BinaryIO,
+    input: int,
+    ctx: Context,
+    path: str,
+    *,
+    chunk: int = CHUNK,
+    max_entry: int = MAX_ENTRY,
+    max_body: int = MAX_BODY,
+    max_connections: int = MAX_CONNECTIONS,
+) -> Iterator[Message]:
+    """The messages of the HAR on ``stream``; the keyword options are the limits above
+    (tests make them small)."""
+    reader = _HarReader(_JsonStream(stream, chunk, max_entry), input, ctx, max_body)
+    reader.flows = FlowIds(max_connections)
     try:
         yield from reader.messages()
     except _Unreadable as e:
@@ -81,12 +107,21 @@ def read(stream: BinaryIO, input: int, ctx: Context, path: str) -> Iterator[Mess
 class _HarReader:
     """Walks ``{"log": {..., "entries": [...], ...}, ...}`` member by member."""
 
-    def __init__(self, js: _JsonStream, input: int, ctx: Context) -> None:
+    def __init__(self, js: _JsonStream, input: int, ctx: Context, max_body: int) -> None:
         self.js = js
         self.input = input
         self.ctx = ctx
+        self.max_body = max_body
         self.entries = 0
         self.flows = FlowIds(MAX_CONNECTIONS)
+        self.client = Endpoint(_UNKNOWN, 0)
+        self.client6 = Endpoint(_UNKNOWN6, 0)
+        # Entries of a session mostly go to a few servers: the last address checked.
+        self._server_text = ""
+        self._server_ip = _UNKNOWN
+        # Entries of a burst share their startedDateTime to the second or millisecond.
+        self._time_text = ""
+        self._time = 0.0
 
     def messages(self) -> Iterator[Message]:
         js = self.js
@@ -115,7 +150,11 @@ class _HarReader:
             seen = True
             if js.peek() != "[":
                 raise _Unreadable("not a HAR file (log.entries is not a list)")
-            for _ in js.items():
+            js.expect("[")
+            if js.peek() == "]":
+                js.pos += 1
+                continue
+            while True:  # the items of the array, one entry each
                 index = self.entries + 1
                 entry = js.value()
                 self.entries = index
@@ -124,23 +163,154 @@ class _HarReader:
                         "har.entry_too_large",
                         self.input,
                         index,
-                        f"entry of more than {MAX_ENTRY >> 20} Mi characters skipped",
+                        f"entry of more than {js.max_entry >> 20} Mi characters skipped",
                     )
-                    continue
-                try:
-                    yield from _entry_messages(entry, index, self.input, self.ctx, self.flows)
-                except (_BadEntry, ValueError) as e:
-                    self.ctx.anomalies.add("har.bad_entry", self.input, index, str(e))
+                else:
+                    pair: tuple[Message, Message | None] | None = None
+                    try:
+                        pair = self._entry_messages(entry, index)
+                    except (_BadEntry, ValueError) as e:
+                        self.ctx.anomalies.add("har.bad_entry", self.input, index, str(e))
+                    if pair is not None:
+                        yield pair[0]
+                        if pair[1] is not None:
+                            yield pair[1]
+                ch = js.peek()
+                js.pos += 1
+                if ch == "]":
+                    break
+                if ch != ",":
+                    raise _Unreadable("invalid JSON in HAR file (expected ',' or ']')")
         if not seen:
             raise _Unreadable("not a HAR file (log.entries is not a list)")
 
+    def _entry_messages(self, entry: object, index: int) -> tuple[Message, Message | None]:
+        """The entry's request message and its response's (None when it got none)."""
+        if not isinstance(entry, dict):
+            raise _BadEntry("entry is not an object")
+        req = _obj(entry, "request")
+        url = _str(req, "url")
+        host, port, has_query = split_url(url)
+        server_ip = self._server_address(entry.get("serverIPAddress"), index)
+        client = self.client6 if ":" in server_ip else self.client
+        server = Endpoint(server_ip, port)
+        version = _opt_str(req, "httpVersion")
+        # HTTP/3 runs over QUIC: keep the flow's transport truthful for the destinations view.
+        flow = FlowKey("udp" if version.lower() in _HTTP3 else "tcp", client, server)
+        conn = entry.get("connection")
+        flows = self.flows
+        flow_id = flows.get((server_ip, str(conn))) if conn not in (None, "") else flows.new()
+        time = self._timestamp(entry.get("startedDateTime"), index)
+        extra: tuple[tuple[str, str], ...] = ()
+        pageref = entry.get("pageref")
+        if isinstance(pageref, str) and pageref:
+            extra = (("har.page", pageref),)
 
-_TOO_LARGE = object()
+        headers = _headers(req, "headers")
+        if not any(k.lower() == "cookie" for k, _ in headers):
+            cookie = "; ".join([f"{n}={v}" for n, v in _pairs(req, "cookies")])
+            if cookie:
+                headers += (("Cookie", cookie),)
+        body, truncated = _request_body(req, self.max_body)
+        request = HttpRequest(
+            method=_str(req, "method"),
+            target=_target(url, has_query, req),
+            version=version,
+            headers=headers,
+            body=body,
+            body_truncated=truncated,
+        )
+        # Response first checked, so a broken response drops the whole entry consistently.
+        response = _response(entry.get("response"), self.max_body)
+        out = Message(
+            time, self.input, index, flow_id, flow, client, server, "out", "http", "decrypted",
+            request, host=host, extra=extra,
+        )  # fmt: skip
+        if response is None:
+            return out, None
+        back = Message(
+            time, self.input, index, flow_id, flow, server, client, "in", "http", "decrypted",
+            response, host=host, extra=extra,
+        )  # fmt: skip
+        return out, back
+
+    def _server_address(self, value: object, index: int) -> str:
+        """``serverIPAddress`` without brackets when it is an IP address, else unknown."""
+        if not isinstance(value, str) or not value:
+            return _UNKNOWN
+        if value == self._server_text:
+            return self._server_ip
+        ip = value.strip("[]")
+        try:
+            parse_ip(ip)
+        except ValueError:
+            self.ctx.anomalies.add(
+                "har.bad_server_address", self.input, index, f"serverIPAddress {value[:60]!r}"
+            )
+            return _UNKNOWN
+        self._server_text, self._server_ip = value, ip
+        return ip
+
+    def _timestamp(self, value: object, index: int) -> float:
+        if isinstance(value, str):
+            if value == self._time_text:
+                return self._time
+            try:
+                t = datetime.fromisoformat(value).timestamp()
+            except ValueError:
+                pass
+            else:
+                self._time_text, self._time = value, t
+                return t
+        self.ctx.anomalies.add(
+            "har.bad_time", self.input, index, f"startedDateTime {str(value)[:40]!r}"
+        )
+        return 0.0
+
+
+_SIMPLE_URL: Final = re.compile(
+    r"([A-Za-z][A-Za-z0-9+.\-]*)://([A-Za-z0-9\-._~!$&'()*+,;=]+)(?::([0-9]{0,5}))?"
+    r"(?:/[^?#\t\r\n]*)?(?:\?([^#\t\r\n]*))?(?:#[^\t\r\n]*)?"
+)
+"""A whole URL ``scheme://host[:port]``, then a path, query and fragment, in which the
+host is ASCII without userinfo, brackets (IPv6), percent signs (zones, escapes) or other
+characters ``urlsplit`` treats specially, and no tab or newline (which it removes), so
+that both splits agree exactly. The query is what ``urlsplit`` calls one: after the
+first ``?`` that comes before any ``#``."""
+
+
+def split_url(url: str) -> tuple[str, int, bool]:
+    """Host (lower case), port (the scheme's default when absent or 0; 0 when unknown)
+    and whether there is a query, as ``urllib.parse.urlsplit`` gives them.
+
+    ``urlsplit`` builds a result object and re-parses the netloc for each property: a
+    sixth of reading a HAR of small entries. The common shape is split here in one
+    match; any other (IPv6 literals, userinfo, odd characters, tabs and newlines, bad
+    ports) goes to ``urlsplit``, which also raises its own ``ValueError`` for a bad port
+    or bracket. ``_BadEntry`` when there is no host."""
+    m = _SIMPLE_URL.fullmatch(url)
+    if m is not None:
+        scheme, host, digits, query = m.groups()
+        port = int(digits) if digits else 0
+        if port <= 65535:
+            if not port:
+                port = _DEFAULT_PORTS.get(scheme.lower(), 0)
+            return host.lower(), port, bool(query)
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host:
+        raise _BadEntry(f"request url without a host: {url[:100]!r}")
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 0)
+    return host, port, bool(parts.query)
+
+
+_TOO_LARGE: Final = object()
 """What :meth:`_JsonStream.value` returns for a value it skipped as too large."""
-_WS = re.compile(r"[ \t\n\r]*")
-_PLAIN = re.compile(r'[^"\[\]{}]*')
+_WS: Final = re.compile(r"[ \t\n\r]*")
+_WS_CHARS: Final = " \t\n\r"
+_PLAIN: Final = re.compile(r'[^"\[\]{}]*')
 """Outside strings, up to the next character that matters for nesting."""
-_STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*', re.DOTALL)
+_STRING_BODY: Final = re.compile(r'(?:[^"\\]|\\.)*', re.DOTALL)
 """Inside a string, up to its closing quote (or a lone backslash at the window's end)."""
 
 
@@ -150,27 +320,33 @@ class _JsonStream:
     Structure (objects and arrays the reader walks into) is followed here character by
     character; each value the caller asks for is decoded whole by the standard
     library's C scanner on the window, which grows (doubling) until the value fits or
-    passes :data:`MAX_ENTRY`. Text before the current position is dropped at each read.
+    passes ``max_entry``. Text before the current position is dropped at each read.
     """
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, chunk: int = CHUNK, max_entry: int = MAX_ENTRY) -> None:
         self._stream = stream
+        self.chunk = chunk
+        self.max_entry = max_entry
         self._pending = b""
         self._bad_utf8 = False
         self._first = True
-        self._scan = json.JSONDecoder().raw_decode
+        # The C scanner itself, made as JSONDecoder makes its own (its raw_decode is this
+        # call in a Python frame): (value, end), StopIteration when no value starts there.
+        self._scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+            json.JSONDecoder()  # type: ignore[arg-type]  # the stub wants a scanner as context
+        )
         self.text = ""
         self.pos = 0
         self.eof = False
 
-    def _more(self, size: int = CHUNK) -> bool:
-        """Read on (about ``size`` bytes); False at end of file."""
+    def _more(self, size: int = 0) -> bool:
+        """Read on (about ``size`` bytes, one chunk by default); False at end of file."""
         if self._bad_utf8:
             # the text before the bad bytes was used; the reader needs what follows
             raise _Unreadable("HAR file is not valid UTF-8")
         if self.eof:
             return False
-        raw = self._stream.read(size)
+        raw = self._stream.read(size or self.chunk)
         data = self._pending + raw
         if self._first:
             if raw and len(data) < 3 and codecs.BOM_UTF8.startswith(data):
@@ -193,13 +369,19 @@ class _JsonStream:
     def peek(self) -> str:
         """The next character that is not whitespace ("" at end of file)."""
         while True:
-            self.pos = _WS.match(self.text, self.pos).end()  # type: ignore[union-attr]
-            if self.pos < len(self.text):
-                return self.text[self.pos]
+            text, pos = self.text, self.pos
+            if pos < len(text):
+                ch = text[pos]
+                if ch not in _WS_CHARS:
+                    return ch
+                pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+                self.pos = pos
+                if pos < len(text):
+                    return text[pos]
             if not self._more():
                 return ""
 
-    def _expect(self, ch: str) -> None:
+    def expect(self, ch: str) -> None:
         got = self.peek()
         if got != ch:
             found = repr(got) if got else "end of file"
@@ -209,7 +391,7 @@ class _JsonStream:
     def members(self) -> Iterator[str]:
         """Keys of the object at the position; after each key, the position is at its
         value, which the caller must consume."""
-        self._expect("{")
+        self.expect("{")
         if self.peek() == "}":
             self.pos += 1
             return
@@ -219,7 +401,7 @@ class _JsonStream:
             key = self.value()
             if not isinstance(key, str):
                 raise _Unreadable("invalid JSON in HAR file (key too long)")
-            self._expect(":")
+            self.expect(":")
             yield key
             ch = self.peek()
             self.pos += 1
@@ -228,45 +410,43 @@ class _JsonStream:
             if ch != ",":
                 raise _Unreadable("invalid JSON in HAR file (expected ',' or '}')")
 
-    def items(self) -> Iterator[None]:
-        """One step per item of the array at the position (the caller consumes it)."""
-        self._expect("[")
-        if self.peek() == "]":
-            self.pos += 1
-            return
-        while True:
-            yield None
-            ch = self.peek()
-            self.pos += 1
-            if ch == "]":
-                return
-            if ch != ",":
-                raise _Unreadable("invalid JSON in HAR file (expected ',' or ']')")
+    def _decode(self) -> tuple[Any, int]:
+        """The value at the position and where it ends, or the error's message and -1
+        when the value may be cut by the window's end.
+
+        Only the message and position of an error are kept: interpreted, a kept exception
+        would hold this frame through its traceback, and the frame the exception, a cycle
+        that keeps the window (the error's ``doc``) alive until a full collection (1 MiB
+        a window; 17 MiB more after 100,000 entries, measured)."""
+        try:
+            return self._scan(self.text, self.pos)
+        except StopIteration as e:
+            msg, pos = "Expecting value", e.value  # what raw_decode makes of it
+        except json.JSONDecodeError as e:
+            msg, pos = e.msg, e.pos
+        except RecursionError:
+            raise _Unreadable("HAR file nests JSON too deeply") from None
+        # Cut by the window's end (read on), or wrong where it stands (stop).
+        if pos < len(self.text) - 8 and not msg.startswith("Unterminated string"):
+            raise _Unreadable(f"invalid JSON in HAR file ({msg})")
+        return msg, -1
 
     def value(self) -> Any:
         """The JSON value at the position, or :data:`_TOO_LARGE` (then skipped)."""
         self.peek()
         while True:
-            try:
-                value, end = self._scan(self.text, self.pos)
-            except json.JSONDecodeError as e:
-                # Cut by the window's end (read on), or wrong where it stands (stop).
-                if e.pos < len(self.text) - 8 and not e.msg.startswith("Unterminated string"):
-                    raise _Unreadable(f"invalid JSON in HAR file ({e.msg})") from None
-                end, value = -1, e
-            except RecursionError:
-                raise _Unreadable("HAR file nests JSON too deeply") from None
+            value, end = self._decode()
             # A value that ends at the window's edge may go on (a number): read on.
             if 0 <= end < len(self.text) or (end >= 0 and self.eof):
                 start, self.pos = self.pos, end
                 # the same bound whether or not the value happened to fit the window
-                return value if end - start <= MAX_ENTRY else _TOO_LARGE
-            if len(self.text) - self.pos > MAX_ENTRY:
+                return value if end - start <= self.max_entry else _TOO_LARGE
+            if len(self.text) - self.pos > self.max_entry:
                 self.skip_value()
                 return _TOO_LARGE
-            if not self._more(max(CHUNK, len(self.text) - self.pos)):
-                if isinstance(value, json.JSONDecodeError):
-                    raise _Unreadable(f"invalid JSON in HAR file ({value.msg})")
+            if not self._more(max(self.chunk, len(self.text) - self.pos)):
+                if end < 0:
+                    raise _Unreadable(f"invalid JSON in HAR file ({value})")
                 raise _Unreadable("invalid JSON in HAR file (it ends too early)")
 
     def skip_value(self) -> None:
@@ -316,74 +496,21 @@ class _JsonStream:
             raise _Unreadable("invalid JSON in HAR file (data after the document)")
 
 
-def _entry_messages(
-    entry: object, index: int, input: int, ctx: Context, flows: FlowIds
-) -> Iterator[Message]:
-    if not isinstance(entry, dict):
-        raise _BadEntry("entry is not an object")
-    req = _obj(entry, "request")
-    url = _str(req, "url")
-    parts = urlsplit(url)
-    host = parts.hostname
-    if not host:
-        raise _BadEntry(f"request url without a host: {url[:100]!r}")
-    port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 0)
-    server_ip = entry.get("serverIPAddress")
-    server_ip = server_ip.strip("[]") if isinstance(server_ip, str) and server_ip else _UNKNOWN
-    client = Endpoint(_UNKNOWN, 0)
-    server = Endpoint(server_ip, port)
-    version = _opt_str(req, "httpVersion")
-    # HTTP/3 runs over QUIC: keep the flow's transport truthful for the destinations view.
-    flow = FlowKey("udp" if version.lower() in _HTTP3 else "tcp", client, server)
-    conn = entry.get("connection")
-    flow_id = flows.get((server_ip, str(conn))) if conn not in (None, "") else flows.new()
-    time = _time(entry.get("startedDateTime"), index, input, ctx)
-    extra: tuple[tuple[str, str], ...] = ()
-    pageref = entry.get("pageref")
-    if isinstance(pageref, str) and pageref:
-        extra = (("har.page", pageref),)
-
-    headers = _headers(req, "headers")
-    if not any(k.lower() == "cookie" for k, _ in headers):
-        cookie = "; ".join(f"{n}={v}" for n, v in _pairs(req, "cookies"))
-        if cookie:
-            headers += (("Cookie", cookie),)
-    body, truncated = _request_body(req)
-    request = HttpRequest(
-        method=_str(req, "method"),
-        target=_target(url, parts.query, req),
-        version=version,
-        headers=headers,
-        body=body,
-        body_truncated=truncated,
-    )
-    # Response first checked, so a broken response drops the whole entry consistently.
-    response = _response(entry.get("response"))
-    yield Message(
-        time, input, index, flow_id, flow, client, server, "out", "http", "decrypted",
-        request, host=host, extra=extra,
-    )  # fmt: skip
-    if response is not None:
-        yield Message(
-            time, input, index, flow_id, flow, server, client, "in", "http", "decrypted",
-            response, host=host, extra=extra,
-        )  # fmt: skip
-
-
-def _target(url: str, query: str, req: dict[str, Any]) -> str:
+def _target(url: str, has_query: bool, req: dict[str, Any]) -> str:
     """The absolute URL without fragment, keeping the scheme (https) the HAR recorded.
 
     A writer that put the query only in ``queryString`` gets it appended to the URL.
     """
-    target = url.split("#", 1)[0]
-    if not query:
+    hash_at = url.find("#")
+    target = url if hash_at < 0 else url[:hash_at]
+    if not has_query:
         pairs = _pairs(req, "queryString")
         if pairs:
             target += "?" + "&".join(f"{quote_plus(n)}={quote_plus(v)}" for n, v in pairs)
     return target
 
 
-def _response(resp: object) -> HttpResponse | None:
+def _response(resp: object, max_body: int) -> HttpResponse | None:
     """The recorded response, or None when the request got none (Chrome: status 0)."""
     if resp is None:
         return None
@@ -396,7 +523,7 @@ def _response(resp: object) -> HttpResponse | None:
         return None
     headers = _headers(resp, "headers")
     # HAR content is what the browser had after decoding: record the codings it removed.
-    codings = split_codings(v for k, v in headers if k.lower() == "content-encoding")
+    codings = split_codings([v for k, v in headers if k.lower() == "content-encoding"])
     content = resp.get("content")
     body, truncated = b"", False
     if isinstance(content, dict):
@@ -404,14 +531,14 @@ def _response(resp: object) -> HttpResponse | None:
         if isinstance(text, str):
             if content.get("encoding") == "base64":
                 try:
-                    body = base64.b64decode(text[: (MAX_BODY // 3 + 1) * 4], validate=False)
+                    body = base64.b64decode(text[: (max_body // 3 + 1) * 4], validate=False)
                 except (binascii.Error, ValueError) as e:
                     raise _BadEntry(f"response content is not valid base64 ({e})") from None
-                truncated = len(text) > (MAX_BODY // 3 + 1) * 4
+                truncated = len(text) > (max_body // 3 + 1) * 4
             else:
                 body = text.encode("utf-8", "surrogatepass")
-            if len(body) > MAX_BODY:
-                body, truncated = body[:MAX_BODY], True
+            if len(body) > max_body:
+                body, truncated = body[:max_body], True
     elif content is not None:
         raise _BadEntry("response content is not an object")
     return HttpResponse(
@@ -425,7 +552,7 @@ def _response(resp: object) -> HttpResponse | None:
     )
 
 
-def _request_body(req: dict[str, Any]) -> tuple[bytes, bool]:
+def _request_body(req: dict[str, Any], max_body: int) -> tuple[bytes, bool]:
     post = req.get("postData")
     if post is None:
         return b"", False
@@ -444,19 +571,9 @@ def _request_body(req: dict[str, Any]) -> tuple[bytes, bool]:
         # Writers that parsed a form body keep only the parameters: re-encode them.
         params = _pairs(post, "params")
         body = "&".join(f"{quote_plus(n)}={quote_plus(v)}" for n, v in params).encode()
-    if len(body) > MAX_BODY:
-        return body[:MAX_BODY], True
+    if len(body) > max_body:
+        return body[:max_body], True
     return body, False
-
-
-def _time(value: object, index: int, input: int, ctx: Context) -> float:
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value).timestamp()
-        except ValueError:
-            pass
-    ctx.anomalies.add("har.bad_time", input, index, f"startedDateTime {str(value)[:40]!r}")
-    return 0.0
 
 
 def _obj(d: dict[str, Any], key: str) -> dict[str, Any]:
@@ -481,8 +598,10 @@ def _opt_str(d: dict[str, Any], key: str) -> str:
 def _pairs(d: dict[str, Any], key: str) -> list[tuple[str, str]]:
     """``[{"name": .., "value": ..}, ..]`` lists (headers, cookies, queryString, params)."""
     v = d.get(key)
-    if v is None:
-        return []
+    if not v:
+        if v is None or isinstance(v, list):
+            return []
+        raise _BadEntry(f"{key} is not a list")
     if not isinstance(v, list):
         raise _BadEntry(f"{key} is not a list")
     out = []

@@ -225,7 +225,8 @@ class Engine:
             for j, i in enumerate(todo):
                 field = fields[i]
                 dismissed = tuple(placeholders.scan(field))
-                self.not_identifiers.update(dismissed)
+                if dismissed:  # (Counter.update of nothing costs as much as a field's scan)
+                    self.not_identifiers.update(dismissed)
                 found = self._scan(field, known[j] if known is not None else [])
                 if remember[j]:
                     if len(self._memo) >= MEMO_SIZE:

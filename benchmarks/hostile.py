@@ -27,30 +27,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "benchmarks" / "_work" / "hostile"
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import childusage  # noqa: E402
 
 from tests.hostile import build  # noqa: E402
-
-_LAUNCHER = """
-import os, sys, time
-t = time.perf_counter()
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[2], sys.argv[2:])
-deadline = t + float(sys.argv[1])
-while True:
-    done, status, usage = os.wait4(pid, os.WNOHANG)
-    if done:
-        break
-    if time.perf_counter() > deadline:
-        os.kill(pid, 9)
-        done, status, usage = os.wait4(pid, 0)
-        break
-    time.sleep(0.05)
-wall = time.perf_counter() - t
-print(f"{wall:.2f} {usage.ru_utime:.2f} {usage.ru_maxrss / 1024:.0f} {status}")
-"""
-"""Forks the command from a fresh interpreter, so its peak RSS is its own (Linux keeps
-the peak across fork and exec)."""
 
 THROUGHPUT = """
 import base64, sys, time
@@ -82,13 +63,10 @@ print(f"{len(body) / 1e6 / dt:.1f} MB/s ({dt:.2f} s, {len(body) / 1e6:.1f} MB, "
 
 
 def measure(python: str, args: list[str], timeout: float) -> str:
-    cmd = [python, "-c", _LAUNCHER, str(timeout), python, "-m", "phonehome", *args]
     env = dict(os.environ, PHONEHOME_HOME=str(WORK / "home"))
-    res = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-    wall, user, rss, status = res.stdout.split()[-4:]
-    killed = os.WIFSIGNALED(int(status))
-    code = "killed" if killed else f"exit {os.waitstatus_to_exitcode(int(status))}"
-    return f"{wall} s wall, {user} s user, {rss} MiB, {code}"
+    u = childusage.run([python, "-m", "phonehome", *args], timeout=timeout, env=env)
+    code = "killed" if u.exit_code is None else f"exit {u.exit_code}"
+    return f"{u.wall:.2f} s wall, {u.user:.2f} s user, {u.peak_rss_mib:.0f} MiB, {code}"
 
 
 def throughput(python: str, kind: str, timeout: float) -> str:

@@ -40,6 +40,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import childusage
+
 WORK = Path(__file__).resolve().parent / "_work"
 TSHARK_FIELDS = [
     "http.request.uri",
@@ -53,17 +57,14 @@ ENV = dict(os.environ)
 
 
 def measure(cmd: list[str], stdout_path: Path) -> tuple[float, float, float, int]:
-    """(wall seconds, CPU seconds (user + sys), peak RSS MiB, exit code) of one child.
+    """(wall seconds, CPU seconds (user + sys), peak RSS MiB, exit code) of one child,
+    forked from a fresh launcher (:mod:`childusage`: this process grows with the tshark
+    output it holds, and a child forked from it would report that as its own peak).
 
     The machine is shared: wall time says how busy it was, CPU time what the command
     cost; ratios against tshark are given for both, CPU first."""
-    with open(stdout_path, "wb") as out:
-        t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=ENV)
-        _, status, usage = os.wait4(p.pid, 0)
-        wall = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, p.returncode
+    u = childusage.run(cmd, stdout_path, env=ENV)
+    return u.wall, u.cpu, u.peak_rss_mib, -9 if u.exit_code is None else u.exit_code
 
 
 def ensure_corpus(size: int, mix: str) -> Path:

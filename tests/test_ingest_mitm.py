@@ -239,3 +239,19 @@ def test_a_file_of_only_malformed_flows_is_input_error(bad: bytes) -> None:
     assert mitm.sniff(bad)
     with pytest.raises(InputError, match="no readable flow in"):
         read(bad)
+
+
+def test_a_proxy_flow_across_address_families_is_scanned() -> None:
+    """An IPv4 client, an IPv6 server (normal for a proxy): the scan reports the leak with
+    no Community ID (none names such a flow) instead of stopping with a traceback."""
+    from phonehome.detect.profile import DeviceProfile
+    from phonehome.scan_pass import ScanPass
+
+    f = http_flow("http://zzhc.vnet.cn/?imei=352071026884283")
+    f.server_conn.peername = ("2001:db8::9", 80)
+    scan = ScanPass(DeviceProfile(values={"imei": ("352071026884283",)}), Context())
+    found = [m for m in read(dump(f)) if scan.add(m)]
+    assert found
+    (finding,) = [x for x in scan.agg.results() if x.where == "http.query:imei"]
+    assert finding.ips == ["2001:db8::9"]
+    assert [e.community_id for e in finding.evidence] == [""]

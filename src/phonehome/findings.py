@@ -415,7 +415,14 @@ def _day_of(day: int) -> str:
 
 
 def _community_id(msg: Message) -> str:
+    """The flow's Community ID, or "" where there is none: a proxy's flow (mitmproxy, HAR)
+    joins two connections, and its client and server may be of different address families
+    (an IPv4 client of a proxy that reached the server over IPv6), which no Community ID
+    names."""
     key = msg.flow
-    return community_id(
-        key.transport, key.client.ip, key.client.port, key.server.ip, key.server.port
-    )
+    try:
+        return community_id(
+            key.transport, key.client.ip, key.client.port, key.server.ip, key.server.port
+        )
+    except ValueError:
+        return ""

@@ -148,14 +148,14 @@ class Context:
     random when a TLS or QUIC connection starts; None or empty: nothing is decrypted and
     TLS/QUIC cost what they did before decryption existed. Secret: never written out."""
     keylog_final: bool = True
+    """No key can be added while the run goes on: every input's DSBs were read ahead. Else
+    (a pcapng on standard input) a connection whose keys are not there at its ClientHello
+    is followed until its first protected record, where a DSB may have given them."""
     received_bodies: bool = True
     """HTTP/1 bodies the device receives are kept. A scan sets False: it searches only
     what the device sent (docs/detectors.md), and responses are most of a capture's bytes,
     so their bodies are skipped unread (``body=b""``, ``body_truncated``) instead of
     copied and decompressed for nothing."""
-    """No key can be added while the run goes on: every input's DSBs were read ahead. Else
-    (a pcapng on standard input) a connection whose keys are not there at its ClientHello
-    is followed until its first protected record, where a DSB may have given them."""
     dsb_read_ahead: set[int] = field(default_factory=set)
     """Inputs whose DSBs are in :attr:`keylog` already (read in a first pass)."""
     coverage: Coverage = field(default_factory=Coverage)

@@ -113,9 +113,9 @@ class Engine:
         self._memo: dict[
             tuple[str, str | None], tuple[tuple[Match, ...], tuple[Placeholder, ...]]
         ] = {}
-        self._keyed: dict[str, tuple[Detector, ...]] = {}
-        self._reads_siblings: dict[str, bool] = {}
-        """Normalised key -> whether a detector reads siblings under it (``sibling_keys``)."""
+        self._keyed: dict[str, tuple[tuple[Detector, ...], bool]] = {}
+        """Normalised key -> the pattern detectors that run on any text under it, and
+        whether any detector reads siblings under it (``sibling_keys``)."""
         self._needing: list[tuple[Detector, re.Pattern[str]]] = [
             (d, d.needs) for d in self.patterns if d.needs is not None
         ]
@@ -133,7 +133,7 @@ class Engine:
             return ()
         if not self.fast:
             return tuple(self.patterns)
-        keyed = self._keyed_under(norm_key(field.key))
+        keyed = self._under(norm_key(field.key))[0]
         text = field.text
         needed = self._needed
         if needed is None and self._gate_after >= 0:
@@ -159,19 +159,25 @@ class Engine:
             if d in keyed or (d.needs is not None and d.needs.search(text) is not None)
         )
 
-    def _keyed_under(self, key: str) -> tuple[Detector, ...]:
-        """Detectors that run on any text under ``key``, remembered per distinct key."""
+    def _under(self, key: str) -> tuple[tuple[Detector, ...], bool]:
+        """What a normalised ``key`` decides, remembered per distinct key: the pattern
+        detectors that run on any text under it, and whether a detector reads siblings
+        under it."""
         found = self._keyed.get(key)
         if found is None:
-            found = tuple(
+            keyed = tuple(
                 d
                 for d in self.patterns
                 if (d.keys is None and d.needs is None)
                 or (d.keys is not None and d.keys.fullmatch(key) is not None)
             )
+            reads = any(
+                d.sibling_keys is not None and d.sibling_keys.fullmatch(key) is not None
+                for d in self.detectors
+            )
             if len(self._keyed) >= MAX_KEYS:
                 self._keyed.clear()
-            self._keyed[key] = found
+            found = self._keyed[key] = (keyed, reads)
         return found
 
     def scan(self, field: Field) -> list[Match]:
@@ -243,19 +249,7 @@ class Engine:
         remember: no siblings, or none that a detector reads under its key."""
         if not self.fast or len(field.text) > MEMO_TEXT:
             return False
-        if not field.siblings:
-            return True
-        key = norm_key(field.key)
-        reads = self._reads_siblings.get(key)
-        if reads is None:
-            reads = any(
-                d.sibling_keys is not None and d.sibling_keys.fullmatch(key) is not None
-                for d in self.detectors
-            )
-            if len(self._reads_siblings) >= MAX_KEYS:
-                self._reads_siblings.clear()
-            self._reads_siblings[key] = reads
-        return not reads
+        return not field.siblings or not self._under(norm_key(field.key))[1]
 
     def _scan(self, field: Field, known_matches: list[Match]) -> list[Match]:
         known = _widest(known_matches)

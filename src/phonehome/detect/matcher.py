@@ -220,6 +220,6 @@ def needed(patterns: list[str]) -> Callable[[str], list[int]] | None:
     def candidates(text: str) -> list[int]:
         found.clear()
         db.scan(text.encode("ascii"), match_event_handler=on_match, scratch=scratch)
-        return list(found) if found else []
+        return list(found)
 
     return candidates

@@ -179,14 +179,25 @@ class _Reader:
 
 
 def _header(data: bytes) -> tuple[dict[str, Any], int]:
+    """The header and the offset after it."""
+    size = _header_size(data)
+    start = len(MAGIC) + 4
+    return _header_json(bytes(data[start : start + size])), start + size
+
+
+def _header_size(data: bytes) -> int:
+    """The header's length, from the file's first ``len(MAGIC) + 4`` bytes."""
     if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 4:
         raise ValueError("not a phonehome IP table")
-    start = len(MAGIC) + 4
     (size,) = struct.unpack_from("<I", data, len(MAGIC))
-    header = json.loads(bytes(data[start : start + size]))
+    return int(size)
+
+
+def _header_json(raw: bytes) -> dict[str, Any]:
+    header = json.loads(raw)
     if not isinstance(header, dict):
         raise ValueError("bad IP table header")
-    return header, start + size
+    return header
 
 
 def _sources(header: dict[str, Any]) -> list[Source]:
@@ -264,9 +275,13 @@ def _ipv6_part(header: dict[str, Any], r: _Reader) -> Ipv6Arrays:
     return r.planes("Q", n6), r.ints("Q", n6), r.ints("I", n6)
 
 
-def _read_bundled() -> bytes:
+def _open_bundled() -> gzip.GzipFile:
     raw = resources.files("phonehome").joinpath("data", FILE).read_bytes()
-    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+    return gzip.GzipFile(fileobj=io.BytesIO(raw))
+
+
+def _read_bundled() -> bytes:
+    with _open_bundled() as gz:
         data = gz.read(MAX_FILE + 1)
     if len(data) > MAX_FILE:
         raise ValueError(f"{FILE}: larger than {MAX_FILE} bytes once decompressed")
@@ -425,8 +440,7 @@ def _load_bundled() -> IpTable:
     """The bundled table up to the end of its IPv4 part; the rest is inflated and read on
     the first IPv6 lookup (half of the ~15 MB, and of the ~0.1 s load, not spent by a
     scan whose destinations are all IPv4)."""
-    raw = resources.files("phonehome").joinpath("data", FILE).read_bytes()
-    gz = gzip.GzipFile(fileobj=io.BytesIO(raw))
+    gz = _open_bundled()
 
     def read(n: int) -> bytes:
         data = gz.read(n)
@@ -435,14 +449,10 @@ def _load_bundled() -> IpTable:
         return data
 
     start = read(len(MAGIC) + 4)
-    if not start.startswith(MAGIC):
-        raise ValueError("not a phonehome IP table")
-    (size,) = struct.unpack_from("<I", start, len(MAGIC))
+    size = _header_size(start)
     if size > MAX_FILE:
         raise ValueError("bad IP table header")
-    header = json.loads(read(size))
-    if not isinstance(header, dict):
-        raise ValueError("bad IP table header")
+    header = _header_json(read(size))
     first, rest = _first_size(header), _counts(header)[1] * 20
     if len(start) + size + first + rest > MAX_FILE:
         raise ValueError(f"{FILE}: larger than {MAX_FILE} bytes once decompressed")

@@ -82,8 +82,9 @@ class TcpSession(TcpHost):
         self.input = input
         self.server_port = server_port
         self.server = server
-        self.device_is_client = device_is_client
         """The server's address (text), for what a protocol reports about the connection."""
+        self.device_is_client = device_is_client
+        """Which end is the device (``TcpHost.device_is_client``)."""
         self._forced = protocol
         """The protocol both directions are, whatever they start with (ALPN said so)."""
         self.done = False

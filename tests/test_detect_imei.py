@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from phonehome.detect import Engine
 from phonehome.detect.imei import ImeiDetector, plausible_imei
+from phonehome.detect.validators import luhn_digit, luhn_ok
 from tests.builders_detect import Case, field, fixture_payloads, hit, miss
 
 CASES = [
@@ -85,3 +88,29 @@ def test_fixture_mining_hex_strings_have_no_imei() -> None:
     assert any(plausible_imei(r) for r in runs)  # the trap is there
     engine = Engine(None)
     assert [m for t in texts for m in engine.scan(field(t)) if m.identifier == "imei"] == []
+
+
+def _luhn_by_definition(digits: str) -> bool:
+    """ISO/IEC 7812-1 Annex B, written out: double every second digit from the right."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d // 10 + d % 10
+    return total % 10 == 0
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text("0123456789", max_size=22))
+def test_luhn_check_and_check_digit_agree_with_the_definition(body: str) -> None:
+    digit = luhn_digit(body)
+    assert [d for d in "0123456789" if _luhn_by_definition(body + d)] == [digit]
+    assert luhn_ok(body + digit)
+    if body:
+        assert luhn_ok(body) is _luhn_by_definition(body)
+
+
+@pytest.mark.parametrize("text", ["35912345678901x", "٣٥٩", "²"])
+def test_luhn_refuses_what_is_not_ascii_digits(text: str) -> None:
+    assert not luhn_ok(text)
+    with pytest.raises(ValueError):
+        luhn_digit(text)

@@ -89,6 +89,31 @@ def test_backends_agree_with_brute_force(
         assert Matcher(tagged, caseless=caseless, backend=backend).scan(text) == expected, backend
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    caseless=planted_patterns,
+    exact=planted_patterns,
+    noise=st.lists(st.text(ALPHABET + "AB", max_size=12), min_size=1, max_size=6),
+)
+def test_caseless_and_exact_in_one_search(
+    caseless: list[str], exact: list[str], noise: list[str]
+) -> None:
+    """``exact`` shares the search: the caseless hits, then the exact ones, as two
+    matchers give them one after the other."""
+    folded = [(p, i) for i, p in enumerate(caseless)]
+    kept = [(p, 100 + i) for i, p in enumerate(exact)]
+    both = caseless + exact
+    text = "".join(
+        n + both[i % len(both)].upper() * (i % 2) + both[i % len(both)] for i, n in enumerate(noise)
+    )
+    expected = brute_force(folded, text, True) + brute_force(kept, text, False)
+    assert expected
+    for backend in INSTALLED:
+        one = Matcher(folded, caseless=True, backend=backend, exact=kept)
+        assert one.scan(text) == expected, backend
+        assert len(one) == len({p.lower() for p in caseless}) + len(set(exact))
+
+
 def test_default_backend_is_the_fastest_installed() -> None:
     assert Matcher([("a", 1)]).backend == INSTALLED[0]
     assert INSTALLED[-1] == "regex"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from phonehome import simulate
 from phonehome.context import Context
-from phonehome.detect import MEMO_SIZE, PATTERN_DETECTORS, Detector, Engine
+from phonehome.detect import MEMO_SIZE, PATTERN_DETECTORS, Detector, Engine, placeholders
 from phonehome.detect.ad_id import AD_ID_KEYS
 from phonehome.detect.android_id import ANDROID_ID_KEYS
 from phonehome.detect.cell_id import CELL_CONTEXT_KEYS, CELL_KEYS, GENERIC_CELL_KEYS
@@ -121,9 +121,24 @@ def _luhn_number(prefix: str, length: int) -> st.SearchStrategy[str]:
     return body.filter(lambda b: len(b) == length - 1).map(lambda b: b + luhn_digit(b))
 
 
+PLACEHOLDERS = [
+    "02:00:00:00:00:00",
+    "00-00-00-00-00-00",
+    "00000000-0000-0000-0000-000000000000",
+    "000000000000000",
+    "004999010640000",
+    "358240051111110",
+    "0000000000000000",
+    "9774d56d682e549c",
+    " \x1c\t",  # whitespace before a value: str.strip() takes \x1c, hyperscan's \s does not
+    "1234@nai.epc.mnc001.mcc001.3gppnetwork.org",
+]
+"""Values that are counted as "not identifiers" (``detect.placeholders``)."""
+
 pieces = st.one_of(
     st.text(ALPHABET, max_size=24),
     st.sampled_from(PLANTED),
+    st.sampled_from(PLACEHOLDERS),
     _luhn_number("35", 15),  # random valid IMEIs
     _luhn_number("89", 18),  # random valid ICCIDs
     _luhn_number("89", 20),
@@ -187,6 +202,8 @@ def test_engine_with_shortcuts_finds_what_the_reference_finds(
     assert FAST[profile].scan(f) == REFERENCE[profile].scan(f)
     again = Field(f.text, "other", ("base64",), f.key, other_siblings, f.context)
     assert FAST[profile].scan(again) == REFERENCE[profile].scan(again)
+    # and the same values dismissed as placeholders (both saw the same fields so far)
+    assert FAST[profile].not_identifiers == REFERENCE[profile].not_identifiers
 
 
 @pytest.mark.parametrize("context_first", [True, False])
@@ -459,11 +476,15 @@ def test_a_large_message_is_searched_in_bounded_batches() -> None:
 
 
 NEEDS = [d.needs.pattern for d in Engine(None).patterns if d.needs is not None]
+"""The detectors' ``needs`` and, last, the placeholders' (the gate tests them together)."""
+GATE = [*NEEDS, placeholders.NEEDS_HYPERSCAN]
+GATE_REFERENCE = [*NEEDS, placeholders.NEEDS.pattern]
 GATE_ALPHABET = ALPHABET + "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x00sSiIpPuUrRnNgGmMoO3"
 gate_texts = st.lists(
     st.one_of(
         st.text(GATE_ALPHABET, max_size=24),
         st.sampled_from(["sip:", "SIPS:", "urn:gsma:imei:", "3GPPnetwork.org", "@", "89"]),
+        st.sampled_from(["02:00:00", "00-00-00", "00000000", "004999", "9774d56d682e549c"]),
         st.sampled_from(PLANTED),
     ),
     max_size=6,
@@ -476,11 +497,11 @@ def test_the_hyperscan_gate_leaves_out_only_what_re_finds_nowhere(text: str) -> 
     from phonehome.detect.matcher import needed
 
     need_module("hyperscan")
-    candidates = needed(NEEDS)
+    candidates = needed(GATE)
     assert candidates is not None
     found = set(candidates(text))
-    assert found <= set(range(len(NEEDS)))
-    for i, n in enumerate(NEEDS):
+    assert found <= set(range(len(GATE)))
+    for i, n in enumerate(GATE_REFERENCE):
         if i not in found:
             assert re.search(n, text) is None, (n, text)
 
@@ -501,6 +522,25 @@ def test_the_hyperscan_gate_on_edges(text: str, none: bool) -> None:
     need_module("hyperscan")
     gate = needed(NEEDS)
     assert gate is not None and (not gate(text)) is none
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0000000000000000",
+        " \t00000000-0000-0000-0000-000000000000",
+        "\x1c\x1f00000000",  # whitespace to re and str.strip, not to hyperscan's \s
+        "aa:02:00:00:00:00:00",
+        "id@wlan.mnc001.mcc001.3gppnetwork.org",
+    ],
+)
+def test_the_hyperscan_gate_finds_placeholders_where_re_does(text: str) -> None:
+    from phonehome.detect.matcher import needed
+
+    need_module("hyperscan")
+    gate = needed(GATE)
+    assert placeholders.NEEDS.search(text) is not None
+    assert gate is not None and len(GATE) - 1 in gate(text)
 
 
 def test_no_gate_where_hyperscan_cannot_compile_the_needs() -> None:

@@ -118,15 +118,22 @@ def best_matches(matches: list[Match]) -> list[Match]:
     if len(matches) < 2:
         return matches
     matches = _prefer_exact(matches)
-    groups: dict[tuple[str, str], list[Match]] = {}
-    for m in matches:
-        groups.setdefault((m.identifier, m.value), []).append(m)
-    out: list[Match] = []
-    for group in groups.values():
-        if len(group) == 1:
-            out.extend(group)
-        else:
-            out.extend(_deepest(group))
+    first = matches[0]
+    if len(matches) <= SMALL and _one_value(matches, first.identifier, first.value):
+        # the common message: one value, found at a few depths of one place
+        out = _deepest(matches)
+        if len(out) == 1:
+            return out
+    else:
+        groups: dict[tuple[str, str], list[Match]] = {}
+        for m in matches:
+            groups.setdefault((m.identifier, m.value), []).append(m)
+        out = []
+        for group in groups.values():
+            if len(group) == 1:
+                out.extend(group)
+            else:
+                out.extend(_deepest(group))
     # One match per (identifier, value, where, encoding); the rest counted on it.
     seen: dict[tuple[str, str, str, tuple[str, ...]], int] = {}
     uniq: list[Match] = []
@@ -143,6 +150,13 @@ def best_matches(matches: list[Match]) -> list[Match]:
     return [m if n == m.more else m.with_more(n) for m, n in zip(uniq, more, strict=True)]
 
 
+def _one_value(matches: list[Match], identifier: str, value: str) -> bool:
+    for m in matches:  # noqa: SIM110 (compiled, a loop makes no generator object)
+        if m.identifier != identifier or m.value != value:
+            return False
+    return True
+
+
 def _prefer_exact(matches: list[Match]) -> list[Match]:
     """One span, one identifier.
 
@@ -153,11 +167,20 @@ def _prefer_exact(matches: list[Match]) -> list[Match]:
     MEID is a prefix of the hex or Base64 of the IMEI it was cut from. Except a profile
     value inside a pattern detector's wider match: the known value is what it is.
     """
-    exact = {
-        (m.field.where, m.field.encoding, m.start, m.end)
-        for m in matches
-        if m.profile_match and m.form == "plain"
-    }
+    derived = False
+    for m in matches:
+        if m.form != "plain":
+            derived = True
+            break
+    exact = (
+        {
+            (m.field.where, m.field.encoding, m.start, m.end)
+            for m in matches
+            if m.profile_match and m.form == "plain"
+        }
+        if derived  # (only a derived form can give way to an exact match)
+        else None
+    )
     if exact:
         matches = [
             m
@@ -205,7 +228,8 @@ def _by_field(matches: list[Match]) -> dict[int, int]:
 
 
 def _part(where: str) -> str:
-    return where.split(":", 1)[0]
+    colon = where.find(":")
+    return where if colon < 0 else where[:colon]
 
 
 Rank = tuple[int, int, bool, bool]

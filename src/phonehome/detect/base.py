@@ -81,9 +81,21 @@ class Detector:
 def norm_key(key: str | None) -> str:
     """``IMEI1``, ``device_id``, ``X-Device-Id`` -> ``imei1``, ``deviceid``, ``xdeviceid``.
 
-    Cached: every pattern detector asks about the key of every field, and the same few
-    hundred keys come back all through a capture."""
-    return _KEY_NOISE.sub("", key.lower()) if key else ""
+    Remembered (up to :data:`MAX_KEYS`, then all forgotten): every pattern detector
+    asks about the key of every field, and the same few hundred keys come back all
+    through a capture."""
+    if not key:
+        return ""
+    normal = _NORMAL.get(key)
+    if normal is None:
+        if len(_NORMAL) >= MAX_KEYS:
+            _NORMAL.clear()
+        normal = _NORMAL[key] = _KEY_NOISE.sub("", key.lower())
+    return normal
+
+
+MAX_KEYS = 4096
+_NORMAL: dict[str, str] = {}
 
 
 def key_is(field: Field, keys: re.Pattern[str]) -> bool:

@@ -69,6 +69,9 @@ GATE_AFTER_CHARS = 1 << 18
 """Fields, or characters, the ``re`` gate tests before the hyperscan one is compiled
 (~20 ms, which a small capture would not win back: it saves ~2.5 us a field, and ``re``
 takes ~30 ms a megabyte where hyperscan takes under one)."""
+SHORT_TEXT = 2
+"""Up to this many characters, the ``re`` gate answers sooner than a call into hyperscan
+(~0.2 against ~0.3 us)."""
 BATCH_TEXT = 64 * 1024
 """Characters of fields searched for the profile's values in one call (the call costs
 more than a typical field's text; bounded so a large message is not copied whole)."""
@@ -122,6 +125,9 @@ class Engine:
         needs = [n.pattern for _, n in self._needing]
         self._gate = re.compile("|".join(f"(?:{n})" for n in needs)) if needs else None
         self._needs = needs
+        self._placeholder_need = len(needs)
+        """The index of :data:`placeholders.NEEDS` in the hyperscan gate (after the
+        detectors' ``needs``)."""
         self._needed: Callable[[str], list[int]] | None = None
         self._gate_checks = 0
         self._gate_chars = 0
@@ -129,10 +135,15 @@ class Engine:
 
     def selected(self, field: Field) -> tuple[Detector, ...]:
         """The pattern detectors that can hit ``field``, in registration order."""
+        return self._select(field)[0]
+
+    def _select(self, field: Field) -> tuple[tuple[Detector, ...], bool]:
+        """:meth:`selected`, and whether the text may hold a placeholder
+        (:data:`placeholders.NEEDS`; the hyperscan gate answers that in the same call)."""
         if field.key == PEER_KEY:
-            return ()
+            return (), True
         if not self.fast:
-            return tuple(self.patterns)
+            return tuple(self.patterns), True
         keyed = self._under(norm_key(field.key))[0]
         text = field.text
         needed = self._needed
@@ -141,23 +152,32 @@ class Engine:
             self._gate_chars += len(text)
             if self._gate_checks > self._gate_after or self._gate_chars > GATE_AFTER_CHARS:
                 self._gate_after = -1
-                needed = self._needed = matcher.needed(self._needs)
-        if needed is not None and text.isascii():
+                needed = self._needed = matcher.needed([*self._needs, placeholders.NEEDS_HYPERSCAN])
+        if needed is not None and len(text) > SHORT_TEXT and text.isascii():
             candidates = needed(text)
             if not candidates:
-                return keyed
+                return keyed, False
+            placeholder = self._placeholder_need in candidates
+            if placeholder:
+                candidates.remove(self._placeholder_need)
+                if not candidates:
+                    return keyed, True
             # hyperscan's answer is a superset: ``re`` has the last word on each
+            if len(candidates) > 1:
+                candidates.sort()  # (registration order)
             hits = [d for d, n in (self._needing[i] for i in candidates) if n.search(text)]
             if not hits:
-                return keyed
-            return tuple(d for d in self.patterns if d in keyed or d in hits)
+                return keyed, placeholder
+            if not keyed:
+                return tuple(hits), placeholder
+            return tuple(d for d in self.patterns if d in keyed or d in hits), placeholder
         if self._gate is None or self._gate.search(text) is None:
-            return keyed
+            return keyed, True
         return tuple(
             d
             for d in self.patterns
             if d in keyed or (d.needs is not None and d.needs.search(text) is not None)
-        )
+        ), True
 
     def _under(self, key: str) -> tuple[tuple[Detector, ...], bool]:
         """What a normalised ``key`` decides, remembered per distinct key: the pattern
@@ -230,10 +250,9 @@ class Engine:
             known = self.known.scan_many(pending) if self._known_active else None
             for j, i in enumerate(todo):
                 field = fields[i]
-                dismissed = tuple(placeholders.scan(field))
+                found, dismissed = self._scan(field, known[j] if known is not None else [])
                 if dismissed:  # (Counter.update of nothing costs as much as a field's scan)
                     self.not_identifiers.update(dismissed)
-                found = self._scan(field, known[j] if known is not None else [])
                 if remember[j]:
                     if len(self._memo) >= MEMO_SIZE:
                         # forget all at once: dropping the oldest one at a time made each
@@ -251,18 +270,34 @@ class Engine:
             return False
         return not field.siblings or not self._under(norm_key(field.key))[1]
 
-    def _scan(self, field: Field, known_matches: list[Match]) -> list[Match]:
+    def _scan(
+        self, field: Field, known_matches: list[Match]
+    ) -> tuple[list[Match], tuple[Placeholder, ...]]:
+        """The field's matches, and the placeholders it holds (dismissed, counted)."""
+        chosen, placeholder = self._select(field)
+        dismissed = tuple(placeholders.scan(field)) if placeholder else ()
+        return self._pattern_matches(field, known_matches, chosen), dismissed
+
+    def _pattern_matches(
+        self, field: Field, known_matches: list[Match], chosen: tuple[Detector, ...]
+    ) -> list[Match]:
+        """The known-value matches, and those of the ``chosen`` pattern detectors that do
+        not overlap a known match of their identifier."""
         known = _widest(known_matches)
         found = list(known)
         taken: dict[str, spans.Intervals] = {}
         # values whose further occurrences the known detector only counted: a pattern
         # match of the same value is one of those, at a span no kept match covers
-        counted = {(k.identifier, k.value) for k in known if k.more}
-        for detector in self.selected(field):
+        counted = {(k.identifier, k.value) for k in known if k.more} if known else None
+        few = len(known) <= FEW_KNOWN
+        for detector in chosen:
             for m in detector.scan(field):
                 if counted and (m.identifier, m.value) in counted:
                     continue
-                if known:
+                if few:
+                    if _overlaps_any(known, m):
+                        continue
+                else:
                     spans_of = taken.get(m.identifier)
                     if spans_of is None:
                         spans_of = taken[m.identifier] = spans.Intervals(
@@ -271,10 +306,30 @@ class Engine:
                     if spans_of.overlaps(m.start, m.end):
                         continue
                 found.append(m)
-        if self._fallbacks and len(found) > 1:
+        if len(found) < 2:
+            return found
+        if self._fallbacks:
             found = _without_fallen_back(found, self._fallbacks)
-        found.sort(key=lambda m: (m.start, m.end, m.detector))
-        return spans.cap(found)
+        found.sort(key=_text_order)
+        # (no value can be over the cap when no more matches than it were found)
+        return spans.cap(found) if len(found) > spans.MAX_PER_VALUE else found
+
+
+FEW_KNOWN = 8
+"""Up to this many known-value matches in a field, a pattern match is compared with each
+(most fields have none or one); more are put in :class:`~spans.Intervals` per identifier."""
+
+
+def _overlaps_any(known: list[Match], m: Match) -> bool:
+    """Whether a known-value match of ``m``'s identifier overlaps it."""
+    for k in known:  # noqa: SIM110 (compiled, a loop makes no generator object)
+        if k.identifier == m.identifier and k.start < m.end and m.start < k.end:
+            return True
+    return False
+
+
+def _text_order(m: Match) -> tuple[int, int, str]:
+    return (m.start, m.end, m.detector)
 
 
 def _moved(m: Match, field: Field) -> Match:

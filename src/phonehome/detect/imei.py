@@ -58,7 +58,7 @@ class ImeiDetector(Detector):
         text = field.text
         keyed = key_is(field, IMEI_KEYS)
         found: list[Match] = []
-        for m in _URN.finditer(text):
+        for m in _URN.finditer(text) if ":" in text else ():
             body = m.group(1) + m.group(2)
             check = luhn_digit(body)
             if plausible_imei(body + check) and m.group(3) in ("0", check):

@@ -311,6 +311,16 @@ def whole_token(text: str, start: int, end: int, rule: Rule) -> bool:
     )
 
 
+def _joined(texts: list[str]) -> tuple[str, list[int]]:
+    """The texts joined by newlines, and where each starts in the result."""
+    starts: list[int] = []
+    at = 0
+    for text in texts:
+        starts.append(at)
+        at += len(text) + 1
+    return "\n".join(texts), starts
+
+
 def _lat_needles(loc: Location) -> set[str]:
     """Substrings a text must hold to have a latitude near ``loc``: the whole degrees with
     their dot (``59.``) and the first four digits of the scaled forms (``5991``). Checking
@@ -335,9 +345,9 @@ class KnownValues(Detector):
     ) -> None:
         super().__init__(profile)
         caseless, exact = targets(profile) if profile else ([], [])
-        self._caseless = Matcher(caseless, caseless=True, backend=backend)
-        self._exact = Matcher(exact, backend=backend)
-        self.backend: Backend = self._exact.backend
+        self._matcher = Matcher(caseless, caseless=True, backend=backend, exact=exact)
+        """Hex, digits and hashes caseless, Base64 exact: one search for both."""
+        self.backend: Backend = self._matcher.backend
         """The matcher engine in use (the engine's gate uses hyperscan where this does)."""
         self.locations: tuple[Location, ...] = profile.locations if profile else ()
         needles = sorted({n for loc in self.locations for n in _lat_needles(loc)})
@@ -345,14 +355,14 @@ class KnownValues(Detector):
 
     @property
     def active(self) -> bool:
-        return bool(len(self._caseless) or self.locations)
+        return bool(len(self._matcher) or self.locations)
 
     def scan(self, field: Field) -> list[Match]:
         """Every occurrence, up to :data:`MAX_KEPT` per value and form; the rest are
         counted on the last one kept (``Match.more``), so a body repeating a value
         100,000 times does not become 100,000 objects."""
         text = field.text
-        hits = self._caseless.scan(text) + self._exact.scan(text)
+        hits = self._matcher.scan(text)
         found = self._matches(field, hits) if hits else []
         if self.locations:
             found += self._scan_locations(field, None)
@@ -371,20 +381,21 @@ class KnownValues(Detector):
         """
         if len(fields) == 1:
             return [self.scan(fields[0])]
-        texts = [f.text for f in fields]
-        starts: list[int] = []
-        at = 0
-        for text in texts:
-            starts.append(at)
-            at += len(text) + 1
-        joined = "\n".join(texts)
+        shortest = self._matcher.shortest
+        # fields shorter than every pattern hold no value (most parameters and labels)
+        searched = [i for i, f in enumerate(fields) if len(f.text) >= shortest]
         per_field: list[list[tuple[int, int, Target]]] = [[] for _ in fields]
-        for matcher in (self._caseless, self._exact):
-            for start, end, t in matcher.scan(joined):
-                i = bisect.bisect_right(starts, start) - 1
-                base = starts[i]
-                if end - base <= len(texts[i]):  # (a pattern holding a newline)
-                    per_field[i].append((start - base, end - base, t))
+        if len(searched) == 1:
+            i = searched[0]
+            per_field[i] = self._matcher.scan(fields[i].text)
+        elif searched:
+            texts = [fields[i].text for i in searched]
+            joined, starts = _joined(texts)
+            for start, end, t in self._matcher.scan(joined):
+                j = bisect.bisect_right(starts, start) - 1
+                base = starts[j]
+                if end - base <= len(texts[j]):  # (a pattern holding a newline)
+                    per_field[searched[j]].append((start - base, end - base, t))
         # most fields hold no value at all: they cost no more than this loop
         out = [
             self._matches(f, hits) if hits else []
@@ -393,8 +404,10 @@ class KnownValues(Detector):
         if self.locations:
             needled: set[int] = set()
             if self._lat_needles is not None:  # (needles are digits and dots: no newline)
-                for m in self._lat_needles.finditer(joined):
-                    needled.add(bisect.bisect_right(starts, m.start()) - 1)
+                # every field: a number pair may be shorter than every pattern
+                everything, at = _joined([f.text for f in fields])
+                for m in self._lat_needles.finditer(everything):
+                    needled.add(bisect.bisect_right(at, m.start()) - 1)
             for i, f in enumerate(fields):
                 near = self._scan_locations(f, i in needled)
                 if near:

@@ -56,7 +56,8 @@ class Matcher(Generic[T]):
     """``Matcher([(pattern, tag), ...]).scan(text) -> [(start, end, tag), ...]``.
 
     ``caseless`` folds ASCII letters only (hex digits, hashes); Base64 must stay
-    case-sensitive and goes into its own matcher. ``backend`` forces one engine (tests
+    case-sensitive: such patterns go into ``exact``, searched in the same call, their
+    hits reported after those of ``patterns``. ``backend`` forces one engine (tests
     and benchmarks); by default the fastest installed one is used.
     """
 
@@ -65,26 +66,40 @@ class Matcher(Generic[T]):
         patterns: Sequence[tuple[str, T]],
         caseless: bool = False,
         backend: Backend | None = None,
+        exact: Sequence[tuple[str, T]] = (),
     ) -> None:
         self.caseless = caseless
-        index: dict[str, int] = {}
+        index: dict[tuple[str, bool], int] = {}
         self._tags: list[list[T]] = []
-        for pattern, tag in patterns:
-            if not pattern:
-                continue
-            key = ascii_lower(pattern) if caseless else pattern
-            i = index.setdefault(key, len(index))
-            if i == len(self._tags):
-                self._tags.append([])
-            self._tags[i].append(tag)
-        self._patterns = list(index)
+        folded: list[bool] = []
+        # ``exact`` (case-sensitive, after ``patterns``) shares the one search: a call
+        # into the engine costs more than searching a field's few dozen characters
+        for group, fold in ((patterns, caseless), (exact, False)):
+            for pattern, tag in group:
+                if not pattern:
+                    continue
+                key = (ascii_lower(pattern) if fold else pattern, fold)
+                i = index.setdefault(key, len(index))
+                if i == len(self._tags):
+                    self._tags.append([])
+                    folded.append(fold)
+                self._tags[i].append(tag)
+        self._patterns = [p for p, _ in index]
+        self._first_exact = folded.count(True)
+        self._mixed = 0 < self._first_exact < len(folded)
+        """Both kinds (caseless ones first): their hits are reported in that order too,
+        as two matchers' would be, one after the other."""
         self.shortest = min((len(p) for p in self._patterns), default=0)
         """A text shorter than every pattern is not searched (most DNS labels)."""
         self.backend: Backend = backend or available_backends()[0]
         self._search: _Search | None = None
         if self._patterns:
             builders = {"hyperscan": _hyperscan, "ahocorasick": _ahocorasick, "regex": _regex}
-            self._search = builders[self.backend](self._patterns, caseless)
+            build = builders[self.backend]
+            if self.backend == "hyperscan" or not self._mixed:
+                self._search = build(self._patterns, folded)
+            else:
+                self._search = _joined(build, self._patterns, folded)
 
     def __len__(self) -> int:
         return len(self._patterns)
@@ -93,11 +108,18 @@ class Matcher(Generic[T]):
         if self._search is None or len(text) < self.shortest or not text:
             return []
         hits = self._search(text)
+        if not hits:
+            return []
         hits.sort()
+        if self._mixed and len(hits) > 1:
+            first = self._first_exact
+            folded = [h for h in hits if h[2] < first]
+            if 0 < len(folded) < len(hits):
+                hits = folded + [h for h in hits if h[2] >= first]
         return [(s, e, tag) for s, e, i in hits for tag in self._tags[i]]
 
 
-def _hyperscan(patterns: list[str], caseless: bool) -> _Search:
+def _hyperscan(patterns: list[str], folded: list[bool]) -> _Search:
     import hyperscan
 
     encoded = [p.encode("utf-8", "surrogatepass") for p in patterns]
@@ -113,7 +135,7 @@ def _hyperscan(patterns: list[str], caseless: bool) -> _Search:
         expressions=expressions,
         ids=list(range(len(encoded))),
         elements=len(encoded),
-        flags=hyperscan.HS_FLAG_CASELESS if caseless else 0,
+        flags=[hyperscan.HS_FLAG_CASELESS if f else 0 for f in folded],
         literal=literal,
     )
     scratch = hyperscan.Scratch(db)
@@ -125,7 +147,8 @@ def _hyperscan(patterns: list[str], caseless: bool) -> _Search:
         def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
             hits.append((to - lengths[i], to, i))
 
-        db.scan(data, match_event_handler=on_match, scratch=scratch)
+        # positional: the binding's keyword parsing costs more than a short scan
+        db.scan(data, on_match, 0, None, scratch)
         if hits and len(data) != len(text):
             hits = _to_char_offsets(data, hits)
         return hits
@@ -146,9 +169,25 @@ def _to_char_offsets(data: bytes, hits: list[tuple[int, int, int]]) -> list[tupl
     return [(char_at[s], char_at[e], i) for s, e, i in hits]
 
 
-def _ahocorasick(patterns: list[str], caseless: bool) -> _Search:
+def _joined(
+    build: Callable[[list[str], list[bool]], _Search], patterns: list[str], folded: list[bool]
+) -> _Search:
+    """One search of caseless and exact patterns for the engines that fold case by
+    lower-casing the text (one automaton or expression per kind)."""
+    first = folded.count(True)  # (caseless patterns come first)
+    caseless = build(patterns[:first], folded[:first])
+    exact = build(patterns[first:], folded[first:])
+
+    def search(text: str) -> list[tuple[int, int, int]]:
+        return caseless(text) + [(s, e, first + i) for s, e, i in exact(text)]
+
+    return search
+
+
+def _ahocorasick(patterns: list[str], folded: list[bool]) -> _Search:
     import ahocorasick
 
+    caseless = any(folded)
     automaton = ahocorasick.Automaton()
     for i, p in enumerate(patterns):
         automaton.add_word(p, (i, len(p)))
@@ -162,9 +201,10 @@ def _ahocorasick(patterns: list[str], caseless: bool) -> _Search:
     return search
 
 
-def _regex(patterns: list[str], caseless: bool) -> _Search:
+def _regex(patterns: list[str], folded: list[bool]) -> _Search:
     """A lookahead alternation, longest pattern first, finds the longest pattern at each
     position; every shorter pattern that also matches there is a prefix of it."""
+    caseless = any(folded)
     order = sorted(range(len(patterns)), key=lambda i: -len(patterns[i]))
     position = {patterns[i]: i for i in order}
     rx = re.compile("(?=(" + "|".join(re.escape(patterns[i]) for i in order) + "))", re.DOTALL)
@@ -219,7 +259,7 @@ def needed(patterns: list[str]) -> Callable[[str], list[int]] | None:
 
     def candidates(text: str) -> list[int]:
         found.clear()
-        db.scan(text.encode("ascii"), match_event_handler=on_match, scratch=scratch)
+        db.scan(text.encode("ascii"), on_match, 0, None, scratch)  # (positional: faster)
         return list(found)
 
     return candidates

@@ -55,6 +55,10 @@ _ANDROID_IDS: Final[dict[str, str]] = {
 NEEDS: Final = re.compile(
     r"0[02][:-]00[:-]00|3gppnetwork\.org|^\s*0{8}|9774d56d682e549c|004999|358240051111110"
 )
+NEEDS_HYPERSCAN: Final = NEEDS.pattern.replace("^\\s*", "^[\\s\\x1c-\\x1f]*")
+""":data:`NEEDS` for the engine's hyperscan gate, which tests it in the same call as the
+detectors' ``needs``: hyperscan's ``\\s`` lacks the ``\\x1c``-``\\x1f`` that ``re``'s
+(and ``str.strip``) take, so they are added for it to accept at least what ``re`` does."""
 
 
 def scan(field: Field) -> list[Placeholder]:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from phonehome.extract import form, multipart
-from phonehome.extract.engine import LEAF, Budget, expand
+from phonehome.extract.engine import LEAF, Budget, expand_into
 from phonehome.extract.leaf import MAX_SIBLINGS, escape_segment, others, sibling_pair
 from phonehome.extract.text import to_text
 from phonehome.model.field import Field
@@ -58,24 +58,31 @@ and query; ``:authority`` (the Host header's part) is searched like Host."""
 
 def request_fields(req: HttpRequest, budget: Budget, part: str = "http") -> Iterator[Field]:
     """The fields of a request; ``part`` names the layer in ``where`` (``http``, or
-    ``http2``/``http3`` for requests read from HTTP/2 and HTTP/3)."""
+    ``http2``/``http3`` for requests read from HTTP/2 and HTTP/3).
+
+    Built into one list (:func:`expand_into`), not yielded layer by layer: a request has
+    a handful of short fields, and a generator per place cost as much as they do."""
+    out: list[Field] = []
     path, query = _path_and_query(req)
     if path and path != "/":
-        yield from expand(budget, f"{part}.path", "", (), None, (), path)
+        expand_into(out, budget, f"{part}.path", "", (), None, (), path)
         for i, segment in enumerate(s for s in path.split("/")[1:] if s):
-            yield from expand(budget, f"{part}.path", f"segment[{i}]", (), None, (), segment)
+            expand_into(out, budget, f"{part}.path", f"segment[{i}]", (), None, (), segment)
     if query:
         # the pairs below are the structured view; a query without pairs may be one blob
         hint = LEAF if "=" in query else None
-        yield from expand(budget, f"{part}.query", "", (), None, (), query, None, hint)
+        expand_into(out, budget, f"{part}.query", "", (), None, (), query, None, hint)
         for name, key, value, _, sib in form.leaves(form.pairs(query)):
-            yield from expand(budget, f"{part}.query", escape_segment(name), (), key, sib, value)
-    yield from _headers(req, budget, part)
+            expand_into(out, budget, f"{part}.query", escape_segment(name), (), key, sib, value)
+    _headers(out, req, budget, part)
     if req.body:
-        yield from _body(req, budget, part)
+        hint = structure_hint(header(req.headers, "content-type"))
+        body = req.body
+        expand_into(out, budget, f"{part}.body", "", (), None, (), to_text(body), body, hint)
+    return iter(out)
 
 
-def _headers(req: HttpRequest, budget: Budget, part: str) -> Iterator[Field]:
+def _headers(out: list[Field], req: HttpRequest, budget: Budget, part: str) -> None:
     kept = [
         (k, v) for k, v in req.headers if k.lower() not in NOISE_HEADERS and k not in PSEUDO_HEADERS
     ]
@@ -84,7 +91,7 @@ def _headers(req: HttpRequest, budget: Budget, part: str) -> Iterator[Field]:
     for name, value in kept:
         lname = name.lower()
         if lname == "cookie":
-            yield from _cookies(value, budget, part)
+            _cookies(out, value, budget, part)
             continue
         sib = others(context, slot if slot <= MAX_SIBLINGS else -1)
         slot += 1
@@ -93,19 +100,18 @@ def _headers(req: HttpRequest, budget: Budget, part: str) -> Iterator[Field]:
             scheme, space, credentials = value.strip().partition(" ")
             if space and scheme.isalpha():
                 value = credentials.strip()
-        yield from expand(
-            budget, f"{part}.header", escape_segment(name), (), name, sib, value.strip()
-        )
+        where = escape_segment(name)
+        expand_into(out, budget, f"{part}.header", where, (), name, sib, value.strip())
 
 
-def _cookies(value: str, budget: Budget, part: str) -> Iterator[Field]:
+def _cookies(out: list[Field], value: str, budget: Budget, part: str) -> None:
     pairs = form.cookie_pairs(value)
     context = [sibling_pair(k, v) for k, v in pairs[: MAX_SIBLINGS + 1]]
     for i, (name, v) in enumerate(pairs):
         if not v:
             continue
         sib = others(context, i if i <= MAX_SIBLINGS else -1)
-        yield from expand(budget, f"{part}.cookie", escape_segment(name), (), name or None, sib, v)
+        expand_into(out, budget, f"{part}.cookie", escape_segment(name), (), name or None, sib, v)
 
 
 def structure_hint(content_type: str | None) -> str | None:
@@ -119,8 +125,3 @@ def structure_hint(content_type: str | None) -> str | None:
         marker = multipart.boundary(content_type)
         return f"multipart;{marker}" if marker else None
     return None
-
-
-def _body(req: HttpRequest, budget: Budget, part: str) -> Iterator[Field]:
-    hint = structure_hint(header(req.headers, "content-type"))
-    yield from expand(budget, f"{part}.body", "", (), None, (), to_text(req.body), req.body, hint)

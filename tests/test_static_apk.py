@@ -348,3 +348,32 @@ def test_project_apks_verdicts() -> None:
     assert [(c.evidence, c.sink_kind, c.channel) for c in imeilog.chains] == [
         ("data-flow", "local", "log")
     ]
+
+
+def test_a_version_needed_zipfile_refuses_hides_nothing(tmp_path: Path) -> None:
+    """Every central directory entry claiming "version needed to extract" 25.5: zipfile
+    refuses the archive, Android ignores the field and installs the app; the analysis
+    must find what it finds in the same APK without the claim."""
+    import zipfile
+
+    plain = _autoreg(tmp_path)
+    data = bytearray(plain.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    size, offset = struct.unpack_from("<LL", data, end + 12)
+    pos = offset
+    while pos < offset + size:
+        struct.pack_into("<H", data, pos + 6, 255)
+        pos += 46 + sum(struct.unpack_from("<HHH", data, pos + 28))
+    claimed = tmp_path / "claimed.apk"
+    claimed.write_bytes(bytes(data))
+    with pytest.raises(NotImplementedError):
+        zipfile.ZipFile(claimed)
+    before, after = analyze_apk(plain), analyze_apk(claimed)
+    assert after.problems == []
+    assert (
+        after.reads_identifiers()
+        == before.reads_identifiers()
+        == {"imei", "imsi", "iccid", "cell_id"}
+    )
+    assert after.hosts() == before.hosts() and after.triggers() == before.triggers()
+    assert sorted(c.text() for c in after.chains) == sorted(c.text() for c in before.chains)

@@ -10,6 +10,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from phonehome.static import zipsafe
 from phonehome.static.zipsafe import SafeZip, open_zip, unsafe_name
@@ -201,3 +203,83 @@ def test_compressed_size_lies(tmp_path: Path, declared: int, problem: str) -> No
         assert z.read("a", limit=200_000) is None
         assert [p for p in z.problems if problem in p], z.problems
         assert z.read("pad") == padding
+
+
+# --- the central directory, read as zipfile lists it ------------------------------------
+
+_names = st.text(
+    st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    files=st.lists(st.tuples(_names, st.binary(max_size=300), st.booleans()), max_size=6),
+    comment=st.binary(max_size=40),
+    prefix=st.binary(max_size=30),
+    zip64=st.booleans(),
+)
+def test_the_central_directory_lists_what_zipfile_lists(
+    files: list[tuple[str, bytes, bool]], comment: bytes, prefix: bytes, zip64: bool
+) -> None:
+    """Archives written by zipfile (UTF-8 and cp437 names, stored and deflated, ZIP64
+    records, a comment, bytes in front as in a self-extractor), listed both ways."""
+    buf = io.BytesIO()
+    buf.write(prefix)
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data, deflate in files:
+            info = zipfile.ZipInfo(name)
+            info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
+            with zf.open(info, "w", force_zip64=zip64) as member:
+                member.write(data)
+        zf.comment = comment
+    expected = [
+        (i.filename, i.header_offset, i.compress_type, i.compress_size, i.file_size)
+        for i in zipfile.ZipFile(io.BytesIO(buf.getvalue())).infolist()
+    ]
+    listed = zipsafe.central_directory(io.BytesIO(buf.getvalue()))
+    assert not isinstance(listed, str), listed
+    assert [(e.name, e.offset, e.method, e.compressed_size, e.size) for e in listed] == expected
+
+
+def _version_needed(data: bytes, version: int) -> bytes:
+    """``data`` with every central directory entry's "version needed to extract" set to
+    ``version`` (major * 10 + minor), found from the end record like a reader would."""
+    out = bytearray(data)
+    at = data.rfind(b"PK\x05\x06")
+    size, offset = struct.unpack_from("<LL", data, at + 12)
+    pos = offset
+    while pos < offset + size:
+        assert out[pos : pos + 4] == b"PK\x01\x02"
+        struct.pack_into("<H", out, pos + 6, version)
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, pos + 28)
+        pos += 46 + name_len + extra_len + comment_len
+    return bytes(out)
+
+
+def test_a_version_needed_android_ignores_does_not_hide_the_archive(tmp_path: Path) -> None:
+    """zipfile refuses a whole archive when one entry claims version 25.5 (found by
+    fuzzing); Android never reads the field and installs the app."""
+    data = _version_needed(zip_bytes([("classes.dex", b"dex\n035\0"), ("a.txt", b"x" * 500)]), 255)
+    with pytest.raises(NotImplementedError):
+        zipfile.ZipFile(io.BytesIO(data))
+    z = _open(tmp_path, data)
+    assert z.names() == ["classes.dex", "a.txt"] and z.problems == []
+    assert z.read("a.txt") == b"x" * 500
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        (lambda d: d[:-22], "no end of central directory record"),
+        (lambda d: d.replace(b"PK\x01\x02", b"PK\x01\x03", 1), "bad central directory header"),
+        (lambda d: b"", "too short"),
+    ],
+)
+def test_a_damaged_central_directory_is_a_reason(tmp_path: Path, damage, why: str) -> None:
+    path = tmp_path / "d.zip"
+    path.write_bytes(damage(zip_bytes([("a", b"1"), ("b", b"2")])))
+    opened = open_zip(path)
+    assert isinstance(opened, str) and why in opened

@@ -4,7 +4,10 @@ Android's installer reads the *central directory* and only takes the data offset
 local header; apps (and malware aimed at analysers) exploit that with local headers that
 disagree with the directory, bogus "encrypted" flags, data descriptors, unknown compression
 methods read as stored, and duplicate names. Python's :mod:`zipfile` refuses several of
-these, so we use it only to list the central directory and read entry data ourselves.
+these (an entry's "version needed to extract" above 6.3 makes it refuse the whole
+archive, a field Android never reads), so the central directory is read here
+(:func:`central_directory`, APPNOTE.TXT 4.3.12-4.3.16, ZIP64 included) and so is entry
+data.
 
 Every read is bounded: entry count, uncompressed size, and compression ratio (zip bombs).
 Names that would escape a directory (``..``, absolute paths) are reported and never
@@ -115,19 +118,13 @@ def open_zip(path: Path) -> SafeZip | str:
     """
     fh = path.open("rb")
     try:
-        listing = zipfile.ZipFile(fh).infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, struct.error) as exc:
-        fh.close()
-        return f"not a zip archive ({exc})"
-    except NotImplementedError as exc:
-        # zipfile refuses a whole listing when one entry claims a "version needed to
-        # extract" above 6.3 (found by fuzzing); Android ignores that field, so such an
-        # archive may still install: say so rather than call it "not a zip".
-        fh.close()
-        return f"zip archive the reader does not support ({exc})"
+        listing = central_directory(fh)
     except OSError:
         fh.close()
         raise
+    if isinstance(listing, str):
+        fh.close()
+        return f"not a zip archive ({listing})"
     problems: list[str] = []
     entries: dict[str, Entry] = {}
     if len(listing) > MAX_ENTRIES:
@@ -135,22 +132,134 @@ def open_zip(path: Path) -> SafeZip | str:
         listing = listing[:MAX_ENTRIES]
     duplicates = 0
     for info in listing:
-        why = unsafe_name(info.filename)
+        why = unsafe_name(info.name)
         if why:
-            problems.append(f"entry {info.filename[:200]!r} skipped: {why}")
+            problems.append(f"entry {info.name[:200]!r} skipped: {why}")
             continue
-        if info.filename in entries:
+        if info.name in entries:
             duplicates += 1
             if duplicates <= 10:
-                problems.append(f"duplicate entry {info.filename[:200]!r}: first one used")
+                problems.append(f"duplicate entry {info.name[:200]!r}: first one used")
             continue
-        entries[info.filename] = Entry(
-            info.filename, info.header_offset, info.compress_type, info.compress_size,
-            info.file_size,
-        )  # fmt: skip
+        entries[info.name] = info
     if duplicates > 10:
         problems.append(f"{duplicates} duplicate entries in all")
     return SafeZip(path, entries, problems, fh)
+
+
+_EOCD = struct.Struct("<4s4H2LH")
+"""End of central directory: signature, disk numbers and entry counts, directory size
+and offset, comment length (APPNOTE 4.3.16)."""
+_EOCD_SIG = b"PK\x05\x06"
+_LOCATOR = struct.Struct("<4sLQL")
+_LOCATOR_SIG = b"PK\x06\x07"
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")
+_EOCD64_SIG = b"PK\x06\x06"
+_CENTRAL = struct.Struct("<4s6H3L5H2L")
+"""A central directory header: signature, versions made by and needed, flags, method,
+time, date, CRC, sizes, name/extra/comment lengths, disk, attributes, local header
+offset (APPNOTE 4.3.12)."""
+_CENTRAL_SIG = b"PK\x01\x02"
+_UTF8_NAME = 0x800
+_ZIP64_EXTRA = 0x0001
+_MAX_COMMENT = 0xFFFF
+
+
+def central_directory(fh: BinaryIO) -> list[Entry] | str:
+    """Every entry the central directory lists, in its order, or why there is none.
+
+    What :mod:`zipfile` lists, located the same way (the last end-of-directory record in
+    the last 64 KiB, a ZIP64 record just before it, offsets shifted by any bytes put in
+    front of the archive) but without its refusals that Android does not share: the
+    "version needed to extract" is not read, a name that is not the UTF-8 its flag
+    claims is decoded with replacement characters, and a name is kept whole (zipfile
+    cuts it at a NUL; :func:`unsafe_name` then skips it).
+    """
+    size = fh.seek(0, io.SEEK_END)
+    if size < _EOCD.size:
+        return "file too short for an end of central directory record"
+    fh.seek(size - _EOCD.size)
+    tail = fh.read(_EOCD.size)
+    if tail[:4] == _EOCD_SIG and tail[-2:] == b"\0\0":
+        at = size - _EOCD.size
+    else:
+        start = max(0, size - _MAX_COMMENT - _EOCD.size)
+        fh.seek(start)
+        tail = fh.read()
+        found = tail.rfind(_EOCD_SIG)
+        if found < 0 or len(tail) - found < _EOCD.size:
+            return "no end of central directory record"
+        at = start + found
+        tail = tail[found : found + _EOCD.size]
+    _, _, _, _, _, cd_size, cd_offset, _ = _EOCD.unpack(tail)
+    record = at  # where the directory's end records start
+    if at >= _LOCATOR.size + _EOCD64.size:
+        fh.seek(at - _LOCATOR.size)
+        if fh.read(4) == _LOCATOR_SIG:
+            fh.seek(at - _LOCATOR.size - _EOCD64.size)
+            raw = fh.read(_EOCD64.size)
+            if raw[:4] != _EOCD64_SIG:
+                return "ZIP64 end of central directory record missing"
+            cd_size, cd_offset = _EOCD64.unpack(raw)[8:10]
+            record = at - _LOCATOR.size - _EOCD64.size
+    shift = record - cd_size - cd_offset  # bytes before the archive (self-extractors)
+    if shift < 0:
+        return "central directory beyond its end record"
+    fh.seek(cd_offset + shift)
+    data = fh.read(cd_size)
+    if len(data) < cd_size:
+        return "central directory truncated"
+    return _entries(data, shift)
+
+
+def _entries(data: bytes, shift: int) -> list[Entry] | str:
+    out: list[Entry] = []
+    pos = 0
+    while pos < len(data):
+        if len(data) - pos < _CENTRAL.size:
+            return f"central directory truncated at entry {len(out) + 1}"
+        fields = _CENTRAL.unpack_from(data, pos)
+        if fields[0] != _CENTRAL_SIG:
+            return f"bad central directory header at entry {len(out) + 1}"
+        flags, method = fields[3], fields[4]
+        csize, usize = fields[8], fields[9]
+        name_len, extra_len, comment_len = fields[10], fields[11], fields[12]
+        offset = fields[16]
+        pos += _CENTRAL.size
+        end = pos + name_len + extra_len + comment_len
+        if end > len(data):
+            return f"central directory truncated at entry {len(out) + 1}"
+        raw_name = data[pos : pos + name_len]
+        name = (
+            raw_name.decode("utf-8", "replace") if flags & _UTF8_NAME else raw_name.decode("cp437")
+        )
+        extra = data[pos + name_len : pos + name_len + extra_len]
+        usize, csize, offset = _zip64(extra, usize, csize, offset)
+        out.append(Entry(name, offset + shift, method, csize, usize))
+        pos = end
+    return out
+
+
+def _zip64(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
+    """Sizes and offset from the ZIP64 extra field, for those the header marks as there
+    (0xFFFFFFFF), in the field's order (APPNOTE 4.5.3); a damaged field changes none."""
+    at = 0
+    while at + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, at)
+        body = extra[at + 4 : at + 4 + length]
+        at += 4 + length
+        if tag != _ZIP64_EXTRA:
+            continue
+        values = [usize, csize, offset]
+        i = 0
+        for k in range(3):
+            if values[k] == 0xFFFFFFFF:
+                if i + 8 > len(body):
+                    break
+                values[k] = int.from_bytes(body[i : i + 8], "little")
+                i += 8
+        return values[0], values[1], values[2]
+    return usize, csize, offset
 
 
 def _read_entry(fh: BinaryIO, entry: Entry, limit: int) -> bytes:

@@ -72,8 +72,7 @@ class Matcher(Generic[T]):
         index: dict[tuple[str, bool], int] = {}
         self._tags: list[list[T]] = []
         folded: list[bool] = []
-        # ``exact`` (case-sensitive, after ``patterns``) shares the one search: a call
-        # into the engine costs more than searching a field's few dozen characters
+        # ``exact`` (case-sensitive, after ``patterns``): one call searches for both
         for group, fold in ((patterns, caseless), (exact, False)):
             for pattern, tag in group:
                 if not pattern:
@@ -96,7 +95,7 @@ class Matcher(Generic[T]):
         if self._patterns:
             builders = {"hyperscan": _hyperscan, "ahocorasick": _ahocorasick, "regex": _regex}
             build = builders[self.backend]
-            if self.backend == "hyperscan" or not self._mixed:
+            if not self._mixed:
                 self._search = build(self._patterns, folded)
             else:
                 self._search = _joined(build, self._patterns, folded)
@@ -172,8 +171,10 @@ def _to_char_offsets(data: bytes, hits: list[tuple[int, int, int]]) -> list[tupl
 def _joined(
     build: Callable[[list[str], list[bool]], _Search], patterns: list[str], folded: list[bool]
 ) -> _Search:
-    """One search of caseless and exact patterns for the engines that fold case by
-    lower-casing the text (one automaton or expression per kind)."""
+    """One search of caseless and exact patterns: one automaton or expression per kind
+    (the automatons fold case by lower-casing the text; hyperscan could mix both in one
+    database, but compiling that took twice as long and 20 MB more for a profile's
+    ~1,000 spellings than two databases, whose second call costs ~0.3 us)."""
     first = folded.count(True)  # (caseless patterns come first)
     caseless = build(patterns[:first], folded[:first])
     exact = build(patterns[first:], folded[first:])

@@ -7,26 +7,22 @@ TAC, OUI) live in :mod:`phonehome.refdata`.
 from __future__ import annotations
 
 import re
-from typing import Final
 
 _NON_HEX = re.compile(r"[^0-9a-fA-F]")
 
 
-_DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
-"""A digit doubled, and its two digits added (Luhn)."""
-
-
-def _luhn_total(digits: bytes, double: bool) -> int:
+def _luhn_total(digits: str, double: bool) -> int:
     """The Luhn sum of ASCII ``digits`` from the right, the rightmost one doubled when
-    ``double``. Over bytes: a loop over a string's characters cost ~1 us an IMEI compiled,
-    and every 15-digit run of a capture is checked."""
+    ``double``."""
     total = 0
-    i = len(digits) - 1
-    while i >= 0:
-        d = digits[i] - 48
-        total += _DOUBLED[d] if double else d
+    for ch in reversed(digits):
+        d = ord(ch) - 48
+        if double:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
         double = not double
-        i -= 1
     return total
 
 
@@ -34,14 +30,14 @@ def luhn_ok(digits: str) -> bool:
     """Luhn (mod 10) check, as used by IMEI and ICCID check digits."""
     if not (digits.isascii() and digits.isdigit()):  # '²' is a digit to str.isdigit
         return False
-    return _luhn_total(digits.encode("ascii"), False) % 10 == 0
+    return _luhn_total(digits, False) % 10 == 0
 
 
 def luhn_digit(body: str) -> str:
-    """The check digit that makes ``body + digit`` Luhn-valid."""
+    """The check digit that makes ``body + digit`` Luhn-valid (one pass, not ten tries)."""
     if body and not (body.isascii() and body.isdigit()):
         raise ValueError(body)
-    return str(-_luhn_total(body.encode("ascii"), True) % 10)
+    return str(-_luhn_total(body, True) % 10)
 
 
 def imei_ok(value: str) -> bool:

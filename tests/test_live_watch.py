@@ -519,6 +519,48 @@ def test_a_capture_tool_that_closes_its_output_before_exiting_is_a_failed_start(
     assert str(raised.value).startswith(f"--interface lo: {NEEDS} (dumpcap: ")
 
 
+def test_a_capture_tool_that_dies_during_the_watch_ends_it_with_an_error(
+    tmp_path: Path,
+) -> None:
+    """The capture started (a pcapng header came), then the tool stopped on its own (the
+    interface went away): the watch must not end as if all was well (it said "dumpcap
+    stopped (exit 2)" and exited 0); it saves, then exits 2 with the tool's message."""
+    import os
+    import struct
+    import sys
+
+    shb = struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28)
+    idb = struct.pack("<IIHHII", 1, 20, 1, 0, 262144, 20)
+    fake = tmp_path / "dumpcap"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import sys, time\n"
+        f"sys.stdout.buffer.write({shb + idb!r}); sys.stdout.flush()\n"
+        "time.sleep(1.0)\n"
+        "sys.stderr.write('Capturing on \\'lo\\'\\n')\n"
+        "sys.stderr.write('dumpcap: The network adapter is no longer attached.\\n')\n"
+        "sys.exit(2)\n"
+    )
+    fake.chmod(0o755)
+    env = {**os.environ, "PHONEHOME_HOME": str(tmp_path / "home")}
+    env["PATH"] = f"{tmp_path}:{env.get('PATH', '/usr/bin:/bin')}"
+    res = subprocess.run(
+        [sys.executable, "-m", "phonehome", "watch", "--interface", "lo"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.splitlines()[-1] == (
+        "phonehome: error: --interface lo: dumpcap stopped (exit 2): "
+        "dumpcap: The network adapter is no longer attached."
+    )
+    # saved before the error: the watch is in the store, finished
+    history = subprocess.run(
+        [sys.executable, "-m", "phonehome", "history"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert history.returncode == 0 and "interface lo" in history.stdout, history.stdout
+
+
 # -- mitmproxy ----------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from phonehome.static import zipsafe
@@ -214,6 +214,7 @@ _names = st.text(
 )
 
 
+@pytest.mark.filterwarnings("ignore:Duplicate name")  # (zipfile writes them, and warns)
 @settings(max_examples=120, deadline=None)
 @given(
     files=st.lists(st.tuples(_names, st.binary(max_size=300), st.booleans()), max_size=6),
@@ -235,9 +236,15 @@ def test_the_central_directory_lists_what_zipfile_lists(
             with zf.open(info, "w", force_zip64=zip64) as member:
                 member.write(data)
         zf.comment = comment
+    try:
+        listing = zipfile.ZipFile(io.BytesIO(buf.getvalue())).infolist()
+    except zipfile.BadZipFile:
+        # zipfile's own quirk: it takes the prefix's bytes for a ZIP64 locator when the
+        # archive is shorter than one (a prefix of "PK\x06\x07")
+        assume(False)
     expected = [
         (i.filename, i.header_offset, i.compress_type, i.compress_size, i.file_size)
-        for i in zipfile.ZipFile(io.BytesIO(buf.getvalue())).infolist()
+        for i in listing
     ]
     listed = zipsafe.central_directory(io.BytesIO(buf.getvalue()))
     assert not isinstance(listed, str), listed

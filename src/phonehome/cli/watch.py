@@ -223,6 +223,8 @@ def run_watch(stdin: str | None, kw: dict[str, Any]) -> int:
     if interrupted:
         click.echo("phonehome: interrupted", err=True)
         return 130
+    if source.failure is not None:
+        raise PhonehomeError(source.failure)  # (after the save: nothing seen is lost)
     return EXIT_FINDINGS if status.findings else EXIT_CLEAN
 
 

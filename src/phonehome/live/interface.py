@@ -54,6 +54,12 @@ def capture_command(iface: str, bpf: str | None) -> list[str]:
     )
 
 
+def _detail(err: str) -> str:
+    """The capture tool's message: its first line that is not its banner."""
+    lines = [ln.strip() for ln in err.splitlines() if ln.strip()]
+    return next((ln for ln in lines if not ln.startswith("Capturing on")), "")[:200]
+
+
 def _pending(fd: int) -> int:
     """Bytes waiting in pipe ``fd`` (0 at end of file)."""
     buf = array.array("i", [0])
@@ -109,8 +115,7 @@ class InterfaceSource(Source):
         self.state = "capturing"
 
     def _why(self, err: str) -> str:
-        lines = [ln.strip() for ln in err.splitlines() if ln.strip()]
-        detail = next((ln for ln in lines if not ln.startswith("Capturing on")), "")[:200]
+        detail = _detail(err)
         where = f"--interface {self.iface}"
         if _PERMISSION.search(err):
             return f"{where}: {NEEDS} ({self.tool}: {detail})"
@@ -126,8 +131,15 @@ class InterfaceSource(Source):
         cap = self.capture(self.stream(fd_fill(self, proc.stdout.fileno())))
         if cap is not None:
             yield cap
-        if not self.stopping and proc.poll() is not None:
-            self.state = f"{self.tool} stopped (exit {proc.returncode})"
+        if not self.stopping:
+            # The capture ended on its own (interface gone, tool killed): the watch is no
+            # longer watching, which must not look like a clean end. Its output ends a
+            # moment before it has exited: give it that moment for its exit status.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=START_TIMEOUT_S)
+            code = proc.poll()
+            self.state = f"{self.tool} stopped" + (f" (exit {code})" if code is not None else "")
+            self.failure = f"--interface {self.iface}: {self.state}"
 
     def close(self) -> None:
         proc = self.proc
@@ -145,3 +157,7 @@ class InterfaceSource(Source):
         m = _DUMPCAP_DROPS.search(text) or _TCPDUMP_DROPS.search(text)
         if m:
             self.drops = int(m.group(1))
+        if self.failure is not None:
+            detail = _detail(text)
+            if detail:
+                self.failure += f": {detail}"

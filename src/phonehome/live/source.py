@@ -76,6 +76,9 @@ class Source:
         self.stopping = False
         self._drain_until = 0.0
         self.watch: Watch | None = None
+        self.failure: str | None = None
+        """Why the source ended without being asked to (a capture tool that died): the
+        watch saves what it saw, then ends with this error (exit 2)."""
 
     def open(self) -> None:
         """Bind or connect what can be checked before the watch starts; a port in use or

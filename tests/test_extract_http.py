@@ -234,9 +234,18 @@ def test_empty_values_are_skipped():
     assert not [f for f in all_fields(msg) if f.where in ("http.body", "http.header:X-Empty")]
 
 
-def test_response_gives_no_fields():
-    resp = HttpResponse(200, "OK", "HTTP/1.1", (("X-Imei", IMEI),), jsonb({"imei": IMEI}))
-    assert all_fields(message(resp)) == []
+def test_a_response_gives_its_headers_and_body():
+    """Asked for only where the device sent the response (it serves HTTP): the scan
+    never extracts what the phone received."""
+    headers = (("X-Imei", IMEI), ("Content-Length", "20"), ("Content-Type", "application/json"))
+    resp = HttpResponse(200, "OK", "HTTP/1.1", headers, jsonb({"imei": IMEI}))
+    found = {(f.where, f.text) for f in all_fields(message(resp)) if IMEI in f.text}
+    assert found == {
+        ("http.response.header:X-Imei", IMEI),
+        ("http.response.body", '{"imei": "' + IMEI + '"}'),
+        ("http.response.body:$.imei", IMEI),
+    }
+    assert not [f for f in all_fields(message(resp)) if "Content-Length" in f.where]
 
 
 def test_latin1_body_keeps_one_char_per_byte():

@@ -81,3 +81,53 @@ def test_a_device_serving_http_keeps_the_bodies_it_sends(tmp_path: Path) -> None
     path.write_bytes(exchange(REMOTE, PHONE, REQUEST, RESPONSE))
     [resp] = [m for m in messages(path, False) if isinstance(m, HttpResponse)]
     assert resp.body == BODY and not resp.body_truncated
+
+
+DESCRIPTION = (
+    '<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><device>'
+    f"<friendlyName>Living room camera</friendlyName><serialNumber>{IMEI}</serialNumber>"
+    "</device></root>"
+).encode()
+UPNP_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nServer: Linux UPnP/1.0 cam/2.1\r\n"
+    + f"X-Device-Id: {IMEI}\r\nContent-Length: {len(DESCRIPTION)}\r\n\r\n".encode()
+    + DESCRIPTION
+)
+
+
+def _scan(path: Path, tmp_path: Path) -> list[dict[str, object]]:
+    import json
+
+    from click.testing import CliRunner
+
+    from phonehome.cli import main
+
+    profile = tmp_path / "device.toml"
+    profile.write_text(f'name = "cam"\nimei = "{IMEI}"\n')
+    result = CliRunner().invoke(
+        main, ["scan", "--no-store", "--format", "json", "--device", str(profile), str(path)],
+        env={"PHONEHOME_HOME": str(tmp_path / "home")},
+    )  # fmt: skip
+    assert result.exit_code in (0, 1), result.output
+    findings: list[dict[str, object]] = json.loads(result.output)["findings"]
+    return findings
+
+
+def test_what_a_device_serving_http_sends_is_searched(tmp_path: Path) -> None:
+    """A camera (the local end, so the device) answers a description request from
+    outside: its serial number in the body and a header went to the asking client."""
+    path = tmp_path / "camera.pcap"
+    request = b"GET /description.xml HTTP/1.1\r\nHost: 192.168.1.10\r\n\r\n"
+    path.write_bytes(exchange(REMOTE, PHONE, request, UPNP_RESPONSE))
+    found = {(f["where"], f["host"]) for f in _scan(path, tmp_path)}
+    assert found == {
+        ("http.response.header:X-Device-Id", "93.184.216.34"),
+        ("http.response.body:/root/device/serialNumber", "93.184.216.34"),
+    }
+
+
+def test_what_the_phone_receives_is_not_searched(tmp_path: Path) -> None:
+    path = tmp_path / "phone.pcap"
+    request = b"GET /description.xml HTTP/1.1\r\nHost: cam.example\r\n\r\n"
+    path.write_bytes(exchange(PHONE, REMOTE, request, UPNP_RESPONSE))
+    assert _scan(path, tmp_path) == []

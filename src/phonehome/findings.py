@@ -17,7 +17,7 @@ from typing import Any
 
 from phonehome.detect import spans
 from phonehome.model.field import Match
-from phonehome.model.message import AppLabel, FlowKey, Message, decryption_of
+from phonehome.model.message import AppLabel, FlowKey, HttpResponse, Message, decryption_of
 from phonehome.net.community_id import community_id
 
 KEEP = 1000
@@ -93,12 +93,16 @@ class Finding:
 
 def destination_host(msg: Message, match: Match) -> str:
     """Who received the data. For a DNS query name, the registrable domain of the name:
-    its authoritative servers receive the data, not the resolver."""
+    its authoritative servers receive the data, not the resolver. For what a device that
+    is the server sent (an HTTP response), the client's address: the message's host is
+    the device's own name then."""
     if msg.protocol == "dns" and match.field.where.startswith("dns.qname"):
         from phonehome.refdata import registrable_domain
 
         name = msg.host or ""
         return registrable_domain(name) or name
+    if isinstance(msg.content, HttpResponse):
+        return msg.dst.ip
     return msg.host or msg.dst.ip
 
 

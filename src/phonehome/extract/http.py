@@ -10,7 +10,7 @@ from phonehome.extract.engine import LEAF, Budget, expand_into
 from phonehome.extract.leaf import MAX_SIBLINGS, escape_segment, others, sibling_pair
 from phonehome.extract.text import to_text
 from phonehome.model.field import Field
-from phonehome.model.message import HttpRequest, header
+from phonehome.model.message import Headers, HttpRequest, HttpResponse, header
 
 NOISE_HEADERS = frozenset(
     {
@@ -74,23 +74,41 @@ def request_fields(req: HttpRequest, budget: Budget, part: str = "http") -> Iter
         expand_into(out, budget, f"{part}.query", "", (), None, (), query, None, hint)
         for name, key, value, _, sib in form.leaves(form.pairs(query)):
             expand_into(out, budget, f"{part}.query", escape_segment(name), (), key, sib, value)
-    _headers(out, req, budget, part)
-    if req.body:
-        hint = structure_hint(header(req.headers, "content-type"))
-        body = req.body
-        expand_into(out, budget, f"{part}.body", "", (), None, (), to_text(body), body, hint)
+    _headers(out, req.headers, budget, part)
+    _body(out, req.headers, req.body, budget, part)
     return iter(out)
 
 
-def _headers(out: list[Field], req: HttpRequest, budget: Budget, part: str) -> None:
+def response_fields(resp: HttpResponse, budget: Budget, part: str = "http") -> Iterator[Field]:
+    """The fields of a response the device sent: a device that serves HTTP (a camera's
+    status page, a UPnP description with its serial number and MAC) tells whoever asks.
+    Its headers and body, under ``<part>.response.header`` and ``<part>.response.body``;
+    the status line is protocol."""
+    out: list[Field] = []
+    _headers(out, resp.headers, budget, f"{part}.response", cookies=False)
+    _body(out, resp.headers, resp.body, budget, f"{part}.response")
+    return iter(out)
+
+
+def _body(out: list[Field], headers: Headers, body: bytes, budget: Budget, part: str) -> None:
+    if body:
+        hint = structure_hint(header(headers, "content-type"))
+        expand_into(out, budget, f"{part}.body", "", (), None, (), to_text(body), body, hint)
+
+
+def _headers(
+    out: list[Field], headers: Headers, budget: Budget, part: str, cookies: bool = True
+) -> None:
+    """The headers as fields; ``cookies``: a Cookie header as its cookies (a request's)."""
     kept = [
-        (k, v) for k, v in req.headers if k.lower() not in NOISE_HEADERS and k not in PSEUDO_HEADERS
+        (k, v) for k, v in headers if k.lower() not in NOISE_HEADERS and k not in PSEUDO_HEADERS
     ]
-    context = [sibling_pair(k, v) for k, v in kept if k.lower() != "cookie"][: MAX_SIBLINGS + 1]
+    context = [sibling_pair(k, v) for k, v in kept if not (cookies and k.lower() == "cookie")]
+    context = context[: MAX_SIBLINGS + 1]
     slot = 0
     for name, value in kept:
         lname = name.lower()
-        if lname == "cookie":
+        if lname == "cookie" and cookies:
             _cookies(out, value, budget, part)
             continue
         sib = others(context, slot if slot <= MAX_SIBLINGS else -1)

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from phonehome.context import Context
 from phonehome.extract.engine import Budget
-from phonehome.extract.http import request_fields
+from phonehome.extract.http import request_fields, response_fields
 from phonehome.model.field import Field
 from phonehome.model.message import Content, Headers, HttpRequest, HttpResponse, Message, header
 from phonehome.protocols.base import Parsed, Protocol, Rest, TcpApp, TcpHost
@@ -851,10 +851,13 @@ class HttpProtocol(Protocol):
 
     def fields(self, message: Message, budget: Budget) -> Iterator[Field]:
         content = message.content
+        # The layer names the part: http2.header:x-ad-id, http3.body:$.imei.
+        part = message.protocol if message.protocol in _VERSIONED_PARTS else self.name
         if isinstance(content, HttpRequest):
-            # The layer names the part: http2.header:x-ad-id, http3.body:$.imei.
-            part = message.protocol if message.protocol in _VERSIONED_PARTS else self.name
             return request_fields(content, budget, part)
+        if isinstance(content, HttpResponse):
+            # (asked for only where the device sent it: a device that serves HTTP)
+            return response_fields(content, budget, part)
         return iter(())
 
 

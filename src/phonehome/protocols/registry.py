@@ -48,10 +48,12 @@ def protocol_of(content: Content) -> Protocol:
 
 
 def message_fields(message: Message, anomalies: Anomalies | None = None) -> Iterator[Field]:
-    """Fields of an outgoing message (docs/fields.md); responses and DNS answers give none.
+    """Fields of an outgoing message (docs/fields.md); DNS answers give none, and an HTTP
+    response gives its headers and body (sent by a device that serves HTTP).
 
-    The caller decides direction; this never raises on message content. ``anomalies``,
-    when given, receives one ``extract.*`` record per bound that cut this message.
+    The caller decides direction (a scan asks only for what the device sent); this never
+    raises on message content. ``anomalies``, when given, receives one ``extract.*``
+    record per bound that cut this message.
     """
     budget = Budget(anomalies, message.input, message.frame)
     return _BY_CONTENT[type(message.content)].fields(message, budget)

@@ -148,6 +148,22 @@ def test_base64_response_bodies_are_decoded() -> None:
     assert len(icons) == 1  # favicon.ico, stored base64
 
 
+def test_a_scan_does_not_decode_the_responses_the_browser_received() -> None:
+    """``Context.received_bodies`` False (a scan): response content stays undecoded, the
+    body empty and marked cut where there was one; the requests are the same."""
+    data = fixture("chrome.har").read_bytes()
+    kept = read(data)
+    ctx = Context()
+    ctx.received_bodies = False
+    skipped = read(data, ctx)
+    assert requests(skipped) == requests(kept)
+    assert [(r.status, r.headers) for r in responses(skipped)] == [
+        (r.status, r.headers) for r in responses(kept)
+    ]
+    assert all(r.body == b"" for r in responses(skipped))
+    assert [r.body_truncated for r in responses(skipped)] == [bool(r.body) for r in responses(kept)]
+
+
 def test_charles_time_and_server() -> None:
     msgs = read(fixture("charles.har").read_bytes())
     # 2023-03-29T17:37:42.482-07:00

@@ -221,7 +221,7 @@ class _HarReader:
             body_truncated=truncated,
         )
         # Response first checked, so a broken response drops the whole entry consistently.
-        response = _response(entry.get("response"), self.max_body)
+        response = _response(entry.get("response"), self.max_body, self.ctx.received_bodies)
         out = Message(
             time, self.input, index, flow_id, flow, client, server, "out", "http", "decrypted",
             request, host=host, extra=extra,
@@ -510,8 +510,12 @@ def _target(url: str, has_query: bool, req: dict[str, Any]) -> str:
     return target
 
 
-def _response(resp: object, max_body: int) -> HttpResponse | None:
-    """The recorded response, or None when the request got none (Chrome: status 0)."""
+def _response(resp: object, max_body: int, keep_body: bool = True) -> HttpResponse | None:
+    """The recorded response, or None when the request got none (Chrome: status 0).
+
+    Without ``keep_body`` (a scan: the browser received it, ``Context.received_bodies``)
+    the content is not decoded (``body=b""``, ``body_truncated`` when it had any): the
+    responses are most of a HAR, often Base64 images."""
     if resp is None:
         return None
     if not isinstance(resp, dict):
@@ -528,7 +532,9 @@ def _response(resp: object, max_body: int) -> HttpResponse | None:
     body, truncated = b"", False
     if isinstance(content, dict):
         text = content.get("text")
-        if isinstance(text, str):
+        if isinstance(text, str) and not keep_body:
+            truncated = bool(text)
+        elif isinstance(text, str):
             if content.get("encoding") == "base64":
                 try:
                     body = base64.b64decode(text[: (max_body // 3 + 1) * 4], validate=False)

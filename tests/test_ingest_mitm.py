@@ -86,6 +86,17 @@ def test_round_trip_request_and_response() -> None:
     assert inn.src == out.dst and inn.flow == out.flow and inn.flow_id == out.flow_id
 
 
+def test_a_scan_does_not_decode_the_responses_the_device_received() -> None:
+    f = http_flow("http://zzhc.vnet.cn/reg", json.dumps({"IMEI1": IMEI}).encode())
+    ctx = Context()
+    ctx.received_bodies = False
+    kept, skipped = read(dump(f)), read(dump(f), ctx)
+    assert skipped[0] == kept[0]
+    resp = skipped[1].content
+    assert isinstance(resp, HttpResponse) and resp.status == 200
+    assert resp.body == b"" and resp.body_truncated and resp.encodings == ()
+
+
 def test_registry_sniffs_and_reads(tmp_path: Path) -> None:
     path = tmp_path / "capture.mitm"
     path.write_bytes(dump(http_flow(), http_flow(response=False)))

@@ -155,7 +155,7 @@ def _flow_messages(
     flows: FlowIds,
 ) -> Iterator[Message]:
     yield request_message(flow, index, input, flows)
-    response = response_message(flow, index, input, flows)
+    response = response_message(flow, index, input, flows, ctx.received_bodies)
     if response is not None:
         yield response
     if flow.websocket is not None and flow.websocket.messages:
@@ -199,14 +199,21 @@ def request_message(flow: http.HTTPFlow, index: int, input: int, flows: FlowIds)
     )  # fmt: skip
 
 
-def response_message(flow: http.HTTPFlow, index: int, input: int, flows: FlowIds) -> Message | None:
-    """The flow's response as a message (None before it has one)."""
+def response_message(
+    flow: http.HTTPFlow, index: int, input: int, flows: FlowIds, keep_body: bool = True
+) -> Message | None:
+    """The flow's response as a message (None before it has one). Without ``keep_body``
+    (a scan: the device received it, ``Context.received_bodies``) its content is not
+    decoded: ``body=b""``, ``body_truncated`` when it had any."""
     resp = flow.response
     if resp is None:
         return None
     key, flow_id, host = _flow_key(flow, flows)
     headers = _headers(resp.headers.fields)
-    body, encodings, truncated = _body(resp.raw_content, headers)
+    if keep_body:
+        body, encodings, truncated = _body(resp.raw_content, headers)
+    else:
+        body, encodings, truncated = b"", (), bool(resp.raw_content)
     response = HttpResponse(
         status=resp.status_code,
         reason=resp.reason,

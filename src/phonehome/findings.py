@@ -161,6 +161,13 @@ def _one_value(matches: list[Match], identifier: str, value: str) -> bool:
     return True
 
 
+def _all_plain(matches: list[Match]) -> bool:
+    for m in matches:  # noqa: SIM110 (compiled, a loop makes no generator object)
+        if m.form != "plain":
+            return False
+    return True
+
+
 def _prefer_exact(matches: list[Match]) -> list[Match]:
     """One span, one identifier.
 
@@ -171,26 +178,19 @@ def _prefer_exact(matches: list[Match]) -> list[Match]:
     MEID is a prefix of the hex or Base64 of the IMEI it was cut from. Except a profile
     value inside a pattern detector's wider match: the known value is what it is.
     """
-    derived = False
-    for m in matches:
-        if m.form != "plain":
-            derived = True
-            break
-    exact = (
-        {
+    if not _all_plain(matches):  # (only a derived form can give way to an exact match)
+        exact = {
             (m.field.where, m.field.encoding, m.start, m.end)
             for m in matches
             if m.profile_match and m.form == "plain"
         }
-        if derived  # (only a derived form can give way to an exact match)
-        else None
-    )
-    if exact:
-        matches = [
-            m
-            for m in matches
-            if m.form == "plain" or (m.field.where, m.field.encoding, m.start, m.end) not in exact
-        ]
+        if exact:
+            matches = [
+                m
+                for m in matches
+                if m.form == "plain"
+                or (m.field.where, m.field.encoding, m.start, m.end) not in exact
+            ]
     if len(matches) <= SMALL:
         return [m for m in matches if not any(_covers(o, m) for o in matches if o is not m)]
     return _uncovered(matches)

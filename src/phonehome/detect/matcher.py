@@ -98,7 +98,7 @@ class Matcher(Generic[T]):
             if not self._mixed:
                 self._search = build(self._patterns, folded)
             else:
-                self._search = _joined(build, self._patterns, folded)
+                self._search = _per_kind(build, self._patterns, folded)
 
     def __len__(self) -> int:
         return len(self._patterns)
@@ -168,7 +168,7 @@ def _to_char_offsets(data: bytes, hits: list[tuple[int, int, int]]) -> list[tupl
     return [(char_at[s], char_at[e], i) for s, e, i in hits]
 
 
-def _joined(
+def _per_kind(
     build: Callable[[list[str], list[bool]], _Search], patterns: list[str], folded: list[bool]
 ) -> _Search:
     """One search of caseless and exact patterns: one automaton or expression per kind

@@ -175,12 +175,8 @@ class _HarReader:
                         yield pair[0]
                         if pair[1] is not None:
                             yield pair[1]
-                ch = js.peek()
-                js.pos += 1
-                if ch == "]":
+                if js.closed("]"):
                     break
-                if ch != ",":
-                    raise _Unreadable("invalid JSON in HAR file (expected ',' or ']')")
         if not seen:
             raise _Unreadable("not a HAR file (log.entries is not a list)")
 
@@ -388,6 +384,17 @@ class _JsonStream:
             raise _Unreadable(f"invalid JSON in HAR file (expected {ch!r}, found {found})")
         self.pos += 1
 
+    def closed(self, close: str) -> bool:
+        """Past what follows an array item or object member: True after ``close`` (the
+        array or object ended), False after the ``,`` before the next one."""
+        ch = self.peek()
+        self.pos += 1
+        if ch == close:
+            return True
+        if ch != ",":
+            raise _Unreadable(f"invalid JSON in HAR file (expected ',' or '{close}')")
+        return False
+
     def members(self) -> Iterator[str]:
         """Keys of the object at the position; after each key, the position is at its
         value, which the caller must consume."""
@@ -403,12 +410,8 @@ class _JsonStream:
                 raise _Unreadable("invalid JSON in HAR file (key too long)")
             self.expect(":")
             yield key
-            ch = self.peek()
-            self.pos += 1
-            if ch == "}":
+            if self.closed("}"):
                 return
-            if ch != ",":
-                raise _Unreadable("invalid JSON in HAR file (expected ',' or '}')")
 
     def _decode(self) -> tuple[Any, int]:
         """The value at the position and where it ends, or the error's message and -1

@@ -211,7 +211,7 @@ class PhonehomeWatch:
                 self._feed_request(waiting)  # in order; each is fed once
             self._feed_request(flow)
         self._flow_ids(flow)
-        msg = response_message(flow, index, 0, self._flows)
+        msg = response_message(flow, index, 0, self._flows, watch.ctx.received_bodies)
         if msg is None:
             return
         if self.counters is not None:

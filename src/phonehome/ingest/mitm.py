@@ -21,6 +21,7 @@ from phonehome.context import Context
 from phonehome.errors import InputError
 from phonehome.ingest import tnetstring
 from phonehome.ingest.flowids import FlowIds
+from phonehome.ingest.mitmstate import FastFlows, FlowView
 from phonehome.model import Endpoint, FlowKey, HttpRequest, HttpResponse, Message
 from phonehome.protocols.bodies import decode_body, split_codings
 
@@ -81,7 +82,7 @@ def read(stream: BinaryIO, input: int, ctx: Context, path: str) -> Iterator[Mess
             for flow in _flows(stream):
                 index += 1
                 good += 1
-                if not isinstance(flow, http.HTTPFlow):
+                if not isinstance(flow, http.HTTPFlow | FlowView):
                     ctx.anomalies.add("mitm.unsupported_flow", input, index, str(flow.type))
                     continue
                 try:
@@ -103,11 +104,12 @@ def read(stream: BinaryIO, input: int, ctx: Context, path: str) -> Iterator[Mess
         raise InputError(path, f"no readable flow in {index} mitmproxy flow(s) ({reason})")
 
 
-def _flows(stream: BinaryIO) -> Iterator[mflow.Flow]:
+def _flows(stream: BinaryIO) -> Iterator[mflow.Flow | FlowView]:
     """The flows on ``stream`` as ``mitmproxy.io.FlowReader(stream).stream()`` yields them
     (the same reads, flows and exceptions: its code in mitmproxy 11.0.2), with the
-    tnetstring parse compiled. A file that starts as JSON is mitmproxy's HAR import: left
-    to FlowReader itself."""
+    tnetstring parse compiled and HTTP flows of the current format read without
+    ``Flow.from_state`` where that gives the same (:mod:`phonehome.ingest.mitmstate`). A
+    file that starts as JSON is mitmproxy's HAR import: left to FlowReader itself."""
     from mitmproxy import flow
     from mitmproxy.exceptions import FlowReadException
     from mitmproxy.io import FlowReader, compat
@@ -117,9 +119,15 @@ def _flows(stream: BinaryIO) -> Iterator[mflow.Flow]:
     if reader.peek(4).startswith(b"\xef\xbb\xbf{") or reader.peek(1).startswith(b"{"):
         yield from reader.stream()
         return
+    fast = FastFlows()
     try:
         while True:
-            loaded = tnetstring.load(stream, mitm_tnetstring.parse)
+            tag, data = tnetstring.load_raw(stream)
+            view = fast.view(tag, data)
+            if view is not None:
+                yield view
+                continue
+            loaded = tnetstring.parse(tag, data, mitm_tnetstring.parse)
             try:
                 yield flow.Flow.from_state(compat.migrate_flow(loaded))
             except ValueError as e:
@@ -148,7 +156,7 @@ def _why(e: BaseException) -> str:
 
 
 def _flow_messages(
-    flow: http.HTTPFlow,
+    flow: http.HTTPFlow | FlowView,
     index: int,
     input: int,
     ctx: Context,
@@ -164,7 +172,7 @@ def _flow_messages(
         )
 
 
-def _flow_key(flow: http.HTTPFlow, flows: FlowIds) -> tuple[FlowKey, int, str | None]:
+def _flow_key(flow: http.HTTPFlow | FlowView, flows: FlowIds) -> tuple[FlowKey, int, str | None]:
     req = flow.request
     client = _endpoint(flow.client_conn.peername, 0)
     server = _endpoint(flow.server_conn.peername, req.port)
@@ -176,7 +184,9 @@ def _flow_key(flow: http.HTTPFlow, flows: FlowIds) -> tuple[FlowKey, int, str | 
     return key, flow_id, req.pretty_host or None
 
 
-def request_message(flow: http.HTTPFlow, index: int, input: int, flows: FlowIds) -> Message:
+def request_message(
+    flow: http.HTTPFlow | FlowView, index: int, input: int, flows: FlowIds
+) -> Message:
     """The flow's request as a decrypted HTTP message (also what ``phonehome watch
     --proxy`` feeds its scan the moment mitmproxy has read a request). ``flows`` numbers
     (client, server) connection pairs, bounded."""
@@ -200,7 +210,7 @@ def request_message(flow: http.HTTPFlow, index: int, input: int, flows: FlowIds)
 
 
 def response_message(
-    flow: http.HTTPFlow, index: int, input: int, flows: FlowIds, keep_body: bool = True
+    flow: http.HTTPFlow | FlowView, index: int, input: int, flows: FlowIds, keep_body: bool = True
 ) -> Message | None:
     """The flow's response as a message (None before it has one). Without ``keep_body``
     (a scan: the device received it, ``Context.received_bodies``) its content is not

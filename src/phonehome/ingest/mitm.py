@@ -162,8 +162,9 @@ def _flow_messages(
     ctx: Context,
     flows: FlowIds,
 ) -> Iterator[Message]:
-    yield request_message(flow, index, input, flows)
-    response = response_message(flow, index, input, flows, ctx.received_bodies)
+    key = _flow_key(flow, flows)  # (once: pretty_host asks the headers)
+    yield request_message(flow, index, input, flows, key)
+    response = response_message(flow, index, input, flows, ctx.received_bodies, key)
     if response is not None:
         yield response
     if flow.websocket is not None and flow.websocket.messages:
@@ -172,7 +173,11 @@ def _flow_messages(
         )
 
 
-def _flow_key(flow: http.HTTPFlow | FlowView, flows: FlowIds) -> tuple[FlowKey, int, str | None]:
+FlowParts = tuple[FlowKey, int, str | None]
+"""A flow's key, flow id and host (:func:`_flow_key`)."""
+
+
+def _flow_key(flow: http.HTTPFlow | FlowView, flows: FlowIds) -> FlowParts:
     req = flow.request
     client = _endpoint(flow.client_conn.peername, 0)
     server = _endpoint(flow.server_conn.peername, req.port)
@@ -185,12 +190,16 @@ def _flow_key(flow: http.HTTPFlow | FlowView, flows: FlowIds) -> tuple[FlowKey, 
 
 
 def request_message(
-    flow: http.HTTPFlow | FlowView, index: int, input: int, flows: FlowIds
+    flow: http.HTTPFlow | FlowView,
+    index: int,
+    input: int,
+    flows: FlowIds,
+    parts: FlowParts | None = None,
 ) -> Message:
     """The flow's request as a decrypted HTTP message (also what ``phonehome watch
     --proxy`` feeds its scan the moment mitmproxy has read a request). ``flows`` numbers
-    (client, server) connection pairs, bounded."""
-    key, flow_id, host = _flow_key(flow, flows)
+    (client, server) connection pairs, bounded; ``parts``: :func:`_flow_key`'s, if known."""
+    key, flow_id, host = parts or _flow_key(flow, flows)
     req = flow.request
     headers = _headers(req.headers.fields)
     body, encodings, truncated = _body(req.raw_content, headers)
@@ -210,7 +219,12 @@ def request_message(
 
 
 def response_message(
-    flow: http.HTTPFlow | FlowView, index: int, input: int, flows: FlowIds, keep_body: bool = True
+    flow: http.HTTPFlow | FlowView,
+    index: int,
+    input: int,
+    flows: FlowIds,
+    keep_body: bool = True,
+    parts: FlowParts | None = None,
 ) -> Message | None:
     """The flow's response as a message (None before it has one). Without ``keep_body``
     (a scan: the device received it, ``Context.received_bodies``) its content is not
@@ -218,7 +232,7 @@ def response_message(
     resp = flow.response
     if resp is None:
         return None
-    key, flow_id, host = _flow_key(flow, flows)
+    key, flow_id, host = parts or _flow_key(flow, flows)
     headers = _headers(resp.headers.fields)
     if keep_body:
         body, encodings, truncated = _body(resp.raw_content, headers)

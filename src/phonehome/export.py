@@ -117,6 +117,10 @@ def _flow_frames(path: Path, index: int, wanted: Wanted) -> Iterator[Frame]:
         for frame in cap.frames(ctx):
             pkt = decoder.decode(frame)
             if pkt is None:
+                if decoder.eapol:  # link-layer evidence has no Community ID: by frame
+                    decoder.eapol.clear()
+                    if frame.number in wanted.comments:
+                        yield frame
                 continue
             key = (pkt.src, pkt.sport, pkt.dst, pkt.dport, pkt.proto)
             hit = known.get(key)

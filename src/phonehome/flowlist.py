@@ -155,10 +155,15 @@ def to_text(msg: Message) -> str:
             if how.get("via", "").startswith("TLS"):
                 what = what.replace(" http://", " https://", 1)  # HTTP/1.x inside TLS
     via = f" (via {' > '.join([t.brief() for t in msg.tunnel])})" if msg.tunnel else ""
+    arrow = "->" if out else "<-"
+    if msg.flow.transport != "eapol":
+        ends = f"{dev.ip}:{dev.port} {arrow} {peer.ip}:{peer.port}"
+    else:  # the link layer: MAC addresses, no ports
+        ends = f"{dev.ip or '?'} {arrow} {peer.ip or '?'}"
     # rjust/ljust rather than format specs: compiled, a spec costs ~0.5 us each.
     return safe(
-        f"{t} {str(msg.frame).rjust(7)} {dev.ip}:{dev.port} {'->' if out else '<-'} "
-        f"{peer.ip}:{peer.port}{host} {msg.protocol.upper().ljust(4)} {what}{app}{via}"
+        f"{t} {str(msg.frame).rjust(7)} {ends}{host} {msg.protocol.upper().ljust(4)} "
+        f"{what}{app}{via}"
     )
 
 

@@ -29,6 +29,7 @@ from phonehome.protocols import registry
 
 if TYPE_CHECKING:
     from phonehome.net.flows import Flow, FlowTable
+    from phonehome.net.link import LinkFrame
     from phonehome.protocols.base import Session
 
     TableFactory = Callable[[Context, Callable[[Flow], Session]], FlowTable]
@@ -281,6 +282,8 @@ def _frame_messages(
             size += frame.caplen
             pkt = decoder.decode(frame)
             if pkt is None:
+                if decoder.eapol:  # link-layer EAP, beside IP
+                    yield from _eapol_messages(decoder.eapol, index, ctx)
                 continue
             packets += 1
             out = table.process(pkt)
@@ -298,6 +301,17 @@ def _frame_messages(
         stats.frames += frames + table.filtered_frames
         stats.packets += packets + table.filtered_frames
         stats.bytes += size + table.filtered_bytes
+
+
+def _eapol_messages(frames: list[LinkFrame], index: int, ctx: Context) -> Iterator[Message]:
+    from phonehome.protocols.eapol import message
+
+    for frame, payload, src_mac, dst_mac in frames:
+        msg = message(payload, frame.ts, index, frame.number, src_mac, dst_mac, ctx.anomalies)
+        if msg is not None:
+            ctx.stats.messages += 1
+            yield msg
+    frames.clear()
 
 
 def _layers(

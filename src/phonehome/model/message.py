@@ -19,7 +19,8 @@ Readability = Literal["cleartext", "encrypted", "decrypted"]
 here because the user supplied decrypted traffic (HAR, mitmproxy flows) or the session
 keys (key logs: then ``Message.extra`` says how, see :class:`Decryption`)."""
 
-Transport = Literal["tcp", "udp"]
+Transport = Literal["tcp", "udp", "eapol"]
+"""A flow's transport; ``eapol`` for EAPOL frames (link layer, ends named by MAC address)."""
 
 
 class Record:

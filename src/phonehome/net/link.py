@@ -31,6 +31,11 @@ RAW_IP_LINKTYPES: Final = frozenset(
 
 ETH_IPV4: Final = 0x0800
 ETH_IPV6: Final = 0x86DD
+ETH_EAPOL: Final = 0x888E
+
+LinkFrame = tuple[Frame, bytes, bytes | None, bytes | None]
+"""A frame of a link-layer protocol read beside IP (EAPOL): the frame, its payload after
+the link header, the source and destination MAC addresses (None where not captured)."""
 
 # BSD address family values for IPv6 differ per OS: NetBSD/OpenBSD 24, FreeBSD 28,
 # macOS 30. IPv4 is 2 everywhere.
@@ -43,9 +48,10 @@ _unpack_h: Final = struct.Struct("!H").unpack_from
 class Decoder:
     """Frame -> Packet for TCP/UDP over IPv4/IPv6, or None.
 
-    Frames that are not IP (ARP, LLDP, ...) and IP datagrams that carry neither TCP nor
-    UDP are routine: they are counted in ``non_ip`` / ``other_transport``, not reported.
-    Damaged headers are anomalies. An unknown link type is reported once per type.
+    EAPOL frames (802.1X: a station's EAP identity) are kept in :attr:`eapol` for the
+    caller. Other frames that are not IP (ARP, LLDP, ...) and IP datagrams that carry
+    neither TCP nor UDP are routine: they are counted in ``non_ip`` / ``other_transport``,
+    not reported. Damaged headers are anomalies. An unknown link type is reported once per type.
     What follows an EtherType other than plain IPv4 (VLAN tags, PPPoE, MPLS, IPv6) is
     read by ``ip.tunnels`` (:mod:`phonehome.net.tunnel`), which reads the Ethernet frames
     inside tunnels the same way.
@@ -58,6 +64,9 @@ class Decoder:
         self._non_ip = 0
         self.unsupported_linktype = 0
         self._warned_linktypes: set[int] = set()
+        self.eapol: list[LinkFrame] = []
+        """EAPOL frames decoded since the caller last emptied the list (its messages are
+        made by :func:`phonehome.protocols.eapol.message`)."""
 
     @property
     def other_transport(self) -> int:
@@ -140,6 +149,9 @@ class Decoder:
             return self.ip.ipv4(data, off, frame, src_mac, dst_mac)
         if etype == ETH_IPV6:
             return self.ip.ipv6(data, off, frame, src_mac, dst_mac)
+        if etype == ETH_EAPOL:
+            self.eapol.append((frame, data[off:], src_mac, dst_mac))
+            return None
         return self.ip.tunnels.ether_type(etype, data, off, frame, src_mac, dst_mac)
 
     def _raw(self, data: bytes, off: int, frame: Frame) -> Packet | None:

@@ -20,6 +20,7 @@ from phonehome.model.message import Content, Message
 from phonehome.protocols.base import Protocol
 from phonehome.protocols.diameter import DIAMETER
 from phonehome.protocols.dns import DNS
+from phonehome.protocols.eapol import EAPOL
 from phonehome.protocols.gtp import GTPV1, GTPV2
 from phonehome.protocols.http import HTTP
 from phonehome.protocols.http2 import HTTP2
@@ -36,8 +37,9 @@ TCP: Final[tuple[Protocol, ...]] = (SIP, HTTP2, HTTP, TLS, MQTT, DNS, SSH, DIAME
 """Recognised on TCP, in this order (HTTP/2's preface before HTTP/1's request line)."""
 UDP: Final[tuple[Protocol, ...]] = (DNS, SIP, GTPV2, GTPV1, RADIUS, IKE, ESP, QUIC)
 """Recognised on UDP, in this order."""
-OTHER: Final[tuple[Protocol, ...]] = (RAW,)
-"""Protocols no session recognises, whose content other sources or fallbacks make."""
+OTHER: Final[tuple[Protocol, ...]] = (RAW, EAPOL)
+"""Protocols no session recognises, whose content other sources or fallbacks make (EAPOL:
+the link layer, beside IP)."""
 
 _BY_CONTENT: Final[dict[type, Protocol]] = {t: p for p in (*TCP, *UDP, *OTHER) for t in p.contents}
 

@@ -13,7 +13,11 @@ phone sends it in AT_IDENTITY; (3) fast re-authentication with a re-auth identit
 capture (``tcpdump -i any`` on the access point) holds both legs: the station's EAPOL
 frames and the access point's RADIUS exchange with the AAA server, whose attributes also
 name the phone's Wi-Fi MAC (Calling-Station-Id) and the access point (Called-Station-Id).
-The pseudonym and the re-authentication identity are decoys: they are not IMSIs.
+The pseudonym and the re-authentication identity are decoys: they are not IMSIs. The
+IMSI is labelled on both legs: in the EAPOL frame the phone sends the access point (host:
+the NAI's realm, which routes it to the home AAA server) and in the RADIUS request. (The
+decoys are placed on the RADIUS leg only: a decoy is a place, and on the EAPOL leg every
+identity's place is the same, ``eapol.eap:identity`` at the realm.)
 """
 
 from __future__ import annotations
@@ -202,6 +206,14 @@ def _leak(
     scene.truth.leak(leak, ref)
 
 
+def _link_leak(scene: Scene, imsi: str, where: str, ref: int, raw: str) -> None:
+    """The identity on the EAPOL leg: received by the access point, routed by its realm
+    to the home AAA server (the finding's host is the realm, its address the AP's MAC)."""
+    ap = ":".join(f"{b:02x}" for b in AP_MAC)
+    leak = Leak("imsi", imsi, REALM, ap, 0, "eapol", where, (), raw, form="nai-eap-aka")
+    scene.truth.leak(leak, ref)
+
+
 def full_authentication(scene: Scene, ap: Lan, t: int, first_id: str, aaa: bytes) -> int:
     """Sessions 1 and 2: the identity first offered, then (for a pseudonym) the
     permanent one asked for; then the challenge."""
@@ -211,10 +223,11 @@ def full_authentication(scene: Scene, ap: Lan, t: int, first_id: str, aaa: bytes
     s.eapol(True, b"", ptype=1)  # EAPOL-Start
     s.eapol(False, struct.pack("!BBHB", 1, 1, 5, 1))  # EAP-Request/Identity
     offered = eap_identity(1, first_id)
-    s.eapol(True, offered)
+    on_link = s.eapol(True, offered)
     ref = s.access_request(offered, first_id)
     if first_id == permanent:
         _leak(scene, aaa, "imsi", p.imsi, "radius.attr:EAP-Message>identity", ref, permanent)
+        _link_leak(scene, p.imsi, "eapol.eap:identity", on_link, permanent)
     else:
         scene.truth.decoy(
             Decoy(
@@ -229,9 +242,10 @@ def full_authentication(scene: Scene, ap: Lan, t: int, first_id: str, aaa: bytes
         s.answer(11, ask)
         s.eapol(False, ask)
         reply = eap_sim_aka(2, 2, AKA, IDENTITY, [at_identity(permanent)])
-        s.eapol(True, reply)
+        on_link = s.eapol(True, reply)
         ref = s.access_request(reply, first_id)
         _leak(scene, aaa, "imsi", p.imsi, "radius.attr:EAP-Message>AT_IDENTITY", ref, permanent)
+        _link_leak(scene, p.imsi, "eapol.eap:AT_IDENTITY", on_link, permanent)
     s.challenge(3, first_id)
     return s.t
 
@@ -244,15 +258,8 @@ def reauthentication(scene: Scene, ap: Lan, t: int, reauth_id: str) -> int:
     offered = eap_identity(1, reauth_id)
     s.eapol(True, offered)
     ref = s.access_request(offered, reauth_id)
-    scene.truth.decoy(
-        Decoy(
-            reauth_id,
-            "radius.attr:User-Name",
-            "an EAP-AKA fast re-authentication identity (leading 4): not an IMSI",
-            ip_str(PARTNER_AAA_IP),
-        ),
-        ref,
-    )
+    why = "an EAP-AKA fast re-authentication identity (leading 4): not an IMSI"
+    scene.truth.decoy(Decoy(reauth_id, "radius.attr:User-Name", why, ip_str(PARTNER_AAA_IP)), ref)
     request = eap_sim_aka(
         1,
         2,

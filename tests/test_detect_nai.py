@@ -59,6 +59,27 @@ def test_pseudonyms_and_reauthentication_identities_are_named() -> None:
     assert pseudonym(f"0{IMSI}@wlan.mnc001.mcc242.3gppnetwork.org") is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"sip:{IMSI}@ims.mnc001.mcc242.3gppnetwork.org",  # an IMS identity: no method digit
+        f"{IMSI}@ims.mnc001.mcc242.3gppnetwork.org",
+        "310410123456789@ims.mnc410.mcc310.3gppnetwork.org",
+        f"<sip:{IMSI}@ims.mnc001.mcc242.3gppnetwork.org>, 2a7f@x.org",
+    ],
+)
+def test_an_imsi_the_detector_reads_is_not_called_a_pseudonym(text: str) -> None:
+    # The IMSI 242... starts with 2, a pseudonym's digit: reported as an IMSI and counted
+    # as a dismissed pseudonym at the same time before.
+    assert NaiDetector().scan(field(text))
+    assert pseudonym(text) is None
+
+
+def test_a_pseudonym_after_an_imsi_identity_is_still_named() -> None:
+    text = f"{IMSI}@ims.mnc001.mcc242.3gppnetwork.org 2a7f3c@wlan.mnc001.mcc242.3gppnetwork.org"
+    assert pseudonym(text) == "pseudonym"
+
+
 def test_the_nai_is_not_also_an_email() -> None:
     found = Engine(None).scan(field(f"0{IMSI}@wlan.mnc001.mcc242.3gppnetwork.org", "User-Name"))
     assert [(m.detector, m.identifier) for m in found] == [("PH-NAI", "imsi")]

@@ -85,8 +85,14 @@ class NaiDetector(Detector):
 
 def pseudonym(text: str) -> str | None:
     """What a 3GPP EAP identity that is not an IMSI is (``pseudonym``,
-    ``re-authentication identity``), for the report's "not identifiers" count."""
-    m = _EAP_ID.search(text)
-    if m is None or m.group(1) not in NOT_IMSI:
-        return None
-    return "pseudonym" if m.group(1) in "237" else "re-authentication identity"
+    ``re-authentication identity``), for the report's "not identifiers" count. An identity
+    :class:`NaiDetector` reads an IMSI from is none: ``<IMSI>@ims.mnc...`` has no method
+    digit, and an IMSI of MCC 2xx-7xx (most of the world) starts with a pseudonym's."""
+    for m in _EAP_ID.finditer(text):
+        if m.group(1) not in NOT_IMSI:
+            continue
+        nai = _NAI.match(text, m.start())
+        if nai is not None and nai_imsi(nai.group(1), nai.group(4), nai.group(3)) is not None:
+            continue
+        return "pseudonym" if m.group(1) in "237" else "re-authentication identity"
+    return None

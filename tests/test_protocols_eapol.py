@@ -148,6 +148,31 @@ def test_scan_finds_the_imsi_with_and_without_the_profile(tmp_path: Path) -> Non
     assert _scan(pseudonym, None) == []  # a pseudonym (leading 2) is no IMSI
 
 
+def vxlan(inner: bytes) -> bytes:
+    """``inner`` (an Ethernet frame) in VXLAN (RFC 7348) over UDP 4789 over IPv4."""
+    udp_len = 8 + 8 + len(inner)
+    ip = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, 1, 0x4000, 64, 17, 0,
+        bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]),
+    )  # fmt: skip
+    udp = struct.pack("!HHHH", 40000, 4789, udp_len, 0)
+    return ip + udp + struct.pack("!II", 0x08000000, 42 << 8) + inner
+
+
+def test_vlan_tagged_and_tunnelled_eapol_is_read(tmp_path: Path) -> None:
+    identity = pdu(0, eap_identity(2, 1, PERMANENT))
+    tagged = ether(PHONE, AP, b"\x00\x64\x88\x8e" + identity, etype=0x8100)  # VLAN 100
+    controller = bytes.fromhex("c80e14a291f0")
+    tunnelled = ether(controller, AP, vxlan(ether(PHONE, AP, identity)), etype=0x0800)
+    path = tmp_path / "trunk.pcap"
+    path.write_bytes(pcap([tagged, tunnelled]))
+    msgs = _messages(path)
+    assert [(m.frame, m.host, m.src.ip, m.direction) for m in msgs] == [
+        (1, REALM, "20:39:56:5c:7a:13", "out"),
+        (2, REALM, "20:39:56:5c:7a:13", "out"),
+    ]
+
+
 def test_non_eapol_frames_still_count_as_non_ip(tmp_path: Path) -> None:
     arp = tmp_path / "arp.pcap"
     arp.write_bytes(pcap([ether(PHONE, AP, bytes(28), etype=0x0806)]))

@@ -28,8 +28,8 @@ from phonehome.model.message import (
 from phonehome.protocols import registry
 
 if TYPE_CHECKING:
+    from phonehome.model.frame import LinkFrame
     from phonehome.net.flows import Flow, FlowTable
-    from phonehome.net.link import LinkFrame
     from phonehome.protocols.base import Session
 
     TableFactory = Callable[[Context, Callable[[Flow], Session]], FlowTable]

@@ -136,3 +136,9 @@ SYN: Final = 0x02
 RST: Final = 0x04
 PSH: Final = 0x08
 ACK: Final = 0x10
+
+
+LinkFrame = tuple[Frame, bytes, bytes | None, bytes | None]
+"""A frame of a link-layer protocol read beside IP (EAPOL): the frame, its payload after
+the link header (and any VLAN tags), the source and destination MAC addresses (None
+where not captured)."""

@@ -12,7 +12,7 @@ import struct
 from typing import Final
 
 from phonehome.context import Context
-from phonehome.model.frame import Frame, Packet
+from phonehome.model.frame import Frame, LinkFrame, Packet
 from phonehome.net.ip import IpDecoder
 
 LINKTYPE_NULL: Final = 0
@@ -32,10 +32,6 @@ RAW_IP_LINKTYPES: Final = frozenset(
 ETH_IPV4: Final = 0x0800
 ETH_IPV6: Final = 0x86DD
 ETH_EAPOL: Final = 0x888E
-
-LinkFrame = tuple[Frame, bytes, bytes | None, bytes | None]
-"""A frame of a link-layer protocol read beside IP (EAPOL): the frame, its payload after
-the link header, the source and destination MAC addresses (None where not captured)."""
 
 # BSD address family values for IPv6 differ per OS: NetBSD/OpenBSD 24, FreeBSD 28,
 # macOS 30. IPv4 is 2 everywhere.
@@ -64,9 +60,10 @@ class Decoder:
         self._non_ip = 0
         self.unsupported_linktype = 0
         self._warned_linktypes: set[int] = set()
-        self.eapol: list[LinkFrame] = []
-        """EAPOL frames decoded since the caller last emptied the list (its messages are
-        made by :func:`phonehome.protocols.eapol.message`)."""
+        self.eapol: list[LinkFrame] = self.ip.tunnels.eapol
+        """EAPOL frames decoded since the caller last emptied the list, plain or after VLAN
+        tags or inside a tunnel (its messages are made by
+        :func:`phonehome.protocols.eapol.message`)."""
 
     @property
     def other_transport(self) -> int:

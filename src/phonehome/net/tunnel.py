@@ -52,7 +52,7 @@ import struct
 from typing import Final, Protocol
 
 from phonehome.context import Context
-from phonehome.model.frame import Frame, Packet, TunnelHop
+from phonehome.model.frame import Frame, LinkFrame, Packet, TunnelHop
 from phonehome.model.message import TunnelLayer
 from phonehome.net.addr import ntop
 
@@ -99,6 +99,7 @@ ETH_TEB: Final = 0x6558
 ETH_PPP: Final = 0x880B
 ETH_ERSPAN2: Final = 0x88BE
 ETH_ERSPAN3: Final = 0x22EB
+ETH_EAPOL: Final = 0x888E
 PPP_IPV4: Final = 0x0021
 PPP_IPV6: Final = 0x0057
 PPP_COMPRESSED: Final = 0x00FD
@@ -160,6 +161,8 @@ class Decapsulator:
         self.control = 0
         self.encrypted = 0
         self.non_ip = 0
+        self.eapol: list[LinkFrame] = []
+        """EAPOL frames met after VLAN tags or inside a tunnel (the link decoder's list)."""
 
     def _bad(self, kind: str, frame: Frame, detail: str) -> None:
         self._anomalies.add(kind, frame.input, frame.number, detail)
@@ -268,6 +271,9 @@ class Decapsulator:
             return self._pppoe(data, off, frame, src_mac, dst_mac)
         if etype in ETH_MPLS:
             return self._mpls(data, off, len(data), frame, src_mac or b"", dst_mac or b"")
+        if etype == ETH_EAPOL:  # 802.1X on a trunk port, or bridged by a Wi-Fi controller
+            self.eapol.append((frame, data[off:], src_mac, dst_mac))
+            return None
         self.non_ip += 1
         return None
 

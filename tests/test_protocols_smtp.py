@@ -286,6 +286,15 @@ def test_starttls_without_the_server_side_is_seen_from_the_client_hello() -> Non
     assert [m.sni for _, m in got if isinstance(m, TlsClientHello)] == ["mx.example.net"]
 
 
+def test_starttls_and_the_client_hello_in_one_segment() -> None:
+    r = Run(587)
+    r.c(b"EHLO cam-03\r\nSTARTTLS\r\n" + client_hello_record("mx3.example.net"))
+    got = r.contents()
+    assert [m.helo for _, m in got if isinstance(m, SmtpMail)] == ["cam-03"]
+    assert [m.sni for _, m in got if isinstance(m, TlsClientHello)] == ["mx3.example.net"]
+    assert r.ctx.anomalies.counts.get("smtp.bad_command", 0) == 0
+
+
 def test_a_refused_starttls_goes_on_in_clear() -> None:
     r = session(
         Run(25),

@@ -241,15 +241,15 @@ class SmtpApp(TcpApp):
     def _client(self, data: bytes, time: float, frame: int, out: list[Parsed]) -> None:
         self._time = time
         self._frame = frame
-        if self._tls_wait and not self._cbuf and _looks_like_tls(data):
-            # STARTTLS was sent and the reply is not in the capture: the ClientHello says
-            # it was accepted.
-            self._to_tls((data, time, frame), None, out)
-            return
         self._cbuf += data
         buf = self._cbuf
         while buf and not self._stopped:
             mode = self._mode
+            if self._tls_wait and mode == _COMMAND and _looks_like_tls(buf):
+                # STARTTLS was sent and its reply is not in the capture (or not yet read):
+                # the ClientHello says it was accepted.
+                self._to_tls((bytes(buf), time, frame), None, out)
+                return
             if mode == _DATA:
                 if not self._take_data(out):
                     return
@@ -568,7 +568,7 @@ def _printable(line: bytes) -> bool:
     return not any(b < 0x20 and b != 0x09 for b in line[:64])
 
 
-def _looks_like_tls(data: bytes) -> bool:
+def _looks_like_tls(data: bytes | bytearray) -> bool:
     """A TLS handshake record header (RFC 8446 5.1)."""
     return len(data) >= 3 and data[0] == 0x16 and data[1] == 0x03
 

@@ -228,6 +228,18 @@ def _sip() -> list[bytes]:
     return [register, ok, invite]
 
 
+_SMTP_SESSION = (
+    b"EHLO cam-a4b1c2d3e4f5\r\nAUTH PLAIN AGNhbUBleGFtcGxlLmNvbQBwYXNz\r\n"
+    b"MAIL FROM:<cam@example.com>\r\nRCPT TO:<owner@example.org>\r\nDATA\r\n"
+    b"Subject: =?UTF-8?Q?Motion_359123456789012?=\r\n"
+    b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\n'
+    b"Content-Transfer-Encoding: base64\r\n\r\nU046IFpYOTA4MTcyNjM1NA==\r\n--B\r\n"
+    b"Content-Type: image/jpeg; name=snap.jpg\r\n\r\n..\xff\xd8\xff\r\n--B--\r\n.\r\n"
+    b"RSET\r\nQUIT\r\n"
+)
+"""A camera's alert session: the client side (the server's replies are state only)."""
+
+
 def _mobile_seeds() -> dict[str, list[bytes]]:
     register, ok, invite = _sip()
     v3gpp = 10415
@@ -292,6 +304,7 @@ def _mobile_seeds() -> dict[str, list[bytes]]:
             b"\x00" + _length_prefixed([sa_init, auth]),
             b"\x02" + _length_prefixed([b"\x00" * 4 + auth]),
         ],
+        "smtp": [b"\x00" + _pieces(_SMTP_SESSION, 60)],
         "eap": [identity, aka],
         "threegpp": [
             mb.tbcd(IMSI),

@@ -379,6 +379,7 @@ _ROUTES: dict[str, tuple[int, bool]] = {
     "gtpv1": (2123, False),  # shares the port with v2; the version bits choose the parser
     "radius": (1812, False),  # and the EAP it carries (EAP-Message, EAP-SIM/AKA)
     "ike": (500, False),
+    "smtp": (25, True),
 }
 """Server port and transport (TCP?) of each mobile-protocol target."""
 
@@ -418,6 +419,10 @@ def radius(data: bytes) -> None:
 
 def ike(data: bytes) -> None:
     mobile("ike", data)
+
+
+def smtp(data: bytes) -> None:
+    mobile("smtp", data)
 
 
 def eap(data: bytes) -> None:
@@ -720,6 +725,7 @@ def targets() -> dict[str, Target]:
         "gtpv1": Target(gtpv1, _allowed()),
         "radius": Target(radius, _allowed()),
         "ike": Target(ike, _allowed()),
+        "smtp": Target(smtp, _allowed()),
         "eap": Target(eap, _allowed()),
         "threegpp": Target(threegpp, _allowed()),
         "har": Target(har, _allowed()),

@@ -83,6 +83,7 @@ def test_zip_with_a_version_needed_zipfile_refuses_is_read(tmp_path: Path) -> No
         ("gtpv1", "gtpv1"),
         ("radius", "radius"),
         ("ike", "ike"),
+        ("smtp", "smtp"),
     ],
 )
 def test_mobile_seeds_reach_their_parser(target: str, protocol: str) -> None:

@@ -349,12 +349,13 @@ def test_short_client_message_decided_when_server_speaks() -> None:
 
 
 def test_server_first_banner_then_client() -> None:
-    r = Run(25)
-    r.s(b"220 mail.example.com ESMTP\r\n").c(b"EHLO phone.local\r\n")
+    # An FTP greeting starts with 220 as SMTP's does; only SMTP is a registered protocol
+    r = Run(21)
+    r.s(b"220 ProFTPD Server ready\r\n").c(b"USER anonymous\r\n")
     got = r.contents()
     assert got == [
-        (False, RawPayload(b"220 mail.example.com ESMTP\r\n")),
-        (True, RawPayload(b"EHLO phone.local\r\n")),
+        (False, RawPayload(b"220 ProFTPD Server ready\r\n")),
+        (True, RawPayload(b"USER anonymous\r\n")),
     ]
 
 

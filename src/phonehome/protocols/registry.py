@@ -30,11 +30,13 @@ from phonehome.protocols.quic import QUIC
 from phonehome.protocols.radius import RADIUS
 from phonehome.protocols.raw import RAW
 from phonehome.protocols.sip import SIP
+from phonehome.protocols.smtp import SMTP
 from phonehome.protocols.ssh import SSH
 from phonehome.protocols.tls import TLS
 
-TCP: Final[tuple[Protocol, ...]] = (SIP, HTTP2, HTTP, TLS, MQTT, DNS, SSH, DIAMETER)
-"""Recognised on TCP, in this order (HTTP/2's preface before HTTP/1's request line)."""
+TCP: Final[tuple[Protocol, ...]] = (SIP, HTTP2, HTTP, TLS, MQTT, SMTP, DNS, SSH, DIAMETER)
+"""Recognised on TCP, in this order (HTTP/2's preface before HTTP/1's request line;
+SMTP's EHLO and greeting before DNS's length-prefixed header, which text can look like)."""
 UDP: Final[tuple[Protocol, ...]] = (DNS, SIP, GTPV2, GTPV1, RADIUS, IKE, ESP, QUIC)
 """Recognised on UDP, in this order."""
 OTHER: Final[tuple[Protocol, ...]] = (RAW, EAPOL)

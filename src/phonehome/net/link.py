@@ -25,6 +25,8 @@ LINKTYPE_LINUX_SLL: Final = 113
 LINKTYPE_IPV4: Final = 228
 LINKTYPE_IPV6: Final = 229
 LINKTYPE_LINUX_SLL2: Final = 276
+LINKTYPE_IEEE802_11: Final = 105
+LINKTYPE_IEEE802_11_RADIOTAP: Final = 127
 RAW_IP_LINKTYPES: Final = frozenset(
     (LINKTYPE_RAW, LINKTYPE_RAW_BSD12, LINKTYPE_RAW_BSD14, LINKTYPE_IPV4, LINKTYPE_IPV6)
 )
@@ -32,6 +34,19 @@ RAW_IP_LINKTYPES: Final = frozenset(
 ETH_IPV4: Final = 0x0800
 ETH_IPV6: Final = 0x86DD
 ETH_EAPOL: Final = 0x888E
+
+WIFI_DATA: Final = 2
+"""802.11 frame type of data frames (management 0 and control 1 carry no IP)."""
+WIFI_PROTECTED: Final = 0x40
+WIFI_MORE_FRAGMENTS: Final = 0x04
+WIFI_ORDER: Final = 0x80
+"""Frame Control flags (IEEE 802.11-2020 9.2.4.1): Protected Frame, More Fragments, and
++HTC/Order (a QoS data frame then carries a 4-byte HT Control field)."""
+RADIOTAP_FCS: Final = 0x10
+"""Radiotap Flags: the frame ends in its 4-byte FCS."""
+LLC_SNAP: Final = (b"\xaa\xaa\x03\x00\x00\x00", b"\xaa\xaa\x03\x00\x00\xf8")
+"""LLC/SNAP headers before an EtherType in an 802.11 data frame: RFC 1042 and 802.1H
+(bridge tunnel)."""
 
 # BSD address family values for IPv6 differ per OS: NetBSD/OpenBSD 24, FreeBSD 28,
 # macOS 30. IPv4 is 2 everywhere.
@@ -60,6 +75,10 @@ class Decoder:
         self._non_ip = 0
         self.unsupported_linktype = 0
         self._warned_linktypes: set[int] = set()
+        self.wifi_unread = 0
+        """802.11 data frames not read: protected (WPA/WEP: no keys), fragmented, or
+        A-MSDU aggregates. The first of an input is reported (``wifi.unread``)."""
+        self._wifi_reported: set[int] = set()
         self.eapol: list[LinkFrame] = self.ip.tunnels.eapol
         """EAPOL frames decoded since the caller last emptied the list, plain or after VLAN
         tags or inside a tunnel (its messages are made by
@@ -115,6 +134,10 @@ class Decoder:
                 return self.ip.ipv6(data, 4, frame, None, None)
             self._non_ip += 1
             return None
+        if lt == LINKTYPE_IEEE802_11_RADIOTAP:
+            return self._radiotap(data, frame)
+        if lt == LINKTYPE_IEEE802_11:
+            return self._wifi(data, 0, len(data), frame)
         if lt == LINKTYPE_IPV4:
             return self.ip.ipv4(data, 0, frame, None, None)
         if lt == LINKTYPE_IPV6:
@@ -151,6 +174,79 @@ class Decoder:
             return None
         return self.ip.tunnels.ether_type(etype, data, off, frame, src_mac, dst_mac)
 
+    def _radiotap(self, data: bytes, frame: Frame) -> Packet | None:
+        """A radiotap header (monitor mode: its length at bytes 2-3, little-endian), then
+        the 802.11 frame, without its FCS when the radiotap Flags say it has one."""
+        if len(data) < 8:
+            self._truncated(frame, "radiotap", 8)
+            return None
+        length = data[2] | data[3] << 8
+        if length < 8 or length > len(data):
+            self._truncated(frame, "radiotap", max(length, 8))
+            return None
+        end = len(data)
+        if radiotap_flags(data, length) & RADIOTAP_FCS:
+            end -= 4
+        return self._wifi(data, length, end, frame)
+
+    def _wifi(self, data: bytes, off: int, end: int, frame: Frame) -> Packet | None:
+        """An 802.11 data frame's MSDU: LLC/SNAP, then its EtherType as after Ethernet,
+        with the source and destination addresses the DS bits say (IEEE 802.11-2020
+        9.3.2.1, Table 9-30). Management and control frames carry no IP; protected,
+        fragmented and A-MSDU frames are counted, not read."""
+        if end - off < 24:
+            self._truncated(frame, "802.11", off + 24)
+            return None
+        fc, flags = data[off], data[off + 1]
+        if (fc >> 2) & 3 != WIFI_DATA:
+            self._non_ip += 1
+            return None
+        subtype = fc >> 4
+        if subtype & 0x4:  # Null and QoS Null: no body
+            self._non_ip += 1
+            return None
+        if flags & (WIFI_PROTECTED | WIFI_MORE_FRAGMENTS) or data[off + 22] & 0x0F:
+            self._wifi_unread(frame, flags)
+            return None
+        to_ds, from_ds = flags & 1, flags & 2
+        pos = off + 24
+        if to_ds and from_ds:
+            pos += 6  # Address 4
+        if subtype & 0x8:  # QoS data: QoS Control, then HT Control when +HTC
+            if pos + 2 > end:
+                self._truncated(frame, "802.11 QoS", pos + 2 - off)
+                return None
+            if data[pos] & 0x80:  # A-MSDU present
+                self._wifi_unread(frame, flags)
+                return None
+            pos += 6 if flags & WIFI_ORDER else 2
+        a1, a2, a3 = data[off + 4 : off + 10], data[off + 10 : off + 16], data[off + 16 : off + 22]
+        if to_ds and from_ds:
+            dst, src = a3, data[off + 24 : off + 30]
+        elif to_ds:
+            dst, src = a3, a2
+        elif from_ds:
+            dst, src = a1, a3
+        else:
+            dst, src = a1, a2
+        if pos + 8 > end or data[pos : pos + 6] not in LLC_SNAP:
+            self._non_ip += 1
+            return None
+        body = data if end == len(data) else data[:end]
+        return self._ether(_unpack_h(data, pos + 6)[0], body, pos + 8, frame, src, dst)
+
+    def _wifi_unread(self, frame: Frame, flags: int) -> None:
+        self.wifi_unread += 1
+        if frame.input not in self._wifi_reported:
+            self._wifi_reported.add(frame.input)
+            why = "protected (no keys)" if flags & WIFI_PROTECTED else "fragmented or A-MSDU"
+            self._anomalies.add(
+                "wifi.unread",
+                frame.input,
+                frame.number,
+                f"802.11 data frames not read, the first {why}; later ones not reported",
+            )
+
     def _raw(self, data: bytes, off: int, frame: Frame) -> Packet | None:
         if len(data) <= off:
             self._truncated(frame, "raw IP", off + 1)
@@ -172,3 +268,21 @@ class Decoder:
             frame.number,
             f"{what} header needs {need} bytes, frame has {len(frame.data)}",
         )
+
+
+def radiotap_flags(data: bytes, length: int) -> int:
+    """The radiotap Flags field (present bit 1; 0 when absent). The present words chain
+    through bit 31, and TSFT (bit 0: 8 bytes, 8-aligned) is the only field before Flags."""
+    present = int.from_bytes(data[4:8], "little")
+    word = present
+    pos = 8
+    while word & 0x80000000:
+        if pos + 4 > length:
+            return 0
+        word = int.from_bytes(data[pos : pos + 4], "little")
+        pos += 4
+    if not present & 0x2:
+        return 0
+    if present & 0x1:
+        pos = ((pos + 7) & ~7) + 8
+    return data[pos] if pos < length else 0

@@ -486,6 +486,17 @@ DAMAGED: list[tuple[str, bytes, str, str]] = [
         "none",
     ),
     (
+        "capwap-802.11-fragment",  # More Fragments set: one piece of an MSDU
+        over_udp(
+            5247,
+            capwap(
+                bytes([0x88, 0x05]) + dot11_data(INNER, PHONE_MAC, GW_MAC, BSSID)[2:],
+            ),
+        ),
+        "tunnel.capwap.fragment",
+        "none",
+    ),
+    (
         "capwap-snap-cut",
         over_udp(5247, capwap(dot11_data(INNER, PHONE_MAC, GW_MAC, BSSID)[:30])),
         "tunnel.capwap.truncated",

@@ -13,6 +13,7 @@ from typing import Final
 
 from phonehome.context import Context
 from phonehome.model.frame import Frame, LinkFrame, Packet
+from phonehome.net import wifi
 from phonehome.net.ip import IpDecoder
 
 LINKTYPE_NULL: Final = 0
@@ -35,18 +36,8 @@ ETH_IPV4: Final = 0x0800
 ETH_IPV6: Final = 0x86DD
 ETH_EAPOL: Final = 0x888E
 
-WIFI_DATA: Final = 2
-"""802.11 frame type of data frames (management 0 and control 1 carry no IP)."""
-WIFI_PROTECTED: Final = 0x40
-WIFI_MORE_FRAGMENTS: Final = 0x04
-WIFI_ORDER: Final = 0x80
-"""Frame Control flags (IEEE 802.11-2020 9.2.4.1): Protected Frame, More Fragments, and
-+HTC/Order (a QoS data frame then carries a 4-byte HT Control field)."""
 RADIOTAP_FCS: Final = 0x10
 """Radiotap Flags: the frame ends in its 4-byte FCS."""
-LLC_SNAP: Final = (b"\xaa\xaa\x03\x00\x00\x00", b"\xaa\xaa\x03\x00\x00\xf8")
-"""LLC/SNAP headers before an EtherType in an 802.11 data frame: RFC 1042 and 802.1H
-(bridge tunnel)."""
 
 # BSD address family values for IPv6 differ per OS: NetBSD/OpenBSD 24, FreeBSD 28,
 # macOS 30. IPv4 is 2 everywhere.
@@ -190,56 +181,29 @@ class Decoder:
         return self._wifi(data, length, end, frame)
 
     def _wifi(self, data: bytes, off: int, end: int, frame: Frame) -> Packet | None:
-        """An 802.11 data frame's MSDU: LLC/SNAP, then its EtherType as after Ethernet,
-        with the source and destination addresses the DS bits say (IEEE 802.11-2020
-        9.3.2.1, Table 9-30). Management and control frames carry no IP; protected,
-        fragmented and A-MSDU frames are counted, not read."""
+        """An 802.11 data frame's MSDU (:func:`phonehome.net.wifi.msdu`), read as after
+        Ethernet. Management, control and Null frames carry no IP; protected, fragmented
+        and A-MSDU frames are counted, not read."""
         if end - off < 24:
             self._truncated(frame, "802.11", off + 24)
             return None
-        fc, flags = data[off], data[off + 1]
-        if (fc >> 2) & 3 != WIFI_DATA:
+        outcome, at, src, dst = wifi.msdu(data, off, end, data[off], data[off + 1])
+        if outcome == wifi.DATA:
+            body = data if end == len(data) else data[:end]
+            return self._ether(_unpack_h(data, at)[0], body, at + 2, frame, src, dst)
+        if outcome == wifi.PROTECTED or outcome == wifi.FRAGMENT or outcome == wifi.AMSDU:
+            self._wifi_unread(frame, outcome)
+        elif outcome == wifi.SHORT_QOS or outcome == wifi.SHORT_LLC:
+            self._truncated(frame, "802.11", end - off + 1)
+        else:  # management, control, Null data, another LLC protocol, a bad version
             self._non_ip += 1
-            return None
-        subtype = fc >> 4
-        if subtype & 0x4:  # Null and QoS Null: no body
-            self._non_ip += 1
-            return None
-        if flags & (WIFI_PROTECTED | WIFI_MORE_FRAGMENTS) or data[off + 22] & 0x0F:
-            self._wifi_unread(frame, flags)
-            return None
-        to_ds, from_ds = flags & 1, flags & 2
-        pos = off + 24
-        if to_ds and from_ds:
-            pos += 6  # Address 4
-        if subtype & 0x8:  # QoS data: QoS Control, then HT Control when +HTC
-            if pos + 2 > end:
-                self._truncated(frame, "802.11 QoS", pos + 2 - off)
-                return None
-            if data[pos] & 0x80:  # A-MSDU present
-                self._wifi_unread(frame, flags)
-                return None
-            pos += 6 if flags & WIFI_ORDER else 2
-        a1, a2, a3 = data[off + 4 : off + 10], data[off + 10 : off + 16], data[off + 16 : off + 22]
-        if to_ds and from_ds:
-            dst, src = a3, data[off + 24 : off + 30]
-        elif to_ds:
-            dst, src = a3, a2
-        elif from_ds:
-            dst, src = a1, a3
-        else:
-            dst, src = a1, a2
-        if pos + 8 > end or data[pos : pos + 6] not in LLC_SNAP:
-            self._non_ip += 1
-            return None
-        body = data if end == len(data) else data[:end]
-        return self._ether(_unpack_h(data, pos + 6)[0], body, pos + 8, frame, src, dst)
+        return None
 
-    def _wifi_unread(self, frame: Frame, flags: int) -> None:
+    def _wifi_unread(self, frame: Frame, outcome: int) -> None:
         self.wifi_unread += 1
         if frame.input not in self._wifi_reported:
             self._wifi_reported.add(frame.input)
-            why = "protected (no keys)" if flags & WIFI_PROTECTED else "fragmented or A-MSDU"
+            why = "protected (no keys)" if outcome == wifi.PROTECTED else "fragmented or A-MSDU"
             self._anomalies.add(
                 "wifi.unread",
                 frame.input,

@@ -54,6 +54,7 @@ from typing import Final, Protocol
 from phonehome.context import Context
 from phonehome.model.frame import Frame, LinkFrame, Packet, TunnelHop
 from phonehome.model.message import TunnelLayer
+from phonehome.net import wifi
 from phonehome.net.addr import ntop
 
 
@@ -115,8 +116,6 @@ GTP_SIGNALLING: Final = frozenset((1, 2, 26, 31, 253, 254))
 """Echo request/response, error indication, supported extension headers notification,
 tunnel status, end marker: GTP-U path management, not user data."""
 
-LLC_SNAP: Final = b"\xaa\xaa\x03"
-SNAP_OUIS: Final = frozenset((b"\x00\x00\x00", b"\x00\x00\xf8"))  # RFC 1042, bridge tunnel
 
 _u16: Final = struct.Struct("!H").unpack_from
 _u32: Final = struct.Struct("!I").unpack_from
@@ -501,7 +500,8 @@ class Decapsulator:
         return _wrap(pkt, hop)
 
     def _dot11(self, data: bytes, p: int, end: int, frame: Frame) -> Packet | None:
-        """An IEEE 802.11 data frame: header, LLC/SNAP, then the EtherType's payload.
+        """An IEEE 802.11 data frame: header, LLC/SNAP, then the EtherType's payload
+        (:func:`phonehome.net.wifi.msdu`).
 
         The frame control field is accepted in either byte order (see below); addresses by
         the to/from DS bits: the source is the phone on uplink frames, as on Ethernet."""
@@ -514,49 +514,25 @@ class Decapsulator:
             # Frame control with its two bytes swapped, as Cisco access points send it
             # (Wireshark's capwap.swap_fc, on by default): a data frame read either way.
             fc0, fc1 = fc1, fc0
-        if fc0 & 0x03:
-            self._bad("tunnel.capwap.bad_inner", frame, f"802.11 protocol version {fc0 & 3}")
-            return None
-        subtype = fc0 >> 4
-        if (fc0 >> 2) & 0x03 != 2 or subtype & 0x04:  # management, control, null data
+        outcome, at, sa, da = wifi.msdu(data, p, end, fc0, fc1)
+        if outcome == wifi.DATA:
+            inner = data[:end]
+            return self.ether_type(_u16(inner, at)[0], inner, at + 2, frame, sa, da)
+        if outcome == wifi.NOT_DATA or outcome == wifi.NOT_SNAP:
             self.non_ip += 1
-            return None
-        to_ds = fc1 & 0x01
-        from_ds = fc1 & 0x02
-        hl = 30 if to_ds and from_ds else 24
-        amsdu = False
-        if subtype & 0x08:  # QoS data: QoS control, and HT control when +HTC/Order is set
-            if p + hl + 2 > end:
-                self._bad("tunnel.capwap.truncated", frame, "802.11 QoS control cut off")
-                return None
-            amsdu = bool(data[p + hl] & 0x80)
-            hl += 6 if fc1 & 0x80 else 2
-        if fc1 & 0x40:  # protected: the AP did not decrypt it
+        elif outcome == wifi.PROTECTED:  # the AP did not decrypt it
             self.encrypted += 1
-            return None
-        if amsdu:
+        elif outcome == wifi.BAD_VERSION:
+            self._bad("tunnel.capwap.bad_inner", frame, f"802.11 protocol version {fc0 & 3}")
+        elif outcome == wifi.AMSDU:
             self._bad("tunnel.capwap.amsdu", frame, "A-MSDU aggregates are not split")
-            return None
-        a1 = data[p + 4 : p + 10]
-        a2 = data[p + 10 : p + 16]
-        a3 = data[p + 16 : p + 22]
-        if to_ds and from_ds:
-            sa, da = data[p + 24 : p + 30], a3
-        elif to_ds:
-            sa, da = a2, a3
-        elif from_ds:
-            sa, da = a3, a1
+        elif outcome == wifi.FRAGMENT:
+            self._bad("tunnel.capwap.fragment", frame, "802.11 fragments are not reassembled")
+        elif outcome == wifi.SHORT_QOS:
+            self._bad("tunnel.capwap.truncated", frame, "802.11 QoS control cut off")
         else:
-            sa, da = a2, a1
-        q = p + hl
-        if end - q < 8:
             self._bad("tunnel.capwap.truncated", frame, "LLC/SNAP header cut off")
-            return None
-        if data[q : q + 3] != LLC_SNAP or data[q + 3 : q + 6] not in SNAP_OUIS:
-            self.non_ip += 1
-            return None
-        inner = data[:end]
-        return self.ether_type(_u16(inner, q + 6)[0], inner, q + 8, frame, sa, da)
+        return None
 
     # -- IP protocol tunnels -----------------------------------------------------------
 

@@ -1,0 +1,80 @@
+"""802.11 data frames (IEEE 802.11-2020 9.2-9.3): where the MSDU's EtherType is, and whose.
+
+Two readers meet 802.11 frames: monitor-mode captures (the radiotap and bare 802.11 link
+types, :mod:`phonehome.net.link`) and CAPWAP data channels, which carry the stations'
+frames from an access point to its controller (:mod:`phonehome.net.tunnel`). Both need
+the same reading of the header; each counts and reports what it cannot read its own way,
+so :func:`msdu` says what it found rather than counting.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+DATA: Final = 0
+"""An MSDU after LLC/SNAP: its EtherType is at the returned offset."""
+NOT_DATA: Final = 1
+"""A management or control frame, or a Null data frame: nothing to read, routinely."""
+BAD_VERSION: Final = 2
+PROTECTED: Final = 3
+"""Encrypted (WPA/WEP): no keys to read it."""
+FRAGMENT: Final = 4
+"""One fragment of a fragmented MSDU (not reassembled)."""
+AMSDU: Final = 5
+"""An A-MSDU aggregate (not split)."""
+SHORT_QOS: Final = 6
+SHORT_LLC: Final = 7
+NOT_SNAP: Final = 8
+"""A body that is not LLC/SNAP (another LLC protocol)."""
+
+LLC_SNAP: Final = b"\xaa\xaa\x03"
+SNAP_OUIS: Final = frozenset((b"\x00\x00\x00", b"\x00\x00\xf8"))
+"""RFC 1042 and 802.1H (bridge tunnel) encapsulation."""
+_NO_ADDRESS: Final = b""
+
+Msdu = tuple[int, int, bytes, bytes]
+"""(outcome, offset of the EtherType, source address, destination address)."""
+
+
+def msdu(data: bytes, p: int, end: int, fc0: int, fc1: int) -> Msdu:
+    """Read the data frame at ``p`` (at least 24 bytes up to ``end``) whose Frame Control
+    bytes are ``fc0``, ``fc1`` (given apart: some access points send them swapped). The
+    addresses are the ones the To/From DS bits give (Table 9-30): the source is the phone
+    on uplink frames, as on Ethernet."""
+    if fc0 & 0x03:
+        return BAD_VERSION, 0, _NO_ADDRESS, _NO_ADDRESS
+    subtype = fc0 >> 4
+    if (fc0 >> 2) & 0x03 != 2 or subtype & 0x04:  # management, control, null data
+        return NOT_DATA, 0, _NO_ADDRESS, _NO_ADDRESS
+    to_ds = fc1 & 0x01
+    from_ds = fc1 & 0x02
+    hl = 30 if to_ds and from_ds else 24
+    amsdu = False
+    if subtype & 0x08:  # QoS data: QoS control, and HT control when +HTC/Order is set
+        if p + hl + 2 > end:
+            return SHORT_QOS, 0, _NO_ADDRESS, _NO_ADDRESS
+        amsdu = bool(data[p + hl] & 0x80)
+        hl += 6 if fc1 & 0x80 else 2
+    if fc1 & 0x40:
+        return PROTECTED, 0, _NO_ADDRESS, _NO_ADDRESS
+    if fc1 & 0x04 or data[p + 22] & 0x0F:  # More Fragments, or a fragment number
+        return FRAGMENT, 0, _NO_ADDRESS, _NO_ADDRESS
+    if amsdu:
+        return AMSDU, 0, _NO_ADDRESS, _NO_ADDRESS
+    a1 = data[p + 4 : p + 10]
+    a2 = data[p + 10 : p + 16]
+    a3 = data[p + 16 : p + 22]
+    if to_ds and from_ds:
+        sa, da = data[p + 24 : p + 30], a3
+    elif to_ds:
+        sa, da = a2, a3
+    elif from_ds:
+        sa, da = a3, a1
+    else:
+        sa, da = a2, a1
+    q = p + hl
+    if end - q < 8:
+        return SHORT_LLC, 0, sa, da
+    if data[q : q + 3] != LLC_SNAP or data[q + 3 : q + 6] not in SNAP_OUIS:
+        return NOT_SNAP, 0, sa, da
+    return DATA, q + 6, sa, da

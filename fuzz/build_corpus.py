@@ -117,6 +117,28 @@ def _netstack(frames: list[tuple[int, bytes]], linktype_index: int = 0) -> bytes
     return bytes([linktype_index]) + b"".join(struct.pack(">H", len(f)) + f for _, f in frames)
 
 
+def _wifi_netstack() -> bytes:
+    """Monitor-mode frames (radiotap, link type index 7 of the netstack target): a QoS
+    data frame to the AP carrying a DNS query, one carrying an EAP identity in EAPOL, a
+    protected one; each radiotap header with TSFT and Flags (FCS present)."""
+    phone, ap, gw = bytes.fromhex("2039565c7a13"), bytes.fromhex("7483c2102030"), b"\xc8" * 6
+    radiotap = struct.pack("<BBHI", 0, 0, 24, 0x7) + struct.pack("<QBB", 1, 0x10, 12) + bytes(6)
+    dns = appproto.dns_query(7, "phone.example.com")
+    udp = struct.pack("!HHHH", 53000, 53, 8 + len(dns), 0) + dns
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28 + len(dns), 1, 0x4000, 64, 17, 0,
+                     bytes([192, 168, 1, 23]), bytes([192, 168, 1, 1]))  # fmt: skip
+    nai = f"0{IMSI}@wlan.mnc001.mcc242.3gppnetwork.org".encode()
+    eap = struct.pack("!BBHB", 2, 1, 5 + len(nai), 1) + nai
+    eapol = struct.pack("!BBH", 2, 0, len(eap)) + eap
+    snap = b"\xaa\xaa\x03\x00\x00\x00"
+    frames = []
+    for fc1, body in ((0x01, snap + b"\x08\x00" + ip + udp), (0x01, snap + b"\x88\x8e" + eapol),
+                      (0x41, bytes(40))):  # fmt: skip
+        head = bytes([0x88, fc1, 0, 0]) + ap + phone + (gw if body[6:8] != b"\x88\x8e" else ap)
+        frames.append(radiotap + head + b"\x10\x00\x00\x00" + body + b"\xde\xad\xbe\xef")
+    return bytes([7]) + b"".join(struct.pack(">H", len(f)) + f for f in frames)
+
+
 def _tunnel(frames: list[tuple[int, bytes]], kind: str) -> bytes | None:
     """A conversation wrapped by the simulator's tunnel ``kind``, as the ``tunnel``
     target reads it: the carrier, then each frame's body after the outer header (the
@@ -305,7 +327,7 @@ def _mobile_seeds() -> dict[str, list[bytes]]:
             b"\x02" + _length_prefixed([b"\x00" * 4 + auth]),
         ],
         "smtp": [b"\x00" + _pieces(_SMTP_SESSION, 60)],
-        "eap": [identity, aka],
+        "eap": [identity, aka, struct.pack("!BBH", 2, 0, len(identity)) + identity],
         "threegpp": [
             mb.tbcd(IMSI),
             bytes([0x18]) + mb.tai("001", "01", 1) + mb.ecgi("001", "01", 5),
@@ -408,7 +430,7 @@ def seeds() -> dict[str, list[bytes]]:
     return {
         "pcap": pcaps,
         "pcapng": pcapng,
-        "netstack": [_netstack(c) for c in convs],
+        "netstack": [*(_netstack(c) for c in convs), _wifi_netstack()],
         "tunnel": [
             seed for kind in KINDS for c in convs[:2] if (seed := _tunnel(c, kind)) is not None
         ],

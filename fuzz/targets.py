@@ -78,8 +78,9 @@ def pcapng(data: bytes) -> None:
         pass
 
 
-_LINKTYPES = (1, 101, 113, 276, 0, 228, 229)
-"""Ethernet, raw IP, Linux SLL, SLL2, BSD null, raw IPv4, raw IPv6."""
+_LINKTYPES = (1, 101, 113, 276, 0, 228, 229, 127, 105)
+"""Ethernet, raw IP, Linux SLL, SLL2, BSD null, raw IPv4, raw IPv6, 802.11 with radiotap,
+bare 802.11 (appended last: the seeds' first byte keeps naming the same link type)."""
 
 
 def netstack(data: bytes) -> None:
@@ -426,13 +427,20 @@ def smtp(data: bytes) -> None:
 
 
 def eap(data: bytes) -> None:
-    """An EAP packet as any carrier hands it over, and its identity fields."""
+    """An EAP packet as any carrier hands it over, and its identity fields; the same
+    bytes as an EAPOL PDU (802.1X on the link) and its message's fields."""
     from phonehome.extract.engine import Budget
+    from phonehome.model.anomaly import Anomalies
+    from phonehome.protocols import eapol
     from phonehome.protocols.eap import identity_fields, parse
+    from phonehome.protocols.registry import message_fields
 
     packet, _ = parse(data)
     if packet is not None:
         list(identity_fields(Budget(None, 0, 1), "eap", "EAP-Message", packet))
+    msg = eapol.message(data, 1.0, 0, 1, b"\x02" * 6, None, Anomalies())
+    if msg is not None:
+        list(message_fields(msg))
 
 
 def threegpp(data: bytes) -> None:

@@ -51,9 +51,10 @@ class Decoder:
     """Frame -> Packet for TCP/UDP over IPv4/IPv6, or None.
 
     EAPOL frames (802.1X: a station's EAP identity) are kept in :attr:`eapol` for the
-    caller. Other frames that are not IP (ARP, LLDP, ...) and IP datagrams that carry
-    neither TCP nor UDP are routine: they are counted in ``non_ip`` / ``other_transport``,
-    not reported. Damaged headers are anomalies. An unknown link type is reported once per type.
+    caller. 802.11 data frames (monitor mode) are read as Ethernet ones. Other frames that
+    are not IP (ARP, LLDP, ...) and IP datagrams that carry neither TCP nor UDP are
+    routine: they are counted in ``non_ip`` / ``other_transport``, not reported. Damaged
+    headers are anomalies. An unknown link type is reported once per type.
     What follows an EtherType other than plain IPv4 (VLAN tags, PPPoE, MPLS, IPv6) is
     read by ``ip.tunnels`` (:mod:`phonehome.net.tunnel`), which reads the Ethernet frames
     inside tunnels the same way.

@@ -166,11 +166,7 @@ class FastFlows:
         headers = self._message_parts(s)
         if headers is None:
             return None
-        data = object.__new__(self._http.RequestData)
-        data.__dict__.update(s)
-        data.headers = headers
-        request = object.__new__(self._http.Request)
-        request.data = data
+        request: http.Request = _built(self._http.Request, self._http.RequestData, s, headers)
         return request
 
     def _response(self, s: Any) -> http.Response | None:
@@ -183,11 +179,7 @@ class FastFlows:
         headers = self._message_parts(s)
         if headers is None:
             return None
-        data = object.__new__(self._http.ResponseData)
-        data.__dict__.update(s)
-        data.headers = headers
-        response = object.__new__(self._http.Response)
-        response.data = data
+        response: http.Response = _built(self._http.Response, self._http.ResponseData, s, headers)
         return response
 
     def _message_parts(self, s: dict[str, Any]) -> http.Headers | None:
@@ -235,3 +227,14 @@ class FastFlows:
             self._connections.clear()
         self._connections[(cls, raw)] = view
         return view
+
+
+def _built(cls: type, data_cls: type, state: dict[str, Any], headers: http.Headers) -> Any:
+    """A mitmproxy ``Request``/``Response`` around its data, made without the
+    constructors' type check (the caller did the same checks)."""
+    data: Any = object.__new__(data_cls)
+    data.__dict__.update(state)
+    data.headers = headers
+    message: Any = object.__new__(cls)
+    message.data = data
+    return message

@@ -85,6 +85,7 @@ COMPILED_SINGLE_MODULES: tuple[str, ...] = (
     "phonehome.net.link",
     "phonehome.net.tcp",
     "phonehome.net.tunnel",
+    "phonehome.net.wifi",
     "phonehome.pipeline",
     "phonehome.scan_pass",
 )

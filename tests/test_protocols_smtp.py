@@ -11,6 +11,7 @@ import base64
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from phonehome.cli import main
@@ -525,3 +526,13 @@ def test_a_camera_alert_mail_leaks_its_mac_and_serial(tmp_path: Path) -> None:
     assert ("mac", "smtp.header:Subject", "198.51.100.25", ()) in got
     assert ("serial", "smtp.body", "198.51.100.25", ()) in got
     assert all(f["protocol"] == "smtp" for f in found)
+
+
+@pytest.mark.parametrize(
+    "charset", ["UT\x00F-8", "base64", "rot13", "zlib", "undefined", "x" * 300]
+)
+def test_an_encoded_word_in_a_charset_codecs_refuses_is_read_as_text(charset: str) -> None:
+    # A fuzz find (fuzz/regressions/smtp/charset-with-nul): codecs.lookup raised ValueError
+    # for a name with a NUL, and bytes-to-bytes codecs raise LookupError when decoding.
+    subject = f"=?{charset}?Q?Motion_359123456789012?="
+    assert mime.decode_words(subject) == "Motion 359123456789012"

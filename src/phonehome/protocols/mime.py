@@ -17,7 +17,6 @@ here raises on bad input.
 from __future__ import annotations
 
 import binascii
-import codecs
 import re
 from typing import Final
 
@@ -225,12 +224,10 @@ def _decode(data: bytes, charset: str) -> str:
     latin-1 (:func:`to_text`), so no byte is lost."""
     if charset:
         try:
-            codecs.lookup(charset)
-        except LookupError:
-            return to_text(data)
-        try:
             return data.decode(charset)
-        except (UnicodeDecodeError, ValueError):
+        except (LookupError, ValueError):
+            # unknown, not a text encoding (``base64``, ``rot13``: LookupError), a name
+            # codecs refuses (an embedded NUL: ValueError), or bytes it cannot decode
             return to_text(data)
     return to_text(data)
 

@@ -49,6 +49,7 @@ FLOW_KEYS: Final = frozenset(
 )  # fmt: skip
 """What ``HTTPFlow.set_state`` and ``Flow.set_state`` pop (``backup`` may be missing too:
 it is popped with a default); any other key fails its final ``assert state == {}``."""
+FLOW_KEYS_WITH_BACKUP: Final = FLOW_KEYS | {"backup"}
 CONNECTIONS: Final = frozenset({"client_conn", "server_conn"})
 REQUEST_KEYS: Final = frozenset(
     {
@@ -123,8 +124,7 @@ class FastFlows:
         spans = tnetstring.dict_spans(tag, data)
         if spans is None:
             return None
-        keys = spans.keys()
-        if not (keys == FLOW_KEYS or keys == FLOW_KEYS | {"backup"}):
+        if spans.keys() not in (FLOW_KEYS, FLOW_KEYS_WITH_BACKUP):
             return None
         state: dict[str, Any] = {}
         for key, span in spans.items():

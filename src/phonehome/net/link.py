@@ -15,6 +15,7 @@ from phonehome.context import Context
 from phonehome.model.frame import Frame, LinkFrame, Packet
 from phonehome.net import wifi
 from phonehome.net.ip import IpDecoder
+from phonehome.net.tunnel import ETH_EAPOL
 
 LINKTYPE_NULL: Final = 0
 LINKTYPE_ETHERNET: Final = 1
@@ -34,7 +35,6 @@ RAW_IP_LINKTYPES: Final = frozenset(
 
 ETH_IPV4: Final = 0x0800
 ETH_IPV6: Final = 0x86DD
-ETH_EAPOL: Final = 0x888E
 
 RADIOTAP_FCS: Final = 0x10
 """Radiotap Flags: the frame ends in its 4-byte FCS."""

@@ -27,11 +27,11 @@ from phonehome.extract.engine import Budget
 from phonehome.model.anomaly import Anomalies
 from phonehome.model.field import Field
 from phonehome.model.message import Content, Endpoint, FlowKey, Message, Record
+from phonehome.net.tunnel import endpoint_text
 from phonehome.protocols.base import Protocol
 from phonehome.protocols.eap import EapPacket, identity_fields
 from phonehome.protocols.eap import parse as parse_eap
 
-ETHERTYPE: Final = 0x888E
 TYPES: Final[dict[int, str]] = {
     0: "EAP",
     1: "Start",
@@ -44,7 +44,8 @@ TYPES: Final[dict[int, str]] = {
     8: "Announcement-Req",
 }
 """EAPOL packet types (IEEE 802.1X-2020 11.3.2, Table 11-3)."""
-EAP, START, LOGOFF, KEY = 0, 1, 2, 3
+EAP: Final = 0
+KEY: Final = 3
 KEY_ACK: Final = 0x0080
 """Key Information's Key Ack bit (IEEE 802.11-2020 12.7.2): set in the frames the
 authenticator sends in the 4-way and group key handshakes."""
@@ -102,12 +103,6 @@ def parse(data: bytes) -> tuple[EapolFrame | None, str | None]:
     return EapolFrame(version, ptype, None, True), problem
 
 
-def mac_text(mac: bytes | None) -> str:
-    """``aa:bb:cc:dd:ee:ff``; empty when the link layer did not give it (a cooked
-    capture has no destination)."""
-    return ":".join(f"{b:02x}" for b in mac) if mac else ""
-
-
 def message(
     payload: bytes,
     time: float,
@@ -123,8 +118,8 @@ def message(
         anomalies.add("eapol.malformed", input, frame, problem)
     if content is None:
         return None
-    src = Endpoint(mac_text(src_mac), 0)
-    dst = Endpoint(mac_text(dst_mac), 0)
+    src = Endpoint(endpoint_text(src_mac or b""), 0)  # empty where not captured (SLL)
+    dst = Endpoint(endpoint_text(dst_mac or b""), 0)
     out = content.from_supplicant
     key = FlowKey("eapol", src, dst) if out else FlowKey("eapol", dst, src)
     return Message(

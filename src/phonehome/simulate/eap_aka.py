@@ -46,6 +46,7 @@ from phonehome.simulate.nokia7plus import (
     START_US,
     Scene,
     ip_str,
+    mac_str,
     make_phone,
 )
 from phonehome.simulate.packets import Lan, Trace
@@ -130,7 +131,7 @@ class _Session:
             ref,
             _dashed(DEVICE_MAC),
         )
-        bssid = ":".join(f"{b:02x}" for b in AP_MAC)  # the access point, found by pattern
+        bssid = mac_str(AP_MAC)  # the access point, found by pattern
         called = f"{_dashed(AP_MAC)}:{SSID}"
         _leak(self.scene, self.aaa, "bssid", bssid, "radius.attr:Called-Station-Id", ref, called)
         if user == f"0{p.imsi}@{REALM}":
@@ -209,7 +210,7 @@ def _leak(
 def _link_leak(scene: Scene, imsi: str, where: str, ref: int, raw: str) -> None:
     """The identity on the EAPOL leg: received by the access point, routed by its realm
     to the home AAA server (the finding's host is the realm, its address the AP's MAC)."""
-    ap = ":".join(f"{b:02x}" for b in AP_MAC)
+    ap = mac_str(AP_MAC)
     leak = Leak("imsi", imsi, REALM, ap, 0, "eapol", where, (), raw, form="nai-eap-aka")
     scene.truth.leak(leak, ref)
 

@@ -88,6 +88,10 @@ def test_full_connection() -> None:
     assert [p.from_client for _, p in h.out] == [True, False]
     assert h.table.closed_flows == 1 and h.table.midstream == 0
     assert not h.ctx.anomalies.counts
+    # it lingers for late segments without its session (parser state of every
+    # connection of the last minute would otherwise stay in memory)
+    assert flow.id in h.table._closed and flow.session.done
+    assert flow.session is not h.only
 
 
 def test_output_is_an_empty_constant_when_nothing_parsed() -> None:

@@ -1037,6 +1037,10 @@ class FlowTable:
                 if events:
                     self._deliver(flow, from_client, events, out)
         flow.c2s = flow.s2c = None
+        # A closed TCP flow lingers (CLOSED_LINGER) for its late segments, which only
+        # move counters: its session (parser and decryption state, often KBs) goes now,
+        # or memory would follow the connection rate times the linger.
+        flow.session = IGNORED
         self.closed_flows += 1
         for p in session.close():
             out.append((flow, p))

@@ -139,6 +139,23 @@ def _wifi_netstack() -> bytes:
     return bytes([7]) + b"".join(struct.pack(">H", len(f)) + f for f in frames)
 
 
+def _wpa_netstack() -> bytes:
+    """A WPA2 network on the air (radiotap, link type index 7): a station's 4-way
+    handshake, then CCMP-protected frames (a DNS query, an mDNS one under the group key),
+    keyed by the passphrase the netstack target is given."""
+    from tests.builders_wifi import Network
+
+    net = Network()
+    net.handshake()
+    phone = Host(bytes.fromhex("2039565c7a13"), bytes([192, 168, 1, 23]))
+    router = Host(bytes.fromhex("c80e14a291f0"), bytes([192, 168, 1, 1]))
+    mdns = Host(bytes.fromhex("01005e0000fb"), bytes([224, 0, 0, 251]))
+    net.send(udp_frame(phone, router, 53000, 53, appproto.dns_query(7, f"{IMEI}.t.example")),
+             to_ap=True, tid=6)  # fmt: skip
+    net.broadcast(udp_frame(phone, mdns, 5353, 5353, appproto.dns_query(0, "cam.local")))
+    return bytes([7]) + b"".join(struct.pack(">H", len(f)) + f for f in net.frames)
+
+
 def _tunnel(frames: list[tuple[int, bytes]], kind: str) -> bytes | None:
     """A conversation wrapped by the simulator's tunnel ``kind``, as the ``tunnel``
     target reads it: the carrier, then each frame's body after the outer header (the
@@ -430,7 +447,7 @@ def seeds() -> dict[str, list[bytes]]:
     return {
         "pcap": pcaps,
         "pcapng": pcapng,
-        "netstack": [*(_netstack(c) for c in convs), _wifi_netstack()],
+        "netstack": [*(_netstack(c) for c in convs), _wifi_netstack(), _wpa_netstack()],
         "tunnel": [
             seed for kind in KINDS for c in convs[:2] if (seed := _tunnel(c, kind)) is not None
         ],

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from phonehome.context import Context
+from phonehome.decrypt.wpa import WifiKeys
 from phonehome.errors import InputError
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ def netstack(data: bytes) -> None:
     path = _scratch(b"".join(out), ".pcap")
     try:
         ctx = Context()
+        ctx.wifi = WifiKeys(_wifi_pmk())  # the WPA seed's network: handshakes, CCMP
         engine = _engine()
         for msg in iter_messages([open_capture(str(path))], ctx):
             if msg.direction == "out":
@@ -112,6 +114,19 @@ def netstack(data: bytes) -> None:
                     engine.scan(f)
     finally:
         path.unlink()
+
+
+_WIFI_PMK: list[bytes] = []
+
+
+def _wifi_pmk() -> list[bytes]:
+    """The key of the WPA seed's network (tests/builders_wifi.py), derived once: 4,096
+    PBKDF2 rounds per run would be most of a small input's time."""
+    if not _WIFI_PMK:
+        from phonehome.decrypt.wpa import pmk_of
+
+        _WIFI_PMK.append(pmk_of("correct horse battery:HomeNet"))
+    return _WIFI_PMK
 
 
 CARRIERS: tuple[tuple[str, int], ...] = (

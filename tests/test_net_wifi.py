@@ -126,10 +126,12 @@ def test_radiotap_data_frames_are_read_with_the_ds_addresses(capture: Path) -> N
     ]
     assert isinstance(msgs[0].content, DnsMessage)
     assert msgs[1].host == REALM
-    # the protected, A-MSDU and fragmented frames: counted, the first reported once
-    assert ctx.anomalies.counts == {"wifi.unread": 1}
-    (sample,) = ctx.anomalies.samples
-    assert sample.frame == 4 and "protected" in sample.detail
+    # the protected, A-MSDU and fragmented frames: counted, the first of each reason
+    # reported once
+    assert ctx.anomalies.counts == {"wifi.unread": 2}
+    protected, aggregate = ctx.anomalies.samples
+    assert protected.frame == 4 and "protected (no --wifi-key given)" in protected.detail
+    assert aggregate.frame == 5 and "A-MSDU" in aggregate.detail
 
 
 def test_the_device_is_picked_by_the_wifi_source_address(capture: Path) -> None:

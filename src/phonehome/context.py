@@ -17,6 +17,7 @@ from phonehome.model.anomaly import Anomalies
 
 if TYPE_CHECKING:
     from phonehome.decrypt.keylog import KeyLog
+    from phonehome.decrypt.wpa import WifiKeys
 
 PASSIVE_DNS_CAP: Final = 200_000
 UID_MAP_CAP: Final = 100_000
@@ -147,6 +148,9 @@ class Context:
     """The run's session keys (``--keylog`` files, pcapng DSBs), looked up by client
     random when a TLS or QUIC connection starts; None or empty: nothing is decrypted and
     TLS/QUIC cost what they did before decryption existed. Secret: never written out."""
+    wifi: WifiKeys | None = None
+    """The run's WPA keys (``--wifi-key``) and the stations' handshakes; None: protected
+    802.11 frames are counted, not read. Secret: never written out."""
     keylog_final: bool = True
     """No key can be added while the run goes on: every input's DSBs were read ahead. Else
     (a pcapng on standard input) a connection whose keys are not there at its ClientHello

@@ -295,7 +295,7 @@ def _frame_messages(
         ready.clear()
         for flow, parsed in table.flush():
             yield to_message(flow, parsed)
-        decoder.flush()  # IP datagrams whose fragments never all arrived: counted
+        decoder.flush(index)  # IP fragments never completed, Wi-Fi keys never matched
     finally:
         # Frames the flow table's done filter consumed inside the reader are packets too.
         stats.frames += frames + table.filtered_frames

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from phonehome import wording
-from phonehome.cli.options import device_options, keylog_option, make_context
+from phonehome.cli.options import device_options, keylog_option, make_context, wifi_key_option
 
 
 @click.command()
@@ -23,12 +23,14 @@ from phonehome.cli.options import device_options, keylog_option, make_context
 )
 @device_options
 @keylog_option
+@wifi_key_option
 def flows(
     captures: tuple[str, ...],
     fmt: str,
     device_ips: tuple[str, ...],
     device_macs: tuple[str, ...],
     keylogs: tuple[Path, ...],
+    wifi_keys: tuple[str, ...],
 ) -> None:
     """List the application messages in captures, like a small tshark.
 
@@ -39,7 +41,7 @@ def flows(
     from phonehome.flowlist import to_json, to_text, write_lines
     from phonehome.pipeline import iter_messages, open_all
 
-    ctx = make_context(device_ips, device_macs, keylogs)
+    ctx = make_context(device_ips, device_macs, keylogs, wifi_keys)
     # No input hashes here: flows never prints them, and hashing costs a copy per block.
     caps = open_all(list(captures), hash_inputs=False)
     render = to_json if fmt == "jsonl" else to_text

@@ -177,12 +177,28 @@ keylog_option = click.option(
 )
 """``--keylog``, for every command that reads captures (docs/decrypt.md)."""
 
+wifi_key_option = click.option(
+    "--wifi-key",
+    "wifi_keys",
+    multiple=True,
+    metavar="PASSPHRASE:SSID|PSK",
+    help="WPA2-Personal key of a monitor-mode (802.11) capture's network: the passphrase "
+    "and the network name, or the 64-hex-digit PSK (repeatable; as Wireshark's "
+    "wpa-pwd/wpa-psk). Frames of stations whose 4-way handshake is in the capture are "
+    "decrypted. Never appears in any output.",
+)
+"""``--wifi-key``, for the commands that read captures' messages (docs/net.md)."""
+
 
 def make_context(
-    device_ips: tuple[str, ...], device_macs: tuple[str, ...], keylogs: tuple[Path, ...] = ()
+    device_ips: tuple[str, ...],
+    device_macs: tuple[str, ...],
+    keylogs: tuple[Path, ...] = (),
+    wifi_keys: tuple[str, ...] = (),
 ) -> Context:
-    """The run's context, with the device that :func:`device_options` selected and the
-    ``--keylog`` files (read now, so a missing one fails before any capture is read)."""
+    """The run's context, with the device that :func:`device_options` selected, the
+    ``--keylog`` files (read now, so a missing one fails before any capture is read) and
+    the ``--wifi-key`` keys (a bad one is a usage error)."""
     from phonehome.context import Context, DeviceSelector
     from phonehome.errors import UsageError
     from phonehome.net.addr import parse_ip, parse_mac
@@ -197,7 +213,21 @@ def make_context(
         from phonehome.decrypt.keylog import load_files
 
         ctx.keylog = load_files([str(p) for p in keylogs], ctx.anomalies)
+    if wifi_keys:
+        from phonehome.decrypt.wpa import BadWifiKey, WifiKeys, pmk_of
+
+        pmks: list[bytes] = []
+        for n, key in enumerate(wifi_keys, 1):
+            try:
+                pmks.append(pmk_of(key))
+            except BadWifiKey as e:  # the key itself is a secret: not echoed
+                raise UsageError(f"--wifi-key (the {_ordinal(n)}): {e}") from None
+        ctx.wifi = WifiKeys(pmks)
     return ctx
+
+
+def _ordinal(n: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
 
 
 def scan_id_argument(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

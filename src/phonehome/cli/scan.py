@@ -29,6 +29,7 @@ from phonehome.cli.options import (
     keylog_option,
     make_context,
     output_option,
+    wifi_key_option,
 )
 from phonehome.cli.output import announce, use_color, write_report
 from phonehome.errors import InputError, UsageError
@@ -82,6 +83,7 @@ from phonehome.errors import InputError, UsageError
 )
 @device_options
 @keylog_option
+@wifi_key_option
 def scan(fmt: str, output: Path | None, no_store: bool, **request: Any) -> None:
     """Find the device's personal identifiers in what it sent, and where they went.
 
@@ -126,6 +128,8 @@ class ScanRequest:
     reveal: bool = False
     keylogs: tuple[Path, ...] = ()
     """``--keylog`` files (NSS key log format)."""
+    wifi_keys: tuple[str, ...] = ()
+    """``--wifi-key`` values (secrets: never stored or printed)."""
 
 
 @dataclass
@@ -176,7 +180,7 @@ def run_scan_command(req: ScanRequest) -> ScanOutcome:
     if req.events_file is not None and not req.events_file.is_file():
         raise InputError(str(req.events_file), "no such events file")
     app_reports = _app_reports(req.apks) if req.apks is not None else None
-    ctx = make_context(req.device_ips, req.device_macs, req.keylogs)
+    ctx = make_context(req.device_ips, req.device_macs, req.keylogs, req.wifi_keys)
     caps = open_all(list(req.captures))
     from phonehome.progress import Progress
 

@@ -12,10 +12,11 @@ import struct
 from typing import Final
 
 from phonehome.context import Context
+from phonehome.decrypt.wpa import BAD_MIC, DECRYPTED, NO_KEY, NOT_CCMP, SHORT, WifiKeys
 from phonehome.model.frame import Frame, LinkFrame, Packet
 from phonehome.net import wifi
 from phonehome.net.ip import IpDecoder
-from phonehome.net.tunnel import ETH_EAPOL
+from phonehome.net.tunnel import ETH_EAPOL, endpoint_text
 
 LINKTYPE_NULL: Final = 0
 LINKTYPE_ETHERNET: Final = 1
@@ -45,6 +46,13 @@ AF_INET: Final = 2
 AF_INET6: Final = frozenset((24, 28, 30))
 
 _unpack_h: Final = struct.Struct("!H").unpack_from
+_NOT_DECRYPTED: Final = {
+    NO_KEY: "protected, and no 4-way handshake of its station (or group key) was seen: "
+    "reconnect the device while capturing",
+    BAD_MIC: "protected, and it did not authenticate with its station's key",
+    NOT_CCMP: "protected with WEP or TKIP (not decrypted)",
+    SHORT: "protected, and too short for CCMP",
+}
 
 
 class Decoder:
@@ -70,7 +78,8 @@ class Decoder:
         self.wifi_unread = 0
         """802.11 data frames not read: protected (WPA/WEP: no keys), fragmented, or
         A-MSDU aggregates. The first of an input is reported (``wifi.unread``)."""
-        self._wifi_reported: set[int] = set()
+        self._wifi_reported: set[tuple[int, str]] = set()
+        self._wpa: WifiKeys | None = ctx.wifi
         self.eapol: list[LinkFrame] = self.ip.tunnels.eapol
         """EAPOL frames decoded since the caller last emptied the list, plain or after VLAN
         tags or inside a tunnel (its messages are made by
@@ -142,9 +151,20 @@ class Decoder:
             )
         return None
 
-    def flush(self) -> None:
-        """End of input: report IP datagrams whose fragments never all arrived."""
+    def flush(self, input: int = 0) -> None:
+        """End of input: report IP datagrams whose fragments never all arrived, and Wi-Fi
+        handshakes that no ``--wifi-key`` matched."""
         self.ip.defrag.flush()
+        if self._wpa is not None:
+            for ap, sta in self._wpa.unmatched():
+                self._anomalies.add(
+                    "wifi.wrong_key",
+                    input,
+                    None,
+                    f"the 4-way handshake of station {endpoint_text(sta)} with access point "
+                    f"{endpoint_text(ap)} matches none of the --wifi-key keys (wrong passphrase "
+                    "or SSID?): its frames are not decrypted",
+                )
 
     def _ether(
         self,
@@ -183,28 +203,50 @@ class Decoder:
 
     def _wifi(self, data: bytes, off: int, end: int, frame: Frame) -> Packet | None:
         """An 802.11 data frame's MSDU (:func:`phonehome.net.wifi.msdu`), read as after
-        Ethernet. Management, control and Null frames carry no IP; protected, fragmented
-        and A-MSDU frames are counted, not read."""
+        Ethernet; a protected one decrypted first when ``--wifi-key`` gave keys
+        (:mod:`phonehome.decrypt.wpa`, which also reads the handshakes' EAPOL-Key frames
+        here). Management, control and Null frames carry no IP; protected frames without
+        a key, fragmented and A-MSDU frames are counted, not read."""
         if end - off < 24:
             self._truncated(frame, "802.11", off + 24)
             return None
-        outcome, at, src, dst = wifi.msdu(data, off, end, data[off], data[off + 1])
+        fc0 = data[off]
+        fc1 = data[off + 1]
+        outcome, at, src, dst = wifi.msdu(data, off, end, fc0, fc1)
+        wpa = self._wpa
+        if outcome == wifi.PROTECTED and wpa is not None:
+            hl, qos = wifi.protected_header(data, off, fc0, fc1)
+            result, plain = wpa.decrypt(data[off:end], hl, qos)
+            if result != DECRYPTED:
+                self._wifi_unread(frame, _NOT_DECRYPTED[result])
+                return None
+            data, off, end = plain, 0, len(plain)
+            fc1 = plain[1]
+            outcome, at, src, dst = wifi.msdu(plain, 0, end, fc0, fc1)
         if outcome == wifi.DATA:
+            etype = _unpack_h(data, at)[0]
+            if etype == ETH_EAPOL and wpa is not None:
+                pair = wifi.ap_and_station(data, off, fc1)
+                if pair is not None:
+                    wpa.eapol_key(data[at + 2 : end], pair[0], pair[1])
             body = data if end == len(data) else data[:end]
-            return self._ether(_unpack_h(data, at)[0], body, at + 2, frame, src, dst)
-        if outcome == wifi.PROTECTED or outcome == wifi.FRAGMENT or outcome == wifi.AMSDU:
-            self._wifi_unread(frame, outcome)
+            return self._ether(etype, body, at + 2, frame, src, dst)
+        if outcome == wifi.PROTECTED:
+            self._wifi_unread(frame, "protected (no --wifi-key given)")
+        elif outcome == wifi.FRAGMENT or outcome == wifi.AMSDU:
+            self._wifi_unread(frame, "fragmented or A-MSDU")
         elif outcome == wifi.SHORT_QOS or outcome == wifi.SHORT_LLC:
             self._truncated(frame, "802.11", end - off + 1)
         else:  # management, control, Null data, another LLC protocol, a bad version
             self._non_ip += 1
         return None
 
-    def _wifi_unread(self, frame: Frame, outcome: int) -> None:
+    def _wifi_unread(self, frame: Frame, why: str) -> None:
+        """Count a data frame not read; report the first of each reason in an input."""
         self.wifi_unread += 1
-        if frame.input not in self._wifi_reported:
-            self._wifi_reported.add(frame.input)
-            why = "protected (no keys)" if outcome == wifi.PROTECTED else "fragmented or A-MSDU"
+        key = (frame.input, why)
+        if key not in self._wifi_reported:
+            self._wifi_reported.add(key)
             self._anomalies.add(
                 "wifi.unread",
                 frame.input,

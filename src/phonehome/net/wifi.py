@@ -17,7 +17,7 @@ NOT_DATA: Final = 1
 """A management or control frame, or a Null data frame: nothing to read, routinely."""
 BAD_VERSION: Final = 2
 PROTECTED: Final = 3
-"""Encrypted (WPA/WEP): no keys to read it."""
+"""Encrypted (WPA/WEP): :func:`protected_header` says where its body starts."""
 FRAGMENT: Final = 4
 """One fragment of a fragmented MSDU (not reassembled)."""
 AMSDU: Final = 5
@@ -78,3 +78,22 @@ def msdu(data: bytes, p: int, end: int, fc0: int, fc1: int) -> Msdu:
     if data[q : q + 3] != LLC_SNAP or data[q + 3 : q + 6] not in SNAP_OUIS:
         return NOT_SNAP, 0, sa, da
     return DATA, q + 6, sa, da
+
+
+def protected_header(data: bytes, p: int, fc0: int, fc1: int) -> tuple[int, int]:
+    """The header length of a data frame :func:`msdu` found protected, and its QoS Control
+    field's first byte (-1 without one): what CCMP's nonce and AAD need."""
+    hl = 30 if fc1 & 0x03 == 0x03 else 24
+    if fc0 >> 4 & 0x08:
+        return hl + (6 if fc1 & 0x80 else 2), data[p + hl]
+    return hl, -1
+
+
+def ap_and_station(data: bytes, p: int, fc1: int) -> tuple[bytes, bytes] | None:
+    """(access point, station) of a frame between the two (To DS xor From DS), else None."""
+    ds = fc1 & 0x03
+    if ds == 0x01:
+        return data[p + 4 : p + 10], data[p + 10 : p + 16]
+    if ds == 0x02:
+        return data[p + 10 : p + 16], data[p + 4 : p + 10]
+    return None

@@ -1,0 +1,251 @@
+"""WPA2-Personal decryption of monitor-mode captures (``--wifi-key``).
+
+The network is built by :mod:`tests.builders_wifi`; tshark, given the same passphrase,
+must decrypt the same frames to the same messages, so the builder and the decryptor are
+both checked against Wireshark's implementation.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from phonehome.cli import main
+from phonehome.cli.options import make_context
+from phonehome.context import Context
+from phonehome.decrypt.wpa import BadWifiKey, pmk_of
+from phonehome.model.message import DnsMessage, HttpRequest, Message
+from phonehome.pipeline import iter_messages, open_all
+from phonehome.simulate.appproto import dns_query
+from phonehome.simulate.packets import Host, tcp_frame, udp_frame
+from tests.builders_wifi import (
+    PASSPHRASE,
+    SSID,
+    STA,
+    Network,
+    pcap,
+    pmk,
+)
+from tests.needs import need_tool
+
+PHONE = Host(STA, bytes([192, 168, 1, 23]))
+ROUTER = Host(bytes.fromhex("c80e14a291f0"), bytes([192, 168, 1, 1]))
+SERVER = Host(ROUTER.mac, bytes([93, 184, 216, 34]))
+MDNS = Host(bytes.fromhex("01005e0000fb"), bytes([224, 0, 0, 251]))
+OTHER = Host(bytes.fromhex("3c2eff000001"), bytes([192, 168, 1, 40]))
+IMEI = "359123456789012"
+KEY = f"{PASSPHRASE}:{SSID}"
+SYN, ACK, PSH = 0x02, 0x10, 0x08
+
+
+def session(net: Network) -> Network:
+    """The handshake, then a DNS query (TID 6), an HTTP POST with an IMEI over TCP, the
+    DNS answer from the router and an mDNS announcement the AP relays (group key)."""
+    net.handshake()
+    net.send(
+        udp_frame(PHONE, ROUTER, 53000, 53, dns_query(7, "api.example.com")), to_ap=True, tid=6
+    )
+    c, s = 1000, 5000
+    net.send(tcp_frame(PHONE, SERVER, 40000, 80, c, 0, SYN), to_ap=True)
+    net.send(tcp_frame(SERVER, PHONE, 80, 40000, s, c + 1, SYN | ACK), to_ap=False)
+    body = f"imei={IMEI}".encode()
+    req = (
+        b"POST /c HTTP/1.1\r\nHost: t.example.com\r\nContent-Type: application/x-www-form-"
+        b"urlencoded\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    net.send(tcp_frame(PHONE, SERVER, 40000, 80, c + 1, s + 1, ACK), to_ap=True)
+    net.send(tcp_frame(PHONE, SERVER, 40000, 80, c + 1, s + 1, PSH | ACK, req), to_ap=True)
+    net.send(tcp_frame(SERVER, PHONE, 80, 40000, s + 1, c + 1 + len(req), ACK), to_ap=False)
+    net.broadcast(udp_frame(OTHER, MDNS, 5353, 5353, dns_query(0, "printer.local")))
+    return net
+
+
+def write(tmp_path: Path, net: Network, name: str = "wpa.pcap") -> Path:
+    path = tmp_path / name
+    path.write_bytes(pcap(net.frames))
+    return path
+
+
+def read(path: Path, *keys: str) -> tuple[list[Message], Context]:
+    ctx = make_context((), (), (), keys)
+    return list(iter_messages(open_all([str(path)]), ctx)), ctx
+
+
+def summary(msgs: list[Message]) -> list[tuple[int, str, str]]:
+    out = []
+    for m in msgs:
+        c = m.content
+        if isinstance(c, DnsMessage):
+            out.append((m.frame, m.protocol, c.questions[0][0]))
+        elif isinstance(c, HttpRequest):
+            out.append((m.frame, m.protocol, c.body.decode()))
+        else:
+            out.append((m.frame, m.protocol, ""))
+    return out
+
+
+WANT = [
+    (1, "eapol", ""),
+    (2, "eapol", ""),
+    (3, "eapol", ""),
+    (4, "eapol", ""),
+    (5, "dns", "api.example.com"),
+    (9, "http", f"imei={IMEI}"),
+    (11, "dns", "printer.local"),
+]
+
+
+@pytest.mark.parametrize("sha256", [False, True], ids=["psk", "psk-sha256"])
+def test_frames_of_a_station_whose_handshake_is_seen_are_decrypted(
+    tmp_path: Path, sha256: bool
+) -> None:
+    path = write(tmp_path, session(Network(sha256=sha256)))
+    msgs, ctx = read(path, KEY)
+    assert summary(msgs) == WANT
+    assert ctx.anomalies.counts == {}
+    assert ctx.wifi is not None and ctx.wifi.handshakes == 1 and ctx.wifi.decrypted == 7
+    # the EAPOL handshake frames are messages of the station (direction by protocol)
+    assert {m.src.ip for m in msgs if m.frame in (2, 4)} == {"20:39:56:5c:7a:13"}
+
+
+def test_without_a_key_frames_are_counted_not_read(tmp_path: Path) -> None:
+    msgs, ctx = read(write(tmp_path, session(Network())))
+    assert [m.protocol for m in msgs] == ["eapol"] * 4
+    assert ctx.anomalies.counts == {"wifi.unread": 1}
+    assert "no --wifi-key" in ctx.anomalies.samples[0].detail
+
+
+def test_a_wrong_passphrase_is_told(tmp_path: Path) -> None:
+    msgs, ctx = read(write(tmp_path, session(Network())), f"not the passphrase:{SSID}")
+    assert [m.protocol for m in msgs] == ["eapol"] * 4
+    assert ctx.anomalies.counts == {"wifi.wrong_key": 1, "wifi.unread": 1}
+    wrong = next(a for a in ctx.anomalies.samples if a.kind == "wifi.wrong_key")
+    assert "20:39:56:5c:7a:13" in wrong.detail and "74:83:c2:10:20:30" in wrong.detail
+    assert "not the passphrase" not in wrong.detail  # the key given is not echoed
+
+
+def test_the_right_key_among_several_is_found(tmp_path: Path) -> None:
+    path = write(tmp_path, session(Network()))
+    msgs, ctx = read(path, f"another one:{SSID}", "0" * 64, KEY)
+    assert summary(msgs) == WANT and ctx.anomalies.counts == {}
+
+
+def test_a_psk_is_the_passphrase_key() -> None:
+    # IEEE 802.11-2016 J.4.2, the first test vector
+    assert pmk_of("password:IEEE").hex() == (
+        "f42c6fc52df0ebef9ebb4b90b38a5f902e83fe1b135a70e23aed762e9710a12e"
+    )
+    assert pmk_of("f42c6fc52df0ebef9ebb4b90b38a5f902e83fe1b135a70e23aed762e9710a12e") == (
+        pmk_of("password:IEEE")
+    )
+    # split at the last colon; a colon in the SSID is written %3A
+    assert pmk_of("a:b:c:d:e:f:MyNet") == pmk("a:b:c:d:e:f", "MyNet")
+    assert pmk_of("passphrase:My%3ANet") == pmk("passphrase", "My:Net")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "no colon at all",  # neither form
+        "short:SSID",  # a passphrase has 8 to 63 characters
+        "long enough:",  # an SSID has 1 to 32 bytes
+        "g" * 64,  # 64 characters that are not hex digits
+        "long enough:" + "n" * 33,
+    ],
+)
+def test_bad_keys_are_refused(key: str) -> None:
+    with pytest.raises(BadWifiKey):
+        pmk_of(key)
+
+
+def test_a_bad_key_is_a_usage_error_without_echo(tmp_path: Path) -> None:
+    path = write(tmp_path, session(Network()))
+    result = CliRunner().invoke(main, ["flows", str(path), "--wifi-key", "secret1"])
+    assert result.exit_code == 2
+    assert "--wifi-key (the 1st)" in result.output and "secret1" not in result.output
+
+
+def test_handshake_with_a_retransmitted_first_message(tmp_path: Path) -> None:
+    """Message 2 answers the first message 1; a second one with a fresh ANonce comes
+    before it in the capture, so the PTK is found with message 3's ANonce."""
+    net = Network()
+    net.handshake(messages=(1,), anonce1=bytes(32 * [7]))
+    net.handshake(messages=(2, 3, 4))
+    net.send(udp_frame(PHONE, ROUTER, 53000, 53, dns_query(7, "api.example.com")), to_ap=True)
+    msgs, ctx = read(write(tmp_path, net), KEY)
+    assert [m.protocol for m in msgs][-1] == "dns" and ctx.anomalies.counts == {}
+
+
+def test_a_frame_that_does_not_authenticate_is_counted(tmp_path: Path) -> None:
+    net = Network()
+    net.handshake()
+    frame = net.send(udp_frame(PHONE, ROUTER, 53000, 53, dns_query(7, "a.example")), to_ap=True)
+    net.frames[-1] = frame[:-1] + bytes([frame[-1] ^ 1])  # one bit of the MIC
+    net.send(udp_frame(PHONE, ROUTER, 53001, 53, dns_query(8, "b.example")), to_ap=True)
+    msgs, ctx = read(write(tmp_path, net), KEY)
+    assert [m.content.questions[0][0] for m in msgs if isinstance(m.content, DnsMessage)] == [
+        "b.example"
+    ]
+    assert ctx.anomalies.counts == {"wifi.unread": 1}
+    assert "did not authenticate" in ctx.anomalies.samples[0].detail
+
+
+def test_a_station_without_a_handshake_is_reported(tmp_path: Path) -> None:
+    net = Network()
+    net.handshake()
+    net.send(udp_frame(PHONE, ROUTER, 53000, 53, dns_query(7, "a.example")), to_ap=True)
+    msgs, ctx = read(write(tmp_path, Network(frames=net.frames[4:])), KEY)
+    assert msgs == [] and ctx.anomalies.counts == {"wifi.unread": 1}
+    assert "no 4-way handshake" in ctx.anomalies.samples[0].detail
+
+
+def test_a_retransmitted_frame_decrypts(tmp_path: Path) -> None:
+    """The Retry bit is masked out of the AAD: a retransmission carries the same MIC."""
+    net = Network()
+    net.handshake()
+    net.send(udp_frame(PHONE, ROUTER, 53000, 53, dns_query(7, "a.example")), to_ap=True, retry=True)
+    msgs, ctx = read(write(tmp_path, net), KEY)
+    assert [m.protocol for m in msgs][-1] == "dns" and ctx.anomalies.counts == {}
+
+
+def test_scan_finds_the_imei_in_decrypted_traffic(tmp_path: Path) -> None:
+    path = write(tmp_path, session(Network()))
+    device = tmp_path / "device.toml"
+    device.write_text(f'name = "cam"\nimei = "{IMEI}"\n')
+    out = tmp_path / "scan.json"
+    args = ["scan", str(path), "--device", str(device), "--no-store", "--format", "json"]
+    result = CliRunner().invoke(main, [*args, "-o", str(out), "--wifi-key", KEY])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(out.read_text())
+    assert [(f["identifier"], f["host"]) for f in doc["findings"]] == [("imei", "t.example.com")]
+    assert PASSPHRASE not in out.read_text()
+    result = CliRunner().invoke(main, [*args, "-o", str(out)])
+    assert result.exit_code == 0  # without the key nothing is read
+
+
+@pytest.mark.parametrize("sha256", [False, True], ids=["psk", "psk-sha256"])
+def test_tshark_decrypts_the_same_frames(tmp_path: Path, sha256: bool) -> None:
+    need_tool("tshark")
+    path = write(tmp_path, session(Network(sha256=sha256)))
+    out = subprocess.run(
+        ["tshark", "-r", str(path), "-o", "wlan.enable_decryption:TRUE",
+         "-o", f'uat:80211_keys:"wpa-pwd","{KEY}"',
+         "-Y", "dns || mdns || http.request", "-T", "fields",
+         "-e", "frame.number", "-e", "dns.qry.name", "-e", "urlencoded-form.value"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    theirs = [line.split("\t") for line in out.splitlines()]
+    msgs, _ = read(path, KEY)
+    ours = []
+    for m in msgs:
+        c = m.content
+        if isinstance(c, DnsMessage):
+            ours.append([str(m.frame), c.questions[0][0], ""])
+        elif isinstance(c, HttpRequest):
+            ours.append([str(m.frame), "", c.body.decode().split("=")[1]])
+    assert ours == theirs
+    assert len(ours) == 3  # the query, the POST, the group-keyed mDNS

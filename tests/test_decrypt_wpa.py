@@ -20,6 +20,7 @@ from phonehome.context import Context
 from phonehome.decrypt.wpa import BadWifiKey, pmk_of
 from phonehome.model.message import DnsMessage, HttpRequest, Message
 from phonehome.pipeline import iter_messages, open_all
+from phonehome.report.document import coverage_sentence
 from phonehome.simulate.appproto import dns_query
 from phonehome.simulate.packets import Host, tcp_frame, udp_frame
 from tests.builders_wifi import (
@@ -223,6 +224,17 @@ def test_scan_finds_the_imei_in_decrypted_traffic(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     assert [(f["identifier"], f["host"]) for f in doc["findings"]] == [("imei", "t.example.com")]
     assert PASSPHRASE not in out.read_text()
+    # what was decrypted, and the finding's wire: clear text beyond the access point
+    assert doc["decryption"]["wifi"] == {
+        "keys": 1,
+        "handshakes": 1,
+        "frames_decrypted": 7,
+        "frames_not_decrypted": 0,
+    }
+    assert doc["findings"][0]["readability"] == "cleartext"
+    assert coverage_sentence(doc["decryption"]) == (
+        "decrypted 7 802.11 frames with 1 handshake (--wifi-key)"
+    )
     result = CliRunner().invoke(main, [*args, "-o", str(out)])
     assert result.exit_code == 0  # without the key nothing is read
 

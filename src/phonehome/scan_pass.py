@@ -255,6 +255,14 @@ def coverage(ctx: Context) -> dict[str, Any]:
         "sources": sorted(keylog.sources) if keylog is not None else [],
         "bad_lines": keylog.bad_lines if keylog is not None else 0,
     }
+    wifi = ctx.wifi
+    if wifi is not None:  # only when --wifi-key was given: other scans' documents unchanged
+        doc["wifi"] = {
+            "keys": len(wifi.pmks),
+            "handshakes": wifi.handshakes,
+            "frames_decrypted": wifi.decrypted,
+            "frames_not_decrypted": wifi.not_decrypted,
+        }
     return doc
 
 

@@ -174,6 +174,8 @@ class WifiKeys:
         self.handshakes = 0
         """4-way handshakes whose PTK was derived (message 2's MIC checked)."""
         self.decrypted = 0
+        self.not_decrypted = 0
+        """Protected data frames not decrypted (the link decoder counts them here)."""
 
     def eapol_key(self, frame: bytes, ap: bytes, sta: bytes) -> None:
         """An EAPOL frame (from its 802.1X header on) sent between ``ap`` and ``sta``:

@@ -218,6 +218,7 @@ class Decoder:
             hl, qos = wifi.protected_header(data, off, fc0, fc1)
             result, plain = wpa.decrypt(data[off:end], hl, qos)
             if result != DECRYPTED:
+                wpa.not_decrypted += 1
                 self._wifi_unread(frame, _NOT_DECRYPTED[result])
                 return None
             data, off, end = plain, 0, len(plain)

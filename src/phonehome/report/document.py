@@ -215,8 +215,9 @@ def coverage_sentence(decryption: object) -> str | None:
     keylog = as_dict(decryption.get("key_log"))
     total = as_int(tls.get("connections")) + as_int(quic.get("connections"))
     has_keys = as_int(keylog.get("client_randoms")) > 0
+    wifi = _wifi_words(decryption.get("wifi"))
     if not total and not has_keys:
-        return None
+        return wifi or None
     text = (
         f"decrypted {as_int(tls.get('decrypted'))} of {as_int(tls.get('connections'))} TLS "
         f"connections and {as_int(quic.get('decrypted'))} of "
@@ -235,7 +236,22 @@ def coverage_sentence(decryption: object) -> str | None:
             text += f" (top servers: {named}{more})"
     if not has_keys:
         text += "; no key log was given (--keylog FILE, or a pcapng with its TLS keys)"
-    return text
+    return f"{wifi}; {text}" if wifi else text
+
+
+def _wifi_words(wifi: object) -> str:
+    """``decrypted 1,234 802.11 frames with 2 handshakes (17 not decrypted)``, or "" when
+    no ``--wifi-key`` was given."""
+    if not isinstance(wifi, dict):
+        return ""
+    done = as_int(wifi.get("frames_decrypted"))
+    left = as_int(wifi.get("frames_not_decrypted"))
+    shakes = as_int(wifi.get("handshakes"))
+    text = (
+        f"decrypted {done:,} 802.11 frames with {shakes:,} "
+        f"handshake{'' if shakes == 1 else 's'} (--wifi-key)"
+    )
+    return text + (f", {left:,} not decrypted" if left else "")
 
 
 _VERDICT_WORDS = (

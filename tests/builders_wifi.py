@@ -158,10 +158,17 @@ class Network:
         return bytes([fc0, fc1 | 0x40]) + head[2:] + ccmp + sealed
 
     def send(
-        self, ethernet: bytes, *, to_ap: bool, tid: int | None = 0, retry: bool = False
+        self,
+        ethernet: bytes,
+        *,
+        to_ap: bool,
+        tid: int | None = 0,
+        retry: bool = False,
+        also: tuple[bytes, ...] = (),
     ) -> bytes:
         """An Ethernet frame sent over the air by the station (``to_ap``) or to it, protected
-        with the pairwise key; returns the radiotap frame (also kept in :attr:`frames`)."""
+        with the pairwise key; returns the radiotap frame (also kept in :attr:`frames`).
+        With ``also``, an A-MSDU of this frame and those."""
         self.seq += 1
         self.pn += 1
         dst, src = ethernet[0:6], ethernet[6:12]
@@ -169,7 +176,11 @@ class Network:
             head = header(True, BSSID, STA, dst, tid=tid, seq=self.seq, retry=retry)
         else:
             head = header(False, STA, BSSID, src, tid=tid, seq=self.seq, retry=retry)
-        frame = radiotap() + self.protect(head, SNAP + ethernet[12:], self.keys[32:48], self.pn)
+        body = SNAP + ethernet[12:]
+        if also:
+            head = head[:24] + bytes([head[24] | 0x80]) + head[25:]
+            body = amsdu(ethernet, *also)
+        frame = radiotap() + self.protect(head, body, self.keys[32:48], self.pn)
         self.frames.append(frame)
         return frame
 
@@ -182,6 +193,19 @@ class Network:
         frame = radiotap() + self.protect(head, SNAP + ethernet[12:], GTK, self.group_pn, 1)
         self.frames.append(frame)
         return frame
+
+
+def amsdu(*ethernet: bytes) -> bytes:
+    """Ethernet frames as A-MSDU subframes (IEEE 802.11-2016 9.3.2.2.2): DA, SA, length,
+    LLC/SNAP and the payload, each but the last padded to a multiple of 4 bytes."""
+    out = b""
+    for i, e in enumerate(ethernet):
+        msdu = SNAP + e[12:]
+        sub = e[0:6] + e[6:12] + struct.pack(">H", len(msdu)) + msdu
+        if i < len(ethernet) - 1:
+            sub += bytes(-len(sub) % 4)
+        out += sub
+    return out
 
 
 def pcap(frames: list[bytes], linktype: int = 127) -> bytes:

@@ -261,3 +261,14 @@ def test_tshark_decrypts_the_same_frames(tmp_path: Path, sha256: bool) -> None:
             ours.append([str(m.frame), "", c.body.decode().split("=")[1]])
     assert ours == theirs
     assert len(ours) == 3  # the query, the POST, the group-keyed mDNS
+
+
+def test_a_protected_amsdu_is_decrypted_and_split(tmp_path: Path) -> None:
+    net = Network()
+    net.handshake()
+    first = udp_frame(PHONE, ROUTER, 53000, 53, dns_query(7, "a.example"))
+    second = udp_frame(PHONE, ROUTER, 53001, 53, dns_query(8, "b.example"))
+    net.send(first, to_ap=True, tid=5, also=(second,))
+    msgs, ctx = read(write(tmp_path, net), KEY)
+    names = [m.content.questions[0][0] for m in msgs if isinstance(m.content, DnsMessage)]
+    assert names == ["a.example", "b.example"] and ctx.anomalies.counts == {}

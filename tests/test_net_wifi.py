@@ -96,7 +96,7 @@ def frames() -> list[bytes]:
         radiotap(fcs=False, tsft=False) + data_frame(EAPOL, qos=False, dst=AP),  # 2
         radiotap(extended=True) + BEACON + FCS,  # 3: management
         radiotap() + data_frame(DNS, protected=True) + FCS,  # 4: WPA
-        radiotap() + data_frame(DNS, amsdu=True) + FCS,  # 5: A-MSDU
+        radiotap() + data_frame(DNS, amsdu=True) + FCS,  # 5: A-MSDU, not one: damaged
         radiotap() + data_frame(DNS, to_ds=True, from_ds=True) + FCS,  # 6: WDS, 4 addresses
         radiotap() + data_frame(DNS, to_ds=False, from_ds=True) + FCS,  # 7: AP -> station
         radiotap() + data_frame(DNS, fragment=1) + FCS,  # 8: a fragment (not reassembled)
@@ -126,12 +126,13 @@ def test_radiotap_data_frames_are_read_with_the_ds_addresses(capture: Path) -> N
     ]
     assert isinstance(msgs[0].content, DnsMessage)
     assert msgs[1].host == REALM
-    # the protected, A-MSDU and fragmented frames: counted, the first of each reason
-    # reported once
-    assert ctx.anomalies.counts == {"wifi.unread": 2}
-    protected, aggregate = ctx.anomalies.samples
+    # the protected and fragmented frames: counted, the first of each reason reported
+    # once; a frame flagged A-MSDU that holds no subframe is damaged
+    assert ctx.anomalies.counts == {"wifi.unread": 2, "wifi.bad_amsdu": 1}
+    protected, aggregate, fragment = ctx.anomalies.samples
     assert protected.frame == 4 and "protected (no --wifi-key given)" in protected.detail
-    assert aggregate.frame == 5 and "A-MSDU" in aggregate.detail
+    assert aggregate.frame == 5 and "subframe 1" in aggregate.detail
+    assert fragment.frame == 8 and "fragmented" in fragment.detail
 
 
 def test_the_device_is_picked_by_the_wifi_source_address(capture: Path) -> None:
@@ -190,3 +191,65 @@ def test_radiotap_flags_behind_extended_present_words() -> None:
                 head = radiotap(fcs, tsft, extended)
                 want = 0x10 if fcs else 0
                 assert radiotap_flags(head, len(head)) == want, (fcs, tsft, extended)
+
+
+OTHER = Host(bytes.fromhex("3c2eff000001"), bytes([192, 168, 1, 40]))
+
+
+def aggregate() -> list[bytes]:
+    """A-MSDUs: the AP aggregates two senders' queries to the phone (From DS), the phone
+    aggregates three of its own (To DS); then one whose second subframe is cut off."""
+    down = amsdu(
+        udp_frame(ROUTER, PHONE, 53, 53001, dns_query(1, "one.example")),
+        udp_frame(OTHER, PHONE, 5353, 5353, dns_query(0, "two.local")),
+    )
+    up = amsdu(*(udp_frame(PHONE, ROUTER, 53010 + i, 53, dns_query(i, f"up{i}.example"))
+                 for i in range(3)))  # fmt: skip
+    return [
+        radiotap() + data_frame(down, to_ds=False, from_ds=True, amsdu=True) + FCS,
+        radiotap() + data_frame(up, amsdu=True) + FCS,
+        radiotap() + data_frame(up[:-30], amsdu=True) + FCS,
+    ]
+
+
+def test_amsdu_subframes_are_read_each_with_its_addresses(tmp_path: Path) -> None:
+    path = tmp_path / "amsdu.pcap"
+    path.write_bytes(pcap(aggregate(), 127))
+    msgs, ctx = read(path)
+    got = [(m.frame, m.src.ip, m.content.questions[0][0]) for m in msgs]  # type: ignore[union-attr]
+    assert got == [
+        (1, "192.168.1.1", "one.example"),
+        (1, "192.168.1.40", "two.local"),
+        (2, "192.168.1.23", "up0.example"),
+        (2, "192.168.1.23", "up1.example"),
+        (2, "192.168.1.23", "up2.example"),
+        (3, "192.168.1.23", "up0.example"),
+        (3, "192.168.1.23", "up1.example"),
+    ]
+    assert ctx.anomalies.counts == {"wifi.bad_amsdu": 1}
+    assert "subframe 3" in ctx.anomalies.samples[0].detail
+    assert ctx.stats.packets == 7
+
+
+def test_tshark_reads_the_same_amsdu_subframes(tmp_path: Path) -> None:
+    need_tool("tshark")
+    path = tmp_path / "amsdu.pcap"
+    path.write_bytes(pcap(aggregate()[:2], 127))
+    out = subprocess.run(
+        ["tshark", "-r", str(path), "-T", "fields", "-e", "frame.number", "-e", "dns.qry.name"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    theirs = [(int(n), name) for n, names in (line.split("\t") for line in out.splitlines())
+              for name in names.split(",")]  # fmt: skip
+    msgs, _ = read(path)
+    assert [(m.frame, m.content.questions[0][0]) for m in msgs] == theirs  # type: ignore[union-attr]
+
+
+def amsdu(*ethernet: bytes) -> bytes:
+    """Ethernet frames as A-MSDU subframes: DA, SA, length, LLC/SNAP and payload, padded
+    to 4 bytes but the last."""
+    out = b""
+    for i, e in enumerate(ethernet):
+        sub = e[0:12] + struct.pack(">H", len(msdu(e))) + msdu(e)
+        out += sub + (bytes(-len(sub) % 4) if i < len(ethernet) - 1 else b"")
+    return out

@@ -36,7 +36,9 @@ from phonehome.ingest.pcapng import (
     encode_block,
     encode_option,
 )
-from phonehome.model.frame import Frame
+from phonehome.model.frame import Frame, Packet
+from phonehome.net.addr import ntop
+from phonehome.net.community_id import community_id
 from phonehome.privacy import open_private
 
 
@@ -105,8 +107,6 @@ def _check_hash(path: Path, expected: str) -> None:
 
 def _flow_frames(path: Path, index: int, wanted: Wanted) -> Iterator[Frame]:
     """Frames of the wanted flows, matched by Community ID (direction-independent)."""
-    from phonehome.net.addr import ntop
-    from phonehome.net.community_id import community_id
     from phonehome.net.link import Decoder
 
     ctx = Context()
@@ -121,19 +121,32 @@ def _flow_frames(path: Path, index: int, wanted: Wanted) -> Iterator[Frame]:
                     decoder.eapol.clear()
                     if frame.number in wanted.comments:
                         yield frame
+                        continue
+                if decoder.more:  # an 802.11 A-MSDU: wanted when one of its MSDUs is
+                    pkts = list(decoder.more)
+                    decoder.more.clear()
+                    if any(_wanted(p, known, wanted) for p in pkts):
+                        yield frame
                 continue
-            key = (pkt.src, pkt.sport, pkt.dst, pkt.dport, pkt.proto)
-            hit = known.get(key)
-            if hit is None:
-                if len(known) > 1_000_000:  # bounded: a long capture has many flows
-                    known.clear()
-                transport = "tcp" if pkt.proto == 6 else "udp"
-                cid = community_id(transport, ntop(pkt.src), pkt.sport, ntop(pkt.dst), pkt.dport)
-                hit = known[key] = cid in wanted.flows
-            if hit:
+            if _wanted(pkt, known, wanted):
                 yield frame
     finally:
         cap.close()
+
+
+def _wanted(
+    pkt: Packet, known: dict[tuple[bytes, int, bytes, int, int], bool], wanted: Wanted
+) -> bool:
+    """Whether the packet's flow (by Community ID, remembered per 5-tuple) is wanted."""
+    key = (pkt.src, pkt.sport, pkt.dst, pkt.dport, pkt.proto)
+    hit = known.get(key)
+    if hit is None:
+        if len(known) > 1_000_000:  # bounded: a long capture has many flows
+            known.clear()
+        transport = "tcp" if pkt.proto == 6 else "udp"
+        cid = community_id(transport, ntop(pkt.src), pkt.sport, ntop(pkt.dst), pkt.dport)
+        hit = known[key] = cid in wanted.flows
+    return hit
 
 
 class _PcapngWriter:

@@ -284,6 +284,12 @@ def _frame_messages(
             if pkt is None:
                 if decoder.eapol:  # link-layer EAP, beside IP
                     yield from _eapol_messages(decoder.eapol, index, ctx)
+                if decoder.more:  # the MSDUs of an 802.11 A-MSDU
+                    for pkt in decoder.more:
+                        packets += 1
+                        for flow, parsed in table.process(pkt):
+                            yield to_message(flow, parsed)
+                    decoder.more.clear()
                 continue
             packets += 1
             out = table.process(pkt)

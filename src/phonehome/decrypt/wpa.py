@@ -247,15 +247,21 @@ class WifiKeys:
         aad = bytes((fc0 & 0x8F, aad_fc1)) + frame[4:22] + bytes((frame[22] & 0x0F, 0))
         if fc1 & 0x03 == 0x03:
             aad += frame[24:30]
+        aads = [aad]
         if qos >= 0:
-            aad += bytes((qos & 0x0F, 0))
+            aads[0] += bytes((qos & 0x0F, 0))
+            if qos & 0x80:  # A-MSDU Present is in the AAD only between SPP A-MSDU peers
+                aads.append(aad + bytes((qos & 0x8F, 0)))
+        sealed = frame[hl + 8 :]
         for key in keys:
-            try:
-                plain = AESCCM(key, tag_length=8).decrypt(nonce, frame[hl + 8 :], aad)
-            except InvalidTag:
-                continue
-            self.decrypted += 1
-            return DECRYPTED, bytes((fc0, fc1 & 0xBF)) + frame[2:hl] + plain
+            ccm = AESCCM(key, tag_length=8)
+            for a in aads:
+                try:
+                    plain = ccm.decrypt(nonce, sealed, a)
+                except InvalidTag:
+                    continue
+                self.decrypted += 1
+                return DECRYPTED, bytes((fc0, fc1 & 0xBF)) + frame[2:hl] + plain
         return BAD_MIC, b""
 
     def unmatched(self) -> list[tuple[bytes, bytes]]:

@@ -76,10 +76,13 @@ class Decoder:
         self.unsupported_linktype = 0
         self._warned_linktypes: set[int] = set()
         self.wifi_unread = 0
-        """802.11 data frames not read: protected (WPA/WEP: no keys), fragmented, or
-        A-MSDU aggregates. The first of an input is reported (``wifi.unread``)."""
+        """802.11 data frames not read: protected and not decrypted, or fragmented. The
+        first of each reason in an input is reported (``wifi.unread``)."""
         self._wifi_reported: set[tuple[int, str]] = set()
         self._wpa: WifiKeys | None = ctx.wifi
+        self.more: list[Packet] = []
+        """Packets of a frame that held several (an 802.11 A-MSDU), for the caller to take
+        when :meth:`decode` returned None."""
         self.eapol: list[LinkFrame] = self.ip.tunnels.eapol
         """EAPOL frames decoded since the caller last emptied the list, plain or after VLAN
         tags or inside a tunnel (its messages are made by
@@ -232,15 +235,33 @@ class Decoder:
                     wpa.eapol_key(data[at + 2 : end], pair[0], pair[1])
             body = data if end == len(data) else data[:end]
             return self._ether(etype, body, at + 2, frame, src, dst)
-        if outcome == wifi.PROTECTED:
+        if outcome == wifi.AMSDU:
+            self._amsdu(data, at, end, frame)
+        elif outcome == wifi.PROTECTED:
             self._wifi_unread(frame, "protected (no --wifi-key given)")
-        elif outcome == wifi.FRAGMENT or outcome == wifi.AMSDU:
-            self._wifi_unread(frame, "fragmented or A-MSDU")
+        elif outcome == wifi.FRAGMENT:
+            self._wifi_unread(frame, "fragmented (not reassembled)")
         elif outcome == wifi.SHORT_QOS or outcome == wifi.SHORT_LLC:
             self._truncated(frame, "802.11", end - off + 1)
         else:  # management, control, Null data, another LLC protocol, a bad version
             self._non_ip += 1
         return None
+
+    def _amsdu(self, data: bytes, q: int, end: int, frame: Frame) -> None:
+        """An A-MSDU's MSDUs, each read as an Ethernet payload with its own addresses; their
+        packets go to :attr:`more` (the caller's to drain: one frame, several packets)."""
+        parts, whole = wifi.subframes(data, q, end)
+        for at, stop, src, dst in parts:
+            pkt = self._ether(_unpack_h(data, at)[0], data[:stop], at + 2, frame, src, dst)
+            if pkt is not None:
+                self.more.append(pkt)
+        if not whole:
+            self._anomalies.add(
+                "wifi.bad_amsdu",
+                frame.input,
+                frame.number,
+                f"A-MSDU subframe {len(parts) + 1} damaged or cut off; the rest not read",
+            )
 
     def _wifi_unread(self, frame: Frame, why: str) -> None:
         """Count a data frame not read; report the first of each reason in an input."""

@@ -21,7 +21,7 @@ PROTECTED: Final = 3
 FRAGMENT: Final = 4
 """One fragment of a fragmented MSDU (not reassembled)."""
 AMSDU: Final = 5
-"""An A-MSDU aggregate (not split)."""
+"""An A-MSDU aggregate: its first subframe is at the returned offset (:func:`subframes`)."""
 SHORT_QOS: Final = 6
 SHORT_LLC: Final = 7
 NOT_SNAP: Final = 8
@@ -59,8 +59,6 @@ def msdu(data: bytes, p: int, end: int, fc0: int, fc1: int) -> Msdu:
         return PROTECTED, 0, _NO_ADDRESS, _NO_ADDRESS
     if fc1 & 0x04 or data[p + 22] & 0x0F:  # More Fragments, or a fragment number
         return FRAGMENT, 0, _NO_ADDRESS, _NO_ADDRESS
-    if amsdu:
-        return AMSDU, 0, _NO_ADDRESS, _NO_ADDRESS
     a1 = data[p + 4 : p + 10]
     a2 = data[p + 10 : p + 16]
     a3 = data[p + 16 : p + 22]
@@ -73,6 +71,8 @@ def msdu(data: bytes, p: int, end: int, fc0: int, fc1: int) -> Msdu:
     else:
         sa, da = a2, a1
     q = p + hl
+    if amsdu:
+        return AMSDU, q, sa, da
     if end - q < 8:
         return SHORT_LLC, 0, sa, da
     if data[q : q + 3] != LLC_SNAP or data[q + 3 : q + 6] not in SNAP_OUIS:
@@ -97,3 +97,26 @@ def ap_and_station(data: bytes, p: int, fc1: int) -> tuple[bytes, bytes] | None:
     if ds == 0x02:
         return data[p + 10 : p + 16], data[p + 4 : p + 10]
     return None
+
+
+Subframe = tuple[int, int, bytes, bytes]
+"""(offset of the EtherType, end of the MSDU, source address, destination address)."""
+
+
+def subframes(data: bytes, q: int, end: int) -> tuple[list[Subframe], bool]:
+    """The MSDUs of the A-MSDU whose first subframe is at ``q`` (IEEE 802.11-2016
+    9.3.2.2.2: DA, SA, a big-endian length, the MSDU with its LLC/SNAP header, padding to
+    4 bytes but after the last), and whether all of it read as subframes. Each MSDU has
+    its own addresses: an access point aggregates frames of several senders."""
+    found: list[Subframe] = []
+    while end - q >= 14:
+        start = q
+        size = data[q + 12] << 8 | data[q + 13]
+        body = q + 14
+        if body + size > end or size < 8:
+            return found, False
+        if data[body : body + 3] != LLC_SNAP or data[body + 3 : body + 6] not in SNAP_OUIS:
+            return found, False
+        found.append((body + 6, body + size, data[q + 6 : q + 12], data[q : q + 6]))
+        q = min(body + size + (-(body + size - start) % 4), end)
+    return found, q == end

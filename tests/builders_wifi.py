@@ -74,6 +74,8 @@ class Network:
 
     pmk: bytes = field(default_factory=pmk)
     sha256: bool = False
+    spp: bool = False
+    """Both ends SPP A-MSDU capable: the A-MSDU Present bit is in the AAD (12.5.3.3.3)."""
     frames: list[bytes] = field(default_factory=list)
     pn: int = 0
     group_pn: int = 0
@@ -152,7 +154,7 @@ class Network:
             aad = bytes([aad[0], aad[1] & 0x7F])
         aad += head[4:22] + bytes([head[22] & 0x0F, 0])
         if qos:
-            aad += bytes([tid, 0])
+            aad += bytes([tid | (head[24] & 0x80 if self.spp else 0), 0])
         ccmp = bytes([pn_bytes[5], pn_bytes[4], 0, 0x20 | key_id << 6]) + pn_bytes[3::-1]
         sealed = AESCCM(key, tag_length=8).encrypt(nonce, body, aad)
         return bytes([fc0, fc1 | 0x40]) + head[2:] + ccmp + sealed

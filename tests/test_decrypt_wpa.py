@@ -263,8 +263,9 @@ def test_tshark_decrypts_the_same_frames(tmp_path: Path, sha256: bool) -> None:
     assert len(ours) == 3  # the query, the POST, the group-keyed mDNS
 
 
-def test_a_protected_amsdu_is_decrypted_and_split(tmp_path: Path) -> None:
-    net = Network()
+@pytest.mark.parametrize("spp", [False, True], ids=["amsdu", "spp-amsdu"])
+def test_a_protected_amsdu_is_decrypted_and_split(tmp_path: Path, spp: bool) -> None:
+    net = Network(spp=spp)
     net.handshake()
     first = udp_frame(PHONE, ROUTER, 53000, 53, dns_query(7, "a.example"))
     second = udp_frame(PHONE, ROUTER, 53001, 53, dns_query(8, "b.example"))

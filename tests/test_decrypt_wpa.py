@@ -273,3 +273,28 @@ def test_a_protected_amsdu_is_decrypted_and_split(tmp_path: Path, spp: bool) -> 
     msgs, ctx = read(write(tmp_path, net), KEY)
     names = [m.content.questions[0][0] for m in msgs if isinstance(m.content, DnsMessage)]
     assert names == ["a.example", "b.example"] and ctx.anomalies.counts == {}
+
+
+def test_export_copies_the_flows_and_the_handshake(tmp_path: Path) -> None:
+    path = write(tmp_path, session(Network()))
+    device = tmp_path / "device.toml"
+    device.write_text(f'name = "cam"\nimei = "{IMEI}"\n')
+    doc = tmp_path / "scan.json"
+    scan = ["scan", str(path), "--device", str(device), "--no-store", "--format", "json"]
+    assert CliRunner().invoke(main, [*scan, "-o", str(doc), "--wifi-key", KEY]).exit_code == 1
+    out = tmp_path / "evidence.pcapng"
+    result = CliRunner().invoke(main, ["export", str(doc), "--pcap", str(out), "--wifi-key", KEY])
+    assert result.exit_code == 0, result.output
+    assert KEY.encode() not in out.read_bytes() and PASSPHRASE not in result.output
+    # the four handshake messages and the five frames of the POST's connection
+    msgs, ctx = read(out, KEY)
+    assert [m.frame for m in msgs] == [1, 2, 3, 4, 8] and ctx.anomalies.counts == {}
+    assert summary(msgs)[-1] == (8, "http", f"imei={IMEI}")
+    need_tool("tshark")
+    theirs = subprocess.run(
+        ["tshark", "-r", str(out), "-o", "wlan.enable_decryption:TRUE",
+         "-o", f'uat:80211_keys:"wpa-pwd","{KEY}"', "-Y", "http.request",
+         "-T", "fields", "-e", "urlencoded-form.value"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert theirs == [IMEI]

@@ -64,11 +64,19 @@ def evidence(doc: dict[str, Any]) -> dict[int, Wanted]:
     return out
 
 
-def export_pcap(doc: dict[str, Any], out: Path, inputs: list[Path] | None = None) -> int:
+def export_pcap(
+    doc: dict[str, Any],
+    out: Path,
+    inputs: list[Path] | None = None,
+    wifi_pmks: tuple[bytes, ...] = (),
+) -> int:
     """Write the evidence frames of ``doc`` to ``out`` (pcapng, mode 0600).
 
     ``inputs`` overrides the capture paths recorded in the scan (in the same order), for
-    when the files moved. Returns the number of packets written.
+    when the files moved. ``wifi_pmks``: the scan's ``--wifi-key`` keys, to find the flows
+    inside protected 802.11 frames; the WPA handshakes are copied too, so the recipient
+    can decrypt the exported frames with the passphrase (which is not copied). Returns
+    the number of packets written.
     """
     recorded = doc.get("inputs", [])
     paths = inputs or [Path(i["path"]) for i in recorded]
@@ -88,7 +96,7 @@ def export_pcap(doc: dict[str, Any], out: Path, inputs: list[Path] | None = None
     with open_private(out) as fh:
         writer = _PcapngWriter(fh)
         for i in sorted(wanted):
-            for frame in _flow_frames(paths[i], i, wanted[i]):
+            for frame in _flow_frames(paths[i], i, wanted[i], list(wifi_pmks)):
                 writer.write(frame, wanted[i].comments.get(frame.number, []))
     return writer.packets
 
@@ -105,11 +113,14 @@ def _check_hash(path: Path, expected: str) -> None:
         raise InputError(str(path), "is not the file this scan read (SHA-256 differs)")
 
 
-def _flow_frames(path: Path, index: int, wanted: Wanted) -> Iterator[Frame]:
+def _flow_frames(path: Path, index: int, wanted: Wanted, wifi_pmks: list[bytes]) -> Iterator[Frame]:
     """Frames of the wanted flows, matched by Community ID (direction-independent)."""
+    from phonehome.decrypt.wpa import WifiKeys
     from phonehome.net.link import Decoder
 
     ctx = Context()
+    if wifi_pmks:
+        ctx.wifi = WifiKeys(wifi_pmks)
     decoder = Decoder(ctx)
     known: dict[tuple[bytes, int, bytes, int, int], bool] = {}
     cap = open_capture(str(path), index)
@@ -118,8 +129,9 @@ def _flow_frames(path: Path, index: int, wanted: Wanted) -> Iterator[Frame]:
             pkt = decoder.decode(frame)
             if pkt is None:
                 if decoder.eapol:  # link-layer evidence has no Community ID: by frame
+                    key = wifi_pmks and any(len(e[1]) > 1 and e[1][1] == 3 for e in decoder.eapol)
                     decoder.eapol.clear()
-                    if frame.number in wanted.comments:
+                    if frame.number in wanted.comments or key:  # (EAPOL-Key: a handshake)
                         yield frame
                         continue
                 if decoder.more:  # an 802.11 A-MSDU: wanted when one of its MSDUs is

@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 
 from phonehome import wording
-from phonehome.cli.options import db_option, file_option, keylog_option, make_context
+from phonehome.cli.options import (
+    db_option,
+    file_option,
+    keylog_option,
+    make_context,
+    wifi_key_option,
+)
 
 
 @click.command()
@@ -22,12 +28,14 @@ from phonehome.cli.options import db_option, file_option, keylog_option, make_co
 )
 @db_option
 @keylog_option
+@wifi_key_option
 def export(
     scan_ref: str,
     out: Path,
     inputs: tuple[Path, ...],
     db_path: Path | None,
     keylogs: tuple[Path, ...],
+    wifi_keys: tuple[str, ...],
 ) -> None:
     """Write only the packets that carry findings to a small pcapng, to hand on.
 
@@ -35,15 +43,16 @@ def export(
     captures (their SHA-256 must match the scan's); no TLS key log or other traffic is
     copied; each packet's comment says what it carries, never the value. With --keylog,
     says how many of the exported TLS/QUIC connections that key log decrypts (it is not
-    copied: hand it over separately if the recipient must read them).
+    copied: hand it over separately if the recipient must read them). With --wifi-key
+    (the scan's), flows inside protected 802.11 frames are found, and the WPA handshakes
+    are copied so the passphrase decrypts the export (the key is not copied).
     """
     from phonehome.export import export_pcap, key_coverage
     from phonehome.store.refs import load_scan
 
-    if keylogs:
-        make_context((), (), keylogs)  # a missing or unreadable key log fails first
+    ctx = make_context((), (), keylogs, wifi_keys)  # a bad key log or Wi-Fi key fails first
     doc, label = load_scan(scan_ref, db_path)
-    n = export_pcap(doc, out, list(inputs) or None)
+    n = export_pcap(doc, out, list(inputs) or None, tuple(ctx.wifi.pmks) if ctx.wifi else ())
     click.echo(f"{out}: {wording.count(n, 'packet')} from {label}")
     if keylogs:
         opened, total = key_coverage(out, list(keylogs))

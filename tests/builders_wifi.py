@@ -44,7 +44,7 @@ def header(
     """An 802.11 data frame header (Protected bit clear), QoS Data when ``tid`` is given."""
     subtype = 0x88 if tid is not None else 0x08
     fc1 = (0x01 if to_ds else 0x02) | (0x08 if retry else 0)
-    out = bytes([subtype, fc1]) + b"\x00\x00" + a1 + a2 + a3 + struct.pack("<H", seq << 4)
+    out = bytes([subtype, fc1]) + b"\x00\x00" + a1 + a2 + a3 + struct.pack("<H", (seq & 0xFFF) << 4)
     if tid is not None:
         out += bytes([tid, 0])
     return out
@@ -211,7 +211,7 @@ def amsdu(*ethernet: bytes) -> bytes:
 
 
 def pcap(frames: list[bytes], linktype: int = 127) -> bytes:
-    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)]
     for i, f in enumerate(frames):
-        out += struct.pack("<IIII", 1_700_000_000 + i, 0, len(f), len(f)) + f
-    return out
+        out.append(struct.pack("<IIII", 1_700_000_000 + i, 0, len(f), len(f)) + f)
+    return b"".join(out)

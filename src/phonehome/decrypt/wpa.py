@@ -171,6 +171,7 @@ class WifiKeys:
         self.max_stations = max_stations
         self._stations: dict[tuple[bytes, bytes], _Station] = {}
         self._group: dict[tuple[bytes, int], bytes] = {}
+        self._ccms: dict[bytes, AESCCM] = {}
         self.handshakes = 0
         """4-way handshakes whose PTK was derived (message 2's MIC checked)."""
         self.decrypted = 0
@@ -254,7 +255,11 @@ class WifiKeys:
                 aads.append(aad + bytes((qos & 0x8F, 0)))
         sealed = frame[hl + 8 :]
         for key in keys:
-            ccm = AESCCM(key, tag_length=8)
+            ccm = self._ccms.get(key)
+            if ccm is None:  # its key schedule once per key, not per frame
+                if len(self._ccms) >= 2 * self.max_stations:
+                    self._ccms.clear()
+                ccm = self._ccms[key] = AESCCM(key, tag_length=8)
             for a in aads:
                 try:
                     plain = ccm.decrypt(nonce, sealed, a)

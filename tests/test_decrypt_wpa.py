@@ -8,6 +8,7 @@ both checked against Wireshark's implementation.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from tests.builders_wifi import (
     pcap,
     pmk,
 )
+from tests.live_helpers import Watcher, phonehome
 from tests.needs import need_tool
 
 PHONE = Host(STA, bytes([192, 168, 1, 23]))
@@ -298,3 +300,25 @@ def test_export_copies_the_flows_and_the_handshake(tmp_path: Path) -> None:
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert theirs == [IMEI]
+
+
+def test_watch_decrypts_a_monitor_mode_stream(tmp_path: Path) -> None:
+    """``tcpdump -i wlan0mon -U -w - | phonehome watch - --wifi-key ...``: the alert
+    names the IMEI that the camera's protected frames carried."""
+    path = write(tmp_path, session(Network()))
+    device = tmp_path / "device.toml"
+    device.write_text(f'name = "cam"\nimei = "{IMEI}"\n')
+    args = ["-", "--device", str(device), "--no-store", "--format", "jsonl", "--wifi-key", KEY]
+    with open(path, "rb") as f:
+        w = Watcher(args, tmp_path / "home", stdin=f)
+        assert w.stop(signal.SIGCONT) == 1  # ends with its input, findings made
+    alerts = w.alerts()
+    found = [(a["finding"]["identifier"], a["finding"]["host"]) for a in alerts]
+    assert found == [("imei", "t.example.com")]
+    assert PASSPHRASE not in w.out.text + w.err.text
+
+
+def test_watch_refuses_a_bad_key_before_listening(tmp_path: Path) -> None:
+    res = phonehome(tmp_path / "home", "watch", "--udp", "0", "--wifi-key", "short:Net")
+    assert res.returncode == 2 and res.stderr.startswith("phonehome: error: --wifi-key (the 1st)")
+    assert "short:Net" not in res.stderr and res.stderr.count("\n") == 1

@@ -214,20 +214,13 @@ def make_context(
 
         ctx.keylog = load_files([str(p) for p in keylogs], ctx.anomalies)
     if wifi_keys:
-        from phonehome.decrypt.wpa import BadWifiKey, WifiKeys, pmk_of
+        from phonehome.decrypt.wpa import BadWifiKey, wifi_keys_of
 
-        pmks: list[bytes] = []
-        for n, key in enumerate(wifi_keys, 1):
-            try:
-                pmks.append(pmk_of(key))
-            except BadWifiKey as e:  # the key itself is a secret: not echoed
-                raise UsageError(f"--wifi-key (the {_ordinal(n)}): {e}") from None
-        ctx.wifi = WifiKeys(pmks)
+        try:
+            ctx.wifi = wifi_keys_of(wifi_keys)
+        except BadWifiKey as e:
+            raise UsageError(str(e)) from None
     return ctx
-
-
-def _ordinal(n: int) -> str:
-    return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
 
 
 def scan_id_argument(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

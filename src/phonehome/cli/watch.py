@@ -23,6 +23,7 @@ from phonehome.cli.options import (
     db_option,
     device_options,
     event_timing_options,
+    wifi_key_option,
 )
 from phonehome.errors import PhonehomeError, UsageError
 
@@ -121,6 +122,7 @@ SOURCE_OPTIONS = ("udp", "tcp_listen", "tcp_connect", "http", "interface", "prox
 )
 @event_timing_options
 @device_options
+@wifi_key_option
 @click.option(
     "--print-addon-path",
     is_flag=True,
@@ -193,6 +195,7 @@ def run_watch(stdin: str | None, kw: dict[str, Any]) -> int:
         device_ips=kw.get("device_ips") or (),
         device_macs=kw.get("device_macs") or (),
         save_every=kw.get("save_every"),
+        wifi_keys=kw.get("wifi_keys") or (),
     )
     printer = Printer(settings.fmt, names())
     source = _source(stdin, kw)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from typing import Final
 from urllib.parse import unquote_to_bytes
 
@@ -95,6 +96,19 @@ def pmk_of(key: str) -> bytes:
     if not 1 <= len(name) <= 32:
         raise BadWifiKey("an SSID has 1 to 32 bytes")
     return hashlib.pbkdf2_hmac("sha1", secret, name, PMK_ITERATIONS, 32)
+
+
+def wifi_keys_of(values: Sequence[str]) -> WifiKeys:
+    """The run's keys from ``--wifi-key`` values; :class:`BadWifiKey` says which one is
+    bad (1st, 2nd ...) without repeating it: it is a secret."""
+    pmks: list[bytes] = []
+    for n, value in enumerate(values, 1):
+        try:
+            pmks.append(pmk_of(value))
+        except BadWifiKey as e:
+            nth = {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
+            raise BadWifiKey(f"--wifi-key (the {nth}): {e}") from None
+    return WifiKeys(pmks)
 
 
 def ptk_of(pmk: bytes, version: int, aa: bytes, spa: bytes, anonce: bytes, snonce: bytes) -> bytes:

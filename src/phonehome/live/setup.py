@@ -33,6 +33,8 @@ class WatchSettings:
     device_ips: tuple[str, ...] = ()
     device_macs: tuple[str, ...] = ()
     save_every: float | None = None
+    wifi_keys: tuple[str, ...] = ()
+    """``--wifi-key`` values (secrets: never stored or printed)."""
 
 
 def load(settings: WatchSettings, warn: Printer) -> tuple[DeviceProfile | None, WatchOptions]:
@@ -54,6 +56,8 @@ def load(settings: WatchSettings, warn: Printer) -> tuple[DeviceProfile | None, 
         raise UsageError(f"--home-country must be an ISO 3166 two-letter code, not {home!r}")
     if settings.events_file is not None and not settings.events_file.is_file():
         raise InputError(str(settings.events_file), "no such events file")
+    if settings.wifi_keys:
+        device_context((), (), settings.wifi_keys)  # a bad key fails before a port is bound
     save_every = settings.save_every if settings.save_every is not None else SAVE_EVERY_S
     if not 0.2 <= save_every <= 3600:
         raise UsageError("--save-every must be between 0.2 and 3600 seconds")
@@ -71,7 +75,7 @@ def make_watch(settings: WatchSettings, source: SourceCounters, printer: Printer
     """A watch for ``source``, its store opened (and the watch's first save made by
     :meth:`Watch.start`)."""
     profile, options = load(settings, printer)
-    ctx = device_context(settings.device_ips, settings.device_macs)
+    ctx = device_context(settings.device_ips, settings.device_macs, settings.wifi_keys)
     store: Store | None = None
     if settings.store:
         from phonehome.store import Store
@@ -80,10 +84,14 @@ def make_watch(settings: WatchSettings, source: SourceCounters, printer: Printer
     return Watch(profile, ctx, source, printer, store, options)
 
 
-def device_context(device_ips: tuple[str, ...], device_macs: tuple[str, ...]) -> Context:
-    """The watch's context with the device ``--device-ip``/``--device-mac`` selected (as
-    ``cli.options.make_context`` makes a scan's; the library does not import the CLI)."""
+def device_context(
+    device_ips: tuple[str, ...], device_macs: tuple[str, ...], wifi_keys: tuple[str, ...] = ()
+) -> Context:
+    """The watch's context with the device ``--device-ip``/``--device-mac`` selected and
+    the ``--wifi-key`` keys (as ``cli.options.make_context`` makes a scan's; the library
+    does not import the CLI)."""
     from phonehome.context import DeviceSelector
+    from phonehome.decrypt.wpa import BadWifiKey, wifi_keys_of
     from phonehome.net.addr import parse_ip, parse_mac
 
     try:
@@ -91,7 +99,13 @@ def device_context(device_ips: tuple[str, ...], device_macs: tuple[str, ...]) ->
         macs = frozenset(parse_mac(s) for s in device_macs)
     except ValueError as e:
         raise UsageError(f"bad --device-ip/--device-mac value: {e}") from None
-    return Context(device=DeviceSelector(ips=ips, macs=macs))
+    ctx = Context(device=DeviceSelector(ips=ips, macs=macs))
+    if wifi_keys:
+        try:
+            ctx.wifi = wifi_keys_of(wifi_keys)
+        except BadWifiKey as e:
+            raise UsageError(str(e)) from None
+    return ctx
 
 
 def names() -> dict[str, str]:

@@ -215,14 +215,24 @@ def test_a_retransmitted_frame_decrypts(tmp_path: Path) -> None:
     assert [m.protocol for m in msgs][-1] == "dns" and ctx.anomalies.counts == {}
 
 
-def test_scan_finds_the_imei_in_decrypted_traffic(tmp_path: Path) -> None:
-    path = write(tmp_path, session(Network()))
+def device_file(tmp_path: Path) -> Path:
     device = tmp_path / "device.toml"
     device.write_text(f'name = "cam"\nimei = "{IMEI}"\n')
+    return device
+
+
+def scan_json(tmp_path: Path, capture: Path, *extra: str) -> tuple[int, Path]:
+    """``scan --format json`` of ``capture`` with the camera's profile: (exit code, JSON)."""
     out = tmp_path / "scan.json"
-    args = ["scan", str(path), "--device", str(device), "--no-store", "--format", "json"]
-    result = CliRunner().invoke(main, [*args, "-o", str(out), "--wifi-key", KEY])
-    assert result.exit_code == 1, result.output
+    args = ["scan", str(capture), "--device", str(device_file(tmp_path)), "--no-store"]
+    result = CliRunner().invoke(main, [*args, "--format", "json", "-o", str(out), *extra])
+    return result.exit_code, out
+
+
+def test_scan_finds_the_imei_in_decrypted_traffic(tmp_path: Path) -> None:
+    path = write(tmp_path, session(Network()))
+    code, out = scan_json(tmp_path, path, "--wifi-key", KEY)
+    assert code == 1
     doc = json.loads(out.read_text())
     assert [(f["identifier"], f["host"]) for f in doc["findings"]] == [("imei", "t.example.com")]
     assert PASSPHRASE not in out.read_text()
@@ -237,8 +247,7 @@ def test_scan_finds_the_imei_in_decrypted_traffic(tmp_path: Path) -> None:
     assert coverage_sentence(doc["decryption"]) == (
         "decrypted 7 802.11 frames with 1 handshake (--wifi-key)"
     )
-    result = CliRunner().invoke(main, [*args, "-o", str(out)])
-    assert result.exit_code == 0  # without the key nothing is read
+    assert scan_json(tmp_path, path)[0] == 0  # without the key nothing is read
 
 
 @pytest.mark.parametrize("sha256", [False, True], ids=["psk", "psk-sha256"])
@@ -279,11 +288,8 @@ def test_a_protected_amsdu_is_decrypted_and_split(tmp_path: Path, spp: bool) -> 
 
 def test_export_copies_the_flows_and_the_handshake(tmp_path: Path) -> None:
     path = write(tmp_path, session(Network()))
-    device = tmp_path / "device.toml"
-    device.write_text(f'name = "cam"\nimei = "{IMEI}"\n')
-    doc = tmp_path / "scan.json"
-    scan = ["scan", str(path), "--device", str(device), "--no-store", "--format", "json"]
-    assert CliRunner().invoke(main, [*scan, "-o", str(doc), "--wifi-key", KEY]).exit_code == 1
+    code, doc = scan_json(tmp_path, path, "--wifi-key", KEY)
+    assert code == 1
     out = tmp_path / "evidence.pcapng"
     result = CliRunner().invoke(main, ["export", str(doc), "--pcap", str(out), "--wifi-key", KEY])
     assert result.exit_code == 0, result.output
@@ -306,8 +312,7 @@ def test_watch_decrypts_a_monitor_mode_stream(tmp_path: Path) -> None:
     """``tcpdump -i wlan0mon -U -w - | phonehome watch - --wifi-key ...``: the alert
     names the IMEI that the camera's protected frames carried."""
     path = write(tmp_path, session(Network()))
-    device = tmp_path / "device.toml"
-    device.write_text(f'name = "cam"\nimei = "{IMEI}"\n')
+    device = device_file(tmp_path)
     args = ["-", "--device", str(device), "--no-store", "--format", "jsonl", "--wifi-key", KEY]
     with open(path, "rb") as f:
         w = Watcher(args, tmp_path / "home", stdin=f)

@@ -196,30 +196,16 @@ def make_context(
     keylogs: tuple[Path, ...] = (),
     wifi_keys: tuple[str, ...] = (),
 ) -> Context:
-    """The run's context, with the device that :func:`device_options` selected, the
-    ``--keylog`` files (read now, so a missing one fails before any capture is read) and
-    the ``--wifi-key`` keys (a bad one is a usage error)."""
-    from phonehome.context import Context, DeviceSelector
-    from phonehome.errors import UsageError
-    from phonehome.net.addr import parse_ip, parse_mac
+    """The run's context (:func:`phonehome.runcontext.run_context`: the device that
+    :func:`device_options` selected, the ``--wifi-key`` keys) with the ``--keylog`` files,
+    read now, so a missing one fails before any capture is read."""
+    from phonehome.runcontext import run_context
 
-    try:
-        ips = frozenset(parse_ip(s) for s in device_ips)
-        macs = frozenset(parse_mac(s) for s in device_macs)
-    except ValueError as e:
-        raise UsageError(f"bad --device-ip/--device-mac value: {e}") from None
-    ctx = Context(device=DeviceSelector(ips=ips, macs=macs))
+    ctx = run_context(device_ips, device_macs, wifi_keys)
     if keylogs:
         from phonehome.decrypt.keylog import load_files
 
         ctx.keylog = load_files([str(p) for p in keylogs], ctx.anomalies)
-    if wifi_keys:
-        from phonehome.decrypt.wpa import BadWifiKey, wifi_keys_of
-
-        try:
-            ctx.wifi = wifi_keys_of(wifi_keys)
-        except BadWifiKey as e:
-            raise UsageError(str(e)) from None
     return ctx
 
 

@@ -38,10 +38,11 @@ from phonehome.corpus.options import (
     task_key,
     task_options,
 )
-from phonehome.errors import PhonehomeError, UsageError
+from phonehome.errors import PhonehomeError
+from phonehome.runcontext import run_context
 
 if TYPE_CHECKING:
-    from phonehome.context import Context
+    pass
 
 DONE, FAILED, ERROR = "done", "failed", "error"
 
@@ -228,7 +229,7 @@ def _scan(
         or options.home_country
         or (profile.home_country if profile else None)
     )
-    ctx = device_context(ips, macs)
+    ctx = run_context(ips, macs)
     for keylog in options.keylogs:
         with open(keylog, "rb") as fh:
             ctx.keylogs.append(fh.read())
@@ -247,22 +248,6 @@ def _scan(
         "last_time": rows.epoch(result.last_time),
     }
     return extra, rows.finding_rows(doc, key, sha)
-
-
-def device_context(ips: tuple[str, ...], macs: tuple[str, ...]) -> Context:
-    """The scan's context with the device that ``--device-ip``/``--device-mac`` (or the
-    session's marker) selected; the command checked the addresses before any task ran."""
-    from phonehome.context import Context, DeviceSelector
-    from phonehome.net.addr import parse_ip, parse_mac
-
-    try:
-        selector = DeviceSelector(
-            ips=frozenset(parse_ip(s) for s in ips),
-            macs=frozenset(parse_mac(s) for s in macs),
-        )
-    except ValueError as e:
-        raise UsageError(f"bad device address: {e}") from None
-    return Context(device=selector)
 
 
 def _apk(task: Task, key: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:

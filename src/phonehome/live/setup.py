@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from phonehome.context import Context
 from phonehome.errors import InputError, UsageError
 from phonehome.live.alerts import Printer
 from phonehome.live.watch import SourceCounters, Watch, WatchOptions
+from phonehome.runcontext import run_context
 
 if TYPE_CHECKING:
     from phonehome.model.profile import DeviceProfile
@@ -57,7 +57,7 @@ def load(settings: WatchSettings, warn: Printer) -> tuple[DeviceProfile | None, 
     if settings.events_file is not None and not settings.events_file.is_file():
         raise InputError(str(settings.events_file), "no such events file")
     if settings.wifi_keys:
-        device_context((), (), settings.wifi_keys)  # a bad key fails before a port is bound
+        run_context(wifi_keys=settings.wifi_keys)  # a bad key fails before a port is bound
     save_every = settings.save_every if settings.save_every is not None else SAVE_EVERY_S
     if not 0.2 <= save_every <= 3600:
         raise UsageError("--save-every must be between 0.2 and 3600 seconds")
@@ -75,37 +75,13 @@ def make_watch(settings: WatchSettings, source: SourceCounters, printer: Printer
     """A watch for ``source``, its store opened (and the watch's first save made by
     :meth:`Watch.start`)."""
     profile, options = load(settings, printer)
-    ctx = device_context(settings.device_ips, settings.device_macs, settings.wifi_keys)
+    ctx = run_context(settings.device_ips, settings.device_macs, settings.wifi_keys)
     store: Store | None = None
     if settings.store:
         from phonehome.store import Store
 
         store = Store.open(settings.db_path)
     return Watch(profile, ctx, source, printer, store, options)
-
-
-def device_context(
-    device_ips: tuple[str, ...], device_macs: tuple[str, ...], wifi_keys: tuple[str, ...] = ()
-) -> Context:
-    """The watch's context with the device ``--device-ip``/``--device-mac`` selected and
-    the ``--wifi-key`` keys (as ``cli.options.make_context`` makes a scan's; the library
-    does not import the CLI)."""
-    from phonehome.context import DeviceSelector
-    from phonehome.decrypt.wpa import BadWifiKey, wifi_keys_of
-    from phonehome.net.addr import parse_ip, parse_mac
-
-    try:
-        ips = frozenset(parse_ip(s) for s in device_ips)
-        macs = frozenset(parse_mac(s) for s in device_macs)
-    except ValueError as e:
-        raise UsageError(f"bad --device-ip/--device-mac value: {e}") from None
-    ctx = Context(device=DeviceSelector(ips=ips, macs=macs))
-    if wifi_keys:
-        try:
-            ctx.wifi = wifi_keys_of(wifi_keys)
-        except BadWifiKey as e:
-            raise UsageError(str(e)) from None
-    return ctx
 
 
 def names() -> dict[str, str]:

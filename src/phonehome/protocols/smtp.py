@@ -16,8 +16,13 @@ a field or an output: a report about leaks must not become one.
 The server's replies (:class:`SmtpReply`) drive the state: a DATA refused, an AUTH
 exchange over, STARTTLS accepted (RFC 3207), after which the connection is TLS and is
 handed back to recognition (the TLS module reads the ClientHello; nothing after it is
-read as SMTP). They are messages too, searched only when the device is the server (a
-NAS running a mail server echoes addresses in its replies), as HTTP responses are.
+read as SMTP, unless the run's key log opens it). They are messages too, searched only
+when the device is the server (a NAS running a mail server echoes addresses in its
+replies), as HTTP responses are.
+
+Implicit TLS (RFC 8314 "submissions", port 465) needs nothing of its own: with the key
+log, the decrypted stream is recognised by content like any TCP stream, by the server's
+``220`` greeting when it says SMTP, else by the client's EHLO.
 
 Hostile input is cut and counted (``smtp.*`` anomalies): command lines longer than
 :data:`MAX_LINE`, DATA beyond :data:`MAX_DATA`, more than :data:`MAX_RCPT` recipients,

@@ -19,7 +19,14 @@ from phonehome.model import Field
 from phonehome.model.anomaly import Anomalies
 from phonehome.model.message import RawPayload, TlsClientHello
 from phonehome.protocols import mime
-from phonehome.protocols.smtp import MAX_DATA, MAX_LINE, MAX_RCPT, SmtpMail, SmtpReply
+from phonehome.protocols.smtp import (
+    MAX_DATA,
+    MAX_LINE,
+    MAX_QUERIES,
+    MAX_RCPT,
+    SmtpMail,
+    SmtpReply,
+)
 from phonehome.simulate.packets import Host, TcpConnection
 from phonehome.simulate.pcap_writer import PcapWriter
 from tests import tshark
@@ -155,6 +162,89 @@ def test_auth_login_with_the_user_as_initial_response_and_no_server_side() -> No
     (mail,) = mails(r)
     assert mail.auth == ("nas01",) and mail.mail_from == "n@x.org"
     assert PASSWORD not in repr(mail)
+
+
+def test_mail_parameters_that_name_someone_are_fields_with_xtext_decoded() -> None:
+    r = session(
+        Run(587),
+        (b"EHLO cam\r\n", EHLO_REPLY),
+        (
+            b"MAIL FROM:<cam@example.com> SIZE=300 BODY=8BITMIME RET=HDRS"
+            b" AUTH=cam+2Bsn+3DZX9081726354@example.com ENVID=alarm-a4b1c2d3e4f5+2B1\r\n",
+            b"250 Ok\r\n",
+        ),
+        (
+            b"RCPT TO:<owner@example.org> NOTIFY=SUCCESS,FAILURE"
+            b" ORCPT=rfc822;Owner+2Bhome@example.org\r\n",
+            b"250 Ok\r\n",
+        ),
+        (b"RCPT TO:<b@example.org> ORCPT=utf-8;J\\x{FC}rgen@example.org\r\n", b"250 Ok\r\n"),
+        (b"RCPT TO:<c@example.org>\r\n", b"250 Ok\r\n"),
+        (b"QUIT\r\n", b""),
+    )
+    (mail,) = mails(r)
+    assert mail.mail_from == "cam@example.com"  # the envelope address as before
+    assert mail.rcpt_to == ("owner@example.org", "b@example.org", "c@example.org")
+    assert mail.mail_params == (
+        ("AUTH", "cam+sn=ZX9081726354@example.com"), ("ENVID", "alarm-a4b1c2d3e4f5+1"),
+    )  # fmt: skip
+    assert mail.rcpt_params == (
+        ("ORCPT", "Owner+home@example.org"),
+        ("ORCPT", "Jürgen@example.org"),
+    )
+    got = fields(mail)
+    assert got["smtp.mail_from"] == ["cam@example.com"]
+    assert got["smtp.mail_from:AUTH"] == ["cam+sn=ZX9081726354@example.com"]
+    assert got["smtp.mail_from:ENVID"] == ["alarm-a4b1c2d3e4f5+1"]
+    assert got["smtp.rcpt_to:ORCPT"] == ["Owner+home@example.org", "Jürgen@example.org"]
+    # SIZE, BODY, RET and NOTIFY are protocol: no field, and not in any field's text
+    assert not [w for w in got if w.split(":")[-1] in ("SIZE", "BODY", "RET", "NOTIFY")]
+    assert "8BITMIME" not in all_text(content_fields(mail, "smtp", "tcp"))
+
+
+@pytest.mark.parametrize(
+    ("line", "params"),
+    [
+        (b"MAIL FROM:<> AUTH=<>", ()),  # a bounce, no identity
+        (b"MAIL FROM:<a@x.org> AUTH=<sub@x.org>", (("AUTH", "sub@x.org"),)),
+        (b"MAIL FROM:a@x.org auth=u+", (("AUTH", "u+"),)),  # a lone '+' is not an escape
+        (b"MAIL FROM:<a@x.org> ENVID=one ENVID=two AUTH", (("ENVID", "one"),)),
+        (b"MAIL FROM:<a@x.org> ENVID=+ZZ+4", (("ENVID", "+ZZ+4"),)),
+        (b"MAIL FROM:<a@x.org> ORCPT=rfc822;x@y.org", ()),  # ORCPT belongs to RCPT
+    ],
+)
+def test_mail_parameter_edge_cases(line: bytes, params: tuple[tuple[str, str], ...]) -> None:
+    r = Run(25)
+    r.c(b"EHLO x\r\n" + line + b"\r\nQUIT\r\n")
+    (mail,) = mails(r)
+    assert mail.mail_params == params
+
+
+def test_vrfy_and_expn_arguments_are_fields() -> None:
+    r = session(
+        Run(25),
+        (b"EHLO nas\r\n", EHLO_REPLY),
+        (b"VRFY admin-00:11:22:33:44:55\r\n", b"252 2.0.0 Cannot VRFY user\r\n"),
+        (b"VRFY <root@nas.example.org> SMTPUTF8\r\n", b"252 2.0.0 Ok\r\n"),
+        (b"EXPN family-list\r\n", b"502 5.5.2 not implemented\r\n"),
+        (b"VRFY\r\n", b"501 Syntax\r\n"),
+        (b"QUIT\r\n", b"221 Bye\r\n"),
+    )
+    (mail,) = mails(r)  # no MAIL: the session still gives one record
+    assert mail.vrfy == ("admin-00:11:22:33:44:55", "root@nas.example.org")
+    assert mail.expn == ("family-list",)
+    got = fields(mail)
+    assert got["smtp.vrfy"] == ["admin-00:11:22:33:44:55", "root@nas.example.org"]
+    assert got["smtp.expn"] == ["family-list"]
+    assert r.ctx.anomalies.counts.get("smtp.bad_command", 0) == 0
+
+
+def test_endless_vrfy_is_bounded() -> None:
+    r = Run(25)
+    r.c(b"EHLO x\r\n" + b"".join(b"VRFY user%d\r\n" % i for i in range(MAX_QUERIES + 7)))
+    (mail,) = mails(r)
+    assert len(mail.vrfy) == MAX_QUERIES and mail.vrfy[-1] == f"user{MAX_QUERIES - 1}"
+    assert r.ctx.anomalies.counts["smtp.query_limit"] == 7
 
 
 MULTIPART = (

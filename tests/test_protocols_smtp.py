@@ -305,6 +305,159 @@ def test_mime_parts_base64_quoted_printable_rfc2047_and_a_named_snapshot() -> No
     assert got["smtp.header:Message-ID"] == ["<20260101.a4b1c2@cam>"]
 
 
+BOUNCE = (
+    b"From: MAILER-DAEMON@mx.example.net\r\n"
+    b"To: cam@example.com\r\n"
+    b"Subject: Undelivered Mail Returned to Sender\r\n"
+    b'Content-Type: multipart/report; report-type=delivery-status; boundary="R"\r\n'
+    b"\r\n"
+    b"--R\r\n"
+    b"Content-Type: text/plain\r\n"
+    b"\r\n"
+    b"Your message could not be delivered.\r\n"
+    b"--R\r\n"
+    b"Content-Type: message/delivery-status\r\n"
+    b"\r\n"
+    b"Reporting-MTA: dns; mx.example.net\r\n"
+    b"\r\n"
+    b"Final-Recipient: rfc822; owner-a4b1c2@example.org\r\n"
+    b"Action: failed\r\n"
+    b"\r\n"
+    b"--R\r\n"
+    b"Content-Type: message/rfc822\r\n"
+    b"\r\n"
+    b"From: Camera <cam@example.com>\r\n"
+    b"Subject: =?UTF-8?Q?Alarm_ZX9081726354?=\r\n"
+    b"Content-Type: multipart/alternative; boundary=A\r\n"
+    b"\r\n"
+    b"--A\r\n"
+    b"Content-Type: text/plain\r\n"
+    b"\r\n"
+    b"Location 59.9139,10.7522\r\n"
+    b"--A\r\n"
+    b"Content-Type: text/html\r\n"
+    b'Content-Disposition: inline; filename="alarm.html"\r\n'
+    b"\r\n"
+    b"<p>IMEI 490154203237518</p>\r\n"
+    b"--A--\r\n"
+    b"--R\r\n"
+    b"Content-Type: text/rfc822-headers\r\n"
+    b"\r\n"
+    b"Message-ID: <a4b1c2.7@cam>\r\n"
+    b"Subject: Alarm\r\n"
+    b"--R--\r\n"
+)
+
+
+def test_a_bounce_walks_the_returned_message_and_its_delivery_status() -> None:
+    r = Run(25)
+    r.c(b"EHLO mx\r\nMAIL FROM:<>\r\nRCPT TO:<cam@example.com>\r\nDATA\r\n" + BOUNCE + b".\r\n")
+    (mail,) = mails(r)
+    assert [(p.section, p.media, p.name) for p in mail.parts] == [
+        ("1", "text/plain", ""),
+        ("2", "message/delivery-status", ""),
+        ("3.1", "text/plain", ""),
+        ("3.2", "text/html", "alarm.html"),
+        ("4", "text/rfc822-headers", ""),
+    ]
+    assert [s for s, _ in mail.embedded] == ["2", "3", "4"]
+    got = fields(mail)
+    assert got["smtp.header:Subject"] == ["Undelivered Mail Returned to Sender"]
+    # The returned message's headers under its part, its parts numbered below it (IMAP)
+    assert got["smtp.header:part[3]>Subject"] == ["Alarm ZX9081726354"]
+    assert got["smtp.header:part[3]>From"] == ["Camera <cam@example.com>"]
+    assert "smtp.header:part[3]>Content-Type" not in got
+    assert got["smtp.body:part[3.1]"] == ["Location 59.9139,10.7522"]
+    assert got["smtp.body:part[3.2]"] == ["<p>IMEI 490154203237518</p>"]
+    assert got["smtp.attachment:part[3.2]"] == ["alarm.html"]
+    # Delivery status (RFC 3464) and returned headers (RFC 6522): fields, not one text
+    assert got["smtp.header:part[2]>Reporting-MTA"] == ["dns; mx.example.net"]
+    assert got["smtp.header:part[2]>Final-Recipient"] == ["rfc822; owner-a4b1c2@example.org"]
+    assert got["smtp.header:part[4]>Message-ID"] == ["<a4b1c2.7@cam>"]
+    assert got["smtp.header:part[4]>Subject"] == ["Alarm"]
+    assert "smtp.body:part[2]" not in got and "smtp.body:part[4]" not in got
+    assert not r.ctx.anomalies.counts
+
+
+def test_a_forwarded_single_part_message_is_part_n_dot_1() -> None:
+    forwarded = (
+        b"Subject: Fwd: snapshot\r\n"
+        b'Content-Type: multipart/mixed; boundary="F"\r\n\r\n'
+        b"--F\r\n\r\nsee below\r\n"
+        b"--F\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(
+            b"Subject: Motion\r\nX-Device: SN-ZX9081726354\r\n\r\ncamera a4:b1:c2:d3:e4:f5\r\n"
+        ).replace(b"\n", b"\r\n")
+        + b"--F--\r\n"
+    )
+    r = Run(25)
+    r.c(b"EHLO x\r\nMAIL FROM:<a@x.org>\r\nDATA\r\n" + forwarded + b".\r\n")
+    (mail,) = mails(r)
+    assert [p.section for p in mail.parts] == ["1", "2.1"]
+    got = fields(mail)
+    assert got["smtp.header:part[2]>X-Device"] == ["SN-ZX9081726354"]
+    assert got["smtp.body:part[2.1]"] == ["camera a4:b1:c2:d3:e4:f5\r\n"]
+    assert got["smtp.header:Subject"] == ["Fwd: snapshot"]
+
+
+def test_a_message_that_is_the_whole_body_is_part_1() -> None:
+    body = b"Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nSN ZX1\r\n"
+    parsed = mime.parse(body)
+    assert parsed.messages == [("1", (("Subject", "inner"),))]
+    assert [(p.section, p.text) for p in parsed.parts] == [("1.1", "SN ZX1\r\n")]
+
+
+def test_a_header_block_that_is_not_fields_is_read_as_text() -> None:
+    body = (
+        b'Content-Type: multipart/report; boundary="R"\r\n\r\n'
+        b"--R\r\nContent-Type: text/rfc822-headers\r\n\r\nnot a header at all\r\n"
+        b"--R\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Final-Recipient: rfc822; x@y.org\r\n\r\n-- trailing junk ZX1 --\r\n"
+        b"--R--\r\n"
+    )
+    parsed = mime.parse(body)
+    assert parsed.messages == [("2", (("Final-Recipient", "rfc822; x@y.org"),))]
+    assert [(p.section, p.text) for p in parsed.parts] == [
+        ("1", "not a header at all"),
+        ("2", "-- trailing junk ZX1 --"),  # what is not fields is kept: cut, not hidden
+    ]
+
+
+def test_messages_nested_in_messages_are_bounded_by_the_depth_limit() -> None:
+    depth = mime.MAX_DEPTH + 3
+    body = b"".join(
+        b"Subject: level %d\r\nContent-Type: message/rfc822\r\n\r\n" % i for i in range(depth)
+    )
+    body += b"Subject: innermost\r\n\r\nSN ZX9081726354\r\n"
+    r = Run(25)
+    r.c(b"EHLO x\r\nMAIL FROM:<a@x.org>\r\nDATA\r\n" + body + b".\r\n")
+    (mail,) = mails(r)
+    assert len(mail.embedded) == mime.MAX_DEPTH
+    assert [s for s, _ in mail.embedded][:3] == ["1", "1.1", "1.1.1"]
+    assert mail.embedded[1][1] == (("Subject", "level 2"), ("Content-Type", "message/rfc822"))
+    assert fields(mail)["smtp.header:part[1.1]>Subject"] == ["level 2"]
+    assert r.ctx.anomalies.counts["smtp.mime_depth"] == 1
+    assert "SN ZX9081726354" in all_text(content_fields(mail, "smtp", "tcp"))  # cut, not hidden
+
+
+def test_messages_inside_multiparts_share_one_depth_limit() -> None:
+    inner = b"Content-Type: text/plain\r\n\r\nSN ZX1\r\n"
+    for i in range(mime.MAX_DEPTH + 2):
+        if i % 2:
+            inner = b"Content-Type: message/rfc822\r\n\r\nSubject: m%d\r\n" % i + inner
+        else:
+            inner = (
+                b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
+                + inner
+                + b"\r\n--b%d--\r\n" % i
+            )
+    parsed = mime.parse(inner)
+    assert ("mime_depth", f"multiparts or messages nested deeper than {mime.MAX_DEPTH}") in (
+        parsed.problems
+    )
+    assert any("SN ZX1" in p.text for p in parsed.parts)
+
+
 def test_dot_stuffing_is_undone_and_only_a_lone_dot_ends_the_data() -> None:
     body = b"Subject: dots\r\n\r\n..leading dot\r\n.\t\r\n...\r\nlast\r\n"
     r = session(Run(25), (b"HELO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\n", b""))

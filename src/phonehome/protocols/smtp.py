@@ -93,7 +93,7 @@ class SmtpMail(Record):
 
     FIELDS = (
         "helo", "auth", "mail_from", "rcpt_to", "headers", "parts", "complete", "starttls",
-        "vrfy", "expn", "mail_params", "rcpt_params",
+        "vrfy", "expn", "mail_params", "rcpt_params", "embedded",
     )  # fmt: skip
     __slots__ = FIELDS
 
@@ -123,6 +123,9 @@ class SmtpMail(Record):
     rcpt_params: tuple[tuple[str, str], ...]
     """(keyword, value) of the RCPT TO parameters that name someone (``ORCPT``, its
     address type dropped), xtext decoded; at most one per recipient."""
+    embedded: tuple[tuple[str, mime.Headers], ...]
+    """(section, header fields) of the messages inside the message: a forwarded or
+    bounced ``message/rfc822`` part, a delivery status (:attr:`mime.Mail.messages`)."""
 
     def __init__(
         self,
@@ -138,6 +141,7 @@ class SmtpMail(Record):
         expn: tuple[str, ...] = (),
         mail_params: tuple[tuple[str, str], ...] = (),
         rcpt_params: tuple[tuple[str, str], ...] = (),
+        embedded: tuple[tuple[str, mime.Headers], ...] = (),
     ) -> None:
         self.helo = helo
         self.auth = auth
@@ -151,6 +155,7 @@ class SmtpMail(Record):
         self.expn = expn
         self.mail_params = mail_params
         self.rcpt_params = rcpt_params
+        self.embedded = embedded
 
     def subject(self) -> str:
         return mime.header_value(self.headers, "subject")
@@ -516,10 +521,12 @@ class SmtpApp(TcpApp):
     def _mail(self, draft: _Draft, complete: bool) -> SmtpMail:
         headers: mime.Headers = ()
         parts: tuple[MailPart, ...] = ()
+        embedded: tuple[tuple[str, mime.Headers], ...] = ()
         if self._data:
             parsed = mime.parse(bytes(self._data))
             headers = parsed.headers
             parts = tuple(parsed.parts)
+            embedded = tuple(parsed.messages)
             for kind, detail in parsed.problems:
                 self._problem(f"smtp.{kind}", detail, draft.start[1])
         return SmtpMail(
@@ -535,6 +542,7 @@ class SmtpApp(TcpApp):
             tuple(draft.expn),
             tuple(draft.mail_params),
             tuple(draft.rcpt_params),
+            embedded,
         )
 
     def _give_up(self, line: bytes, out: list[Parsed]) -> None:
@@ -846,9 +854,9 @@ class SmtpProtocol(Protocol):
             expand_into(out, budget, "smtp.vrfy", "", (), None, (), name)
         for name in content.expn:
             expand_into(out, budget, "smtp.expn", "", (), None, (), name)
-        for name, value in content.headers:
-            if name.lower() not in NOISE_HEADERS:
-                expand_into(out, budget, "smtp.header", escape_segment(name), (), name, (), value)
+        _header_fields(out, budget, "", content.headers)
+        for section, headers in content.embedded:
+            _header_fields(out, budget, f"part[{section}]>", headers)
         for part in content.parts:
             segment = f"part[{part.section}]" if part.section else ""
             if part.text:
@@ -856,6 +864,15 @@ class SmtpProtocol(Protocol):
             if part.name:
                 expand_into(out, budget, "smtp.attachment", segment, (), None, (), part.name)
         return iter(out)
+
+
+def _header_fields(out: list[Field], budget: Budget, prefix: str, headers: mime.Headers) -> None:
+    """``smtp.header:<Name>``; an embedded message's under its part, as its body's are:
+    ``smtp.header:part[2]>Subject`` (``>``: a structure inside the part)."""
+    for name, value in headers:
+        if name.lower() not in NOISE_HEADERS:
+            segment = prefix + escape_segment(name)
+            expand_into(out, budget, "smtp.header", segment, (), name, (), value)
 
 
 SMTP: Final = SmtpProtocol()

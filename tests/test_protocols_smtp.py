@@ -423,6 +423,19 @@ def test_a_header_block_that_is_not_fields_is_read_as_text() -> None:
     ]
 
 
+def test_delivery_status_blocks_past_the_header_bound_stay_as_text() -> None:
+    # LF-only empty lines between blocks; one recipient block per field, more than the bound
+    blocks = b"".join(b"Final-Recipient: rfc822; r%d@y.org\n\n" % i for i in range(300))
+    parsed = mime.parse(b"Content-Type: message/delivery-status\n\n" + blocks)
+    ((section, fields),) = parsed.messages
+    assert section == "1" and len(fields) == mime.MAX_HEADERS
+    assert fields[-1] == ("Final-Recipient", f"rfc822; r{mime.MAX_HEADERS - 1}@y.org")
+    (part,) = parsed.parts
+    assert part.text.startswith(f"Final-Recipient: rfc822; r{mime.MAX_HEADERS}@y.org")
+    assert "r299@y.org" in part.text  # cut, not hidden
+    assert ("header_limit", f"more than {mime.MAX_HEADERS} header fields") in parsed.problems
+
+
 def test_messages_nested_in_messages_are_bounded_by_the_depth_limit() -> None:
     depth = mime.MAX_DEPTH + 3
     body = b"".join(

@@ -64,6 +64,7 @@ _BETWEEN_WORDS: Final = re.compile(r"(\?=)[ \t\r\n]+(=\?)")
 _QP_ESCAPE: Final = re.compile(r"=([0-9A-Fa-f]{2})")
 _PARAM: Final = re.compile(r';\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
 _SECTION_PARAM: Final = re.compile(r"^(.+?)\*(\d+)\*?$")
+_EMPTY_LINE: Final = re.compile(rb"\n\r?\n")
 _MESSAGES: Final = frozenset(("message/rfc822", "message/global"))
 """A whole message inside a part (RFC 2046 5.2.1; ``global``: with UTF-8 headers, RFC 6532)."""
 _HEADER_BLOCKS: Final = frozenset(
@@ -395,14 +396,24 @@ def _header_blocks(mail: Mail, headers: Headers, media: str, body: bytes, sectio
         return False  # _leaf counts it
     encoding = header_value(headers, "content-transfer-encoding").strip().lower()
     data = transfer_decode(body, encoding, mail)
-    rest = data.lstrip(b"\r\n")
     fields: list[tuple[str, str]] = []
-    while rest and len(fields) < MAX_HEADERS:
-        block, after = split_head(rest, mail)
+    pos = 0
+    size = len(data)
+    while len(fields) < MAX_HEADERS:
+        while pos < size and data[pos] in (10, 13):
+            pos += 1  # the empty lines between blocks
+        if pos >= size:
+            break
+        # Each block is found from where the last ended (split_head on the rest would look
+        # for a CRLF and an LF empty line to the end each time: quadratic).
+        blank = _EMPTY_LINE.search(data, pos)
+        end = blank.start() + 1 if blank is not None else size
+        block, _ = split_head(data[pos:end], mail)
         if not block:
             break
         fields += block
-        rest = after.lstrip(b"\r\n")
+        pos = blank.end() if blank is not None else size
+    rest = data[pos:]
     if not fields:
         return False
     if len(fields) > MAX_HEADERS or (rest and len(fields) == MAX_HEADERS):

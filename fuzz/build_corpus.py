@@ -277,6 +277,20 @@ _SMTP_SESSION = (
     b"RSET\r\nQUIT\r\n"
 )
 """A camera's alert session: the client side (the server's replies are state only)."""
+_SMTP_BOUNCE = (
+    b"EHLO mx\r\nVRFY admin\r\nEXPN <staff@example.org> SMTPUTF8\r\n"
+    b"MAIL FROM:<> SIZE=900 AUTH=cam+2B1@example.com ENVID=sn+3DZX90\r\n"
+    b"RCPT TO:<cam@example.com> NOTIFY=FAILURE ORCPT=utf-8;J\\x{FC}rgen@example.org\r\n"
+    b"DATA\r\nSubject: Undelivered\r\n"
+    b'Content-Type: multipart/report; boundary="R"\r\n\r\n--R\r\n'
+    b"Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+    b"Final-Recipient: rfc822; owner@example.org\r\n--R\r\n"
+    b"Content-Type: message/rfc822\r\n\r\nSubject: Motion\r\n"
+    b"Content-Type: message/rfc822\r\n\r\nX-Serial: ZX9081726354\r\n\r\nbody\r\n--R\r\n"
+    b"Content-Type: text/rfc822-headers\r\n\r\nMessage-ID: <a4b1@cam>\r\n--R--\r\n.\r\n"
+)
+"""A bounce with a delivery status, a returned message (itself embedding one) and returned
+headers; VRFY/EXPN and the envelope parameters that name someone."""
 
 
 def _mobile_seeds() -> dict[str, list[bytes]]:
@@ -343,7 +357,7 @@ def _mobile_seeds() -> dict[str, list[bytes]]:
             b"\x00" + _length_prefixed([sa_init, auth]),
             b"\x02" + _length_prefixed([b"\x00" * 4 + auth]),
         ],
-        "smtp": [b"\x00" + _pieces(_SMTP_SESSION, 60)],
+        "smtp": [b"\x00" + _pieces(_SMTP_SESSION, 60), b"\x00" + _pieces(_SMTP_BOUNCE, 60)],
         "eap": [identity, aka, struct.pack("!BBH", 2, 0, len(identity)) + identity],
         "threegpp": [
             mb.tbcd(IMSI),

@@ -19,7 +19,14 @@ from phonehome.model import Field
 from phonehome.model.anomaly import Anomalies
 from phonehome.model.message import RawPayload, TlsClientHello
 from phonehome.protocols import mime
-from phonehome.protocols.smtp import MAX_DATA, MAX_LINE, MAX_RCPT, SmtpMail, SmtpReply
+from phonehome.protocols.smtp import (
+    MAX_DATA,
+    MAX_LINE,
+    MAX_QUERIES,
+    MAX_RCPT,
+    SmtpMail,
+    SmtpReply,
+)
 from phonehome.simulate.packets import Host, TcpConnection
 from phonehome.simulate.pcap_writer import PcapWriter
 from tests import tshark
@@ -157,6 +164,89 @@ def test_auth_login_with_the_user_as_initial_response_and_no_server_side() -> No
     assert PASSWORD not in repr(mail)
 
 
+def test_mail_parameters_that_name_someone_are_fields_with_xtext_decoded() -> None:
+    r = session(
+        Run(587),
+        (b"EHLO cam\r\n", EHLO_REPLY),
+        (
+            b"MAIL FROM:<cam@example.com> SIZE=300 BODY=8BITMIME RET=HDRS"
+            b" AUTH=cam+2Bsn+3DZX9081726354@example.com ENVID=alarm-a4b1c2d3e4f5+2B1\r\n",
+            b"250 Ok\r\n",
+        ),
+        (
+            b"RCPT TO:<owner@example.org> NOTIFY=SUCCESS,FAILURE"
+            b" ORCPT=rfc822;Owner+2Bhome@example.org\r\n",
+            b"250 Ok\r\n",
+        ),
+        (b"RCPT TO:<b@example.org> ORCPT=utf-8;J\\x{FC}rgen@example.org\r\n", b"250 Ok\r\n"),
+        (b"RCPT TO:<c@example.org>\r\n", b"250 Ok\r\n"),
+        (b"QUIT\r\n", b""),
+    )
+    (mail,) = mails(r)
+    assert mail.mail_from == "cam@example.com"  # the envelope address as before
+    assert mail.rcpt_to == ("owner@example.org", "b@example.org", "c@example.org")
+    assert mail.mail_params == (
+        ("AUTH", "cam+sn=ZX9081726354@example.com"), ("ENVID", "alarm-a4b1c2d3e4f5+1"),
+    )  # fmt: skip
+    assert mail.rcpt_params == (
+        ("ORCPT", "Owner+home@example.org"),
+        ("ORCPT", "Jürgen@example.org"),
+    )
+    got = fields(mail)
+    assert got["smtp.mail_from"] == ["cam@example.com"]
+    assert got["smtp.mail_from:AUTH"] == ["cam+sn=ZX9081726354@example.com"]
+    assert got["smtp.mail_from:ENVID"] == ["alarm-a4b1c2d3e4f5+1"]
+    assert got["smtp.rcpt_to:ORCPT"] == ["Owner+home@example.org", "Jürgen@example.org"]
+    # SIZE, BODY, RET and NOTIFY are protocol: no field, and not in any field's text
+    assert not [w for w in got if w.split(":")[-1] in ("SIZE", "BODY", "RET", "NOTIFY")]
+    assert "8BITMIME" not in all_text(content_fields(mail, "smtp", "tcp"))
+
+
+@pytest.mark.parametrize(
+    ("line", "params"),
+    [
+        (b"MAIL FROM:<> AUTH=<>", ()),  # a bounce, no identity
+        (b"MAIL FROM:<a@x.org> AUTH=<sub@x.org>", (("AUTH", "sub@x.org"),)),
+        (b"MAIL FROM:a@x.org auth=u+", (("AUTH", "u+"),)),  # a lone '+' is not an escape
+        (b"MAIL FROM:<a@x.org> ENVID=one ENVID=two AUTH", (("ENVID", "one"),)),
+        (b"MAIL FROM:<a@x.org> ENVID=+ZZ+4", (("ENVID", "+ZZ+4"),)),
+        (b"MAIL FROM:<a@x.org> ORCPT=rfc822;x@y.org", ()),  # ORCPT belongs to RCPT
+    ],
+)
+def test_mail_parameter_edge_cases(line: bytes, params: tuple[tuple[str, str], ...]) -> None:
+    r = Run(25)
+    r.c(b"EHLO x\r\n" + line + b"\r\nQUIT\r\n")
+    (mail,) = mails(r)
+    assert mail.mail_params == params
+
+
+def test_vrfy_and_expn_arguments_are_fields() -> None:
+    r = session(
+        Run(25),
+        (b"EHLO nas\r\n", EHLO_REPLY),
+        (b"VRFY admin-00:11:22:33:44:55\r\n", b"252 2.0.0 Cannot VRFY user\r\n"),
+        (b"VRFY <root@nas.example.org> SMTPUTF8\r\n", b"252 2.0.0 Ok\r\n"),
+        (b"EXPN family-list\r\n", b"502 5.5.2 not implemented\r\n"),
+        (b"VRFY\r\n", b"501 Syntax\r\n"),
+        (b"QUIT\r\n", b"221 Bye\r\n"),
+    )
+    (mail,) = mails(r)  # no MAIL: the session still gives one record
+    assert mail.vrfy == ("admin-00:11:22:33:44:55", "root@nas.example.org")
+    assert mail.expn == ("family-list",)
+    got = fields(mail)
+    assert got["smtp.vrfy"] == ["admin-00:11:22:33:44:55", "root@nas.example.org"]
+    assert got["smtp.expn"] == ["family-list"]
+    assert r.ctx.anomalies.counts.get("smtp.bad_command", 0) == 0
+
+
+def test_endless_vrfy_is_bounded() -> None:
+    r = Run(25)
+    r.c(b"EHLO x\r\n" + b"".join(b"VRFY user%d\r\n" % i for i in range(MAX_QUERIES + 7)))
+    (mail,) = mails(r)
+    assert len(mail.vrfy) == MAX_QUERIES and mail.vrfy[-1] == f"user{MAX_QUERIES - 1}"
+    assert r.ctx.anomalies.counts["smtp.query_limit"] == 7
+
+
 MULTIPART = (
     b"From: =?UTF-8?B?S2FtZXJhIEvDvGNoZQ==?= <cam@example.com>\r\n"
     b"Subject: =?ISO-8859-1?Q?Bewegung_erkannt_=E0_AA:BB:CC:DD:EE:FF?=\r\n"
@@ -213,6 +303,172 @@ def test_mime_parts_base64_quoted_printable_rfc2047_and_a_named_snapshot() -> No
     assert mail.parts[2].text == "" and mail.parts[2].size == 1028
     assert "smtp.header:Content-Type" not in got and "smtp.header:MIME-Version" not in got
     assert got["smtp.header:Message-ID"] == ["<20260101.a4b1c2@cam>"]
+
+
+BOUNCE = (
+    b"From: MAILER-DAEMON@mx.example.net\r\n"
+    b"To: cam@example.com\r\n"
+    b"Subject: Undelivered Mail Returned to Sender\r\n"
+    b'Content-Type: multipart/report; report-type=delivery-status; boundary="R"\r\n'
+    b"\r\n"
+    b"--R\r\n"
+    b"Content-Type: text/plain\r\n"
+    b"\r\n"
+    b"Your message could not be delivered.\r\n"
+    b"--R\r\n"
+    b"Content-Type: message/delivery-status\r\n"
+    b"\r\n"
+    b"Reporting-MTA: dns; mx.example.net\r\n"
+    b"\r\n"
+    b"Final-Recipient: rfc822; owner-a4b1c2@example.org\r\n"
+    b"Action: failed\r\n"
+    b"\r\n"
+    b"--R\r\n"
+    b"Content-Type: message/rfc822\r\n"
+    b"\r\n"
+    b"From: Camera <cam@example.com>\r\n"
+    b"Subject: =?UTF-8?Q?Alarm_ZX9081726354?=\r\n"
+    b"Content-Type: multipart/alternative; boundary=A\r\n"
+    b"\r\n"
+    b"--A\r\n"
+    b"Content-Type: text/plain\r\n"
+    b"\r\n"
+    b"Location 59.9139,10.7522\r\n"
+    b"--A\r\n"
+    b"Content-Type: text/html\r\n"
+    b'Content-Disposition: inline; filename="alarm.html"\r\n'
+    b"\r\n"
+    b"<p>IMEI 490154203237518</p>\r\n"
+    b"--A--\r\n"
+    b"--R\r\n"
+    b"Content-Type: text/rfc822-headers\r\n"
+    b"\r\n"
+    b"Message-ID: <a4b1c2.7@cam>\r\n"
+    b"Subject: Alarm\r\n"
+    b"--R--\r\n"
+)
+
+
+def test_a_bounce_walks_the_returned_message_and_its_delivery_status() -> None:
+    r = Run(25)
+    r.c(b"EHLO mx\r\nMAIL FROM:<>\r\nRCPT TO:<cam@example.com>\r\nDATA\r\n" + BOUNCE + b".\r\n")
+    (mail,) = mails(r)
+    assert [(p.section, p.media, p.name) for p in mail.parts] == [
+        ("1", "text/plain", ""),
+        ("2", "message/delivery-status", ""),
+        ("3.1", "text/plain", ""),
+        ("3.2", "text/html", "alarm.html"),
+        ("4", "text/rfc822-headers", ""),
+    ]
+    assert [s for s, _ in mail.embedded] == ["2", "3", "4"]
+    got = fields(mail)
+    assert got["smtp.header:Subject"] == ["Undelivered Mail Returned to Sender"]
+    # The returned message's headers under its part, its parts numbered below it (IMAP)
+    assert got["smtp.header:part[3]>Subject"] == ["Alarm ZX9081726354"]
+    assert got["smtp.header:part[3]>From"] == ["Camera <cam@example.com>"]
+    assert "smtp.header:part[3]>Content-Type" not in got
+    assert got["smtp.body:part[3.1]"] == ["Location 59.9139,10.7522"]
+    assert got["smtp.body:part[3.2]"] == ["<p>IMEI 490154203237518</p>"]
+    assert got["smtp.attachment:part[3.2]"] == ["alarm.html"]
+    # Delivery status (RFC 3464) and returned headers (RFC 6522): fields, not one text
+    assert got["smtp.header:part[2]>Reporting-MTA"] == ["dns; mx.example.net"]
+    assert got["smtp.header:part[2]>Final-Recipient"] == ["rfc822; owner-a4b1c2@example.org"]
+    assert got["smtp.header:part[4]>Message-ID"] == ["<a4b1c2.7@cam>"]
+    assert got["smtp.header:part[4]>Subject"] == ["Alarm"]
+    assert "smtp.body:part[2]" not in got and "smtp.body:part[4]" not in got
+    assert not r.ctx.anomalies.counts
+
+
+def test_a_forwarded_single_part_message_is_part_n_dot_1() -> None:
+    forwarded = (
+        b"Subject: Fwd: snapshot\r\n"
+        b'Content-Type: multipart/mixed; boundary="F"\r\n\r\n'
+        b"--F\r\n\r\nsee below\r\n"
+        b"--F\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(
+            b"Subject: Motion\r\nX-Device: SN-ZX9081726354\r\n\r\ncamera a4:b1:c2:d3:e4:f5\r\n"
+        ).replace(b"\n", b"\r\n")
+        + b"--F--\r\n"
+    )
+    r = Run(25)
+    r.c(b"EHLO x\r\nMAIL FROM:<a@x.org>\r\nDATA\r\n" + forwarded + b".\r\n")
+    (mail,) = mails(r)
+    assert [p.section for p in mail.parts] == ["1", "2.1"]
+    got = fields(mail)
+    assert got["smtp.header:part[2]>X-Device"] == ["SN-ZX9081726354"]
+    assert got["smtp.body:part[2.1]"] == ["camera a4:b1:c2:d3:e4:f5\r\n"]
+    assert got["smtp.header:Subject"] == ["Fwd: snapshot"]
+
+
+def test_a_message_that_is_the_whole_body_is_part_1() -> None:
+    body = b"Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nSN ZX1\r\n"
+    parsed = mime.parse(body)
+    assert parsed.messages == [("1", (("Subject", "inner"),))]
+    assert [(p.section, p.text) for p in parsed.parts] == [("1.1", "SN ZX1\r\n")]
+
+
+def test_a_header_block_that_is_not_fields_is_read_as_text() -> None:
+    body = (
+        b'Content-Type: multipart/report; boundary="R"\r\n\r\n'
+        b"--R\r\nContent-Type: text/rfc822-headers\r\n\r\nnot a header at all\r\n"
+        b"--R\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Final-Recipient: rfc822; x@y.org\r\n\r\n-- trailing junk ZX1 --\r\n"
+        b"--R--\r\n"
+    )
+    parsed = mime.parse(body)
+    assert parsed.messages == [("2", (("Final-Recipient", "rfc822; x@y.org"),))]
+    assert [(p.section, p.text) for p in parsed.parts] == [
+        ("1", "not a header at all"),
+        ("2", "-- trailing junk ZX1 --"),  # what is not fields is kept: cut, not hidden
+    ]
+
+
+def test_delivery_status_blocks_past_the_header_bound_stay_as_text() -> None:
+    # LF-only empty lines between blocks; one recipient block per field, more than the bound
+    blocks = b"".join(b"Final-Recipient: rfc822; r%d@y.org\n\n" % i for i in range(300))
+    parsed = mime.parse(b"Content-Type: message/delivery-status\n\n" + blocks)
+    ((section, fields),) = parsed.messages
+    assert section == "1" and len(fields) == mime.MAX_HEADERS
+    assert fields[-1] == ("Final-Recipient", f"rfc822; r{mime.MAX_HEADERS - 1}@y.org")
+    (part,) = parsed.parts
+    assert part.text.startswith(f"Final-Recipient: rfc822; r{mime.MAX_HEADERS}@y.org")
+    assert "r299@y.org" in part.text  # cut, not hidden
+    assert ("header_limit", f"more than {mime.MAX_HEADERS} header fields") in parsed.problems
+
+
+def test_messages_nested_in_messages_are_bounded_by_the_depth_limit() -> None:
+    depth = mime.MAX_DEPTH + 3
+    body = b"".join(
+        b"Subject: level %d\r\nContent-Type: message/rfc822\r\n\r\n" % i for i in range(depth)
+    )
+    body += b"Subject: innermost\r\n\r\nSN ZX9081726354\r\n"
+    r = Run(25)
+    r.c(b"EHLO x\r\nMAIL FROM:<a@x.org>\r\nDATA\r\n" + body + b".\r\n")
+    (mail,) = mails(r)
+    assert len(mail.embedded) == mime.MAX_DEPTH
+    assert [s for s, _ in mail.embedded][:3] == ["1", "1.1", "1.1.1"]
+    assert mail.embedded[1][1] == (("Subject", "level 2"), ("Content-Type", "message/rfc822"))
+    assert fields(mail)["smtp.header:part[1.1]>Subject"] == ["level 2"]
+    assert r.ctx.anomalies.counts["smtp.mime_depth"] == 1
+    assert "SN ZX9081726354" in all_text(content_fields(mail, "smtp", "tcp"))  # cut, not hidden
+
+
+def test_messages_inside_multiparts_share_one_depth_limit() -> None:
+    inner = b"Content-Type: text/plain\r\n\r\nSN ZX1\r\n"
+    for i in range(mime.MAX_DEPTH + 2):
+        if i % 2:
+            inner = b"Content-Type: message/rfc822\r\n\r\nSubject: m%d\r\n" % i + inner
+        else:
+            inner = (
+                b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
+                + inner
+                + b"\r\n--b%d--\r\n" % i
+            )
+    parsed = mime.parse(inner)
+    assert ("mime_depth", f"multiparts or messages nested deeper than {mime.MAX_DEPTH}") in (
+        parsed.problems
+    )
+    assert any("SN ZX1" in p.text for p in parsed.parts)
 
 
 def test_dot_stuffing_is_undone_and_only_a_lone_dot_ends_the_data() -> None:

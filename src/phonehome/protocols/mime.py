@@ -7,6 +7,13 @@ their RFC 2047 encoded-words decoded (RFC 5322 2.2.3, RFC 2047), multiparts are 
 (RFC 2046 5.1) and each leaf's Content-Transfer-Encoding is undone and its charset applied
 (RFC 2045 6). Binary leaves (the JPEG snapshot) are named, never read as text.
 
+A forwarded mail or a bounce embeds another message (``message/rfc822``, RFC 2046 5.2.1;
+a delivery report's ``message/delivery-status`` and ``text/rfc822-headers``, RFC 3464 and
+6522): it is walked like the outer one, its header fields kept under its section number
+(:attr:`Mail.messages`) and its parts numbered below it as IMAP numbers them (RFC 3501
+6.4.5: the parts of the message that is part 2 are 2.1, 2.2 ...). The nesting bound counts
+embedded messages as it counts multiparts.
+
 Written here rather than with the stdlib ``email`` package: its parser has no bound on
 nesting, parts or header count, and its policies raise or defect on hostile input in ways
 that would have to be caught around every call; this reader is the few rules a search
@@ -24,9 +31,10 @@ from phonehome.extract.text import looks_binary, to_text
 from phonehome.model.message import Record
 
 MAX_DEPTH: Final = 8
-"""Nested multiparts walked; deeper ones are read as one text leaf (cut, not hidden)."""
+"""Nested multiparts and embedded messages walked; deeper ones are read as one text leaf
+(cut, not hidden)."""
 MAX_PARTS: Final = 256
-"""Leaves kept per message; later ones are dropped."""
+"""Leaves kept per message, and embedded messages; later ones are dropped."""
 MAX_HEADERS: Final = 256
 """Header fields kept per header block; later ones are dropped."""
 MAX_NAME: Final = 1024
@@ -56,6 +64,22 @@ _BETWEEN_WORDS: Final = re.compile(r"(\?=)[ \t\r\n]+(=\?)")
 _QP_ESCAPE: Final = re.compile(r"=([0-9A-Fa-f]{2})")
 _PARAM: Final = re.compile(r';\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
 _SECTION_PARAM: Final = re.compile(r"^(.+?)\*(\d+)\*?$")
+_EMPTY_LINE: Final = re.compile(rb"\n\r?\n")
+_MESSAGES: Final = frozenset(("message/rfc822", "message/global"))
+"""A whole message inside a part (RFC 2046 5.2.1; ``global``: with UTF-8 headers, RFC 6532)."""
+_HEADER_BLOCKS: Final = frozenset(
+    (
+        "text/rfc822-headers",
+        "message/global-headers",
+        "message/delivery-status",
+        "message/global-delivery-status",
+        "message/disposition-notification",
+        "message/global-disposition-notification",
+    )
+)
+"""Parts that are blocks of header fields: a bounced message's headers (RFC 6522 4, RFC
+6533), a delivery status (RFC 3464 2.1: ``Final-Recipient``, ``Reporting-MTA`` ...), a
+read receipt (RFC 8098 3.1)."""
 
 
 class MailPart(Record):
@@ -88,11 +112,14 @@ class MailPart(Record):
 class Mail:
     """A parsed message: its header fields, its leaves, and the bounds that cut it."""
 
-    __slots__ = ("headers", "parts", "problems")
+    __slots__ = ("headers", "messages", "parts", "problems")
 
     def __init__(self) -> None:
         self.headers: Headers = ()
         self.parts: list[MailPart] = []
+        self.messages: list[tuple[str, Headers]] = []
+        """(section, header fields) of each message embedded in this one, outermost
+        first: a ``message/rfc822`` part's headers, or a header-block part's fields."""
         self.problems: list[tuple[str, str]] = []
         """(kind, detail): ``mime_depth``, ``mime_parts``, ``header_limit``,
         ``bad_encoding``."""
@@ -312,12 +339,21 @@ def transfer_decode(body: bytes, encoding: str, mail: Mail) -> bytes:
 
 
 def _entity(mail: Mail, headers: Headers, body: bytes, section: str, depth: int) -> None:
-    """One MIME entity: a multipart's children in turn, or a leaf."""
+    """One MIME entity: a multipart's children in turn, an embedded message, or a leaf."""
     media, ctype = params(header_value(headers, "content-type") or "text/plain")
+    if media in _MESSAGES:
+        if depth < MAX_DEPTH:
+            # A message that is the whole body is part 1 (RFC 3501 6.4.5).
+            _message(mail, headers, body, section or "1", depth)
+            return
+        _too_deep(mail)
+        media = "text/plain"
+    elif media in _HEADER_BLOCKS and _header_blocks(mail, headers, media, body, section or "1"):
+        return
     if media.startswith("multipart/"):
         boundary = ctype.get("boundary", "")
         if depth >= MAX_DEPTH:
-            mail.problem("mime_depth", f"multiparts nested deeper than {MAX_DEPTH}")
+            _too_deep(mail)
         elif boundary:
             children = _children(body, boundary.encode("utf-8", "replace"))
             for i, child in enumerate(children, 1):
@@ -330,6 +366,63 @@ def _entity(mail: Mail, headers: Headers, body: bytes, section: str, depth: int)
             return
         media = "text/plain"  # no boundary, or too deep: the text as it is
     _leaf(mail, headers, media, ctype, body, section)
+
+
+def _too_deep(mail: Mail) -> None:
+    mail.problem("mime_depth", f"multiparts or messages nested deeper than {MAX_DEPTH}")
+
+
+def _message(mail: Mail, headers: Headers, body: bytes, section: str, depth: int) -> None:
+    """An embedded message: its header fields under its own section, its body walked as a
+    message's, one level deeper (a multipart's children are ``section.1``, ``section.2``;
+    a single body is ``section.1``, as IMAP numbers them)."""
+    if len(mail.messages) >= MAX_PARTS:
+        mail.problem("mime_parts", f"more than {MAX_PARTS} parts")
+        return
+    # RFC 2046 5.2.1 allows only 7bit/8bit/binary here; some senders encode it anyway.
+    encoding = header_value(headers, "content-transfer-encoding").strip().lower()
+    inner_headers, inner_body = split_head(transfer_decode(body, encoding, mail), mail)
+    mail.messages.append((section, inner_headers))
+    inner_media, _ = params(header_value(inner_headers, "content-type") or "text/plain")
+    number = section if inner_media.startswith("multipart/") else f"{section}.1"
+    _entity(mail, inner_headers, inner_body, number, depth + 1)
+
+
+def _header_blocks(mail: Mail, headers: Headers, media: str, body: bytes, section: str) -> bool:
+    """A part made of header blocks (:data:`_HEADER_BLOCKS`): its fields, all blocks
+    joined, kept as an embedded message's headers; the part is a leaf whose text is only
+    what did not read as fields (cut, not hidden). False when nothing did."""
+    if len(mail.messages) >= MAX_PARTS or len(mail.parts) >= MAX_PARTS:
+        return False  # _leaf counts it
+    encoding = header_value(headers, "content-transfer-encoding").strip().lower()
+    data = transfer_decode(body, encoding, mail)
+    fields: list[tuple[str, str]] = []
+    pos = 0
+    size = len(data)
+    while len(fields) < MAX_HEADERS:
+        while pos < size and data[pos] in (10, 13):
+            pos += 1  # the empty lines between blocks
+        if pos >= size:
+            break
+        # Each block is found from where the last ended (split_head on the rest would look
+        # for a CRLF and an LF empty line to the end each time: quadratic).
+        blank = _EMPTY_LINE.search(data, pos)
+        end = blank.start() + 1 if blank is not None else size
+        block, _ = split_head(data[pos:end], mail)
+        if not block:
+            break
+        fields += block
+        pos = blank.end() if blank is not None else size
+    rest = data[pos:]
+    if not fields:
+        return False
+    if len(fields) > MAX_HEADERS or (rest and len(fields) == MAX_HEADERS):
+        mail.problem("header_limit", f"more than {MAX_HEADERS} header fields")
+        del fields[MAX_HEADERS:]
+    mail.messages.append((section, tuple(fields)))
+    text = to_text(rest) if rest.strip() and not looks_binary(rest[:4096]) else ""
+    mail.parts.append(MailPart(section, media, "", text, len(data)))
+    return True
 
 
 def _children(body: bytes, boundary: bytes) -> list[bytes]:

@@ -6,7 +6,9 @@ serial number, owner's address, sometimes its location. One :class:`SmtpMail` is
 per mail transaction (MAIL .. RCPT .. DATA .. ``.``, or BDAT chunks, RFC 3030), with what
 the client sent before it on the connection (EHLO name, AUTH user); a session that sends
 no mail still gives one for its EHLO and AUTH. The DATA is read as a message
-(:mod:`phonehome.protocols.mime`).
+(:mod:`phonehome.protocols.mime`). Besides the envelope addresses, the ESMTP parameters
+that name someone are kept (``AUTH=``, ``ENVID=``, ``ORCPT=``: a device's account, its
+serial in an envelope id), and the strings a client asks about with VRFY and EXPN.
 
 AUTH (RFC 4954): only the user names are kept (PLAIN's authorisation and authentication
 ids, LOGIN's user name, the name in CRAM-MD5, SCRAM, XOAUTH2 and OAUTHBEARER responses).
@@ -16,13 +18,18 @@ a field or an output: a report about leaks must not become one.
 The server's replies (:class:`SmtpReply`) drive the state: a DATA refused, an AUTH
 exchange over, STARTTLS accepted (RFC 3207), after which the connection is TLS and is
 handed back to recognition (the TLS module reads the ClientHello; nothing after it is
-read as SMTP). They are messages too, searched only when the device is the server (a
-NAS running a mail server echoes addresses in its replies), as HTTP responses are.
+read as SMTP, unless the run's key log opens it). They are messages too, searched only
+when the device is the server (a NAS running a mail server echoes addresses in its
+replies), as HTTP responses are.
+
+Implicit TLS (RFC 8314 "submissions", port 465) needs nothing of its own: with the key
+log, the decrypted stream is recognised by content like any TCP stream, by the server's
+``220`` greeting when it says SMTP, else by the client's EHLO.
 
 Hostile input is cut and counted (``smtp.*`` anomalies): command lines longer than
-:data:`MAX_LINE`, DATA beyond :data:`MAX_DATA`, more than :data:`MAX_RCPT` recipients,
-lines that are not commands (after :data:`MAX_BAD` in a row the rest is raw payload),
-and the MIME bounds of :mod:`~phonehome.protocols.mime`.
+:data:`MAX_LINE`, DATA beyond :data:`MAX_DATA`, more than :data:`MAX_RCPT` recipients or
+:data:`MAX_QUERIES` VRFY/EXPN, lines that are not commands (after :data:`MAX_BAD` in a row
+the rest is raw payload), and the MIME bounds of :mod:`~phonehome.protocols.mime`.
 """
 
 from __future__ import annotations
@@ -58,6 +65,8 @@ MAX_AUTH_LINES: Final = 8
 MAX_EXPECTED: Final = 1024
 """Commands remembered while their replies are awaited (pipelining, RFC 2920)."""
 MAX_REPLY_LINES: Final = 128
+MAX_QUERIES: Final = 100
+"""VRFY and EXPN arguments kept per mail (an address harvester sends thousands)."""
 
 NOISE_HEADERS: Final = frozenset(
     ("content-type", "content-transfer-encoding", "mime-version", "content-length")
@@ -65,6 +74,14 @@ NOISE_HEADERS: Final = frozenset(
 """Message header fields that are MIME mechanics (the walk reads them): not searched."""
 
 _CLIENT_STARTS: Final = (b"EHLO ", b"HELO ", b"MAIL FROM:", b"STARTTLS\r\n")
+_MAIL_IDENTITIES: Final = ("AUTH", "ENVID")
+"""MAIL FROM parameters that name someone: the submitter's identity (RFC 4954 5) and the
+envelope id (RFC 3461 4.4), which devices fill with a serial or MAC; SIZE, BODY, RET,
+SMTPUTF8 ... are protocol and not kept."""
+_RCPT_IDENTITIES: Final = ("ORCPT",)
+"""RCPT TO parameters that name someone: the original recipient (RFC 3461 4.2); NOTIFY
+is protocol."""
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
 _COMMAND: Final = 0
 _DATA: Final = 1
 _BDAT: Final = 2
@@ -76,6 +93,7 @@ class SmtpMail(Record):
 
     FIELDS = (
         "helo", "auth", "mail_from", "rcpt_to", "headers", "parts", "complete", "starttls",
+        "vrfy", "expn", "mail_params", "rcpt_params", "embedded",
     )  # fmt: skip
     __slots__ = FIELDS
 
@@ -95,6 +113,19 @@ class SmtpMail(Record):
     (bound, lost bytes, the connection ended) or there was no DATA."""
     starttls: bool
     """The client asked for TLS after this: what follows on the connection is encrypted."""
+    vrfy: tuple[str, ...]
+    """Arguments of VRFY commands (RFC 5321 3.5: a user name or mailbox asked about)."""
+    expn: tuple[str, ...]
+    """Arguments of EXPN commands (a mailing list asked about)."""
+    mail_params: tuple[tuple[str, str], ...]
+    """(keyword, value) of the MAIL FROM parameters that name someone (``AUTH``,
+    ``ENVID``), xtext decoded (RFC 3461 4)."""
+    rcpt_params: tuple[tuple[str, str], ...]
+    """(keyword, value) of the RCPT TO parameters that name someone (``ORCPT``, its
+    address type dropped), xtext decoded; at most one per recipient."""
+    embedded: tuple[tuple[str, mime.Headers], ...]
+    """(section, header fields) of the messages inside the message: a forwarded or
+    bounced ``message/rfc822`` part, a delivery status (:attr:`mime.Mail.messages`)."""
 
     def __init__(
         self,
@@ -106,6 +137,11 @@ class SmtpMail(Record):
         parts: tuple[MailPart, ...] = (),
         complete: bool = False,
         starttls: bool = False,
+        vrfy: tuple[str, ...] = (),
+        expn: tuple[str, ...] = (),
+        mail_params: tuple[tuple[str, str], ...] = (),
+        rcpt_params: tuple[tuple[str, str], ...] = (),
+        embedded: tuple[tuple[str, mime.Headers], ...] = (),
     ) -> None:
         self.helo = helo
         self.auth = auth
@@ -115,6 +151,11 @@ class SmtpMail(Record):
         self.parts = parts
         self.complete = complete
         self.starttls = starttls
+        self.vrfy = vrfy
+        self.expn = expn
+        self.mail_params = mail_params
+        self.rcpt_params = rcpt_params
+        self.embedded = embedded
 
     def subject(self) -> str:
         return mime.header_value(self.headers, "subject")
@@ -138,13 +179,20 @@ class SmtpReply(Record):
 class _Draft:
     """The mail being assembled from the client's commands."""
 
-    __slots__ = ("auth", "helo", "mail_from", "rcpt", "start", "started")
+    __slots__ = (
+        "auth", "expn", "helo", "mail_from", "mail_params", "rcpt", "rcpt_params", "start",
+        "started", "vrfy",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.helo = ""
         self.auth: list[str] = []
         self.mail_from = ""
+        self.mail_params: list[tuple[str, str]] = []
         self.rcpt: list[str] = []
+        self.rcpt_params: list[tuple[str, str]] = []
+        self.vrfy: list[str] = []
+        self.expn: list[str] = []
         self.start = (0.0, 0)
         self.started = False
 
@@ -305,13 +353,19 @@ class SmtpApp(TcpApp):
                 self._emit(out, False)
                 draft = self._draft
             draft.stamp(self._time, self._frame)
-            draft.mail_from = _address(arg, "FROM:") or "<>"
+            path, rest = _path(arg, "FROM:")
+            draft.mail_from = path or "<>"
+            draft.mail_params = _identity_params(rest, _MAIL_IDENTITIES)
         elif cmd == "RCPT":
             draft.stamp(self._time, self._frame)
             if len(draft.rcpt) < MAX_RCPT:
-                draft.rcpt.append(_address(arg, "TO:"))
+                path, rest = _path(arg, "TO:")
+                draft.rcpt.append(path)
+                draft.rcpt_params += _identity_params(rest, _RCPT_IDENTITIES)
             else:
                 self._problem("smtp.rcpt_limit", f"more than {MAX_RCPT} recipients", self._frame)
+        elif cmd in ("VRFY", "EXPN"):
+            self._query(cmd, arg)
         elif cmd == "DATA":
             draft.stamp(self._time, self._frame)
             self._mode = _DATA
@@ -325,6 +379,17 @@ class SmtpApp(TcpApp):
             self._emit(out, False)
         elif cmd == "STARTTLS":
             self._tls_wait = True
+
+    def _query(self, cmd: str, arg: str) -> None:
+        """VRFY/EXPN <string> (RFC 5321 3.5): the user name, mailbox or list asked about."""
+        draft = self._draft
+        draft.stamp(self._time, self._frame)
+        if len(draft.vrfy) + len(draft.expn) >= MAX_QUERIES:
+            self._problem("smtp.query_limit", f"more than {MAX_QUERIES} VRFY/EXPN", self._frame)
+            return
+        text = _query_string(arg)
+        if text:
+            (draft.vrfy if cmd == "VRFY" else draft.expn).append(text)
 
     def _auth(self, arg: str) -> None:
         """AUTH <mechanism> [initial response]: the names in it, the rest dropped."""
@@ -456,10 +521,12 @@ class SmtpApp(TcpApp):
     def _mail(self, draft: _Draft, complete: bool) -> SmtpMail:
         headers: mime.Headers = ()
         parts: tuple[MailPart, ...] = ()
+        embedded: tuple[tuple[str, mime.Headers], ...] = ()
         if self._data:
             parsed = mime.parse(bytes(self._data))
             headers = parsed.headers
             parts = tuple(parsed.parts)
+            embedded = tuple(parsed.messages)
             for kind, detail in parsed.problems:
                 self._problem(f"smtp.{kind}", detail, draft.start[1])
         return SmtpMail(
@@ -471,6 +538,11 @@ class SmtpApp(TcpApp):
             parts,
             complete,
             self._tls_wait,
+            tuple(draft.vrfy),
+            tuple(draft.expn),
+            tuple(draft.mail_params),
+            tuple(draft.rcpt_params),
+            embedded,
         )
 
     def _give_up(self, line: bytes, out: list[Parsed]) -> None:
@@ -573,21 +645,104 @@ def _looks_like_tls(data: bytes | bytearray) -> bool:
     return len(data) >= 3 and data[0] == 0x16 and data[1] == 0x03
 
 
-def _address(arg: str, prefix: str) -> str:
-    """The path of ``FROM:<a@b> SIZE=1`` / ``TO:<a@b>``: the address without ``<>``
-    (parameters are protocol), cut at :data:`MAX_ADDRESS`."""
+def _path(arg: str, prefix: str) -> tuple[str, str]:
+    """The path of ``FROM:<a@b> SIZE=1`` / ``TO:<a@b>`` (the address without ``<>``, cut
+    at :data:`MAX_ADDRESS`) and the parameters' text after it."""
     text = arg
     if text[: len(prefix)].upper() == prefix:
         text = text[len(prefix) :]
     text = text.strip()
     if text.startswith("<"):
         end = text.find(">")
+        rest = text[end + 1 :] if end >= 0 else ""
         text = text[1:end] if end >= 0 else text[1:]
     else:
-        text = text.partition(" ")[0]
+        text, _, rest = text.partition(" ")
     # A source route (RFC 5321 4.1.2, obsolete): the mailbox is after the colon.
     if text.startswith("@") and ":" in text:
         text = text.partition(":")[2]
+    return text[:MAX_ADDRESS], rest
+
+
+def _identity_params(text: str, keywords: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The ESMTP parameters (RFC 5321 4.1.2 ``esmtp-keyword=esmtp-value``) among
+    ``keywords``, the first of each, xtext decoded; ``AUTH=<>`` (no identity) is none."""
+    out: list[tuple[str, str]] = []
+    for param in text.split():
+        keyword, eq, value = param.partition("=")
+        key = keyword.upper()
+        if not eq or key not in keywords or any(k == key for k, _ in out):
+            continue
+        if key == "ORCPT":
+            value = _orcpt(value)
+        else:
+            value = _xtext(value)
+            if value.startswith("<") and value.endswith(">"):
+                value = value[1:-1]  # AUTH=<a@b>: the brackets some clients add
+        value = value.strip()[:MAX_ADDRESS]
+        if value:
+            out.append((key, value))
+    return out
+
+
+def _orcpt(value: str) -> str:
+    """``ORCPT=addr-type;xtext`` (RFC 3461 4.2): the address, its type dropped; a
+    ``utf-8`` one also has ``\\x{HEX}`` escapes (RFC 6533 3)."""
+    kind, sep, address = value.partition(";")
+    if not sep:
+        return _xtext(value)
+    text = _xtext(address)
+    if kind.strip().lower() == "utf-8" and "\\x{" in text:
+        text = _unicode_escapes(text)
+    return text
+
+
+def _xtext(text: str) -> str:
+    """xtext (RFC 3461 4): ``+XX`` is the byte XX; the bytes are UTF-8 (else latin-1)."""
+    if "+" not in text:
+        return text
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "+" and len(text) >= i + 3 and text[i + 1] in _HEX and text[i + 2] in _HEX:
+            out.append(int(text[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out += c.encode("utf-8", "replace")
+            i += 1
+    return to_text(bytes(out))
+
+
+def _unicode_escapes(text: str) -> str:
+    """``\\x{HEX}`` escapes (RFC 6533 3, utf-8-addr-xtext) as the characters they name;
+    one that names none is kept as it is."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = text.find("\\x{", pos)
+        end = text.find("}", start + 3) if start >= 0 else -1
+        if start < 0 or end < 0:
+            break
+        digits = text[start + 3 : end]
+        out.append(text[pos:start])
+        if 0 < len(digits) <= 6 and all(c in _HEX for c in digits) and int(digits, 16) < 0x110000:
+            out.append(chr(int(digits, 16)))
+        else:
+            out.append(text[start : end + 1])
+        pos = end + 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _query_string(arg: str) -> str:
+    """The string of ``VRFY``/``EXPN`` (RFC 5321 4.1.1.6, 4.1.1.7): without ``<>`` and
+    the SMTPUTF8 parameter (RFC 6531 3.7.4.2), cut at :data:`MAX_ADDRESS`."""
+    text = arg.strip()
+    if text.upper().endswith(" SMTPUTF8"):
+        text = text[: -len(" SMTPUTF8")].rstrip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1]
     return text[:MAX_ADDRESS]
 
 
@@ -689,11 +844,19 @@ class SmtpProtocol(Protocol):
             expand_into(out, budget, "smtp.auth", "", (), None, (), name)
         if content.mail_from:
             expand_into(out, budget, "smtp.mail_from", "", (), None, (), content.mail_from)
+        for key, value in content.mail_params:
+            expand_into(out, budget, "smtp.mail_from", key, (), key, (), value)
         for rcpt in content.rcpt_to:
             expand_into(out, budget, "smtp.rcpt_to", "", (), None, (), rcpt)
-        for name, value in content.headers:
-            if name.lower() not in NOISE_HEADERS:
-                expand_into(out, budget, "smtp.header", escape_segment(name), (), name, (), value)
+        for key, value in content.rcpt_params:
+            expand_into(out, budget, "smtp.rcpt_to", key, (), key, (), value)
+        for name in content.vrfy:
+            expand_into(out, budget, "smtp.vrfy", "", (), None, (), name)
+        for name in content.expn:
+            expand_into(out, budget, "smtp.expn", "", (), None, (), name)
+        _header_fields(out, budget, "", content.headers)
+        for section, headers in content.embedded:
+            _header_fields(out, budget, f"part[{section}]>", headers)
         for part in content.parts:
             segment = f"part[{part.section}]" if part.section else ""
             if part.text:
@@ -701,6 +864,15 @@ class SmtpProtocol(Protocol):
             if part.name:
                 expand_into(out, budget, "smtp.attachment", segment, (), None, (), part.name)
         return iter(out)
+
+
+def _header_fields(out: list[Field], budget: Budget, prefix: str, headers: mime.Headers) -> None:
+    """``smtp.header:<Name>``; an embedded message's under its part, as its body's are:
+    ``smtp.header:part[2]>Subject`` (``>``: a structure inside the part)."""
+    for name, value in headers:
+        if name.lower() not in NOISE_HEADERS:
+            segment = prefix + escape_segment(name)
+            expand_into(out, budget, "smtp.header", segment, (), name, (), value)
 
 
 SMTP: Final = SmtpProtocol()

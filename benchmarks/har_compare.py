@@ -64,7 +64,8 @@ def write_har(path: Path, n: int) -> None:
 
 
 def write_pcap(path: Path, n: int) -> None:
-    """Each request on its own connection: handshake, request, 204, both FINs."""
+    """Each request on its own connection: handshake, request, 204, both FINs; client
+    ports come round again after 60,000 connections."""
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         for i in range(n):
@@ -72,7 +73,8 @@ def write_pcap(path: Path, n: int) -> None:
             req = f"GET {url(i)[len('http://t.example.com') :]} HTTP/1.1\r\n"
             body = (req + "Host: t.example.com\r\n\r\n").encode()
             resp = b"HTTP/1.1 204 No Content\r\n\r\n"
-            c, s = 1000, 5000
+            # a new ISN each time a port comes round again (as a real stack picks them)
+            c, s = (1000 + i * 100_003) & 0x7FFFFFFF, (5000 + i * 200_003) & 0x7FFFFFFF
             frames = [
                 tcp_frame(PHONE, SERVER, port, 80, c, 0, 0x02),
                 tcp_frame(SERVER, PHONE, 80, port, s, c + 1, 0x12),

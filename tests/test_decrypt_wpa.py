@@ -165,6 +165,14 @@ def test_bad_keys_are_refused(key: str) -> None:
         pmk_of(key)
 
 
+def test_flows_says_what_the_key_opened(tmp_path: Path) -> None:
+    path = write(tmp_path, session(Network()))
+    result = CliRunner().invoke(main, ["flows", str(path), "--wifi-key", KEY])
+    assert result.exit_code == 0
+    last = result.output.splitlines()[-1]
+    assert last.endswith("; decrypted 7 802.11 frames with 1 handshake (--wifi-key)"), last
+
+
 def test_a_bad_key_is_a_usage_error_without_echo(tmp_path: Path) -> None:
     path = write(tmp_path, session(Network()))
     result = CliRunner().invoke(main, ["flows", str(path), "--wifi-key", "secret1"])

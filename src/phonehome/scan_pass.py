@@ -257,12 +257,7 @@ def coverage(ctx: Context) -> dict[str, Any]:
     }
     wifi = ctx.wifi
     if wifi is not None:  # only when --wifi-key was given: other scans' documents unchanged
-        doc["wifi"] = {
-            "keys": len(wifi.pmks),
-            "handshakes": wifi.handshakes,
-            "frames_decrypted": wifi.decrypted,
-            "frames_not_decrypted": wifi.not_decrypted,
-        }
+        doc["wifi"] = wifi.counts()
     return doc
 
 

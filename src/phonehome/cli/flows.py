@@ -64,6 +64,10 @@ def flows(
     )
     kinds = ", ".join(f"{k}={v}" for k, v in sorted(ctx.anomalies.counts.items()))
     summary = line + (f" ({kinds})" if kinds else "")
+    if ctx.wifi is not None:  # --wifi-key: did it open anything?
+        from phonehome.report.document import wifi_words
+
+        summary += f"; {wifi_words(ctx.wifi.counts())}"
     if fmt == "jsonl":
         click.echo(summary, err=True)
     else:

@@ -283,6 +283,15 @@ class WifiKeys:
                 return DECRYPTED, bytes((fc0, fc1 & 0xBF)) + frame[2:hl] + plain
         return BAD_MIC, b""
 
+    def counts(self) -> dict[str, int]:
+        """What was opened, for the scan document's ``decryption.wifi`` (never a key)."""
+        return {
+            "keys": len(self.pmks),
+            "handshakes": self.handshakes,
+            "frames_decrypted": self.decrypted,
+            "frames_not_decrypted": self.not_decrypted,
+        }
+
     def unmatched(self) -> list[tuple[bytes, bytes]]:
         """(access point, station) pairs whose last handshake no key matched (a wrong
         passphrase or SSID), each told once."""

@@ -215,7 +215,7 @@ def coverage_sentence(decryption: object) -> str | None:
     keylog = as_dict(decryption.get("key_log"))
     total = as_int(tls.get("connections")) + as_int(quic.get("connections"))
     has_keys = as_int(keylog.get("client_randoms")) > 0
-    wifi = _wifi_words(decryption.get("wifi"))
+    wifi = wifi_words(decryption.get("wifi"))
     if not total and not has_keys:
         return wifi or None
     text = (
@@ -239,7 +239,7 @@ def coverage_sentence(decryption: object) -> str | None:
     return f"{wifi}; {text}" if wifi else text
 
 
-def _wifi_words(wifi: object) -> str:
+def wifi_words(wifi: object) -> str:
     """``decrypted 1,234 802.11 frames with 2 handshakes (17 not decrypted)``, or "" when
     no ``--wifi-key`` was given."""
     if not isinstance(wifi, dict):

@@ -253,3 +253,49 @@ def amsdu(*ethernet: bytes) -> bytes:
         sub = e[0:12] + struct.pack(">H", len(msdu(e))) + msdu(e)
         out += sub + (bytes(-len(sub) % 4) if i < len(ethernet) - 1 else b"")
     return out
+
+
+def with_sequence(frame: bytes, seq: int, *, retry: bool = False, tid: int | None = None) -> bytes:
+    """A data frame (no radiotap) with its sequence number, Retry bit and QoS TID set."""
+    fc1 = frame[1] | (0x08 if retry else 0)
+    out = frame[:1] + bytes([fc1]) + frame[2:22] + struct.pack("<H", seq << 4) + frame[24:]
+    if tid is not None:
+        out = out[:24] + bytes([tid]) + out[25:]
+    return out
+
+
+def queries(frames: list[bytes], tmp_path: Path) -> tuple[list[str], Context]:
+    path = tmp_path / "retries.pcap"
+    path.write_bytes(pcap([radiotap(fcs=False) + f for f in frames], 127))
+    msgs, ctx = read(path)
+    return [m.content.questions[0][0] for m in msgs], ctx  # type: ignore[union-attr]
+
+
+def test_a_retried_frame_is_read_once(tmp_path: Path) -> None:
+    a = data_frame(msdu(udp_frame(PHONE, ROUTER, 53000, 53, dns_query(1, "a.example"))))
+    b = data_frame(msdu(udp_frame(PHONE, ROUTER, 53001, 53, dns_query(2, "b.example"))))
+    names, ctx = queries(
+        [
+            with_sequence(a, 7, tid=0),
+            with_sequence(a, 7, retry=True, tid=0),  # the same MPDU again: dropped
+            with_sequence(b, 7, retry=True, tid=5),  # another TID's number space: read
+            with_sequence(b, 8, retry=True, tid=0),  # a retry of a frame not heard: read
+        ],
+        tmp_path,
+    )
+    assert names == ["a.example", "b.example", "b.example"]
+    assert ctx.anomalies.counts == {}
+
+
+def test_a_frame_that_failed_its_fcs_is_not_read(tmp_path: Path) -> None:
+    bad = bytearray(radiotap(fcs=True))
+    flags_at = len(bad) - 2  # Flags, then Rate, end the header
+    bad[flags_at] |= 0x40
+    path = tmp_path / "badfcs.pcap"
+    path.write_bytes(
+        pcap([bytes(bad) + data_frame(DNS) + FCS, radiotap() + data_frame(DNS) + FCS], 127)
+    )
+    msgs, ctx = read(path)
+    assert [m.frame for m in msgs] == [2]
+    assert ctx.anomalies.counts == {"wifi.unread": 1}
+    assert "bad FCS" in ctx.anomalies.samples[0].detail

@@ -38,6 +38,8 @@ ETH_IPV4: Final = 0x0800
 ETH_IPV6: Final = 0x86DD
 
 RADIOTAP_FCS: Final = 0x10
+RADIOTAP_BAD_FCS: Final = 0x40
+"""Radiotap Flags: the frame failed its FCS check (damaged on the air)."""
 """Radiotap Flags: the frame ends in its 4-byte FCS."""
 
 # BSD address family values for IPv6 differ per OS: NetBSD/OpenBSD 24, FreeBSD 28,
@@ -46,6 +48,8 @@ AF_INET: Final = 2
 AF_INET6: Final = frozenset((24, 28, 30))
 
 _unpack_h: Final = struct.Struct("!H").unpack_from
+MAX_WIFI_SENDERS: Final = 4096
+"""802.11 transmitters whose last sequence number is kept for duplicate detection."""
 _NOT_DECRYPTED: Final = {
     NO_KEY: "protected, and no 4-way handshake of its station (or group key) was seen: "
     "reconnect the device while capturing",
@@ -80,6 +84,9 @@ class Decoder:
         first of each reason in an input is reported (``wifi.unread``)."""
         self._wifi_reported: set[tuple[int, str]] = set()
         self._wpa: WifiKeys | None = ctx.wifi
+        self._last_sc: dict[bytes, bytes] = {}
+        """802.11 transmitter (and TID) -> the Sequence Control of its last data frame."""
+        self.wifi_retries = 0
         self.more: list[Packet] = []
         """Packets of a frame that held several (an 802.11 A-MSDU), for the caller to take
         when :meth:`decode` returned None."""
@@ -200,7 +207,11 @@ class Decoder:
             self._truncated(frame, "radiotap", max(length, 8))
             return None
         end = len(data)
-        if radiotap_flags(data, length) & RADIOTAP_FCS:
+        flags = radiotap_flags(data, length)
+        if flags & RADIOTAP_BAD_FCS:  # noise a monitor interface passes on: not read
+            self._wifi_unread(frame, "damaged on the air (radiotap: bad FCS)")
+            return None
+        if flags & RADIOTAP_FCS:
             end -= 4
         return self._wifi(data, length, end, frame)
 
@@ -215,6 +226,8 @@ class Decoder:
             return None
         fc0 = data[off]
         fc1 = data[off + 1]
+        if fc0 & 0x0C == 0x08 and self._repeated(data, off, end, fc0, fc1):
+            return None
         outcome, at, src, dst = wifi.msdu(data, off, end, fc0, fc1)
         wpa = self._wpa
         if outcome == wifi.PROTECTED and wpa is not None:
@@ -246,6 +259,28 @@ class Decoder:
         else:  # management, control, Null data, another LLC protocol, a bad version
             self._non_ip += 1
         return None
+
+    def _repeated(self, data: bytes, off: int, end: int, fc0: int, fc1: int) -> bool:
+        """Whether this data frame is a retry of the MPDU its transmitter sent last (Retry
+        bit, same sequence and fragment number; per TID for QoS data, whose numbers are
+        per TID): the receiver's duplicate detection (IEEE 802.11-2016 10.3.2.14). A
+        monitor interface hears every retry, and a UDP message or an occurrence would
+        count once per retry; counted in :attr:`wifi_retries`, not read twice. One number
+        per transmitter and TID is kept, as a receiver's cache (bounded)."""
+        key = data[off + 10 : off + 16]
+        if fc0 & 0x80:
+            q = off + (30 if fc1 & 0x03 == 0x03 else 24)
+            if q < end:
+                key += bytes((data[q] & 0x0F,))
+        sc = data[off + 22 : off + 24]
+        last = self._last_sc
+        if fc1 & 0x08 and last.get(key) == sc:
+            self.wifi_retries += 1
+            return True
+        if len(last) >= MAX_WIFI_SENDERS:
+            last.clear()
+        last[key] = sc
+        return False
 
     def _amsdu(self, data: bytes, q: int, end: int, frame: Frame) -> None:
         """An A-MSDU's MSDUs, each read as an Ethernet payload with its own addresses; their

@@ -335,3 +335,22 @@ def test_watch_refuses_a_bad_key_before_listening(tmp_path: Path) -> None:
     res = phonehome(tmp_path / "home", "watch", "--udp", "0", "--wifi-key", "short:Net")
     assert res.returncode == 2 and res.stderr.startswith("phonehome: error: --wifi-key (the 1st)")
     assert "short:Net" not in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_wpa3_sae_with_its_pmk(tmp_path: Path) -> None:
+    """SAE's PMK comes from its Diffie-Hellman exchange: given as the PSK, the handshake
+    (descriptor version 0, AKM 8) is followed; tshark agrees given the same PMK."""
+    pmk = bytes(range(100, 132))
+    path = write(tmp_path, session(Network(pmk=pmk, sae=True)))
+    msgs, ctx = read(path, pmk.hex())
+    assert summary(msgs) == WANT and ctx.anomalies.counts == {}
+    msgs, ctx = read(path, KEY)  # the passphrase is not SAE's key
+    assert ctx.anomalies.counts["wifi.wrong_key"] == 1
+    need_tool("tshark")
+    out = subprocess.run(
+        ["tshark", "-r", str(path), "-o", "wlan.enable_decryption:TRUE",
+         "-o", f'uat:80211_keys:"wpa-psk","{pmk.hex()}"', "-Y", "dns || mdns || http.request",
+         "-T", "fields", "-e", "frame.number"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert out == ["5", "9", "11"]

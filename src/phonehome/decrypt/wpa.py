@@ -19,11 +19,15 @@ passphrase and SSID (or the 256-bit PSK), as Wireshark's ``wpa-pwd``/``wpa-psk``
 - CCMP-128 (12.5.3): AES-CCM with an 8-byte MIC, nonce from the priority, A2 and the
   packet number, AAD from the masked header; a frame decrypts only when its MIC checks.
 
-Not decrypted, counted by the caller: TKIP and WEP (deprecated, and rare now), WPA3-SAE
-and OWE (their PMK comes from a Diffie-Hellman exchange, not from the passphrase), FT
-(802.11r key hierarchy), GCMP and CCMP-256 (WPA3-Enterprise 192-bit), and any station
-whose handshake the capture missed (it started before the capture: reconnect the device
-while capturing). Keys are secrets: never written to any output.
+WPA3-Personal (SAE, AKM 8) and OWE derive their PMK from a Diffie-Hellman exchange, not
+from the passphrase: given that PMK as the PSK (hostapd or wpa_supplicant debug output
+shows it; Wireshark takes it the same way), their handshakes (key descriptor version 0,
+the SHA-256 key schedule and AES-CMAC MICs of AKM 8 and OWE's group 19) are followed
+like the others. Not decrypted, counted by the caller: TKIP and WEP (deprecated, and
+rare now), FT (802.11r key hierarchy), SAE/OWE groups with SHA-384, GCMP and CCMP-256
+(WPA3-Enterprise 192-bit), and any station whose handshake the capture missed (it
+started before the capture: reconnect the device while capturing). Keys are secrets:
+never written to any output.
 """
 
 from __future__ import annotations
@@ -115,7 +119,7 @@ def ptk_of(pmk: bytes, version: int, aa: bytes, spa: bytes, anonce: bytes, snonc
     """The 48-byte PTK (KCK, KEK, TK) of a CCMP-128 pairwise key (12.7.1.3)."""
     macs = min(aa, spa) + max(aa, spa)
     nonces = min(anonce, snonce) + max(anonce, snonce)
-    if version == 3:  # KDF-SHA256-384 (12.7.1.7.2): counter and length little-endian
+    if version in (0, 3):  # KDF-SHA256-384 (12.7.1.7.2): counter and length little-endian
         context = macs + nonces
         out = b"".join(
             hmac.digest(pmk, i.to_bytes(2, "little") + _LABEL + context + b"\x80\x01", "sha256")
@@ -128,7 +132,9 @@ def ptk_of(pmk: bytes, version: int, aa: bytes, spa: bytes, anonce: bytes, snonc
 
 
 def key_mic(kck: bytes, version: int, frame: bytes) -> bytes:
-    """The MIC of an EAPOL-Key frame whose MIC field is zeroed (12.7.2 b 11)."""
+    """The MIC of an EAPOL-Key frame whose MIC field is zeroed (12.7.2 b 11): HMAC-MD5,
+    HMAC-SHA1-128, else AES-128-CMAC (version 3, and version 0's SAE and OWE with their
+    SHA-256 key schedule)."""
     if version == 1:
         return hmac.digest(kck, frame, "md5")
     if version == 2:
@@ -317,7 +323,7 @@ class WifiKeys:
         snonce, version, frame = st.pending
         mic = frame[_MIC_AT : _MIC_AT + 16]
         zeroed = frame[:_MIC_AT] + bytes(16) + frame[_MIC_AT + 16 :]
-        if version not in (1, 2, 3):
+        if version not in (0, 1, 2, 3):
             st.pending = None
             return
         for pmk in self.pmks:
@@ -337,6 +343,6 @@ class WifiKeys:
         st.wrong = True
 
     def _take_gtks(self, st: _Station, ap: bytes, key_data: bytes) -> None:
-        if st.version in (2, 3):
+        if st.version in (0, 2, 3):
             for key_id, gtk in gtks(st.kek, key_data):
                 self._group[(ap, key_id)] = gtk

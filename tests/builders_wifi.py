@@ -30,8 +30,9 @@ GTK = bytes.fromhex("00112233445566778899aabbccddeeff")
 RSN_IE_PSK = bytes.fromhex("30140100000fac040100000fac040100000fac020000")
 RSN_IE_SHA256 = bytes.fromhex("30140100000fac040100000fac040100000fac06c000")
 RSN_IE_SAE = bytes.fromhex("30140100000fac040100000fac040100000fac08c000")
-"""RSN elements with AKM 00-0F-AC:2 (PSK), :6 (PSK-SHA256) and :8 (SAE), the last two
-with management frame protection required and capable."""
+RSN_IE_OWE = bytes.fromhex("30140100000fac040100000fac040100000fac12c000")
+"""RSN elements with AKM 00-0F-AC:2 (PSK), :6 (PSK-SHA256), :8 (SAE) and :18 (OWE), all
+but the first with management frame protection required and capable."""
 
 
 def radiotap() -> bytes:
@@ -78,6 +79,8 @@ class Network:
     sae: bool = False
     """WPA3-Personal (AKM 00-0F-AC:8): key descriptor version 0, the SHA-256 key schedule
     and AES-CMAC MICs; its PMK comes from the SAE exchange, so it is given as a PSK."""
+    owe: bool = False
+    """OWE (AKM 00-0F-AC:18, group 19): as :attr:`sae` but its MICs are HMAC-SHA-256."""
     spp: bool = False
     """Both ends SPP A-MSDU capable: the A-MSDU Present bit is in the AAD (12.5.3.3.3)."""
     frames: list[bytes] = field(default_factory=list)
@@ -87,14 +90,16 @@ class Network:
 
     @property
     def version(self) -> int:
-        return 0 if self.sae else 3 if self.sha256 else 2
+        return 0 if self.sae or self.owe else 3 if self.sha256 else 2
 
     @property
     def keys(self) -> bytes:
-        return ptk(self.pmk, self.sha256 or self.sae)
+        return ptk(self.pmk, self.sha256 or self.sae or self.owe)
 
     def _mic(self, frame: bytes) -> bytes:
         kck = self.keys[:16]
+        if self.owe:
+            return hmac.new(kck, frame, "sha256").digest()[:16]
         if self.sha256 or self.sae:
             c = CMAC(algorithms.AES(kck))
             c.update(frame)
@@ -131,7 +136,10 @@ class Network:
     def handshake(
         self, *, messages: tuple[int, ...] = (1, 2, 3, 4), anonce1: bytes = ANONCE
     ) -> None:
-        rsn = RSN_IE_SAE if self.sae else RSN_IE_SHA256 if self.sha256 else RSN_IE_PSK
+        rsn = (
+            RSN_IE_OWE if self.owe else RSN_IE_SAE if self.sae
+            else RSN_IE_SHA256 if self.sha256 else RSN_IE_PSK
+        )  # fmt: skip
         for n in messages:
             if n == 1:
                 self._send_eapol(self.eapol_key(0x0088, 1, anonce1, b""), True)

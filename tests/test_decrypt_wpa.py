@@ -337,11 +337,13 @@ def test_watch_refuses_a_bad_key_before_listening(tmp_path: Path) -> None:
     assert "short:Net" not in res.stderr and res.stderr.count("\n") == 1
 
 
-def test_wpa3_sae_with_its_pmk(tmp_path: Path) -> None:
-    """SAE's PMK comes from its Diffie-Hellman exchange: given as the PSK, the handshake
-    (descriptor version 0, AKM 8) is followed; tshark agrees given the same PMK."""
+@pytest.mark.parametrize("akm", ["sae", "owe"])
+def test_wpa3_sae_and_owe_with_their_pmk(tmp_path: Path, akm: str) -> None:
+    """SAE's and OWE's PMK comes from a Diffie-Hellman exchange: given as the PSK, the
+    handshake (descriptor version 0, AKM 8 or 18) is followed; tshark agrees given the
+    same PMK."""
     pmk = bytes(range(100, 132))
-    path = write(tmp_path, session(Network(pmk=pmk, sae=True)))
+    path = write(tmp_path, session(Network(pmk=pmk, sae=akm == "sae", owe=akm == "owe")))
     msgs, ctx = read(path, pmk.hex())
     assert summary(msgs) == WANT and ctx.anomalies.counts == {}
     msgs, ctx = read(path, KEY)  # the passphrase is not SAE's key

@@ -22,12 +22,12 @@ passphrase and SSID (or the 256-bit PSK), as Wireshark's ``wpa-pwd``/``wpa-psk``
 WPA3-Personal (SAE, AKM 8) and OWE derive their PMK from a Diffie-Hellman exchange, not
 from the passphrase: given that PMK as the PSK (hostapd or wpa_supplicant debug output
 shows it; Wireshark takes it the same way), their handshakes (key descriptor version 0,
-the SHA-256 key schedule and AES-CMAC MICs of AKM 8 and OWE's group 19) are followed
-like the others. Not decrypted, counted by the caller: TKIP and WEP (deprecated, and
-rare now), FT (802.11r key hierarchy), SAE/OWE groups with SHA-384, GCMP and CCMP-256
-(WPA3-Enterprise 192-bit), and any station whose handshake the capture missed (it
-started before the capture: reconnect the device while capturing). Keys are secrets:
-never written to any output.
+the SHA-256 key schedule of AKM 8 and of OWE's group 19; SAE's MIC is AES-CMAC, OWE's
+HMAC-SHA-256) are followed like the others. Not decrypted, counted by the caller: TKIP
+and WEP (deprecated, and rare now), FT (802.11r key hierarchy), SAE/OWE groups with
+SHA-384, GCMP and CCMP-256 (WPA3-Enterprise 192-bit), and any station whose handshake
+the capture missed (it started before the capture: reconnect the device while
+capturing). Keys are secrets: never written to any output.
 """
 
 from __future__ import annotations
@@ -133,8 +133,7 @@ def ptk_of(pmk: bytes, version: int, aa: bytes, spa: bytes, anonce: bytes, snonc
 
 def key_mic(kck: bytes, version: int, frame: bytes) -> bytes:
     """The MIC of an EAPOL-Key frame whose MIC field is zeroed (12.7.2 b 11): HMAC-MD5,
-    HMAC-SHA1-128, else AES-128-CMAC (version 3, and version 0's SAE and OWE with their
-    SHA-256 key schedule)."""
+    HMAC-SHA1-128, else AES-128-CMAC (version 3, and version 0 for SAE)."""
     if version == 1:
         return hmac.digest(kck, frame, "md5")
     if version == 2:
@@ -142,6 +141,15 @@ def key_mic(kck: bytes, version: int, frame: bytes) -> bytes:
     c = CMAC(algorithms.AES(kck))
     c.update(frame)
     return c.finalize()
+
+
+def _mic_checks(kck: bytes, version: int, zeroed: bytes, mic: bytes) -> bool:
+    """Whether ``mic`` is the frame's under ``kck``. Version 0 leaves the algorithm to
+    the AKM, which the frame does not name: SAE's AES-CMAC, else OWE's HMAC-SHA-256
+    (group 19, truncated to 128 bits)."""
+    if hmac.compare_digest(key_mic(kck, version, zeroed)[:16], mic):
+        return True
+    return version == 0 and hmac.compare_digest(hmac.digest(kck, zeroed, "sha256")[:16], mic)
 
 
 def gtks(kek: bytes, key_data: bytes) -> list[tuple[int, bytes]]:
@@ -328,7 +336,7 @@ class WifiKeys:
             return
         for pmk in self.pmks:
             ptk = ptk_of(pmk, version, ap, sta, st.anonce, snonce)
-            if hmac.compare_digest(key_mic(ptk[:16], version, zeroed)[:16], mic):
+            if _mic_checks(ptk[:16], version, zeroed, mic):
                 if ptk[32:48] != st.tk:
                     st.old_tk = st.tk
                     st.tk = ptk[32:48]

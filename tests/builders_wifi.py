@@ -133,6 +133,14 @@ class Network:
             head = header(True, BSSID, STA, BSSID, tid=None, seq=self.seq)
         self.frames.append(radiotap() + head + SNAP + b"\x88\x8e" + frame)
 
+    def beacon(self, ssid: str = SSID) -> None:
+        """The access point's beacon: its SSID and RSN elements (802.11-2016 9.3.3.3)."""
+        rsn = RSN_IE_SHA256 if self.sha256 else RSN_IE_PSK
+        name = ssid.encode()
+        head = bytes([0x80, 0]) + b"\x00\x00" + b"\xff" * 6 + BSSID + BSSID + b"\x00\x00"
+        fixed = struct.pack("<QHH", 1, 100, 0x0411)
+        self.frames.append(radiotap() + head + fixed + bytes([0, len(name)]) + name + rsn)
+
     def handshake(
         self, *, messages: tuple[int, ...] = (1, 2, 3, 4), anonce1: bytes = ANONCE
     ) -> None:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from phonehome.cli import main
 from phonehome.cli.options import make_context
 from phonehome.context import Context
-from phonehome.decrypt.wpa import BadWifiKey, pmk_of
+from phonehome.decrypt.wpa import BadWifiKey, pmk_of, wifi_keys_of
 from phonehome.model.message import DnsMessage, HttpRequest, Message
 from phonehome.pipeline import iter_messages, open_all
 from phonehome.report.document import coverage_sentence
@@ -153,7 +153,6 @@ def test_a_psk_is_the_passphrase_key() -> None:
 @pytest.mark.parametrize(
     "key",
     [
-        "no colon at all",  # neither form
         "short:SSID",  # a passphrase has 8 to 63 characters
         "long enough:",  # an SSID has 1 to 32 bytes
         "g" * 64,  # 64 characters that are not hex digits
@@ -356,3 +355,30 @@ def test_wpa3_sae_and_owe_with_their_pmk(tmp_path: Path, akm: str) -> None:
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert out == ["5", "9", "11"]
+
+
+def test_a_passphrase_alone_takes_the_ssid_from_the_beacons(tmp_path: Path) -> None:
+    net = Network()
+    net.beacon()
+    session(net)
+    path = write(tmp_path, net)
+    msgs, ctx = read(path, PASSPHRASE)
+    assert summary(msgs) == [(n + 1, p, x) for n, p, x in WANT] and ctx.anomalies.counts == {}
+    # without a beacon (or an association request) the network's name is unknown
+    msgs, ctx = read(write(tmp_path, session(Network()), "nobeacon.pcap"), PASSPHRASE)
+    assert ctx.anomalies.counts["wifi.wrong_key"] == 1
+    need_tool("tshark")
+    out = subprocess.run(
+        ["tshark", "-r", str(path), "-o", "wlan.enable_decryption:TRUE",
+         "-o", f'uat:80211_keys:"wpa-pwd","{PASSPHRASE}"', "-Y", "dns || mdns || http.request",
+         "-T", "fields", "-e", "frame.number"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert out == ["6", "10", "12"]
+
+
+def test_a_passphrase_alone_must_be_one() -> None:
+    with pytest.raises(BadWifiKey):
+        wifi_keys_of(["short"])
+    keys = wifi_keys_of([PASSPHRASE, KEY])
+    assert keys.passphrases == [PASSPHRASE.encode()] and keys.pmks == [pmk()]

@@ -181,9 +181,10 @@ wifi_key_option = click.option(
     "--wifi-key",
     "wifi_keys",
     multiple=True,
-    metavar="PASSPHRASE:SSID|PSK",
+    metavar="PASSPHRASE[:SSID]|PSK",
     help="WPA2-Personal key of a monitor-mode (802.11) capture's network: the passphrase "
-    "and the network name, or the 64-hex-digit PSK (repeatable; as Wireshark's "
+    "and the network name (without it, the name comes from the capture's beacons), or the "
+    "64-hex-digit PSK (also a WPA3-SAE/OWE PMK) (repeatable; as Wireshark's "
     "wpa-pwd/wpa-psk). Frames of stations whose 4-way handshake is in the capture are "
     "decrypted. Never appears in any output.",
 )

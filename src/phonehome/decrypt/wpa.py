@@ -102,17 +102,34 @@ def pmk_of(key: str) -> bytes:
     return hashlib.pbkdf2_hmac("sha1", secret, name, PMK_ITERATIONS, 32)
 
 
+def passphrase_of(key: str) -> bytes | None:
+    """A ``--wifi-key`` value without an SSID (no colon, not a PSK): the passphrase,
+    percent-decoded, its network's name to be learnt from the capture; else None."""
+    text = key.strip()
+    if ":" in text or (len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)):
+        return None
+    secret = unquote_to_bytes(text)
+    if not 8 <= len(secret) <= 63:
+        raise BadWifiKey("a WPA passphrase has 8 to 63 characters")
+    return secret
+
+
 def wifi_keys_of(values: Sequence[str]) -> WifiKeys:
     """The run's keys from ``--wifi-key`` values; :class:`BadWifiKey` says which one is
     bad (1st, 2nd ...) without repeating it: it is a secret."""
     pmks: list[bytes] = []
+    passphrases: list[bytes] = []
     for n, value in enumerate(values, 1):
         try:
-            pmks.append(pmk_of(value))
+            secret = passphrase_of(value)
+            if secret is not None:
+                passphrases.append(secret)
+            else:
+                pmks.append(pmk_of(value))
         except BadWifiKey as e:
             nth = {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
             raise BadWifiKey(f"--wifi-key (the {nth}): {e}") from None
-    return WifiKeys(pmks)
+    return WifiKeys(pmks, passphrases=passphrases)
 
 
 def ptk_of(pmk: bytes, version: int, aa: bytes, spa: bytes, anonce: bytes, snonce: bytes) -> bytes:
@@ -194,8 +211,18 @@ class WifiKeys:
     """The run's WPA keys and every station's handshake state (one per run: a handshake
     and the frames it keys may be in different files of a rotated capture)."""
 
-    def __init__(self, pmks: list[bytes], max_stations: int = MAX_STATIONS) -> None:
+    def __init__(
+        self,
+        pmks: list[bytes],
+        max_stations: int = MAX_STATIONS,
+        passphrases: list[bytes] | None = None,
+    ) -> None:
         self.pmks = pmks
+        self.passphrases = passphrases or []
+        """Passphrases given without an SSID: each access point's is learnt from the
+        capture (:meth:`learn_ssid`), as Wireshark does for ``wpa-pwd`` without one."""
+        self._ssids: dict[bytes, bytes] = {}
+        self._ssid_pmks: dict[bytes, list[bytes]] = {}
         self.max_stations = max_stations
         self._stations: dict[tuple[bytes, bytes], _Station] = {}
         self._group: dict[tuple[bytes, int], bytes] = {}
@@ -297,10 +324,33 @@ class WifiKeys:
                 return DECRYPTED, bytes((fc0, fc1 & 0xBF)) + frame[2:hl] + plain
         return BAD_MIC, b""
 
+    def learn_ssid(self, bssid: bytes, ssid: bytes) -> None:
+        """An access point's network name, from its beacons, probe responses or a
+        station's association request (for the passphrases given without one)."""
+        if ssid and self._ssids.get(bssid) != ssid:
+            if len(self._ssids) >= self.max_stations:
+                self._ssids.clear()
+            self._ssids[bssid] = ssid
+
+    def _candidates(self, ap: bytes) -> list[bytes]:
+        """The PMKs to try on a handshake with ``ap``: those given, then each passphrase
+        with the access point's SSID (4,096 PBKDF2 rounds once per SSID)."""
+        ssid = self._ssids.get(ap)
+        if not self.passphrases or ssid is None:
+            return self.pmks
+        derived = self._ssid_pmks.get(ssid)
+        if derived is None:
+            if len(self._ssid_pmks) >= 64:
+                self._ssid_pmks.clear()
+            derived = self._ssid_pmks[ssid] = [
+                hashlib.pbkdf2_hmac("sha1", p, ssid, PMK_ITERATIONS, 32) for p in self.passphrases
+            ]
+        return self.pmks + derived
+
     def counts(self) -> dict[str, int]:
         """What was opened, for the scan document's ``decryption.wifi`` (never a key)."""
         return {
-            "keys": len(self.pmks),
+            "keys": len(self.pmks) + len(self.passphrases),
             "handshakes": self.handshakes,
             "frames_decrypted": self.decrypted,
             "frames_not_decrypted": self.not_decrypted,
@@ -334,7 +384,7 @@ class WifiKeys:
         if version not in (0, 1, 2, 3):
             st.pending = None
             return
-        for pmk in self.pmks:
+        for pmk in self._candidates(ap):
             ptk = ptk_of(pmk, version, ap, sta, st.anonce, snonce)
             if _mic_checks(ptk[:16], version, zeroed, mic):
                 if ptk[32:48] != st.tk:

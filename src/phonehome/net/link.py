@@ -258,6 +258,10 @@ class Decoder:
             self._truncated(frame, "802.11", end - off + 1)
         else:  # management, control, Null data, another LLC protocol, a bad version
             self._non_ip += 1
+            if wpa is not None and wpa.passphrases and outcome == wifi.NOT_DATA:
+                named = wifi.ssid_of(data, off, end, fc0)
+                if named is not None:
+                    wpa.learn_ssid(named[0], named[1])
         return None
 
     def _repeated(self, data: bytes, off: int, end: int, fc0: int, fc1: int) -> bool:

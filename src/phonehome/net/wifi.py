@@ -120,3 +120,22 @@ def subframes(data: bytes, q: int, end: int) -> tuple[list[Subframe], bool]:
         found.append((body + 6, body + size, data[q + 6 : q + 12], data[q : q + 6]))
         q = min(body + size + (-(body + size - start) % 4), end)
     return found, q == end
+
+
+_IES_AT: Final = {8: 36, 5: 36, 0: 28, 2: 34}
+"""Where the elements start in a beacon, probe response, (re)association request."""
+
+
+def ssid_of(data: bytes, p: int, end: int, fc0: int) -> tuple[bytes, bytes] | None:
+    """(BSSID, SSID) of a beacon, probe response or (re)association request (IEEE
+    802.11-2016 9.3.3: the SSID element, id 0, comes first among the elements), else
+    None. The BSSID is Address 3 in all four."""
+    if fc0 & 0x0C != 0:  # not management
+        return None
+    at = _IES_AT.get(fc0 >> 4)
+    if at is None or end - p < at + 2 or data[p + at] != 0:
+        return None
+    size = data[p + at + 1]
+    if size == 0 or size > 32 or p + at + 2 + size > end:
+        return None
+    return data[p + 16 : p + 22], data[p + at + 2 : p + at + 2 + size]

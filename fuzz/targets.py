@@ -106,7 +106,9 @@ def netstack(data: bytes) -> None:
     path = _scratch(b"".join(out), ".pcap")
     try:
         ctx = Context()
-        ctx.wifi = WifiKeys(_wifi_pmk())  # the WPA seed's network: handshakes, CCMP
+        # the WPA seed's network (handshakes, CCMP), and a passphrase whose SSID beacons
+        # tell (the management frame path)
+        ctx.wifi = WifiKeys(_wifi_pmk(), passphrases=[b"correct horse battery"])
         engine = _engine()
         for msg in iter_messages([open_capture(str(path))], ctx):
             if msg.direction == "out":

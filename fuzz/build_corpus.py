@@ -140,12 +140,13 @@ def _wifi_netstack() -> bytes:
 
 
 def _wpa_netstack() -> bytes:
-    """A WPA2 network on the air (radiotap, link type index 7): a station's 4-way
-    handshake, then CCMP-protected frames (a DNS query, an mDNS one under the group key),
+    """A WPA2 network on the air (radiotap, link type index 7): the AP's beacon, a
+    station's 4-way handshake, then CCMP-protected frames (a DNS query, an mDNS one under the group key),
     keyed by the passphrase the netstack target is given."""
     from tests.builders_wifi import Network
 
     net = Network()
+    net.beacon()
     net.handshake()
     phone = Host(bytes.fromhex("2039565c7a13"), bytes([192, 168, 1, 23]))
     router = Host(bytes.fromhex("c80e14a291f0"), bytes([192, 168, 1, 1]))

@@ -367,6 +367,8 @@ def test_a_passphrase_alone_takes_the_ssid_from_the_beacons(tmp_path: Path) -> N
     # without a beacon (or an association request) the network's name is unknown
     msgs, ctx = read(write(tmp_path, session(Network()), "nobeacon.pcap"), PASSPHRASE)
     assert ctx.anomalies.counts["wifi.wrong_key"] == 1
+    wrong = next(a for a in ctx.anomalies.samples if a.kind == "wifi.wrong_key")
+    assert "give PASSPHRASE:SSID" in wrong.detail
     need_tool("tshark")
     out = subprocess.run(
         ["tshark", "-r", str(path), "-o", "wlan.enable_decryption:TRUE",

@@ -332,6 +332,9 @@ class WifiKeys:
                 self._ssids.clear()
             self._ssids[bssid] = ssid
 
+    def knows_ssid(self, ap: bytes) -> bool:
+        return ap in self._ssids
+
     def _candidates(self, ap: bytes) -> list[bytes]:
         """The PMKs to try on a handshake with ``ap``: those given, then each passphrase
         with the access point's SSID (4,096 PBKDF2 rounds once per SSID)."""

@@ -38,9 +38,9 @@ ETH_IPV4: Final = 0x0800
 ETH_IPV6: Final = 0x86DD
 
 RADIOTAP_FCS: Final = 0x10
+"""Radiotap Flags: the frame ends in its 4-byte FCS."""
 RADIOTAP_BAD_FCS: Final = 0x40
 """Radiotap Flags: the frame failed its FCS check (damaged on the air)."""
-"""Radiotap Flags: the frame ends in its 4-byte FCS."""
 
 # BSD address family values for IPv6 differ per OS: NetBSD/OpenBSD 24, FreeBSD 28,
 # macOS 30. IPv4 is 2 everywhere.
@@ -166,14 +166,21 @@ class Decoder:
         handshakes that no ``--wifi-key`` matched."""
         self.ip.defrag.flush()
         if self._wpa is not None:
-            for ap, sta in self._wpa.unmatched():
+            wpa = self._wpa
+            for ap, sta in wpa.unmatched():
+                why = (
+                    "wrong passphrase or SSID?"
+                    if not wpa.passphrases or wpa.knows_ssid(ap)
+                    else "no beacon or association request in the capture named the network "
+                    "for the passphrase given without its SSID: give PASSPHRASE:SSID"
+                )
                 self._anomalies.add(
                     "wifi.wrong_key",
                     input,
                     None,
                     f"the 4-way handshake of station {endpoint_text(sta)} with access point "
-                    f"{endpoint_text(ap)} matches none of the --wifi-key keys (wrong passphrase "
-                    "or SSID?): its frames are not decrypted",
+                    f"{endpoint_text(ap)} matches none of the --wifi-key keys ({why}): its "
+                    "frames are not decrypted",
                 )
 
     def _ether(
@@ -219,8 +226,10 @@ class Decoder:
         """An 802.11 data frame's MSDU (:func:`phonehome.net.wifi.msdu`), read as after
         Ethernet; a protected one decrypted first when ``--wifi-key`` gave keys
         (:mod:`phonehome.decrypt.wpa`, which also reads the handshakes' EAPOL-Key frames
-        here). Management, control and Null frames carry no IP; protected frames without
-        a key, fragmented and A-MSDU frames are counted, not read."""
+        here); an A-MSDU split into its MSDUs (:attr:`more`). Management, control and
+        Null frames carry no IP (beacons may name a network for a passphrase given
+        without one); protected frames not decrypted and fragments are counted, not
+        read; a retry of the frame its sender sent last is read once."""
         if end - off < 24:
             self._truncated(frame, "802.11", off + 24)
             return None

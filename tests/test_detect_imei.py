@@ -45,6 +45,16 @@ CASES = [
     miss("urn:gsma:imei:00693803-564380-0"),  # no reporting body
     miss("urn:gsma:imei:35693803-5643801-0"),
     miss("35693803-564380-0"),  # dashed without the URN: only a profile value
+    # grouped as a label prints it, only under an IMEI key
+    hit("35-693803-564380-9", "imei", value="356938035643809"),
+    hit("IMEI: 35 693803 564380 9", "IMEI1", value="356938035643809"),
+    hit("35693803-564380-9", "deviceId", value="356938035643809"),
+    hit("35693803 564380 9", "imei", value="356938035643809"),
+    miss("35-693803-564380-9"),  # no key: four digit groups are too common
+    miss("35-693803 564380-9", "imei"),  # mixed separators
+    miss("35-693803-564380-4", "imei"),  # Luhn fails
+    miss("35-693803-564380-91", "imei"),  # a longer last group
+    miss("00-693803-564380-9", "imei"),  # no reporting body
 ]
 
 

@@ -248,6 +248,9 @@ TBCD_IMEI = bytes.fromhex("53968330653408f9")  # 35 69 38 03 56 43 80 9F
         ("urn:gsma:imei:35693803-564380-0", "imei", "urn"),  # spare digit
         ("urn:gsma:imei:35693803-564380-9", "imei", "urn"),  # check digit
         ("IMEI 35693803-564380-0 ok", "imei", "dashed"),
+        ("IMEI: 35-693803-564380-9", "imei", "grouped"),  # as a box label prints it
+        ("imei=35 693803 564380 9&x=1", "imei", "grouped"),
+        ("35693803 564380 9", "imei", "grouped"),
         ("mei=356938035643800", "imei", "imei-spare"),  # check digit not transmitted
         ("imeisv=3569380356438017", "imei", "imeisv"),
         (f"0{IMSI}@wlan.mnc001.mcc242.3gppnetwork.org", "imsi", "nai-eap-aka"),
@@ -274,6 +277,8 @@ def test_telephony_forms(known: KnownValues, text: str, identifier: str, form: s
         f"0{IMSI}",  # a method digit, but no NAI after it
         "35693803564380177",  # an IMEISV inside a longer number
         "urn:gsma:imei:35693803-564380-4",  # neither spare nor check digit
+        "35-693803-564380-97",  # grouped, but continues into a longer number
+        "135 693803 564380 9",
     ],
 )
 def test_telephony_forms_stay_whole_tokens(known: KnownValues, text: str) -> None:

@@ -9,7 +9,9 @@ body + 2-digit software version, no check digit) is accepted only under an IMEI-
 The IMEI URN of RFC 7254 (``urn:gsma:imei:TTTTTTTT-SSSSSS-D``, what a VoLTE phone's SIP
 Contact carries as ``+sip.instance``) declares itself: TAC and SNR with a reporting-body
 prefix, and a last digit that is the spare digit 0 or the Luhn check digit. It is
-reported under any key, as the IMEI with its check digit (form ``urn``).
+reported under any key, as the IMEI with its check digit (form ``urn``). Under an IMEI
+key, the groupings a label or a settings screen prints (2-6-6-1 or 8-6-1, with dashes or
+spaces) are read too (form ``grouped``): bare, four digit groups are too common to be one.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ REPORTING_BODIES = frozenset(f"{n:02d}" for n in _BODIES)
 IMEI_KEYS = re.compile(r"x?(device)?(imei(sv)?\d*|deviceid\d*|meid)")
 _CANDIDATE = re.compile(r"(?<![0-9])[0-9]{15,16}(?![0-9])")
 _URN = re.compile(r"urn:gsma:imei:([0-9]{8})-([0-9]{6})-([0-9])(?![0-9])", re.IGNORECASE)
+_GROUPED = re.compile(r"(?<![0-9])([0-9]{2})([- ]?)([0-9]{6})([- ])([0-9]{6})\4([0-9])(?![0-9])")
+"""The IMEI as a label or a settings screen prints it: 2-6-6-1 (``35-912345-678901-2``,
+``35 912345 678901 2``, the reporting body apart) or 8-6-1 (TAC, SNR, check digit)."""
 
 
 PLACEHOLDER_IMEIS: Final[dict[str, str]] = {
@@ -52,7 +57,7 @@ class ImeiDetector(Detector):
     id = "PH-IMEI"
     identifier = "imei"
     name = "IMEI"
-    needs = re.compile(r"[0-9]{15}|(?i:urn:gsma:imei:)")
+    needs = re.compile(r"[0-9]{15}|(?i:urn:gsma:imei:)|[0-9]{6}[- ][0-9]{6}[- ][0-9]")
 
     def scan(self, field: Field) -> list[Match]:
         text = field.text
@@ -63,6 +68,13 @@ class ImeiDetector(Detector):
             check = luhn_digit(body)
             if plausible_imei(body + check) and m.group(3) in ("0", check):
                 found.append(self.match(field, body + check, m.start(), m.end(), 0.95, "urn"))
+        if keyed:  # grouped digits are an IMEI only where the key says so
+            for m in _GROUPED.finditer(text):
+                if m.group(2) not in ("", m.group(4)):
+                    continue
+                digits = m.group(1) + m.group(3) + m.group(5) + m.group(6)
+                if plausible_imei(digits):
+                    found.append(self.match(field, digits, m.start(), m.end(), 0.95, "grouped"))
         for m in _CANDIDATE.finditer(text):
             digits = m.group()
             if in_number_run(text, m.start(), m.end()):

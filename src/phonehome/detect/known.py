@@ -140,12 +140,18 @@ NAI_METHODS = (("0", "nai-eap-aka"), ("1", "nai-eap-sim"), ("6", "nai-eap-aka-pr
 def imei_spellings(imei: str) -> list[tuple[str, str]]:
     """The IMEI as signalling writes it: with the spare digit 0 in place of the check digit
     (TS 23.003 6.2.1: the check digit is not transmitted), dashed 8-6-1 with either last
-    digit, and as the RFC 7254 URN (``urn:gsma:imei:TTTTTTTT-SSSSSS-D``)."""
+    digit, and as the RFC 7254 URN (``urn:gsma:imei:TTTTTTTT-SSSSSS-D``); and as people
+    read it off a label (``grouped``)."""
     tac, snr = imei[:8], imei[8:14]
     out = [(f"{tac}{snr}0", "imei-spare")] if imei[14] != "0" else []
     for last in dict.fromkeys((imei[14], "0")):
         dashed = f"{tac}-{snr}-{last}"
         out += [(dashed, "dashed"), (f"urn:gsma:imei:{dashed}", "urn")]
+    # as a label or a settings screen prints it: the reporting body apart (2-6-6-1), or
+    # TAC, SNR and check digit (8-6-1), with dashes or spaces
+    out += [(f"{imei[:2]}-{imei[2:8]}-{snr}-{imei[14]}", "grouped")]
+    out += [(f"{imei[:2]} {imei[2:8]} {snr} {imei[14]}", "grouped")]
+    out += [(f"{tac} {snr} {imei[14]}", "grouped")]
     return out
 
 
@@ -223,8 +229,8 @@ def _phone_spellings(value: str) -> list[tuple[str, str]]:
 def rule_for(identifier: str, spelling: str) -> Rule:
     if identifier == "email":
         return "email"
-    if spelling.lstrip("+").isdigit():
-        return "digits"
+    if spelling.lstrip("+").isdigit() or (" " in spelling and spelling.replace(" ", "").isdigit()):
+        return "digits"  # (digit groups apart: an IMEI as a label prints it)
     if identifier in MAC_LIKE and not spelling.isalnum():
         return "mac"
     if all(ch in _UUIDCHARS for ch in spelling):

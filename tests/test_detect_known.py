@@ -285,6 +285,14 @@ def test_telephony_forms_stay_whole_tokens(known: KnownValues, text: str) -> Non
     assert [m for m in known.scan(field(text)) if m.identifier in ("imei", "imsi")] == []
 
 
+def test_iccid_as_the_sim_stores_it() -> None:
+    """EF_ICCID (TS 102 221 13.2): nibble-swapped BCD, F filler, as a modem or an OTA
+    client reports the raw file in hex."""
+    known = KnownValues(DeviceProfile(values={"iccid": ("8947011234567890123",)}))
+    (m,) = known.scan(field("ef_iccid=987410214365870921F3"))
+    assert (m.value, m.form) == ("8947011234567890123", "tbcd-hex")
+
+
 def test_tbcd_of_the_phone_number() -> None:
     known = KnownValues(DeviceProfile(values={"msisdn": ("+4791234567",)}))
     packed = bytes.fromhex("7419325476")  # 47 91 23 45 67

@@ -128,6 +128,7 @@ CATALOGUE: Final[tuple[Identifier, ...]] = (
         static_name="ICCID",
         static_rank=2,
         example="89470000000012345673",
+        telephony=True,  # EF_ICCID holds it nibble-swapped (TS 102 221 13.2), as TBCD
     ),
     Identifier(
         id="msisdn",

@@ -168,7 +168,7 @@ def telephony_targets(
     * TBCD (TS 29.002; GTP-C, Diameter, MAP): two digits a byte, low nibble first, ``F``
       filler, as the bytes themselves (form ``tbcd``, case-sensitive, found in the latin-1
       text of binary payloads) and as their hex (``tbcd-hex``), for the IMEI, its IMEISVs,
-      the IMSI and the phone number's international digits.
+      the IMSI, the phone number's international digits and the ICCID (EF_ICCID).
     """
     caseless: list[tuple[str, Target]] = []
     exact: list[tuple[str, Target]] = []

@@ -33,6 +33,7 @@ def test_detector_ids_are_stable_and_unique() -> None:
         "PH-BSSID",
         "PH-ANDROIDID",
         "PH-ADID",
+        "PH-SERIAL",
     ]
     # the field-name heuristic runs only without a profile, last
     assert [d.id for d in Engine(None).detectors][-1] == "PH-FIELDNAME"

@@ -30,6 +30,7 @@ from phonehome.detect.matcher import Backend, Matcher, available_backends
 from phonehome.detect.meid import MEID_KEYS
 from phonehome.detect.msisdn import PHONE_KEYS
 from phonehome.detect.profile import load_profile
+from phonehome.detect.serial import SERIAL_KEYS
 from phonehome.detect.validators import luhn_digit
 from phonehome.model.field import Field, Match
 from phonehome.model.profile import DeviceProfile, Location
@@ -240,6 +241,7 @@ OWN_KEYS_AND_VALUES = {
     "PH-CELLID": ([CELL_KEYS, GENERIC_CELL_KEYS], ["0x420230e", "69403406"]),
     "PH-ANDROIDID": ([ANDROID_ID_KEYS], ["efd55425e704b0c3"]),
     "PH-ADID": ([AD_ID_KEYS], ["f409f3d8-dbd7-40a3-8548-2877e348feb5"]),
+    "PH-SERIAL": ([SERIAL_KEYS], ["R58M123ABCD", "SN-2019-0045871"]),
 }
 """Per detector: the key grammars its ``scan`` tests and values it accepts."""
 
@@ -282,6 +284,7 @@ HITS = [
     ("PH-CELLID", field("69403406", "cid", lac="1234")),
     ("PH-ANDROIDID", field("efd55425e704b0c3", "android_id")),
     ("PH-ADID", field("f409f3d8-dbd7-40a3-8548-2877e348feb5", "adid")),
+    ("PH-SERIAL", field("R58M123ABCD", "ro.serialno")),
 ]
 
 

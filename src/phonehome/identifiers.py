@@ -154,7 +154,8 @@ CATALOGUE: Final[tuple[Identifier, ...]] = (
         why="the device's serial number",
         rule_text=(
             "Serial number: the device's hardware serial, found as a known value of "
-            "the profile (no pattern tells a serial from other strings)."
+            "the profile, and without one only under a serial key (ro.serialno, "
+            "Build.SERIAL, serial_number ...): no pattern tells a serial from other strings."
         ),
         static_name="serial number",
         static_rank=5,

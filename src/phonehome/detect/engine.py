@@ -29,6 +29,7 @@ from phonehome.detect.meid import MeidDetector
 from phonehome.detect.msisdn import MsisdnDetector
 from phonehome.detect.nai import NaiDetector
 from phonehome.detect.placeholders import Placeholder
+from phonehome.detect.serial import SerialDetector
 from phonehome.detect.sip_uri import SipUriDetector
 from phonehome.model.field import Field, Match
 from phonehome.model.profile import DeviceProfile
@@ -48,6 +49,7 @@ PATTERN_DETECTORS: list[type[Detector]] = [
     BssidDetector,
     AndroidIdDetector,
     AdIdDetector,
+    SerialDetector,
     FieldNameDetector,
 ]
 

@@ -283,3 +283,19 @@ def test_base64_occurrences_beyond_the_known_cap_are_counted_once() -> None:
     text = base64.b64encode(f"x={IMEI}\n".encode() * 3000).decode()
     found = Engine(DeviceProfile(values={"imei": (IMEI,)})).scan(field(text))
     assert sum(1 + m.more for m in found) == 3000
+
+
+def test_a_bssid_is_not_also_the_device_mac() -> None:
+    """``{"bssid": "c8:0e:14:a2:91:f0"}``: the raw body, searched whole, shows the MAC
+    without its key; the leaf under ``bssid`` says it is the access point's."""
+    body = '{"bssid": "c8:0e:14:a2:91:f0"}'
+    raw = Field(body, "http.body", ())
+    leaf = Field("c8:0e:14:a2:91:f0", "http.body:$.bssid", ("json",), "bssid")
+    engine = Engine(None)
+    found = best_matches(engine.scan(raw) + engine.scan(leaf))
+    assert [(m.identifier, m.field.where) for m in found] == [("bssid", "http.body:$.bssid")]
+    # the profile's own MAC stays, whatever a key calls it
+    profile = DeviceProfile(values={"mac": ("c8:0e:14:a2:91:f0",)})
+    engine = Engine(profile)
+    found = best_matches(engine.scan(raw) + engine.scan(leaf))
+    assert {(m.identifier, m.profile_match) for m in found} >= {("mac", True)}

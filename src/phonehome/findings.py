@@ -121,6 +121,7 @@ def best_matches(matches: list[Match]) -> list[Match]:
     """
     if len(matches) < 2:
         return matches
+    matches = _not_the_access_point(matches)
     matches = _prefer_exact(matches)
     first = matches[0]
     if len(matches) <= SMALL and _one_value(matches, first.identifier, first.value):
@@ -152,6 +153,25 @@ def best_matches(matches: list[Match]) -> list[Match]:
         else:
             more[i] += 1 + m.more
     return [m if n == m.more else m.with_more(n) for m, n in zip(uniq, more, strict=True)]
+
+
+def _not_the_access_point(matches: list[Match]) -> list[Match]:
+    """A MAC address the message names as its access point's BSSID (under a ``bssid``
+    key) is not also the device's MAC where the message is searched whole (the raw body
+    holds the same text without its key). The profile's own MAC is never dropped."""
+    bssids: set[str] | None = None
+    for m in matches:
+        if m.identifier == "bssid":
+            if bssids is None:
+                bssids = set()
+            bssids.add(m.value)
+    if bssids is None:
+        return matches
+    return [
+        m
+        for m in matches
+        if not (m.identifier == "mac" and not m.profile_match and m.value in bssids)
+    ]
 
 
 def _one_value(matches: list[Match], identifier: str, value: str) -> bool:

@@ -293,6 +293,21 @@ def test_iccid_as_the_sim_stores_it() -> None:
     assert (m.value, m.form) == ("8947011234567890123", "tbcd-hex")
 
 
+@pytest.mark.parametrize(
+    ("imsi", "text"),
+    [
+        # TS 31.102 4.2.2: length 8, parity 9 (odd) in the first low nibble, then TBCD
+        ("242011234567890", "ef_imsi=082924102143658709"),
+        ("242011234567890", "imsi_raw=2924102143658709;"),
+        ("24201123456789", "ef_imsi=0821241021436587F9"),  # 14 digits: parity 1, F filler
+    ],
+)
+def test_imsi_as_the_sim_stores_it(imsi: str, text: str) -> None:
+    known = KnownValues(DeviceProfile(values={"imsi": (imsi,)}))
+    found = [m for m in known.scan(field(text)) if m.identifier == "imsi"]
+    assert [(m.value, m.form) for m in found] == [(imsi, "tbcd-hex")]
+
+
 def test_tbcd_of_the_phone_number() -> None:
     known = KnownValues(DeviceProfile(values={"msisdn": ("+4791234567",)}))
     packed = bytes.fromhex("7419325476")  # 47 91 23 45 67

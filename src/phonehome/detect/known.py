@@ -168,7 +168,8 @@ def telephony_targets(
     * TBCD (TS 29.002; GTP-C, Diameter, MAP): two digits a byte, low nibble first, ``F``
       filler, as the bytes themselves (form ``tbcd``, case-sensitive, found in the latin-1
       text of binary payloads) and as their hex (``tbcd-hex``), for the IMEI, its IMEISVs,
-      the IMSI, the phone number's international digits and the ICCID (EF_ICCID).
+      the IMSI, the phone number's international digits and the ICCID (EF_ICCID); the
+      IMSI also as the SIM's EF_IMSI holds it (length byte, parity nibble).
     """
     caseless: list[tuple[str, Target]] = []
     exact: list[tuple[str, Target]] = []
@@ -186,6 +187,14 @@ def telephony_targets(
                     (method + value, Target(identifier, value, form, "nai", method + value))
                     for method, form in NAI_METHODS
                 ]
+                # EF_IMSI (TS 31.102 4.2.2): its length byte, then the parity nibble (9 for
+                # an odd number of digits, 1 for even) before the digits, TBCD
+                parity = ("9" if len(digits) % 2 else "1") + digits
+                packed = to_tbcd(parity)
+                sim = Target(identifier, value, "tbcd", "none", parity)
+                exact.append((packed.decode("latin-1"), sim))
+                for text in (packed.hex(), f"{len(packed):02x}{packed.hex()}"):
+                    caseless.append((text, sim._replace(form="tbcd-hex", rule="hex")))
             if identifier == "imei" and len(value) == 15:
                 svs = [f"{value[:14]}{sv:02d}" for sv in range(100)]
                 caseless += [(sv, Target(identifier, value, "imeisv", "digits", sv)) for sv in svs]

@@ -336,6 +336,17 @@ def test_watch_refuses_a_bad_key_before_listening(tmp_path: Path) -> None:
     assert "short:Net" not in res.stderr and res.stderr.count("\n") == 1
 
 
+def tshark_frames(path: Path, kind: str, key: str) -> list[str]:
+    """The frames tshark reads a DNS/mDNS query or an HTTP request in, given the key."""
+    need_tool("tshark")
+    return subprocess.run(
+        ["tshark", "-r", str(path), "-o", "wlan.enable_decryption:TRUE",
+         "-o", f'uat:80211_keys:"{kind}","{key}"', "-Y", "dns || mdns || http.request",
+         "-T", "fields", "-e", "frame.number"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+
+
 @pytest.mark.parametrize("akm", ["sae", "owe"])
 def test_wpa3_sae_and_owe_with_their_pmk(tmp_path: Path, akm: str) -> None:
     """SAE's and OWE's PMK comes from a Diffie-Hellman exchange: given as the PSK, the
@@ -347,14 +358,7 @@ def test_wpa3_sae_and_owe_with_their_pmk(tmp_path: Path, akm: str) -> None:
     assert summary(msgs) == WANT and ctx.anomalies.counts == {}
     msgs, ctx = read(path, KEY)  # the passphrase is not SAE's key
     assert ctx.anomalies.counts["wifi.wrong_key"] == 1
-    need_tool("tshark")
-    out = subprocess.run(
-        ["tshark", "-r", str(path), "-o", "wlan.enable_decryption:TRUE",
-         "-o", f'uat:80211_keys:"wpa-psk","{pmk.hex()}"', "-Y", "dns || mdns || http.request",
-         "-T", "fields", "-e", "frame.number"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    assert out == ["5", "9", "11"]
+    assert tshark_frames(path, "wpa-psk", pmk.hex()) == ["5", "9", "11"]
 
 
 def test_a_passphrase_alone_takes_the_ssid_from_the_beacons(tmp_path: Path) -> None:
@@ -369,14 +373,7 @@ def test_a_passphrase_alone_takes_the_ssid_from_the_beacons(tmp_path: Path) -> N
     assert ctx.anomalies.counts["wifi.wrong_key"] == 1
     wrong = next(a for a in ctx.anomalies.samples if a.kind == "wifi.wrong_key")
     assert "give PASSPHRASE:SSID" in wrong.detail
-    need_tool("tshark")
-    out = subprocess.run(
-        ["tshark", "-r", str(path), "-o", "wlan.enable_decryption:TRUE",
-         "-o", f'uat:80211_keys:"wpa-pwd","{PASSPHRASE}"', "-Y", "dns || mdns || http.request",
-         "-T", "fields", "-e", "frame.number"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    assert out == ["6", "10", "12"]
+    assert tshark_frames(path, "wpa-pwd", PASSPHRASE) == ["6", "10", "12"]
 
 
 def test_a_passphrase_alone_must_be_one() -> None:

@@ -141,8 +141,8 @@ def _wifi_netstack() -> bytes:
 
 def _wpa_netstack() -> bytes:
     """A WPA2 network on the air (radiotap, link type index 7): the AP's beacon, a
-    station's 4-way handshake, then CCMP-protected frames (a DNS query, an mDNS one under the group key),
-    keyed by the passphrase the netstack target is given."""
+    station's 4-way handshake, then CCMP-protected frames (a DNS query, an mDNS one under
+    the group key), keyed by the passphrase the netstack target is given."""
     from tests.builders_wifi import Network
 
     net = Network()

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.childusage import Usage, run  # noqa: E402
+from benchmarks.childusage import Usage, best  # noqa: E402
 from phonehome.simulate.packets import Host, tcp_frame  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / "_work" / "har-compare"
@@ -89,10 +89,6 @@ def write_pcap(path: Path, n: int) -> None:
                 f.write(struct.pack("<IIII", t, usec, len(frame), len(frame)) + frame)
 
 
-def best(cmd: list[str], out: Path, runs: int) -> Usage:
-    return min((run(cmd, out, timeout=3600) for _ in range(runs)), key=lambda u: u.cpu)
-
-
 def row(name: str, u: Usage, extra: str = "") -> None:
     print(f"| {name} | {u.cpu:.2f} s | {u.peak_rss_mib:.0f} MiB | {extra} |")
 
@@ -120,18 +116,19 @@ def main() -> None:
         doc = WORK / f"scan-{name}.json"
         u = best(
             [sys.executable, "-m", "phonehome", "scan", str(capture), "--device", str(device),
-             "--no-store", "--format", "json", "-o", str(doc)], Path("/dev/null"), args.runs,
+             "--no-store", "--format", "json", "-o", str(doc)],
+            Path("/dev/null"), args.runs, 3600,
         )  # fmt: skip
         row(f"phonehome scan --device ({name})", u, f"IMEI {imei_count(doc):,} times")
     mitmdump = shutil.which("mitmdump") or str(Path(sys.executable).with_name("mitmdump"))
     if Path(mitmdump).exists():
-        u = best([mitmdump, "-n", "-q", "-r", str(har)], Path("/dev/null"), args.runs)
+        u = best([mitmdump, "-n", "-q", "-r", str(har)], Path("/dev/null"), args.runs, 3600)
         row("mitmdump -n -r (HAR, reading only)", u, f"exit {u.exit_code}")
     tshark = shutil.which("tshark")
     if tshark:
         out = WORK / "tshark.txt"
         u = best([tshark, "-r", str(pcap), "-Y", "http.request", "-T", "fields",
-                  "-e", "http.request.uri"], out, args.runs)  # fmt: skip
+                  "-e", "http.request.uri"], out, args.runs, 3600)  # fmt: skip
         lines = len(out.read_bytes().splitlines())
         row("tshark -Y http.request (pcap, dissection only)", u, f"{lines:,} requests")
 

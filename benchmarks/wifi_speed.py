@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.childusage import Usage, run  # noqa: E402
+from benchmarks.childusage import best  # noqa: E402
 from phonehome.simulate.packets import Host, tcp_frame  # noqa: E402
 from tests.builders_wifi import PASSPHRASE, SSID, STA, Network, pcap  # noqa: E402
 
@@ -51,11 +51,6 @@ def build(path: Path, connections: int) -> int:
 def lines(path: Path, word: str = "") -> int:
     with open(path, "rb") as f:
         return sum(1 for line in f if word.encode() in line)
-
-
-def best(cmd: list[str], out: Path, runs: int) -> Usage:
-    usages = [run(cmd, out) for _ in range(runs)]
-    return min(usages, key=lambda u: u.cpu)
 
 
 def main() -> None:

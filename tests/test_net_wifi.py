@@ -19,6 +19,7 @@ from phonehome.net.link import radiotap_flags
 from phonehome.pipeline import iter_messages, open_all
 from phonehome.simulate.appproto import dns_query
 from phonehome.simulate.packets import Host, udp_frame
+from tests.builders_wifi import amsdu, pcap
 from tests.needs import need_tool
 from tests.test_protocols_eapol import PERMANENT, REALM, eap_identity, pdu
 
@@ -75,13 +76,6 @@ def data_frame(
 def msdu(ethernet: bytes) -> bytes:
     """An Ethernet frame's payload as an 802.11 MSDU: LLC/SNAP and the EtherType."""
     return SNAP + ethernet[12:]
-
-
-def pcap(frames: list[bytes], linktype: int) -> bytes:
-    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)
-    for i, f in enumerate(frames):
-        out += struct.pack("<IIII", 1_700_000_000 + i, 0, len(f), len(f)) + f
-    return out
 
 
 FCS = b"\xde\xad\xbe\xef"
@@ -243,16 +237,6 @@ def test_tshark_reads_the_same_amsdu_subframes(tmp_path: Path) -> None:
               for name in names.split(",")]  # fmt: skip
     msgs, _ = read(path)
     assert [(m.frame, m.content.questions[0][0]) for m in msgs] == theirs  # type: ignore[union-attr]
-
-
-def amsdu(*ethernet: bytes) -> bytes:
-    """Ethernet frames as A-MSDU subframes: DA, SA, length, LLC/SNAP and payload, padded
-    to 4 bytes but the last."""
-    out = b""
-    for i, e in enumerate(ethernet):
-        sub = e[0:12] + struct.pack(">H", len(msdu(e))) + msdu(e)
-        out += sub + (bytes(-len(sub) % 4) if i < len(ethernet) - 1 else b"")
-    return out
 
 
 def with_sequence(frame: bytes, seq: int, *, retry: bool = False, tid: int | None = None) -> bytes:

@@ -44,6 +44,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from cryptography.hazmat.primitives.cmac import CMAC
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
+from phonehome.net import wifi
+
 DECRYPTED: Final = 0
 NO_KEY: Final = 1
 """No handshake of this station (or no group key of this access point) was seen."""
@@ -83,12 +85,17 @@ class BadWifiKey(ValueError):
     """A ``--wifi-key`` value that is neither a PSK nor ``passphrase:ssid``."""
 
 
+def _is_psk(text: str) -> bool:
+    """64 hex digits: a PSK (a passphrase has at most 63 characters)."""
+    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
 def pmk_of(key: str) -> bytes:
     """The PMK a ``--wifi-key`` value stands for: 64 hex digits (the PSK itself), or
     ``passphrase:ssid`` split at the last colon, each part percent-decoded (as Wireshark's
     ``wpa-pwd``: a colon in the SSID is written ``%3A``)."""
     text = key.strip()
-    if len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text):
+    if _is_psk(text):
         return bytes.fromhex(text)
     passphrase, sep, ssid = text.rpartition(":")
     if not sep:
@@ -106,7 +113,7 @@ def passphrase_of(key: str) -> bytes | None:
     """A ``--wifi-key`` value without an SSID (no colon, not a PSK): the passphrase,
     percent-decoded, its network's name to be learnt from the capture; else None."""
     text = key.strip()
-    if ":" in text or (len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)):
+    if ":" in text or _is_psk(text):
         return None
     secret = unquote_to_bytes(text)
     if not 8 <= len(secret) <= 63:
@@ -272,16 +279,13 @@ class WifiKeys:
         if not frame[hl + 3] & 0x20:  # no Extended IV: WEP
             return NOT_CCMP, b""
         fc1 = frame[1]
-        a1 = frame[4:10]
-        a2 = frame[10:16]
-        if fc1 & 0x03 == 0x01:  # to the AP
-            ap, sta = a1, a2
-        elif fc1 & 0x03 == 0x02:  # from the AP
-            ap, sta = a2, a1
-        else:
+        pair = wifi.ap_and_station(frame, 0, fc1)
+        if pair is None:
             return NO_KEY, b""
+        ap, sta = pair
+        a2 = frame[10:16]
         keys: list[bytes] = []
-        if a1[0] & 0x01:  # group addressed
+        if frame[4] & 0x01:  # group addressed (Address 1)
             gtk = self._group.get((ap, frame[hl + 3] >> 6))
             if gtk is not None:
                 keys.append(gtk)

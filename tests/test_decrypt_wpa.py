@@ -293,12 +293,16 @@ def test_a_protected_amsdu_is_decrypted_and_split(tmp_path: Path, spp: bool) -> 
     assert names == ["a.example", "b.example"] and ctx.anomalies.counts == {}
 
 
-def test_export_copies_the_flows_and_the_handshake(tmp_path: Path) -> None:
-    path = write(tmp_path, session(Network()))
-    code, doc = scan_json(tmp_path, path, "--wifi-key", KEY)
+@pytest.mark.parametrize("key", [KEY, PASSPHRASE], ids=["with-ssid", "ssid-from-beacon"])
+def test_export_copies_the_flows_and_the_handshake(tmp_path: Path, key: str) -> None:
+    net = Network()
+    if key == PASSPHRASE:
+        net.beacon()
+    path = write(tmp_path, session(net))
+    code, doc = scan_json(tmp_path, path, "--wifi-key", key)
     assert code == 1
     out = tmp_path / "evidence.pcapng"
-    result = CliRunner().invoke(main, ["export", str(doc), "--pcap", str(out), "--wifi-key", KEY])
+    result = CliRunner().invoke(main, ["export", str(doc), "--pcap", str(out), "--wifi-key", key])
     assert result.exit_code == 0, result.output
     assert KEY.encode() not in out.read_bytes() and PASSPHRASE not in result.output
     # the four handshake messages and the five frames of the POST's connection

@@ -20,7 +20,7 @@ import struct
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from phonehome import wording
 from phonehome.context import Context
@@ -40,6 +40,9 @@ from phonehome.model.frame import Frame, Packet
 from phonehome.net.addr import ntop
 from phonehome.net.community_id import community_id
 from phonehome.privacy import open_private
+
+if TYPE_CHECKING:
+    from phonehome.decrypt.wpa import WifiKeys
 
 
 class Wanted:
@@ -68,15 +71,15 @@ def export_pcap(
     doc: dict[str, Any],
     out: Path,
     inputs: list[Path] | None = None,
-    wifi_pmks: tuple[bytes, ...] = (),
+    wifi: WifiKeys | None = None,
 ) -> int:
     """Write the evidence frames of ``doc`` to ``out`` (pcapng, mode 0600).
 
     ``inputs`` overrides the capture paths recorded in the scan (in the same order), for
-    when the files moved. ``wifi_pmks``: the scan's ``--wifi-key`` keys, to find the flows
-    inside protected 802.11 frames; the WPA handshakes are copied too, so the recipient
-    can decrypt the exported frames with the passphrase (which is not copied). Returns
-    the number of packets written.
+    when the files moved. ``wifi``: the scan's ``--wifi-key`` keys, to find the flows
+    inside protected 802.11 frames (one state for all inputs, as the scan's); the WPA
+    handshakes are copied too, so the recipient can decrypt the exported frames with the
+    passphrase (which is not copied). Returns the number of packets written.
     """
     recorded = doc.get("inputs", [])
     paths = inputs or [Path(i["path"]) for i in recorded]
@@ -96,7 +99,7 @@ def export_pcap(
     with open_private(out) as fh:
         writer = _PcapngWriter(fh)
         for i in sorted(wanted):
-            for frame in _flow_frames(paths[i], i, wanted[i], list(wifi_pmks)):
+            for frame in _flow_frames(paths[i], i, wanted[i], wifi):
                 writer.write(frame, wanted[i].comments.get(frame.number, []))
     return writer.packets
 
@@ -113,14 +116,13 @@ def _check_hash(path: Path, expected: str) -> None:
         raise InputError(str(path), "is not the file this scan read (SHA-256 differs)")
 
 
-def _flow_frames(path: Path, index: int, wanted: Wanted, wifi_pmks: list[bytes]) -> Iterator[Frame]:
+def _flow_frames(path: Path, index: int, wanted: Wanted, wifi: WifiKeys | None) -> Iterator[Frame]:
     """Frames of the wanted flows, matched by Community ID (direction-independent)."""
-    from phonehome.decrypt.wpa import WifiKeys
+    from phonehome.decrypt.wpa import is_eapol_key
     from phonehome.net.link import Decoder
 
     ctx = Context()
-    if wifi_pmks:
-        ctx.wifi = WifiKeys(wifi_pmks)
+    ctx.wifi = wifi
     decoder = Decoder(ctx)
     known: dict[tuple[bytes, int, bytes, int, int], bool] = {}
     cap = open_capture(str(path), index)
@@ -129,7 +131,7 @@ def _flow_frames(path: Path, index: int, wanted: Wanted, wifi_pmks: list[bytes])
             pkt = decoder.decode(frame)
             if pkt is None:
                 if decoder.eapol:  # link-layer evidence has no Community ID: by frame
-                    key = wifi_pmks and any(len(e[1]) > 1 and e[1][1] == 3 for e in decoder.eapol)
+                    key = wifi is not None and any(is_eapol_key(e[1]) for e in decoder.eapol)
                     decoder.eapol.clear()
                     if frame.number in wanted.comments or key:  # (EAPOL-Key: a handshake)
                         yield frame

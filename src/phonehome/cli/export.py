@@ -52,7 +52,7 @@ def export(
 
     ctx = make_context((), (), keylogs, wifi_keys)  # a bad key log or Wi-Fi key fails first
     doc, label = load_scan(scan_ref, db_path)
-    n = export_pcap(doc, out, list(inputs) or None, tuple(ctx.wifi.pmks) if ctx.wifi else ())
+    n = export_pcap(doc, out, list(inputs) or None, ctx.wifi)
     click.echo(f"{out}: {wording.count(n, 'packet')} from {label}")
     if keylogs:
         opened, total = key_coverage(out, list(keylogs))

@@ -85,6 +85,12 @@ class BadWifiKey(ValueError):
     """A ``--wifi-key`` value that is neither a PSK nor ``passphrase:ssid``."""
 
 
+def is_eapol_key(pdu: bytes) -> bool:
+    """An EAPOL PDU (from its 802.1X header on) of packet type 3, EAPOL-Key: a WPA
+    handshake message (IEEE 802.1X-2010 11.3.2)."""
+    return len(pdu) > 1 and pdu[1] == 3
+
+
 def _is_psk(text: str) -> bool:
     """64 hex digits: a PSK (a passphrase has at most 63 characters)."""
     return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
@@ -243,7 +249,7 @@ class WifiKeys:
     def eapol_key(self, frame: bytes, ap: bytes, sta: bytes) -> None:
         """An EAPOL frame (from its 802.1X header on) sent between ``ap`` and ``sta``:
         a 4-way or group key handshake message updates the station's keys."""
-        if len(frame) < _DATA or frame[1] != 3 or frame[4] not in (2, 254):
+        if len(frame) < _DATA or not is_eapol_key(frame) or frame[4] not in (2, 254):
             return
         length = int.from_bytes(frame[2:4], "big") + 4
         if length < _DATA or length > len(frame):

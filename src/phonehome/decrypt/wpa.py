@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.cmac import CMAC
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
 from phonehome.net import wifi
+from phonehome.protocols.eapol import KEY as EAPOL_KEY
 
 DECRYPTED: Final = 0
 NO_KEY: Final = 1
@@ -88,7 +89,7 @@ class BadWifiKey(ValueError):
 def is_eapol_key(pdu: bytes) -> bool:
     """An EAPOL PDU (from its 802.1X header on) of packet type 3, EAPOL-Key: a WPA
     handshake message (IEEE 802.1X-2010 11.3.2)."""
-    return len(pdu) > 1 and pdu[1] == 3
+    return len(pdu) > 1 and pdu[1] == EAPOL_KEY
 
 
 def _is_psk(text: str) -> bool:

@@ -44,9 +44,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from cryptography.hazmat.primitives.cmac import CMAC
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
-from phonehome.net import wifi
-from phonehome.protocols.eapol import KEY as EAPOL_KEY
-
 DECRYPTED: Final = 0
 NO_KEY: Final = 1
 """No handshake of this station (or no group key of this access point) was seen."""
@@ -84,6 +81,11 @@ _DATA: Final = 99
 
 class BadWifiKey(ValueError):
     """A ``--wifi-key`` value that is neither a PSK nor ``passphrase:ssid``."""
+
+
+EAPOL_KEY: Final = 3
+"""802.1X packet type EAPOL-Key (``protocols.eapol.KEY``; not imported: the packages
+import the other way)."""
 
 
 def is_eapol_key(pdu: bytes) -> bool:
@@ -286,13 +288,17 @@ class WifiKeys:
         if not frame[hl + 3] & 0x20:  # no Extended IV: WEP
             return NOT_CCMP, b""
         fc1 = frame[1]
-        pair = wifi.ap_and_station(frame, 0, fc1)
-        if pair is None:
-            return NO_KEY, b""
-        ap, sta = pair
+        a1 = frame[4:10]
         a2 = frame[10:16]
+        # (net.wifi.ap_and_station's rule; not imported: net imports this module)
+        if fc1 & 0x03 == 0x01:  # to the AP
+            ap, sta = a1, a2
+        elif fc1 & 0x03 == 0x02:  # from the AP
+            ap, sta = a2, a1
+        else:
+            return NO_KEY, b""
         keys: list[bytes] = []
-        if frame[4] & 0x01:  # group addressed (Address 1)
+        if a1[0] & 0x01:  # group addressed
             gtk = self._group.get((ap, frame[hl + 3] >> 6))
             if gtk is not None:
                 keys.append(gtk)
